@@ -1,0 +1,122 @@
+//! The `Clock` trait: every time decision and every wait in credkit.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use time::OffsetDateTime;
+
+/// The current time and a way to wait.
+///
+/// Expiry decisions read [`now`](Clock::now); backoff and refresh-ahead waits use
+/// [`sleep`](Clock::sleep). Nothing in credkit reads the system time or sleeps any other way, so a
+/// fake clock (`credkit_testing::FakeClock`) makes every time-dependent test instant and
+/// deterministic.
+///
+/// # Contract
+///
+/// - `now` is UTC and cheap; it need not be monotonic, but a clock that jumps backwards only delays
+///   refreshes.
+/// - `sleep(d)` returns a future that completes once `d` has passed by this clock. It must not
+///   block the thread. Dropping the future cancels the wait and must leave the clock unaffected.
+/// - Thread safety: shared as `Arc<dyn Clock>` across threads.
+///
+/// # Examples
+///
+/// A clock frozen at one instant whose sleeps complete at once:
+///
+/// ```
+/// use std::time::Duration;
+/// use futures::future::{self, BoxFuture, FutureExt};
+/// use time::{macros::datetime, OffsetDateTime};
+/// use credkit_core::Clock;
+///
+/// #[derive(Debug)]
+/// struct Frozen(OffsetDateTime);
+///
+/// impl Clock for Frozen {
+///     fn now(&self) -> OffsetDateTime {
+///         self.0
+///     }
+///     fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
+///         future::ready(()).boxed()
+///     }
+/// }
+///
+/// let clock = Frozen(datetime!(2026-01-01 0:00 UTC));
+/// futures::executor::block_on(clock.sleep(Duration::from_secs(3600)));
+/// assert_eq!(clock.now(), datetime!(2026-01-01 0:00 UTC));
+/// ```
+pub trait Clock: Send + Sync + Debug {
+    /// The current time, in UTC.
+    fn now(&self) -> OffsetDateTime;
+
+    /// A future that completes after `duration` has passed by this clock.
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+impl<T: Clock + ?Sized> Clock for &T {
+    fn now(&self) -> OffsetDateTime {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).sleep(duration)
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for Box<T> {
+    fn now(&self) -> OffsetDateTime {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).sleep(duration)
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for Arc<T> {
+    fn now(&self) -> OffsetDateTime {
+        (**self).now()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).sleep(duration)
+    }
+}
+
+/// The system's clock: `OffsetDateTime::now_utc()`, and sleeps that work on any executor (a
+/// `futures-timer` delay; no tokio needed).
+///
+/// ```
+/// use credkit_core::{Clock, SystemClock};
+///
+/// let before = SystemClock.now();
+/// assert!(SystemClock.now() >= before);
+/// ```
+// A unit struct users construct by name; it will never grow fields.
+#[allow(clippy::exhaustive_structs)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        futures_timer::Delay::new(duration).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_sleep_completes_without_a_runtime() {
+        futures::executor::block_on(SystemClock.sleep(Duration::ZERO));
+    }
+}

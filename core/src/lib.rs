@@ -1,0 +1,130 @@
+//! The core of credkit: OAuth 2.0 user credentials for Rust.
+//!
+//! This crate holds the five traits everything composes through, the token and error types, and
+//! the combinators. It is not a provider and not an HTTP client: it has no async runtime and no
+//! HTTP stack in its dependency tree. Providers (`credkit-refresh-token`,
+//! `credkit-refresh-handler`, `credkit-gcloud`) fetch tokens through its traits; transports
+//! (`credkit-reqwest`) send HTTP for them; `credkit-testing` has mocks, a fake clock and a
+//! loopback token server for tests.
+//!
+//! ```text
+//!                   ┌──────────── Credentials (cache, single flight, refresh ahead) ───────────┐
+//!  your request ──▶ │ headers() ─▶ fresh token? ─▶ yes: cached header values, no lock         │
+//!                   │                  │ no                                                   │
+//!                   │                  ▼                                                      │
+//!                   │      Retrying<TokenSource> ─▶ provider ─▶ Transport ─▶ token endpoint   │
+//!                   │         Clock (waits)        Storage (rotated refresh tokens)           │
+//!                   └────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! # The traits
+//!
+//! - [`TokenSource`]: fetches a brand-new token. Providers implement it; so can any crate.
+//! - [`Transport`]: sends an `http::Request<Bytes>` and returns the `http::Response<Bytes>`.
+//! - [`Clock`]: the current time and a way to wait; [`SystemClock`] by default.
+//! - [`Storage`]: loads and stores a [`CredentialRecord`] by key; [`MemoryStorage`] here.
+//! - [`Spawner`]: runs background work; any `Fn(BoxFuture<'static, ()>)` is one.
+//!
+//! # Getting started
+//!
+//! A plugin provider is a type with [`TokenSource`]; combinators build on it:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use async_trait::async_trait;
+//! use credkit_core::{AccessToken, ChainSource, Result, RetryPolicy, Retrying, StaticSource, SystemClock, TokenSource};
+//!
+//! #[derive(Debug)]
+//! struct MyBroker;
+//!
+//! #[async_trait]
+//! impl TokenSource for MyBroker {
+//!     async fn fetch_token(&self) -> Result<AccessToken> {
+//!         Ok(AccessToken::new("ya29.from-my-broker"))
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let chain = ChainSource::new()
+//!     .with(MyBroker)
+//!     .with(StaticSource::new(AccessToken::new("ya29.fallback")));
+//! let source = Retrying::new(chain, RetryPolicy::default(), Arc::new(SystemClock));
+//! let token = source.fetch_token().await?;
+//! assert_eq!(token.token_type(), "Bearer");
+//! # Ok::<(), credkit_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`]: opaque, cheap to clone, with an [`ErrorKind`],
+//! [`is_transient`](Error::is_transient) decided once by the shared [`classify`] rules, and the
+//! OAuth error fields when a token endpoint sent them. Construction uses [`BuildError`].
+//!
+//! # Secrets
+//!
+//! Access, refresh and ID tokens are [`secrecy::SecretString`]s: zeroized on drop, redacted in
+//! `Debug`, absent from every `Display` and error message.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod classify;
+
+mod chain;
+mod clock;
+mod error;
+mod retry;
+mod source;
+mod spawner;
+mod static_source;
+mod storage;
+mod token;
+mod transport;
+
+// The public interface is:
+pub use chain::ChainSource;
+pub use clock::{Clock, SystemClock};
+pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
+pub use retry::{RetryPolicy, Retrying};
+pub use source::TokenSource;
+pub use spawner::Spawner;
+pub use static_source::StaticSource;
+pub use storage::{CredentialRecord, MemoryStorage, Storage};
+pub use token::{
+    AccessToken, REFRESH_THRESHOLD, TokenState, refresh_threshold_for, stale_at,
+    validate_token_text,
+};
+pub use transport::Transport;
+
+/// Re-exported so users name the same versions credkit uses.
+pub use {bytes, http, secrecy, time};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<AccessToken>();
+        assert_send_sync::<Error>();
+        assert_send_sync::<BuildError>();
+        assert_send_sync::<CredentialRecord>();
+        assert_send_sync::<MemoryStorage>();
+        assert_send_sync::<ChainSource>();
+        assert_send_sync::<StaticSource>();
+        assert_send_sync::<Retrying<StaticSource>>();
+    }
+
+    // Compiles only while the five traits stay object safe.
+    #[allow(dead_code)]
+    fn _object_safe(
+        _: &dyn TokenSource,
+        _: &dyn Transport,
+        _: &dyn Clock,
+        _: &dyn Storage,
+        _: &dyn Spawner,
+    ) {
+    }
+}

@@ -1,0 +1,104 @@
+//! The `TokenSource` trait: how credkit gets a brand-new token.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{AccessToken, Result};
+
+/// Something that can fetch a brand-new access token: a refresh-token grant, an external program,
+/// a caller's callback, a fixed token.
+///
+/// Providers implement it, and so can any crate: a plugin provider is a type with this trait,
+/// nothing more. Wrap it in `Credentials` to get caching, single-flight
+/// refresh, refresh ahead and retries; a source does none of that itself.
+///
+/// # Contract
+///
+/// - **No caching.** Each call fetches a new token. The caching layer decides when to call.
+/// - **No retries.** Return the first failure, classified: [`Error::is_transient`] is true only
+///   where trying again may help (a timeout, a 503). The retrying layer
+///   ([`Retrying`](crate::Retrying)) is the one place retries happen, so one 503 never turns into
+///   nine requests.
+/// - **Thread safety.** Methods take `&self`; a source is shared as `Arc<dyn TokenSource>` and may
+///   be called from several threads, though the caching layer never runs two fetches at once.
+///   Keep mutable state (a rotated refresh token) behind interior mutability.
+/// - **Cancellation.** The future may be dropped at any `.await`. A dropped fetch must leave the
+///   source usable; at worst the work is lost. Do not leave a lock held across an `.await` in a
+///   way that a drop could poison.
+/// - **Secrets.** Never put a token in an error message or a log line.
+///
+/// [`Error::is_transient`]: crate::Error::is_transient
+///
+/// # Examples
+///
+/// A plugin provider that reads a token from somewhere of its own:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use credkit_core::{AccessToken, Result, TokenSource};
+///
+/// #[derive(Debug)]
+/// struct Vault;
+///
+/// #[async_trait]
+/// impl TokenSource for Vault {
+///     async fn fetch_token(&self) -> Result<AccessToken> {
+///         Ok(AccessToken::new("ya29.from-the-vault"))
+///     }
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let token = Vault.fetch_token().await?;
+/// assert_eq!(token.token_type(), "Bearer");
+/// # Ok::<(), credkit_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait TokenSource: Send + Sync + Debug {
+    /// Fetches a brand-new token.
+    ///
+    /// # Errors
+    ///
+    /// Any failure, classified as transient or permanent (see the trait docs).
+    async fn fetch_token(&self) -> Result<AccessToken>;
+
+    /// A short name for this source in logs and aggregated errors; the type name by default.
+    fn name(&self) -> &str {
+        std::any::type_name::<Self>()
+    }
+}
+
+#[async_trait]
+impl<T: TokenSource + ?Sized> TokenSource for &T {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        (**self).fetch_token().await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+#[async_trait]
+impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        (**self).fetch_token().await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+#[async_trait]
+impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        (**self).fetch_token().await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}

@@ -1,0 +1,31 @@
+//! The test kit of credkit, for credkit's own tests and for yours.
+//!
+//! - [`FakeClock`]: time that moves only when the test says so; pending sleeps complete as it
+//!   passes them, and an auto-advance mode makes backoff instant.
+//! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
+//!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
+//! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use credkit_core::{AccessToken, Clock, TokenState, REFRESH_THRESHOLD};
+//! use credkit_testing::FakeClock;
+//!
+//! let clock = FakeClock::new();
+//! let token = AccessToken::new("t").with_lifetime(clock.now(), Duration::from_secs(3600));
+//! assert_eq!(token.state(clock.now(), REFRESH_THRESHOLD), TokenState::Fresh);
+//! clock.advance(Duration::from_secs(3600 - 225));
+//! assert_eq!(token.state(clock.now(), REFRESH_THRESHOLD), TokenState::Stale);
+//! ```
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![doc(test(attr(deny(warnings))))]
+
+mod clock;
+mod mocks;
+pub mod strategies;
+
+// The public interface is:
+pub use clock::{FAKE_CLOCK_START, FakeClock};
+pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};

@@ -1,0 +1,111 @@
+//! mockall mocks of the core traits, for checking interactions.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use credkit_core::{
+    AccessToken, Clock, CredentialRecord, Result, Spawner, Storage, TokenSource, Transport,
+};
+use futures::future::BoxFuture;
+use mockall::mock;
+use time::OffsetDateTime;
+
+mock! {
+    /// A mock [`TokenSource`]: script `fetch_token` with `expect_fetch_token()`.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, TokenSource};
+    /// use credkit_testing::MockTokenSource;
+    ///
+    /// let mut source = MockTokenSource::new();
+    /// source.expect_fetch_token().times(1).returning(|| Ok(AccessToken::new("t")));
+    /// # futures::executor::block_on(async {
+    /// assert!(source.fetch_token().await.is_ok());
+    /// # });
+    /// ```
+    pub TokenSource {}
+
+    #[async_trait]
+    impl TokenSource for TokenSource {
+        async fn fetch_token(&self) -> Result<AccessToken>;
+    }
+}
+
+mock! {
+    /// A mock [`Transport`]: script `send` with `expect_send()`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use bytes::Bytes;
+    /// use credkit_core::Transport;
+    /// use credkit_testing::MockTransport;
+    ///
+    /// let mut transport = MockTransport::new();
+    /// transport
+    ///     .expect_send()
+    ///     .withf(|request| request.method() == http::Method::POST)
+    ///     .returning(|_| Ok(http::Response::new(Bytes::from_static(b"{}"))));
+    /// let transport: Arc<dyn Transport> = Arc::new(transport);
+    /// # futures::executor::block_on(async {
+    /// let request = http::Request::post("https://example.test/token").body(Bytes::new()).unwrap();
+    /// assert_eq!(transport.send(request).await.unwrap().status(), 200);
+    /// # });
+    /// ```
+    pub Transport {}
+
+    #[async_trait]
+    impl Transport for Transport {
+        async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>>;
+    }
+}
+
+mock! {
+    /// A mock [`Clock`]. For most tests [`FakeClock`](crate::FakeClock) is simpler.
+    pub Clock {}
+
+    impl Clock for Clock {
+        fn now(&self) -> OffsetDateTime;
+        fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+    }
+}
+
+mock! {
+    /// A mock [`Storage`]: check that a record was stored exactly once, before a token was handed
+    /// out, and so on.
+    pub Storage {}
+
+    #[async_trait]
+    impl Storage for Storage {
+        async fn load(&self, key: &str) -> Result<Option<CredentialRecord>>;
+        async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()>;
+        async fn remove(&self, key: &str) -> Result<()>;
+    }
+}
+
+mock! {
+    /// A mock [`Spawner`]: check that background work was (or was not) spawned.
+    pub Spawner {}
+
+    impl Spawner for Spawner {
+        fn spawn(&self, future: BoxFuture<'static, ()>);
+    }
+}
+
+macro_rules! opaque_debug {
+    ($($mock:ident),*) => {$(
+        impl std::fmt::Debug for $mock {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($mock)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+opaque_debug!(
+    MockTokenSource,
+    MockTransport,
+    MockClock,
+    MockStorage,
+    MockSpawner
+);
