@@ -69,6 +69,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod classify;
+pub mod oauth;
 
 mod chain;
 mod clock;

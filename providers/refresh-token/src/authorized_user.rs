@@ -1,0 +1,407 @@
+//! `authorized_user` JSON in (`from_authorized_user_info` / `_file`) and out (`to_json`).
+
+use std::io;
+use std::path::Path;
+
+use credkit_core::{BuildError, Clock, REFRESH_THRESHOLD, SystemClock};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, PrimitiveDateTime};
+use zeroize::Zeroizing;
+
+use crate::user::{GOOGLE_TOKEN_URI, UserCredentials};
+
+/// The largest credentials file read; real ones are well under a kilobyte.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+impl UserCredentials {
+    /// Credentials from parsed `authorized_user` JSON, as the reference's
+    /// `from_authorized_user_info`.
+    ///
+    /// - `refresh_token`, `client_id` and `client_secret` must be present (a `null` passes);
+    ///   missing ones are named in that fixed order.
+    /// - The token endpoint is always Google's ([`GOOGLE_TOKEN_URI`]); a `token_uri` in the JSON is
+    ///   ignored, as in the reference. [`with_token_uri`](UserCredentials::with_token_uri) is the
+    ///   way to change it.
+    /// - `scopes` wins over the JSON's `scopes`, which may be a list or a space-separated string.
+    /// - `expiry` is read as the reference writes it (`2020-08-14T15:54:01Z`, fractional seconds
+    ///   dropped) and as RFC 3339 with an offset; a missing or empty one makes the token already
+    ///   expired (now minus 225 s), so it is refreshed before use.
+    /// - A missing `type` is accepted; any other `type` than `authorized_user` is rejected by name.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] naming the problem (never a secret): not an object, missing fields, a
+    /// wrong type such as a number for `client_id`, an unknown `type`, an unreadable `expiry`, a
+    /// token with control characters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let info = serde_json::json!({"client_id": "123", "client_secret": "secret"});
+    /// let err = UserCredentials::from_authorized_user_info(&info, None).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Authorized user info was not in the expected format, missing fields refresh_token."
+    /// );
+    /// ```
+    pub fn from_authorized_user_info(
+        info: &Value,
+        scopes: Option<Vec<String>>,
+    ) -> Result<Self, BuildError> {
+        from_info(info, scopes, &SystemClock)
+    }
+
+    /// Credentials from an `authorized_user` JSON file, as
+    /// [`from_authorized_user_info`](Self::from_authorized_user_info).
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`]: the file is missing or unreadable ("File ... was not found."), larger
+    /// than 1 MiB, not valid JSON ("File ... is not a valid json file."), or not acceptable
+    /// `authorized_user` info.
+    pub fn from_authorized_user_file(
+        path: impl AsRef<Path>,
+        scopes: Option<Vec<String>>,
+    ) -> Result<Self, BuildError> {
+        let info = read_json_file(path.as_ref())?;
+        Self::from_authorized_user_info(&info, scopes)
+    }
+
+    /// The credentials as `authorized_user` JSON, byte for byte as the reference's `to_json`:
+    /// keys in the order `token`, `refresh_token`, `token_uri`, `client_id`, `client_secret`,
+    /// `scopes`, `rapt_token`, `universe_domain`, `account`, then `expiry`
+    /// (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`); absent values omitted; every key in `strip` removed;
+    /// `", "` and `": "` separators and non-ASCII escaped.
+    ///
+    /// The output holds secrets (it is what a credentials file holds), so it comes in a buffer
+    /// zeroized on drop. Like the reference it writes no `type` and no `quota_project_id`.
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let creds = UserCredentials::builder().build()?;
+    /// assert_eq!(creds.to_json(&[]).as_str(), r#"{"universe_domain": "googleapis.com", "account": ""}"#);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn to_json(&self, strip: &[&str]) -> Zeroizing<String> {
+        let token = self.token();
+        let refresh_token = self.refresh_token();
+        let rapt_token = self.rapt_token();
+        let expiry = self.expiry();
+        let expose = |s: &secrecy::SecretString| Value::from(s.expose_secret());
+        let entries: [(&str, Option<Value>); 10] = [
+            ("token", token.as_ref().map(expose)),
+            ("refresh_token", refresh_token.as_ref().map(expose)),
+            ("token_uri", self.token_uri().map(Value::from)),
+            ("client_id", self.client_id().map(Value::from)),
+            ("client_secret", self.client_secret().map(expose)),
+            ("scopes", self.scopes().map(Value::from)),
+            ("rapt_token", rapt_token.as_ref().map(expose)),
+            ("universe_domain", Some(self.universe_domain().into())),
+            ("account", Some(self.account().into())),
+            ("expiry", expiry.map(|e| format_expiry(e).into())),
+        ];
+        let kept: Vec<(&str, Value)> = entries
+            .into_iter()
+            .filter(|(key, _)| !strip.contains(key))
+            .filter_map(|(key, value)| value.map(|v| (key, v)))
+            .collect();
+        let mut out = Zeroizing::new(Vec::new());
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
+        // Serializing strings and lists into a Vec cannot fail.
+        let _ = Ordered(&kept).serialize(&mut serializer);
+        Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+/// A key-ordered JSON object.
+struct Ordered<'a>(&'a [(&'a str, Value)]);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `json.dumps` defaults: `", "` and `": "` separators, non-ASCII escaped as `\uXXXX`.
+#[derive(Default)]
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            writer.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                writer.write_all(&[c as u8])?;
+            } else {
+                let mut units = [0_u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The reference's expiry text: `YYYY-MM-DDTHH:MM:SS`, `.ffffff` only with non-zero
+/// microseconds, then `Z`, in UTC.
+pub(crate) fn format_expiry(expiry: OffsetDateTime) -> String {
+    let utc = expiry.to_offset(time::UtcOffset::UTC);
+    let base = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    );
+    match utc.microsecond() {
+        0 => format!("{base}Z"),
+        micros => format!("{base}.{micros:06}Z"),
+    }
+}
+
+/// Reads an expiry as the reference writes it (trailing `Z`s stripped, fractional seconds
+/// dropped, naive UTC) or as RFC 3339 with an offset.
+pub(crate) fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Some(at.replace_nanosecond(0).unwrap_or(at));
+    }
+    let naive = text.trim_end_matches('Z');
+    let naive = naive.split('.').next().unwrap_or(naive);
+    PrimitiveDateTime::parse(
+        naive,
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+    )
+    .ok()
+    .map(PrimitiveDateTime::assume_utc)
+}
+
+fn read_json_file(path: &Path) -> Result<Value, BuildError> {
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|err| match err.kind() {
+        io::ErrorKind::NotFound => BuildError::loading(format!("File {shown} was not found.")),
+        _ => BuildError::loading(format!("File {shown} could not be read ({err})")),
+    })?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    io::Read::read_to_end(&mut io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
+        .map_err(|err| BuildError::loading(format!("File {shown} could not be read ({err})")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(BuildError::loading(format!(
+            "File {shown} is larger than 1 MiB; it is not a credentials file"
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| {
+        BuildError::parsing(format!(
+            "File {shown} is not a valid json file. (line {}, column {})",
+            err.line(),
+            err.column()
+        ))
+    })
+}
+
+fn from_info(
+    info: &Value,
+    scopes: Option<Vec<String>>,
+    clock: &dyn Clock,
+) -> Result<UserCredentials, BuildError> {
+    let Some(object) = info.as_object() else {
+        return Err(BuildError::parsing(
+            "Authorized user info was not in the expected format: it is not a JSON object.",
+        ));
+    };
+    match object.get("type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(kind)) if kind == "authorized_user" => {}
+        Some(Value::String(kind)) => {
+            return Err(BuildError::unknown_type(format!(
+                "The credentials are of type {}, not authorized_user; credkit-refresh-token loads authorized_user credentials only.",
+                printable(kind)
+            )));
+        }
+        Some(_) => return Err(wrong_type("type", "a string")),
+    }
+    let missing: Vec<&str> = ["refresh_token", "client_id", "client_secret"]
+        .into_iter()
+        .filter(|key| !object.contains_key(*key))
+        .collect();
+    if !missing.is_empty() {
+        return Err(BuildError::missing_fields(format!(
+            "Authorized user info was not in the expected format, missing fields {}.",
+            missing.join(", ")
+        )));
+    }
+    let text = |key: &'static str| -> Result<Option<&str>, BuildError> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(wrong_type(key, "a string")),
+        }
+    };
+    let mut builder = UserCredentials::builder().with_token_uri(GOOGLE_TOKEN_URI);
+    if let Some(token) = text("token")? {
+        builder = builder.with_token(token);
+    }
+    if let Some(refresh_token) = text("refresh_token")? {
+        builder = builder.with_refresh_token(refresh_token);
+    }
+    if let Some(client_id) = text("client_id")? {
+        builder = builder.with_client_id(client_id);
+    }
+    if let Some(client_secret) = text("client_secret")? {
+        builder = builder.with_client_secret(client_secret);
+    }
+    if let Some(quota_project_id) = text("quota_project_id")? {
+        builder = builder.with_quota_project_id(quota_project_id);
+    }
+    if let Some(rapt_token) = text("rapt_token")? {
+        builder = builder.with_rapt_token(rapt_token);
+    }
+    if let Some(universe_domain) = text("universe_domain")? {
+        builder = builder.with_universe_domain(universe_domain);
+    }
+    if let Some(account) = text("account")? {
+        builder = builder.with_account(account);
+    }
+    if let Some(trust_boundary) = object.get("trust_boundary").filter(|v| !v.is_null()) {
+        builder = builder.with_trust_boundary(trust_boundary.clone());
+    }
+    let expiry = match text("expiry")? {
+        Some(expiry) if !expiry.is_empty() => parse_expiry(expiry).ok_or_else(|| {
+            BuildError::invalid_value(
+                "Authorized user info has an expiry that is neither YYYY-MM-DDTHH:MM:SS[.ffffff]Z nor RFC 3339",
+            )
+        })?,
+        _ => clock.now() - time::Duration::try_from(REFRESH_THRESHOLD).unwrap_or_default(),
+    };
+    builder = builder.with_expiry(expiry);
+    let scopes = match scopes {
+        Some(scopes) => Some(scopes),
+        None => match object.get("scopes") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| wrong_type("scopes", "a list of strings or a string"))?,
+            ),
+            Some(_) => return Err(wrong_type("scopes", "a list of strings or a string")),
+        },
+    };
+    if let Some(scopes) = scopes {
+        builder = builder.with_scopes(scopes);
+    }
+    builder.build()
+}
+
+fn wrong_type(key: &str, expected: &str) -> BuildError {
+    BuildError::invalid_value(format!(
+        "Authorized user info was not in the expected format: {key} must be {expected}."
+    ))
+}
+
+/// A value from the file fit for a message: at most 64 visible ASCII characters.
+fn printable(text: &str) -> String {
+    text.chars()
+        .take(64)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn expiry_formats() {
+        assert_eq!(
+            format_expiry(datetime!(2020-08-14 15:54:01 UTC)),
+            "2020-08-14T15:54:01Z"
+        );
+        assert_eq!(
+            format_expiry(datetime!(2020-08-14 15:54:01.123456 UTC)),
+            "2020-08-14T15:54:01.123456Z"
+        );
+        assert_eq!(
+            format_expiry(datetime!(2020-08-14 17:54:01 +2)),
+            "2020-08-14T15:54:01Z"
+        );
+        for text in [
+            "2020-08-14T15:54:01Z",
+            "2020-08-14T15:54:01",
+            "2020-08-14T15:54:01.999Z",
+            "2020-08-14T15:54:01ZZ",
+            "2020-08-14T17:54:01+02:00",
+            "2020-08-14T15:54:01.5+00:00",
+        ] {
+            assert_eq!(
+                parse_expiry(text),
+                Some(datetime!(2020-08-14 15:54:01 UTC)),
+                "{text}"
+            );
+        }
+        for bad in ["", "yesterday", "2020-13-14T15:54:01Z", "2020-08-14"] {
+            assert_eq!(parse_expiry(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn python_formatter_escapes_non_ascii() {
+        let creds = UserCredentials::builder()
+            .with_account("jös😀")
+            .build()
+            .unwrap();
+        assert_eq!(
+            creds.to_json(&["universe_domain"]).as_str(),
+            r#"{"account": "j\u00f6s\ud83d\ude00"}"#
+        );
+    }
+}
