@@ -26,11 +26,16 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+mod adc;
 mod authorized_user;
 mod grant;
 mod user;
 
 // The public interface is:
+pub use adc::{
+    ADC_FILE_NAME, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID, QUOTA_PROJECT_ENV,
+    find_user_credentials, find_user_credentials_with_env, well_known_file,
+};
 pub use user::{
     DEFAULT_UNIVERSE_DOMAIN, GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder,
 };

@@ -293,6 +293,11 @@ impl UserCredentials {
         self.copy_with(|c| c.transport = Some(transport))
     }
 
+    /// A copy recording where the credential came from (see [`cred_info`](Self::cred_info)).
+    pub(crate) fn with_credential_source(&self, source: String) -> Self {
+        self.copy_with(|c| c.credential_source = Some(source))
+    }
+
     /// A copy that computes expiries with `clock`.
     #[must_use]
     pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
