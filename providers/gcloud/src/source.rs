@@ -73,8 +73,8 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// # How gcloud is run
 ///
 /// - Directly, never through a shell, so an account name cannot inject anything; with standard
-///   input closed and `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, so gcloud fails instead of waiting for
-///   a person.
+///   input on the null device and `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, so gcloud fails instead of
+///   waiting for a person.
 /// - Asynchronously, through async-process: no executor thread is blocked and no particular
 ///   runtime is needed.
 /// - With a timeout ([`DEFAULT_TIMEOUT`]) waited through the source's [`Clock`]; past it the

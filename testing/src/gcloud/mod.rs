@@ -76,6 +76,29 @@ struct Inner {
 }
 
 /// How a [`FakeGcloud`] answers one command.
+///
+/// # Examples
+///
+/// An old gcloud without `config-helper`, whose `print-access-token` then hangs:
+///
+/// ```
+/// use std::process::{Command, Stdio};
+/// use credkit_testing::{FakeGcloud, GcloudReply};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let gcloud = FakeGcloud::builder()
+///     .with_config_helper(GcloudReply::invalid_choice())
+///     .with_print_access_token(GcloudReply::Hang)
+///     .build()?;
+/// let mut hung = Command::new(gcloud.path())
+///     .args(["auth", "print-access-token"])
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// hung.kill()?; // the process killed is the one holding the pipe
+/// assert!(!hung.wait()?.success());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GcloudReply {
