@@ -5,6 +5,8 @@
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.
+//! - [`FakeGcloud`] (Unix): an executable that answers like the `gcloud` tool, for the gcloud
+//!   provider's tests.
 //!
 //! # Example
 //!
@@ -23,9 +25,15 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
+#[cfg(unix)]
+mod gcloud;
 mod mocks;
 pub mod strategies;
 
 // The public interface is:
 pub use clock::{FAKE_CLOCK_START, FakeClock};
+#[cfg(unix)]
+pub use gcloud::{
+    FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
+};
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};

@@ -1,0 +1,393 @@
+//! `GcloudSource`: tokens from the gcloud command-line tool.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use credkit_core::{AccessToken, Clock, Error, Result, TokenSource};
+use time::OffsetDateTime;
+
+use crate::GcloudSourceBuilder;
+use crate::run::{self, RunError};
+use crate::{error, output, stderr};
+
+/// The program run by default: `gcloud` (`gcloud.cmd` on Windows), found on `PATH`.
+pub const DEFAULT_PROGRAM: &str = if cfg!(windows) {
+    "gcloud.cmd"
+} else {
+    "gcloud"
+};
+
+/// How long one gcloud command may run before it is stopped: 30 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The lifetime assumed for a token whose expiry gcloud does not report (the
+/// `print-access-token` fallback): 5 minutes, counted from when the command started.
+///
+/// gcloud refreshes its cached token itself before handing it out near its end, and Google
+/// access tokens for users last an hour, so a token just printed almost always has far longer
+/// than this left; assuming less than it has only costs an earlier refresh, while assuming more
+/// would hand out expired tokens. With credkit's lifetime-scaled threshold a 5-minute token is
+/// refreshed after 3 minutes 45 seconds, so this path runs gcloud about 16 times an hour, where the
+/// reference runs it on every request.
+pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// A [`TokenSource`] that gets the access token of the account gcloud is logged in with (or of a
+/// chosen account) by running the gcloud command-line tool: the reference library's
+/// `UserAccessTokenCredentials`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use credkit_core::TokenSource;
+/// use credkit_gcloud::GcloudSource;
+///
+/// # futures::executor::block_on(async {
+/// let source = GcloudSource::new().with_account("me@example.com");
+/// let token = source.fetch_token().await?; // runs gcloud once
+/// assert!(token.expiry().is_some());
+/// # Ok::<(), credkit_core::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// # One process per refresh, with a real expiry
+///
+/// Each [`fetch_token`](TokenSource::fetch_token) runs
+/// `gcloud config config-helper --format=json [--account=ACCOUNT]`, which reports the token and
+/// its expiry in one run. Wrapped in credkit-core's caching layer, gcloud therefore runs once
+/// per token lifetime, not on every request as in the reference.
+///
+/// Where config-helper fails for a reason other than credentials (an old gcloud without the
+/// command, output that is not the expected JSON, a token it reports as already expired, an
+/// unexplained failure), the fetch falls back to
+/// `gcloud auth print-access-token [--account=ACCOUNT]`, whose token gets the conservative
+/// [`DEFAULT_FALLBACK_LIFETIME`] (configurable). Where config-helper fails because of the
+/// credentials (its standard error speaks of reauthentication, `gcloud auth login`, credentials,
+/// auth tokens or the active account, and not of an unknown command), the second command would
+/// fail the same way, so it is not run. A timeout is not followed by a second command either:
+/// that would double the wait.
+///
+/// # How gcloud is run
+///
+/// - Directly, never through a shell, so an account name cannot inject anything; with standard
+///   input on the null device and `CLOUDSDK_CORE_DISABLE_PROMPTS=1`, so gcloud fails instead of
+///   waiting for a person.
+/// - Asynchronously, through async-process: no executor thread is blocked and no particular
+///   runtime is needed.
+/// - With a timeout ([`DEFAULT_TIMEOUT`]) waited through the source's [`Clock`]; past it the
+///   child is killed and reaped. Dropping the `fetch_token` future also kills the child.
+/// - Standard output and standard error are read apart: only standard output can become a token
+///   (the reference merges standard error into it, so gcloud's warnings ended up in the
+///   `Authorization` header). Standard output is trimmed and must be one line without whitespace
+///   or control characters, or, for config-helper, a well-formed JSON document; it is limited to
+///   64 KiB and zeroized after use.
+///
+/// # Errors
+///
+/// Each error message starts with the reference's "Failed to obtain access token", and its kind
+/// says what happened:
+///
+/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud was not found
+///   (the message says to install the Google Cloud SDK or set the program path), or could not
+///   be started.
+/// - [`ErrorKind::Provider`](credkit_core::ErrorKind::Provider): gcloud exited unsuccessfully;
+///   the message quotes the first lines of its standard error, at most 200 characters, with
+///   anything token-like replaced by `[REDACTED]`. Transient when that text speaks of the
+///   network (name resolution, connections, timeouts).
+/// - [`ErrorKind::Timeout`](credkit_core::ErrorKind::Timeout) (transient): gcloud ran past the
+///   timeout and was stopped.
+/// - [`ErrorKind::InvalidResponse`](credkit_core::ErrorKind::InvalidResponse): gcloud printed
+///   something that is not a usable token. The output itself is never quoted.
+///
+/// # Handle
+///
+/// A cheap handle: clones share one configuration, so there is no need to wrap it in an `Arc`.
+#[derive(Clone)]
+pub struct GcloudSource {
+    inner: Arc<Config>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) program: PathBuf,
+    pub(crate) account: Option<String>,
+    pub(crate) quota_project: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) fallback_lifetime: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The two gcloud commands, in the order they are tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    ConfigHelper,
+    PrintAccessToken,
+}
+
+impl Command {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Self::ConfigHelper => &["config", "config-helper", "--format=json"],
+            Self::PrintAccessToken => &["auth", "print-access-token"],
+        }
+    }
+
+    /// The command as messages name it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::ConfigHelper => "gcloud config config-helper",
+            Self::PrintAccessToken => "gcloud auth print-access-token",
+        }
+    }
+}
+
+/// What the first command leads to.
+enum Attempt {
+    Done(Result<AccessToken>),
+    FallBack(Error),
+}
+
+impl GcloudSource {
+    /// A source with every default: [`DEFAULT_PROGRAM`] on `PATH`, gcloud's active account, no
+    /// quota project, [`DEFAULT_TIMEOUT`], [`DEFAULT_FALLBACK_LIFETIME`] and the
+    /// [`SystemClock`](credkit_core::SystemClock).
+    pub fn new() -> Self {
+        Self::from_config(GcloudSourceBuilder::default().into_config())
+    }
+
+    /// A builder for the program path, account, quota project, timeout, fallback lifetime and
+    /// clock.
+    pub fn builder() -> GcloudSourceBuilder {
+        GcloudSourceBuilder::default()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Self {
+        Self {
+            inner: Arc::new(config),
+        }
+    }
+
+    /// This source with `account` passed to gcloud as `--account=ACCOUNT` (as the reference's
+    /// `with_account`); an empty account means gcloud's active account. Clones made before are
+    /// unaffected.
+    #[must_use]
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner).account = non_empty(account.into());
+        self
+    }
+
+    /// This source with a quota project (as the reference's `with_quota_project`). gcloud is not
+    /// told about it: the caching layer sends it as the `x-goog-user-project` header. An empty
+    /// string means none. Clones made before are unaffected.
+    #[must_use]
+    pub fn with_quota_project(mut self, quota_project: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.inner).quota_project = non_empty(quota_project.into());
+        self
+    }
+
+    /// The account passed to gcloud, if any (otherwise gcloud uses its active account).
+    pub fn account(&self) -> Option<&str> {
+        self.inner.account.as_deref()
+    }
+
+    /// The quota project for the `x-goog-user-project` header, if any.
+    pub fn quota_project(&self) -> Option<&str> {
+        self.inner.quota_project.as_deref()
+    }
+
+    /// The program run.
+    pub fn program(&self) -> &Path {
+        &self.inner.program
+    }
+
+    /// How long one gcloud command may run.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// The lifetime assumed for a token whose expiry gcloud does not report.
+    pub fn fallback_lifetime(&self) -> Duration {
+        self.inner.fallback_lifetime
+    }
+
+    fn args(&self, command: Command) -> Vec<String> {
+        let mut args: Vec<String> = command.args().iter().map(|&a| a.to_owned()).collect();
+        if let Some(account) = &self.inner.account {
+            args.push(format!("--account={account}"));
+        }
+        args
+    }
+
+    async fn run(&self, command: Command) -> std::result::Result<run::Finished, Error> {
+        let config = &self.inner;
+        let args = self.args(command);
+        run::run(
+            config.program.as_os_str(),
+            &args,
+            config.timeout,
+            &*config.clock,
+        )
+        .await
+        .map_err(|e| match e {
+            RunError::Spawn(e) if e.kind() == io::ErrorKind::NotFound => {
+                error::not_found(&config.program, e)
+            }
+            RunError::Spawn(e) => error::spawn_failed(&config.program, e),
+            RunError::TimedOut => error::timed_out(command.name(), config.timeout),
+            RunError::TooMuchOutput => error::invalid_output(
+                command.name(),
+                &format!(
+                    "it printed more than {} KiB on standard output",
+                    run::STDOUT_LIMIT / 1024
+                ),
+            ),
+            RunError::Io(e) => error::io_failed(command.name(), e),
+        })
+    }
+
+    /// `gcloud config config-helper --format=json`: the token and its expiry, or a reason to fall
+    /// back, or an error not worth a second process.
+    async fn config_helper(&self, started: OffsetDateTime) -> Attempt {
+        let command = Command::ConfigHelper;
+        let finished = match self.run(command).await {
+            Ok(finished) => finished,
+            // Garbage may mean a gcloud whose config-helper differs: worth the other command.
+            Err(err) if err.kind() == credkit_core::ErrorKind::InvalidResponse => {
+                return Attempt::FallBack(err);
+            }
+            Err(err) => return Attempt::Done(Err(err)),
+        };
+        if !finished.status.success() {
+            let err = error::exited(command.name(), finished.status, &finished.stderr);
+            let text = String::from_utf8_lossy(&finished.stderr);
+            let credentials =
+                !stderr::is_unsupported_command(&text) && stderr::is_credential_problem(&text);
+            return if credentials {
+                Attempt::Done(Err(err))
+            } else {
+                Attempt::FallBack(err)
+            };
+        }
+        let now = self.inner.clock.now();
+        match output::from_config_helper(
+            &finished.stdout,
+            started,
+            now,
+            self.inner.fallback_lifetime,
+        ) {
+            Ok(token) => Attempt::Done(Ok(token)),
+            Err(reason) => Attempt::FallBack(error::invalid_output(command.name(), &reason)),
+        }
+    }
+
+    /// `gcloud auth print-access-token`: the token, with the fallback lifetime from `started`.
+    async fn print_access_token(&self, started: OffsetDateTime) -> Result<AccessToken> {
+        let command = Command::PrintAccessToken;
+        let finished = self.run(command).await?;
+        if !finished.status.success() {
+            return Err(error::exited(
+                command.name(),
+                finished.status,
+                &finished.stderr,
+            ));
+        }
+        output::from_print_access_token(&finished.stdout, started, self.inner.fallback_lifetime)
+            .map_err(|reason| error::invalid_output(command.name(), &reason))
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+impl Default for GcloudSource {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[async_trait]
+impl TokenSource for GcloudSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        // Lifetimes count from before the process starts: never later than gcloud's own clock.
+        let started = self.inner.clock.now();
+        match self.config_helper(started).await {
+            Attempt::Done(result) => result,
+            Attempt::FallBack(reason) => {
+                tracing::debug!(
+                    reason = %reason,
+                    "gcloud config config-helper gave no token; falling back to gcloud auth print-access-token"
+                );
+                self.print_access_token(started).await
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "gcloud"
+    }
+}
+
+impl fmt::Debug for GcloudSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &*self.inner;
+        f.debug_struct("GcloudSource")
+            .field("program", &config.program)
+            .field("account", &config.account)
+            .field("quota_project", &config.quota_project)
+            .field("timeout", &config.timeout)
+            .field("fallback_lifetime", &config.fallback_lifetime)
+            .field("clock", &config.clock)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_with_and_without_an_account() {
+        let source = GcloudSource::new();
+        assert_eq!(
+            source.args(Command::ConfigHelper),
+            ["config", "config-helper", "--format=json"]
+        );
+        assert_eq!(
+            source.args(Command::PrintAccessToken),
+            ["auth", "print-access-token"]
+        );
+        let source = source.with_account("a b@example.com");
+        assert_eq!(
+            source.args(Command::PrintAccessToken),
+            ["auth", "print-access-token", "--account=a b@example.com"]
+        );
+    }
+
+    #[test]
+    fn empty_account_and_quota_project_mean_none() {
+        let source = GcloudSource::new().with_account("").with_quota_project("");
+        assert_eq!(source.account(), None);
+        assert_eq!(source.quota_project(), None);
+    }
+
+    #[test]
+    fn copies_leave_the_original_alone() {
+        let original = GcloudSource::new().with_account("a@example.com");
+        let copy = original.clone().with_account("b@example.com");
+        assert_eq!(original.account(), Some("a@example.com"));
+        assert_eq!(copy.account(), Some("b@example.com"));
+    }
+
+    #[test]
+    fn defaults() {
+        let source = GcloudSource::default();
+        assert_eq!(source.program(), Path::new(DEFAULT_PROGRAM));
+        assert_eq!(source.timeout(), DEFAULT_TIMEOUT);
+        assert_eq!(source.fallback_lifetime(), DEFAULT_FALLBACK_LIFETIME);
+        assert_eq!(source.name(), "gcloud");
+    }
+}
