@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use credkit_core::{BuildError, Clock, SystemClock, Transport, validate_token_text};
+use credkit_refresh_handler::RefreshHandler;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
@@ -45,6 +46,7 @@ pub struct UserCredentialsBuilder {
     quota_project_id: Option<String>,
     expiry: Option<OffsetDateTime>,
     rapt_token: Option<SecretString>,
+    refresh_handler: Option<Arc<dyn RefreshHandler>>,
     enable_reauth_refresh: bool,
     granted_scopes: Option<Vec<String>>,
     trust_boundary: Option<serde_json::Value>,
@@ -69,6 +71,7 @@ impl Default for UserCredentialsBuilder {
             quota_project_id: None,
             expiry: None,
             rapt_token: None,
+            refresh_handler: None,
             enable_reauth_refresh: false,
             granted_scopes: None,
             trust_boundary: None,
@@ -158,6 +161,26 @@ impl UserCredentialsBuilder {
         self
     }
 
+    /// A function that fetches the token itself (from a broker, say), used when there is no
+    /// refresh token; see `credkit_refresh_handler::handler_fn`. Default: none.
+    ///
+    /// ```
+    /// use credkit_refresh_handler::handler_fn;
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let creds = UserCredentials::builder()
+    ///     .with_refresh_handler(handler_fn(|_transport, _scopes| async {
+    ///         Ok(("ya29.from-broker".to_owned(), time::OffsetDateTime::now_utc() + time::Duration::hours(1)))
+    ///     }))
+    ///     .build()?;
+    /// assert!(creds.refresh_handler().is_some());
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_refresh_handler(mut self, handler: impl RefreshHandler + 'static) -> Self {
+        self.refresh_handler = Some(Arc::new(handler));
+        self
+    }
+
     /// Whether an `invalid_rapt` refresh may start the interactive reauth flow. Default: false.
     /// The flow is not in this release: with or without it, such a refresh fails with
     /// "Reauthentication is needed...".
@@ -237,6 +260,7 @@ impl UserCredentialsBuilder {
             scopes: self.scopes,
             default_scopes: self.default_scopes,
             quota_project_id: self.quota_project_id,
+            refresh_handler: self.refresh_handler,
             enable_reauth_refresh: self.enable_reauth_refresh,
             trust_boundary: self.trust_boundary,
             universe_domain,
@@ -275,6 +299,7 @@ impl fmt::Debug for UserCredentialsBuilder {
             .field("quota_project_id", &self.quota_project_id)
             .field("expiry", &self.expiry)
             .field("rapt_token", &redacted(self.rapt_token.is_some()))
+            .field("refresh_handler", &self.refresh_handler)
             .field("enable_reauth_refresh", &self.enable_reauth_refresh)
             .field("universe_domain", &self.universe_domain)
             .field("account", &self.account)

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use credkit_core::{AccessToken, Clock, Error, ErrorKind, Result, TokenSource, Transport, oauth};
+use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
@@ -66,6 +67,7 @@ struct Config {
     scopes: Option<Vec<String>>,
     default_scopes: Option<Vec<String>>,
     quota_project_id: Option<String>,
+    refresh_handler: Option<Arc<dyn RefreshHandler>>,
     enable_reauth_refresh: bool,
     trust_boundary: Option<serde_json::Value>,
     universe_domain: String,
@@ -186,6 +188,11 @@ impl UserCredentials {
         self.config.quota_project_id.as_deref()
     }
 
+    /// The refresh handler, used when there is no refresh token.
+    pub fn refresh_handler(&self) -> Option<&dyn RefreshHandler> {
+        self.config.refresh_handler.as_deref()
+    }
+
     /// Whether an `invalid_rapt` refresh may start the interactive reauth flow.
     pub fn enable_reauth_refresh(&self) -> bool {
         self.config.enable_reauth_refresh
@@ -287,6 +294,19 @@ impl UserCredentials {
         self.copy_with(|c| c.scopes = Some(scopes))
     }
 
+    /// A copy with another refresh handler (the reference's `refresh_handler` setter).
+    #[must_use]
+    pub fn with_refresh_handler(&self, handler: impl RefreshHandler + 'static) -> Self {
+        let handler: Arc<dyn RefreshHandler> = Arc::new(handler);
+        self.copy_with(|c| c.refresh_handler = Some(handler))
+    }
+
+    /// A copy without a refresh handler (the setter given `None`).
+    #[must_use]
+    pub fn without_refresh_handler(&self) -> Self {
+        self.copy_with(|c| c.refresh_handler = None)
+    }
+
     /// A copy that refreshes through `transport`.
     #[must_use]
     pub fn with_transport(&self, transport: Arc<dyn Transport>) -> Self {
@@ -356,6 +376,25 @@ impl UserCredentials {
         Ok(token)
     }
 
+    /// The refresh-handler path of spec 2.1: the handler's token, validated by
+    /// [`RefreshHandlerSource`] (the spec's "already expired" text, with the lifetime-scaled
+    /// threshold).
+    async fn refresh_with_handler(&self, handler: Arc<dyn RefreshHandler>) -> Result<AccessToken> {
+        let transport = self
+            .config
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(NoTransport));
+        let source = RefreshHandlerSource::builder(handler, transport)
+            .with_scopes(self.request_scopes().iter().cloned())
+            .with_clock(Arc::clone(&self.config.clock))
+            .build()
+            .map_err(|err| Error::new(ErrorKind::Configuration, err.to_string()))?;
+        let token = source.fetch_token().await?;
+        self.record(&token);
+        Ok(token)
+    }
+
     /// Updates the shared state from a fetched token, as the reference's `refresh` does.
     fn record(&self, token: &AccessToken) {
         let mut state = self.state();
@@ -388,11 +427,35 @@ impl TokenSource for UserCredentials {
                 grant::universe_error(&self.config.universe_domain),
             ));
         }
-        self.refresh_grant().await
+        let has_refresh_token = self.state().refresh_token.is_some();
+        match &self.config.refresh_handler {
+            Some(handler) if !has_refresh_token => {
+                self.refresh_with_handler(Arc::clone(handler)).await
+            }
+            _ => self.refresh_grant().await,
+        }
     }
 
     fn name(&self) -> &'static str {
         "authorized user (refresh token)"
+    }
+}
+
+/// The transport a refresh handler gets when the credentials have none: every request fails
+/// with a configuration error.
+#[derive(Debug)]
+struct NoTransport;
+
+#[async_trait]
+impl Transport for NoTransport {
+    async fn send(
+        &self,
+        _request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>> {
+        Err(Error::new(
+            ErrorKind::Configuration,
+            "the refresh handler tried to send a request, but the credentials have no transport: give UserCredentials one with with_transport",
+        ))
     }
 }
 
@@ -416,6 +479,7 @@ impl fmt::Debug for UserCredentials {
             .field("granted_scopes", &state.granted_scopes)
             .field("quota_project_id", &self.config.quota_project_id)
             .field("rapt_token", &redacted(state.rapt_token.is_some()))
+            .field("refresh_handler", &self.config.refresh_handler)
             .field("enable_reauth_refresh", &self.config.enable_reauth_refresh)
             .field("universe_domain", &self.config.universe_domain)
             .field("account", &self.config.account)
