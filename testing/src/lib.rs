@@ -24,8 +24,13 @@
 
 mod clock;
 mod mocks;
+mod server;
 pub mod strategies;
 
 // The public interface is:
 pub use clock::{FAKE_CLOCK_START, FakeClock};
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
+pub use server::{
+    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
+    Reply,
+};
