@@ -69,7 +69,9 @@ impl CappedBuffer {
             return false;
         }
         if needed > self.buf.capacity() {
-            let grown = needed.max(self.buf.capacity().saturating_mul(2)).min(self.cap);
+            let grown = needed
+                .max(self.buf.capacity().saturating_mul(2))
+                .min(self.cap);
             let mut bigger = Zeroizing::new(Vec::with_capacity(grown));
             bigger.extend_from_slice(&self.buf);
             // The old buffer is zeroed as it drops.

@@ -91,7 +91,10 @@ fn is_loopback_host(host: &Host<&str>) -> bool {
 }
 
 fn is_loopback_v6(ip: Ipv6Addr) -> bool {
-    ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| Ipv4Addr::is_loopback(&v4))
+    ip.is_loopback()
+        || ip
+            .to_ipv4_mapped()
+            .is_some_and(|v4| Ipv4Addr::is_loopback(&v4))
 }
 
 /// The host (and port) of `url`, for an error message: never its user info, path or query.
@@ -119,13 +122,13 @@ mod tests {
     #[test]
     fn messages_never_repeat_user_info_path_or_query() {
         for url in [
-            "http://user:hunter2@evil.example/secret-path?token=abc",
-            "ftp://user:hunter2@evil.example/secret-path?token=abc",
+            "http://alice:hunter2@evil.example/secret-path?token=abc",
+            "ftp://alice:hunter2@evil.example/secret-path?token=abc",
             "http://evil.example/secret-path?token=abc",
             "gopher://evil.example/secret-path?token=abc",
         ] {
             let message = check_endpoint(url).unwrap_err().to_string();
-            for secret in ["hunter2", "user", "secret-path", "token=abc"] {
+            for secret in ["hunter2", "alice", "secret-path", "token=abc"] {
                 assert!(!message.contains(secret), "{url}: {message}");
             }
         }

@@ -34,7 +34,8 @@ const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
 /// use credkit_core::Transport;
 /// use credkit_reqwest::ReqwestTransport;
 ///
-/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let transport: Arc<dyn Transport> = Arc::new(ReqwestTransport::new()?);
 /// let request = http::Request::post("https://oauth2.googleapis.com/token")
 ///     .header("content-type", "application/x-www-form-urlencoded")
