@@ -157,6 +157,26 @@ impl FakeTokenServer {
     pub fn last_request(&self) -> Option<RecordedRequest> {
         self.endpoint.last_request()
     }
+
+    /// Stops the server and waits until it has: once this returns, the port refuses
+    /// connections and every open connection is closed. Dropping the server does the same
+    /// without waiting.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = credkit_testing::FakeTokenServer::start().await?;
+    /// let addr = server.addr();
+    /// server.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn shutdown(mut self) {
+        self.task.abort();
+        // The accept task never ends by itself, so this is its cancellation: nothing to report.
+        let _ = (&mut self.task).await;
+    }
 }
 
 impl Drop for FakeTokenServer {
