@@ -2,6 +2,8 @@
 //!
 //! - [`FakeClock`]: time that moves only when the test says so; pending sleeps complete as it
 //!   passes them, and an auto-advance mode makes backoff instant.
+//! - [`FakeTokenServer`]: a real HTTP token endpoint on 127.0.0.1 with scripted and hostile
+//!   [`Reply`]s and a record of every request; [`FakeTokenEndpoint`] is the same in memory.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.

@@ -1,5 +1,6 @@
 //! `ReqwestTransport` and its builder.
 
+use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -71,7 +72,7 @@ const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
 /// It is a cheap handle around one pooled client: clone it, or share it as
 /// `Arc<dyn Transport>`; there is no need to build one per refresh. It needs a tokio runtime
 /// (with the time driver) to send.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ReqwestTransport {
     client: Client,
     /// A client without proxies that resolves `localhost` itself, for loopback hosts; `None`
@@ -240,6 +241,19 @@ impl ReqwestTransport {
     }
 }
 
+/// Shows the limits, not the client's configuration: reqwest's `Debug` lists its proxies and
+/// default headers, which a caller's client may fill with things that do not belong in logs.
+impl fmt::Debug for ReqwestTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransport")
+            .field("own_client", &self.loopback.is_none())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_size", &self.max_body_size)
+            .finish_non_exhaustive()
+    }
+}
+
 #[async_trait]
 impl Transport for ReqwestTransport {
     /// Checks the URL, then sends the request and reads the whole response under the timeouts
@@ -272,7 +286,8 @@ impl Transport for ReqwestTransport {
     }
 }
 
-/// Builds a [`ReqwestTransport`]; from [`ReqwestTransport::builder`].
+/// Builds a [`ReqwestTransport`]; from [`ReqwestTransport::builder`]. Its `Debug` shows the
+/// limits, and only whether a client was given.
 ///
 /// # Examples
 ///
@@ -284,7 +299,6 @@ impl Transport for ReqwestTransport {
 /// assert_eq!(transport.timeout(), Duration::from_secs(5));
 /// # Ok::<(), credkit_core::BuildError>(())
 /// ```
-#[derive(Debug)]
 #[must_use]
 pub struct ReqwestTransportBuilder {
     client: Option<Client>,
@@ -301,6 +315,17 @@ impl Default for ReqwestTransportBuilder {
             timeout: DEFAULT_TIMEOUT,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
         }
+    }
+}
+
+impl fmt::Debug for ReqwestTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransportBuilder")
+            .field("own_client", &self.client.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_size", &self.max_body_size)
+            .finish()
     }
 }
 
@@ -416,6 +441,34 @@ mod tests {
         assert_send_sync::<ReqwestTransport>();
         let transport = ReqwestTransport::new().unwrap();
         let _: &dyn Transport = &transport;
+    }
+
+    #[test]
+    fn debug_shows_limits_not_the_clients_configuration() {
+        let client = Client::builder()
+            .proxy(reqwest::Proxy::all("http://alice:hunter2@proxy.invalid:3128").unwrap())
+            .build()
+            .unwrap();
+        let builder = ReqwestTransport::builder().with_client(client.clone());
+        let transport = ReqwestTransport::from_client(client);
+        for shown in [format!("{transport:?}"), format!("{builder:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("proxy.invalid"), "{shown}");
+            assert!(shown.contains("max_body_size"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn loopback_requests_use_a_client_without_proxies() {
+        let transport = ReqwestTransport::new().unwrap();
+        let loopback = Url::parse("http://127.0.0.1:8080/token").unwrap();
+        let remote = Url::parse("https://oauth2.googleapis.com/token").unwrap();
+        let for_loopback = format!("{:?}", transport.client_for(&loopback));
+        let for_remote = format!("{:?}", transport.client_for(&remote));
+        // reqwest's Debug lists a client's proxy matchers; the main client always has the
+        // environment's (possibly empty) one, the loopback client has none.
+        assert!(for_remote.contains("proxies"), "{for_remote}");
+        assert!(!for_loopback.contains("proxies"), "{for_loopback}");
     }
 
     #[test]
