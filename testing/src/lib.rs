@@ -2,6 +2,8 @@
 //!
 //! - [`FakeClock`]: time that moves only when the test says so; pending sleeps complete as it
 //!   passes them, and an auto-advance mode makes backoff instant.
+//! - [`FakeTokenServer`]: a real HTTP token endpoint on 127.0.0.1 with scripted and hostile
+//!   [`Reply`]s and a record of every request; [`FakeTokenEndpoint`] is the same in memory.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.
@@ -28,6 +30,7 @@ mod clock;
 #[cfg(unix)]
 mod gcloud;
 mod mocks;
+mod server;
 pub mod strategies;
 
 // The public interface is:
@@ -37,3 +40,7 @@ pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
+pub use server::{
+    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
+    Reply,
+};

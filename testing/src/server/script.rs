@@ -1,0 +1,248 @@
+//! The state shared by the socket server and the in-memory endpoint: the script of replies, the
+//! counter of generated tokens, and the record of requests.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde_json::json;
+
+use super::record::RecordedRequest;
+use super::reply::{Body, FAKE_EXPIRES_IN, Reply};
+
+/// The script and the record, behind one lock: a request is recorded and its reply chosen
+/// atomically, so concurrent requests see the script in order.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    script: VecDeque<Reply>,
+    generated: u64,
+    requests: Vec<RecordedRequest>,
+}
+
+/// A reply resolved for one request: generated bodies made, the redirect's `Location` set.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) delay: Duration,
+    pub(crate) body: PlannedBody,
+}
+
+/// What to send after the headers, or how to misbehave.
+#[derive(Debug)]
+pub(crate) enum PlannedBody {
+    Full(Bytes),
+    Stall,
+    Drip(Duration),
+    Reset,
+    Oversize { len: u64, declared: bool },
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread cannot leave the script half-updated: every change is one
+        // push or pop.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn push(&self, reply: Reply) {
+        self.lock().script.push_back(reply);
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().requests.clone()
+    }
+
+    pub(crate) fn request_count(&self) -> usize {
+        self.lock().requests.len()
+    }
+
+    pub(crate) fn last_request(&self) -> Option<RecordedRequest> {
+        self.lock().requests.last().cloned()
+    }
+
+    pub(crate) fn clear_requests(&self) {
+        self.lock().requests.clear();
+    }
+
+    pub(crate) fn pending_replies(&self) -> usize {
+        self.lock().script.len()
+    }
+
+    /// Records `request` and picks its reply: the next scripted one (the last one repeats), or
+    /// the default. `base` is the endpoint's `scheme://host:port`, for redirects.
+    pub(crate) fn record_and_plan(&self, request: RecordedRequest, base: &str) -> Planned {
+        let mut state = self.lock();
+        let reply = if state.script.len() > 1 {
+            state.script.pop_front()
+        } else {
+            state.script.front().cloned()
+        }
+        .unwrap_or_else(Reply::default_token);
+        let scope = request.form_value("scope").map(str::to_owned);
+        state.requests.push(request);
+        if let Body::Generated { .. } = reply.body {
+            state.generated += 1;
+        }
+        let generated = state.generated;
+        drop(state);
+        plan(reply, generated, scope.as_deref(), base)
+    }
+}
+
+fn plan(reply: Reply, generated: u64, scope: Option<&str>, base: &str) -> Planned {
+    if reply.invalid_header {
+        return invalid_reply();
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in reply.headers {
+        headers.insert(name, value);
+    }
+    let body = match reply.body {
+        Body::Full(bytes) => PlannedBody::Full(bytes),
+        Body::Generated { rotate } => {
+            let mut token = json!({
+                "access_token": format!("fake-access-token-{generated}"),
+                "expires_in": FAKE_EXPIRES_IN,
+                "token_type": "Bearer",
+            });
+            if let Some(object) = token.as_object_mut() {
+                if let Some(scope) = scope {
+                    object.insert("scope".to_owned(), scope.into());
+                }
+                if rotate {
+                    let refresh = format!("fake-refresh-token-{generated}");
+                    object.insert("refresh_token".to_owned(), refresh.into());
+                }
+            }
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            PlannedBody::Full(Bytes::from(token.to_string()))
+        }
+        Body::Redirect(path) => match Reply::location(base, &path) {
+            Some((name, value)) => {
+                headers.insert(name, value);
+                PlannedBody::Full(Bytes::new())
+            }
+            None => return invalid_reply(),
+        },
+        Body::Stall => PlannedBody::Stall,
+        Body::Drip(interval) => PlannedBody::Drip(interval),
+        Body::Reset => PlannedBody::Reset,
+        Body::Oversize { len, declared } => PlannedBody::Oversize { len, declared },
+    };
+    Planned {
+        status: reply.status,
+        headers,
+        delay: reply.delay,
+        body,
+    }
+}
+
+fn invalid_reply() -> Planned {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Planned {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        headers,
+        delay: Duration::ZERO,
+        body: PlannedBody::Full(Bytes::from_static(
+            b"credkit-testing: the scripted reply has an invalid status, header or redirect path",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, Uri};
+
+    use super::*;
+
+    fn request(body: &'static str) -> RecordedRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        RecordedRequest::new(
+            Method::POST,
+            Uri::from_static("/token"),
+            headers,
+            Bytes::from_static(body.as_bytes()),
+        )
+    }
+
+    fn json_body(planned: &Planned) -> serde_json::Value {
+        match &planned.body {
+            PlannedBody::Full(bytes) => serde_json::from_slice(bytes).unwrap(),
+            other => panic!("not a full body: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn script_plays_in_order_and_the_last_reply_repeats() {
+        let shared = Shared::default();
+        shared.push(Reply::oauth_error(503, "busy", None));
+        shared.push(Reply::token("second"));
+        let statuses: Vec<u16> = (0..4)
+            .map(|_| {
+                shared
+                    .record_and_plan(request(""), "http://h")
+                    .status
+                    .as_u16()
+            })
+            .collect();
+        assert_eq!(statuses, [503, 200, 200, 200]);
+        assert_eq!(shared.request_count(), 4);
+        assert_eq!(shared.pending_replies(), 1);
+    }
+
+    #[test]
+    fn default_tokens_count_up_and_echo_the_scope() {
+        let shared = Shared::default();
+        let first = json_body(&shared.record_and_plan(request("scope=a+b"), "http://h"));
+        let second = json_body(&shared.record_and_plan(request(""), "http://h"));
+        assert_eq!(first["access_token"], "fake-access-token-1");
+        assert_eq!(first["scope"], "a b");
+        assert_eq!(first["expires_in"], 3600);
+        assert_eq!(first["token_type"], "Bearer");
+        assert_eq!(second["access_token"], "fake-access-token-2");
+        assert!(second.get("scope").is_none());
+        assert!(second.get("refresh_token").is_none());
+    }
+
+    #[test]
+    fn rotating_tokens_carry_a_new_refresh_token() {
+        let shared = Shared::default();
+        shared.push(Reply::rotating_token());
+        let body = json_body(&shared.record_and_plan(request(""), "http://h"));
+        assert_eq!(body["refresh_token"], "fake-refresh-token-1");
+    }
+
+    #[test]
+    fn redirects_point_at_the_same_endpoint() {
+        let shared = Shared::default();
+        shared.push(Reply::redirect("moved"));
+        let planned = shared.record_and_plan(request(""), "http://127.0.0.1:9");
+        assert_eq!(planned.status, StatusCode::FOUND);
+        assert_eq!(planned.headers["location"], "http://127.0.0.1:9/moved");
+    }
+
+    #[test]
+    fn invalid_headers_become_a_500() {
+        let shared = Shared::default();
+        shared.push(Reply::token("t").with_header("bad header", "x"));
+        let planned = shared.record_and_plan(request(""), "http://h");
+        assert_eq!(planned.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

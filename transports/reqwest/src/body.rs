@@ -1,0 +1,114 @@
+//! Reading a response body under a size cap, into a buffer that is wiped when it moves.
+
+use bytes::Bytes;
+use credkit_core::{Error, Result, TransportFailure};
+use zeroize::Zeroizing;
+
+use crate::error::from_reqwest;
+
+/// The first allocation for a body of unknown length; it doubles from there up to the cap.
+const INITIAL_CAPACITY: usize = 8 * 1024;
+
+/// Reads `response`'s body, failing as soon as it is known to exceed `cap` bytes: up front from
+/// `Content-Length`, otherwise while counting the chunks. At most `cap` bytes are ever buffered.
+pub(crate) async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+    origin: &str,
+) -> Result<Bytes> {
+    let declared = response.content_length();
+    if declared.is_some_and(|len| len > cap as u64) {
+        return Err(too_large(cap, origin));
+    }
+    let initial = declared.map_or(INITIAL_CAPACITY.min(cap), |len| {
+        usize::try_from(len).unwrap_or(cap)
+    });
+    let mut body = CappedBuffer::new(initial, cap);
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| from_reqwest(err, origin))?
+    {
+        if !body.extend(&chunk) {
+            return Err(too_large(cap, origin));
+        }
+    }
+    Ok(body.into_bytes())
+}
+
+fn too_large(cap: usize, origin: &str) -> Error {
+    Error::transport(
+        TransportFailure::BodyTooLarge,
+        format!("the response from the token endpoint at {origin} is larger than {cap} bytes"),
+    )
+}
+
+/// A growable byte buffer with a hard cap whose every discarded allocation is zeroed.
+///
+/// `Vec` growth copies into a new allocation and frees the old one as it is; a response body
+/// holds an access token, so growth here copies by hand and lets `Zeroizing` wipe the old one.
+struct CappedBuffer {
+    buf: Zeroizing<Vec<u8>>,
+    cap: usize,
+}
+
+impl CappedBuffer {
+    fn new(capacity: usize, cap: usize) -> Self {
+        Self {
+            buf: Zeroizing::new(Vec::with_capacity(capacity.min(cap))),
+            cap,
+        }
+    }
+
+    /// Appends `chunk`; returns `false`, appending nothing, when that would pass the cap.
+    fn extend(&mut self, chunk: &[u8]) -> bool {
+        let Some(needed) = self.buf.len().checked_add(chunk.len()) else {
+            return false;
+        };
+        if needed > self.cap {
+            return false;
+        }
+        if needed > self.buf.capacity() {
+            let grown = needed
+                .max(self.buf.capacity().saturating_mul(2))
+                .min(self.cap);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(grown));
+            bigger.extend_from_slice(&self.buf);
+            // The old buffer is zeroed as it drops.
+            self.buf = bigger;
+        }
+        self.buf.extend_from_slice(chunk);
+        true
+    }
+
+    /// Hands the bytes over without copying. From here the caller owns them, as the
+    /// `Transport` contract requires a `Bytes` body.
+    fn into_bytes(mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut *self.buf))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_up_to_the_cap_and_no_further() {
+        let mut buffer = CappedBuffer::new(2, 10);
+        assert!(buffer.extend(b"abc"));
+        assert!(buffer.extend(b"defgh"));
+        assert!(buffer.buf.capacity() <= 10);
+        assert!(buffer.extend(b"ij"));
+        assert!(!buffer.extend(b"k"));
+        assert_eq!(&buffer.into_bytes()[..], b"abcdefghij");
+    }
+
+    #[test]
+    fn an_exact_fit_is_accepted_and_an_empty_body_is_empty() {
+        let mut buffer = CappedBuffer::new(0, 3);
+        assert!(buffer.extend(b""));
+        assert!(buffer.extend(b"abc"));
+        assert_eq!(&buffer.into_bytes()[..], b"abc");
+        assert!(CappedBuffer::new(8, 8).into_bytes().is_empty());
+    }
+}

@@ -1,0 +1,144 @@
+//! The token-endpoint URL policy: `https://` everywhere, plain `http://` only on loopback.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use credkit_core::{Error, Result, TransportFailure};
+use reqwest::Url;
+use url::Host;
+
+/// Checks that `url` is an acceptable token endpoint and returns it parsed.
+///
+/// # Examples
+///
+/// ```
+/// use credkit_core::ErrorKind;
+/// use credkit_reqwest::check_endpoint;
+///
+/// assert!(check_endpoint("https://oauth2.googleapis.com/token").is_ok());
+/// assert!(check_endpoint("http://127.0.0.1:8080/token").is_ok());
+/// assert!(check_endpoint("http://[::1]:8080/token").is_ok());
+/// assert!(check_endpoint("http://localhost:8080/token").is_ok());
+///
+/// let err = check_endpoint("http://oauth2.googleapis.com/token").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Configuration);
+/// assert!(!err.is_transient());
+///
+/// // The host here is evil.example; 127.0.0.1 is only a user name.
+/// assert!(check_endpoint("http://127.0.0.1@evil.example/token").is_err());
+/// ```
+///
+/// The URL is parsed as browsers and reqwest parse it (the WHATWG URL standard), so the check
+/// and the request always agree on the host. The rules, in order:
+///
+/// 1. It must parse as an absolute URL.
+/// 2. It must not carry a user name or password (`https://user:pass@host/`), whatever the scheme:
+///    credentials in a URL end up in logs, and a user name is the classic way to make a URL
+///    *look* like it goes to `127.0.0.1` when it does not.
+/// 3. `https` (in any letter case) is accepted for any host.
+/// 4. `http` is accepted only for a loopback host:
+///    - an IPv4 address in `127.0.0.0/8`, in any form the URL standard accepts
+///      (`127.1.2.3`, `127.1`, `0x7f.0.0.1` all name loopback addresses);
+///    - the IPv6 address `::1`, or the IPv4-mapped form of a `127.0.0.0/8` address
+///      (`::ffff:127.0.0.1`);
+///    - the name `localhost` exactly (in any letter case). Not `localhost.` with a trailing dot,
+///      and not subdomains such as `auth.localhost` or `localhost.evil.example`: those go through
+///      DNS, which may answer with any address. The transport connects to `localhost` itself
+///      without asking DNS (see [`ReqwestTransport`](crate::ReqwestTransport)).
+/// 5. Every other scheme (`ftp`, `file`, `ws`, `data`, ...) is refused.
+///
+/// A query string or fragment is allowed; neither appears in the error messages.
+///
+/// # Errors
+///
+/// A permanent error of kind [`Configuration`](credkit_core::ErrorKind::Configuration) that
+/// names the rule broken. The message never repeats the URL's user info, path or query.
+pub fn check_endpoint(url: &str) -> Result<Url> {
+    let parsed = Url::parse(url).map_err(|err| {
+        refused("the token endpoint URL is not a valid absolute URL").with_source(err)
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refused(
+            "the token endpoint URL must not contain a user name or password",
+        ));
+    }
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(parsed),
+        "http" if parsed.host().is_some_and(|host| is_loopback_host(&host)) => Ok(parsed),
+        "http" => Err(refused(format!(
+            "refusing to send a token request over plain http to {}: use https \
+             (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
+            host_for_message(&parsed),
+        ))),
+        "https" => Err(refused("the token endpoint URL has no host")),
+        scheme => Err(refused(format!(
+            "the token endpoint URL must use https, not {scheme}"
+        ))),
+    }
+}
+
+/// Whether `url`'s host is a loopback host under the policy of [`check_endpoint`].
+pub(crate) fn is_loopback_url(url: &Url) -> bool {
+    url.host().is_some_and(|host| is_loopback_host(&host))
+}
+
+fn is_loopback_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => is_loopback_v6(*ip),
+        // The URL parser lowercases domains, so `LOCALHOST` arrives as `localhost`.
+        Host::Domain(name) => *name == "localhost",
+    }
+}
+
+fn is_loopback_v6(ip: Ipv6Addr) -> bool {
+    ip.is_loopback()
+        || ip
+            .to_ipv4_mapped()
+            .is_some_and(|v4| Ipv4Addr::is_loopback(&v4))
+}
+
+/// The host (and port) of `url`, for an error message: never its user info, path or query.
+pub(crate) fn host_for_message(url: &Url) -> String {
+    match (url.host(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => "a URL without a host".to_owned(),
+    }
+}
+
+/// The origin of `url` (`scheme://host:port`), for an error message.
+pub(crate) fn origin_for_message(url: &Url) -> String {
+    format!("{}://{}", url.scheme(), host_for_message(url))
+}
+
+fn refused(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
+    Error::transport(TransportFailure::InvalidRequest, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_never_repeat_user_info_path_or_query() {
+        for url in [
+            "http://alice:hunter2@evil.example/secret-path?token=abc",
+            "ftp://alice:hunter2@evil.example/secret-path?token=abc",
+            "http://evil.example/secret-path?token=abc",
+            "gopher://evil.example/secret-path?token=abc",
+        ] {
+            let message = check_endpoint(url).unwrap_err().to_string();
+            for secret in ["hunter2", "alice", "secret-path", "token=abc"] {
+                assert!(!message.contains(secret), "{url}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn origin_and_host_for_messages() {
+        let url = Url::parse("https://u:p@Example.COM:8443/p?q=1").unwrap();
+        assert_eq!(origin_for_message(&url), "https://example.com:8443");
+        let url = Url::parse("http://[::1]/").unwrap();
+        assert_eq!(host_for_message(&url), "[::1]");
+    }
+}

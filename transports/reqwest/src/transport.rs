@@ -1,0 +1,499 @@
+//! `ReqwestTransport` and its builder.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use credkit_core::{BuildError, Error, Result, Transport, TransportFailure};
+use reqwest::{Client, Url, redirect};
+
+use crate::body::read_capped;
+use crate::error::from_reqwest;
+use crate::policy::{check_endpoint, is_loopback_url, origin_for_message};
+use crate::resolve::LoopbackResolver;
+
+/// How long establishing a connection (TCP and TLS) may take by default: 10 seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a whole exchange (connect, send, and read the full response) may take by default:
+/// 30 seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest response body accepted by default: 1 MiB. Token responses are a few KiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
+
+/// The `User-Agent` sent when a request does not set one.
+const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
+
+/// A [`Transport`] on reqwest with rustls: safe defaults for talking to token endpoints.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use credkit_core::Transport;
+/// use credkit_reqwest::ReqwestTransport;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let transport: Arc<dyn Transport> = Arc::new(ReqwestTransport::new()?);
+/// let request = http::Request::post("https://oauth2.googleapis.com/token")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(bytes::Bytes::from_static(b"grant_type=refresh_token&..."))?;
+/// let response = transport.send(request).await?;
+/// println!("HTTP {}", response.status());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// What it does for every request:
+///
+/// - **Checks the URL first.** [`check_endpoint`](crate::check_endpoint) runs before anything
+///   is resolved or connected: `https://` is required except for loopback hosts.
+/// - **Never follows redirects.** A 3xx is returned as a response, so a refresh token is never
+///   replayed to wherever a `Location` header points.
+/// - **Bounds time.** A connect timeout, and a total timeout over the whole exchange, body
+///   included: a server that drips a byte at a time cannot hold a refresh forever.
+/// - **Bounds memory.** A body declared (`Content-Length`) or found (while reading) to be over
+///   the cap fails with a permanent error; no more than the cap is ever buffered. Nothing is
+///   decompressed.
+/// - **Keeps loopback on the machine.** Proxies from the environment (`HTTPS_PROXY`,
+///   `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply to other hosts, but loopback requests always
+///   go direct, so a plain-http request carrying a refresh token never reaches a proxy; and
+///   `localhost` is taken to mean `127.0.0.1` and `::1` without asking DNS.
+/// - **Wipes its buffer.** The body is read into a buffer that is zeroed whenever it grows; the
+///   final bytes are handed to the caller without a copy.
+/// - **Maps failures** onto [`Error::transport`]: connect failures, timeouts and connections
+///   closed mid-exchange are transient; an oversize body and a refused URL are permanent.
+///   Messages name the endpoint's scheme, host and port only, never its path, query or user
+///   info.
+///
+/// It is a cheap handle around one pooled client: clone it, or share it as
+/// `Arc<dyn Transport>`; there is no need to build one per refresh. It needs a tokio runtime
+/// (with the time driver) to send.
+#[derive(Clone)]
+pub struct ReqwestTransport {
+    client: Client,
+    /// A client without proxies that resolves `localhost` itself, for loopback hosts; `None`
+    /// when the caller brought their own client, which is then used for everything.
+    loopback: Option<Client>,
+    connect_timeout: Option<Duration>,
+    timeout: Duration,
+    max_body_size: usize,
+}
+
+impl ReqwestTransport {
+    /// A transport with the defaults: connect timeout [`DEFAULT_CONNECT_TIMEOUT`], total timeout
+    /// [`DEFAULT_TIMEOUT`], body cap [`DEFAULT_MAX_BODY_SIZE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// assert_eq!(transport.max_body_size(), credkit_reqwest::DEFAULT_MAX_BODY_SIZE);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When reqwest cannot build its client: the TLS backend or the system's resolver
+    /// configuration cannot be loaded.
+    pub fn new() -> Result<Self, BuildError> {
+        Self::builder().build()
+    }
+
+    /// A builder to set the timeouts, the body cap or a client of one's own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use credkit_reqwest::ReqwestTransport;
+    ///
+    /// let transport = ReqwestTransport::builder()
+    ///     .with_connect_timeout(Duration::from_secs(3))
+    ///     .with_timeout(Duration::from_secs(10))
+    ///     .with_max_body_size(64 * 1024)
+    ///     .build()?;
+    /// assert_eq!(transport.timeout(), Duration::from_secs(10));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn builder() -> ReqwestTransportBuilder {
+        ReqwestTransportBuilder::default()
+    }
+
+    /// A transport on a [`reqwest::Client`] of one's own, with the default total timeout and
+    /// body cap. Same as `ReqwestTransport::builder().with_client(client).build()`, which cannot
+    /// fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use credkit_reqwest::ReqwestTransport;
+    ///
+    /// let client = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .no_proxy()
+    ///     .build()?;
+    /// let transport = ReqwestTransport::from_client(client);
+    /// assert_eq!(transport.connect_timeout(), None); // the client's own setting applies
+    /// # Ok::<(), reqwest::Error>(())
+    /// ```
+    ///
+    /// See [`ReqwestTransportBuilder::with_client`] for what the client must be configured
+    /// to do.
+    pub fn from_client(client: Client) -> Self {
+        Self {
+            client,
+            loopback: None,
+            connect_timeout: None,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
+
+    /// The client used for non-loopback hosts (and for every host, when it was brought with
+    /// [`from_client`](Self::from_client)).
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// let _client: &reqwest::Client = transport.client();
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The connect timeout, or `None` when the client was brought by the caller (its own
+    /// setting applies).
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// assert_eq!(transport.connect_timeout(), Some(credkit_reqwest::DEFAULT_CONNECT_TIMEOUT));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.connect_timeout
+    }
+
+    /// The total timeout of one exchange.
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// assert_eq!(transport.timeout(), credkit_reqwest::DEFAULT_TIMEOUT);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The largest response body accepted, in bytes.
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// assert_eq!(transport.max_body_size(), 1024 * 1024);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn max_body_size(&self) -> usize {
+        self.max_body_size
+    }
+
+    fn client_for(&self, url: &Url) -> &Client {
+        match &self.loopback {
+            Some(loopback) if is_loopback_url(url) => loopback,
+            _ => &self.client,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        request: http::Request<Bytes>,
+        url: Url,
+        origin: &str,
+    ) -> Result<http::Response<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let mut outgoing = reqwest::Request::new(parts.method, url.clone());
+        *outgoing.headers_mut() = parts.headers;
+        *outgoing.body_mut() = Some(body.into());
+
+        let mut response = self
+            .client_for(&url)
+            .execute(outgoing)
+            .await
+            .map_err(|err| from_reqwest(err, origin))?;
+        if response.url() != &url {
+            // Only a caller's client can do this; ours never follows redirects.
+            return Err(Error::transport(
+                TransportFailure::InvalidRequest,
+                format!(
+                    "the HTTP client followed a redirect from the token endpoint at {origin}; \
+                     build it with reqwest::redirect::Policy::none()"
+                ),
+            ));
+        }
+        let body = read_capped(&mut response, self.max_body_size, origin).await?;
+        let mut out = http::Response::new(body);
+        *out.status_mut() = response.status();
+        *out.version_mut() = response.version();
+        *out.headers_mut() = std::mem::take(response.headers_mut());
+        Ok(out)
+    }
+}
+
+/// Shows the limits, not the client's configuration: reqwest's `Debug` lists its proxies and
+/// default headers, which a caller's client may fill with things that do not belong in logs.
+impl fmt::Debug for ReqwestTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransport")
+            .field("own_client", &self.loopback.is_none())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_size", &self.max_body_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Transport for ReqwestTransport {
+    /// Checks the URL, then sends the request and reads the whole response under the timeouts
+    /// and the body cap.
+    ///
+    /// # Errors
+    ///
+    /// - [`Configuration`](credkit_core::ErrorKind::Configuration), permanent: the URL is
+    ///   refused by [`check_endpoint`](crate::check_endpoint) (nothing was sent), or a caller's
+    ///   client followed a redirect.
+    /// - [`Timeout`](credkit_core::ErrorKind::Timeout), transient: the connect or total timeout
+    ///   passed.
+    /// - [`Transport`](credkit_core::ErrorKind::Transport), transient: the connection could not
+    ///   be made, or was closed or reset before the response was complete.
+    /// - [`Transport`](credkit_core::ErrorKind::Transport), permanent: the body is over the cap,
+    ///   or another failure.
+    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        let url = check_endpoint(&request.uri().to_string())?;
+        let origin = origin_for_message(&url);
+        match tokio::time::timeout(self.timeout, self.exchange(request, url, &origin)).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(Error::transport(
+                TransportFailure::Timeout,
+                format!(
+                    "the token endpoint at {origin} did not answer in full within {:?}",
+                    self.timeout
+                ),
+            )),
+        }
+    }
+}
+
+/// Builds a [`ReqwestTransport`]; from [`ReqwestTransport::builder`]. Its `Debug` shows the
+/// limits, and only whether a client was given.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use credkit_reqwest::ReqwestTransport;
+///
+/// let transport = ReqwestTransport::builder().with_timeout(Duration::from_secs(5)).build()?;
+/// assert_eq!(transport.timeout(), Duration::from_secs(5));
+/// # Ok::<(), credkit_core::BuildError>(())
+/// ```
+#[must_use]
+pub struct ReqwestTransportBuilder {
+    client: Option<Client>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body_size: usize,
+}
+
+impl Default for ReqwestTransportBuilder {
+    fn default() -> Self {
+        Self {
+            client: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
+}
+
+impl fmt::Debug for ReqwestTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransportBuilder")
+            .field("own_client", &self.client.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_size", &self.max_body_size)
+            .finish()
+    }
+}
+
+impl ReqwestTransportBuilder {
+    /// How long establishing a connection (TCP and TLS) may take. Default
+    /// [`DEFAULT_CONNECT_TIMEOUT`] (10 s). Ignored with [`with_client`](Self::with_client):
+    /// set it on that client.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one whole exchange may take, from connecting to the last byte of the body.
+    /// Default [`DEFAULT_TIMEOUT`] (30 s). Applies with [`with_client`](Self::with_client) too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted, in bytes. Default [`DEFAULT_MAX_BODY_SIZE`]
+    /// (1 MiB). Applies with [`with_client`](Self::with_client) too.
+    pub fn with_max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Uses `client` instead of building one. Default: a client built by this builder.
+    ///
+    /// The URL policy, the total timeout, the body cap and the error mapping still apply; the
+    /// rest is the client's configuration, so build it as this crate would:
+    ///
+    /// - **no redirects** (`redirect(reqwest::redirect::Policy::none())`): reqwest follows up to
+    ///   10 by default, replaying the request elsewhere. If a redirect was followed anyway, the
+    ///   response is refused with a configuration error, but the request has been sent by then;
+    /// - **no proxy for loopback hosts** (`no_proxy()`, or a `NO_PROXY` covering them): reqwest
+    ///   reads proxies from the environment and does not exempt loopback, so a plain-http
+    ///   request to `127.0.0.1` could travel to the proxy. The client is used for loopback hosts
+    ///   as it is, and `localhost` is resolved by its own resolver;
+    /// - **no decompression** features, a connect timeout, and rustls or another TLS stack you
+    ///   trust.
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Builds the transport.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::is_invalid_value`] when a timeout or the body cap is zero, or when reqwest
+    /// cannot build its client (the TLS backend or the resolver configuration cannot be loaded).
+    pub fn build(self) -> Result<ReqwestTransport, BuildError> {
+        if self.timeout.is_zero() {
+            return Err(BuildError::invalid_value(
+                "the transport's total timeout must be greater than zero",
+            ));
+        }
+        if self.max_body_size == 0 {
+            return Err(BuildError::invalid_value(
+                "the transport's body size limit must be greater than zero",
+            ));
+        }
+        if let Some(client) = self.client {
+            return Ok(ReqwestTransport {
+                timeout: self.timeout,
+                max_body_size: self.max_body_size,
+                ..ReqwestTransport::from_client(client)
+            });
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(BuildError::invalid_value(
+                "the transport's connect timeout must be greater than zero",
+            ));
+        }
+        let client = base_client(self.connect_timeout)
+            .build()
+            .map_err(client_build_error)?;
+        let loopback = base_client(self.connect_timeout)
+            .no_proxy()
+            .dns_resolver(LoopbackResolver)
+            .build()
+            .map_err(client_build_error)?;
+        Ok(ReqwestTransport {
+            client,
+            loopback: Some(loopback),
+            connect_timeout: Some(self.connect_timeout),
+            timeout: self.timeout,
+            max_body_size: self.max_body_size,
+        })
+    }
+}
+
+fn base_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+}
+
+fn client_build_error(err: reqwest::Error) -> BuildError {
+    BuildError::invalid_value("could not build the reqwest client").with_source(err.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn transport_is_send_sync_and_a_dyn_transport() {
+        assert_send_sync::<ReqwestTransport>();
+        let transport = ReqwestTransport::new().unwrap();
+        let _: &dyn Transport = &transport;
+    }
+
+    #[test]
+    fn debug_shows_limits_not_the_clients_configuration() {
+        let client = Client::builder()
+            .proxy(reqwest::Proxy::all("http://alice:hunter2@proxy.invalid:3128").unwrap())
+            .build()
+            .unwrap();
+        let builder = ReqwestTransport::builder().with_client(client.clone());
+        let transport = ReqwestTransport::from_client(client);
+        for shown in [format!("{transport:?}"), format!("{builder:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("proxy.invalid"), "{shown}");
+            assert!(shown.contains("max_body_size"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn loopback_requests_use_a_client_without_proxies() {
+        let transport = ReqwestTransport::new().unwrap();
+        let loopback = Url::parse("http://127.0.0.1:8080/token").unwrap();
+        let remote = Url::parse("https://oauth2.googleapis.com/token").unwrap();
+        let for_loopback = format!("{:?}", transport.client_for(&loopback));
+        let for_remote = format!("{:?}", transport.client_for(&remote));
+        // reqwest's Debug lists a client's proxy matchers; the main client always has the
+        // environment's (possibly empty) one, the loopback client has none.
+        assert!(for_remote.contains("proxies"), "{for_remote}");
+        assert!(!for_loopback.contains("proxies"), "{for_loopback}");
+    }
+
+    #[test]
+    fn builder_rejects_zero_limits() {
+        let zero = Duration::ZERO;
+        for builder in [
+            ReqwestTransport::builder().with_timeout(zero),
+            ReqwestTransport::builder().with_connect_timeout(zero),
+            ReqwestTransport::builder().with_max_body_size(0),
+        ] {
+            assert!(builder.build().unwrap_err().is_invalid_value());
+        }
+    }
+
+    #[test]
+    fn builder_keeps_settings_with_a_client_of_ones_own() {
+        let transport = ReqwestTransport::builder()
+            .with_client(Client::new())
+            .with_timeout(Duration::from_millis(1500))
+            .with_max_body_size(10)
+            .build()
+            .unwrap();
+        assert_eq!(transport.timeout(), Duration::from_millis(1500));
+        assert_eq!(transport.max_body_size(), 10);
+        assert_eq!(transport.connect_timeout(), None);
+        assert!(transport.loopback.is_none());
+    }
+}

@@ -1,0 +1,39 @@
+//! Connections that fail: refused, or reset before a response. Both are transient.
+
+mod support;
+
+use credkit_core::ErrorKind;
+use credkit_reqwest::ReqwestTransport;
+use credkit_testing::{FakeTokenServer, Reply};
+use support::send_err;
+
+#[tokio::test]
+async fn a_reset_connection_is_transient() -> Result<(), Box<dyn std::error::Error>> {
+    let server = FakeTokenServer::start().await?;
+    server.push_reply(Reply::reset());
+    let err = send_err(&ReqwestTransport::new()?, &server.token_url()).await;
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("closed mid-exchange"), "{err}");
+    assert_eq!(server.request_count(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_transient() -> Result<(), Box<dyn std::error::Error>> {
+    // A port that was just free: bind, note it, close.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?.port()
+    };
+    let url = format!("http://127.0.0.1:{port}/token?refresh_token=in-the-query");
+    let err = send_err(&ReqwestTransport::new()?, &url).await;
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(err.is_transient());
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    // Neither the message nor the source chain repeats the path or the query.
+    let debug = format!("{err:?}");
+    assert!(!debug.contains("in-the-query"), "{debug}");
+    assert!(!debug.contains("/token"), "{debug}");
+    Ok(())
+}
