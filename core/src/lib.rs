@@ -72,6 +72,7 @@ pub mod classify;
 
 mod chain;
 mod clock;
+mod credentials;
 mod error;
 mod retry;
 mod source;
@@ -84,6 +85,9 @@ mod transport;
 // The public interface is:
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
+pub use credentials::{
+    Credentials, CredentialsBuilder, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
+};
 pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
@@ -115,6 +119,9 @@ mod tests {
         assert_send_sync::<ChainSource>();
         assert_send_sync::<StaticSource>();
         assert_send_sync::<Retrying<StaticSource>>();
+        assert_send_sync::<Credentials>();
+        assert_send_sync::<CredentialsBuilder>();
+        assert_send_sync::<RefreshEvent>();
     }
 
     // Compiles only while the five traits stay object safe.
