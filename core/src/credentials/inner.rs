@@ -168,33 +168,54 @@ impl Inner {
         if unix_millis(now) < self.retry_not_before.load(Ordering::Acquire) {
             return None;
         }
+        let driven = self.driver_needed(Trigger::Ahead)?;
+        self.spawn_or_return(driven)
+    }
+
+    /// For a caller that cannot wait (`apply` on an invalid token): makes sure a refresh runs on
+    /// the spawner, if there is one.
+    pub(super) fn refresh_in_background(self: &Arc<Self>) {
+        if self.config.spawner.is_some()
+            && let Some(driven) = self.driver_needed(Trigger::Invalid)
+        {
+            drop(self.spawn_or_return(driven));
+        }
+    }
+
+    /// A hold on the refresh if it needs a driver: none in flight (and the cache still needs
+    /// one), or one whose every driver was dropped. `None` if it is driven already, or the lock
+    /// is busy (whoever holds it is dealing with the refresh).
+    fn driver_needed(self: &Arc<Self>, trigger: Trigger) -> Option<Driven> {
         let mut flights = match self.flights.try_lock() {
             Ok(flights) => flights,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
-        let driven = match &flights.current {
-            Some(flight) if flight.drivers.load(Ordering::Acquire) > 0 => return None,
+        match &flights.current {
+            Some(flight) if flight.drivers.load(Ordering::Acquire) > 0 => None,
             // Its last driver was dropped mid-refresh: take over.
-            Some(flight) => flight.join(),
+            Some(flight) => Some(flight.join()),
             None => {
-                let fresh = self
-                    .cache
-                    .load()
-                    .as_deref()
-                    .is_some_and(|s| s.is_fresh(self.clock.now()));
-                if fresh {
+                let now = self.clock.now();
+                let satisfied = self.cache.load().as_deref().is_some_and(|s| match trigger {
+                    Trigger::Ahead => s.is_fresh(now),
+                    _ => s.state(now) != TokenState::Invalid,
+                });
+                if satisfied {
                     return None;
                 }
-                self.start(&mut flights, Trigger::Ahead).join()
+                Some(self.start(&mut flights, trigger).join())
             }
-        };
-        drop(flights);
+        }
+    }
+
+    /// Hands `driven` to the spawner if there is one (outside the lock: a spawner may run the
+    /// future inline), or back to the caller to drive.
+    fn spawn_or_return(&self, driven: Driven) -> Option<Driven> {
         match &self.config.spawner {
             Some(spawner) => {
-                // Spawned outside the lock: a spawner may run the future inline.
                 spawner.spawn(Box::pin(async move {
-                    // The outcome is published to the cache; nobody here needs it.
+                    // The outcome is published to the cache and reported to the observer.
                     let _outcome = driven.await;
                 }));
                 None

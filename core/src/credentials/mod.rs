@@ -294,7 +294,7 @@ impl Credentials {
         if inner.config.spawner.is_some() {
             match state {
                 TokenState::Stale => drop(inner.refresh_ahead(now)),
-                TokenState::Invalid => self.spawn_refresh(),
+                TokenState::Invalid => inner.refresh_in_background(),
                 TokenState::Fresh => {}
             }
         }
@@ -304,18 +304,6 @@ impl Credentials {
                 Ok(state)
             }
             _ => Err(inner.unusable()),
-        }
-    }
-
-    /// Starts (or joins) a refresh on the spawner without waiting for it.
-    fn spawn_refresh(&self) {
-        if let Some(spawner) = &self.inner.config.spawner
-            && let Wait::Refresh(driven) = self.inner.wait(Trigger::Invalid)
-        {
-            spawner.spawn(Box::pin(async move {
-                // Published to the cache; failures are reported to the observer.
-                let _outcome = driven.await;
-            }));
         }
     }
 
