@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::HeaderValue;
 
 use super::Credentials;
@@ -289,9 +290,10 @@ impl CredentialsBuilder {
     pub fn build(mut self) -> Result<Credentials, BuildError> {
         let quota_project = self
             .quota_project
-            .as_deref()
+            .take()
             .map(|project| {
-                HeaderValue::try_from(project).map_err(|_| {
+                // Owned by the value: clones only count references, from the first one on.
+                HeaderValue::from_maybe_shared(Bytes::from_owner(project)).map_err(|_| {
                     BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
                 })
             })

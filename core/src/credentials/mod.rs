@@ -245,8 +245,11 @@ impl Credentials {
     /// those headers are replaced; nothing else is touched.
     ///
     /// This is the synchronous member for code that cannot await: it never fetches in the
-    /// caller. A **fresh** token costs one atomic load and two reference-count increments: no
-    /// lock, no allocation when `headers` has room. A **stale** token is written too, and with
+    /// caller. A **fresh** token costs one atomic load, one clock read and a reference-count
+    /// increment per header: no lock, no call to the source, no allocation when `headers` has
+    /// room. (Room as `http` counts it: `HeaderMap::with_capacity(2)` holds both headers, but
+    /// `http` reserves a slot even to replace a value, so a map filled exactly to its capacity
+    /// grows once when written again.) A **stale** token is written too, and with
     /// a spawner its refresh ahead starts in the background; without one, `Ok(Stale)` tells
     /// the caller to call [`refresh`](Self::refresh) (or [`before_request`](Self::before_request))
     /// soon.
