@@ -29,17 +29,24 @@ impl Clock for Frozen {
     }
 }
 
+static QUOTA: HeaderName = HeaderName::from_static("x-goog-user-project");
+
 const TOKEN: &str =
     "ya29.a0AfB_byC-benchmark-token-of-a-realistic-length-0123456789abcdefghijklmnopqrstuvwxyz";
 
-fn credentials(clock: Arc<dyn Clock>) -> Credentials {
-    let token = AccessToken::new(TOKEN).with_lifetime(clock.now(), Duration::from_secs(3600));
-    let credentials = Credentials::builder(StaticSource::new(token.clone()))
-        .with_clock(clock)
-        .with_quota_project("bench-project")
-        .with_initial_token(token)
-        .build()
-        .unwrap();
+/// Fresh credentials writing both headers; `clock: None` is the default system clock.
+fn credentials(clock: Option<Arc<dyn Clock>>, quota_project: bool) -> Credentials {
+    let now = clock.as_ref().map_or_else(|| SystemClock.now(), Clock::now);
+    let token = AccessToken::new(TOKEN).with_lifetime(now, Duration::from_secs(3600));
+    let mut builder =
+        Credentials::builder(StaticSource::new(token.clone())).with_initial_token(token);
+    if let Some(clock) = clock {
+        builder = builder.with_clock(clock);
+    }
+    if quota_project {
+        builder = builder.with_quota_project("bench-project");
+    }
+    let credentials = builder.build().unwrap();
     assert_eq!(credentials.token_state(), TokenState::Fresh);
     credentials
 }
@@ -50,16 +57,15 @@ fn baseline() -> Mutex<HeaderMap> {
     let mut auth = HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
     auth.set_sensitive(true);
     headers.insert(AUTHORIZATION, auth);
-    headers.insert(
-        HeaderName::from_static("x-goog-user-project"),
-        HeaderValue::from_static("bench-project"),
-    );
+    headers.insert(&QUOTA, HeaderValue::from_static("bench-project"));
     Mutex::new(headers)
 }
 
 fn one_thread(c: &mut Criterion) {
-    let system = credentials(Arc::new(SystemClock));
-    let frozen = credentials(Arc::new(Frozen(SystemClock.now())));
+    let system = credentials(None, true);
+    let dyn_system = credentials(Some(Arc::new(SystemClock)), true);
+    let frozen = credentials(Some(Arc::new(Frozen(SystemClock.now()))), true);
+    let no_quota = credentials(None, false);
     let naive = baseline();
     let mut group = c.benchmark_group("1 thread");
 
@@ -67,8 +73,15 @@ fn one_thread(c: &mut Criterion) {
     group.bench_function("apply (SystemClock)", |b| {
         b.iter(|| black_box(system.apply(black_box(&mut headers))).unwrap());
     });
+    group.bench_function("apply (SystemClock given as Arc<dyn Clock>)", |b| {
+        b.iter(|| black_box(dyn_system.apply(black_box(&mut headers))).unwrap());
+    });
     group.bench_function("apply (frozen clock)", |b| {
         b.iter(|| black_box(frozen.apply(black_box(&mut headers))).unwrap());
+    });
+    let mut one_header = HeaderMap::with_capacity(2);
+    group.bench_function("apply (SystemClock, no quota project)", |b| {
+        b.iter(|| black_box(no_quota.apply(black_box(&mut one_header))).unwrap());
     });
     group.bench_function("headers (SystemClock)", |b| {
         b.iter(|| black_box(system.headers().now_or_never().unwrap().unwrap()));
@@ -102,7 +115,7 @@ fn one_thread(c: &mut Criterion) {
         let qp = src["x-goog-user-project"].clone();
         b.iter(|| {
             headers.insert(AUTHORIZATION, auth.clone());
-            headers.insert(HeaderName::from_static("x-goog-user-project"), qp.clone());
+            headers.insert(&QUOTA, qp.clone());
         });
     });
     group.bench_function("baseline: Mutex<HeaderMap> insert", |b| {
@@ -146,7 +159,7 @@ where
 }
 
 fn two_thread_group(c: &mut Criterion) {
-    let system = credentials(Arc::new(SystemClock));
+    let system = credentials(None, true);
     let naive = baseline();
     let mut group = c.benchmark_group("2 threads");
     group.bench_function("apply (SystemClock)", |b| {

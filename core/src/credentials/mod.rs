@@ -4,18 +4,20 @@ mod builder;
 mod events;
 mod inner;
 mod refresh;
+mod rejected;
 mod snapshot;
 
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use time::OffsetDateTime;
 
 pub use builder::{CredentialsBuilder, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
 use inner::{Inner, Wait};
 use refresh::Trigger;
+pub use rejected::Rejected;
 use snapshot::Snapshot;
 
 use crate::{AccessToken, Result, TokenSource, TokenState};
@@ -421,7 +423,7 @@ impl Credentials {
     ///
     /// Give it what the rejected request carried: the [`AccessToken`] (or the `Arc` from
     /// [`token`](Self::token) or [`access_token`](Self::access_token)), the `authorization`
-    /// [`HeaderValue`], or the whole [`HeaderMap`]. A clone of the cached value is recognised
+    /// [`HeaderValue`](http::HeaderValue), or the whole [`HeaderMap`]. A clone of the cached value is recognised
     /// by identity; anything else is compared with the cached secret in constant time. When
     /// many requests fail with one token, the first call drops it and the rest are no-ops, so
     /// they cause one refresh, not many. A token that was already replaced is left alone.
@@ -483,69 +485,6 @@ impl Credentials {
         }
     }
 }
-
-/// What a rejected request carried, for [`Credentials::invalidate_if`]: an [`AccessToken`]
-/// (or an `Arc` of one), an `authorization` [`HeaderValue`], or a [`HeaderMap`].
-///
-/// Sealed: these are the only implementations.
-///
-/// ```
-/// use credkit_core::{AccessToken, Credentials, StaticSource};
-///
-/// # futures::executor::block_on(async {
-/// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
-/// let old = credentials.access_token().await?;
-/// credentials.refresh().await?; // replaced (StaticSource returns the same secret)
-/// assert!(credentials.invalidate_if(&old)); // same secret: still the rejected one
-/// # Ok::<(), credkit_core::Error>(())
-/// # }).unwrap();
-/// ```
-pub trait Rejected: sealed::Sealed {}
-
-mod sealed {
-    use http::{HeaderMap, HeaderValue};
-
-    use crate::AccessToken;
-
-    /// What a rejected request carried, seen as a token or as a header value.
-    pub trait Sealed {
-        fn as_token(&self) -> Option<&AccessToken> {
-            None
-        }
-        fn as_authorization(&self) -> Option<&HeaderValue> {
-            None
-        }
-    }
-
-    impl Sealed for AccessToken {
-        fn as_token(&self) -> Option<&AccessToken> {
-            Some(self)
-        }
-    }
-
-    impl Sealed for std::sync::Arc<AccessToken> {
-        fn as_token(&self) -> Option<&AccessToken> {
-            Some(self)
-        }
-    }
-
-    impl Sealed for HeaderValue {
-        fn as_authorization(&self) -> Option<&HeaderValue> {
-            Some(self)
-        }
-    }
-
-    impl Sealed for HeaderMap {
-        fn as_authorization(&self) -> Option<&HeaderValue> {
-            self.get(http::header::AUTHORIZATION)
-        }
-    }
-}
-
-impl Rejected for AccessToken {}
-impl Rejected for Arc<AccessToken> {}
-impl Rejected for HeaderValue {}
-impl Rejected for HeaderMap {}
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
