@@ -460,12 +460,14 @@ fn no_secret_in_debug_or_logs() {
     assert!(!format!("{builder:?}").contains("seed-secret"));
     let credentials = builder.build().unwrap();
 
-    tracing::subscriber::with_default(captured.clone(), || {
-        assert!(block_on(credentials.refresh()).is_err());
-        block_on(credentials.refresh()).unwrap();
-        assert!(credentials.invalidate_if(&credentials.token().unwrap()));
-        block_on(credentials.headers()).unwrap();
-    });
+    // Global, not scoped: tracing caches per call site whether anyone listens, and other tests
+    // running on other threads without a subscriber would otherwise switch these events off.
+    // Only this test sets it; the others' events only add more text to check for secrets.
+    tracing::subscriber::set_global_default(captured.clone()).unwrap();
+    assert!(block_on(credentials.refresh()).is_err());
+    block_on(credentials.refresh()).unwrap();
+    assert!(credentials.invalidate_if(&credentials.token().unwrap()));
+    block_on(credentials.headers()).unwrap();
     let logs = captured.text();
     assert!(logs.contains("refreshing the access token"), "{logs}");
     assert!(logs.contains("access token refreshed"), "{logs}");

@@ -4,14 +4,13 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::HeaderValue;
 
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
 use super::inner::Inner;
 use super::refresh::{Config, StorageSlot};
-use super::snapshot::Snapshot;
+use super::snapshot::{Rendering, Snapshot};
 use crate::{
     AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
     SystemClock, TokenSource,
@@ -288,33 +287,33 @@ impl CredentialsBuilder {
     /// assert!(err.is_invalid_value());
     /// ```
     pub fn build(mut self) -> Result<Credentials, BuildError> {
-        let quota_project = self
-            .quota_project
-            .take()
-            .map(|project| {
-                // Owned by the value: clones only count references, from the first one on.
-                HeaderValue::from_maybe_shared(Bytes::from_owner(project)).map_err(|_| {
-                    BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
-                })
-            })
-            .transpose()?;
+        if let Some(project) = &self.quota_project {
+            HeaderValue::from_str(project).map_err(|_| {
+                BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
+            })?;
+        }
+        let rendering = Rendering::new(self.threshold, self.quota_project.take());
         let initial = self
             .initial_token
             .take()
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
-                Snapshot::new(token, self.threshold)
+                Snapshot::new(token, &rendering)
                     .map(Arc::new)
                     .map_err(|err| BuildError::invalid_value(err.to_string()))
             })
             .transpose()?;
-        Ok(self.assemble(quota_project, initial))
+        Ok(self.assemble(rendering, initial))
+    }
+
+    pub(super) fn threshold(&self) -> Duration {
+        self.threshold
     }
 
     /// Builds from values already checked.
     pub(super) fn assemble(
         self,
-        quota_project: Option<HeaderValue>,
+        rendering: Rendering,
         initial: Option<Arc<Snapshot>>,
     ) -> Credentials {
         let system_clock = self.clock.is_none();
@@ -334,17 +333,12 @@ impl CredentialsBuilder {
             }),
             spawner: self.spawner,
             observer: self.observer,
-            threshold: self.threshold,
+            rendering,
             min_retry_interval: self.min_retry_interval,
             retries,
         };
         Credentials {
-            inner: Arc::new(Inner::new(
-                Arc::new(config),
-                system_clock,
-                quota_project,
-                initial,
-            )),
+            inner: Arc::new(Inner::new(Arc::new(config), system_clock, initial)),
         }
     }
 }

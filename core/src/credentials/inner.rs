@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, TryLockError};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use time::OffsetDateTime;
 
 use super::events::RefreshEvent;
@@ -24,7 +24,6 @@ pub(super) struct Inner {
     /// Whether `clock` is the default system clock, which the hot path reads as a `SystemTime`
     /// directly: the same instant, without the calendar conversion that is most of its cost.
     system_clock: bool,
-    pub(super) quota_project: Option<HeaderValue>,
     pub(super) config: Arc<Config>,
     flights: Mutex<Flights>,
     /// After a failed refresh ahead, no new one starts before this instant (Unix milliseconds).
@@ -70,7 +69,6 @@ impl Inner {
     pub(super) fn new(
         config: Arc<Config>,
         system_clock: bool,
-        quota_project: Option<HeaderValue>,
         initial: Option<Arc<Snapshot>>,
     ) -> Self {
         let state = initial
@@ -80,7 +78,6 @@ impl Inner {
             cache: ArcSwapOption::new(initial),
             clock: Arc::clone(&config.clock),
             system_clock,
-            quota_project,
             config,
             flights: Mutex::new(Flights::default()),
             retry_not_before: AtomicI64::new(NO_GATE),
@@ -89,25 +86,37 @@ impl Inner {
     }
 
     /// The hot path: writes the cached token into `headers` if it is fresh. One atomic load, one
-    /// clock read (none for a token without expiry), two reference-count increments.
+    /// clock read (none for a token without expiry), a reference-count increment per header.
     #[inline]
     pub(super) fn write_if_fresh(&self, headers: &mut HeaderMap) -> bool {
+        self.if_fresh(|snapshot| snapshot.write(headers)).is_some()
+    }
+
+    /// The hot path of `headers()`: a clone of the fresh token's ready map.
+    #[inline]
+    pub(super) fn headers_if_fresh(&self) -> Option<HeaderMap> {
+        self.if_fresh(Snapshot::headers)
+    }
+
+    #[inline]
+    fn if_fresh<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> Option<R> {
         let cached = self.cache.load();
-        let Some(snapshot) = cached.as_deref() else {
-            return false;
-        };
-        let fresh = if self.system_clock {
+        let snapshot = cached.as_deref()?;
+        let fresh = if snapshot.never_stale() {
+            true
+        } else if self.system_clock {
             snapshot
                 .is_fresh_at_system(SystemTime::now())
                 .unwrap_or_else(|| snapshot.is_fresh(self.clock.now()))
         } else {
             snapshot.is_fresh(self.clock.now())
         };
-        if fresh {
-            snapshot.write(headers, self.quota_project.as_ref());
-            self.observe(TokenState::Fresh);
+        if !fresh {
+            return None;
         }
-        fresh
+        let result = f(snapshot);
+        self.observe(TokenState::Fresh);
+        Some(result)
     }
 
     /// The state of the cached token now, reported to the observer if it changed.

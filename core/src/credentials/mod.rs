@@ -18,7 +18,7 @@ pub use events::RefreshEvent;
 use inner::{Inner, Wait};
 use refresh::Trigger;
 pub use rejected::Rejected;
-use snapshot::Snapshot;
+use snapshot::{Rendering, Snapshot};
 
 use crate::{AccessToken, Result, TokenSource, TokenState};
 
@@ -55,7 +55,8 @@ use crate::{AccessToken, Result, TokenSource, TokenState};
 /// - **Fresh**: [`before_request`](Credentials::before_request) and
 ///   [`apply`](Credentials::apply) write the cached header values: one atomic load, no lock,
 ///   no allocation when the map has room, no call to the source. The values are rendered once
-///   per token.
+///   per token, in one copy per core (up to 16), so threads on different cores never contend
+///   for one reference count; [`headers`](Credentials::headers) clones a ready map.
 /// - **Stale**: the cached token is used at once, and one refresh runs ahead. With a
 ///   [spawner](CredentialsBuilder::with_spawner) it runs in the background and nobody waits;
 ///   without one, the first caller to notice drives it (and waits for it) while the others
@@ -115,7 +116,9 @@ impl Credentials {
     /// ```
     pub fn new(source: impl TokenSource + 'static) -> Self {
         // Nothing to validate with the defaults.
-        Self::builder(source).assemble(None, None)
+        let builder = Self::builder(source);
+        let rendering = Rendering::new(builder.threshold(), None);
+        builder.assemble(rendering, None)
     }
 
     /// The state of the cached token now: fresh, stale or invalid (see the type's docs).
@@ -225,10 +228,7 @@ impl Credentials {
     /// assert_eq!(credentials.quota_project(), None);
     /// ```
     pub fn quota_project(&self) -> Option<&str> {
-        self.inner
-            .quota_project
-            .as_ref()
-            .and_then(|value| value.to_str().ok())
+        self.inner.config.rendering.quota_project.as_deref()
     }
 
     /// The name of the source, for logs.
@@ -305,7 +305,7 @@ impl Credentials {
         }
         match cached {
             Some(snapshot) if state != TokenState::Invalid => {
-                snapshot.write(headers, inner.quota_project.as_ref());
+                snapshot.write(headers);
                 Ok(state)
             }
             _ => Err(inner.unusable()),
@@ -344,7 +344,7 @@ impl Credentials {
             return Ok(());
         }
         let snapshot = self.usable().await?;
-        snapshot.write(headers, self.inner.quota_project.as_ref());
+        snapshot.write(headers);
         Ok(())
     }
 
@@ -366,6 +366,9 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub async fn headers(&self) -> Result<HeaderMap> {
+        if let Some(headers) = self.inner.headers_if_fresh() {
+            return Ok(headers);
+        }
         let mut headers = HeaderMap::with_capacity(2);
         self.before_request(&mut headers).await?;
         Ok(headers)

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use super::events::{Observer, RefreshEvent};
 use super::inner::Inner;
-use super::snapshot::Snapshot;
+use super::snapshot::{Rendering, Snapshot};
 use crate::{AccessToken, Clock, CredentialRecord, Error, ErrorKind, Result, Storage, TokenSource};
 use crate::{Spawner, TokenState};
 
@@ -54,7 +54,7 @@ pub(super) struct Config {
     pub(super) storage: Option<StorageSlot>,
     pub(super) spawner: Option<Arc<dyn Spawner>>,
     pub(super) observer: Option<Observer>,
-    pub(super) threshold: Duration,
+    pub(super) rendering: Rendering,
     pub(super) min_retry_interval: Duration,
     pub(super) retries: Option<u32>,
 }
@@ -136,7 +136,7 @@ impl Config {
             from_storage: false,
             rotated: rotated.is_some(),
         };
-        let snapshot = Arc::new(Snapshot::new(token, self.threshold)?);
+        let snapshot = Arc::new(Snapshot::new(token, &self.rendering)?);
         // Stored before anyone sees the token: a crash never loses a rotated refresh token.
         self.persist(snapshot.token(), rotated).await;
         Ok((snapshot, how))
@@ -156,13 +156,13 @@ impl Config {
         let token = record.access_token();
         *lock(&slot.record) = Some(record);
         let token = token?;
-        let state = token.state(self.clock.now(), self.threshold);
+        let state = token.state(self.clock.now(), self.rendering.threshold);
         let usable = state == TokenState::Fresh
             || (state == TokenState::Stale && trigger == Trigger::Invalid);
         if !usable {
             return None;
         }
-        match Snapshot::new(token, self.threshold) {
+        match Snapshot::new(token, &self.rendering) {
             Ok(snapshot) => Some(Arc::new(snapshot)),
             Err(error) => {
                 self.storage_failed(error, "reading");
@@ -224,7 +224,8 @@ impl fmt::Debug for Config {
             )
             .field("spawner", &self.spawner.is_some())
             .field("observer", &self.observer.is_some())
-            .field("threshold", &self.threshold)
+            .field("threshold", &self.rendering.threshold)
+            .field("quota_project", &self.rendering.quota_project)
             .field("min_retry_interval", &self.min_retry_interval)
             .field("retry_attempts", &self.retries)
             .finish()
