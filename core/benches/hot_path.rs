@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use credkit_core::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use credkit_core::{AccessToken, Clock, Credentials, StaticSource, SystemClock, TokenState};
@@ -51,6 +51,20 @@ fn credentials(clock: Option<Arc<dyn Clock>>, quota_project: bool) -> Credential
     credentials
 }
 
+/// The naive design with the expiry check it needs: the headers and their expiry behind a lock.
+type Expiring = Mutex<(SystemTime, HeaderMap)>;
+
+fn expiring(naive: &Mutex<HeaderMap>) -> Expiring {
+    let headers = naive.lock().unwrap().clone();
+    Mutex::new((SystemTime::now() + Duration::from_secs(3600), headers))
+}
+
+fn naive_headers(cache: &Expiring) -> HeaderMap {
+    let cached = cache.lock().unwrap();
+    assert!(SystemTime::now() < cached.0);
+    cached.1.clone()
+}
+
 /// The naive design: the headers behind a lock, cloned for every request.
 fn baseline() -> Mutex<HeaderMap> {
     let mut headers = HeaderMap::new();
@@ -89,12 +103,16 @@ fn one_thread(c: &mut Criterion) {
     group.bench_function("baseline: Mutex<HeaderMap> clone", |b| {
         b.iter(|| black_box(naive.lock().unwrap().clone()));
     });
+    let naive_expiring = expiring(&naive);
+    group.bench_function("baseline: Mutex<HeaderMap> clone + expiry check", |b| {
+        b.iter(|| black_box(naive_headers(&naive_expiring)));
+    });
     group.bench_function("part: SystemClock::now", |b| {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         b.iter(|| black_box(clock.now()));
     });
     group.bench_function("part: SystemTime::now", |b| {
-        b.iter(|| black_box(std::time::SystemTime::now()));
+        b.iter(|| black_box(SystemTime::now()));
     });
     group.bench_function("part: insert 1 static", |b| {
         b.iter(|| {
@@ -180,6 +198,14 @@ fn two_thread_group(c: &mut Criterion) {
         b.iter_custom(|iters| {
             two_threads(iters, |_| {
                 black_box(naive.lock().unwrap().clone());
+            })
+        });
+    });
+    let naive_expiring = expiring(&naive);
+    group.bench_function("baseline: Mutex<HeaderMap> clone + expiry check", |b| {
+        b.iter_custom(|iters| {
+            two_threads(iters, |_| {
+                black_box(naive_headers(&naive_expiring));
             })
         });
     });
