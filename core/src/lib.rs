@@ -1,7 +1,7 @@
 //! The core of credkit: OAuth 2.0 user credentials for Rust.
 //!
-//! This crate holds the five traits everything composes through, the token and error types, and
-//! the combinators. It is not a provider and not an HTTP client: it has no async runtime and no
+//! This crate holds the five traits everything composes through, the token and error types, the
+//! caching layer [`Credentials`] that applications hold, and the combinators. It is not a provider and not an HTTP client: it has no async runtime and no
 //! HTTP stack in its dependency tree. Providers (`credkit-refresh-token`,
 //! `credkit-refresh-handler`, `credkit-gcloud`) fetch tokens through its traits; transports
 //! (`credkit-reqwest`) send HTTP for them; `credkit-testing` has mocks, a fake clock and a
@@ -26,6 +26,26 @@
 //! - [`Spawner`]: runs background work; any `Fn(BoxFuture<'static, ()>)` is one.
 //!
 //! # Getting started
+//!
+//! Wrap any source in [`Credentials`] and ask it for request headers. It caches the token,
+//! refreshes it ahead of expiry, shares one fetch among concurrent callers and retries transient
+//! failures; a fresh token costs an atomic load, no lock and no allocation:
+//!
+//! ```
+//! use credkit_core::{AccessToken, Credentials, StaticSource};
+//! use credkit_core::http::HeaderMap;
+//!
+//! # futures::executor::block_on(async {
+//! let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.token")))
+//!     .with_quota_project("my-project")
+//!     .build()?;
+//! let mut headers = HeaderMap::new();
+//! credentials.before_request(&mut headers).await?;
+//! assert_eq!(headers["authorization"], "Bearer ya29.token");
+//! assert_eq!(headers["x-goog-user-project"], "my-project");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 //!
 //! A plugin provider is a type with [`TokenSource`]; combinators build on it:
 //!
@@ -73,6 +93,7 @@ pub mod oauth;
 
 mod chain;
 mod clock;
+mod credentials;
 mod error;
 mod retry;
 mod source;
@@ -85,6 +106,9 @@ mod transport;
 // The public interface is:
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
+pub use credentials::{
+    Credentials, CredentialsBuilder, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
+};
 pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
@@ -116,6 +140,9 @@ mod tests {
         assert_send_sync::<ChainSource>();
         assert_send_sync::<StaticSource>();
         assert_send_sync::<Retrying<StaticSource>>();
+        assert_send_sync::<Credentials>();
+        assert_send_sync::<CredentialsBuilder>();
+        assert_send_sync::<RefreshEvent>();
     }
 
     // Compiles only while the five traits stay object safe.

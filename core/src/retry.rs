@@ -136,7 +136,7 @@ impl RetryPolicy {
 /// [`Clock`] between attempts.
 ///
 /// Permanent failures (such as `invalid_grant`) return at once. This is credkit's one retry layer:
-/// `Credentials` wraps its source in it, and providers never retry on their
+/// [`Credentials`](crate::Credentials) wraps its source in it, and providers never retry on their
 /// own, so a 503 costs at most [`RetryPolicy::max_attempts`] requests.
 ///
 /// # Examples

@@ -11,7 +11,7 @@ use crate::{AccessToken, Result};
 /// a caller's callback, a fixed token.
 ///
 /// Providers implement it, and so can any crate: a plugin provider is a type with this trait,
-/// nothing more. Wrap it in `Credentials` to get caching, single-flight
+/// nothing more. Wrap it in [`Credentials`](crate::Credentials) to get caching, single-flight
 /// refresh, refresh ahead and retries; a source does none of that itself.
 ///
 /// # Contract

@@ -1,0 +1,361 @@
+//! `CredentialsBuilder`: how a `Credentials` is put together.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::HeaderValue;
+
+use super::Credentials;
+use super::events::{Observer, RefreshEvent};
+use super::inner::Inner;
+use super::refresh::{Config, StorageSlot};
+use super::snapshot::{Rendering, Snapshot};
+use crate::{
+    AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
+    SystemClock, TokenSource,
+};
+
+/// The default [`CredentialsBuilder::with_min_retry_interval`]: 10 seconds.
+pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Builds a [`Credentials`]; start with [`Credentials::builder`].
+///
+/// Every setting has a default, so `Credentials::builder(source).build()` is a complete,
+/// working cache: the system clock, the default [`RetryPolicy`], no storage, no spawner (the
+/// caller that notices a stale token drives its refresh), the [`REFRESH_THRESHOLD`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use credkit_core::{AccessToken, Credentials, MemoryStorage, RetryPolicy, StaticSource};
+///
+/// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+///     .with_quota_project("my-billing-project")
+///     .with_storage(Arc::new(MemoryStorage::new()), "user@example.com")
+///     .with_retry_policy(RetryPolicy::default().with_max_attempts(5))
+///     .with_refresh_threshold(Duration::from_secs(300))
+///     .build()?;
+/// assert_eq!(credentials.quota_project(), Some("my-billing-project"));
+/// # Ok::<(), credkit_core::BuildError>(())
+/// ```
+#[must_use]
+pub struct CredentialsBuilder {
+    source: Arc<dyn TokenSource>,
+    quota_project: Option<String>,
+    clock: Option<Arc<dyn Clock>>,
+    storage: Option<(Arc<dyn Storage>, String)>,
+    retry_policy: Option<RetryPolicy>,
+    spawner: Option<Arc<dyn Spawner>>,
+    threshold: Duration,
+    min_retry_interval: Duration,
+    initial_token: Option<AccessToken>,
+    observer: Option<Observer>,
+}
+
+impl CredentialsBuilder {
+    pub(super) fn new(source: Arc<dyn TokenSource>) -> Self {
+        Self {
+            source,
+            quota_project: None,
+            clock: None,
+            storage: None,
+            retry_policy: Some(RetryPolicy::default()),
+            spawner: None,
+            threshold: REFRESH_THRESHOLD,
+            min_retry_interval: MIN_RETRY_INTERVAL,
+            initial_token: None,
+            observer: None,
+        }
+    }
+
+    /// Sends `x-goog-user-project: <project>` with every request, so quota and billing go to
+    /// that project. Default: no such header.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_quota_project("billing-project")
+    ///     .build()?;
+    /// let headers = credentials.headers().await?;
+    /// assert_eq!(headers["x-goog-user-project"], "billing-project");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project = Some(project.into());
+        self
+    }
+
+    /// Reads the time and waits (retry backoff) through `clock`. Default: [`SystemClock`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource, SystemClock};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_clock(Arc::new(SystemClock))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Persists tokens in `storage` under `key`. Default: no storage.
+    ///
+    /// The first refresh loads the record and uses its token without a fetch when that token
+    /// is still fresh (or stale, when nothing better is cached). Every fetched token, and a
+    /// refresh token the source rotated, are merged into the record and written in one
+    /// `store` call before the token is handed to anyone. A failing storage is reported
+    /// ([`RefreshEvent::StorageFailed`]) but never fails a request.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource, Storage};
+    /// # futures::executor::block_on(async {
+    /// let storage = MemoryStorage::new();
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_storage(Arc::new(storage.clone()), "me")
+    ///     .build()?;
+    /// credentials.refresh().await?;
+    /// assert!(storage.load("me").await?.and_then(|r| r.access_token()).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_storage(mut self, storage: Arc<dyn Storage>, key: impl Into<String>) -> Self {
+        self.storage = Some((storage, key.into()));
+        self
+    }
+
+    /// Retries transient fetch failures by `policy`, waiting through the clock. Default:
+    /// [`RetryPolicy::default`] (3 attempts, about 1 s then 2 s). This is credkit's only retry
+    /// layer.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, RetryPolicy, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_retry_policy(RetryPolicy::default().with_max_attempts(5))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = Some(policy);
+        self
+    }
+
+    /// Calls the source once per refresh, without retries (for a source that retries on its
+    /// own, or a test). Default: retries on, see [`with_retry_policy`](Self::with_retry_policy).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .without_retries()
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn without_retries(mut self) -> Self {
+        self.retry_policy = None;
+        self
+    }
+
+    /// Runs refreshes ahead of expiry in the background on `spawner`, so no caller waits while
+    /// a usable token is cached. Default: none; the first caller that finds the token stale
+    /// drives its refresh while the others keep the cached token.
+    ///
+    /// With tokio: `.with_spawner(Arc::new(|f| { tokio::spawn(f); }))`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_spawner(Arc::new(|future| {
+    ///         std::thread::spawn(move || futures::executor::block_on(future));
+    ///     }))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
+        self.spawner = Some(spawner);
+        self
+    }
+
+    /// Treats a token as stale `threshold` before its expiry, or a quarter of its lifetime
+    /// before when that is shorter and the lifetime is known (see
+    /// [`refresh_threshold_for`](crate::refresh_threshold_for)). Default: [`REFRESH_THRESHOLD`],
+    /// 225 s.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_refresh_threshold(Duration::from_secs(300))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_refresh_threshold(mut self, threshold: Duration) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// After a refresh ahead fails, starts no other before `interval` has passed by the clock,
+    /// so a failing endpoint is not hammered while the cached token still works. Default:
+    /// [`MIN_RETRY_INTERVAL`], 10 s. Callers whose token has expired do not wait for it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_min_retry_interval(Duration::from_secs(30))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_min_retry_interval(mut self, interval: Duration) -> Self {
+        self.min_retry_interval = interval;
+        self
+    }
+
+    /// Seeds the cache with `token`, as from a credentials file that carries a token and its
+    /// expiry. Default: an empty cache. A fresh seed is used without a fetch; a stale one is
+    /// used while it refreshes; an expired one is replaced on first use.
+    ///
+    /// Any rotated refresh token on `token` is ignored (seeds are not stored).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Clock, Credentials, StaticSource, SystemClock, TokenState};
+    /// let seed = AccessToken::new("ya29.from-file")
+    ///     .with_lifetime(SystemClock.now(), Duration::from_secs(3600));
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.new")))
+    ///     .with_initial_token(seed)
+    ///     .build()?;
+    /// assert_eq!(credentials.token_state(), TokenState::Fresh);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_initial_token(mut self, token: AccessToken) -> Self {
+        self.initial_token = Some(token);
+        self
+    }
+
+    /// Calls `observer` on every [`RefreshEvent`]: refreshed, failed, storage failed, state
+    /// changed. Default: none.
+    ///
+    /// It runs inline, on whichever task or thread drives the refresh (or noticed the state
+    /// change): keep it short, never block, never panic, and do not await anything.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, RefreshEvent, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .on_refresh(|event: &RefreshEvent| {
+    ///         if let RefreshEvent::Failed { error, .. } = event {
+    ///             eprintln!("token refresh failed: {error}");
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn on_refresh<F>(mut self, observer: F) -> Self
+    where
+        F: Fn(&RefreshEvent) + Send + Sync + 'static,
+    {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// Builds the [`Credentials`].
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] (invalid value) when the quota project cannot be sent in an HTTP
+    /// header, or the initial token cannot (empty, whitespace, control characters). Neither
+    /// message contains the value.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let source = StaticSource::new(AccessToken::new("ya29.t"));
+    /// let err = Credentials::builder(source).with_quota_project("bad\nproject").build().unwrap_err();
+    /// assert!(err.is_invalid_value());
+    /// ```
+    pub fn build(mut self) -> Result<Credentials, BuildError> {
+        if let Some(project) = &self.quota_project {
+            HeaderValue::from_str(project).map_err(|_| {
+                BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
+            })?;
+        }
+        let rendering = Rendering::new(self.threshold, self.quota_project.take());
+        let initial = self
+            .initial_token
+            .take()
+            .map(|mut token| {
+                drop(token.take_rotated_refresh_token());
+                Snapshot::new(token, &rendering)
+                    .map(Arc::new)
+                    .map_err(|err| BuildError::invalid_value(err.to_string()))
+            })
+            .transpose()?;
+        Ok(self.assemble(rendering, initial))
+    }
+
+    pub(super) fn threshold(&self) -> Duration {
+        self.threshold
+    }
+
+    /// Builds from values already checked.
+    pub(super) fn assemble(
+        self,
+        rendering: Rendering,
+        initial: Option<Arc<Snapshot>>,
+    ) -> Credentials {
+        let system_clock = self.clock.is_none();
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let retries = self.retry_policy.as_ref().map(RetryPolicy::max_attempts);
+        let source: Arc<dyn TokenSource> = match self.retry_policy {
+            Some(policy) => Arc::new(Retrying::new(self.source, policy, Arc::clone(&clock))),
+            None => self.source,
+        };
+        let config = Config {
+            source,
+            clock,
+            storage: self.storage.map(|(storage, key)| StorageSlot {
+                storage,
+                key,
+                record: Mutex::new(None),
+            }),
+            spawner: self.spawner,
+            observer: self.observer,
+            rendering,
+            min_retry_interval: self.min_retry_interval,
+            retries,
+        };
+        Credentials {
+            inner: Arc::new(Inner::new(Arc::new(config), system_clock, initial)),
+        }
+    }
+}
+
+impl fmt::Debug for CredentialsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialsBuilder")
+            .field("source", &self.source)
+            .field("quota_project", &self.quota_project)
+            .field("clock", &self.clock)
+            .field("storage_key", &self.storage.as_ref().map(|(_, key)| key))
+            .field("retry_policy", &self.retry_policy)
+            .field("spawner", &self.spawner.is_some())
+            .field("threshold", &self.threshold)
+            .field("min_retry_interval", &self.min_retry_interval)
+            .field("initial_token", &self.initial_token)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,389 @@
+//! The shared state behind every `Credentials` clone, and the decisions about refreshing.
+
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwapOption;
+use http::HeaderMap;
+use time::OffsetDateTime;
+
+use super::events::RefreshEvent;
+use super::refresh::{Config, Driven, Obtained, Outcome, SharedRefresh, Trigger, lock};
+use super::snapshot::Snapshot;
+use crate::{Clock, Error, ErrorKind, Result, TokenState};
+
+/// Marks "no retry gate" in [`Inner::retry_not_before`].
+const NO_GATE: i64 = i64::MIN;
+
+pub(super) struct Inner {
+    /// The cached token. The hot path is one load of this.
+    pub(super) cache: ArcSwapOption<Snapshot>,
+    /// The clock, also in `config`; here to save a pointer hop on the hot path.
+    pub(super) clock: Arc<dyn Clock>,
+    /// Whether `clock` is the default system clock, which the hot path reads as a `SystemTime`
+    /// directly: the same instant, without the calendar conversion that is most of its cost.
+    system_clock: bool,
+    pub(super) config: Arc<Config>,
+    flights: Mutex<Flights>,
+    /// After a failed refresh ahead, no new one starts before this instant (Unix milliseconds).
+    retry_not_before: AtomicI64,
+    /// The last state reported to the observer, as `state_code`.
+    last_state: AtomicU8,
+}
+
+/// The one refresh in flight, if any, and what the next one should do.
+#[derive(Default)]
+struct Flights {
+    current: Option<Flight>,
+    next_id: u64,
+    /// Whether the stored token was already considered (on start) or must not be (after an
+    /// invalidation: storage would hold the rejected token).
+    storage_checked: bool,
+    /// Why the last refresh failed, until one succeeds.
+    last_error: Option<Error>,
+}
+
+struct Flight {
+    id: u64,
+    future: SharedRefresh,
+    /// How many callers (or spawned tasks) hold a [`Driven`] for it.
+    drivers: Arc<AtomicUsize>,
+}
+
+impl Flight {
+    fn join(&self) -> Driven {
+        Driven::new(self.future.clone(), &self.drivers)
+    }
+}
+
+/// What a waiting caller does next.
+pub(super) enum Wait {
+    /// Await this refresh.
+    Refresh(Driven),
+    /// A refresh just finished: use this token.
+    Ready(Arc<Snapshot>),
+}
+
+impl Inner {
+    pub(super) fn new(
+        config: Arc<Config>,
+        system_clock: bool,
+        initial: Option<Arc<Snapshot>>,
+    ) -> Self {
+        let state = initial
+            .as_ref()
+            .map_or(TokenState::Invalid, |s| s.state(config.clock.now()));
+        Self {
+            cache: ArcSwapOption::new(initial),
+            clock: Arc::clone(&config.clock),
+            system_clock,
+            config,
+            flights: Mutex::new(Flights::default()),
+            retry_not_before: AtomicI64::new(NO_GATE),
+            last_state: AtomicU8::new(state_code(state)),
+        }
+    }
+
+    /// The hot path: writes the cached token into `headers` if it is fresh. One atomic load, one
+    /// clock read (none for a token without expiry), a reference-count increment per header.
+    #[inline]
+    pub(super) fn write_if_fresh(&self, headers: &mut HeaderMap) -> bool {
+        self.if_fresh(|snapshot| snapshot.write(headers)).is_some()
+    }
+
+    /// The hot path of `headers()`: a clone of the fresh token's ready map.
+    #[inline]
+    pub(super) fn headers_if_fresh(&self) -> Option<HeaderMap> {
+        self.if_fresh(Snapshot::headers)
+    }
+
+    #[inline]
+    fn if_fresh<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> Option<R> {
+        let cached = self.cache.load();
+        let snapshot = cached.as_deref()?;
+        let fresh = if snapshot.never_stale() {
+            true
+        } else if self.system_clock {
+            snapshot
+                .is_fresh_at_system(SystemTime::now())
+                .unwrap_or_else(|| snapshot.is_fresh(self.clock.now()))
+        } else {
+            snapshot.is_fresh(self.clock.now())
+        };
+        if !fresh {
+            return None;
+        }
+        let result = f(snapshot);
+        self.observe(TokenState::Fresh);
+        Some(result)
+    }
+
+    /// The state of the cached token now, reported to the observer if it changed.
+    pub(super) fn state(&self) -> TokenState {
+        let state = self
+            .cache
+            .load()
+            .as_deref()
+            .map_or(TokenState::Invalid, |s| s.state(self.clock.now()));
+        self.observe(state);
+        state
+    }
+
+    /// Tells the observer about a state change it has not heard of. Costs one relaxed load when
+    /// nothing changed, and nothing without an observer.
+    #[inline]
+    pub(super) fn observe(&self, state: TokenState) {
+        if self.config.observer.is_some()
+            && self.last_state.load(Ordering::Relaxed) != state_code(state)
+        {
+            self.state_changed(state);
+        }
+    }
+
+    #[cold]
+    fn state_changed(&self, to: TokenState) {
+        let from = self.last_state.swap(state_code(to), Ordering::AcqRel);
+        if from != state_code(to) {
+            self.config.emit(&RefreshEvent::StateChanged {
+                from: state_from_code(from),
+                to,
+            });
+        }
+    }
+
+    /// For a caller that cannot use the cached token: the refresh to wait for, joining the one
+    /// in flight or starting one. Under the lock the cache is checked again, so a caller that
+    /// raced a finishing refresh takes its token instead of starting another.
+    pub(super) fn wait(self: &Arc<Self>, trigger: Trigger) -> Wait {
+        let mut flights = lock(&self.flights);
+        if let Some(flight) = &flights.current {
+            return Wait::Refresh(flight.join());
+        }
+        if trigger == Trigger::Invalid
+            && let Some(snapshot) = self.cache.load_full()
+            && snapshot.state(self.clock.now()) != TokenState::Invalid
+        {
+            return Wait::Ready(snapshot);
+        }
+        Wait::Refresh(self.start(&mut flights, trigger).join())
+    }
+
+    /// For a caller holding a stale token: starts or revives the refresh ahead. With a spawner
+    /// the refresh runs there and this returns `None`; without one, it returns the refresh for
+    /// this caller to drive, or `None` if another caller already drives it, one failed too
+    /// recently, or the lock is busy (whoever holds it is dealing with the refresh).
+    pub(super) fn refresh_ahead(self: &Arc<Self>, now: OffsetDateTime) -> Option<Driven> {
+        if unix_millis(now) < self.retry_not_before.load(Ordering::Acquire) {
+            return None;
+        }
+        let driven = self.driver_needed(Trigger::Ahead)?;
+        self.spawn_or_return(driven)
+    }
+
+    /// For a caller that cannot wait (`apply` on an invalid token): makes sure a refresh runs on
+    /// the spawner, if there is one.
+    pub(super) fn refresh_in_background(self: &Arc<Self>) {
+        if self.config.spawner.is_some()
+            && let Some(driven) = self.driver_needed(Trigger::Invalid)
+        {
+            drop(self.spawn_or_return(driven));
+        }
+    }
+
+    /// A hold on the refresh if it needs a driver: none in flight (and the cache still needs
+    /// one), or one whose every driver was dropped. `None` if it is driven already, or the lock
+    /// is busy (whoever holds it is dealing with the refresh).
+    fn driver_needed(self: &Arc<Self>, trigger: Trigger) -> Option<Driven> {
+        let mut flights = match self.flights.try_lock() {
+            Ok(flights) => flights,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        match &flights.current {
+            Some(flight) if flight.drivers.load(Ordering::Acquire) > 0 => None,
+            // Its last driver was dropped mid-refresh: take over.
+            Some(flight) => Some(flight.join()),
+            None => {
+                let now = self.clock.now();
+                let satisfied = self.cache.load().as_deref().is_some_and(|s| match trigger {
+                    Trigger::Ahead => s.is_fresh(now),
+                    _ => s.state(now) != TokenState::Invalid,
+                });
+                if satisfied {
+                    return None;
+                }
+                Some(self.start(&mut flights, trigger).join())
+            }
+        }
+    }
+
+    /// Hands `driven` to the spawner if there is one (outside the lock: a spawner may run the
+    /// future inline), or back to the caller to drive.
+    fn spawn_or_return(&self, driven: Driven) -> Option<Driven> {
+        match &self.config.spawner {
+            Some(spawner) => {
+                spawner.spawn(Box::pin(async move {
+                    // The outcome is published to the cache and reported to the observer.
+                    let _outcome = driven.await;
+                }));
+                None
+            }
+            None => Some(driven),
+        }
+    }
+
+    fn start<'a>(self: &Arc<Self>, flights: &'a mut Flights, trigger: Trigger) -> &'a Flight {
+        let id = flights.next_id;
+        flights.next_id = flights.next_id.wrapping_add(1);
+        let check_storage =
+            !flights.storage_checked && trigger != Trigger::Forced && self.config.storage.is_some();
+        flights.storage_checked = true;
+        let future = self
+            .config
+            .flight(Arc::downgrade(self), id, trigger, check_storage);
+        flights.current.insert(Flight {
+            id,
+            future,
+            drivers: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Publishes what flight `id` got, before anyone awaiting it sees it, and clears the slot.
+    pub(super) fn finish(&self, id: u64, result: Result<(Arc<Snapshot>, Obtained)>) -> Outcome {
+        let now = self.clock.now();
+        match result {
+            Ok((snapshot, how)) => {
+                // Publish first, then clear the slot: a caller that finds no flight finds the
+                // new token.
+                self.cache.store(Some(Arc::clone(&snapshot)));
+                self.retry_not_before.store(NO_GATE, Ordering::Release);
+                {
+                    let mut flights = lock(&self.flights);
+                    flights.clear(id);
+                    flights.last_error = None;
+                }
+                tracing::info!(
+                    source = self.config.source.name(),
+                    expiry = ?snapshot.expiry(),
+                    from_storage = how.from_storage,
+                    rotated_refresh_token = how.rotated,
+                    "access token refreshed"
+                );
+                self.config.emit(&RefreshEvent::Refreshed {
+                    expiry: snapshot.expiry(),
+                    from_storage: how.from_storage,
+                    rotated_refresh_token: how.rotated,
+                });
+                self.observe(snapshot.state(now));
+                Ok(snapshot)
+            }
+            Err(error) => {
+                let keeps_token = self
+                    .cache
+                    .load()
+                    .as_deref()
+                    .is_some_and(|s| s.state(now) != TokenState::Invalid);
+                if keeps_token {
+                    let gate = now
+                        .checked_add(
+                            time::Duration::try_from(self.config.min_retry_interval)
+                                .unwrap_or(time::Duration::MAX),
+                        )
+                        .map_or(i64::MAX, unix_millis);
+                    self.retry_not_before.store(gate, Ordering::Release);
+                }
+                {
+                    let mut flights = lock(&self.flights);
+                    flights.clear(id);
+                    flights.last_error = Some(error.clone());
+                }
+                tracing::warn!(
+                    source = self.config.source.name(),
+                    kind = %error.kind(),
+                    transient = error.is_transient(),
+                    keeps_token,
+                    error = %error,
+                    "refreshing the access token failed"
+                );
+                self.config.emit(&RefreshEvent::Failed {
+                    error: error.clone(),
+                    keeps_token,
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops the cached token if it is still `current`; true if this call dropped it.
+    pub(super) fn invalidate(&self, matches: impl FnOnce(&Snapshot) -> bool) -> bool {
+        let current = self.cache.load();
+        let Some(snapshot) = current.as_deref() else {
+            return false;
+        };
+        if !matches(snapshot) {
+            return false;
+        }
+        let previous = self.cache.compare_and_swap(&current, None);
+        let dropped = match (previous.as_ref(), current.as_ref()) {
+            (Some(previous), Some(current)) => Arc::ptr_eq(previous, current),
+            _ => false,
+        };
+        if dropped {
+            // Storage holds the rejected token too: never reload it.
+            lock(&self.flights).storage_checked = true;
+            tracing::debug!(
+                source = self.config.source.name(),
+                "cached access token invalidated after a rejection"
+            );
+            self.observe(TokenState::Invalid);
+        }
+        dropped
+    }
+
+    /// The error for a caller that needs a token now and cannot wait for one.
+    pub(super) fn unusable(&self) -> Error {
+        if let Some(error) = lock(&self.flights).last_error.clone() {
+            return error;
+        }
+        let message = if self.cache.load().is_some() {
+            "the cached access token has expired; refresh it first (before_request, headers or refresh)"
+        } else {
+            "no access token is cached yet; fetch one first (before_request, headers or refresh)"
+        };
+        Error::new(ErrorKind::Configuration, message)
+    }
+
+    /// Whether a refresh is in flight (for `Debug`).
+    pub(super) fn refreshing(&self) -> bool {
+        lock(&self.flights).current.is_some()
+    }
+}
+
+impl Flights {
+    fn clear(&mut self, id: u64) {
+        if self.current.as_ref().is_some_and(|f| f.id == id) {
+            self.current = None;
+        }
+    }
+}
+
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn state_code(state: TokenState) -> u8 {
+    match state {
+        TokenState::Fresh => 0,
+        TokenState::Stale => 1,
+        TokenState::Invalid => 2,
+    }
+}
+
+fn state_from_code(code: u8) -> TokenState {
+    match code {
+        0 => TokenState::Fresh,
+        1 => TokenState::Stale,
+        _ => TokenState::Invalid,
+    }
+}

@@ -1,0 +1,504 @@
+//! `Credentials`: the caching layer applications hold.
+
+mod builder;
+mod events;
+mod inner;
+mod refresh;
+mod rejected;
+mod snapshot;
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use time::OffsetDateTime;
+
+pub use builder::{CredentialsBuilder, MIN_RETRY_INTERVAL};
+pub use events::RefreshEvent;
+use inner::{Inner, Wait};
+use refresh::Trigger;
+pub use rejected::Rejected;
+use snapshot::{Rendering, Snapshot};
+
+use crate::{AccessToken, Result, TokenSource, TokenState};
+
+/// A [`TokenSource`] with a cache in front: what applications hold to put credentials on
+/// requests.
+///
+/// It keeps the last token, serves it while it is fresh, refreshes it ahead of its expiry, and
+/// makes any number of concurrent callers share one fetch. It is a cheap handle (an `Arc`
+/// inside), `Send + Sync`: clone it freely, there is no need to wrap it in an `Arc`.
+///
+/// # Examples
+///
+/// ```
+/// use credkit_core::{AccessToken, Credentials, StaticSource};
+/// use credkit_core::http::{HeaderMap, header::AUTHORIZATION};
+///
+/// # futures::executor::block_on(async {
+/// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.token")));
+/// let mut headers = HeaderMap::new();
+/// credentials.before_request(&mut headers).await?;
+/// assert_eq!(headers[AUTHORIZATION], "Bearer ya29.token");
+/// assert!(headers[AUTHORIZATION].is_sensitive());
+/// # Ok::<(), credkit_core::Error>(())
+/// # }).unwrap();
+/// ```
+///
+/// # The token's state
+///
+/// As the reference library: a token is **fresh** until it is within the refresh threshold of
+/// its expiry (225 s, or a quarter of a shorter lifetime), **stale** from then until it
+/// expires, and **invalid** once expired or when there is none. A token without an expiry is
+/// fresh until [`invalidate_if`](Credentials::invalidate_if) drops it.
+///
+/// - **Fresh**: [`before_request`](Credentials::before_request) and
+///   [`apply`](Credentials::apply) write the cached header values: one atomic load, no lock,
+///   no allocation when the map has room, no call to the source. The values are rendered once
+///   per token, in one copy per core (up to 16), so threads on different cores never contend
+///   for one reference count; [`headers`](Credentials::headers) clones a ready map.
+/// - **Stale**: the cached token is used at once, and one refresh runs ahead. With a
+///   [spawner](CredentialsBuilder::with_spawner) it runs in the background and nobody waits;
+///   without one, the first caller to notice drives it (and waits for it) while the others
+///   keep the cached token. If it fails, callers keep the cached token and the next attempt
+///   waits at least the [minimum retry interval](CredentialsBuilder::with_min_retry_interval).
+/// - **Invalid**: callers wait for the one refresh, joining it if it is already running. If it
+///   fails they all get its error, and the next call tries again.
+///
+/// A caller whose future is dropped cancels nothing: the refresh stays in place for the
+/// others, and the next caller drives it if nobody else does.
+///
+/// # Retries and storage
+///
+/// The source is wrapped in [`Retrying`](crate::Retrying) with the default
+/// [`RetryPolicy`](crate::RetryPolicy) (see
+/// [`with_retry_policy`](CredentialsBuilder::with_retry_policy)); this is the only retry
+/// layer. With a [storage](CredentialsBuilder::with_storage), a still-usable stored token is
+/// used on start without a fetch, and every new token, with any refresh token the source
+/// rotated, is stored in one call before anyone gets it.
+///
+/// # Secrets
+///
+/// The header value is marked sensitive, and its buffer is zeroized when the last copy of it
+/// is dropped. `Debug` shows the source's name, the expiry and the settings, never a token.
+/// Tracing events (refresh start, success, failure) and [`RefreshEvent`]s carry no secret.
+#[derive(Clone)]
+pub struct Credentials {
+    inner: Arc<Inner>,
+}
+
+impl Credentials {
+    /// A builder for credentials over `source`; every setting has a default.
+    ///
+    /// `source` is any [`TokenSource`], including an `Arc<dyn TokenSource>`.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, Credentials, StaticSource};
+    ///
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_quota_project("my-project")
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn builder(source: impl TokenSource + 'static) -> CredentialsBuilder {
+        CredentialsBuilder::new(Arc::new(source))
+    }
+
+    /// Credentials over `source` with every default: the system clock, the default retry
+    /// policy, no storage, no spawner, no quota project.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    ///
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert_eq!(credentials.token_state(), TokenState::Invalid); // nothing fetched yet
+    /// ```
+    pub fn new(source: impl TokenSource + 'static) -> Self {
+        // Nothing to validate with the defaults.
+        let builder = Self::builder(source);
+        let rendering = Rendering::new(builder.threshold(), None);
+        builder.assemble(rendering, None)
+    }
+
+    /// The state of the cached token now: fresh, stale or invalid (see the type's docs).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert_eq!(credentials.token_state(), TokenState::Invalid);
+    /// credentials.refresh().await?;
+    /// assert_eq!(credentials.token_state(), TokenState::Fresh);
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn token_state(&self) -> TokenState {
+        self.inner.state()
+    }
+
+    /// Whether a token is cached and not expired: the reference library's `valid`, which is
+    /// false once the token is stale.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert!(!credentials.valid());
+    /// credentials.refresh().await?;
+    /// assert!(credentials.valid());
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn valid(&self) -> bool {
+        self.token_state() == TokenState::Fresh
+    }
+
+    /// Whether the cached token has an expiry and the clock is past the refresh threshold
+    /// before it: the reference library's `expired`. False without a token or an expiry.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Clock, Credentials, StaticSource, SystemClock};
+    /// let almost_over = AccessToken::new("ya29.old")
+    ///     .with_expiry(SystemClock.now() + Duration::from_secs(60));
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.new")))
+    ///     .with_initial_token(almost_over)
+    ///     .build()?;
+    /// assert!(credentials.expired()); // within 225 s of its expiry
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn expired(&self) -> bool {
+        let now = self.inner.clock.now();
+        self.inner
+            .cache
+            .load()
+            .as_deref()
+            .is_some_and(|s| s.is_expired(now))
+    }
+
+    /// When the cached token expires; `None` without a token or when it has no expiry.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # use time::macros::datetime;
+    /// let seed = AccessToken::new("ya29.t").with_expiry(datetime!(2030-01-01 0:00 UTC));
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.new")))
+    ///     .with_initial_token(seed)
+    ///     .build()?;
+    /// assert_eq!(credentials.expiry(), Some(datetime!(2030-01-01 0:00 UTC)));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn expiry(&self) -> Option<OffsetDateTime> {
+        self.inner
+            .cache
+            .load()
+            .as_deref()
+            .and_then(Snapshot::expiry)
+    }
+
+    /// The cached token, whatever its state, without refreshing; `None` before the first
+    /// refresh or after an invalidation. Its secret stays a [`SecretString`](secrecy::SecretString).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// use secrecy::ExposeSecret;
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert!(credentials.token().is_none());
+    /// credentials.refresh().await?;
+    /// let token = credentials.token().expect("just refreshed");
+    /// assert_eq!(token.secret().expose_secret(), "ya29.t");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn token(&self) -> Option<Arc<AccessToken>> {
+        self.inner
+            .cache
+            .load()
+            .as_deref()
+            .map(|s| Arc::clone(s.token()))
+    }
+
+    /// The quota project sent as `x-goog-user-project`, if one is set.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert_eq!(credentials.quota_project(), None);
+    /// ```
+    pub fn quota_project(&self) -> Option<&str> {
+        self.inner.config.rendering.quota_project.as_deref()
+    }
+
+    /// The name of the source, for logs.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert_eq!(credentials.source_name(), "static token");
+    /// ```
+    pub fn source_name(&self) -> &str {
+        self.inner.config.source.name()
+    }
+
+    /// Writes the cached token into `headers` without waiting: `authorization: Bearer <token>`
+    /// (marked sensitive) and, with a quota project, `x-goog-user-project`. Existing values of
+    /// those headers are replaced; nothing else is touched.
+    ///
+    /// This is the synchronous member for code that cannot await: it never fetches in the
+    /// caller. A **fresh** token costs one atomic load, one clock read and a reference-count
+    /// increment per header: no lock, no call to the source, no allocation when `headers` has
+    /// room. (Room as `http` counts it: `HeaderMap::with_capacity(2)` holds both headers, but
+    /// `http` reserves a slot even to replace a value, so a map filled exactly to its capacity
+    /// grows once when written again.) A **stale** token is written too, and with
+    /// a spawner its refresh ahead starts in the background; without one, `Ok(Stale)` tells
+    /// the caller to call [`refresh`](Self::refresh) (or [`before_request`](Self::before_request))
+    /// soon.
+    ///
+    /// Returns the state of the token written: fresh or stale.
+    ///
+    /// # Errors
+    ///
+    /// With no usable token (none yet, or expired), nothing is written and the error is that of
+    /// the last failed refresh, or else a [`Configuration`](crate::ErrorKind::Configuration)
+    /// error saying to fetch a token first. Writing an expired token would only earn a 401. With
+    /// a spawner, a refresh is started in the background so a later call can succeed.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    /// use credkit_core::http::HeaderMap;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let mut headers = HeaderMap::with_capacity(2);
+    /// assert!(credentials.apply(&mut headers).is_err()); // nothing cached yet
+    /// credentials.refresh().await?;
+    /// assert_eq!(credentials.apply(&mut headers)?, TokenState::Fresh);
+    /// assert_eq!(headers["authorization"], "Bearer ya29.t");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn apply(&self, headers: &mut HeaderMap) -> Result<TokenState> {
+        if self.inner.write_if_fresh(headers) {
+            return Ok(TokenState::Fresh);
+        }
+        self.apply_slow(headers)
+    }
+
+    #[cold]
+    fn apply_slow(&self, headers: &mut HeaderMap) -> Result<TokenState> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let cached = inner.cache.load_full();
+        let state = cached
+            .as_deref()
+            .map_or(TokenState::Invalid, |s| s.state(now));
+        inner.observe(state);
+        if inner.config.spawner.is_some() {
+            match state {
+                TokenState::Stale => drop(inner.refresh_ahead(now)),
+                TokenState::Invalid => inner.refresh_in_background(),
+                TokenState::Fresh => {}
+            }
+        }
+        match cached {
+            Some(snapshot) if state != TokenState::Invalid => {
+                snapshot.write(headers);
+                Ok(state)
+            }
+            _ => Err(inner.unusable()),
+        }
+    }
+
+    /// Makes `headers` ready to send: refreshes if the token is invalid (waiting for the one
+    /// refresh), then writes it as [`apply`](Self::apply) does. This improves on the reference
+    /// library's `before_request`: a stale token is written at once while its refresh runs
+    /// ahead (see the type's docs).
+    ///
+    /// A fresh token takes the same path as `apply`: no lock, no allocation, no await.
+    ///
+    /// # Errors
+    ///
+    /// The refresh's error when the token was invalid and the refresh failed. Every caller
+    /// that waited on that refresh gets the same error; the next call tries again.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// use credkit_core::http::HeaderMap;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_quota_project("billing")
+    ///     .build()?;
+    /// let mut headers = HeaderMap::new();
+    /// credentials.before_request(&mut headers).await?;
+    /// assert_eq!(headers["authorization"], "Bearer ya29.t");
+    /// assert_eq!(headers["x-goog-user-project"], "billing");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn before_request(&self, headers: &mut HeaderMap) -> Result<()> {
+        if self.inner.write_if_fresh(headers) {
+            return Ok(());
+        }
+        let snapshot = self.usable().await?;
+        snapshot.write(headers);
+        Ok(())
+    }
+
+    /// The request headers as a new map: [`before_request`](Self::before_request) into an empty
+    /// map with room for both headers.
+    ///
+    /// # Errors
+    ///
+    /// As [`before_request`](Self::before_request).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let headers = credentials.headers().await?;
+    /// assert_eq!(headers.len(), 1);
+    /// assert_eq!(headers["authorization"], "Bearer ya29.t");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn headers(&self) -> Result<HeaderMap> {
+        if let Some(headers) = self.inner.headers_if_fresh() {
+            return Ok(headers);
+        }
+        let mut headers = HeaderMap::with_capacity(2);
+        self.before_request(&mut headers).await?;
+        Ok(headers)
+    }
+
+    /// A token to use now, refreshing first exactly when
+    /// [`before_request`](Self::before_request) would: for callers that need the token itself
+    /// rather than headers.
+    ///
+    /// # Errors
+    ///
+    /// As [`before_request`](Self::before_request).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// use secrecy::ExposeSecret;
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let token = credentials.access_token().await?;
+    /// assert_eq!(token.secret().expose_secret(), "ya29.t");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn access_token(&self) -> Result<Arc<AccessToken>> {
+        Ok(Arc::clone(self.usable().await?.token()))
+    }
+
+    /// Fetches a new token now, whatever the cached one's state, and returns it once it is
+    /// cached (and stored). Single-flighted: a refresh already in flight is joined rather than
+    /// doubled.
+    ///
+    /// # Errors
+    ///
+    /// The refresh's error. A token that was cached before stays cached.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// credentials.refresh().await?;
+    /// assert_eq!(credentials.token_state(), TokenState::Fresh);
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn refresh(&self) -> Result<Arc<AccessToken>> {
+        let snapshot = match self.inner.wait(Trigger::Forced) {
+            Wait::Refresh(driven) => driven.await?,
+            Wait::Ready(snapshot) => snapshot,
+        };
+        Ok(Arc::clone(snapshot.token()))
+    }
+
+    /// After a server rejected a request (a 401), drops the cached token if it is still the
+    /// one that was rejected, so the next call refreshes. Returns whether it dropped it.
+    ///
+    /// Give it what the rejected request carried: the [`AccessToken`] (or the `Arc` from
+    /// [`token`](Self::token) or [`access_token`](Self::access_token)), the `authorization`
+    /// [`HeaderValue`](http::HeaderValue), or the whole [`HeaderMap`]. A clone of the cached value is recognised
+    /// by identity; anything else is compared with the cached secret in constant time. When
+    /// many requests fail with one token, the first call drops it and the rest are no-ops, so
+    /// they cause one refresh, not many. A token that was already replaced is left alone.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let headers = credentials.headers().await?;
+    /// // ... the server answered 401 ...
+    /// assert!(credentials.invalidate_if(&headers));
+    /// assert!(!credentials.invalidate_if(&headers)); // already dropped
+    /// assert_eq!(credentials.token_state(), TokenState::Invalid);
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn invalidate_if<R: Rejected + ?Sized>(&self, rejected: &R) -> bool {
+        self.inner.invalidate(|snapshot| {
+            rejected.as_token().is_some_and(|t| snapshot.is_token(t))
+                || rejected
+                    .as_authorization()
+                    .is_some_and(|v| snapshot.is_authorization(v))
+        })
+    }
+
+    /// The cached token if it is usable (fresh or stale, driving or starting the refresh ahead
+    /// as needed), or the result of the one refresh.
+    async fn usable(&self) -> Result<Arc<Snapshot>> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let cached = inner.cache.load_full();
+        let state = cached
+            .as_deref()
+            .map_or(TokenState::Invalid, |s| s.state(now));
+        inner.observe(state);
+        match (state, cached) {
+            (TokenState::Fresh, Some(snapshot)) => Ok(snapshot),
+            (TokenState::Stale, Some(snapshot)) => {
+                let Some(driven) = inner.refresh_ahead(now) else {
+                    return Ok(snapshot);
+                };
+                // This caller drives the refresh ahead; the others keep the cached token.
+                match driven.await {
+                    Ok(fresh) => Ok(fresh),
+                    Err(error) => {
+                        if snapshot.state(inner.clock.now()) == TokenState::Invalid {
+                            Err(error)
+                        } else {
+                            Ok(snapshot)
+                        }
+                    }
+                }
+            }
+            _ => match inner.wait(Trigger::Invalid) {
+                Wait::Refresh(driven) => driven.await,
+                Wait::Ready(snapshot) => Ok(snapshot),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cached = self.inner.cache.load();
+        f.debug_struct("Credentials")
+            .field("source", &self.source_name())
+            .field("has_token", &cached.is_some())
+            .field("expiry", &cached.as_deref().and_then(Snapshot::expiry))
+            .field("quota_project", &self.quota_project())
+            .field("refreshing", &self.inner.refreshing())
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}

@@ -1,0 +1,402 @@
+//! The cached token and its ready-made header values: what the hot path reads.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::{AccessToken, Error, ErrorKind, Result, TokenState, validate_token_text};
+
+/// The header that names the project billed for quota.
+pub(super) static X_GOOG_USER_PROJECT: HeaderName = HeaderName::from_static("x-goog-user-project");
+
+/// The most copies of the rendered headers a snapshot keeps (see [`Rendering::copies`]).
+const MAX_COPIES: usize = 16;
+
+/// How snapshots render a token: the same for every token of one `Credentials`.
+#[derive(Debug)]
+pub(super) struct Rendering {
+    pub(super) threshold: Duration,
+    /// Already checked to be a valid header value.
+    pub(super) quota_project: Option<String>,
+    /// How many copies of the header values to keep, a power of two: one per core (at most
+    /// [`MAX_COPIES`]), so threads on different cores count references on different cache
+    /// lines instead of fighting over one.
+    pub(super) copies: usize,
+}
+
+impl Rendering {
+    pub(super) fn new(threshold: Duration, quota_project: Option<String>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            threshold,
+            quota_project,
+            copies: cores.min(MAX_COPIES).next_power_of_two(),
+        }
+    }
+}
+
+/// One cached token with its header values rendered once, and the instants its state changes.
+///
+/// Immutable: a refresh publishes a new snapshot, so readers never see a torn update.
+pub(super) struct Snapshot {
+    token: Arc<AccessToken>,
+    /// `Rendering::copies` identical copies of the header values, `primary` and `others`; a
+    /// thread always uses the same one.
+    primary: Rendered,
+    others: Box<[Rendered]>,
+    /// `copies - 1`, to pick a copy from a thread's index (`copies` is a power of two).
+    mask: usize,
+    /// When the token turns stale; `None` when it has no expiry (fresh until rejected).
+    stale_at: Option<OffsetDateTime>,
+    /// `stale_at` as a `SystemTime`, for the default clock's hot path; `None` when there is no
+    /// `stale_at` or it does not fit.
+    stale_at_system: Option<SystemTime>,
+    expiry: Option<OffsetDateTime>,
+}
+
+/// One copy of the header values, and a map holding them for `headers()` to clone.
+struct Rendered {
+    authorization: HeaderValue,
+    quota_project: Option<HeaderValue>,
+    map: HeaderMap,
+}
+
+/// A rendered header's buffer: zeroized when the last clone of the value is dropped, and
+/// aligned so that the reference count `Bytes` keeps beside it has a cache line of its own.
+#[repr(align(64))]
+struct Buffer(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for Buffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn header_value(bytes: Zeroizing<Vec<u8>>, sensitive: bool) -> Result<HeaderValue> {
+    let mut value =
+        HeaderValue::from_maybe_shared(Bytes::from_owner(Buffer(bytes))).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                "a credential cannot be sent in an HTTP header",
+            )
+        })?;
+    value.set_sensitive(sensitive);
+    Ok(value)
+}
+
+impl Rendered {
+    fn new(secret: &str, quota_project: Option<&str>) -> Result<Self> {
+        let mut rendered = Zeroizing::new(Vec::with_capacity(7 + secret.len()));
+        rendered.extend_from_slice(b"Bearer ");
+        rendered.extend_from_slice(secret.as_bytes());
+        let authorization = header_value(rendered, true)?;
+        let quota_project = quota_project
+            .map(|project| header_value(Zeroizing::new(project.as_bytes().to_vec()), false))
+            .transpose()?;
+        let mut map = HeaderMap::with_capacity(2);
+        map.insert(AUTHORIZATION, authorization.clone());
+        if let Some(project) = &quota_project {
+            map.insert(&X_GOOG_USER_PROJECT, project.clone());
+        }
+        Ok(Self {
+            authorization,
+            quota_project,
+            map,
+        })
+    }
+}
+
+impl Snapshot {
+    /// Renders `token` (which must carry no rotated refresh token) as `Bearer <token>`.
+    pub(super) fn new(token: AccessToken, rendering: &Rendering) -> Result<Self> {
+        let secret = token.secret().expose_secret();
+        validate_token_text(secret, "access token")?;
+        let quota_project = rendering.quota_project.as_deref();
+        let copies = rendering.copies.max(1).next_power_of_two();
+        let primary = Rendered::new(secret, quota_project)?;
+        let others = (1..copies)
+            .map(|_| Rendered::new(secret, quota_project))
+            .collect::<Result<Box<[_]>>>()?;
+        let stale_at = token.stale_at(rendering.threshold);
+        Ok(Self {
+            stale_at,
+            stale_at_system: stale_at.and_then(to_system_time),
+            expiry: token.expiry(),
+            token: Arc::new(token),
+            primary,
+            others,
+            mask: copies - 1,
+        })
+    }
+
+    /// This thread's copy of the header values.
+    #[inline]
+    fn rendered(&self) -> &Rendered {
+        let index = thread_index() & self.mask;
+        match index
+            .checked_sub(1)
+            .and_then(|other| self.others.get(other))
+        {
+            Some(rendered) => rendered,
+            None => &self.primary,
+        }
+    }
+
+    /// The token's state at `now`; the same answer as [`TokenState::at`], from precomputed
+    /// instants.
+    #[inline]
+    pub(super) fn state(&self, now: OffsetDateTime) -> TokenState {
+        match self.stale_at {
+            Some(stale_at) if now >= stale_at => {
+                if self.expiry.is_some_and(|expiry| now >= expiry) {
+                    TokenState::Invalid
+                } else {
+                    TokenState::Stale
+                }
+            }
+            _ => TokenState::Fresh,
+        }
+    }
+
+    /// Whether the token is fresh at `now`: the hot path's one comparison.
+    #[inline]
+    pub(super) fn is_fresh(&self, now: OffsetDateTime) -> bool {
+        self.stale_at.is_none_or(|stale_at| now < stale_at)
+    }
+
+    /// Whether the token is fresh at `now` read from the system clock: `None` when that cannot
+    /// be told without the calendar time (a `stale_at` beyond `SystemTime`'s range).
+    #[inline]
+    pub(super) fn is_fresh_at_system(&self, now: SystemTime) -> Option<bool> {
+        match (self.stale_at, self.stale_at_system) {
+            (None, _) => Some(true),
+            (Some(_), Some(stale_at)) => Some(now < stale_at),
+            (Some(_), None) => None,
+        }
+    }
+
+    /// Whether the token has no expiry, so it is fresh whatever the time.
+    #[inline]
+    pub(super) fn never_stale(&self) -> bool {
+        self.stale_at.is_none()
+    }
+
+    /// Whether the reference library would call the token expired: it has an expiry and `now`
+    /// is past the refresh threshold before it.
+    pub(super) fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.stale_at.is_some_and(|stale_at| now >= stale_at)
+    }
+
+    /// Writes `authorization` and, with a quota project, `x-goog-user-project`, replacing
+    /// earlier values. Clones reference-counted values: no allocation when `headers` has room.
+    #[inline]
+    pub(super) fn write(&self, headers: &mut HeaderMap) {
+        let rendered = self.rendered();
+        headers.insert(AUTHORIZATION, rendered.authorization.clone());
+        if let Some(quota_project) = &rendered.quota_project {
+            headers.insert(&X_GOOG_USER_PROJECT, quota_project.clone());
+        }
+    }
+
+    /// A new map with the headers: a clone of a ready map, with no hashing.
+    #[inline]
+    pub(super) fn headers(&self) -> HeaderMap {
+        self.rendered().map.clone()
+    }
+
+    pub(super) fn token(&self) -> &Arc<AccessToken> {
+        &self.token
+    }
+
+    pub(super) fn expiry(&self) -> Option<OffsetDateTime> {
+        self.expiry
+    }
+
+    /// Whether `rejected` is this snapshot's token: the same allocation, or else the same secret
+    /// compared in constant time.
+    pub(super) fn is_token(&self, rejected: &AccessToken) -> bool {
+        std::ptr::eq(rejected, Arc::as_ptr(&self.token))
+            || constant_time_eq(
+                rejected.secret().expose_secret().as_bytes(),
+                self.token.secret().expose_secret().as_bytes(),
+            )
+    }
+
+    /// Whether `rejected` is this snapshot's `authorization` value: a clone of one of its copies
+    /// (the same buffer), or else the same bytes compared in constant time.
+    pub(super) fn is_authorization(&self, rejected: &HeaderValue) -> bool {
+        let theirs = rejected.as_bytes();
+        let cloned = std::iter::once(&self.primary)
+            .chain(self.others.iter())
+            .any(|rendered| {
+                let ours = rendered.authorization.as_bytes();
+                ours.as_ptr() == theirs.as_ptr() && ours.len() == theirs.len()
+            });
+        cloned || constant_time_eq(self.primary.authorization.as_bytes(), theirs)
+    }
+}
+
+/// A small number that stays the same for the life of the calling thread, different for
+/// threads started one after another: picks the thread's copy of the header values.
+#[inline]
+fn thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|index| {
+        let mut value = index.get();
+        if value == usize::MAX {
+            value = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+            index.set(value);
+        }
+        value
+    })
+}
+
+/// The same instant as a `SystemTime`, if it fits.
+fn to_system_time(at: OffsetDateTime) -> Option<SystemTime> {
+    let since_epoch = at - OffsetDateTime::UNIX_EPOCH;
+    let magnitude = Duration::try_from(since_epoch.abs()).ok()?;
+    if since_epoch.is_negative() {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    }
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0_u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::REFRESH_THRESHOLD;
+
+    fn rendering(quota_project: Option<&str>) -> Rendering {
+        Rendering {
+            threshold: REFRESH_THRESHOLD,
+            quota_project: quota_project.map(str::to_owned),
+            copies: 4,
+        }
+    }
+
+    const EXPIRY: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
+
+    #[test]
+    fn renders_a_sensitive_bearer_value() {
+        let snapshot = Snapshot::new(AccessToken::new("ya29.abc"), &rendering(None)).unwrap();
+        let mut headers = HeaderMap::new();
+        snapshot.write(&mut headers);
+        let value = &headers[AUTHORIZATION];
+        assert_eq!(value, "Bearer ya29.abc");
+        assert!(value.is_sensitive());
+        assert!(!format!("{value:?}").contains("ya29.abc"));
+        assert!(headers.get(&X_GOOG_USER_PROJECT).is_none());
+    }
+
+    #[test]
+    fn every_copy_and_the_ready_map_carry_the_same_headers() {
+        let snapshot = Snapshot::new(AccessToken::new("ya29.abc"), &rendering(Some("qp"))).unwrap();
+        let copies: Vec<_> = std::iter::once(&snapshot.primary)
+            .chain(snapshot.others.iter())
+            .collect();
+        assert_eq!(copies.len(), 4);
+        for rendered in copies {
+            assert_eq!(rendered.authorization, "Bearer ya29.abc");
+            assert!(rendered.authorization.is_sensitive());
+            assert_eq!(rendered.quota_project.as_ref().unwrap(), "qp");
+            assert!(snapshot.is_authorization(&rendered.authorization));
+        }
+        let map = snapshot.headers();
+        assert_eq!(map.len(), 2);
+        assert_eq!(map[AUTHORIZATION], "Bearer ya29.abc");
+        assert_eq!(map[&X_GOOG_USER_PROJECT], "qp");
+        // Threads get copies, each thread always the same one.
+        let index = thread_index();
+        assert_eq!(thread_index(), index);
+        let other = std::thread::spawn(thread_index).join().unwrap();
+        assert_ne!(other, index);
+    }
+
+    #[test]
+    fn rejects_a_token_that_would_inject_headers() {
+        let err = Snapshot::new(AccessToken::new("t0k\r\nx: 1"), &rendering(None))
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert!(!err.to_string().contains("t0k"));
+    }
+
+    #[test]
+    fn state_agrees_with_token_state_at() {
+        let issued = EXPIRY - time::Duration::minutes(5);
+        for token in [
+            AccessToken::new("t").with_expiry(EXPIRY),
+            AccessToken::new("t")
+                .with_expiry(EXPIRY)
+                .with_issued_at(issued),
+            AccessToken::new("t"),
+        ] {
+            let snapshot = Snapshot::new(token.clone(), &rendering(None)).unwrap();
+            for secs in [-400, -226, -225, -224, -76, -75, -74, -1, 0, 1] {
+                let now = EXPIRY + time::Duration::seconds(secs);
+                let expected = token.state(now, REFRESH_THRESHOLD);
+                assert_eq!(snapshot.state(now), expected, "at {secs}s");
+                assert_eq!(snapshot.is_fresh(now), expected == TokenState::Fresh);
+                assert_eq!(
+                    snapshot.is_fresh_at_system(SystemTime::from(now)),
+                    Some(expected == TokenState::Fresh)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn identity_and_value_comparisons() {
+        let snapshot = Snapshot::new(AccessToken::new("secret-a"), &rendering(None)).unwrap();
+        assert!(snapshot.is_token(snapshot.token()));
+        assert!(snapshot.is_token(&AccessToken::new("secret-a")));
+        assert!(!snapshot.is_token(&AccessToken::new("secret-b")));
+        let mut headers = HeaderMap::new();
+        snapshot.write(&mut headers);
+        assert!(snapshot.is_authorization(&headers[AUTHORIZATION]));
+        assert!(snapshot.is_authorization(&HeaderValue::from_static("Bearer secret-a")));
+        assert!(!snapshot.is_authorization(&HeaderValue::from_static("Bearer secret-b")));
+        assert!(!snapshot.is_authorization(&HeaderValue::from_static("Bearer secret-")));
+    }
+
+    #[test]
+    fn system_time_conversion_is_exact() {
+        for at in [
+            EXPIRY,
+            OffsetDateTime::UNIX_EPOCH,
+            datetime!(1960-01-01 0:00:00.5 UTC),
+        ] {
+            assert_eq!(to_system_time(at), Some(SystemTime::from(at)));
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_basics() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
