@@ -1,8 +1,9 @@
 //! Application Default Credentials discovery for user credentials.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use credkit_core::{Error, ErrorKind, Result};
+use credkit_core::{BuildError, Credentials, Error, ErrorKind, Result, Transport};
 
 use crate::UserCredentials;
 
@@ -19,6 +20,126 @@ pub const GCLOUD_CLIENT_ID: &str =
     "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com";
 
 const NOT_FOUND: &str = "Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information.";
+
+/// Where Application Default Credentials were found.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum AdcSource {
+    /// An `authorized_user` file.
+    User(UserCredentials),
+    /// The gcloud CLI, the last fallback (with the `gcloud` feature).
+    #[cfg(feature = "gcloud")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "gcloud")))]
+    Gcloud(credkit_gcloud::GcloudSource),
+}
+
+impl AdcSource {
+    /// A short name for the kind of credential: `authorized_user` or `gcloud`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::User(_) => "authorized_user",
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(_) => "gcloud",
+        }
+    }
+
+    /// The caching [`Credentials`] over this source, refreshing through `transport`.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] when the quota project cannot go into an HTTP header.
+    pub fn into_credentials(
+        self,
+        transport: Arc<dyn Transport>,
+    ) -> std::result::Result<Credentials, BuildError> {
+        match self {
+            Self::User(user) => user.with_transport(transport).into_credentials(),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.into_credentials(),
+        }
+    }
+}
+
+/// Application Default Credentials, ready to use: the first of the sources
+/// [`discover_with_env`] tries, as caching [`Credentials`] that refresh through `transport`.
+///
+/// # Errors
+///
+/// As [`discover_with_env`], through the process environment.
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use credkit_refresh_token::default_credentials;
+///
+/// use credkit_reqwest::ReqwestTransport;
+///
+/// let credentials = default_credentials(Arc::new(ReqwestTransport::new()?))?;
+/// let headers = credentials.headers().await?;
+/// # Ok(()) }
+/// ```
+pub fn default_credentials(transport: Arc<dyn Transport>) -> Result<Credentials> {
+    default_credentials_with_env(transport, |name| std::env::var(name).ok())
+}
+
+/// [`default_credentials`] reading the environment through `env`.
+///
+/// # Errors
+///
+/// As [`discover_with_env`].
+pub fn default_credentials_with_env(
+    transport: Arc<dyn Transport>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Credentials> {
+    Ok(discover_with_env(env)?.into_credentials(transport)?)
+}
+
+/// Discovers Application Default Credentials through `env`: the sources of
+/// [`find_user_credentials_with_env`], then, with the `gcloud` feature, the gcloud CLI if it is
+/// on `PATH` (with `GOOGLE_CLOUD_QUOTA_PROJECT` as its quota project).
+///
+/// # Errors
+///
+/// As [`find_user_credentials_with_env`]; when nothing is found, the message lists every place
+/// looked at, the gcloud CLI included.
+pub fn discover_with_env(env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
+    let env = |name: &str| env(name).filter(|value| !value.is_empty());
+    match find_user_credentials_with_env(env) {
+        Ok(user) => Ok(AdcSource::User(user)),
+        Err(err) => gcloud_fallback(err, env),
+    }
+}
+
+#[cfg(not(feature = "gcloud"))]
+fn gcloud_fallback(err: Error, _env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
+    Err(err)
+}
+
+#[cfg(feature = "gcloud")]
+fn gcloud_fallback(err: Error, env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
+    if !err.message().starts_with(NOT_FOUND) {
+        return Err(err);
+    }
+    let program = credkit_gcloud::DEFAULT_PROGRAM;
+    let on_path = env("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
+    if !on_path {
+        return Err(Error::new(
+            ErrorKind::Configuration,
+            format!(
+                "{}; the gcloud CLI ({program} not found on PATH).",
+                err.message().trim_end_matches('.')
+            ),
+        ));
+    }
+    let source = credkit_gcloud::GcloudSource::new();
+    Ok(AdcSource::Gcloud(match env(QUOTA_PROJECT_ENV) {
+        Some(project) => source.with_quota_project(project),
+        None => source,
+    }))
+}
 
 /// Finds the user's Application Default Credentials through the process environment; see
 /// [`find_user_credentials_with_env`].

@@ -25,6 +25,7 @@
 //! - Tokens with CR, LF or other control characters are rejected.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adc;
 mod authorized_user;
@@ -33,7 +34,8 @@ mod user;
 
 // The public interface is:
 pub use adc::{
-    ADC_FILE_NAME, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID, QUOTA_PROJECT_ENV,
+    ADC_FILE_NAME, AdcSource, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID,
+    QUOTA_PROJECT_ENV, default_credentials, default_credentials_with_env, discover_with_env,
     find_user_credentials, find_user_credentials_with_env, well_known_file,
 };
 pub use user::{
