@@ -70,6 +70,7 @@ impl AdcSource {
 /// # Examples
 ///
 /// ```no_run
+/// # #[allow(dead_code)]
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
 /// use credkit_refresh_token::default_credentials;
@@ -78,6 +79,7 @@ impl AdcSource {
 ///
 /// let credentials = default_credentials(Arc::new(ReqwestTransport::new()?))?;
 /// let headers = credentials.headers().await?;
+/// assert!(headers.contains_key("authorization"));
 /// # Ok(()) }
 /// ```
 pub fn default_credentials(transport: Arc<dyn Transport>) -> Result<Credentials> {
