@@ -125,9 +125,12 @@ fn gcloud_fallback(err: Error, env: impl Fn(&str) -> Option<String>) -> Result<A
         return Err(err);
     }
     let program = credkit_gcloud::DEFAULT_PROGRAM;
-    let on_path = env("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));
-    if !on_path {
+    let found = env("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    });
+    let Some(found) = found else {
         return Err(Error::new(
             ErrorKind::Configuration,
             format!(
@@ -135,8 +138,12 @@ fn gcloud_fallback(err: Error, env: impl Fn(&str) -> Option<String>) -> Result<A
                 err.message().trim_end_matches('.')
             ),
         ));
-    }
-    let source = credkit_gcloud::GcloudSource::new();
+    };
+    // Run the very program found, so discovery and use agree whatever PATH the process has.
+    let source = credkit_gcloud::GcloudSource::builder()
+        .with_program(found)
+        .build()
+        .map_err(Error::from)?;
     Ok(AdcSource::Gcloud(match env(QUOTA_PROJECT_ENV) {
         Some(project) => source.with_quota_project(project),
         None => source,

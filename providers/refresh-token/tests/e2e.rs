@@ -130,3 +130,71 @@ async fn an_html_503_is_a_clean_transient_error() {
     assert!(err.to_string().contains("text/html"));
     assert!(!err.to_string().contains("Service Unavailable"));
 }
+
+#[tokio::test]
+async fn through_credentials_503_503_200_makes_three_requests() {
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_replies([
+        Reply::oauth_error(503, "backend_error", None),
+        Reply::html(503, "<html>busy</html>"),
+        Reply::token("at-after-retries"),
+    ]);
+    let clock = FakeClock::new().with_auto_advance(true);
+    let credentials = credentials(&server, &clock).into_credentials().unwrap();
+
+    let headers = credentials.headers().await.unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-after-retries");
+    assert_eq!(server.request_count(), 3);
+    // Two backoff waits, about 1 s and then 2 s, on the fake clock.
+    let waits = clock.sleeps();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(
+        waits[0] >= std::time::Duration::from_millis(900)
+            && waits[0] <= std::time::Duration::from_millis(1100)
+    );
+    assert!(
+        waits[1] >= std::time::Duration::from_millis(1800)
+            && waits[1] <= std::time::Duration::from_millis(2200)
+    );
+}
+
+#[tokio::test]
+async fn through_credentials_invalid_grant_is_not_retried() {
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::oauth_error(
+        400,
+        "invalid_grant",
+        Some("Token has been expired or revoked."),
+    ));
+    let clock = FakeClock::new().with_auto_advance(true);
+    let credentials = credentials(&server, &clock).into_credentials().unwrap();
+    let err = credentials.headers().await.unwrap_err();
+    assert_eq!(err.oauth_error(), Some("invalid_grant"));
+    assert_eq!(server.request_count(), 1);
+    assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_before_handout() {
+    use credkit_core::{MemoryStorage, Storage};
+
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::rotation("at-1", "rt-rotated"));
+    let clock = FakeClock::new();
+    let storage = MemoryStorage::new();
+    let credentials = credentials(&server, &clock)
+        .credentials_builder()
+        .with_storage(Arc::new(storage.clone()), "user@example.com")
+        .build()
+        .unwrap();
+    credentials.headers().await.unwrap();
+    let record = storage.load("user@example.com").await.unwrap().unwrap();
+    assert_eq!(
+        record.refresh_token().unwrap().expose_secret(),
+        "rt-rotated"
+    );
+    assert_eq!(
+        record.access_token().unwrap().secret().expose_secret(),
+        "at-1"
+    );
+}

@@ -1,0 +1,47 @@
+//! `GcloudSource` through the caching `Credentials`: gcloud runs once per token lifetime, however
+//! many callers there are.
+#![cfg(unix)]
+
+mod support;
+
+use credkit_core::Clock;
+use credkit_testing::{FAKE_CLOCK_START, FakeClock, FakeGcloud};
+use futures::executor::block_on;
+use support::{TestResult, source};
+
+#[test]
+fn a_hundred_concurrent_callers_run_one_gcloud_process() -> TestResult {
+    let clock = FakeClock::new();
+    let gcloud = FakeGcloud::builder()
+        .with_token("ya29.shared")
+        .with_token_expiry(FAKE_CLOCK_START + time::Duration::hours(1))
+        .build()?;
+    let credentials = source(&gcloud, &clock)?
+        .with_quota_project("gcloud-quota")
+        .credentials_builder()
+        .with_clock(std::sync::Arc::new(clock.clone()))
+        .build()?;
+
+    let callers = (0..100).map(|_| {
+        let credentials = credentials.clone();
+        async move { credentials.headers().await }
+    });
+    let results = block_on(futures::future::join_all(callers));
+    for headers in results {
+        let headers = headers?;
+        assert_eq!(headers["authorization"], "Bearer ya29.shared");
+        assert_eq!(headers["x-goog-user-project"], "gcloud-quota");
+    }
+    assert_eq!(gcloud.calls(), 1);
+
+    // Requests keep using the cached token until it is stale; then gcloud runs again, once.
+    clock.set(FAKE_CLOCK_START + time::Duration::minutes(50));
+    block_on(credentials.headers())?;
+    assert_eq!(gcloud.calls(), 1);
+    clock.set(FAKE_CLOCK_START + time::Duration::minutes(58));
+    block_on(credentials.headers())?;
+    block_on(credentials.headers())?;
+    assert_eq!(gcloud.calls(), 2);
+    assert!(clock.now() > FAKE_CLOCK_START);
+    Ok(())
+}
