@@ -44,3 +44,8 @@ pub use user::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
+
+// The README's Rust examples compile as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

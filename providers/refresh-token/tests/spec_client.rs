@@ -1,6 +1,6 @@
 //! The reference's `tests/oauth2/test__client.py` (10.3), ported for the refresh-token grant.
 //!
-//! Ported: items 1–9, 11–15, 22–24, 29–31 (18 of 39 functions). Where credkit departs from the
+//! Ported: items 1–9, 11–15, 22–24, 29–31 (20 of 39 functions). Where credkit departs from the
 //! reference (DESIGN.md) the test asserts credkit's behaviour and says so. Not ported: items
 //! 10 and 16–21, 25–28 (JSON-bodied reauth requests, JWT and IAM grants: service-account
 //! paths, not user credentials), 32–39 (trust-boundary lookups, not used by user credentials).

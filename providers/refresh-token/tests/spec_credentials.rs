@@ -1,17 +1,19 @@
 //! The reference's `tests/oauth2/test_credentials.py` (10.1) and
 //! `tests_async/oauth2/test_credentials_async.py` (10.2), ported at the `UserCredentials` level.
 //!
-//! Ported here: 10.1 items 1, 3, 4, 5, 9, 10, 11, 18–22, 25–32 and 10.2 items 2–6, 9–12 (26
-//! cases). The state members (`valid`, `expired`, `apply`, `before_request`: 10.1 items 2, 6,
-//! 23, 24; 10.2 items 1, 7, 8, 16, 17) live on the caching `Credentials` and are ported in
-//! `spec_state.rs`. Not ported, and why:
-//! - 10.1 items 33–37 and 10.2 items 13–15 test Python pickling, which has no Rust counterpart.
-//! - 10.1 items 7, 8, 12–17 test the refresh handler, ported with the refresh-handler provider;
-//!   item 8 (a non-callable handler) cannot be expressed in Rust's types.
-//! - 10.1 items 38–41 and 10.2 items 18–21 (`UserAccessTokenCredentials`) are the gcloud
-//!   provider's tests.
-//! - 10.1 item 1's "the same list object each time, mutations persist" is Python aliasing; the
-//!   port checks that the scopes given come back and are written by `to_json`.
+//! Where the ports are, for sections 10.1 to 10.3 as a whole:
+//! - 10.1 (41 tests): 29 ported. Here: 1, 3, 4, 5, 9, 10, 11, 18–22, 25–32. In `spec_state.rs`
+//!   (the state members on `Credentials`): 2, 6, 23, 24, 25. In `spec_handler.rs`: 7, 12, 13, 14,
+//!   17. Left out: 8, 15, 16 (a non-callable handler, a non-string token, a non-datetime expiry:
+//!   impossible in Rust's types); 33–37 (Python pickling); 38–41 (`UserAccessTokenCredentials`,
+//!   ported as credkit-gcloud's own tests).
+//! - 10.2 (21 tests): 14 ported. Here: 2, 3, 4, 5, 6 (asserting credkit's decision: a scope
+//!   shortfall warns, no error), 9, 10, 11, 12. In `spec_state.rs`: 1, 7, 8, 16, 17. Left out:
+//!   13–15 (pickling); 18–21 (gcloud, in credkit-gcloud).
+//! - 10.3 (39 functions): 20 ported, in `spec_client.rs`; its docs list the 19 left out.
+//!
+//! 10.1 item 1's "the same list object each time, mutations persist" is Python aliasing; the port
+//! checks that the scopes given come back and are written by `to_json`.
 
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
