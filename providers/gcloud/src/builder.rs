@@ -30,23 +30,20 @@ use crate::source::{Config, DEFAULT_FALLBACK_LIFETIME, DEFAULT_PROGRAM, DEFAULT_
 /// ```
 #[must_use]
 pub struct GcloudSourceBuilder {
-    program: PathBuf,
-    account: Option<String>,
-    quota_project: Option<String>,
-    timeout: Duration,
-    fallback_lifetime: Duration,
-    clock: Arc<dyn Clock>,
+    config: Config,
 }
 
 impl Default for GcloudSourceBuilder {
     fn default() -> Self {
         Self {
-            program: PathBuf::from(DEFAULT_PROGRAM),
-            account: None,
-            quota_project: None,
-            timeout: DEFAULT_TIMEOUT,
-            fallback_lifetime: DEFAULT_FALLBACK_LIFETIME,
-            clock: Arc::new(SystemClock),
+            config: Config {
+                program: PathBuf::from(DEFAULT_PROGRAM),
+                account: None,
+                quota_project: None,
+                timeout: DEFAULT_TIMEOUT,
+                fallback_lifetime: DEFAULT_FALLBACK_LIFETIME,
+                clock: Arc::new(SystemClock),
+            },
         }
     }
 }
@@ -55,7 +52,7 @@ impl GcloudSourceBuilder {
     /// The gcloud program: a bare name is looked up on `PATH`, a path is run as is. Default
     /// [`DEFAULT_PROGRAM`](crate::DEFAULT_PROGRAM).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
-        self.program = program.into();
+        self.config.program = program.into();
         self
     }
 
@@ -63,7 +60,7 @@ impl GcloudSourceBuilder {
     /// active account. An empty string also means none.
     pub fn with_account(mut self, account: impl Into<String>) -> Self {
         let account = account.into();
-        self.account = (!account.is_empty()).then_some(account);
+        self.config.account = (!account.is_empty()).then_some(account);
         self
     }
 
@@ -71,14 +68,14 @@ impl GcloudSourceBuilder {
     /// An empty string also means none.
     pub fn with_quota_project(mut self, quota_project: impl Into<String>) -> Self {
         let quota_project = quota_project.into();
-        self.quota_project = (!quota_project.is_empty()).then_some(quota_project);
+        self.config.quota_project = (!quota_project.is_empty()).then_some(quota_project);
         self
     }
 
     /// How long one gcloud command may run before it is killed. Default
     /// [`DEFAULT_TIMEOUT`](crate::DEFAULT_TIMEOUT), 30 seconds.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.config.timeout = timeout;
         self
     }
 
@@ -86,14 +83,14 @@ impl GcloudSourceBuilder {
     /// not report. Default [`DEFAULT_FALLBACK_LIFETIME`](crate::DEFAULT_FALLBACK_LIFETIME),
     /// 5 minutes; see there why.
     pub fn with_fallback_lifetime(mut self, lifetime: Duration) -> Self {
-        self.fallback_lifetime = lifetime;
+        self.config.fallback_lifetime = lifetime;
         self
     }
 
     /// The clock that times out commands and dates tokens. Default
     /// [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.config.clock = Arc::new(clock);
         self
     }
 
@@ -104,15 +101,15 @@ impl GcloudSourceBuilder {
     /// A [`BuildError`] ([`is_invalid_value`](BuildError::is_invalid_value)) for an empty program
     /// path, a zero timeout or a zero fallback lifetime.
     pub fn build(self) -> Result<GcloudSource, BuildError> {
-        if self.program.as_os_str().is_empty() {
+        if self.config.program.as_os_str().is_empty() {
             return Err(BuildError::invalid_value(
                 "the gcloud program path is empty",
             ));
         }
-        if self.timeout.is_zero() {
+        if self.config.timeout.is_zero() {
             return Err(BuildError::invalid_value("the gcloud timeout is zero"));
         }
-        if self.fallback_lifetime.is_zero() {
+        if self.config.fallback_lifetime.is_zero() {
             return Err(BuildError::invalid_value(
                 "the gcloud fallback token lifetime is zero",
             ));
@@ -121,26 +118,12 @@ impl GcloudSourceBuilder {
     }
 
     pub(crate) fn into_config(self) -> Config {
-        Config {
-            program: self.program,
-            account: self.account,
-            quota_project: self.quota_project,
-            timeout: self.timeout,
-            fallback_lifetime: self.fallback_lifetime,
-            clock: self.clock,
-        }
+        self.config
     }
 }
 
 impl fmt::Debug for GcloudSourceBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GcloudSourceBuilder")
-            .field("program", &self.program)
-            .field("account", &self.account)
-            .field("quota_project", &self.quota_project)
-            .field("timeout", &self.timeout)
-            .field("fallback_lifetime", &self.fallback_lifetime)
-            .field("clock", &self.clock)
-            .finish()
+        self.config.fmt_as("GcloudSourceBuilder", f)
     }
 }

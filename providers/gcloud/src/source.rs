@@ -365,14 +365,20 @@ impl TokenSource for GcloudSource {
 
 impl fmt::Debug for GcloudSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let config = &*self.inner;
-        f.debug_struct("GcloudSource")
-            .field("program", &config.program)
-            .field("account", &config.account)
-            .field("quota_project", &config.quota_project)
-            .field("timeout", &config.timeout)
-            .field("fallback_lifetime", &config.fallback_lifetime)
-            .field("clock", &config.clock)
+        self.inner.fmt_as("GcloudSource", f)
+    }
+}
+
+impl Config {
+    /// The one `Debug` rendering of the source and its builder (nothing here is secret).
+    pub(crate) fn fmt_as(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("program", &self.program)
+            .field("account", &self.account)
+            .field("quota_project", &self.quota_project)
+            .field("timeout", &self.timeout)
+            .field("fallback_lifetime", &self.fallback_lifetime)
+            .field("clock", &self.clock)
             .finish()
     }
 }

@@ -506,28 +506,35 @@ impl Transport for NoTransport {
 
 impl fmt::Debug for UserCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state();
-        let redacted = |present: bool| present.then_some("[REDACTED]");
-        f.debug_struct("UserCredentials")
-            .field("token", &redacted(state.token.is_some()))
-            .field("expiry", &state.expiry)
-            .field("refresh_token", &redacted(state.refresh_token.is_some()))
-            .field("id_token", &redacted(state.id_token.is_some()))
-            .field("token_uri", &self.config.token_uri)
-            .field("client_id", &self.config.client_id)
-            .field(
-                "client_secret",
-                &redacted(self.config.client_secret.is_some()),
-            )
-            .field("scopes", &self.config.scopes)
-            .field("default_scopes", &self.config.default_scopes)
-            .field("granted_scopes", &state.granted_scopes)
-            .field("quota_project_id", &self.config.quota_project_id)
-            .field("rapt_token", &redacted(state.rapt_token.is_some()))
-            .field("refresh_handler", &self.config.refresh_handler)
-            .field("enable_reauth_refresh", &self.config.enable_reauth_refresh)
-            .field("universe_domain", &self.config.universe_domain)
-            .field("account", &self.config.account)
-            .finish_non_exhaustive()
+        fmt_fields("UserCredentials", &self.config, &self.state(), f)
     }
+}
+
+/// The one `Debug` rendering of the credentials and their builder: secrets show only whether
+/// they are present.
+fn fmt_fields(
+    name: &str,
+    config: &Config,
+    state: &State,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    let redacted = |present: bool| present.then_some("[REDACTED]");
+    f.debug_struct(name)
+        .field("token", &redacted(state.token.is_some()))
+        .field("expiry", &state.expiry)
+        .field("refresh_token", &redacted(state.refresh_token.is_some()))
+        .field("id_token", &redacted(state.id_token.is_some()))
+        .field("token_uri", &config.token_uri)
+        .field("client_id", &config.client_id)
+        .field("client_secret", &redacted(config.client_secret.is_some()))
+        .field("scopes", &config.scopes)
+        .field("default_scopes", &config.default_scopes)
+        .field("granted_scopes", &state.granted_scopes)
+        .field("quota_project_id", &config.quota_project_id)
+        .field("rapt_token", &redacted(state.rapt_token.is_some()))
+        .field("refresh_handler", &config.refresh_handler)
+        .field("enable_reauth_refresh", &config.enable_reauth_refresh)
+        .field("universe_domain", &config.universe_domain)
+        .field("account", &config.account)
+        .finish_non_exhaustive()
 }
