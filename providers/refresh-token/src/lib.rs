@@ -30,6 +30,7 @@
 mod adc;
 mod authorized_user;
 mod grant;
+mod record;
 mod user;
 
 // The public interface is:

@@ -198,3 +198,65 @@ async fn a_rotated_refresh_token_is_stored_before_handout() {
         "at-1"
     );
 }
+
+#[tokio::test]
+async fn a_restart_resumes_from_the_stored_rotation() {
+    use credkit_core::{MemoryStorage, Storage};
+
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_replies([Reply::rotation("at-1", "rt-rotated"), Reply::token("at-2")]);
+    let clock = FakeClock::new();
+    let storage = MemoryStorage::new();
+
+    // First process: one refresh, which rotates the refresh token into storage.
+    let first = credentials(&server, &clock)
+        .credentials_builder()
+        .with_storage(Arc::new(storage.clone()), "me")
+        .build()
+        .unwrap();
+    first.headers().await.unwrap();
+    drop(first);
+
+    // Second process: the configuration again (with the old refresh token), resumed from the
+    // record; its token is expired by then, so it refreshes with the rotated refresh token.
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    let record = storage.load("me").await.unwrap().unwrap();
+    let resumed = credentials(&server, &clock).with_record(&record);
+    let second = resumed
+        .credentials_builder()
+        .with_storage(Arc::new(storage.clone()), "me")
+        .build()
+        .unwrap();
+    let headers = second.headers().await.unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-2");
+    let sent: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.form_value("refresh_token").unwrap().to_owned())
+        .collect();
+    assert_eq!(sent, ["1//refresh+token/=", "rt-rotated"]);
+}
+
+#[test]
+fn to_record_keeps_state_and_leaves_the_client_secret_out() {
+    let creds = UserCredentials::builder()
+        .with_token("at")
+        .with_refresh_token("rt")
+        .with_client_id("cid")
+        .with_client_secret("credkit-secret-client")
+        .with_scopes(["email"])
+        .with_quota_project_id("q")
+        .build()
+        .unwrap();
+    let record = creds.to_record();
+    let json = String::from_utf8(record.to_json().unwrap().to_vec()).unwrap();
+    assert!(!json.contains("credkit-secret-client"));
+    assert_eq!(record.refresh_token().unwrap().expose_secret(), "rt");
+    assert_eq!(record.provider_fields()["quota_project_id"], "q");
+    let back = UserCredentials::builder()
+        .build()
+        .unwrap()
+        .with_record(&record);
+    assert_eq!(back.token().unwrap().expose_secret(), "at");
+    assert_eq!(back.refresh_token().unwrap().expose_secret(), "rt");
+}

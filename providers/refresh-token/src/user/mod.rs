@@ -82,13 +82,13 @@ struct Config {
 
 /// What a refresh updates.
 #[derive(Clone)]
-struct State {
-    token: Option<SecretString>,
-    expiry: Option<OffsetDateTime>,
-    refresh_token: Option<SecretString>,
-    id_token: Option<SecretString>,
-    granted_scopes: Option<Vec<String>>,
-    rapt_token: Option<SecretString>,
+pub(crate) struct State {
+    pub(crate) token: Option<SecretString>,
+    pub(crate) expiry: Option<OffsetDateTime>,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) id_token: Option<SecretString>,
+    pub(crate) granted_scopes: Option<Vec<String>>,
+    pub(crate) rapt_token: Option<SecretString>,
 }
 
 impl UserCredentials {
@@ -281,6 +281,16 @@ impl UserCredentials {
             info.insert("principal".into(), self.config.account.clone().into());
         }
         Some(info.into())
+    }
+
+    /// A copy with changed state (the refresh token, the token...), the configuration shared.
+    pub(crate) fn copy_with_state(&self, change: impl FnOnce(&mut State)) -> Self {
+        let mut state = self.state().clone();
+        change(&mut state);
+        Self {
+            config: Arc::clone(&self.config),
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     fn copy_with(&self, change: impl FnOnce(&mut Config)) -> Self {
