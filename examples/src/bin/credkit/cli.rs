@@ -173,12 +173,15 @@ impl Cli {
             // Checked here rather than by a clap value parser, whose message would repeat the
             // value: a URL may carry a password.
             if let Err(reason) = check_token_uri(uri) {
-                Self::command()
-                    .error(
-                        ErrorKind::ValueValidation,
-                        format!("invalid value for '--token-uri <URL>': {reason}"),
-                    )
-                    .exit();
+                let message = format!("invalid value for '--token-uri <URL>': {reason}");
+                // The subcommand's usage line, as clap's own errors show it.
+                let mut command = Self::command();
+                command.build();
+                let name = cli.command.name();
+                match command.find_subcommand_mut(name) {
+                    Some(sub) => sub.error(ErrorKind::ValueValidation, message).exit(),
+                    None => command.error(ErrorKind::ValueValidation, message).exit(),
+                }
             }
         }
         cli
@@ -186,6 +189,16 @@ impl Cli {
 }
 
 impl Command {
+    /// The subcommand's name on the command line.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Demo(_) => "demo",
+            Self::Token(_) => "token",
+            Self::Header(_) => "header",
+            Self::Info(_) => "info",
+        }
+    }
+
     /// The source options of `token`, `header` and `info`.
     pub(crate) fn source(&self) -> Option<&SourceArgs> {
         match self {

@@ -114,10 +114,8 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<(), Failure> {
         steps.push(step);
         Ok(())
     };
-    let headers = demo.first_refresh().await.and_then(|(step, headers)| {
-        emit(step)?;
-        Ok(headers)
-    })?;
+    let (step, headers) = demo.first_refresh().await?;
+    emit(step)?;
     emit(demo.hot_path(args.calls)?)?;
     emit(demo.single_flight(&headers, args.callers).await?)?;
     emit(demo.rotation().await?)?;
