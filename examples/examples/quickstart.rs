@@ -6,9 +6,9 @@
 //! ```
 //!
 //! It finds your credentials, puts `authorization` (and `x-goog-user-project`, with a quota
-//! project) on a request to Google's OpenID Connect userinfo endpoint, sends it, and prints
-//! the status and the e-mail address it answers with. It needs real credentials: without them
-//! it prints `error: Your default credentials were not found. ...` and exits 1.
+//! project) on a request to Google's userinfo endpoint, sends it, and prints the status and the
+//! e-mail address it answers with. It needs real credentials: without them it prints
+//! `error: Your default credentials were not found. ...` and exits 1.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -21,7 +21,7 @@ use credkit_reqwest::{ReqwestTransport, reqwest};
 
 /// Who the credentials belong to (needs the `openid` and `email` scopes, which
 /// `gcloud auth application-default login` grants).
-const USERINFO: &str = "https://openidconnect.googleapis.com/v1/userinfo";
+const USERINFO: &str = "https://www.googleapis.com/oauth2/v3/userinfo";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
