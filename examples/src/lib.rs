@@ -1,8 +1,46 @@
 //! The credkit command-line tool and example programs.
 //!
-//! This crate is a skeleton: the `credkit` binary (`demo`, `token`, `header`, `info`) and the
-//! examples arrive with their own issue.
-#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+//! This package is not a library to depend on: it holds the `credkit` binary and the example
+//! programs, and this crate root only documents them.
+//!
+//! # The `credkit` command-line tool
+//!
+//! ```text
+//! cargo run -p credkit-examples --bin credkit -- demo     # or: cargo credkit demo
+//! cargo credkit token  [--credentials FILE] [--token-uri URL] [--scope S]... [--quota-project ID]
+//! cargo credkit header [...the same options]
+//! cargo credkit info   [...the same options] [--no-refresh]
+//! cargo credkit token --gcloud [--account A]
+//! ```
+//!
+//! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
+//!   file for it, and shows the first refresh, the cached hot path, single flight, a
+//!   refresh-token rotation, a transient failure retried and a permanent one reported, with
+//!   timings. Nothing leaves the machine and no secret is printed; `--json` for scripts.
+//! - `token` prints the access token and a newline; `header` prints the request headers, one
+//!   `name: value` a line; `info` prints the non-secret facts as JSON, after a refresh (so the
+//!   expiry, granted scopes and state are live) unless `--no-refresh` is given.
+//! - Without `--credentials` or `--gcloud`, the credentials are found as Application Default
+//!   Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's well-known file, then the gcloud
+//!   CLI.
+//! - Exit status 0 on success; 1 on a credential or refresh error, with one line
+//!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
+//!   `warning: ...` line on standard error, and the command still succeeds.
+//!
+//! # The examples
+//!
+//! | example | shows | runs without outside services |
+//! |---|---|---|
+//! | `quickstart` | Application Default Credentials to headers on a request | no: it needs your credentials (its test runs the part after discovery) |
+//! | `custom_chain` | gcloud, then a file, then a static token, with `ChainSource` | yes: it falls back to the static token |
+//! | `plugin_provider` | a third-party `TokenSource` in under 30 lines | yes |
+//! | `testing_with_mocks` | a small API client tested with `MockTransport` and `FakeClock` | yes: no network, no sleep |
+//!
+//! Run one with `cargo run -p credkit-examples --example custom_chain`. Each keeps its logic in
+//! functions that its own tests call, and `cargo test --workspace` runs those tests.
+//
+// No `unused_crate_dependencies` lint here, unlike the other crates: the dependencies serve the
+// binary and the examples, not this crate root.
 
 /// Re-exported for the examples.
 pub use credkit_core as core;

@@ -1,0 +1,247 @@
+//! The command line, as clap reads it.
+//!
+//! The doc comments of the types below are the `--help` text, printed as written.
+// Backticks around every identifier would show in `--help`.
+#![allow(clippy::doc_markdown)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// OAuth 2.0 user credentials from the command line: print an access token, the request
+/// headers or the credentials' facts, or watch the library work in a self-contained demo.
+///
+/// Without --credentials or --gcloud, credentials are found as Application Default
+/// Credentials: the file named by GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
+/// application_default_credentials.json, then the gcloud CLI.
+///
+/// Exit status: 0 on success; 1 on a credential or refresh error, with one line
+/// `error: <message>` on standard error; 2 on a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "credkit", version, arg_required_else_help = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show the library at work against a fake token endpoint, with timings.
+    ///
+    /// Starts a fake OAuth token endpoint on 127.0.0.1 in this process, writes a temporary
+    /// authorized_user file for it, and shows step by step: the first refresh, the cached hot
+    /// path, single flight, a refresh-token rotation, a transient failure retried and a
+    /// permanent one reported. Each step checks what it shows. Needs no credentials, sends
+    /// nothing off the machine, prints no secret.
+    Demo(DemoArgs),
+    /// Print an access token and a newline.
+    ///
+    /// A token still fresh in the credentials file is printed as it is; otherwise one is
+    /// fetched.
+    Token(SourceArgs),
+    /// Print the request headers, one `name: value` a line.
+    ///
+    /// authorization first, then x-goog-user-project when there is a quota project.
+    Header(SourceArgs),
+    /// Print the credentials' non-secret facts as JSON.
+    ///
+    /// The fields: type (authorized_user or gcloud), client_id, account, scopes,
+    /// granted_scopes, quota_project, token_uri, source, expiry (RFC 3339, UTC) and
+    /// token_state (fresh, stale or invalid); null where unknown. Never a token or secret.
+    ///
+    /// It refreshes first, so the expiry, the granted scopes and the state are live; a failed
+    /// refresh exits 1. With --no-refresh it reports what is known without a request.
+    Info(InfoArgs),
+}
+
+/// Where the credentials come from, and how to refresh them.
+#[derive(Debug, Args)]
+pub(crate) struct SourceArgs {
+    /// An authorized_user JSON file (default: Application Default Credentials).
+    #[arg(long, value_name = "FILE", conflicts_with = "gcloud")]
+    pub(crate) credentials: Option<PathBuf>,
+
+    /// The token endpoint to refresh against, instead of Google's. A token_uri inside the
+    /// file is ignored, as in the reference library; this is how to point at another server.
+    /// https is required except on loopback.
+    #[arg(long, value_name = "URL", conflicts_with = "gcloud")]
+    pub(crate) token_uri: Option<String>,
+
+    /// A scope to request; repeat for several. Default: the file's scopes, if any. A scope
+    /// the server does not grant is a warning on standard error, not an error.
+    #[arg(
+        long = "scope",
+        value_name = "S",
+        value_parser = NonEmptyStringValueParser::new(),
+        conflicts_with = "gcloud"
+    )]
+    pub(crate) scopes: Vec<String>,
+
+    /// The project for quota and billing, sent as x-goog-user-project; wins over the file's
+    /// quota_project_id and GOOGLE_CLOUD_QUOTA_PROJECT.
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) quota_project: Option<String>,
+
+    /// Get the token from the gcloud CLI (`gcloud` on PATH) instead of a file.
+    #[arg(long)]
+    pub(crate) gcloud: bool,
+
+    /// With --gcloud: the account to get a token for (default: gcloud's active account).
+    #[arg(
+        long,
+        value_name = "A",
+        requires = "gcloud",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub(crate) account: Option<String>,
+
+    /// How long one attempt may take, in seconds (decimals allowed): one HTTP request to the
+    /// token endpoint, or one run of gcloud. Default: 30.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+
+    /// Try once: do not retry a transient failure (by default, 3 attempts, waiting about
+    /// 1 s and then 2 s).
+    #[arg(long)]
+    pub(crate) no_retry: bool,
+}
+
+/// The options of `info`.
+#[derive(Debug, Args)]
+pub(crate) struct InfoArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+
+    /// Report what is known without refreshing: no request is made, and the state is that of
+    /// the token in the file, if any.
+    #[arg(long)]
+    pub(crate) no_refresh: bool,
+}
+
+/// The options of `demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Print one JSON document instead of the step-by-step text.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// At most how many times the hot-path step calls apply(); it stops after a second
+    /// anyway, so a slow (debug) build keeps the demo short.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_000_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000_000)
+    )]
+    pub(crate) calls: u64,
+
+    /// How many concurrent tasks the single-flight step starts.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u32).range(2..=100_000)
+    )]
+    pub(crate) callers: u32,
+}
+
+/// The longest timeout accepted: a day.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// `--timeout`: a positive number of seconds, at most a day.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, such as 10 or 2.5".to_owned())?;
+    if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+        return Err("expected more than 0 and at most 86400 seconds".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+impl Cli {
+    /// Reads the command line; exits 2 with clap's message on a usage error (0 for `--help`
+    /// and `--version`).
+    pub(crate) fn read() -> Self {
+        let cli = Self::parse();
+        if let Some(uri) = cli.command.source().and_then(|s| s.token_uri.as_deref()) {
+            // Checked here rather than by a clap value parser, whose message would repeat the
+            // value: a URL may carry a password.
+            if let Err(reason) = check_token_uri(uri) {
+                let message = format!("invalid value for '--token-uri <URL>': {reason}");
+                // The subcommand's usage line, as clap's own errors show it.
+                let mut command = Self::command();
+                command.build();
+                let name = cli.command.name();
+                match command.find_subcommand_mut(name) {
+                    Some(sub) => sub.error(ErrorKind::ValueValidation, message).exit(),
+                    None => command.error(ErrorKind::ValueValidation, message).exit(),
+                }
+            }
+        }
+        cli
+    }
+}
+
+impl Command {
+    /// The subcommand's name on the command line.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Demo(_) => "demo",
+            Self::Token(_) => "token",
+            Self::Header(_) => "header",
+            Self::Info(_) => "info",
+        }
+    }
+
+    /// The source options of `token`, `header` and `info`.
+    pub(crate) fn source(&self) -> Option<&SourceArgs> {
+        match self {
+            Self::Token(args) | Self::Header(args) => Some(args),
+            Self::Info(info) => Some(&info.source),
+            Self::Demo(_) => None,
+        }
+    }
+}
+
+/// `--token-uri`: a URL the transport will send to (https, or http on loopback). The reason
+/// never repeats the URL's user info, path or query.
+fn check_token_uri(text: &str) -> Result<(), String> {
+    credkit_reqwest::check_endpoint(text)
+        .map(drop)
+        .map_err(|err| err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_timeout("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "1e9", "ten", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_uris() {
+        assert!(check_token_uri("https://oauth2.googleapis.com/token").is_ok());
+        assert!(check_token_uri("http://127.0.0.1:8080/token").is_ok());
+        assert!(check_token_uri("http://example.com/token").is_err());
+        assert!(check_token_uri("not a url").is_err());
+        let reason = check_token_uri("https://user:hunter2@example.com/token").unwrap_err();
+        assert!(!reason.contains("hunter2"));
+    }
+}

@@ -1,0 +1,182 @@
+//! `token`, `header` and `info`.
+
+use std::fmt::Write as _;
+
+use credkit_core::http::header::AUTHORIZATION;
+use credkit_core::http::{HeaderMap, HeaderName};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::cli::{InfoArgs, SourceArgs};
+use crate::failure::Failure;
+use crate::output;
+use crate::source::{self, Loaded, Origin};
+
+/// The quota-project header.
+const USER_PROJECT: &str = "x-goog-user-project";
+
+/// `credkit token`: the access token and a newline. A cached token still fresh (from the file)
+/// is printed as it is; otherwise one is fetched.
+pub(crate) async fn token(args: &SourceArgs) -> Result<(), Failure> {
+    let loaded = source::load(args)?;
+    let token = loaded.credentials.access_token().await?;
+    warn_on_scope_shortfall(&loaded);
+    output::print(&format!("{}\n", token.secret().expose_secret()))
+}
+
+/// `credkit header`: the request headers, one `name: value` a line, authorization first.
+pub(crate) async fn header(args: &SourceArgs) -> Result<(), Failure> {
+    let loaded = source::load(args)?;
+    let headers = loaded.credentials.headers().await?;
+    warn_on_scope_shortfall(&loaded);
+    output::print(&render_headers(&headers)?)
+}
+
+/// `credkit info`: the non-secret facts as one JSON document, after a refresh unless
+/// `--no-refresh`.
+pub(crate) async fn info(args: &InfoArgs) -> Result<(), Failure> {
+    let loaded = source::load(&args.source)?;
+    if !args.no_refresh {
+        loaded.credentials.refresh().await?;
+        warn_on_scope_shortfall(&loaded);
+    }
+    let info = Info::of(&loaded);
+    let json = serde_json::to_string_pretty(&info)
+        .map_err(|err| Failure::new(format!("could not write the JSON document: {err}")))?;
+    output::print(&format!("{json}\n"))
+}
+
+/// `authorization` first, then `x-goog-user-project`, then anything else by name.
+fn render_headers(headers: &HeaderMap) -> Result<String, Failure> {
+    let mut names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    let rank = |name: &str| match name {
+        "authorization" => 0,
+        USER_PROJECT => 1,
+        _ => 2,
+    };
+    names.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    let mut text = String::new();
+    for name in names {
+        for value in headers.get_all(name) {
+            let value = value
+                .to_str()
+                .map_err(|_| Failure::new(format!("the {name} header is not printable text")))?;
+            // Writing to a String cannot fail.
+            let _ = writeln!(text, "{name}: {value}");
+        }
+    }
+    if !headers.contains_key(AUTHORIZATION) {
+        return Err(Failure::new("the credentials gave no authorization header"));
+    }
+    Ok(text)
+}
+
+/// The warning the reference logs when the server granted fewer scopes than requested, on
+/// standard error. Not an error: the token works for what was granted.
+fn warn_on_scope_shortfall(loaded: &Loaded) {
+    let missing = loaded.origin.missing_scopes();
+    if !missing.is_empty() {
+        output::warn(&format!(
+            "Not all requested scopes were granted by the authorization server, missing scopes {}.",
+            missing.join(", ")
+        ));
+    }
+}
+
+/// What `info` prints. Never a secret: no token, refresh token, ID token or client secret.
+#[derive(Debug, Serialize)]
+struct Info {
+    /// `authorized_user` or `gcloud`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// The OAuth client ID (`authorized_user` only).
+    client_id: Option<String>,
+    /// The account: gcloud's `--account`, or the file's `account`.
+    account: Option<String>,
+    /// The scopes requested on refresh.
+    scopes: Option<Vec<String>>,
+    /// The scopes the server granted, as of the last refresh that reported them.
+    granted_scopes: Option<Vec<String>>,
+    /// The project sent as `x-goog-user-project`.
+    quota_project: Option<String>,
+    /// The token endpoint (`authorized_user` only).
+    token_uri: Option<String>,
+    /// Where the credentials came from: a file's path, or the gcloud program.
+    source: Option<String>,
+    /// When the cached token expires, RFC 3339 in UTC, to the second.
+    expiry: Option<String>,
+    /// `fresh`, `stale` or `invalid`.
+    token_state: &'static str,
+}
+
+impl Info {
+    fn of(loaded: &Loaded) -> Self {
+        let credentials = &loaded.credentials;
+        let token = credentials.token();
+        let token_scopes = token
+            .as_deref()
+            .and_then(|t| t.granted_scopes())
+            .map(<[String]>::to_vec);
+        let common = |kind| Self {
+            kind,
+            client_id: None,
+            account: None,
+            scopes: None,
+            granted_scopes: token_scopes.clone(),
+            quota_project: credentials.quota_project().map(str::to_owned),
+            token_uri: None,
+            source: None,
+            expiry: credentials.expiry().and_then(rfc3339),
+            token_state: credentials.token_state().as_str(),
+        };
+        match &loaded.origin {
+            Origin::User { user, source } => Self {
+                client_id: user.client_id().map(str::to_owned),
+                account: Some(user.account().to_owned()).filter(|a| !a.is_empty()),
+                scopes: source::requested_scopes(user).map(<[String]>::to_vec),
+                granted_scopes: user.granted_scopes().or(token_scopes.clone()),
+                token_uri: user.token_uri().map(str::to_owned),
+                source: source.clone(),
+                ..common(loaded.origin.kind())
+            },
+            Origin::Gcloud(gcloud) => Self {
+                account: gcloud.account().map(str::to_owned),
+                source: Some(format!("gcloud CLI ({})", gcloud.program().display())),
+                ..common(loaded.origin.kind())
+            },
+        }
+    }
+}
+
+/// `time` in RFC 3339, in UTC, without fractions of a second.
+fn rfc3339(time: OffsetDateTime) -> Option<String> {
+    let time = time.to_offset(UtcOffset::UTC).replace_nanosecond(0).ok()?;
+    time.format(&Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credkit_core::http::HeaderValue;
+    use time::macros::datetime;
+
+    #[test]
+    fn headers_in_a_fixed_order() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-other", HeaderValue::from_static("1"));
+        headers.insert(USER_PROJECT, HeaderValue::from_static("billing"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        assert_eq!(
+            render_headers(&headers).unwrap(),
+            "authorization: Bearer t\nx-goog-user-project: billing\nx-other: 1\n"
+        );
+    }
+
+    #[test]
+    fn expiry_is_rfc3339_in_utc_to_the_second() {
+        let at = datetime!(2026-01-02 03:04:05.678 +01:00);
+        assert_eq!(rfc3339(at).unwrap(), "2026-01-02T02:04:05Z");
+    }
+}

@@ -1,0 +1,183 @@
+//! From the command-line options to `Credentials`: a file, Application Default Credentials or
+//! the gcloud CLI.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use credkit_core::{Credentials, CredentialsBuilder, Transport};
+use credkit_gcloud::{GcloudSource, GcloudSourceBuilder};
+use credkit_refresh_token::{AdcSource, UserCredentials, discover_with_env};
+use credkit_reqwest::ReqwestTransport;
+
+use crate::cli::SourceArgs;
+use crate::failure::Failure;
+
+/// The credentials the options chose, and the provider behind them (for `info` and the scope
+/// check).
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// The caching layer every command reads from.
+    pub(crate) credentials: Credentials,
+    /// The provider. A clone of the one inside `credentials`: for user credentials they share
+    /// the state a refresh updates (granted scopes, the rotated refresh token).
+    pub(crate) origin: Origin,
+}
+
+/// Which provider the credentials came from.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// An `authorized_user` file.
+    User {
+        /// The provider.
+        user: UserCredentials,
+        /// Where the file was found, for `info`.
+        source: Option<String>,
+    },
+    /// The gcloud CLI.
+    Gcloud(GcloudSource),
+}
+
+impl Origin {
+    /// `authorized_user` or `gcloud`, as `info` reports it.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::User { .. } => "authorized_user",
+            Self::Gcloud(_) => "gcloud",
+        }
+    }
+
+    /// The scopes requested but not granted by the last refresh, in request order; empty when
+    /// nothing is missing or the server did not say what it granted.
+    pub(crate) fn missing_scopes(&self) -> Vec<String> {
+        let Self::User { user, .. } = self else {
+            return Vec::new();
+        };
+        let (Some(requested), Some(granted)) = (requested_scopes(user), user.granted_scopes())
+        else {
+            return Vec::new();
+        };
+        requested
+            .iter()
+            .filter(|scope| !granted.contains(scope))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The scopes a refresh of `user` requests: its scopes, else its default scopes.
+pub(crate) fn requested_scopes(user: &UserCredentials) -> Option<&[String]> {
+    user.scopes().or(user.default_scopes())
+}
+
+/// Loads the credentials `args` name. Nothing is fetched yet.
+///
+/// # Errors
+///
+/// A missing, unreadable or malformed file; no Application Default Credentials; options that
+/// do not apply to the gcloud CLI that discovery found; a transport that cannot be built.
+pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
+    if args.gcloud {
+        let gcloud = gcloud_source(GcloudSource::builder(), args)?;
+        return gcloud_credentials(gcloud, args);
+    }
+    let (user, source) = match &args.credentials {
+        Some(path) => (from_file(path, args)?, Some(path.display().to_string())),
+        None => match discover_with_env(|name| std::env::var(name).ok())? {
+            AdcSource::User(user) => {
+                let source = credential_source(&user);
+                let user = if args.scopes.is_empty() {
+                    user
+                } else {
+                    user.with_scopes(args.scopes.iter().cloned())
+                };
+                (user, source)
+            }
+            AdcSource::Gcloud(found) => {
+                if args.token_uri.is_some() || !args.scopes.is_empty() {
+                    return Err(Failure::new(
+                        "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
+                    ));
+                }
+                let mut builder = GcloudSource::builder().with_program(found.program());
+                if let Some(project) = found.quota_project() {
+                    builder = builder.with_quota_project(project);
+                }
+                let gcloud = gcloud_source(builder, args)?;
+                return gcloud_credentials(gcloud, args);
+            }
+            other => {
+                return Err(Failure::new(format!(
+                    "credentials of type {} are not supported by this tool",
+                    other.kind()
+                )));
+            }
+        },
+    };
+    let mut user = user.with_transport(transport(args)?);
+    if let Some(uri) = &args.token_uri {
+        user = user.with_token_uri(uri.clone());
+    }
+    if let Some(project) = &args.quota_project {
+        user = user.with_quota_project(project.clone());
+    }
+    let credentials = retries(user.credentials_builder(), args).build()?;
+    Ok(Loaded {
+        credentials,
+        origin: Origin::User { user, source },
+    })
+}
+
+/// An `authorized_user` file, with `--scope` winning over the file's scopes.
+fn from_file(path: &Path, args: &SourceArgs) -> Result<UserCredentials, Failure> {
+    let scopes = (!args.scopes.is_empty()).then(|| args.scopes.clone());
+    Ok(UserCredentials::from_authorized_user_file(path, scopes)?)
+}
+
+/// Where discovery found `user`'s file.
+fn credential_source(user: &UserCredentials) -> Option<String> {
+    let info = user.cred_info()?;
+    info.get("credential_source")?.as_str().map(str::to_owned)
+}
+
+/// The gcloud source with the account, quota project and timeout of `args`.
+fn gcloud_source(
+    mut builder: GcloudSourceBuilder,
+    args: &SourceArgs,
+) -> Result<GcloudSource, Failure> {
+    if let Some(account) = &args.account {
+        builder = builder.with_account(account.clone());
+    }
+    if let Some(project) = &args.quota_project {
+        builder = builder.with_quota_project(project.clone());
+    }
+    if let Some(timeout) = args.timeout {
+        builder = builder.with_timeout(timeout);
+    }
+    Ok(builder.build()?)
+}
+
+fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
+    let credentials = retries(gcloud.clone().credentials_builder(), args).build()?;
+    Ok(Loaded {
+        credentials,
+        origin: Origin::Gcloud(gcloud),
+    })
+}
+
+/// The reqwest transport, with `--timeout` as its total timeout.
+fn transport(args: &SourceArgs) -> Result<Arc<dyn Transport>, Failure> {
+    let mut builder = ReqwestTransport::builder();
+    if let Some(timeout) = args.timeout {
+        builder = builder.with_timeout(timeout);
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+/// The default retry policy, or none with `--no-retry`.
+fn retries(builder: CredentialsBuilder, args: &SourceArgs) -> CredentialsBuilder {
+    if args.no_retry {
+        builder.without_retries()
+    } else {
+        builder
+    }
+}
