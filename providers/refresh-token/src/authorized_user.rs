@@ -13,7 +13,7 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use zeroize::Zeroizing;
 
-use crate::user::{GOOGLE_TOKEN_URI, UserCredentials};
+use crate::user::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
 
 /// The largest credentials file read; real ones are well under a kilobyte.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -283,29 +283,10 @@ fn from_info(
         }
     };
     let mut builder = UserCredentials::builder().with_token_uri(GOOGLE_TOKEN_URI);
-    if let Some(token) = text("token")? {
-        builder = builder.with_token(token);
-    }
-    if let Some(refresh_token) = text("refresh_token")? {
-        builder = builder.with_refresh_token(refresh_token);
-    }
-    if let Some(client_id) = text("client_id")? {
-        builder = builder.with_client_id(client_id);
-    }
-    if let Some(client_secret) = text("client_secret")? {
-        builder = builder.with_client_secret(client_secret);
-    }
-    if let Some(quota_project_id) = text("quota_project_id")? {
-        builder = builder.with_quota_project_id(quota_project_id);
-    }
-    if let Some(rapt_token) = text("rapt_token")? {
-        builder = builder.with_rapt_token(rapt_token);
-    }
-    if let Some(universe_domain) = text("universe_domain")? {
-        builder = builder.with_universe_domain(universe_domain);
-    }
-    if let Some(account) = text("account")? {
-        builder = builder.with_account(account);
+    for (key, set) in TEXT_FIELDS {
+        if let Some(value) = text(key)? {
+            builder = set(builder, value);
+        }
     }
     if let Some(trust_boundary) = object.get("trust_boundary").filter(|v| !v.is_null()) {
         builder = builder.with_trust_boundary(trust_boundary.clone());
@@ -339,6 +320,21 @@ fn from_info(
     }
     builder.build()
 }
+
+/// Puts one string member of `authorized_user` info on the builder.
+type Setter = fn(UserCredentialsBuilder, &str) -> UserCredentialsBuilder;
+
+/// The string members read from `authorized_user` info, and where each goes.
+const TEXT_FIELDS: [(&str, Setter); 8] = [
+    ("token", |b, v| b.with_token(v)),
+    ("refresh_token", |b, v| b.with_refresh_token(v)),
+    ("client_id", |b, v| b.with_client_id(v)),
+    ("client_secret", |b, v| b.with_client_secret(v)),
+    ("quota_project_id", |b, v| b.with_quota_project_id(v)),
+    ("rapt_token", |b, v| b.with_rapt_token(v)),
+    ("universe_domain", |b, v| b.with_universe_domain(v)),
+    ("account", |b, v| b.with_account(v)),
+];
 
 fn wrong_type(key: &str, expected: &str) -> BuildError {
     BuildError::invalid_value(format!(
