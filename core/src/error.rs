@@ -304,11 +304,7 @@ impl Error {
     /// assert!(err.is_transient());
     /// ```
     pub fn unexpected_response(status: u16, content_type: Option<&str>) -> Self {
-        let media_type = content_type
-            .and_then(|ct| ct.split(';').next())
-            .map(str::trim)
-            .filter(|ct| !ct.is_empty() && ct.chars().all(|c| c.is_ascii_graphic()))
-            .map_or_else(|| "an untyped".to_owned(), |ct| format!("a {ct}"));
+        let media_type = describe_media_type(content_type);
         Self::new(
             ErrorKind::TokenEndpoint,
             format!(
@@ -466,6 +462,16 @@ impl StdError for Error {
             .as_deref()
             .map(|source| source as &(dyn StdError + 'static))
     }
+}
+
+/// A response's media type for messages: `a text/html`, or `an untyped` without a usable
+/// `content-type` (parameters dropped; anything but visible ASCII is not trusted).
+pub(crate) fn describe_media_type(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(str::trim)
+        .filter(|ct| !ct.is_empty() && ct.chars().all(|c| c.is_ascii_graphic()))
+        .map_or_else(|| "an untyped".to_owned(), |ct| format!("a {ct}"))
 }
 
 /// An error while building a credential, a source or a transport: never transient.

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
+use crate::error::describe_media_type;
 use crate::{AccessToken, Error, ErrorKind, OAuthError, Result, validate_token_text};
 
 /// Reads a token endpoint's response: a success (HTTP 200) becomes an [`AccessToken`], anything
@@ -163,17 +164,14 @@ pub fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Dur
     Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
-/// The response's media type for messages: `a text/html`, or `an untyped` without a usable
-/// header.
+/// The response's media type for messages (see [`describe_media_type`]).
 fn media_type(response: &http::Response<Bytes>) -> String {
-    response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ct| ct.split(';').next())
-        .map(str::trim)
-        .filter(|ct| !ct.is_empty())
-        .map_or_else(|| "an untyped".to_owned(), |ct| format!("a {ct}"))
+    describe_media_type(
+        response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// `expires_in` as a duration: a non-negative number, or a string holding one. Saturates when
