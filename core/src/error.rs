@@ -43,6 +43,10 @@ pub enum ErrorKind {
     Provider,
     /// Loading, storing or removing a credential record failed.
     Storage,
+    /// This source has nothing to offer here: no credentials file, no environment variable, no
+    /// program installed. A [`ChainSource`](crate::ChainSource) moves on to its next source only
+    /// on this kind; every other error stops the chain.
+    NotConfigured,
     /// Every source of a [`ChainSource`](crate::ChainSource) failed; [`Error::causes`] lists why.
     Chain,
     /// A bug in credkit; please report it.
@@ -65,6 +69,7 @@ impl ErrorKind {
             Self::ReauthRequired => "reauth_required",
             Self::Provider => "provider",
             Self::Storage => "storage",
+            Self::NotConfigured => "not_configured",
             Self::Chain => "chain",
             Self::Internal => "internal",
         }
@@ -324,6 +329,18 @@ impl Error {
         err
     }
 
+    /// "Nothing is configured here": the source has no credentials to offer in this
+    /// environment, so a chain may try its next source. Never transient.
+    ///
+    /// ```
+    /// let err = credkit_core::Error::not_configured("GOOGLE_APPLICATION_CREDENTIALS is not set");
+    /// assert!(err.is_not_configured());
+    /// assert!(!err.is_transient());
+    /// ```
+    pub fn not_configured(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorKind::NotConfigured, message)
+    }
+
     /// An internal invariant was broken: a bug in credkit.
     pub fn internal(what: &str) -> Self {
         Self::new(
@@ -380,6 +397,12 @@ impl Error {
     /// `temporarily_unavailable`. Retry layers read only this.
     pub fn is_transient(&self) -> bool {
         self.inner.transient
+    }
+
+    /// Whether the source had nothing configured here (kind [`ErrorKind::NotConfigured`]): the
+    /// one error a [`ChainSource`](crate::ChainSource) passes over.
+    pub fn is_not_configured(&self) -> bool {
+        self.inner.kind == ErrorKind::NotConfigured
     }
 
     /// The HTTP status of the response the error came from, if any.

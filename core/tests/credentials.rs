@@ -24,7 +24,7 @@ fn secs(n: i64) -> time::Duration {
 fn seeded(clock: &FakeClock, token: AccessToken) -> (Arc<TestSource>, Credentials) {
     let source = TestSource::new(clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_initial_token(token)
         .build()
         .unwrap();
@@ -79,7 +79,7 @@ fn the_threshold_is_configurable() {
     let clock = FakeClock::new();
     let expiry = FAKE_CLOCK_START + secs(3600);
     let credentials = Credentials::builder(TestSource::new(&clock))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_refresh_threshold(Duration::from_secs(600))
         .with_initial_token(AccessToken::new("seed").with_expiry(expiry))
         .build()
@@ -94,7 +94,7 @@ fn the_threshold_is_configurable() {
 fn an_empty_cache_is_invalid_and_not_expired() {
     let clock = FakeClock::new();
     let credentials = Credentials::builder(TestSource::new(&clock))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     assert_eq!(credentials.token_state(), TokenState::Invalid);
@@ -119,7 +119,7 @@ fn a_fresh_seed_is_used_without_a_fetch() {
     let mut source = MockTokenSource::new();
     source.expect_fetch_token().times(0);
     let credentials = Credentials::builder(source)
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_initial_token(AccessToken::new("from-file").with_lifetime(clock.now(), HOUR))
         .build()
         .unwrap();
@@ -146,7 +146,7 @@ fn apply_without_a_usable_token_writes_nothing_and_says_why() {
     let clock = FakeClock::new();
     let source = TestSource::new(&clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries()
         .build()
         .unwrap();
@@ -196,7 +196,7 @@ fn apply_writes_a_stale_token_and_reports_it() {
 fn headers_carry_the_quota_project_and_are_sensitive() {
     let clock = FakeClock::new();
     let credentials = Credentials::builder(TestSource::new(&clock))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .with_quota_project("billing-project")
         .build()
         .unwrap();
@@ -224,7 +224,7 @@ fn headers_carry_the_quota_project_and_are_sensitive() {
 fn without_a_quota_project_only_authorization_is_written() {
     let clock = FakeClock::new();
     let credentials = Credentials::builder(TestSource::new(&clock))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let headers = block_on(credentials.headers()).unwrap();
@@ -256,7 +256,7 @@ fn a_token_that_cannot_be_a_header_fails_the_refresh() {
     let source = TestSource::new(&clock);
     source.then(Ok(AccessToken::new("secret-bad\r\nx-evil: 1")));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let err = block_on(credentials.headers()).unwrap_err();
@@ -296,7 +296,7 @@ fn invalidate_if_drops_only_the_rejected_token() {
     let clock = FakeClock::new();
     let source = TestSource::new(&clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let rejected_headers = block_on(credentials.headers()).unwrap();
@@ -319,7 +319,7 @@ fn invalidate_if_with_an_outdated_token_is_a_no_op() {
     let clock = FakeClock::new();
     let source = TestSource::new(&clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let old_headers = block_on(credentials.headers()).unwrap();
@@ -354,7 +354,7 @@ fn retries_transient_failures_through_the_clock() {
     let source = TestSource::new(&clock);
     source.then(Err(transient())).then(Err(transient()));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_retry_policy(RetryPolicy::default().with_jitter(0.0))
         .build()
         .unwrap();
@@ -372,7 +372,7 @@ fn permanent_failures_and_disabled_retries_fail_at_once() {
     let source = TestSource::new(&clock);
     source.then(Err(permanent()));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap();
     assert!(block_on(credentials.headers()).is_err());
@@ -381,7 +381,7 @@ fn permanent_failures_and_disabled_retries_fail_at_once() {
     let source = TestSource::new(&clock);
     source.then(Err(transient()));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries()
         .build()
         .unwrap();
@@ -397,7 +397,7 @@ fn the_observer_hears_refreshes_failures_and_state_changes() {
     let source = TestSource::new(&clock);
     source.then(Err(permanent()));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries()
         .on_refresh(events.observer())
         .build()
@@ -453,7 +453,7 @@ fn no_secret_in_debug_or_logs() {
     let source = TestSource::new(&clock);
     source.then(Err(permanent()));
     let builder = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_quota_project("qp")
         .without_retries()
         .with_initial_token(AccessToken::new("seed-secret").with_lifetime(clock.now(), HOUR));
@@ -490,7 +490,7 @@ fn clones_share_one_cache() {
     let clock = FakeClock::new();
     let source = TestSource::new(&clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let other = credentials.clone();
@@ -504,7 +504,7 @@ fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     let clock = FakeClock::new();
     let credentials = Credentials::builder(TestSource::new(&clock))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let mut headers = HeaderMap::new();

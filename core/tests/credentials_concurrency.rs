@@ -45,7 +45,7 @@ fn setup(
 ) -> (Arc<TestSource>, Credentials) {
     let source = TestSource::with_delay(clock, FETCH_TIME);
     let mut builder = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries();
     if let Some(seed) = seed {
         builder = builder.with_initial_token(seed);
@@ -181,8 +181,8 @@ fn stale_with_a_mock_spawner_spawns_exactly_once() {
     let mut spawner = MockSpawner::new();
     spawner.expect_spawn().times(1).returning(block_on);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
-        .with_spawner(Arc::new(spawner))
+        .with_clock(clock.clone())
+        .with_spawner(spawner)
         .with_initial_token(hour_token(&clock, "seed"))
         .build()
         .unwrap();
@@ -302,7 +302,7 @@ fn a_failed_refresh_ahead_keeps_the_token_waits_then_errors_after_expiry() {
     let events = Events::default();
     let source = TestSource::new(&clock);
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries()
         .with_min_retry_interval(Duration::from_secs(30))
         .with_initial_token(hour_token(&clock, "seed"))
@@ -360,7 +360,7 @@ fn a_failed_background_refresh_ahead_does_not_fail_callers() {
     let source = TestSource::new(&clock);
     source.then(Err(permanent()));
     let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .without_retries()
         .with_spawner(spawner.spawner())
         .with_initial_token(hour_token(&clock, "seed"))

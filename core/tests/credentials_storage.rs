@@ -34,7 +34,7 @@ fn with_storage(
     events: &Events,
 ) -> Credentials {
     Credentials::builder(source)
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .with_storage(storage, KEY)
         .without_retries()
         .on_refresh(events.observer())
@@ -104,8 +104,8 @@ fn the_token_and_rotated_refresh_token_are_stored_in_one_call_before_handout() {
     storage.expect_remove().times(0);
 
     let credentials = Credentials::builder(source)
-        .with_clock(Arc::new(clock.clone()))
-        .with_storage(Arc::new(storage), KEY)
+        .with_clock(clock.clone())
+        .with_storage(storage, KEY)
         .on_refresh({
             let log = Arc::clone(&log);
             move |event: &RefreshEvent| {

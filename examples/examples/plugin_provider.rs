@@ -118,7 +118,7 @@ mod tests {
             minted: AtomicU32::new(0),
         });
         let credentials = Credentials::builder(Arc::clone(&broker))
-            .with_clock(Arc::new(clock.clone()))
+            .with_clock(clock.clone())
             .build()
             .unwrap();
         let token = credentials.access_token().await.unwrap();

@@ -28,13 +28,12 @@ pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
 /// use std::time::Duration;
 /// use credkit_core::{AccessToken, Credentials, MemoryStorage, RetryPolicy, StaticSource};
 ///
 /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
 ///     .with_quota_project("my-billing-project")
-///     .with_storage(Arc::new(MemoryStorage::new()), "user@example.com")
+///     .with_storage(MemoryStorage::new(), "user@example.com")
 ///     .with_retry_policy(RetryPolicy::default().with_max_attempts(5))
 ///     .with_refresh_threshold(Duration::from_secs(300))
 ///     .build()?;
@@ -93,16 +92,15 @@ impl CredentialsBuilder {
     /// Reads the time and waits (retry backoff) through `clock`. Default: [`SystemClock`].
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use credkit_core::{AccessToken, Credentials, StaticSource, SystemClock};
     /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
-    ///     .with_clock(Arc::new(SystemClock))
+    ///     .with_clock(SystemClock)
     ///     .build()?;
     /// # let _ = credentials;
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -115,20 +113,19 @@ impl CredentialsBuilder {
     /// ([`RefreshEvent::StorageFailed`]) but never fails a request.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource, Storage};
     /// # futures::executor::block_on(async {
     /// let storage = MemoryStorage::new();
     /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
-    ///     .with_storage(Arc::new(storage.clone()), "me")
+    ///     .with_storage(storage.clone(), "me")
     ///     .build()?;
     /// credentials.refresh().await?;
     /// assert!(storage.load("me").await?.and_then(|r| r.access_token()).is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn with_storage(mut self, storage: Arc<dyn Storage>, key: impl Into<String>) -> Self {
-        self.storage = Some((storage, key.into()));
+    pub fn with_storage(mut self, storage: impl Storage + 'static, key: impl Into<String>) -> Self {
+        self.storage = Some((Arc::new(storage), key.into()));
         self
     }
 
@@ -169,21 +166,20 @@ impl CredentialsBuilder {
     /// a usable token is cached. Default: none; the first caller that finds the token stale
     /// drives its refresh while the others keep the cached token.
     ///
-    /// With tokio: `.with_spawner(Arc::new(|f| { tokio::spawn(f); }))`.
+    /// With tokio: `.with_spawner(|f| { tokio::spawn(f); })`.
     ///
     /// ```
-    /// # use std::sync::Arc;
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
     /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
-    ///     .with_spawner(Arc::new(|future| {
+    ///     .with_spawner(|future| {
     ///         std::thread::spawn(move || futures::executor::block_on(future));
-    ///     }))
+    ///     })
     ///     .build()?;
     /// # let _ = credentials;
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
-    pub fn with_spawner(mut self, spawner: Arc<dyn Spawner>) -> Self {
-        self.spawner = Some(spawner);
+    pub fn with_spawner(mut self, spawner: impl Spawner + 'static) -> Self {
+        self.spawner = Some(Arc::new(spawner));
         self
     }
 

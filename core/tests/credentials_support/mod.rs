@@ -95,9 +95,9 @@ pub struct QueueSpawner {
 }
 
 impl QueueSpawner {
-    pub fn spawner(&self) -> Arc<dyn credkit_core::Spawner> {
+    pub fn spawner(&self) -> impl credkit_core::Spawner + 'static {
         let queue = Arc::clone(&self.queue);
-        Arc::new(move |future| queue.lock().unwrap().push(future))
+        move |future| queue.lock().unwrap().push(future)
     }
 
     pub fn len(&self) -> usize {

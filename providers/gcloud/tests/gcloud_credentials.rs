@@ -19,7 +19,7 @@ fn a_hundred_concurrent_callers_run_one_gcloud_process() -> TestResult {
     let credentials = source(&gcloud, &clock)?
         .with_quota_project("gcloud-quota")
         .credentials_builder()
-        .with_clock(std::sync::Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()?;
 
     let callers = (0..100).map(|_| {

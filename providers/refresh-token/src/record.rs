@@ -63,7 +63,6 @@ impl UserCredentials {
     /// storage:
     ///
     /// ```
-    /// use std::sync::Arc;
     /// use credkit_core::{MemoryStorage, Storage};
     /// use credkit_refresh_token::UserCredentials;
     /// use secrecy::{ExposeSecret, SecretString};
@@ -77,7 +76,7 @@ impl UserCredentials {
     ///     None => creds,
     /// };
     /// assert_eq!(creds.refresh_token().unwrap().expose_secret(), "rotated");
-    /// let credentials = creds.credentials_builder().with_storage(Arc::new(storage), "me").build()?;
+    /// let credentials = creds.credentials_builder().with_storage(storage, "me").build()?;
     /// # let _ = credentials;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();

@@ -22,7 +22,7 @@ fn credentials(server: &FakeTokenServer, clock: &FakeClock) -> UserCredentials {
         .with_scopes(["email", "https://www.googleapis.com/auth/cloud-platform"])
         .with_rapt_token("rapt")
         .with_transport(transport)
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap()
 }
@@ -184,7 +184,7 @@ async fn a_rotated_refresh_token_is_stored_before_handout() {
     let storage = MemoryStorage::new();
     let credentials = credentials(&server, &clock)
         .credentials_builder()
-        .with_storage(Arc::new(storage.clone()), "user@example.com")
+        .with_storage(storage.clone(), "user@example.com")
         .build()
         .unwrap();
     credentials.headers().await.unwrap();
@@ -211,7 +211,7 @@ async fn a_restart_resumes_from_the_stored_rotation() {
     // First process: one refresh, which rotates the refresh token into storage.
     let first = credentials(&server, &clock)
         .credentials_builder()
-        .with_storage(Arc::new(storage.clone()), "me")
+        .with_storage(storage.clone(), "me")
         .build()
         .unwrap();
     first.headers().await.unwrap();
@@ -224,7 +224,7 @@ async fn a_restart_resumes_from_the_stored_rotation() {
     let resumed = credentials(&server, &clock).with_record(&record);
     let second = resumed
         .credentials_builder()
-        .with_storage(Arc::new(storage.clone()), "me")
+        .with_storage(storage.clone(), "me")
         .build()
         .unwrap();
     let headers = second.headers().await.unwrap();

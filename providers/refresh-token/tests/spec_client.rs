@@ -30,7 +30,7 @@ fn credentials(transport: Arc<dyn Transport>, clock: &FakeClock) -> UserCredenti
         .with_client_secret("client_secret")
         .with_rapt_token("rapt_token")
         .with_transport(transport)
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap()
 }

@@ -42,7 +42,7 @@ fn make_credentials(transport: Arc<dyn Transport>) -> UserCredentials {
         .with_rapt_token("rapt_token")
         .with_enable_reauth_refresh(true)
         .with_transport(transport)
-        .with_clock(Arc::new(FakeClock::new()))
+        .with_clock(FakeClock::new())
         .build()
         .unwrap()
 }
@@ -137,7 +137,7 @@ fn refresh_success_updates_token_expiry_and_id_token() {
         json!({"access_token": "token", "expires_in": 500, "id_token": "ID_TOKEN"}),
     );
     let clock = FakeClock::new();
-    let creds = make_credentials(transport.clone()).with_clock(Arc::new(clock.clone()));
+    let creds = make_credentials(transport.clone()).with_clock(clock.clone());
     let token = block_on(creds.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "token");
     let expiry = datetime!(2026-01-01 0:08:20 UTC);

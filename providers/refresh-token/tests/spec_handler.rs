@@ -71,7 +71,7 @@ fn a_refresh_token_takes_priority_over_the_handler() {
             clock.now() + time::Duration::hours(1),
         ))
         .with_transport(transport.clone())
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let token = block_on(creds.fetch_token()).unwrap();
@@ -89,7 +89,7 @@ fn handler_success_with_scopes() {
         .with_scopes(["email", "profile"])
         .with_default_scopes(["ignored"])
         .with_refresh_handler(recording_handler(&calls, "ACCESS_TOKEN", expiry))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap();
     let token = block_on(creds.fetch_token()).unwrap();
@@ -113,7 +113,7 @@ fn handler_gets_default_scopes_and_the_replaced_handler_is_used() {
     let creds = UserCredentials::builder()
         .with_default_scopes(["email", "profile"])
         .with_refresh_handler(recording_handler(&first, "OLD", expiry))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap()
         .with_refresh_handler(recording_handler(&second, "NEW", expiry));
@@ -134,7 +134,7 @@ fn an_already_expired_handler_token_is_refused_and_state_is_unchanged() {
     // With credkit's lifetime-scaled rule a 225 s token is fine, so use one already past.
     let creds = UserCredentials::builder()
         .with_refresh_handler(recording_handler(&calls, "TOKEN", clock.now()))
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap();
     let err = block_on(creds.fetch_token()).unwrap_err();
@@ -167,7 +167,7 @@ fn handler_without_transport_gets_a_failing_one() {
                 Ok(("never".to_owned(), time::OffsetDateTime::now_utc()))
             },
         ))
-        .with_clock(Arc::new(clock))
+        .with_clock(clock)
         .build()
         .unwrap();
     let err = block_on(creds.fetch_token()).unwrap_err();

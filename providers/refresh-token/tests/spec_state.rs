@@ -30,7 +30,7 @@ fn refreshable(transport: Arc<Scripted>, clock: &FakeClock) -> UserCredentials {
         .with_client_id("client_id")
         .with_client_secret("client_secret")
         .with_transport(transport)
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap()
 }
@@ -118,7 +118,7 @@ fn a_token_without_expiry_is_valid_and_never_refreshed() {
     let seeded = UserCredentials::builder()
         .with_token("token")
         .with_transport(transport.clone())
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()
         .unwrap();
     let credentials = cached(seeded);
@@ -139,7 +139,7 @@ fn threshold_boundaries_with_a_seeded_expiry() {
             UserCredentials::builder()
                 .with_token("token")
                 .with_expiry(clock.now() + time::Duration::seconds(secs))
-                .with_clock(Arc::new(clock.clone()))
+                .with_clock(clock.clone())
                 .build()
                 .unwrap(),
         )

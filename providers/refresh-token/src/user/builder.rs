@@ -218,14 +218,14 @@ impl UserCredentialsBuilder {
 
     /// The transport refreshes are sent through (`credkit_reqwest::ReqwestTransport`, say).
     /// Default: none; a refresh without one fails with a configuration error.
-    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
-        self.config.transport = Some(transport);
+    pub fn with_transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.config.transport = Some(Arc::new(transport));
         self
     }
 
     /// The clock expiries are computed with. Default: [`SystemClock`].
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.config.clock = clock;
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.config.clock = Arc::new(clock);
         self
     }
 

@@ -364,7 +364,8 @@ impl UserCredentials {
 
     /// A copy that refreshes through `transport`.
     #[must_use]
-    pub fn with_transport(&self, transport: Arc<dyn Transport>) -> Self {
+    pub fn with_transport(&self, transport: impl Transport + 'static) -> Self {
+        let transport: Arc<dyn Transport> = Arc::new(transport);
         self.copy_with(|c| c.transport = Some(transport))
     }
 
@@ -375,7 +376,8 @@ impl UserCredentials {
 
     /// A copy that computes expiries with `clock`.
     #[must_use]
-    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(&self, clock: impl Clock + 'static) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
         self.copy_with(|c| c.clock = clock)
     }
 
