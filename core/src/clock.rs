@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -21,6 +21,14 @@ use time::OffsetDateTime;
 ///   refreshes.
 /// - `sleep(d)` returns a future that completes once `d` has passed by this clock. It must not
 ///   block the thread. Dropping the future cancels the wait and must leave the clock unaffected.
+/// - `timeout(d)` is the same kind of future, used as a deadline that races other work (a
+///   refresh that may hang). The default is `sleep(d)`. A clock that moves time forward when
+///   code sleeps (a test clock in auto-advance mode) must not do so for a timeout: a timeout is
+///   a guard, not a wait, and jumping to it would fail the work it guards at once.
+/// - `system_time()` is `now()` as a [`SystemTime`]. The default converts `now()`; a clock that
+///   reads the system time anyway overrides it to skip the calendar conversion, which is most
+///   of the cost of reading the time on the hot path of
+///   [`Credentials::apply`](crate::Credentials::apply).
 /// - Thread safety: shared as `Arc<dyn Clock>` across threads.
 ///
 /// # Examples
@@ -55,6 +63,19 @@ pub trait Clock: Send + Sync + Debug {
 
     /// A future that completes after `duration` has passed by this clock.
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+
+    /// A future that completes after `duration` has passed by this clock, used as a deadline
+    /// for other work. Default: [`sleep`](Clock::sleep). See the trait's contract for how it
+    /// differs from a sleep in a test clock.
+    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.sleep(duration)
+    }
+
+    /// [`now`](Clock::now) as a [`SystemTime`]: the same instant, for comparisons that need no
+    /// calendar. Default: converts `now()`.
+    fn system_time(&self) -> SystemTime {
+        self.now().into()
+    }
 }
 
 impl<T: Clock + ?Sized> Clock for &T {
@@ -64,6 +85,15 @@ impl<T: Clock + ?Sized> Clock for &T {
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         (**self).sleep(duration)
+    }
+
+    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).timeout(duration)
+    }
+
+    #[inline]
+    fn system_time(&self) -> SystemTime {
+        (**self).system_time()
     }
 }
 
@@ -75,6 +105,15 @@ impl<T: Clock + ?Sized> Clock for Box<T> {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         (**self).sleep(duration)
     }
+
+    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).timeout(duration)
+    }
+
+    #[inline]
+    fn system_time(&self) -> SystemTime {
+        (**self).system_time()
+    }
 }
 
 impl<T: Clock + ?Sized> Clock for Arc<T> {
@@ -84,6 +123,15 @@ impl<T: Clock + ?Sized> Clock for Arc<T> {
 
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         (**self).sleep(duration)
+    }
+
+    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        (**self).timeout(duration)
+    }
+
+    #[inline]
+    fn system_time(&self) -> SystemTime {
+        (**self).system_time()
     }
 }
 
@@ -109,11 +157,24 @@ impl Clock for SystemClock {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         futures_timer::Delay::new(duration).boxed()
     }
+
+    #[inline]
+    fn system_time(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn system_time_and_now_agree() {
+        let before = SystemClock.now();
+        let system = OffsetDateTime::from(SystemClock.system_time());
+        let after = SystemClock.now();
+        assert!(before <= system && system <= after);
+    }
 
     #[test]
     fn system_sleep_completes_without_a_runtime() {

@@ -107,7 +107,7 @@ mod transport;
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
-    Credentials, CredentialsBuilder, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
+    Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
 };
 pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
 pub use retry::{RetryPolicy, Retrying};

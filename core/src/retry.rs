@@ -105,6 +105,17 @@ impl RetryPolicy {
         self.max_attempts
     }
 
+    /// The longest single wait (see [`with_max_wait`](Self::with_max_wait)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::RetryPolicy;
+    /// assert_eq!(RetryPolicy::default().max_wait(), Duration::from_secs(30));
+    /// ```
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
     /// The wait before retry number `retry` (1 for the first retry), before jitter and capped.
     pub fn nominal_wait(&self, retry: u32) -> Duration {
         let exponent = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);

@@ -272,10 +272,11 @@ fn an_invalidated_token_is_not_reloaded_from_storage() {
 fn a_failing_storage_never_fails_a_request() {
     let clock = FakeClock::new();
     let mut storage = MockStorage::new();
-    storage
-        .expect_load()
-        .returning(|_| Err(credkit_core::Error::new(ErrorKind::Storage, "disk on fire")));
-    // Without a known record a blind store could drop the refresh token: none is attempted.
+    storage.expect_load().returning(|_| {
+        Err(credkit_core::Error::new(ErrorKind::Storage, "disk on fire").with_transient(true))
+    });
+    // The record is only out of reach: a blind store could drop its refresh token, so none is
+    // attempted.
     storage.expect_store().times(0);
     let source = TestSource::new(&clock);
     let events = Events::default();
@@ -287,6 +288,28 @@ fn a_failing_storage_never_fails_a_request() {
         .filter(|e| matches!(e, RefreshEvent::StorageFailed { error, .. } if error.kind() == ErrorKind::Storage))
         .count();
     assert_eq!(failures, 2, "the load on start and the load before storing");
+
+    // An unreadable record (corrupt, not transient) is reported once and replaced by the next
+    // store, which carries the new token: rotations are never stopped for good.
+    let mut storage = MockStorage::new();
+    storage
+        .expect_load()
+        .times(1)
+        .returning(|_| Err(credkit_core::Error::new(ErrorKind::Storage, "not a record")));
+    storage
+        .expect_store()
+        .times(1)
+        .withf(|_, record| record.access_token().is_some())
+        .returning(|_, _| Ok(()));
+    let events = Events::default();
+    let credentials = with_storage(&clock, TestSource::new(&clock), Arc::new(storage), &events);
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "tok-1");
+    let failures = events
+        .take()
+        .into_iter()
+        .filter(|e| matches!(e, RefreshEvent::StorageFailed { .. }))
+        .count();
+    assert_eq!(failures, 1, "the unreadable record, reported once");
 
     let mut storage = MockStorage::new();
     storage.expect_load().returning(|_| Ok(None));

@@ -60,6 +60,8 @@ struct State {
 struct Sleeper {
     deadline: OffsetDateTime,
     waker: Option<Waker>,
+    /// A [`Clock::timeout`]: a deadline guarding other work, not a wait of the code under test.
+    timeout: bool,
 }
 
 /// The instant a new [`FakeClock`] starts at: 2026-01-01T00:00:00Z.
@@ -123,13 +125,19 @@ impl FakeClock {
     }
 
     /// Moves time to the earliest pending sleep's deadline, completing it (and any others due
-    /// then). Returns how far time moved, or `None` if nothing was sleeping.
+    /// then, timeouts included). Returns how far time moved, or `None` if nothing was sleeping.
+    /// Pending [`timeout`](Clock::timeout)s are not sleeps: they never decide how far to move.
     pub fn advance_to_next_sleep(&self) -> Option<Duration> {
         let wakers;
         let moved;
         {
             let mut state = self.lock();
-            let deadline = state.pending.values().map(|s| s.deadline).min()?;
+            let deadline = state
+                .pending
+                .values()
+                .filter(|s| !s.timeout)
+                .map(|s| s.deadline)
+                .min()?;
             moved = Duration::try_from(deadline - state.now).unwrap_or(Duration::ZERO);
             state.now = state.now.max(deadline);
             wakers = state.take_due();
@@ -143,9 +151,15 @@ impl FakeClock {
         self.lock().sleeps.clone()
     }
 
-    /// How many sleeps are waiting for time to pass their deadline.
+    /// How many sleeps are waiting for time to pass their deadline (timeouts not counted).
     pub fn pending_sleeps(&self) -> usize {
-        self.lock().pending.len()
+        self.lock().pending.values().filter(|s| !s.timeout).count()
+    }
+
+    /// How many [`timeout`](Clock::timeout)s (deadlines guarding other work, such as a refresh)
+    /// are waiting for time to pass them.
+    pub fn pending_timeouts(&self) -> usize {
+        self.lock().pending.values().filter(|s| s.timeout).count()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -201,6 +215,22 @@ impl Clock for FakeClock {
             wakers.into_iter().for_each(Waker::wake);
             return futures::future::ready(()).boxed();
         }
+        drop(state);
+        self.pending(duration, false)
+    }
+
+    /// Never moves time, in auto-advance mode either, and is not recorded in
+    /// [`sleeps`](FakeClock::sleeps): it completes when the test (or an auto-advancing sleep)
+    /// moves time past it.
+    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.pending(duration, true)
+    }
+}
+
+impl FakeClock {
+    /// A future that completes once time passes `duration` from now.
+    fn pending(&self, duration: Duration, timeout: bool) -> BoxFuture<'static, ()> {
+        let mut state = self.lock();
         let deadline = add(state.now, duration);
         if deadline <= state.now {
             return futures::future::ready(()).boxed();
@@ -212,6 +242,7 @@ impl Clock for FakeClock {
             Sleeper {
                 deadline,
                 waker: None,
+                timeout,
             },
         );
         drop(state);
@@ -219,6 +250,7 @@ impl Clock for FakeClock {
             shared: Arc::clone(&self.shared),
             id,
             deadline,
+            timeout,
         }
         .boxed()
     }
@@ -229,6 +261,7 @@ struct Sleep {
     shared: Arc<Mutex<State>>,
     id: u64,
     deadline: OffsetDateTime,
+    timeout: bool,
 }
 
 impl Future for Sleep {
@@ -241,13 +274,14 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         // The entry may be gone if `set` moved time past the deadline and then back.
-        let deadline = self.deadline;
+        let (deadline, timeout) = (self.deadline, self.timeout);
         state
             .pending
             .entry(self.id)
             .or_insert(Sleeper {
                 deadline,
                 waker: None,
+                timeout,
             })
             .waker = Some(cx.waker().clone());
         Poll::Pending
@@ -281,6 +315,22 @@ mod tests {
         assert!(long.now_or_never().is_some());
         assert_eq!(clock.pending_sleeps(), 0);
         assert_eq!(clock.advance_to_next_sleep(), None);
+    }
+
+    #[test]
+    fn a_timeout_never_moves_time_and_is_not_a_sleep() {
+        let clock = FakeClock::new().with_auto_advance(true);
+        let start = clock.now();
+        let mut guard = clock.timeout(Duration::from_secs(60));
+        assert_eq!(clock.now(), start);
+        assert!((&mut guard).now_or_never().is_none());
+        assert_eq!((clock.pending_sleeps(), clock.pending_timeouts()), (0, 1));
+        assert!(clock.sleeps().is_empty());
+        assert_eq!(clock.advance_to_next_sleep(), None);
+        // An auto-advancing sleep past the deadline completes it.
+        futures::executor::block_on(clock.sleep(Duration::from_secs(61)));
+        assert!(guard.now_or_never().is_some());
+        assert_eq!(clock.pending_timeouts(), 0);
     }
 
     #[test]

@@ -19,6 +19,17 @@ use crate::{
 /// The default [`CredentialsBuilder::with_min_retry_interval`]: 10 seconds.
 pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 
+/// The default [`CredentialsBuilder::with_flight_deadline`] with the default retry policy:
+/// 180 seconds.
+///
+/// It covers the default [`RetryPolicy`] (3 attempts, waits capped at 30 s) over a transport
+/// with a 30 s total timeout per request (as `credkit-reqwest`'s default), plus 30 s for
+/// storage: 3 × 30 + 2 × 30 + 30.
+pub const FLIGHT_DEADLINE: Duration = Duration::from_secs(180);
+
+/// How long one request may take by the assumption behind [`FLIGHT_DEADLINE`].
+const REQUEST_ALLOWANCE: Duration = Duration::from_secs(30);
+
 /// Builds a [`Credentials`]; start with [`Credentials::builder`].
 ///
 /// Every setting has a default, so `Credentials::builder(source).build()` is a complete,
@@ -50,6 +61,7 @@ pub struct CredentialsBuilder {
     spawner: Option<Arc<dyn Spawner>>,
     threshold: Duration,
     min_retry_interval: Duration,
+    flight_deadline: Option<Duration>,
     initial_token: Option<AccessToken>,
     observer: Option<Observer>,
 }
@@ -65,6 +77,7 @@ impl CredentialsBuilder {
             spawner: None,
             threshold: REFRESH_THRESHOLD,
             min_retry_interval: MIN_RETRY_INTERVAL,
+            flight_deadline: None,
             initial_token: None,
             observer: None,
         }
@@ -220,6 +233,30 @@ impl CredentialsBuilder {
         self
     }
 
+    /// Bounds every refresh (storage load, fetch with its retries, store) to `deadline` by the
+    /// clock. When it passes, the refresh is dropped (its request cancelled), every caller
+    /// waiting on it gets a transient [`Timeout`](crate::ErrorKind::Timeout) error, and the
+    /// next caller starts a new refresh. A refresh that nobody drove to the end (every caller
+    /// was cancelled) is never resumed past its deadline either.
+    ///
+    /// Default: [`FLIGHT_DEADLINE`] (180 s) with the default retry policy; with another policy,
+    /// 30 s per attempt plus the policy's longest wait between attempts plus 30 s, so the
+    /// deadline never cuts the retries short. Without retries, 60 s.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_flight_deadline(Duration::from_secs(20))
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_flight_deadline(mut self, deadline: Duration) -> Self {
+        self.flight_deadline = Some(deadline);
+        self
+    }
+
     /// Seeds the cache with `token`, as from a credentials file that carries a token and its
     /// expiry. Default: an empty cache. A fresh seed is used without a fetch; a stale one is
     /// used while it refreshes; an expired one is replaced on first use.
@@ -296,7 +333,12 @@ impl CredentialsBuilder {
                 drop(token.take_rotated_refresh_token());
                 Snapshot::new(token, &rendering)
                     .map(Arc::new)
-                    .map_err(|err| BuildError::invalid_value(err.to_string()))
+                    .map_err(|err| {
+                        BuildError::invalid_value(
+                            "the initial token cannot be sent in an HTTP header",
+                        )
+                        .with_source(err)
+                    })
             })
             .transpose()?;
         Ok(self.assemble(rendering, initial))
@@ -312,9 +354,11 @@ impl CredentialsBuilder {
         rendering: Rendering,
         initial: Option<Arc<Snapshot>>,
     ) -> Credentials {
-        let system_clock = self.clock.is_none();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let retries = self.retry_policy.as_ref().map(RetryPolicy::max_attempts);
+        let flight_deadline = self
+            .flight_deadline
+            .unwrap_or_else(|| default_deadline(self.retry_policy.as_ref()));
         let source: Arc<dyn TokenSource> = match self.retry_policy {
             Some(policy) => Arc::new(Retrying::new(self.source, policy, Arc::clone(&clock))),
             None => self.source,
@@ -331,10 +375,11 @@ impl CredentialsBuilder {
             observer: self.observer,
             rendering,
             min_retry_interval: self.min_retry_interval,
+            flight_deadline,
             retries,
         };
         Credentials {
-            inner: Arc::new(Inner::new(Arc::new(config), system_clock, initial)),
+            inner: Arc::new(Inner::new(Arc::new(config), initial)),
         }
     }
 }
@@ -350,8 +395,40 @@ impl fmt::Debug for CredentialsBuilder {
             .field("spawner", &self.spawner.is_some())
             .field("threshold", &self.threshold)
             .field("min_retry_interval", &self.min_retry_interval)
+            .field("flight_deadline", &self.flight_deadline)
             .field("initial_token", &self.initial_token)
             .field("observer", &self.observer.is_some())
             .finish()
+    }
+}
+
+/// The flight deadline for `policy`: 30 s per attempt, the longest wait between attempts, and
+/// 30 s for storage. [`FLIGHT_DEADLINE`] for the default policy.
+fn default_deadline(policy: Option<&RetryPolicy>) -> Duration {
+    let (attempts, wait) = policy.map_or((1, Duration::ZERO), |p| (p.max_attempts(), p.max_wait()));
+    REQUEST_ALLOWANCE
+        .saturating_mul(attempts.max(1))
+        .saturating_add(wait.saturating_mul(attempts.saturating_sub(1)))
+        .saturating_add(REQUEST_ALLOWANCE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_deadline_covers_the_retry_policy() {
+        assert_eq!(
+            default_deadline(Some(&RetryPolicy::default())),
+            FLIGHT_DEADLINE
+        );
+        assert_eq!(default_deadline(None), Duration::from_secs(60));
+        let patient = RetryPolicy::default()
+            .with_max_attempts(5)
+            .with_max_wait(Duration::from_secs(10));
+        assert_eq!(
+            default_deadline(Some(&patient)),
+            Duration::from_secs(5 * 30 + 4 * 10 + 30)
+        );
     }
 }

@@ -63,6 +63,10 @@ pub enum RefreshEvent {
         /// Why. Its message never contains a secret.
         error: Error,
     },
+    /// The [spawner](crate::CredentialsBuilder::with_spawner) panicked when handed a refresh
+    /// (tokio's `spawn` called outside a runtime, say). The refresh is not lost: a caller that
+    /// waits drives it instead. Fix the spawner (capture a runtime handle).
+    SpawnerPanicked,
     /// The token's state changed, as noticed by a call, a refresh or an invalidation. Time
     /// passing alone emits nothing until something looks at the token.
     #[non_exhaustive]

@@ -1,17 +1,21 @@
-//! The shared state behind every `Credentials` clone, and the decisions about refreshing.
+//! The shared state behind every `Credentials` clone, the decisions about refreshing, and the
+//! flights that run refreshes.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, TryLockError, Weak};
 
 use arc_swap::ArcSwapOption;
+use futures::FutureExt;
+use futures::future::{Either, select};
 use http::HeaderMap;
 use time::OffsetDateTime;
 
+use super::errors;
 use super::events::RefreshEvent;
-use super::refresh::{Config, Driven, Obtained, Outcome, SharedRefresh, Trigger, lock};
+use super::refresh::{Config, Driven, Outcome, SharedRefresh, Trigger, lock, quietly};
 use super::snapshot::Snapshot;
-use crate::{Clock, Error, ErrorKind, Result, TokenState};
+use crate::{Clock, Error, TokenState};
 
 /// Marks "no retry gate" in [`Inner::retry_not_before`].
 const NO_GATE: i64 = i64::MIN;
@@ -21,12 +25,10 @@ pub(super) struct Inner {
     pub(super) cache: ArcSwapOption<Snapshot>,
     /// The clock, also in `config`; here to save a pointer hop on the hot path.
     pub(super) clock: Arc<dyn Clock>,
-    /// Whether `clock` is the default system clock, which the hot path reads as a `SystemTime`
-    /// directly: the same instant, without the calendar conversion that is most of its cost.
-    system_clock: bool,
     pub(super) config: Arc<Config>,
     flights: Mutex<Flights>,
-    /// After a failed refresh ahead, no new one starts before this instant (Unix milliseconds).
+    /// After a failed refresh, no refresh ahead or background refresh starts before this instant
+    /// (Unix milliseconds).
     retry_not_before: AtomicI64,
     /// The last state reported to the observer, as `state_code`.
     last_state: AtomicU8,
@@ -49,11 +51,14 @@ struct Flight {
     future: SharedRefresh,
     /// How many callers (or spawned tasks) hold a [`Driven`] for it.
     drivers: Arc<AtomicUsize>,
+    /// When its deadline passes by the clock. A flight found past it was abandoned or hung:
+    /// nobody joins it any more, and a new one replaces it.
+    deadline: OffsetDateTime,
 }
 
 impl Flight {
     fn join(&self) -> Driven {
-        Driven::new(self.future.clone(), &self.drivers)
+        Driven::new(self.id, self.future.clone(), &self.drivers)
     }
 }
 
@@ -66,18 +71,13 @@ pub(super) enum Wait {
 }
 
 impl Inner {
-    pub(super) fn new(
-        config: Arc<Config>,
-        system_clock: bool,
-        initial: Option<Arc<Snapshot>>,
-    ) -> Self {
+    pub(super) fn new(config: Arc<Config>, initial: Option<Arc<Snapshot>>) -> Self {
         let state = initial
             .as_ref()
             .map_or(TokenState::Invalid, |s| s.state(config.clock.now()));
         Self {
             cache: ArcSwapOption::new(initial),
             clock: Arc::clone(&config.clock),
-            system_clock,
             config,
             flights: Mutex::new(Flights::default()),
             retry_not_before: AtomicI64::new(NO_GATE),
@@ -102,14 +102,16 @@ impl Inner {
     fn if_fresh<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> Option<R> {
         let cached = self.cache.load();
         let snapshot = cached.as_deref()?;
+        // The clock's `system_time` skips the calendar conversion that is most of the cost of
+        // reading the time; the calendar time is read only where a `SystemTime` cannot say.
         let fresh = if snapshot.never_stale() {
             true
-        } else if self.system_clock {
-            snapshot
-                .is_fresh_at_system(SystemTime::now())
-                .unwrap_or_else(|| snapshot.is_fresh(self.clock.now()))
         } else {
-            snapshot.is_fresh(self.clock.now())
+            match snapshot.is_fresh_at_system(self.clock.system_time()) {
+                Some(true) => true,
+                Some(false) => false,
+                None => snapshot.is_fresh(self.clock.now()),
+            }
         };
         if !fresh {
             return None;
@@ -152,21 +154,28 @@ impl Inner {
         }
     }
 
+    /// Whether a refresh ahead or a background refresh may start at `now`: not within the
+    /// minimum retry interval after a failure.
+    fn may_start_unasked(&self, now: OffsetDateTime) -> bool {
+        unix_millis(now) >= self.retry_not_before.load(Ordering::Acquire)
+    }
+
     /// For a caller that cannot use the cached token: the refresh to wait for, joining the one
     /// in flight or starting one. Under the lock the cache is checked again, so a caller that
     /// raced a finishing refresh takes its token instead of starting another.
     pub(super) fn wait(self: &Arc<Self>, trigger: Trigger) -> Wait {
         let mut flights = lock(&self.flights);
-        if let Some(flight) = &flights.current {
+        let now = self.clock.now();
+        if let Some(flight) = flights.live(now) {
             return Wait::Refresh(flight.join());
         }
         if trigger == Trigger::Invalid
             && let Some(snapshot) = self.cache.load_full()
-            && snapshot.state(self.clock.now()) != TokenState::Invalid
+            && snapshot.state(now) != TokenState::Invalid
         {
             return Wait::Ready(snapshot);
         }
-        Wait::Refresh(self.start(&mut flights, trigger).join())
+        Wait::Refresh(self.start(&mut flights, trigger, now).join())
     }
 
     /// For a caller holding a stale token: starts or revives the refresh ahead. With a spawner
@@ -174,7 +183,7 @@ impl Inner {
     /// this caller to drive, or `None` if another caller already drives it, one failed too
     /// recently, or the lock is busy (whoever holds it is dealing with the refresh).
     pub(super) fn refresh_ahead(self: &Arc<Self>, now: OffsetDateTime) -> Option<Driven> {
-        if unix_millis(now) < self.retry_not_before.load(Ordering::Acquire) {
+        if !self.may_start_unasked(now) {
             return None;
         }
         let driven = self.driver_needed(Trigger::Ahead)?;
@@ -182,11 +191,13 @@ impl Inner {
     }
 
     /// For a caller that cannot wait (`apply` on an invalid token): makes sure a refresh runs on
-    /// the spawner, if there is one.
-    pub(super) fn refresh_in_background(self: &Arc<Self>) {
+    /// the spawner, if there is one and no refresh failed within the minimum retry interval.
+    pub(super) fn refresh_in_background(self: &Arc<Self>, now: OffsetDateTime) {
         if self.config.spawner.is_some()
+            && self.may_start_unasked(now)
             && let Some(driven) = self.driver_needed(Trigger::Invalid)
         {
+            // The caller cannot drive it: if the spawner failed, the next caller will.
             drop(self.spawn_or_return(driven));
         }
     }
@@ -200,12 +211,12 @@ impl Inner {
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
-        match &flights.current {
+        let now = self.clock.now();
+        match flights.live(now) {
             Some(flight) if flight.drivers.load(Ordering::Acquire) > 0 => None,
-            // Its last driver was dropped mid-refresh: take over.
+            // Its last driver was dropped mid-refresh, within its deadline: take over.
             Some(flight) => Some(flight.join()),
             None => {
-                let now = self.clock.now();
                 let satisfied = self.cache.load().as_deref().is_some_and(|s| match trigger {
                     Trigger::Ahead => s.is_fresh(now),
                     _ => s.state(now) != TokenState::Invalid,
@@ -213,70 +224,111 @@ impl Inner {
                 if satisfied {
                     return None;
                 }
-                Some(self.start(&mut flights, trigger).join())
+                Some(self.start(&mut flights, trigger, now).join())
             }
         }
     }
 
     /// Hands `driven` to the spawner if there is one (outside the lock: a spawner may run the
-    /// future inline), or back to the caller to drive.
+    /// future inline), or back to the caller to drive. A spawner that panics (tokio's
+    /// `spawn` outside a runtime) is reported, and the caller gets the refresh to drive.
     fn spawn_or_return(&self, driven: Driven) -> Option<Driven> {
-        match &self.config.spawner {
-            Some(spawner) => {
-                spawner.spawn(Box::pin(async move {
-                    // The outcome is published to the cache and reported to the observer.
-                    let _outcome = driven.await;
-                }));
-                None
-            }
-            None => Some(driven),
+        let Some(spawner) = &self.config.spawner else {
+            return Some(driven);
+        };
+        let id = driven.flight_id();
+        let handed_over = catch_unwind(AssertUnwindSafe(|| {
+            spawner.spawn(Box::pin(async move {
+                // The outcome is published to the cache and reported to the observer.
+                let _outcome = driven.await;
+            }));
+        }));
+        if handed_over.is_ok() {
+            return None;
         }
+        quietly(|| {
+            tracing::error!(
+                source = self.config.source.name(),
+                "the spawner panicked; the refresh falls back to the callers that wait for it"
+            );
+        });
+        self.config.emit(&RefreshEvent::SpawnerPanicked);
+        let flights = lock(&self.flights);
+        let flight = flights.current.as_ref()?;
+        (flight.id == id).then(|| flight.join())
     }
 
-    fn start<'a>(self: &Arc<Self>, flights: &'a mut Flights, trigger: Trigger) -> &'a Flight {
+    /// Starts flight after flight `now`, replacing one past its deadline.
+    fn start<'a>(
+        self: &Arc<Self>,
+        flights: &'a mut Flights,
+        trigger: Trigger,
+        now: OffsetDateTime,
+    ) -> &'a Flight {
+        if let Some(old) = flights.current.take() {
+            quietly(|| {
+                tracing::warn!(
+                    source = self.config.source.name(),
+                    drivers = old.drivers.load(Ordering::Acquire),
+                    "a refresh passed its deadline unfinished (abandoned or hung); starting a new one"
+                );
+            });
+        }
         let id = flights.next_id;
         flights.next_id = flights.next_id.wrapping_add(1);
         let check_storage =
             !flights.storage_checked && trigger != Trigger::Forced && self.config.storage.is_some();
         flights.storage_checked = true;
-        let future = self
-            .config
-            .flight(Arc::downgrade(self), id, trigger, check_storage);
+        let deadline = self.config.flight_deadline;
+        let future = flight(
+            Arc::clone(&self.config),
+            Arc::downgrade(self),
+            id,
+            trigger,
+            check_storage,
+        );
         flights.current.insert(Flight {
             id,
             future,
             drivers: Arc::new(AtomicUsize::new(0)),
+            deadline: now
+                .checked_add(time::Duration::try_from(deadline).unwrap_or(time::Duration::MAX))
+                .unwrap_or(now),
         })
     }
 
     /// Publishes what flight `id` got, before anyone awaiting it sees it, and clears the slot.
-    pub(super) fn finish(&self, id: u64, result: Result<(Arc<Snapshot>, Obtained)>) -> Outcome {
+    fn finish(&self, id: u64, result: Outcome) -> Outcome {
         let now = self.clock.now();
         match result {
-            Ok((snapshot, how)) => {
+            Ok(refreshed) => {
+                let snapshot = &refreshed.snapshot;
                 // Publish first, then clear the slot: a caller that finds no flight finds the
                 // new token.
-                self.cache.store(Some(Arc::clone(&snapshot)));
+                self.cache.store(Some(Arc::clone(snapshot)));
                 self.retry_not_before.store(NO_GATE, Ordering::Release);
                 {
                     let mut flights = lock(&self.flights);
                     flights.clear(id);
                     flights.last_error = None;
                 }
-                tracing::info!(
-                    source = self.config.source.name(),
-                    expiry = ?snapshot.expiry(),
-                    from_storage = how.from_storage,
-                    rotated_refresh_token = how.rotated,
-                    "access token refreshed"
-                );
+                let how = refreshed.how;
+                quietly(|| {
+                    tracing::info!(
+                        source = self.config.source.name(),
+                        expiry = ?snapshot.expiry(),
+                        from_storage = how.from_storage,
+                        rotated_refresh_token = how.rotated,
+                        "access token refreshed"
+                    );
+                });
                 self.config.emit(&RefreshEvent::Refreshed {
                     expiry: snapshot.expiry(),
                     from_storage: how.from_storage,
                     rotated_refresh_token: how.rotated,
                 });
                 self.observe(snapshot.state(now));
-                Ok(snapshot)
+                Ok(refreshed)
             }
             Err(error) => {
                 let keeps_token = self
@@ -284,28 +336,30 @@ impl Inner {
                     .load()
                     .as_deref()
                     .is_some_and(|s| s.state(now) != TokenState::Invalid);
-                if keeps_token {
-                    let gate = now
-                        .checked_add(
-                            time::Duration::try_from(self.config.min_retry_interval)
-                                .unwrap_or(time::Duration::MAX),
-                        )
-                        .map_or(i64::MAX, unix_millis);
-                    self.retry_not_before.store(gate, Ordering::Release);
-                }
+                // No refresh ahead or background refresh before the minimum retry interval:
+                // a failing endpoint is not hammered by `apply()` or a spawner.
+                let gate = now
+                    .checked_add(
+                        time::Duration::try_from(self.config.min_retry_interval)
+                            .unwrap_or(time::Duration::MAX),
+                    )
+                    .map_or(i64::MAX, unix_millis);
+                self.retry_not_before.store(gate, Ordering::Release);
                 {
                     let mut flights = lock(&self.flights);
                     flights.clear(id);
                     flights.last_error = Some(error.clone());
                 }
-                tracing::warn!(
-                    source = self.config.source.name(),
-                    kind = %error.kind(),
-                    transient = error.is_transient(),
-                    keeps_token,
-                    error = %error,
-                    "refreshing the access token failed"
-                );
+                quietly(|| {
+                    tracing::warn!(
+                        source = self.config.source.name(),
+                        kind = %error.kind(),
+                        transient = error.is_transient(),
+                        keeps_token,
+                        error = %error,
+                        "refreshing the access token failed"
+                    );
+                });
                 self.config.emit(&RefreshEvent::Failed {
                     error: error.clone(),
                     keeps_token,
@@ -332,10 +386,12 @@ impl Inner {
         if dropped {
             // Storage holds the rejected token too: never reload it.
             lock(&self.flights).storage_checked = true;
-            tracing::debug!(
-                source = self.config.source.name(),
-                "cached access token invalidated after a rejection"
-            );
+            quietly(|| {
+                tracing::debug!(
+                    source = self.config.source.name(),
+                    "cached access token invalidated after a rejection"
+                );
+            });
             self.observe(TokenState::Invalid);
         }
         dropped
@@ -346,12 +402,7 @@ impl Inner {
         if let Some(error) = lock(&self.flights).last_error.clone() {
             return error;
         }
-        let message = if self.cache.load().is_some() {
-            "the cached access token has expired; refresh it first (before_request, headers or refresh)"
-        } else {
-            "no access token is cached yet; fetch one first (before_request, headers or refresh)"
-        };
-        Error::new(ErrorKind::Configuration, message)
+        errors::nothing_usable(self.cache.load().is_some())
     }
 
     /// Whether a refresh is in flight (for `Debug`).
@@ -361,11 +412,59 @@ impl Inner {
 }
 
 impl Flights {
+    /// The flight in progress, unless it is past its deadline.
+    fn live(&self, now: OffsetDateTime) -> Option<&Flight> {
+        self.current.as_ref().filter(|flight| now < flight.deadline)
+    }
+
     fn clear(&mut self, id: u64) {
         if self.current.as_ref().is_some_and(|f| f.id == id) {
             self.current = None;
         }
     }
+}
+
+/// The future of flight `id`: obtains a token within the flight deadline, then publishes the
+/// outcome through `inner` (if any handle is left). Boxed and shared, so every waiting caller
+/// gets the same outcome.
+fn flight(
+    config: Arc<Config>,
+    inner: Weak<Inner>,
+    id: u64,
+    trigger: Trigger,
+    check_storage: bool,
+) -> SharedRefresh {
+    // The deadline runs from now, not from the first poll.
+    let timer = config.clock.timeout(config.flight_deadline);
+    async move {
+        quietly(|| {
+            tracing::debug!(
+                source = config.source.name(),
+                trigger = trigger.as_str(),
+                "refreshing the access token"
+            );
+        });
+        // A panic that escaped `obtain`'s own guards must not poison the shared future and
+        // wedge every caller.
+        let work = AssertUnwindSafe(config.obtain(trigger, check_storage))
+            .catch_unwind()
+            .boxed();
+        // The timer comes first: past the deadline, a reply that is also ready is stale.
+        let result = match select(timer, work).await {
+            Either::Left(((), _abandoned)) => Err(errors::flight_timed_out(config.flight_deadline)),
+            Either::Right((Ok(result), _)) => result,
+            Either::Right((Err(_panic), _)) => Err(Error::internal(
+                "a refresh panicked outside the token source and the storage",
+            )),
+        };
+        match inner.upgrade() {
+            Some(inner) => inner.finish(id, result),
+            // Every handle is gone: nobody to publish to.
+            None => result,
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 fn unix_millis(at: OffsetDateTime) -> i64 {

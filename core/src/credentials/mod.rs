@@ -1,6 +1,7 @@
 //! `Credentials`: the caching layer applications hold.
 
 mod builder;
+mod errors;
 mod events;
 mod inner;
 mod refresh;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use time::OffsetDateTime;
 
-pub use builder::{CredentialsBuilder, MIN_RETRY_INTERVAL};
+pub use builder::{CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
 use inner::{Inner, Wait};
 use refresh::Trigger;
@@ -298,8 +299,10 @@ impl Credentials {
         inner.observe(state);
         if inner.config.spawner.is_some() {
             match state {
+                // If the spawner failed, the returned refresh is dropped: this caller cannot
+                // drive it, the next one that can will.
                 TokenState::Stale => drop(inner.refresh_ahead(now)),
-                TokenState::Invalid => inner.refresh_in_background(),
+                TokenState::Invalid => inner.refresh_in_background(now),
                 TokenState::Fresh => {}
             }
         }
@@ -414,11 +417,18 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub async fn refresh(&self) -> Result<Arc<AccessToken>> {
-        let snapshot = match self.inner.wait(Trigger::Forced) {
-            Wait::Refresh(driven) => driven.await?,
-            Wait::Ready(snapshot) => snapshot,
-        };
-        Ok(Arc::clone(snapshot.token()))
+        loop {
+            let refreshed = match self.inner.wait(Trigger::Forced) {
+                Wait::Refresh(driven) => driven.await?,
+                Wait::Ready(snapshot) => return Ok(Arc::clone(snapshot.token())),
+            };
+            // A refresh that was already running may have taken the stored token instead of
+            // fetching (the first one does); this call promised a fetch, so it makes one.
+            // Only the first refresh looks at storage, so this loops at most twice.
+            if !refreshed.how.from_storage {
+                return Ok(Arc::clone(refreshed.snapshot.token()));
+            }
+        }
     }
 
     /// After a server rejected a request (a 401), drops the cached token if it is still the
@@ -471,7 +481,7 @@ impl Credentials {
                 };
                 // This caller drives the refresh ahead; the others keep the cached token.
                 match driven.await {
-                    Ok(fresh) => Ok(fresh),
+                    Ok(fresh) => Ok(fresh.snapshot),
                     Err(error) => {
                         if snapshot.state(inner.clock.now()) == TokenState::Invalid {
                             Err(error)
@@ -482,7 +492,7 @@ impl Credentials {
                 }
             }
             _ => match inner.wait(Trigger::Invalid) {
-                Wait::Refresh(driven) => driven.await,
+                Wait::Refresh(driven) => driven.await.map(|refreshed| refreshed.snapshot),
                 Wait::Ready(snapshot) => Ok(snapshot),
             },
         }

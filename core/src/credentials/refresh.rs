@@ -1,11 +1,13 @@
-//! One refresh: load from storage on start, fetch, store, all off the hot path.
+//! What one refresh does (load from storage on start, fetch, check, store), with no way back to
+//! the cache: the flight that runs it is built in `inner.rs`, which depends on this file and not
+//! the other way round.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,17 +15,24 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use secrecy::SecretString;
 
+use super::errors;
 use super::events::{Observer, RefreshEvent};
-use super::inner::Inner;
 use super::snapshot::{Rendering, Snapshot};
-use crate::{AccessToken, Clock, CredentialRecord, Error, ErrorKind, Result, Storage, TokenSource};
-use crate::{Spawner, TokenState};
+use crate::TokenState;
+use crate::{AccessToken, Clock, CredentialRecord, Error, Result, Spawner, Storage, TokenSource};
 
 /// What a refresh resolves to, for every caller that waited on it.
-pub(super) type Outcome = Result<Arc<Snapshot>>;
+pub(super) type Outcome = Result<Refreshed>;
 
 /// A refresh in flight. Any clone may drive it; it runs once.
 pub(super) type SharedRefresh = Shared<BoxFuture<'static, Outcome>>;
+
+/// A refresh's new token and how it was obtained.
+#[derive(Clone)]
+pub(super) struct Refreshed {
+    pub(super) snapshot: Arc<Snapshot>,
+    pub(super) how: Obtained,
+}
 
 /// Why a refresh started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +46,7 @@ pub(super) enum Trigger {
 }
 
 impl Trigger {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Invalid => "invalid",
             Self::Ahead => "ahead",
@@ -46,8 +55,7 @@ impl Trigger {
     }
 }
 
-/// Everything a refresh needs, with no way back to the cache but a weak reference: an abandoned
-/// refresh never keeps a dropped `Credentials` alive.
+/// Everything a refresh needs. Shared by the handle and every flight.
 pub(super) struct Config {
     pub(super) source: Arc<dyn TokenSource>,
     pub(super) clock: Arc<dyn Clock>,
@@ -56,6 +64,7 @@ pub(super) struct Config {
     pub(super) observer: Option<Observer>,
     pub(super) rendering: Rendering,
     pub(super) min_retry_interval: Duration,
+    pub(super) flight_deadline: Duration,
     pub(super) retries: Option<u32>,
 }
 
@@ -76,80 +85,72 @@ pub(super) struct Obtained {
 }
 
 impl Config {
+    /// Tells the observer, if any. A panicking observer is caught and logged: it never reaches
+    /// a caller.
     pub(super) fn emit(&self, event: &RefreshEvent) {
-        if let Some(observer) = &self.observer {
-            observer(event);
+        if let Some(observer) = &self.observer
+            && catch_unwind(AssertUnwindSafe(|| observer(event))).is_err()
+        {
+            quietly(|| {
+                tracing::error!(
+                    source = self.source.name(),
+                    "the on_refresh observer panicked; the event was dropped"
+                );
+            });
         }
     }
 
-    /// The refresh future for flight `id`, boxed and shared. `check_storage` makes it try a
-    /// stored token before fetching (once, on start).
-    pub(super) fn flight(
-        self: &Arc<Self>,
-        inner: Weak<Inner>,
-        id: u64,
-        trigger: Trigger,
-        check_storage: bool,
-    ) -> SharedRefresh {
-        let config = Arc::clone(self);
-        async move {
-            tracing::debug!(
-                source = config.source.name(),
-                trigger = trigger.as_str(),
-                "refreshing the access token"
-            );
-            // A panicking source must not poison the shared future and wedge every caller.
-            let result = AssertUnwindSafe(config.obtain(trigger, check_storage))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        ErrorKind::Provider,
-                        "the token source panicked during a refresh",
-                    ))
-                });
-            match inner.upgrade() {
-                Some(inner) => inner.finish(id, result),
-                // Every handle is gone: nobody to publish to.
-                None => result.map(|(snapshot, _)| snapshot),
-            }
-        }
-        .boxed()
-        .shared()
-    }
-
-    async fn obtain(
-        &self,
-        trigger: Trigger,
-        check_storage: bool,
-    ) -> Result<(Arc<Snapshot>, Obtained)> {
+    /// Gets a token: the stored one when `check_storage` and it is usable, else a fetched one,
+    /// checked and stored (with any rotated refresh token) before it is returned.
+    pub(super) async fn obtain(&self, trigger: Trigger, check_storage: bool) -> Result<Refreshed> {
         if check_storage && let Some(snapshot) = self.stored_token(trigger).await {
             let how = Obtained {
                 from_storage: true,
                 rotated: false,
             };
-            return Ok((snapshot, how));
+            return Ok(Refreshed { snapshot, how });
         }
-        let mut token = self.source.fetch_token().await?;
+        let fetched = AssertUnwindSafe(self.source.fetch_token())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(errors::source_panicked()));
+        let mut token = fetched?;
         let rotated = token.take_rotated_refresh_token();
         let how = Obtained {
             from_storage: false,
             rotated: rotated.is_some(),
         };
+        let now = self.clock.now();
+        if let Some(expiry) = token.expiry()
+            && expiry <= now
+        {
+            // Never cache or store an expired token; but a rotation it came with is real, and
+            // losing it would log the user out.
+            if rotated.is_some() {
+                self.persist(None, rotated).await;
+            }
+            return Err(errors::expired_on_arrival(now - expiry));
+        }
         let snapshot = Arc::new(Snapshot::new(token, &self.rendering)?);
         // Stored before anyone sees the token: a crash never loses a rotated refresh token.
-        self.persist(snapshot.token(), rotated).await;
-        Ok((snapshot, how))
+        self.persist(Some(snapshot.token()), rotated).await;
+        Ok(Refreshed { snapshot, how })
     }
 
     /// Loads the record on start, remembers it, and returns its token if it is usable: fresh,
     /// or stale when the cache has nothing usable (refresh ahead then follows as usual).
     async fn stored_token(&self, trigger: Trigger) -> Option<Arc<Snapshot>> {
         let slot = self.storage.as_ref()?;
-        let record = match slot.storage.load(&slot.key).await {
+        let record = match self.load(slot).await {
             Ok(record) => record.unwrap_or_default(),
             Err(error) => {
+                let replace = !error.is_transient();
                 self.storage_failed(error, "loading");
+                if replace {
+                    // Unreadable for good (corrupt, or not a record): the next store replaces
+                    // it rather than leaving every later rotation unstored.
+                    *lock(&slot.record) = Some(CredentialRecord::new());
+                }
                 return None;
             }
         };
@@ -173,27 +174,39 @@ impl Config {
 
     /// Merges `token` (and a rotated refresh token) into the known record and stores it in one
     /// call. Failures are reported, not returned (see [`RefreshEvent::StorageFailed`]).
-    async fn persist(&self, token: &AccessToken, rotated: Option<SecretString>) {
+    async fn persist(&self, token: Option<&AccessToken>, rotated: Option<SecretString>) {
         let Some(slot) = self.storage.as_ref() else {
             return;
         };
         let known = lock(&slot.record).clone();
         let base = match known {
             Some(record) => record,
-            None => match slot.storage.load(&slot.key).await {
+            None => match self.load(slot).await {
                 Ok(record) => record.unwrap_or_default(),
-                Err(error) => {
-                    // Storing blind could drop the refresh token and provider fields.
+                Err(error) if error.is_transient() => {
+                    // Storing blind now could drop the refresh token and provider fields of a
+                    // record that is only out of reach; the next refresh tries again.
                     self.storage_failed(error, "loading");
                     return;
                 }
+                Err(error) => {
+                    // Unreadable for good: replaced by this store.
+                    self.storage_failed(error, "loading");
+                    CredentialRecord::new()
+                }
             },
         };
-        let mut record = base.with_access_token(token);
+        let mut record = match token {
+            Some(token) => base.with_access_token(token),
+            None => base,
+        };
         if let Some(refresh_token) = rotated {
             record = record.with_refresh_token(refresh_token);
         }
-        let stored = slot.storage.store(&slot.key, &record).await;
+        let stored = AssertUnwindSafe(slot.storage.store(&slot.key, &record))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(errors::storage_panicked("storing")));
         // Remember it even if the store failed, so the next store still carries a rotated
         // refresh token.
         *lock(&slot.record) = Some(record);
@@ -202,13 +215,22 @@ impl Config {
         }
     }
 
+    async fn load(&self, slot: &StorageSlot) -> Result<Option<CredentialRecord>> {
+        AssertUnwindSafe(slot.storage.load(&slot.key))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(errors::storage_panicked("loading")))
+    }
+
     fn storage_failed(&self, error: Error, doing: &'static str) {
-        tracing::warn!(
-            source = self.source.name(),
-            kind = %error.kind(),
-            error = %error,
-            "{doing} the credential record failed"
-        );
+        quietly(|| {
+            tracing::warn!(
+                source = self.source.name(),
+                kind = %error.kind(),
+                error = %error,
+                "{doing} the credential record failed"
+            );
+        });
         self.emit(&RefreshEvent::StorageFailed { error });
     }
 }
@@ -227,6 +249,7 @@ impl fmt::Debug for Config {
             .field("threshold", &self.rendering.threshold)
             .field("quota_project", &self.rendering.quota_project)
             .field("min_retry_interval", &self.min_retry_interval)
+            .field("flight_deadline", &self.flight_deadline)
             .field("retry_attempts", &self.retries)
             .finish()
     }
@@ -235,17 +258,25 @@ impl fmt::Debug for Config {
 /// A caller's hold on a refresh in flight. While one exists the refresh has a driver; dropping
 /// it (a cancelled caller) leaves the refresh in place for the next caller to drive.
 pub(super) struct Driven {
+    /// The flight's id.
+    id: u64,
     future: SharedRefresh,
     drivers: Arc<AtomicUsize>,
 }
 
 impl Driven {
-    pub(super) fn new(future: SharedRefresh, drivers: &Arc<AtomicUsize>) -> Self {
+    pub(super) fn new(id: u64, future: SharedRefresh, drivers: &Arc<AtomicUsize>) -> Self {
         drivers.fetch_add(1, Ordering::AcqRel);
         Self {
+            id,
             future,
             drivers: Arc::clone(drivers),
         }
+    }
+
+    /// The id of the flight this holds.
+    pub(super) fn flight_id(&self) -> u64 {
+        self.id
     }
 }
 
@@ -267,4 +298,10 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a few assignments that cannot panic halfway, so a
     // poisoned lock still guards consistent data.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `report` (logging, an observer), swallowing a panic from it: a misbehaving tracing
+/// subscriber must not fail the caller whose request it was reporting on.
+pub(super) fn quietly(report: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(report));
 }
