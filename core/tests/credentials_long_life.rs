@@ -3,7 +3,8 @@
 //! through the public API, on a `FakeClock`.
 
 // Setup helpers outside `#[test]` functions unwrap too: a broken setup should fail loudly.
-#![allow(clippy::unwrap_used)]
+// Test doubles panic on purpose.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod credentials_support;
 
