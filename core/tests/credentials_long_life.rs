@@ -519,3 +519,44 @@ fn a_clock_shared_as_an_arc_reads_the_same_time_on_the_hot_path() {
         "expired by the shared clock"
     );
 }
+
+// ===== 3. Storage out of reach, then back =====
+
+#[test]
+fn a_rotation_made_while_the_record_was_out_of_reach_is_stored_by_the_next_store() {
+    let clock = FakeClock::new();
+    let source = TestSource::new(&clock);
+    source.then(Ok(AccessToken::new("first")
+        .with_lifetime(clock.now(), HOUR)
+        .with_rotated_refresh_token(SecretString::from("rotated"))));
+    let mut storage = credkit_testing::MockStorage::new();
+    let mut loads = 0;
+    storage.expect_load().returning(move |_| {
+        loads += 1;
+        if loads <= 2 {
+            Err(Error::new(ErrorKind::Storage, "connection refused").with_transient(true))
+        } else {
+            Ok(None)
+        }
+    });
+    let stored = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&stored);
+    storage.expect_store().returning(move |_, record| {
+        seen.lock()
+            .unwrap()
+            .push(record.refresh_token().map(|t| t.expose_secret().to_owned()));
+        Ok(())
+    });
+    let credentials = builder(&clock, Arc::clone(&source))
+        .with_storage(storage, "me")
+        .build()
+        .unwrap();
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "first");
+    assert!(
+        stored.lock().unwrap().is_empty(),
+        "out of reach: nothing stored blind"
+    );
+
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(*stored.lock().unwrap(), [Some("rotated".to_owned())]);
+}

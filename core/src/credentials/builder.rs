@@ -370,6 +370,7 @@ impl CredentialsBuilder {
                 storage,
                 key,
                 record: Mutex::new(None),
+                pending_rotation: Mutex::new(None),
             }),
             spawner: self.spawner,
             observer: self.observer,

@@ -75,6 +75,9 @@ pub(super) struct StorageSlot {
     /// The record as last loaded or stored; `None` until known. New tokens are merged into it so
     /// a store never drops the provider's fields or the refresh token.
     pub(super) record: Mutex<Option<CredentialRecord>>,
+    /// A rotated refresh token that could not be stored yet (the record was out of reach):
+    /// the next store carries it.
+    pub(super) pending_rotation: Mutex<Option<SecretString>>,
 }
 
 /// How a refresh got its token.
@@ -178,6 +181,7 @@ impl Config {
         let Some(slot) = self.storage.as_ref() else {
             return;
         };
+        let rotated = rotated.or_else(|| lock(&slot.pending_rotation).take());
         let known = lock(&slot.record).clone();
         let base = match known {
             Some(record) => record,
@@ -185,7 +189,11 @@ impl Config {
                 Ok(record) => record.unwrap_or_default(),
                 Err(error) if error.is_transient() => {
                     // Storing blind now could drop the refresh token and provider fields of a
-                    // record that is only out of reach; the next refresh tries again.
+                    // record that is only out of reach; the next refresh tries again, with
+                    // any rotation kept for it.
+                    if rotated.is_some() {
+                        *lock(&slot.pending_rotation) = rotated;
+                    }
                     self.storage_failed(error, "loading");
                     return;
                 }
