@@ -123,7 +123,11 @@ impl CredentialsBuilder {
     /// is still fresh (or stale, when nothing better is cached). Every fetched token, and a
     /// refresh token the source rotated, are merged into the record and written in one
     /// `store` call before the token is handed to anyone. A failing storage is reported
-    /// ([`RefreshEvent::StorageFailed`]) but never fails a request.
+    /// ([`RefreshEvent::StorageFailed`] and a tracing warning) but never fails a request. A
+    /// record that cannot be read for good (corrupt, not a record: a permanent error) is
+    /// replaced by the next store; one out of reach (a transient error) is never overwritten
+    /// blind, and a refresh token rotated meanwhile is kept for the next store. A storage that
+    /// panics counts as failing; one that hangs is bounded by the flight deadline.
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource, Storage};
@@ -179,7 +183,15 @@ impl CredentialsBuilder {
     /// a usable token is cached. Default: none; the first caller that finds the token stale
     /// drives its refresh while the others keep the cached token.
     ///
-    /// With tokio: `.with_spawner(|f| { tokio::spawn(f); })`.
+    /// The spawner is called from whichever thread calls [`apply`](Credentials::apply) or
+    /// `before_request`, which may be outside any async runtime. With tokio, capture a runtime
+    /// handle rather than calling `tokio::spawn`, which panics outside a runtime:
+    /// `credkit_reqwest::TokioSpawner::current()` does that in one line, or by hand:
+    /// `let handle = tokio::runtime::Handle::current();` then
+    /// `.with_spawner(move |f| { handle.spawn(f); })`. A spawner that panics anyway is caught
+    /// and reported ([`RefreshEvent::SpawnerPanicked`]); the refresh then falls back to the
+    /// callers that wait for it. A spawner that drops the future (a runtime shutting down)
+    /// leaves the refresh for the next caller.
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
@@ -215,9 +227,11 @@ impl CredentialsBuilder {
         self
     }
 
-    /// After a refresh ahead fails, starts no other before `interval` has passed by the clock,
-    /// so a failing endpoint is not hammered while the cached token still works. Default:
-    /// [`MIN_RETRY_INTERVAL`], 10 s. Callers whose token has expired do not wait for it.
+    /// After a refresh fails, starts no refresh ahead and no background refresh (from
+    /// [`apply`](Credentials::apply) or the spawner) before `interval` has passed by the clock,
+    /// so a failing endpoint is not hammered. Default: [`MIN_RETRY_INTERVAL`], 10 s. Callers
+    /// that wait for a token (`before_request`, `headers` on an invalid token) and an explicit
+    /// [`refresh`](Credentials::refresh) try again at once.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -23,12 +23,13 @@ use snapshot::{Rendering, Snapshot};
 
 use crate::{AccessToken, Result, TokenSource, TokenState};
 
-/// A [`TokenSource`] with a cache in front: what applications hold to put credentials on
-/// requests.
+/// The caching layer in front of a [`TokenSource`]: what applications hold to put credentials
+/// on requests.
 ///
 /// It keeps the last token, serves it while it is fresh, refreshes it ahead of its expiry, and
 /// makes any number of concurrent callers share one fetch. It is a cheap handle (an `Arc`
-/// inside), `Send + Sync`: clone it freely, there is no need to wrap it in an `Arc`.
+/// inside), `Send + Sync`: clone it freely, there is no need to wrap it in an `Arc`. It is not
+/// itself a `TokenSource`: it hands out cached tokens, where a source fetches new ones.
 ///
 /// # Examples
 ///
@@ -68,6 +69,27 @@ use crate::{AccessToken, Result, TokenSource, TokenState};
 ///
 /// A caller whose future is dropped cancels nothing: the refresh stays in place for the
 /// others, and the next caller drives it if nobody else does.
+///
+/// # When things go wrong
+///
+/// Every refresh has a deadline ([`with_flight_deadline`](CredentialsBuilder::with_flight_deadline),
+/// 180 s by default, on the clock): a source, handler or storage that hangs fails the callers
+/// waiting on it with a transient [`Timeout`](crate::ErrorKind::Timeout), and the next caller
+/// starts a new refresh. A refresh that every caller abandoned is resumed by the next caller
+/// only within its deadline, never later.
+///
+/// | the source… | token fresh | token stale | token invalid (none or expired) |
+/// |---|---|---|---|
+/// | is down (transient errors) | served; no call to the source | served; the refresh ahead fails, retried after the minimum retry interval | callers get the error (after the retries); the next call tries again |
+/// | hangs | served | served; the refresh ahead times out at the deadline | callers get a `Timeout` at the deadline; the next call tries again |
+/// | says `invalid_grant` | served | served until it expires; no refresh ahead for the minimum retry interval | callers get `invalid_grant`; `apply` reports it without a new try for the minimum retry interval |
+/// | returns a token already expired | served | served (the refresh ahead fails) | callers get "the token expired N s before it was received: check the clocks"; it is never cached or stored |
+///
+/// Nothing a user plugs in can panic a caller or wedge the cache: a panicking source or
+/// storage fails that refresh with an error; a panicking observer (or tracing subscriber) is
+/// caught and logged; a panicking spawner is reported ([`RefreshEvent::SpawnerPanicked`]) and
+/// the refresh falls back to the callers that wait. A storage that fails never fails a request
+/// (see [`with_storage`](CredentialsBuilder::with_storage)).
 ///
 /// # Retries and storage
 ///
