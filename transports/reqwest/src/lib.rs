@@ -58,10 +58,12 @@ mod body;
 mod error;
 mod policy;
 mod resolve;
+mod spawner;
 mod transport;
 
 // The public interface is:
 pub use policy::check_endpoint;
+pub use spawner::TokioSpawner;
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, ReqwestTransport,
     ReqwestTransportBuilder,
