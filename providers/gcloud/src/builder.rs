@@ -49,6 +49,11 @@ impl Default for GcloudSourceBuilder {
 }
 
 impl GcloudSourceBuilder {
+    /// A builder holding `config`, for [`GcloudSource::to_builder`].
+    pub(crate) fn from_config(config: Config) -> Self {
+        Self { config }
+    }
+
     /// The gcloud program: a bare name is looked up on `PATH`, a path is run as is. Default
     /// [`DEFAULT_PROGRAM`](crate::DEFAULT_PROGRAM).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
