@@ -3,12 +3,13 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use credkit_core::{BuildError, Clock, SystemClock, Transport, validate_token_text};
+use credkit_core::{AccessToken, BuildError, Clock, SystemClock, Transport};
 use credkit_refresh_handler::RefreshHandler;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
+use crate::error;
 
 /// Builds [`UserCredentials`] from the reference constructor's parameters, all optional.
 ///
@@ -27,7 +28,7 @@ use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
 ///     .with_client_secret("s3cret")
 ///     .with_token_uri("https://oauth2.googleapis.com/token")
 ///     .with_scopes(["https://www.googleapis.com/auth/cloud-platform"])
-///     .with_quota_project_id("my-project")
+///     .with_quota_project("my-project")
 ///     .build()?;
 /// assert_eq!(creds.client_id(), Some("123.apps.googleusercontent.com"));
 /// assert_eq!(creds.universe_domain(), "googleapis.com");
@@ -48,7 +49,7 @@ impl Default for UserCredentialsBuilder {
                 client_secret: None,
                 scopes: None,
                 default_scopes: None,
-                quota_project_id: None,
+                quota_project: None,
                 refresh_handler: None,
                 enable_reauth_refresh: false,
                 trust_boundary: None,
@@ -71,21 +72,40 @@ impl Default for UserCredentialsBuilder {
 }
 
 impl UserCredentialsBuilder {
+    /// A builder holding `config` and `state`, for [`UserCredentials::to_builder`].
+    pub(super) fn from_parts(config: Config, state: State) -> Self {
+        Self { config, state }
+    }
+
     /// The access token to start with. Default: none (the credential is invalid until refreshed).
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.state.token = Some(SecretString::from(token.into()));
+    pub fn with_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.state.token = Some(token.into());
         self
     }
 
     /// The refresh token. Default: none (no refresh possible).
-    pub fn with_refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
-        self.state.refresh_token = Some(SecretString::from(refresh_token.into()));
+    ///
+    /// Like every secret setter (`with_token`, `with_id_token`, `with_client_secret`,
+    /// `with_rapt_token`) it takes a `&str`, a `String` or a [`SecretString`], so a caller who
+    /// already holds the secret wrapped never has to expose it:
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    /// use secrecy::{ExposeSecret, SecretString};
+    ///
+    /// let from_vault = SecretString::from("1//refresh");
+    /// let creds = UserCredentials::builder().with_refresh_token(from_vault).build()?;
+    /// assert_eq!(creds.refresh_token().map(|t| t.expose_secret().to_owned()).as_deref(), Some("1//refresh"));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_refresh_token(mut self, refresh_token: impl Into<SecretString>) -> Self {
+        self.state.refresh_token = Some(refresh_token.into());
         self
     }
 
     /// The OpenID Connect ID token to start with. Default: none.
-    pub fn with_id_token(mut self, id_token: impl Into<String>) -> Self {
-        self.state.id_token = Some(SecretString::from(id_token.into()));
+    pub fn with_id_token(mut self, id_token: impl Into<SecretString>) -> Self {
+        self.state.id_token = Some(id_token.into());
         self
     }
 
@@ -103,8 +123,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The OAuth client secret. Default: none.
-    pub fn with_client_secret(mut self, client_secret: impl Into<String>) -> Self {
-        self.config.client_secret = Some(SecretString::from(client_secret.into()));
+    pub fn with_client_secret(mut self, client_secret: impl Into<SecretString>) -> Self {
+        self.config.client_secret = Some(client_secret.into());
         self
     }
 
@@ -130,8 +150,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The project billed for API calls (`x-goog-user-project`). Default: none.
-    pub fn with_quota_project_id(mut self, quota_project_id: impl Into<String>) -> Self {
-        self.config.quota_project_id = Some(quota_project_id.into());
+    pub fn with_quota_project(mut self, quota_project: impl Into<String>) -> Self {
+        self.config.quota_project = Some(quota_project.into());
         self
     }
 
@@ -142,8 +162,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The reauth proof token sent as `rapt` on refresh. Default: none.
-    pub fn with_rapt_token(mut self, rapt_token: impl Into<String>) -> Self {
-        self.state.rapt_token = Some(SecretString::from(rapt_token.into()));
+    pub fn with_rapt_token(mut self, rapt_token: impl Into<SecretString>) -> Self {
+        self.state.rapt_token = Some(rapt_token.into());
         self
     }
 
@@ -164,6 +184,12 @@ impl UserCredentialsBuilder {
     /// ```
     pub fn with_refresh_handler(mut self, handler: impl RefreshHandler + 'static) -> Self {
         self.config.refresh_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// No refresh handler (the reference's `refresh_handler` set to `None`). The default.
+    pub fn without_refresh_handler(mut self) -> Self {
+        self.config.refresh_handler = None;
         self
     }
 
@@ -237,8 +263,7 @@ impl UserCredentialsBuilder {
     /// empty, or holds whitespace or control characters such as CR and LF).
     pub fn build(self) -> Result<UserCredentials, BuildError> {
         if let Some(token) = &self.state.token {
-            validate_token_text(token.expose_secret(), "access token")
-                .map_err(|err| BuildError::invalid_value(err.to_string()))?;
+            AccessToken::validated(token.expose_secret()).map_err(error::unusable_token)?;
         }
         Ok(UserCredentials {
             config: Arc::new(self.config),

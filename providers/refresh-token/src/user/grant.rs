@@ -1,38 +1,152 @@
-//! The refresh-token grant (RFC 6749 section 6) exactly as the reference sends it.
+//! The refresh: the refresh-token grant (RFC 6749 section 6) exactly as the reference sends it,
+//! its response, and the refresh-handler path.
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use bytes::Bytes;
-use credkit_core::{Error, ErrorKind, Result};
+use credkit_core::{AccessToken, Result, TokenSource, Transport, oauth};
+use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-/// The reference's text when a refresh lacks a field (its grammar kept).
-pub(crate) const MISSING_FIELDS: &str = "The credentials do not contain the necessary fields need to refresh the access token. You must specify refresh_token, token_uri, client_id, and client_secret.";
+use super::{DEFAULT_UNIVERSE_DOMAIN, UserCredentials};
+use crate::{error, reauth};
 
-/// The reference's text when the endpoint asks for reauthentication and the flow is off.
-pub(crate) const REAUTH_NEEDED: &str = "Reauthentication is needed. Please run `gcloud auth application-default login` to reauthenticate.";
+#[async_trait]
+impl TokenSource for UserCredentials {
+    /// Runs the refresh-token grant, or, without a refresh token but with a refresh handler,
+    /// calls the handler.
+    ///
+    /// # Errors
+    ///
+    /// The universe-domain guard, the "necessary fields" guard (both before any request), a
+    /// transport failure, the token endpoint's error (`"<error>: <error_description>"`, with the
+    /// status and OAuth fields), "Reauthentication is needed..." for `invalid_rapt`, or an invalid
+    /// response.
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        if self.config.universe_domain != DEFAULT_UNIVERSE_DOMAIN {
+            return Err(error::universe_not_supported(&self.config.universe_domain));
+        }
+        let has_refresh_token = self.state().refresh_token.is_some();
+        let token = match &self.config.refresh_handler {
+            Some(handler) if !has_refresh_token => {
+                self.refresh_with_handler(Arc::clone(handler)).await?
+            }
+            _ => self.refresh_grant().await?,
+        };
+        self.record(&token);
+        Ok(token)
+    }
 
-/// The reference's universe-domain guard text.
-pub(crate) fn universe_error(universe_domain: &str) -> String {
-    format!(
-        "User credential refresh is only supported in the default googleapis.com universe domain, but the current universe domain is {universe_domain}. If you created the credential with an access token, it's likely that the provided token is expired now, please update your code with a valid token."
-    )
+    fn name(&self) -> &'static str {
+        "authorized user (refresh token)"
+    }
+}
+
+impl UserCredentials {
+    async fn refresh_grant(&self) -> Result<AccessToken> {
+        let scopes = self.requested_scopes();
+        let (refresh_token, rapt_token) = {
+            let state = self.state();
+            (state.refresh_token.clone(), state.rapt_token.clone())
+        };
+        let config = &self.config;
+        let (Some(refresh_token), Some(token_uri), Some(client_id), Some(client_secret)) = (
+            refresh_token,
+            config.token_uri.as_deref(),
+            config.client_id.as_deref(),
+            config.client_secret.as_ref(),
+        ) else {
+            return Err(error::missing_refresh_fields());
+        };
+        let transport = config.transport.as_ref().ok_or_else(error::no_transport)?;
+        let request = refresh_request(&RefreshGrant {
+            token_uri,
+            client_id,
+            client_secret,
+            refresh_token: &refresh_token,
+            scopes,
+            rapt_token: rapt_token.as_ref(),
+        })?;
+        tracing::debug!(
+            client_id,
+            scopes = scopes.len(),
+            "sending the refresh-token grant"
+        );
+        // The token's lifetime counts from before the request went out: however long the reply
+        // takes (or however long a dropped flight waits before someone resumes it), the expiry
+        // is never later than the server's.
+        let sent_at = config.clock.now();
+        let response = transport.send(request).await?;
+        let token = if response.status() == http::StatusCode::OK {
+            oauth::read_token_response(&response, sent_at)
+        } else {
+            // Now, not the send time: a Retry-After date is counted from when it is read.
+            Err(oauth::error_from_response(&response, config.clock.now()))
+        }
+        .map_err(reauth::map_reauth_needed)?;
+        self.warn_on_scope_shortfall(token.granted_scopes());
+        Ok(token)
+    }
+
+    /// The refresh-handler path: the handler's token, validated by [`RefreshHandlerSource`]
+    /// (the reference's "already expired" text, with the lifetime-scaled threshold).
+    async fn refresh_with_handler(&self, handler: Arc<dyn RefreshHandler>) -> Result<AccessToken> {
+        let transport = self
+            .config
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(NoTransport));
+        let source = RefreshHandlerSource::builder(handler, transport)
+            .with_scopes(self.requested_scopes().iter().cloned())
+            .with_clock(Arc::clone(&self.config.clock))
+            .build()?;
+        source.fetch_token().await
+    }
+
+    /// Updates the shared state from a fetched token, as the reference's `refresh` does.
+    fn record(&self, token: &AccessToken) {
+        let mut state = self.state();
+        state.token = Some(token.secret().clone());
+        state.expiry = token.expiry();
+        if let Some(rotated) = token.rotated_refresh_token() {
+            state.refresh_token = Some(rotated.clone());
+        }
+        state.id_token = token.id_token().cloned();
+        if let Some(granted) = token.granted_scopes() {
+            state.granted_scopes = Some(granted.to_vec());
+        }
+    }
+}
+
+/// The transport a refresh handler gets when the credentials have none: every request fails
+/// with a configuration error.
+#[derive(Debug)]
+struct NoTransport;
+
+#[async_trait]
+impl Transport for NoTransport {
+    async fn send(&self, _request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        Err(error::handler_without_transport())
+    }
 }
 
 /// The fields of one refresh request.
-pub(crate) struct RefreshGrant<'a> {
-    pub(crate) token_uri: &'a str,
-    pub(crate) client_id: &'a str,
-    pub(crate) client_secret: &'a SecretString,
-    pub(crate) refresh_token: &'a SecretString,
-    pub(crate) scopes: &'a [String],
-    pub(crate) rapt_token: Option<&'a SecretString>,
+struct RefreshGrant<'a> {
+    token_uri: &'a str,
+    client_id: &'a str,
+    client_secret: &'a SecretString,
+    refresh_token: &'a SecretString,
+    scopes: &'a [String],
+    rapt_token: Option<&'a SecretString>,
 }
 
 /// The POST request: `content-type: application/x-www-form-urlencoded` and the fields
 /// `grant_type`, `client_id`, `client_secret`, `refresh_token`, then `scope` (space-joined) and
 /// `rapt` when present, in that order. The body lives in a buffer zeroized when the last reference
 /// to it drops.
-pub(crate) fn refresh_request(grant: &RefreshGrant<'_>) -> Result<http::Request<Bytes>> {
+fn refresh_request(grant: &RefreshGrant<'_>) -> Result<http::Request<Bytes>> {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("grant_type", "refresh_token")
         .append_pair("client_id", grant.client_id)
@@ -51,55 +165,13 @@ pub(crate) fn refresh_request(grant: &RefreshGrant<'_>) -> Result<http::Request<
             "application/x-www-form-urlencoded",
         )
         .body(Bytes::from_owner(body))
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Configuration,
-                "the token_uri is not a valid URL; set a full https:// URL",
-            )
-        })
-}
-
-/// Turns `invalid_grant` with the subtype `invalid_rapt` or `rapt_required` into the reference's
-/// "Reauthentication is needed..." error (permanent, keeping status and OAuth fields). The
-/// interactive flow is not in this release, so this happens whether or not it is enabled.
-pub(crate) fn reauth_needed(err: Error, _reauth_enabled: bool) -> Error {
-    let triggered = err.oauth_error() == Some("invalid_grant")
-        && matches!(err.error_subtype(), Some("invalid_rapt" | "rapt_required"));
-    if !triggered {
-        return err;
-    }
-    let mut reauth = Error::new(ErrorKind::ReauthRequired, REAUTH_NEEDED).with_transient(false);
-    if let Some(status) = err.http_status() {
-        reauth = reauth.with_http_status(status);
-    }
-    match err.oauth() {
-        Some(oauth) => reauth.with_oauth(oauth.clone()),
-        None => reauth,
-    }
-}
-
-/// Logs the reference's warning when the server granted fewer scopes than requested. Not an
-/// error: the token works for what was granted. Missing scopes are listed in request order.
-pub(crate) fn warn_on_scope_shortfall(requested: &[String], granted: Option<&[String]>) {
-    let Some(granted) = granted else { return };
-    if requested.is_empty() {
-        return;
-    }
-    let missing: Vec<&str> = requested
-        .iter()
-        .filter(|scope| !granted.contains(scope))
-        .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        tracing::warn!(
-            "Not all requested scopes were granted by the authorization server, missing scopes {}.",
-            missing.join(", ")
-        );
-    }
+        .map_err(error::invalid_token_uri)
 }
 
 #[cfg(test)]
 mod tests {
+    use credkit_core::ErrorKind;
+
     use super::*;
 
     fn grant<'a>(
