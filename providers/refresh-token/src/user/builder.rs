@@ -272,6 +272,101 @@ impl UserCredentialsBuilder {
     }
 }
 
+// ===== copies of UserCredentials, all made by the builder =====
+
+impl UserCredentials {
+    /// A builder holding every setting of these credentials and their current state (token,
+    /// expiry, refresh token, ID token, granted scopes, rapt token): change what differs, then
+    /// `build()` an independent copy.
+    ///
+    /// This is the way to copy with a setting the reference has no `with_*` copy for (scopes,
+    /// transport, clock...).
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let creds = UserCredentials::builder().with_client_id("123").build()?;
+    /// let copy = creds.to_builder().with_scopes(["email"]).build()?;
+    /// assert_eq!(copy.scopes(), Some(&["email".to_owned()][..]));
+    /// assert_eq!(copy.client_id(), Some("123"));
+    /// assert_eq!(creds.scopes(), None);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn to_builder(&self) -> UserCredentialsBuilder {
+        UserCredentialsBuilder::from_parts((*self.config).clone(), self.state().clone())
+    }
+
+    /// A copy billed to another quota project (the reference's `with_quota_project`).
+    ///
+    /// Like every `with_*` copy it goes through [`to_builder`](Self::to_builder), so it keeps the
+    /// token and its expiry (the reference drops the expiry, making an expired copy look valid).
+    ///
+    /// # Errors
+    ///
+    /// As [`UserCredentialsBuilder::build`]. The reference's copies cannot fail; here every copy
+    /// is built, and so checked, by the one builder.
+    pub fn with_quota_project(&self, quota_project: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_quota_project(quota_project).build()
+    }
+
+    /// A copy that refreshes against another token endpoint (the reference's `with_token_uri`):
+    /// the one way to change the endpoint of credentials loaded from `authorized_user` JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_token_uri(&self, token_uri: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_token_uri(token_uri).build()
+    }
+
+    /// A copy in another universe domain (the reference's `with_universe_domain`; an empty one
+    /// means the default).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_universe_domain(
+        &self,
+        universe_domain: impl Into<String>,
+    ) -> Result<Self, BuildError> {
+        self.to_builder()
+            .with_universe_domain(universe_domain)
+            .build()
+    }
+
+    /// A copy for another account (the reference's `with_account`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_account(&self, account: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_account(account).build()
+    }
+
+    /// A copy with another refresh handler (the reference's `refresh_handler` property setter,
+    /// given a handler).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_refresh_handler(
+        &self,
+        handler: impl RefreshHandler + 'static,
+    ) -> Result<Self, BuildError> {
+        self.to_builder().with_refresh_handler(handler).build()
+    }
+
+    /// A copy without a refresh handler (the reference's `refresh_handler` property setter,
+    /// given `None`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn without_refresh_handler(&self) -> Result<Self, BuildError> {
+        self.to_builder().without_refresh_handler().build()
+    }
+}
+
 impl fmt::Debug for UserCredentialsBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         super::fmt_fields("UserCredentialsBuilder", &self.config, &self.state, f)
