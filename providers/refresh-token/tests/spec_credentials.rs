@@ -424,3 +424,29 @@ fn to_json_round_trips_and_strips() {
     let written: serde_json::Value = serde_json::from_str(&no_expiry.to_json(&[])).unwrap();
     assert!(written.get("expiry").is_none());
 }
+
+#[test]
+fn the_scope_shortfall_is_offered_not_recomputed() {
+    let transport = Scripted::new().reply(
+        200,
+        json!({"access_token": "t", "expires_in": 3600, "scope": "email"}),
+    );
+    let creds = UserCredentials::builder()
+        .with_token_uri(TOKEN_URI)
+        .with_client_id("c")
+        .with_client_secret("s")
+        .with_refresh_token("r")
+        .with_default_scopes(["ignored"])
+        .with_scopes(["email", "profile", "drive"])
+        .with_transport(transport)
+        .build()
+        .unwrap();
+    assert_eq!(creds.requested_scopes(), ["email", "profile", "drive"]);
+    assert!(creds.scope_shortfall().is_empty(), "nothing granted yet");
+    block_on(creds.fetch_token()).unwrap();
+    assert_eq!(creds.scope_shortfall(), ["profile", "drive"]);
+    assert_eq!(
+        creds.missing_scopes(&["drive".to_owned(), "email".to_owned()]),
+        ["profile"]
+    );
+}
