@@ -97,7 +97,10 @@ async fn run(
     // A file that is missing or malformed is known now; it keeps its place in the chain, so
     // that when every source fails the chain's error says why each did.
     chain = match UserCredentials::from_authorized_user_file(file, None) {
-        Ok(user) => chain.with(Logged::new(user.with_transport(transport), &log)),
+        Ok(user) => {
+            let user = user.to_builder().with_transport(transport).build()?;
+            chain.with(Logged::new(user, &log))
+        }
         Err(err) => chain.with(Logged::new(Unloadable(err.into()), &log)),
     };
     chain = chain.with(Logged::new(

@@ -12,7 +12,6 @@
 
 use std::error::Error;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use credkit_core::Credentials;
 use credkit_core::http::{self, header::AUTHORIZATION};
@@ -38,7 +37,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // 1. Find the credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud's
     //    application_default_credentials.json, then the gcloud CLI. Keep them for the life of
     //    the program: they cache the token and refresh it ahead of expiry.
-    let credentials = default_credentials(Arc::new(ReqwestTransport::new()?))?;
+    let credentials = default_credentials(ReqwestTransport::new()?)?;
 
     // 2. Before each request, let them add the headers (a fetch the first time, then cached).
     let mut request = http::Request::get(USERINFO).body(Vec::new())?;

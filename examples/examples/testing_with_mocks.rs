@@ -134,7 +134,7 @@ fn credentials(endpoint: &FakeTokenEndpoint, clock: &FakeClock) -> Result<Creden
         .with_client_secret("client-secret")
         .with_refresh_token("1//refresh-token")
         .with_token_uri(endpoint.token_url())
-        .with_transport(Arc::new(endpoint.clone()))
+        .with_transport(endpoint.clone())
         .with_clock(Arc::clone(&clock))
         .build()?;
     // The retry layer waits through the clock too, so a FakeClock makes backoff instant.

@@ -49,6 +49,11 @@ impl Default for GcloudSourceBuilder {
 }
 
 impl GcloudSourceBuilder {
+    /// A builder holding `config`, for [`GcloudSource::to_builder`].
+    pub(crate) fn from_config(config: Config) -> Self {
+        Self { config }
+    }
+
     /// The gcloud program: a bare name is looked up on `PATH`, a path is run as is. Default
     /// [`DEFAULT_PROGRAM`](crate::DEFAULT_PROGRAM).
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
@@ -119,6 +124,58 @@ impl GcloudSourceBuilder {
 
     pub(crate) fn into_config(self) -> Config {
         self.config
+    }
+}
+
+// ===== copies of GcloudSource, all made by the builder =====
+
+impl GcloudSource {
+    /// A builder holding every setting of this source: change what differs, then `build()` an
+    /// independent copy.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use credkit_gcloud::GcloudSource;
+    ///
+    /// let source = GcloudSource::builder().with_account("me@example.com").build()?;
+    /// let patient = source.to_builder().with_timeout(Duration::from_secs(60)).build()?;
+    /// assert_eq!(patient.account(), Some("me@example.com"));
+    /// assert_eq!(patient.timeout(), Duration::from_secs(60));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn to_builder(&self) -> GcloudSourceBuilder {
+        GcloudSourceBuilder::from_config(self.config().clone())
+    }
+
+    /// A copy with `account` passed to gcloud as `--account=ACCOUNT` (the reference's
+    /// `with_account`); an empty account means gcloud's active account. This source is
+    /// unaffected.
+    ///
+    /// ```
+    /// use credkit_gcloud::GcloudSource;
+    ///
+    /// let source = GcloudSource::new().with_account("me@example.com")?;
+    /// assert_eq!(source.account(), Some("me@example.com"));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`GcloudSourceBuilder::build`]. The reference's copies cannot fail; here every copy is
+    /// built, and so checked, by the one builder, as [`to_builder`](Self::to_builder) copies are.
+    pub fn with_account(&self, account: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_account(account).build()
+    }
+
+    /// A copy with a quota project (the reference's `with_quota_project`). gcloud is not told
+    /// about it: the caching layer sends it as the `x-goog-user-project` header. An empty string
+    /// means none. This source is unaffected.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_account`](Self::with_account).
+    pub fn with_quota_project(&self, quota_project: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_quota_project(quota_project).build()
     }
 }
 

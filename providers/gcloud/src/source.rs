@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{AccessToken, Clock, Error, Result, TokenSource};
+use credkit_core::{AccessToken, BuildError, Clock, Error, TokenSource};
 use time::OffsetDateTime;
 
 use crate::GcloudSourceBuilder;
@@ -46,10 +46,10 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// use credkit_gcloud::GcloudSource;
 ///
 /// # futures::executor::block_on(async {
-/// let source = GcloudSource::new().with_account("me@example.com");
+/// let source = GcloudSource::builder().with_account("me@example.com").build()?;
 /// let token = source.fetch_token().await?; // runs gcloud once
 /// assert!(token.expiry().is_some());
-/// # Ok::<(), credkit_core::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
 ///
@@ -90,9 +90,11 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Each error message starts with the reference's "Failed to obtain access token", and its kind
 /// says what happened:
 ///
-/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud was not found
-///   (the message says to install the Google Cloud SDK or set the program path), or could not
-///   be started.
+/// - [`ErrorKind::NotConfigured`](credkit_core::ErrorKind::NotConfigured): gcloud was not found
+///   (the message says to install the Google Cloud SDK or set the program path); a
+///   [`ChainSource`](credkit_core::ChainSource) moves on to its next source.
+/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud was found but
+///   could not be started.
 /// - [`ErrorKind::Provider`](credkit_core::ErrorKind::Provider): gcloud exited unsuccessfully;
 ///   the message quotes the first lines of its standard error, at most 200 characters, with
 ///   anything token-like replaced by `[REDACTED]`. Transient when that text speaks of the
@@ -146,7 +148,7 @@ impl Command {
 
 /// What the first command leads to.
 enum Attempt {
-    Done(Result<AccessToken>),
+    Done(credkit_core::Result<AccessToken>),
     FallBack(Error),
 }
 
@@ -170,22 +172,9 @@ impl GcloudSource {
         }
     }
 
-    /// This source with `account` passed to gcloud as `--account=ACCOUNT` (as the reference's
-    /// `with_account`); an empty account means gcloud's active account. Clones made before are
-    /// unaffected.
-    #[must_use]
-    pub fn with_account(mut self, account: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.inner).account = non_empty(account.into());
-        self
-    }
-
-    /// This source with a quota project (as the reference's `with_quota_project`). gcloud is not
-    /// told about it: the caching layer sends it as the `x-goog-user-project` header. An empty
-    /// string means none. Clones made before are unaffected.
-    #[must_use]
-    pub fn with_quota_project(mut self, quota_project: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.inner).quota_project = non_empty(quota_project.into());
-        self
+    /// The settings, for [`GcloudSource::to_builder`].
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner
     }
 
     /// A [`CredentialsBuilder`](credkit_core::CredentialsBuilder) over this source, with its
@@ -207,7 +196,7 @@ impl GcloudSource {
     /// ```
     /// use credkit_gcloud::GcloudSource;
     ///
-    /// let credentials = GcloudSource::new().with_quota_project("my-project").into_credentials()?;
+    /// let credentials = GcloudSource::new().with_quota_project("my-project")?.into_credentials()?;
     /// assert_eq!(credentials.quota_project(), Some("my-project"));
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
@@ -216,7 +205,7 @@ impl GcloudSource {
     ///
     /// A [`BuildError`](credkit_core::BuildError) when the quota project cannot go into an HTTP
     /// header.
-    pub fn into_credentials(self) -> Result<credkit_core::Credentials, credkit_core::BuildError> {
+    pub fn into_credentials(self) -> Result<credkit_core::Credentials, BuildError> {
         self.credentials_builder().build()
     }
 
@@ -253,7 +242,7 @@ impl GcloudSource {
         args
     }
 
-    async fn run(&self, command: Command) -> std::result::Result<run::Finished, Error> {
+    async fn run(&self, command: Command) -> Result<run::Finished, Error> {
         let config = &self.inner;
         let args = self.args(command);
         run::run(
@@ -316,7 +305,10 @@ impl GcloudSource {
     }
 
     /// `gcloud auth print-access-token`: the token, with the fallback lifetime from `started`.
-    async fn print_access_token(&self, started: OffsetDateTime) -> Result<AccessToken> {
+    async fn print_access_token(
+        &self,
+        started: OffsetDateTime,
+    ) -> credkit_core::Result<AccessToken> {
         let command = Command::PrintAccessToken;
         let finished = self.run(command).await?;
         if !finished.status.success() {
@@ -331,10 +323,6 @@ impl GcloudSource {
     }
 }
 
-fn non_empty(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
 impl Default for GcloudSource {
     fn default() -> Self {
         Self::new()
@@ -343,7 +331,7 @@ impl Default for GcloudSource {
 
 #[async_trait]
 impl TokenSource for GcloudSource {
-    async fn fetch_token(&self) -> Result<AccessToken> {
+    async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
         // Lifetimes count from before the process starts: never later than gcloud's own clock.
         let started = self.inner.clock.now();
         match self.config_helper(started).await {
@@ -398,7 +386,7 @@ mod tests {
             source.args(Command::PrintAccessToken),
             ["auth", "print-access-token"]
         );
-        let source = source.with_account("a b@example.com");
+        let source = source.with_account("a b@example.com").unwrap();
         assert_eq!(
             source.args(Command::PrintAccessToken),
             ["auth", "print-access-token", "--account=a b@example.com"]
@@ -407,15 +395,19 @@ mod tests {
 
     #[test]
     fn empty_account_and_quota_project_mean_none() {
-        let source = GcloudSource::new().with_account("").with_quota_project("");
+        let source = GcloudSource::new()
+            .with_account("")
+            .unwrap()
+            .with_quota_project("")
+            .unwrap();
         assert_eq!(source.account(), None);
         assert_eq!(source.quota_project(), None);
     }
 
     #[test]
     fn copies_leave_the_original_alone() {
-        let original = GcloudSource::new().with_account("a@example.com");
-        let copy = original.clone().with_account("b@example.com");
+        let original = GcloudSource::new().with_account("a@example.com").unwrap();
+        let copy = original.with_account("b@example.com").unwrap();
         assert_eq!(original.account(), Some("a@example.com"));
         assert_eq!(copy.account(), Some("b@example.com"));
     }

@@ -17,7 +17,7 @@ fn a_hundred_concurrent_callers_run_one_gcloud_process() -> TestResult {
         .with_token_expiry(FAKE_CLOCK_START + time::Duration::hours(1))
         .build()?;
     let credentials = source(&gcloud, &clock)?
-        .with_quota_project("gcloud-quota")
+        .with_quota_project("gcloud-quota")?
         .credentials_builder()
         .with_clock(clock.clone())
         .build()?;

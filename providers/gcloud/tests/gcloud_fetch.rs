@@ -88,7 +88,7 @@ fn the_account_is_passed_to_both_commands() -> TestResult {
     let gcloud = FakeGcloud::builder()
         .with_config_helper(GcloudReply::invalid_choice())
         .build()?;
-    let source = source(&gcloud, &clock)?.with_account("me@example.com");
+    let source = source(&gcloud, &clock)?.with_account("me@example.com")?;
     assert_eq!(source.account(), Some("me@example.com"));
     block_on(source.fetch_token())?;
     assert_eq!(
@@ -111,7 +111,7 @@ fn an_account_cannot_inject_arguments_or_shell() -> TestResult {
     let clock = FakeClock::new();
     let gcloud = FakeGcloud::builder().build()?;
     let account = "x --format=yaml; touch /tmp/pwned $(id)";
-    let source = source(&gcloud, &clock)?.with_account(account);
+    let source = source(&gcloud, &clock)?.with_account(account)?;
     block_on(source.fetch_token())?;
     assert_eq!(
         gcloud.invocations()[0].last().map(String::as_str),
@@ -125,7 +125,7 @@ fn an_account_cannot_inject_arguments_or_shell() -> TestResult {
 fn quota_project_is_kept_for_the_caching_layer() -> TestResult {
     let clock = FakeClock::new();
     let gcloud = FakeGcloud::builder().build()?;
-    let source = source(&gcloud, &clock)?.with_quota_project("billing-project");
+    let source = source(&gcloud, &clock)?.with_quota_project("billing-project")?;
     assert_eq!(source.quota_project(), Some("billing-project"));
     block_on(source.fetch_token())?;
     // gcloud is not told about it.
@@ -283,8 +283,8 @@ fn debug_shows_no_secret() -> TestResult {
         .with_token("ya29.super-secret-value")
         .build()?;
     let source = source(&gcloud, &clock)?
-        .with_account("me@example.com")
-        .with_quota_project("proj");
+        .with_account("me@example.com")?
+        .with_quota_project("proj")?;
     let token = block_on(source.fetch_token())?;
     for shown in [format!("{source:?}"), format!("{token:?}")] {
         assert!(!shown.contains("super-secret"), "{shown}");
@@ -311,4 +311,53 @@ fn fresh_fakes_in_parallel_never_fail_to_spawn() {
             });
         }
     });
+}
+
+/// A [`FakeClock`] on which an hour passes while each gcloud command runs: the source's wait for
+/// the command (its timeout sleep, taken once the process has started) moves the clock on first.
+#[derive(Debug)]
+struct SlowProcessClock(FakeClock);
+
+impl Clock for SlowProcessClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0.now()
+    }
+
+    fn sleep(&self, duration: Duration) -> futures::future::BoxFuture<'static, ()> {
+        self.0.advance(Duration::from_secs(3600));
+        self.0.sleep(duration)
+    }
+}
+
+#[test]
+fn lifetimes_count_from_before_the_process_started() -> TestResult {
+    // print-access-token reports no expiry: the fallback lifetime counts from the start.
+    let clock = FakeClock::new();
+    let gcloud = FakeGcloud::builder()
+        .with_config_helper(GcloudReply::invalid_choice())
+        .build()?;
+    let source = GcloudSource::builder()
+        .with_program(gcloud.path())
+        .with_clock(SlowProcessClock(clock.clone()))
+        .build()?;
+    let token = block_on(source.fetch_token())?;
+    assert_eq!(clock.now(), FAKE_CLOCK_START + time::Duration::hours(2));
+    assert_eq!(token.issued_at(), Some(FAKE_CLOCK_START));
+    assert_eq!(
+        token.expiry(),
+        Some(FAKE_CLOCK_START + time::Duration::try_from(DEFAULT_FALLBACK_LIFETIME)?)
+    );
+
+    // config-helper reports the expiry; the issue time is still the start.
+    let clock = FakeClock::new();
+    let expiry = FAKE_CLOCK_START + time::Duration::hours(3);
+    let gcloud = FakeGcloud::builder().with_token_expiry(expiry).build()?;
+    let source = GcloudSource::builder()
+        .with_program(gcloud.path())
+        .with_clock(SlowProcessClock(clock.clone()))
+        .build()?;
+    let token = block_on(source.fetch_token())?;
+    assert_eq!(token.issued_at(), Some(FAKE_CLOCK_START));
+    assert_eq!(token.expiry(), Some(expiry));
+    Ok(())
 }

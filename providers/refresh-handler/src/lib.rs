@@ -8,8 +8,8 @@
 //! - [`RefreshHandler`]: the trait such a function implements; implement it on a type of your own,
 //!   or make a plain async closure one with [`handler_fn`] (as tower's `service_fn`).
 //! - [`RefreshHandlerSource`]: a [`TokenSource`](credkit_core::TokenSource) that calls the
-//!   handler and validates its result as the reference does (spec section 2.1), with credkit's
-//!   lifetime-scaled threshold, so short-lived tokens work. `credkit-refresh-token`'s
+//!   handler and validates its result as the reference does (a string token, a datetime expiry,
+//!   not already expired), with credkit's lifetime-scaled threshold, so short-lived tokens work. `credkit-refresh-token`'s
 //!   `UserCredentials` uses it when it has a handler and no refresh token.
 //!
 //! This crate is a provider: it caches nothing and retries nothing. Wrap the source in

@@ -1,14 +1,15 @@
-//! `RefreshHandlerSource`: a `TokenSource` over a `RefreshHandler`, validated as the spec.
+//! `RefreshHandlerSource`: a `TokenSource` over a `RefreshHandler`, validated as the reference
+//! validates a refresh handler's result.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use credkit_core::{
-    AccessToken, BuildError, Clock, Error, ErrorKind, REFRESH_THRESHOLD, Result, SystemClock,
-    TokenSource, Transport, stale_at, validate_token_text,
+    AccessToken, BuildError, Clock, Error, ErrorKind, Result, SystemClock, TokenSource, Transport,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use time::OffsetDateTime;
 
 use crate::RefreshHandler;
 
@@ -17,12 +18,15 @@ pub(crate) const ALREADY_EXPIRED: &str =
     "The credentials returned by the refresh_handler are already expired.";
 
 /// A [`TokenSource`] that gets its tokens from a [`RefreshHandler`]: the reference library's
-/// `refresh_handler` path (spec section 2.1), usable on its own as a plugin-style source.
+/// `refresh_handler` path (the `refresh_handler` parameter of `google.oauth2.credentials.Credentials`
+/// in <https://github.com/googleapis/google-auth-library-python>), usable on its own as a
+/// plugin-style source.
 ///
 /// Each [`fetch_token`](TokenSource::fetch_token) calls the handler once with the transport and
 /// the scopes given at build time, checks what it returned, and hands out an [`AccessToken`]
-/// with the handler's expiry and an issue time of now (by the source's [`Clock`]), so the caching
-/// layer scales its refresh threshold to the token's lifetime.
+/// with the handler's expiry and an issue time of when the handler was called (by the source's
+/// [`Clock`]), so the caching layer scales its refresh threshold to the token's lifetime. The
+/// issue time is taken before the call, never after: a token never looks younger than it is.
 ///
 /// It is a cheap handle: clones share the handler, the transport and the clock, so there is no
 /// need to wrap it in an `Arc`.
@@ -52,7 +56,7 @@ pub(crate) const ALREADY_EXPIRED: &str =
 /// let token = source.fetch_token().await?;
 /// assert_eq!(token.secret().expose_secret(), "ya29.from-the-broker");
 /// assert_eq!(token.expiry(), Some(expiry));
-/// assert_eq!(token.issued_at(), Some(clock.now()));
+/// assert_eq!(token.issued_at(), Some(clock.now())); // the fake clock did not move
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -69,19 +73,19 @@ pub(crate) const ALREADY_EXPIRED: &str =
 /// - `The refresh_handler returned expiry is not a datetime object.`: the expiry is an
 ///   [`OffsetDateTime`](time::OffsetDateTime) by type, and cannot be missing.
 /// - `The credentials returned by the refresh_handler are already expired.`: kept, with that exact
-///   message (an [`ErrorKind::Provider`] error, not transient), for a token that is already stale
-///   by credkit's threshold rule at the moment the handler returns.
+///   message (an [`ErrorKind::Provider`] error, not transient), for a token whose expiry is not
+///   after the moment the handler returns.
 ///
 /// # Short-lived tokens: a difference from the reference
 ///
 /// The reference refuses a handler token whose expiry is less than its fixed 225-second
 /// threshold away, so a token that lives 3 minutes can never be used, and a 5-minute token is
-/// refreshed after only 75 seconds. credkit's threshold is the smaller of 225 seconds and a
-/// quarter of the token's lifetime ([`refresh_threshold_for`](credkit_core::refresh_threshold_for)).
-/// The lifetime of a handler token is measured from when the handler returns, so a token is
-/// stale on arrival only if it has already expired: a 5-minute broker token is accepted, and the
-/// caching layer refreshes it after 3 minutes 45 seconds (a quarter of its lifetime before the
-/// end); a one-hour token behaves exactly as in the reference.
+/// refreshed after only 75 seconds. credkit's threshold is the smaller of 225 seconds
+/// ([`REFRESH_THRESHOLD`](credkit_core::REFRESH_THRESHOLD)) and a quarter of the token's
+/// lifetime, so a token is refused only if it has already expired when the handler returns: a
+/// 5-minute broker token is accepted, and the caching layer refreshes it after 3 minutes
+/// 45 seconds (a quarter of its lifetime before the end); a one-hour token behaves exactly as in
+/// the reference.
 ///
 /// # Errors from the handler
 ///
@@ -135,25 +139,27 @@ impl RefreshHandlerSource {
         &*self.inner.handler
     }
 
-    /// Checks the handler's result and makes it a token (see the type's "Validation").
+    /// Checks the handler's result and makes it a token issued at `called_at` (see the type's
+    /// "Validation").
     fn accept(
         &self,
-        secret: secrecy::SecretString,
-        expiry: time::OffsetDateTime,
+        secret: &SecretString,
+        expiry: OffsetDateTime,
+        called_at: OffsetDateTime,
     ) -> Result<AccessToken> {
-        validate_token_text(
-            secret.expose_secret(),
-            "access token returned by the refresh_handler",
-        )?;
-        let now = self.inner.clock.now();
-        // The caching layer's own rule, with the lifetime counted from now. For any threshold this
-        // is `now >= expiry`: a token is stale on arrival only once it has expired.
-        if now >= stale_at(expiry, Some(now), REFRESH_THRESHOLD) {
+        let token = AccessToken::validated(secret.expose_secret()).map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("the access token returned by the refresh_handler is unusable: {err}"),
+            )
+            .with_source(err)
+        })?;
+        // The caching layer's threshold is at most a quarter of the lifetime left, which is zero
+        // for any token whose expiry has come: so "stale on arrival" is exactly "expired".
+        if self.inner.clock.now() >= expiry {
             return Err(Error::new(ErrorKind::Provider, ALREADY_EXPIRED));
         }
-        Ok(AccessToken::from_secret(secret)
-            .with_expiry(expiry)
-            .with_issued_at(now))
+        Ok(token.with_expiry(expiry).with_issued_at(called_at))
     }
 }
 
@@ -161,11 +167,13 @@ impl RefreshHandlerSource {
 impl TokenSource for RefreshHandlerSource {
     async fn fetch_token(&self) -> Result<AccessToken> {
         let inner = &self.inner;
+        // Before the call: however long the handler takes, the lifetime is never overstated.
+        let called_at = inner.clock.now();
         let (secret, expiry) = inner
             .handler
             .refresh(Arc::clone(&inner.transport), Arc::clone(&inner.scopes))
             .await?;
-        self.accept(secret, expiry)
+        self.accept(&secret, expiry, called_at)
     }
 
     fn name(&self) -> &'static str {

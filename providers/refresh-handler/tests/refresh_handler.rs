@@ -187,6 +187,32 @@ fn now_is_read_after_the_handler_returns() {
 }
 
 #[test]
+fn the_issue_time_is_taken_before_the_handler_is_called() {
+    // A handler that takes an hour to answer (a broker queue, a caller that was dropped and
+    // resumed): the token was issued when it was asked for, not when the answer arrived.
+    let clock = FakeClock::new();
+    let start = clock.now();
+    let slow = clock.clone();
+    let handler = handler_fn(move |_transport, _scopes| {
+        let clock = slow.clone();
+        async move {
+            let expiry = clock.now() + seconds(7200);
+            clock.advance(Duration::from_secs(3600));
+            Ok(("ya29.slow", expiry))
+        }
+    });
+    let source = RefreshHandlerSource::builder(handler, transport())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let token = block_on(source.fetch_token()).unwrap();
+    assert_eq!(clock.now(), start + seconds(3600));
+    assert_eq!(token.issued_at(), Some(start));
+    assert_eq!(token.expiry(), Some(start + seconds(7200)));
+    assert_eq!(token.lifetime(), Some(Duration::from_secs(7200)));
+}
+
+#[test]
 fn tokens_that_cannot_go_in_a_header_are_refused_without_showing_them() {
     let clock = FakeClock::new();
     for bad in [

@@ -1,11 +1,11 @@
 //! Application Default Credentials discovery for user credentials.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use credkit_core::{BuildError, Credentials, Error, ErrorKind, Result, Transport};
+use credkit_core::{BuildError, Credentials, Error, Result, Transport};
 
-use crate::UserCredentials;
+use crate::{UserCredentials, error};
 
 /// The environment variable naming a credentials file.
 pub const CREDENTIALS_ENV: &str = "GOOGLE_APPLICATION_CREDENTIALS";
@@ -18,8 +18,6 @@ pub const ADC_FILE_NAME: &str = "application_default_credentials.json";
 /// The OAuth client ID of the gcloud CLI.
 pub const GCLOUD_CLIENT_ID: &str =
     "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com";
-
-const NOT_FOUND: &str = "Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information.";
 
 /// Where Application Default Credentials were found.
 #[derive(Clone, Debug)]
@@ -50,217 +48,229 @@ impl AdcSource {
     /// A [`BuildError`] when the quota project cannot go into an HTTP header.
     pub fn into_credentials(
         self,
-        transport: Arc<dyn Transport>,
+        transport: impl Transport + 'static,
     ) -> std::result::Result<Credentials, BuildError> {
         match self {
-            Self::User(user) => user.with_transport(transport).into_credentials(),
+            Self::User(user) => user
+                .to_builder()
+                .with_transport(transport)
+                .build()?
+                .into_credentials(),
             #[cfg(feature = "gcloud")]
             Self::Gcloud(gcloud) => gcloud.into_credentials(),
         }
     }
 }
 
-/// Application Default Credentials, ready to use: the first of the sources
-/// [`discover_with_env`] tries, as caching [`Credentials`] that refresh through `transport`.
+/// Application Default Credentials, ready to use: the first source [`Adc::discover`] finds in
+/// the process environment, as caching [`Credentials`] that refresh through `transport`.
+///
+/// The one-line form of `Adc::from_env().credentials(transport)`; use an [`Adc`] to read the
+/// environment through a lookup of your own, or to see which source was found.
 ///
 /// # Errors
 ///
-/// As [`discover_with_env`], through the process environment.
+/// As [`Adc::discover`].
 ///
 /// # Examples
 ///
 /// ```no_run
 /// # #[allow(dead_code)]
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::sync::Arc;
 /// use credkit_refresh_token::default_credentials;
-///
 /// use credkit_reqwest::ReqwestTransport;
 ///
-/// let credentials = default_credentials(Arc::new(ReqwestTransport::new()?))?;
+/// let credentials = default_credentials(ReqwestTransport::new()?)?;
 /// let headers = credentials.headers().await?;
 /// assert!(headers.contains_key("authorization"));
 /// # Ok(()) }
 /// ```
-pub fn default_credentials(transport: Arc<dyn Transport>) -> Result<Credentials> {
-    default_credentials_with_env(transport, |name| std::env::var(name).ok())
+pub fn default_credentials(transport: impl Transport + 'static) -> Result<Credentials> {
+    Adc::from_env().credentials(transport)
 }
 
-/// [`default_credentials`] reading the environment through `env`.
+/// Application Default Credentials discovery over an environment: the process environment
+/// ([`Adc::from_env`]) or any lookup ([`Adc::with_env`]), so tests never change the real one.
 ///
-/// # Errors
-///
-/// As [`discover_with_env`].
-pub fn default_credentials_with_env(
-    transport: Arc<dyn Transport>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Credentials> {
-    Ok(discover_with_env(env)?.into_credentials(transport)?)
-}
-
-/// Discovers Application Default Credentials through `env`: the sources of
-/// [`find_user_credentials_with_env`], then, with the `gcloud` feature, the gcloud CLI if it is
-/// on `PATH` (with `GOOGLE_CLOUD_QUOTA_PROJECT` as its quota project).
-///
-/// # Errors
-///
-/// As [`find_user_credentials_with_env`]; when nothing is found, the message lists every place
-/// looked at, the gcloud CLI included.
-pub fn discover_with_env(env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
-    let env = |name: &str| env(name).filter(|value| !value.is_empty());
-    match find_user_credentials_with_env(env) {
-        Ok(user) => Ok(AdcSource::User(user)),
-        Err(err) => gcloud_fallback(err, env),
-    }
-}
-
-#[cfg(not(feature = "gcloud"))]
-fn gcloud_fallback(err: Error, _env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
-    Err(err)
-}
-
-#[cfg(feature = "gcloud")]
-fn gcloud_fallback(err: Error, env: impl Fn(&str) -> Option<String>) -> Result<AdcSource> {
-    if !err.message().starts_with(NOT_FOUND) {
-        return Err(err);
-    }
-    let program = credkit_gcloud::DEFAULT_PROGRAM;
-    let found = env("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
-            .find(|candidate| candidate.is_file())
-    });
-    let Some(found) = found else {
-        return Err(Error::new(
-            ErrorKind::Configuration,
-            format!(
-                "{}; the gcloud CLI ({program} not found on PATH).",
-                err.message().trim_end_matches('.')
-            ),
-        ));
-    };
-    // Run the very program found, so discovery and use agree whatever PATH the process has.
-    let source = credkit_gcloud::GcloudSource::builder()
-        .with_program(found)
-        .build()
-        .map_err(Error::from)?;
-    Ok(AdcSource::Gcloud(match env(QUOTA_PROJECT_ENV) {
-        Some(project) => source.with_quota_project(project),
-        None => source,
-    }))
-}
-
-/// Finds the user's Application Default Credentials through the process environment; see
-/// [`find_user_credentials_with_env`].
-///
-/// # Errors
-///
-/// As [`find_user_credentials_with_env`].
-pub fn find_user_credentials() -> Result<UserCredentials> {
-    find_user_credentials_with_env(|name| std::env::var(name).ok())
-}
-
-/// Finds the user's Application Default Credentials, reading the environment through `env` (so
-/// tests never change the process environment):
+/// Discovery tries, in order, and uses the first it finds (a source that is present but broken
+/// is an error, never a reason to try the next):
 ///
 /// 1. the file named by `GOOGLE_APPLICATION_CREDENTIALS`, if set and not empty (it must exist);
 /// 2. `application_default_credentials.json` in gcloud's configuration folder:
 ///    `$CLOUDSDK_CONFIG`, else `$HOME/.config/gcloud` (`%APPDATA%\gcloud` on Windows, falling
-///    back to `%SystemDrive%\gcloud`).
+///    back to `%SystemDrive%\gcloud`);
+/// 3. with the `gcloud` feature, the gcloud CLI, if it is on `PATH`.
 ///
-/// `GOOGLE_CLOUD_QUOTA_PROJECT`, when set, overrides the file's quota project. The gcloud CLI
-/// fallback is not here: it is the last source of `default_credentials`.
-///
-/// # Errors
-///
-/// An [`ErrorKind::Configuration`] error: the named file is missing or unusable, or no file was
-/// found, in which case the message lists every place it looked.
+/// `GOOGLE_CLOUD_QUOTA_PROJECT`, when set, overrides the quota project. An empty variable counts
+/// as unset.
 ///
 /// # Examples
 ///
 /// ```
-/// use credkit_refresh_token::find_user_credentials_with_env;
+/// use credkit_refresh_token::Adc;
 ///
-/// let err = find_user_credentials_with_env(|name| match name {
+/// let adc = Adc::with_env(|name| match name {
 ///     "CLOUDSDK_CONFIG" => Some("/nonexistent/gcloud".to_owned()),
 ///     _ => None,
-/// })
-/// .unwrap_err();
+/// });
+/// let err = adc.find_user_credentials().unwrap_err();
+/// assert!(err.is_not_configured());
 /// assert!(err.to_string().starts_with("Your default credentials were not found."));
 /// assert!(err.to_string().contains("/nonexistent/gcloud/application_default_credentials.json"));
 /// ```
-pub fn find_user_credentials_with_env(
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<UserCredentials> {
-    let env = |name: &str| env(name).filter(|value| !value.is_empty());
-    let mut looked = Vec::new();
-    let found = if let Some(path) = env(CREDENTIALS_ENV) {
-        let creds = load(Path::new(&path))?;
-        creds.with_credential_source(format!(
-            "{path} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable"
-        ))
-    } else {
-        looked.push(format!("{CREDENTIALS_ENV} (not set)"));
-        let Some(path) = well_known_file(env) else {
-            looked.push(
-                "gcloud's configuration folder (neither CLOUDSDK_CONFIG nor a home folder is set)"
-                    .to_owned(),
-            );
-            return Err(not_found(&looked));
-        };
-        if !path.is_file() {
-            looked.push(format!("{} (no such file)", path.display()));
-            return Err(not_found(&looked));
-        }
-        load(&path)?.with_credential_source(path.display().to_string())
-    };
-    let found = match env(QUOTA_PROJECT_ENV) {
-        Some(project) => found.with_quota_project(project),
-        None => found,
-    };
-    if found.quota_project_id().is_none() && found.client_id() == Some(GCLOUD_CLIENT_ID) {
-        tracing::warn!(
-            "Your application has authenticated using end user credentials from Google Cloud SDK without a quota project. You might receive a \"quota exceeded\" or \"API not enabled\" error. See the following page for troubleshooting: https://cloud.google.com/docs/authentication/adc-troubleshooting/user-creds. "
-        );
+pub struct Adc {
+    env: Box<EnvLookup>,
+}
+
+/// How an [`Adc`] reads an environment variable.
+type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl Adc {
+    /// Discovery over the process environment.
+    pub fn from_env() -> Self {
+        Self::with_env(|name| std::env::var(name).ok())
     }
-    Ok(found)
-}
 
-/// The gcloud ADC file's path, from `env`.
-pub fn well_known_file(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    let dir = if let Some(dir) = env(CLOUDSDK_CONFIG_ENV) {
-        PathBuf::from(dir)
-    } else if cfg!(windows) {
-        let appdata = env("APPDATA").map(PathBuf::from);
-        appdata
-            .unwrap_or_else(|| {
-                let drive = env("SystemDrive").unwrap_or_else(|| "C:".to_owned());
-                PathBuf::from(format!("{drive}\\"))
-            })
-            .join("gcloud")
-    } else {
-        PathBuf::from(env("HOME")?).join(".config").join("gcloud")
-    };
-    Some(dir.join(ADC_FILE_NAME))
-}
+    /// Discovery reading each environment variable through `lookup`.
+    pub fn with_env(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self {
+            env: Box::new(lookup),
+        }
+    }
 
-fn load(path: &Path) -> Result<UserCredentials> {
-    UserCredentials::from_authorized_user_file(path, None).map_err(|err| {
-        let message = if err.is_loading() {
-            err.to_string()
-        } else {
-            format!(
-                "Failed to load authorized user credentials from {}: {err}",
-                path.display()
-            )
+    /// The variable `name`; an empty value counts as unset.
+    fn var(&self, name: &str) -> Option<String> {
+        (self.env)(name).filter(|value| !value.is_empty())
+    }
+
+    /// The first source found, as caching [`Credentials`] that refresh through `transport`.
+    ///
+    /// # Errors
+    ///
+    /// As [`discover`](Self::discover).
+    pub fn credentials(&self, transport: impl Transport + 'static) -> Result<Credentials> {
+        Ok(self.discover()?.into_credentials(transport)?)
+    }
+
+    /// The first source found (see the type's docs for the order).
+    ///
+    /// # Errors
+    ///
+    /// As [`find_user_credentials`](Self::find_user_credentials). When nothing is found, the
+    /// error is [`not configured`](credkit_core::Error::is_not_configured) and its message
+    /// lists every place looked at, the gcloud CLI included.
+    pub fn discover(&self) -> Result<AdcSource> {
+        match self.find_user_credentials() {
+            Ok(user) => Ok(AdcSource::User(user)),
+            Err(err) if err.is_not_configured() => self.gcloud_fallback(err),
+            Err(err) => Err(err),
+        }
+    }
+
+    #[cfg(not(feature = "gcloud"))]
+    #[allow(clippy::unused_self)] // The same signature with and without the feature.
+    fn gcloud_fallback(&self, err: Error) -> Result<AdcSource> {
+        Err(err)
+    }
+
+    #[cfg(feature = "gcloud")]
+    fn gcloud_fallback(&self, err: Error) -> Result<AdcSource> {
+        let program = credkit_gcloud::DEFAULT_PROGRAM;
+        let found = self.var("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(program))
+                .find(|candidate| candidate.is_file())
+        });
+        let Some(found) = found else {
+            return Err(error::adc_gcloud_not_found(err, program));
         };
-        Error::new(ErrorKind::Configuration, message).with_source(err)
-    })
+        // Run the very program found, so discovery and use agree whatever PATH the process has.
+        let mut builder = credkit_gcloud::GcloudSource::builder().with_program(found);
+        if let Some(project) = self.var(QUOTA_PROJECT_ENV) {
+            builder = builder.with_quota_project(project);
+        }
+        Ok(AdcSource::Gcloud(builder.build()?))
+    }
+
+    /// The user's credentials file, from the first two places of the discovery order (the
+    /// gcloud CLI fallback is not here), with `GOOGLE_CLOUD_QUOTA_PROJECT` applied.
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::NotConfigured`](credkit_core::ErrorKind::NotConfigured) when no file was
+    ///   found: the message is the reference's "Your default credentials were not found..."
+    ///   followed by every place looked at.
+    /// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration) when a file is
+    ///   named but missing, or found but unusable.
+    pub fn find_user_credentials(&self) -> Result<UserCredentials> {
+        let mut looked = Vec::new();
+        let (path, source) = if let Some(path) = self.var(CREDENTIALS_ENV) {
+            let source =
+                format!("{path} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable");
+            (PathBuf::from(path), source)
+        } else {
+            looked.push(format!("{CREDENTIALS_ENV} (not set)"));
+            let Some(path) = self.well_known_file() else {
+                looked.push(
+                    "gcloud's configuration folder (neither CLOUDSDK_CONFIG nor a home folder is set)"
+                        .to_owned(),
+                );
+                return Err(error::adc_not_found(&looked));
+            };
+            if !path.is_file() {
+                looked.push(format!("{} (no such file)", path.display()));
+                return Err(error::adc_not_found(&looked));
+            }
+            let source = path.display().to_string();
+            (path, source)
+        };
+        let found = load(&path, source, self.var(QUOTA_PROJECT_ENV))?;
+        if found.quota_project().is_none() && found.client_id() == Some(GCLOUD_CLIENT_ID) {
+            tracing::warn!(
+                "Your application has authenticated using end user credentials from Google Cloud SDK without a quota project. You might receive a \"quota exceeded\" or \"API not enabled\" error. See the following page for troubleshooting: https://cloud.google.com/docs/authentication/adc-troubleshooting/user-creds. "
+            );
+        }
+        Ok(found)
+    }
+
+    /// The path of gcloud's ADC file (`application_default_credentials.json` in gcloud's
+    /// configuration folder), whether or not it exists; `None` when neither `CLOUDSDK_CONFIG`
+    /// nor a home folder is set.
+    pub fn well_known_file(&self) -> Option<PathBuf> {
+        let dir = if let Some(dir) = self.var(CLOUDSDK_CONFIG_ENV) {
+            PathBuf::from(dir)
+        } else if cfg!(windows) {
+            let appdata = self.var("APPDATA").map(PathBuf::from);
+            appdata
+                .unwrap_or_else(|| {
+                    let drive = self.var("SystemDrive").unwrap_or_else(|| "C:".to_owned());
+                    PathBuf::from(format!("{drive}\\"))
+                })
+                .join("gcloud")
+        } else {
+            PathBuf::from(self.var("HOME")?)
+                .join(".config")
+                .join("gcloud")
+        };
+        Some(dir.join(ADC_FILE_NAME))
+    }
 }
 
-fn not_found(looked: &[String]) -> Error {
-    Error::new(
-        ErrorKind::Configuration,
-        format!("{NOT_FOUND} Looked at: {}.", looked.join("; ")),
-    )
+impl fmt::Debug for Adc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Adc").finish_non_exhaustive()
+    }
+}
+
+/// The credentials in the file at `path`, recording `source` and, when set, `quota_project`.
+fn load(path: &Path, source: String, quota_project: Option<String>) -> Result<UserCredentials> {
+    let unusable = |err| error::adc_file_unusable(path, err);
+    let mut builder = UserCredentials::from_authorized_user_file(path, None)
+        .map_err(unusable)?
+        .to_builder()
+        .with_credential_source(source);
+    if let Some(project) = quota_project {
+        builder = builder.with_quota_project(project);
+    }
+    builder.build().map_err(unusable)
 }

@@ -7,6 +7,9 @@
 //! universe-domain guard. It reads and writes `authorized_user` JSON
 //! ([`UserCredentials::from_authorized_user_file`], [`UserCredentials::to_json`]).
 //!
+//! [`default_credentials`] and [`Adc`] discover Application Default Credentials: a credentials
+//! file, gcloud's well-known file, then (with the `gcloud` feature) the gcloud CLI.
+//!
 //! It is a [`TokenSource`](credkit_core::TokenSource) and caches nothing itself: the caching
 //! layer of `credkit-core` does that. It depends only on `credkit-core`'s public API, exactly as a
 //! third-party provider would, and sends HTTP through any [`Transport`](credkit_core::Transport).
@@ -20,7 +23,12 @@
 //! - `expires_in` may be a decimal string; `expiry` may be RFC 3339 with an offset; a `type`
 //!   other than `authorized_user` is rejected by name; a string `scopes` is split on whitespace
 //!   without empty entries.
-//! - `with_*` copies keep the token's expiry; `with_scopes` exists.
+//! - `with_*` copies keep the token's expiry, and are built (so checked) by the one builder, so
+//!   they return a `Result`; any other setting is copied through
+//!   [`UserCredentials::to_builder`].
+//! - The requested scopes, a scope shortfall and where the credential came from are methods
+//!   ([`UserCredentials::requested_scopes`], [`UserCredentials::missing_scopes`],
+//!   [`UserCredentials::credential_source`]).
 //! - A `"refresh_token": null` in a refresh response keeps the stored refresh token.
 //! - Tokens with CR, LF or other control characters are rejected.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
@@ -28,16 +36,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adc;
-mod authorized_user;
-mod grant;
-mod record;
+mod error;
+mod reauth;
 mod user;
 
 // The public interface is:
 pub use adc::{
-    ADC_FILE_NAME, AdcSource, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID,
-    QUOTA_PROJECT_ENV, default_credentials, default_credentials_with_env, discover_with_env,
-    find_user_credentials, find_user_credentials_with_env, well_known_file,
+    ADC_FILE_NAME, Adc, AdcSource, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID,
+    QUOTA_PROJECT_ENV, default_credentials,
 };
 pub use user::{
     DEFAULT_UNIVERSE_DOMAIN, GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder,

@@ -8,16 +8,21 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use credkit_core::ErrorKind;
-use credkit_refresh_token::{find_user_credentials_with_env, well_known_file};
+use credkit_core::Result;
+use credkit_refresh_token::{Adc, UserCredentials};
 
 const USER_FILE: &str = r#"{"client_id": "123", "client_secret": "secret", "refresh_token": "alabalaportocala", "type": "authorized_user", "quota_project_id": "from-file"}"#;
 
-fn env(vars: &[(&str, &Path)]) -> impl Fn(&str) -> Option<String> {
+fn env(vars: &[(&str, &Path)]) -> Adc {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.display().to_string()))
         .collect();
-    move |name| map.get(name).cloned()
+    Adc::with_env(move |name| map.get(name).cloned())
+}
+
+fn find(adc: &Adc) -> Result<UserCredentials> {
+    adc.find_user_credentials()
 }
 
 #[test]
@@ -33,13 +38,13 @@ fn the_explicit_file_comes_first() {
     )
     .unwrap();
 
-    let creds = find_user_credentials_with_env(env(&[
+    let creds = find(&env(&[
         ("GOOGLE_APPLICATION_CREDENTIALS", &explicit),
         ("CLOUDSDK_CONFIG", &config),
     ]))
     .unwrap();
     assert_eq!(creds.client_id(), Some("123"));
-    assert_eq!(creds.quota_project_id(), Some("from-file"));
+    assert_eq!(creds.quota_project(), Some("from-file"));
     let info = creds.cred_info().unwrap();
     assert_eq!(
         info["credential_source"],
@@ -54,9 +59,12 @@ fn the_explicit_file_comes_first() {
 fn a_missing_explicit_file_is_an_error_not_a_fallthrough() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.json");
-    let err = find_user_credentials_with_env(env(&[("GOOGLE_APPLICATION_CREDENTIALS", &missing)]))
-        .unwrap_err();
+    let err = find(&env(&[("GOOGLE_APPLICATION_CREDENTIALS", &missing)])).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(
+        !err.is_not_configured(),
+        "a named file that is missing is an error"
+    );
     assert_eq!(
         err.to_string(),
         format!("File {} was not found.", missing.display())
@@ -71,15 +79,15 @@ fn the_gcloud_file_via_cloudsdk_config_or_home() {
     let file = config.join("application_default_credentials.json");
     std::fs::write(&file, USER_FILE).unwrap();
 
-    let via_sdk = find_user_credentials_with_env(env(&[("CLOUDSDK_CONFIG", &config)])).unwrap();
+    let via_sdk = find(&env(&[("CLOUDSDK_CONFIG", &config)])).unwrap();
     assert_eq!(
         via_sdk.cred_info().unwrap()["credential_source"],
         file.display().to_string()
     );
     if !cfg!(windows) {
-        let via_home = find_user_credentials_with_env(env(&[("HOME", dir.path())])).unwrap();
+        let via_home = find(&env(&[("HOME", dir.path())])).unwrap();
         assert_eq!(via_home.client_id(), Some("123"));
-        assert_eq!(well_known_file(env(&[("HOME", dir.path())])), Some(file));
+        assert_eq!(env(&[("HOME", dir.path())]).well_known_file(), Some(file));
     }
 }
 
@@ -89,18 +97,20 @@ fn the_quota_project_environment_variable_wins() {
     let file = dir.path().join("creds.json");
     std::fs::write(&file, USER_FILE).unwrap();
     let quota = Path::new("from-env");
-    let creds = find_user_credentials_with_env(env(&[
+    let creds = find(&env(&[
         ("GOOGLE_APPLICATION_CREDENTIALS", &file),
         ("GOOGLE_CLOUD_QUOTA_PROJECT", quota),
     ]))
     .unwrap();
-    assert_eq!(creds.quota_project_id(), Some("from-env"));
+    assert_eq!(creds.quota_project(), Some("from-env"));
 }
 
 #[test]
 fn nothing_found_lists_where_it_looked() {
     let dir = tempfile::tempdir().unwrap();
-    let err = find_user_credentials_with_env(env(&[("CLOUDSDK_CONFIG", dir.path())])).unwrap_err();
+    let err = find(&env(&[("CLOUDSDK_CONFIG", dir.path())])).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotConfigured);
+    assert!(err.is_not_configured());
     let message = err.to_string();
     assert!(message.starts_with("Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information."));
     assert!(message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"));
@@ -112,7 +122,7 @@ fn nothing_found_lists_where_it_looked() {
                 .to_string()
         )
     );
-    let nothing = find_user_credentials_with_env(|_| None).unwrap_err();
+    let nothing = find(&Adc::with_env(|_| None)).unwrap_err();
     assert!(
         nothing
             .to_string()
@@ -129,8 +139,7 @@ fn a_malformed_file_names_the_file_and_hides_its_content() {
         r#"{"client_id": "123", "refresh_token": "credkit-secret-zzzzzzzzzzzzzzzzz"}"#,
     )
     .unwrap();
-    let err = find_user_credentials_with_env(env(&[("GOOGLE_APPLICATION_CREDENTIALS", &file)]))
-        .unwrap_err();
+    let err = find(&env(&[("GOOGLE_APPLICATION_CREDENTIALS", &file)])).unwrap_err();
     let message = err.to_string();
     assert!(message.starts_with(&format!(
         "Failed to load authorized user credentials from {}",

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use credkit_core::{ErrorKind, Transport};
-use credkit_refresh_token::{AdcSource, discover_with_env};
+use credkit_refresh_token::{Adc, AdcSource};
 use credkit_testing::{FakeGcloud, FakeTokenEndpoint};
 use futures::executor::block_on;
 
@@ -22,13 +22,13 @@ fn gcloud_is_the_last_fallback() {
     let empty_config = tempfile::tempdir().unwrap();
     let path = gcloud.dir().display().to_string();
     let config = empty_config.path().display().to_string();
-    let env = |name: &str| match name {
+    let env = move |name: &str| match name {
         "PATH" => Some(path.clone()),
         "CLOUDSDK_CONFIG" => Some(config.clone()),
         "GOOGLE_CLOUD_QUOTA_PROJECT" => Some("adc-quota".to_owned()),
         _ => None,
     };
-    let source = discover_with_env(env).unwrap();
+    let source = Adc::with_env(env).discover().unwrap();
     assert_eq!(source.kind(), "gcloud");
     let AdcSource::Gcloud(gcloud_source) = &source else {
         panic!("expected the gcloud source, got {source:?}");
@@ -55,12 +55,15 @@ fn a_user_file_wins_over_gcloud() {
     .unwrap();
     let path = gcloud.dir().display().to_string();
     let config_dir = config.path().display().to_string();
-    let env = |name: &str| match name {
+    let env = move |name: &str| match name {
         "PATH" => Some(path.clone()),
         "CLOUDSDK_CONFIG" => Some(config_dir.clone()),
         _ => None,
     };
-    assert_eq!(discover_with_env(env).unwrap().kind(), "authorized_user");
+    assert_eq!(
+        Adc::with_env(env).discover().unwrap().kind(),
+        "authorized_user"
+    );
     assert_eq!(gcloud.calls(), 0);
 }
 
@@ -68,12 +71,12 @@ fn a_user_file_wins_over_gcloud() {
 fn without_gcloud_on_path_the_error_lists_it_too() {
     let empty = tempfile::tempdir().unwrap();
     let dir = empty.path().display().to_string();
-    let env = |name: &str| match name {
+    let env = move |name: &str| match name {
         "PATH" | "CLOUDSDK_CONFIG" => Some(dir.clone()),
         _ => None,
     };
-    let err = discover_with_env(env).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Configuration);
+    let err = Adc::with_env(env).discover().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotConfigured);
     let message = err.to_string();
     assert!(message.starts_with("Your default credentials were not found."));
     assert!(message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"));
@@ -91,12 +94,14 @@ fn a_malformed_file_does_not_fall_through_to_gcloud() {
     std::fs::write(&file, "{not json").unwrap();
     let path = gcloud.dir().display().to_string();
     let file_name = file.display().to_string();
-    let env = |name: &str| match name {
+    let env = move |name: &str| match name {
         "PATH" => Some(path.clone()),
         "GOOGLE_APPLICATION_CREDENTIALS" => Some(file_name.clone()),
         _ => None,
     };
-    let err = discover_with_env(env).unwrap_err();
+    let err = Adc::with_env(env).discover().unwrap_err();
     assert!(err.to_string().contains("is not a valid json file"));
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(!err.is_not_configured());
     assert_eq!(gcloud.calls(), 0);
 }

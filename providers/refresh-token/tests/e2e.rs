@@ -245,7 +245,7 @@ fn to_record_keeps_state_and_leaves_the_client_secret_out() {
         .with_client_id("cid")
         .with_client_secret("credkit-secret-client")
         .with_scopes(["email"])
-        .with_quota_project_id("q")
+        .with_quota_project("q")
         .build()
         .unwrap();
     let record = creds.to_record();

@@ -106,7 +106,10 @@ fn cred_info_with_and_without_account() {
         None
     );
     // Copies keep the source (10.1 item 5).
-    assert_eq!(with.with_quota_project("p").cred_info(), with.cred_info());
+    assert_eq!(
+        with.with_quota_project("p").unwrap().cred_info(),
+        with.cred_info()
+    );
 }
 
 #[test]
@@ -137,7 +140,11 @@ fn refresh_success_updates_token_expiry_and_id_token() {
         json!({"access_token": "token", "expires_in": 500, "id_token": "ID_TOKEN"}),
     );
     let clock = FakeClock::new();
-    let creds = make_credentials(transport.clone()).with_clock(clock.clone());
+    let creds = make_credentials(transport.clone())
+        .to_builder()
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
     let token = block_on(creds.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "token");
     let expiry = datetime!(2026-01-01 0:08:20 UTC);
@@ -216,7 +223,11 @@ fn only_default_scopes_are_requested_when_scopes_are_unset() {
     );
     assert_eq!(creds.granted_scopes().unwrap(), default_scopes);
     // An empty scope list counts as set and wins over the defaults.
-    let empty = creds.with_scopes(Vec::<String>::new());
+    let empty = creds
+        .to_builder()
+        .with_scopes(Vec::<String>::new())
+        .build()
+        .unwrap();
     block_on(empty.fetch_token()).unwrap();
     assert_eq!(transport.seen()[1].field("scope"), None);
 }
@@ -284,22 +295,24 @@ fn copies() {
         Some("https://oauth2.googleapis.com/token")
     );
 
-    let billed = creds.with_quota_project("quota-project-123");
-    assert_eq!(billed.quota_project_id(), Some("quota-project-123"));
-    assert_eq!(creds.quota_project_id(), None);
+    let billed = creds.with_quota_project("quota-project-123").unwrap();
+    assert_eq!(billed.quota_project(), Some("quota-project-123"));
+    assert_eq!(creds.quota_project(), None);
     assert_eq!(
         creds
             .with_universe_domain("dummy_universe.com")
+            .unwrap()
             .universe_domain(),
         "dummy_universe.com"
     );
     assert_eq!(
-        creds.with_account("mock@example.com").account(),
+        creds.with_account("mock@example.com").unwrap().account(),
         "mock@example.com"
     );
     assert_eq!(
         creds
             .with_token_uri("https://oauth2-eu.googleapis.com/token")
+            .unwrap()
             .token_uri(),
         Some("https://oauth2-eu.googleapis.com/token")
     );
@@ -410,4 +423,30 @@ fn to_json_round_trips_and_strips() {
     let no_expiry = UserCredentials::builder().with_token("t").build().unwrap();
     let written: serde_json::Value = serde_json::from_str(&no_expiry.to_json(&[])).unwrap();
     assert!(written.get("expiry").is_none());
+}
+
+#[test]
+fn the_scope_shortfall_is_offered_not_recomputed() {
+    let transport = Scripted::new().reply(
+        200,
+        json!({"access_token": "t", "expires_in": 3600, "scope": "email"}),
+    );
+    let creds = UserCredentials::builder()
+        .with_token_uri(TOKEN_URI)
+        .with_client_id("c")
+        .with_client_secret("s")
+        .with_refresh_token("r")
+        .with_default_scopes(["ignored"])
+        .with_scopes(["email", "profile", "drive"])
+        .with_transport(transport)
+        .build()
+        .unwrap();
+    assert_eq!(creds.requested_scopes(), ["email", "profile", "drive"]);
+    assert!(creds.scope_shortfall().is_empty(), "nothing granted yet");
+    block_on(creds.fetch_token()).unwrap();
+    assert_eq!(creds.scope_shortfall(), ["profile", "drive"]);
+    assert_eq!(
+        creds.missing_scopes(&["drive".to_owned(), "email".to_owned()]),
+        ["profile"]
+    );
 }

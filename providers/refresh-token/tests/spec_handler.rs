@@ -42,11 +42,14 @@ fn handler_is_stored_replaced_and_removed() {
         .build()
         .unwrap();
     assert!(creds.refresh_handler().is_some());
-    let replaced = creds.with_refresh_handler(recording_handler(&calls, "B", clock.now()));
+    let replaced = creds
+        .with_refresh_handler(recording_handler(&calls, "B", clock.now()))
+        .unwrap();
     assert!(replaced.refresh_handler().is_some());
     assert!(
         replaced
             .without_refresh_handler()
+            .unwrap()
             .refresh_handler()
             .is_none()
     );
@@ -116,7 +119,8 @@ fn handler_gets_default_scopes_and_the_replaced_handler_is_used() {
         .with_clock(clock)
         .build()
         .unwrap()
-        .with_refresh_handler(recording_handler(&second, "NEW", expiry));
+        .with_refresh_handler(recording_handler(&second, "NEW", expiry))
+        .unwrap();
     let token = block_on(creds.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "NEW");
     assert!(first.lock().unwrap().is_empty());
@@ -146,11 +150,13 @@ fn an_already_expired_handler_token_is_refused_and_state_is_unchanged() {
     assert!(creds.expiry().is_none());
 
     // credkit difference: a 225 s (or 5-minute) broker token is usable.
-    let short = creds.with_refresh_handler(recording_handler(
-        &calls,
-        "SHORT",
-        clock.now() + time::Duration::try_from(REFRESH_THRESHOLD).unwrap(),
-    ));
+    let short = creds
+        .with_refresh_handler(recording_handler(
+            &calls,
+            "SHORT",
+            clock.now() + time::Duration::try_from(REFRESH_THRESHOLD).unwrap(),
+        ))
+        .unwrap();
     assert!(block_on(short.fetch_token()).is_ok());
 }
 

@@ -66,7 +66,7 @@ fn before_request_sets_authorization_and_no_metrics_header() {
 fn apply_with_and_without_quota_project() {
     let with = UserCredentials::builder()
         .with_token("token")
-        .with_quota_project_id("quota-project-123")
+        .with_quota_project("quota-project-123")
         .build()
         .unwrap();
     let mut headers = HeaderMap::new();
@@ -87,7 +87,7 @@ fn apply_with_and_without_quota_project() {
 
     // A copy with another quota project applies its own; the original keeps its.
     let mut copy_headers = HeaderMap::new();
-    cached(with.with_quota_project("new-project-456"))
+    cached(with.with_quota_project("new-project-456").unwrap())
         .apply(&mut copy_headers)
         .unwrap();
     assert_eq!(copy_headers["x-goog-user-project"], "new-project-456");
@@ -163,7 +163,10 @@ fn a_file_without_expiry_is_refreshed_before_use() {
         json!({"token": "old", "client_id": "c", "client_secret": "s", "refresh_token": "r"});
     let creds = UserCredentials::from_authorized_user_info(&info, None)
         .unwrap()
-        .with_transport(transport.clone());
+        .to_builder()
+        .with_transport(transport.clone())
+        .build()
+        .unwrap();
     // Loaded without an expiry, the token counts as already expired (now - 225 s).
     let credentials = cached(creds);
     assert!(credentials.expired());

@@ -132,13 +132,13 @@ impl Info {
             token_state: credentials.token_state().as_str(),
         };
         match &loaded.origin {
-            Origin::User { user, source } => Self {
+            Origin::User(user) => Self {
                 client_id: user.client_id().map(str::to_owned),
                 account: Some(user.account().to_owned()).filter(|a| !a.is_empty()),
-                scopes: source::requested_scopes(user).map(<[String]>::to_vec),
+                scopes: Some(user.requested_scopes().to_vec()).filter(|s| !s.is_empty()),
                 granted_scopes: user.granted_scopes().or(token_scopes.clone()),
                 token_uri: user.token_uri().map(str::to_owned),
-                source: source.clone(),
+                source: user.credential_source().map(str::to_owned),
                 ..common(loaded.origin.kind())
             },
             Origin::Gcloud(gcloud) => Self {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use credkit_core::{Credentials, CredentialsBuilder, Transport};
 use credkit_gcloud::{GcloudSource, GcloudSourceBuilder};
-use credkit_refresh_token::{AdcSource, UserCredentials, discover_with_env};
+use credkit_refresh_token::{Adc, AdcSource, UserCredentials};
 use credkit_reqwest::ReqwestTransport;
 
 use crate::cli::SourceArgs;
@@ -27,12 +27,7 @@ pub(crate) struct Loaded {
 #[derive(Debug)]
 pub(crate) enum Origin {
     /// An `authorized_user` file.
-    User {
-        /// The provider.
-        user: UserCredentials,
-        /// Where the file was found, for `info`.
-        source: Option<String>,
-    },
+    User(UserCredentials),
     /// The gcloud CLI.
     Gcloud(GcloudSource),
 }
@@ -41,7 +36,7 @@ impl Origin {
     /// `authorized_user` or `gcloud`, as `info` reports it.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
-            Self::User { .. } => "authorized_user",
+            Self::User(_) => "authorized_user",
             Self::Gcloud(_) => "gcloud",
         }
     }
@@ -49,24 +44,11 @@ impl Origin {
     /// The scopes requested but not granted by the last refresh, in request order; empty when
     /// nothing is missing or the server did not say what it granted.
     pub(crate) fn missing_scopes(&self) -> Vec<String> {
-        let Self::User { user, .. } = self else {
-            return Vec::new();
-        };
-        let (Some(requested), Some(granted)) = (requested_scopes(user), user.granted_scopes())
-        else {
-            return Vec::new();
-        };
-        requested
-            .iter()
-            .filter(|scope| !granted.contains(scope))
-            .cloned()
-            .collect()
+        match self {
+            Self::User(user) => user.scope_shortfall(),
+            Self::Gcloud(_) => Vec::new(),
+        }
     }
-}
-
-/// The scopes a refresh of `user` requests: its scopes, else its default scopes.
-pub(crate) fn requested_scopes(user: &UserCredentials) -> Option<&[String]> {
-    user.scopes().or(user.default_scopes())
 }
 
 /// Loads the credentials `args` name. Nothing is fetched yet.
@@ -80,17 +62,18 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
         let gcloud = gcloud_source(GcloudSource::builder(), args)?;
         return gcloud_credentials(gcloud, args);
     }
-    let (user, source) = match &args.credentials {
-        Some(path) => (from_file(path, args)?, Some(path.display().to_string())),
-        None => match discover_with_env(|name| std::env::var(name).ok())? {
+    let mut user = match &args.credentials {
+        Some(path) => from_file(path, args)?
+            .to_builder()
+            .with_credential_source(path.display().to_string()),
+        None => match Adc::from_env().discover()? {
             AdcSource::User(user) => {
-                let source = credential_source(&user);
-                let user = if args.scopes.is_empty() {
-                    user
+                let builder = user.to_builder();
+                if args.scopes.is_empty() {
+                    builder
                 } else {
-                    user.with_scopes(args.scopes.iter().cloned())
-                };
-                (user, source)
+                    builder.with_scopes(args.scopes.iter().cloned())
+                }
             }
             AdcSource::Gcloud(found) => {
                 if args.token_uri.is_some() || !args.scopes.is_empty() {
@@ -98,11 +81,7 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
                         "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
                     ));
                 }
-                let mut builder = GcloudSource::builder().with_program(found.program());
-                if let Some(project) = found.quota_project() {
-                    builder = builder.with_quota_project(project);
-                }
-                let gcloud = gcloud_source(builder, args)?;
+                let gcloud = gcloud_source(found.to_builder(), args)?;
                 return gcloud_credentials(gcloud, args);
             }
             other => {
@@ -113,17 +92,18 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
             }
         },
     };
-    let mut user = user.with_transport(transport(args)?);
+    user = user.with_transport(transport(args)?);
     if let Some(uri) = &args.token_uri {
         user = user.with_token_uri(uri.clone());
     }
     if let Some(project) = &args.quota_project {
         user = user.with_quota_project(project.clone());
     }
+    let user = user.build()?;
     let credentials = retries(user.credentials_builder(), args).build()?;
     Ok(Loaded {
         credentials,
-        origin: Origin::User { user, source },
+        origin: Origin::User(user),
     })
 }
 
@@ -131,12 +111,6 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
 fn from_file(path: &Path, args: &SourceArgs) -> Result<UserCredentials, Failure> {
     let scopes = (!args.scopes.is_empty()).then(|| args.scopes.clone());
     Ok(UserCredentials::from_authorized_user_file(path, scopes)?)
-}
-
-/// Where discovery found `user`'s file.
-fn credential_source(user: &UserCredentials) -> Option<String> {
-    let info = user.cred_info()?;
-    info.get("credential_source")?.as_str().map(str::to_owned)
 }
 
 /// The gcloud source with the account, quota project and timeout of `args`.

@@ -3,12 +3,13 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use credkit_core::{BuildError, Clock, SystemClock, Transport, validate_token_text};
+use credkit_core::{AccessToken, BuildError, Clock, SystemClock, Transport};
 use credkit_refresh_handler::RefreshHandler;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
+use crate::error;
 
 /// Builds [`UserCredentials`] from the reference constructor's parameters, all optional.
 ///
@@ -27,7 +28,7 @@ use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
 ///     .with_client_secret("s3cret")
 ///     .with_token_uri("https://oauth2.googleapis.com/token")
 ///     .with_scopes(["https://www.googleapis.com/auth/cloud-platform"])
-///     .with_quota_project_id("my-project")
+///     .with_quota_project("my-project")
 ///     .build()?;
 /// assert_eq!(creds.client_id(), Some("123.apps.googleusercontent.com"));
 /// assert_eq!(creds.universe_domain(), "googleapis.com");
@@ -48,7 +49,7 @@ impl Default for UserCredentialsBuilder {
                 client_secret: None,
                 scopes: None,
                 default_scopes: None,
-                quota_project_id: None,
+                quota_project: None,
                 refresh_handler: None,
                 enable_reauth_refresh: false,
                 trust_boundary: None,
@@ -71,21 +72,40 @@ impl Default for UserCredentialsBuilder {
 }
 
 impl UserCredentialsBuilder {
+    /// A builder holding `config` and `state`, for [`UserCredentials::to_builder`].
+    pub(super) fn from_parts(config: Config, state: State) -> Self {
+        Self { config, state }
+    }
+
     /// The access token to start with. Default: none (the credential is invalid until refreshed).
-    pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.state.token = Some(SecretString::from(token.into()));
+    pub fn with_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.state.token = Some(token.into());
         self
     }
 
     /// The refresh token. Default: none (no refresh possible).
-    pub fn with_refresh_token(mut self, refresh_token: impl Into<String>) -> Self {
-        self.state.refresh_token = Some(SecretString::from(refresh_token.into()));
+    ///
+    /// Like every secret setter (`with_token`, `with_id_token`, `with_client_secret`,
+    /// `with_rapt_token`) it takes a `&str`, a `String` or a [`SecretString`], so a caller who
+    /// already holds the secret wrapped never has to expose it:
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    /// use secrecy::{ExposeSecret, SecretString};
+    ///
+    /// let from_vault = SecretString::from("1//refresh");
+    /// let creds = UserCredentials::builder().with_refresh_token(from_vault).build()?;
+    /// assert_eq!(creds.refresh_token().map(|t| t.expose_secret().to_owned()).as_deref(), Some("1//refresh"));
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_refresh_token(mut self, refresh_token: impl Into<SecretString>) -> Self {
+        self.state.refresh_token = Some(refresh_token.into());
         self
     }
 
     /// The OpenID Connect ID token to start with. Default: none.
-    pub fn with_id_token(mut self, id_token: impl Into<String>) -> Self {
-        self.state.id_token = Some(SecretString::from(id_token.into()));
+    pub fn with_id_token(mut self, id_token: impl Into<SecretString>) -> Self {
+        self.state.id_token = Some(id_token.into());
         self
     }
 
@@ -103,8 +123,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The OAuth client secret. Default: none.
-    pub fn with_client_secret(mut self, client_secret: impl Into<String>) -> Self {
-        self.config.client_secret = Some(SecretString::from(client_secret.into()));
+    pub fn with_client_secret(mut self, client_secret: impl Into<SecretString>) -> Self {
+        self.config.client_secret = Some(client_secret.into());
         self
     }
 
@@ -130,8 +150,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The project billed for API calls (`x-goog-user-project`). Default: none.
-    pub fn with_quota_project_id(mut self, quota_project_id: impl Into<String>) -> Self {
-        self.config.quota_project_id = Some(quota_project_id.into());
+    pub fn with_quota_project(mut self, quota_project: impl Into<String>) -> Self {
+        self.config.quota_project = Some(quota_project.into());
         self
     }
 
@@ -142,8 +162,8 @@ impl UserCredentialsBuilder {
     }
 
     /// The reauth proof token sent as `rapt` on refresh. Default: none.
-    pub fn with_rapt_token(mut self, rapt_token: impl Into<String>) -> Self {
-        self.state.rapt_token = Some(SecretString::from(rapt_token.into()));
+    pub fn with_rapt_token(mut self, rapt_token: impl Into<SecretString>) -> Self {
+        self.state.rapt_token = Some(rapt_token.into());
         self
     }
 
@@ -164,6 +184,12 @@ impl UserCredentialsBuilder {
     /// ```
     pub fn with_refresh_handler(mut self, handler: impl RefreshHandler + 'static) -> Self {
         self.config.refresh_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// No refresh handler (the reference's `refresh_handler` set to `None`). The default.
+    pub fn without_refresh_handler(mut self) -> Self {
+        self.config.refresh_handler = None;
         self
     }
 
@@ -237,13 +263,107 @@ impl UserCredentialsBuilder {
     /// empty, or holds whitespace or control characters such as CR and LF).
     pub fn build(self) -> Result<UserCredentials, BuildError> {
         if let Some(token) = &self.state.token {
-            validate_token_text(token.expose_secret(), "access token")
-                .map_err(|err| BuildError::invalid_value(err.to_string()))?;
+            AccessToken::validated(token.expose_secret()).map_err(error::unusable_token)?;
         }
         Ok(UserCredentials {
             config: Arc::new(self.config),
             state: Arc::new(Mutex::new(self.state)),
         })
+    }
+}
+
+// ===== copies of UserCredentials, all made by the builder =====
+
+impl UserCredentials {
+    /// A builder holding every setting of these credentials and their current state (token,
+    /// expiry, refresh token, ID token, granted scopes, rapt token): change what differs, then
+    /// `build()` an independent copy.
+    ///
+    /// This is the way to copy with a setting the reference has no `with_*` copy for (scopes,
+    /// transport, clock...).
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let creds = UserCredentials::builder().with_client_id("123").build()?;
+    /// let copy = creds.to_builder().with_scopes(["email"]).build()?;
+    /// assert_eq!(copy.scopes(), Some(&["email".to_owned()][..]));
+    /// assert_eq!(copy.client_id(), Some("123"));
+    /// assert_eq!(creds.scopes(), None);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn to_builder(&self) -> UserCredentialsBuilder {
+        UserCredentialsBuilder::from_parts((*self.config).clone(), self.state().clone())
+    }
+
+    /// A copy billed to another quota project (the reference's `with_quota_project`).
+    ///
+    /// Like every `with_*` copy it goes through [`to_builder`](Self::to_builder), so it keeps the
+    /// token and its expiry (the reference drops the expiry, making an expired copy look valid).
+    ///
+    /// # Errors
+    ///
+    /// As [`UserCredentialsBuilder::build`]. The reference's copies cannot fail; here every copy
+    /// is built, and so checked, by the one builder.
+    pub fn with_quota_project(&self, quota_project: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_quota_project(quota_project).build()
+    }
+
+    /// A copy that refreshes against another token endpoint (the reference's `with_token_uri`):
+    /// the one way to change the endpoint of credentials loaded from `authorized_user` JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_token_uri(&self, token_uri: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_token_uri(token_uri).build()
+    }
+
+    /// A copy in another universe domain (the reference's `with_universe_domain`; an empty one
+    /// means the default).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_universe_domain(
+        &self,
+        universe_domain: impl Into<String>,
+    ) -> Result<Self, BuildError> {
+        self.to_builder()
+            .with_universe_domain(universe_domain)
+            .build()
+    }
+
+    /// A copy for another account (the reference's `with_account`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_account(&self, account: impl Into<String>) -> Result<Self, BuildError> {
+        self.to_builder().with_account(account).build()
+    }
+
+    /// A copy with another refresh handler (the reference's `refresh_handler` property setter,
+    /// given a handler).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn with_refresh_handler(
+        &self,
+        handler: impl RefreshHandler + 'static,
+    ) -> Result<Self, BuildError> {
+        self.to_builder().with_refresh_handler(handler).build()
+    }
+
+    /// A copy without a refresh handler (the reference's `refresh_handler` property setter,
+    /// given `None`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_quota_project`](Self::with_quota_project).
+    pub fn without_refresh_handler(&self) -> Result<Self, BuildError> {
+        self.to_builder().without_refresh_handler().build()
     }
 }
 

@@ -80,8 +80,10 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<(), Failure> {
     // The file's token_uri is ignored, as in the reference; with_token_uri is the override that
     // `credkit token --token-uri` uses too.
     let user = UserCredentials::from_authorized_user_file(&file, Some(vec![SCOPE.to_owned()]))?
+        .to_builder()
         .with_token_uri(server.token_url())
-        .with_transport(Arc::new(ReqwestTransport::new()?));
+        .with_transport(ReqwestTransport::new()?)
+        .build()?;
     let credentials = user
         .credentials_builder()
         .with_retry_policy(RetryPolicy::default().with_initial_wait(RETRY_WAIT))

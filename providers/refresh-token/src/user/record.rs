@@ -3,7 +3,7 @@
 use credkit_core::{AccessToken, CredentialRecord};
 use serde_json::{Map, Value};
 
-use crate::UserCredentials;
+use super::UserCredentials;
 
 impl UserCredentials {
     /// The credentials' state as a [`CredentialRecord`] for a
@@ -38,7 +38,7 @@ impl UserCredentials {
         put("client_id", self.client_id().map(Value::from));
         put("token_uri", self.token_uri().map(Value::from));
         put("scopes", self.scopes().map(Value::from));
-        put("quota_project_id", self.quota_project_id().map(Value::from));
+        put("quota_project_id", self.quota_project().map(Value::from));
         put("universe_domain", Some(self.universe_domain().into()));
         put("account", Some(self.account().into()));
         let mut record = CredentialRecord::new().with_provider_fields(fields);

@@ -13,7 +13,8 @@ use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use zeroize::Zeroizing;
 
-use crate::user::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
+use super::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
+use crate::error;
 
 /// The largest credentials file read; real ones are well under a kilobyte.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -25,8 +26,8 @@ impl UserCredentials {
     /// - `refresh_token`, `client_id` and `client_secret` must be present (a `null` passes);
     ///   missing ones are named in that fixed order.
     /// - The token endpoint is always Google's ([`GOOGLE_TOKEN_URI`]); a `token_uri` in the JSON is
-    ///   ignored, as in the reference. [`with_token_uri`](UserCredentials::with_token_uri) is the
-    ///   way to change it.
+    ///   ignored, as in the reference. [`with_token_uri`](UserCredentials::with_token_uri) (or
+    ///   [`to_builder`](UserCredentials::to_builder)) is the way to change it.
     /// - `scopes` wins over the JSON's `scopes`, which may be a list or a space-separated string.
     /// - `expiry` is read as the reference writes it (`2020-08-14T15:54:01Z`, fractional seconds
     ///   dropped) and as RFC 3339 with an offset; a missing or empty one makes the token already
@@ -222,26 +223,14 @@ pub(crate) fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
 }
 
 fn read_json_file(path: &Path) -> Result<Value, BuildError> {
-    let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|err| match err.kind() {
-        io::ErrorKind::NotFound => BuildError::loading(format!("File {shown} was not found.")),
-        _ => BuildError::loading(format!("File {shown} could not be read ({err})")),
-    })?;
+    let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
     let mut bytes = Zeroizing::new(Vec::new());
     io::Read::read_to_end(&mut io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
-        .map_err(|err| BuildError::loading(format!("File {shown} could not be read ({err})")))?;
+        .map_err(|err| error::file_unreadable(path, err))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(BuildError::loading(format!(
-            "File {shown} is larger than 1 MiB; it is not a credentials file"
-        )));
+        return Err(error::file_too_large(path));
     }
-    serde_json::from_slice(&bytes).map_err(|err| {
-        BuildError::parsing(format!(
-            "File {shown} is not a valid json file. (line {}, column {})",
-            err.line(),
-            err.column()
-        ))
-    })
+    serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))
 }
 
 fn from_info(
@@ -250,36 +239,28 @@ fn from_info(
     clock: &dyn Clock,
 ) -> Result<UserCredentials, BuildError> {
     let Some(object) = info.as_object() else {
-        return Err(BuildError::parsing(
-            "Authorized user info was not in the expected format: it is not a JSON object.",
-        ));
+        return Err(error::info_not_an_object());
     };
     match object.get("type") {
         None | Some(Value::Null) => {}
         Some(Value::String(kind)) if kind == "authorized_user" => {}
         Some(Value::String(kind)) => {
-            return Err(BuildError::unknown_type(format!(
-                "The credentials are of type {}, not authorized_user; credkit-refresh-token loads authorized_user credentials only.",
-                printable(kind)
-            )));
+            return Err(error::info_unknown_type(&printable(kind)));
         }
-        Some(_) => return Err(wrong_type("type", "a string")),
+        Some(_) => return Err(error::info_wrong_type("type", "a string")),
     }
     let missing: Vec<&str> = ["refresh_token", "client_id", "client_secret"]
         .into_iter()
         .filter(|key| !object.contains_key(*key))
         .collect();
     if !missing.is_empty() {
-        return Err(BuildError::missing_fields(format!(
-            "Authorized user info was not in the expected format, missing fields {}.",
-            missing.join(", ")
-        )));
+        return Err(error::info_missing_fields(&missing));
     }
     let text = |key: &'static str| -> Result<Option<&str>, BuildError> {
         match object.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(wrong_type(key, "a string")),
+            Some(_) => Err(error::info_wrong_type(key, "a string")),
         }
     };
     let mut builder = UserCredentials::builder().with_token_uri(GOOGLE_TOKEN_URI);
@@ -292,11 +273,9 @@ fn from_info(
         builder = builder.with_trust_boundary(trust_boundary.clone());
     }
     let expiry = match text("expiry")? {
-        Some(expiry) if !expiry.is_empty() => parse_expiry(expiry).ok_or_else(|| {
-            BuildError::invalid_value(
-                "Authorized user info has an expiry that is neither YYYY-MM-DDTHH:MM:SS[.ffffff]Z nor RFC 3339",
-            )
-        })?,
+        Some(expiry) if !expiry.is_empty() => {
+            parse_expiry(expiry).ok_or_else(error::info_bad_expiry)?
+        }
         _ => clock.now() - time::Duration::try_from(REFRESH_THRESHOLD).unwrap_or_default(),
     };
     builder = builder.with_expiry(expiry);
@@ -310,9 +289,16 @@ fn from_info(
                     .iter()
                     .map(|item| item.as_str().map(str::to_owned))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| wrong_type("scopes", "a list of strings or a string"))?,
+                    .ok_or_else(|| {
+                        error::info_wrong_type("scopes", "a list of strings or a string")
+                    })?,
             ),
-            Some(_) => return Err(wrong_type("scopes", "a list of strings or a string")),
+            Some(_) => {
+                return Err(error::info_wrong_type(
+                    "scopes",
+                    "a list of strings or a string",
+                ));
+            }
         },
     };
     if let Some(scopes) = scopes {
@@ -330,17 +316,11 @@ const TEXT_FIELDS: [(&str, Setter); 8] = [
     ("refresh_token", |b, v| b.with_refresh_token(v)),
     ("client_id", |b, v| b.with_client_id(v)),
     ("client_secret", |b, v| b.with_client_secret(v)),
-    ("quota_project_id", |b, v| b.with_quota_project_id(v)),
+    ("quota_project_id", |b, v| b.with_quota_project(v)),
     ("rapt_token", |b, v| b.with_rapt_token(v)),
     ("universe_domain", |b, v| b.with_universe_domain(v)),
     ("account", |b, v| b.with_account(v)),
 ];
-
-fn wrong_type(key: &str, expected: &str) -> BuildError {
-    BuildError::invalid_value(format!(
-        "Authorized user info was not in the expected format: {key} must be {expected}."
-    ))
-}
 
 /// A value from the file fit for a message: at most 64 visible ASCII characters.
 fn printable(text: &str) -> String {

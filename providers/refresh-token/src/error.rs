@@ -1,0 +1,179 @@
+//! The errors of this crate, each made by one named constructor. Where the reference library has
+//! a message, it is kept verbatim (its grammar included); none carries a secret or the content of
+//! a credentials file.
+
+use std::io;
+use std::path::Path;
+
+use credkit_core::{BuildError, Error, ErrorKind};
+
+/// The reference's text when Application Default Credentials are not found anywhere.
+const NOT_FOUND: &str = "Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information.";
+
+/// The reference's text when a refresh lacks a field (its grammar kept).
+const MISSING_FIELDS: &str = "The credentials do not contain the necessary fields need to refresh the access token. You must specify refresh_token, token_uri, client_id, and client_secret.";
+
+/// The reference's text when the endpoint asks for reauthentication.
+const REAUTH_NEEDED: &str = "Reauthentication is needed. Please run `gcloud auth application-default login` to reauthenticate.";
+
+// ===== refresh =====
+
+/// A refresh without a refresh token, token endpoint, client ID or client secret.
+pub(crate) fn missing_refresh_fields() -> Error {
+    Error::new(ErrorKind::Configuration, MISSING_FIELDS)
+}
+
+/// A refresh outside the default universe domain.
+pub(crate) fn universe_not_supported(universe_domain: &str) -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        format!(
+            "User credential refresh is only supported in the default googleapis.com universe domain, but the current universe domain is {universe_domain}. If you created the credential with an access token, it's likely that the provided token is expired now, please update your code with a valid token."
+        ),
+    )
+}
+
+/// A refresh without a transport to send it through.
+pub(crate) fn no_transport() -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "no transport to send the refresh through: give UserCredentials one with UserCredentialsBuilder::with_transport (credkit-reqwest's ReqwestTransport, for example)",
+    )
+}
+
+/// A refresh handler sent a request, but the credentials have no transport.
+pub(crate) fn handler_without_transport() -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "the refresh handler tried to send a request, but the credentials have no transport: give UserCredentials one with UserCredentialsBuilder::with_transport",
+    )
+}
+
+/// The token endpoint cannot be made into a request URL.
+pub(crate) fn invalid_token_uri(source: http::Error) -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "the token_uri is not a valid URL; set a full https:// URL",
+    )
+    .with_source(source)
+}
+
+/// The endpoint asked for reauthentication: permanent, with the status and OAuth fields of
+/// `cause` kept.
+pub(crate) fn reauth_needed(cause: &Error) -> Error {
+    let mut err = Error::new(ErrorKind::ReauthRequired, REAUTH_NEEDED).with_transient(false);
+    if let Some(status) = cause.http_status() {
+        err = err.with_http_status(status);
+    }
+    match cause.oauth() {
+        Some(oauth) => err.with_oauth(oauth.clone()),
+        None => err,
+    }
+}
+
+// ===== authorized_user info =====
+
+/// The info is not a JSON object.
+pub(crate) fn info_not_an_object() -> BuildError {
+    BuildError::parsing(
+        "Authorized user info was not in the expected format: it is not a JSON object.",
+    )
+}
+
+/// The info names another credential type.
+pub(crate) fn info_unknown_type(shown_type: &str) -> BuildError {
+    BuildError::unknown_type(format!(
+        "The credentials are of type {shown_type}, not authorized_user; credkit-refresh-token loads authorized_user credentials only."
+    ))
+}
+
+/// Members the info must have are missing; `missing` in their fixed order.
+pub(crate) fn info_missing_fields(missing: &[&str]) -> BuildError {
+    BuildError::missing_fields(format!(
+        "Authorized user info was not in the expected format, missing fields {}.",
+        missing.join(", ")
+    ))
+}
+
+/// A member of the info has the wrong JSON type.
+pub(crate) fn info_wrong_type(key: &str, expected: &str) -> BuildError {
+    BuildError::invalid_value(format!(
+        "Authorized user info was not in the expected format: {key} must be {expected}."
+    ))
+}
+
+/// The info's `expiry` cannot be read.
+pub(crate) fn info_bad_expiry() -> BuildError {
+    BuildError::invalid_value(
+        "Authorized user info has an expiry that is neither YYYY-MM-DDTHH:MM:SS[.ffffff]Z nor RFC 3339",
+    )
+}
+
+/// The starting access token cannot go into an HTTP header.
+pub(crate) fn unusable_token(cause: Error) -> BuildError {
+    BuildError::invalid_value(cause.message().to_owned()).with_source(cause)
+}
+
+// ===== files =====
+
+/// A credentials file could not be opened or read.
+pub(crate) fn file_unreadable(path: &Path, source: io::Error) -> BuildError {
+    let shown = path.display();
+    let message = match source.kind() {
+        io::ErrorKind::NotFound => format!("File {shown} was not found."),
+        _ => format!("File {shown} could not be read ({source})"),
+    };
+    BuildError::loading(message).with_source(source)
+}
+
+/// A credentials file is larger than any credentials file.
+pub(crate) fn file_too_large(path: &Path) -> BuildError {
+    BuildError::loading(format!(
+        "File {} is larger than 1 MiB; it is not a credentials file",
+        path.display()
+    ))
+}
+
+/// A credentials file is not JSON. Only the position is named: serde's message may quote the
+/// file.
+pub(crate) fn file_not_json(path: &Path, source: &serde_json::Error) -> BuildError {
+    BuildError::parsing(format!(
+        "File {} is not a valid json file. (line {}, column {})",
+        path.display(),
+        source.line(),
+        source.column()
+    ))
+}
+
+// ===== Application Default Credentials =====
+
+/// No credentials anywhere discovery looked; `looked` lists the places. Typed "not configured",
+/// so a chain or the gcloud fallback moves on.
+pub(crate) fn adc_not_found(looked: &[String]) -> Error {
+    Error::not_configured(format!("{NOT_FOUND} Looked at: {}.", looked.join("; ")))
+}
+
+/// The file discovery found could not be loaded. A loading failure keeps its own message
+/// ("File ... was not found."); any other names the file.
+pub(crate) fn adc_file_unusable(path: &Path, cause: BuildError) -> Error {
+    let message = if cause.is_loading() {
+        cause.to_string()
+    } else {
+        format!(
+            "Failed to load authorized user credentials from {}: {cause}",
+            path.display()
+        )
+    };
+    Error::new(ErrorKind::Configuration, message).with_source(cause)
+}
+
+/// Nothing found, and no gcloud program on `PATH` either: `cause` (from
+/// [`adc_not_found`]) extended with that place.
+#[cfg(feature = "gcloud")]
+pub(crate) fn adc_gcloud_not_found(cause: Error, program: &str) -> Error {
+    Error::not_configured(format!(
+        "{}; the gcloud CLI ({program} not found on PATH).",
+        cause.message().trim_end_matches('.')
+    ))
+    .with_source(cause)
+}

@@ -1,0 +1,234 @@
+//! The refresh: the refresh-token grant (RFC 6749 section 6) exactly as the reference sends it,
+//! its response, and the refresh-handler path.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use credkit_core::{AccessToken, Result, TokenSource, Transport, oauth};
+use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
+use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
+
+use super::{DEFAULT_UNIVERSE_DOMAIN, UserCredentials};
+use crate::{error, reauth};
+
+#[async_trait]
+impl TokenSource for UserCredentials {
+    /// Runs the refresh-token grant, or, without a refresh token but with a refresh handler,
+    /// calls the handler.
+    ///
+    /// # Errors
+    ///
+    /// The universe-domain guard, the "necessary fields" guard (both before any request), a
+    /// transport failure, the token endpoint's error (`"<error>: <error_description>"`, with the
+    /// status and OAuth fields), "Reauthentication is needed..." for `invalid_rapt`, or an invalid
+    /// response.
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        if self.config.universe_domain != DEFAULT_UNIVERSE_DOMAIN {
+            return Err(error::universe_not_supported(&self.config.universe_domain));
+        }
+        let has_refresh_token = self.state().refresh_token.is_some();
+        let token = match &self.config.refresh_handler {
+            Some(handler) if !has_refresh_token => {
+                self.refresh_with_handler(Arc::clone(handler)).await?
+            }
+            _ => self.refresh_grant().await?,
+        };
+        self.record(&token);
+        Ok(token)
+    }
+
+    fn name(&self) -> &'static str {
+        "authorized user (refresh token)"
+    }
+}
+
+impl UserCredentials {
+    async fn refresh_grant(&self) -> Result<AccessToken> {
+        let scopes = self.requested_scopes();
+        let (refresh_token, rapt_token) = {
+            let state = self.state();
+            (state.refresh_token.clone(), state.rapt_token.clone())
+        };
+        let config = &self.config;
+        let (Some(refresh_token), Some(token_uri), Some(client_id), Some(client_secret)) = (
+            refresh_token,
+            config.token_uri.as_deref(),
+            config.client_id.as_deref(),
+            config.client_secret.as_ref(),
+        ) else {
+            return Err(error::missing_refresh_fields());
+        };
+        let transport = config.transport.as_ref().ok_or_else(error::no_transport)?;
+        let request = refresh_request(&RefreshGrant {
+            token_uri,
+            client_id,
+            client_secret,
+            refresh_token: &refresh_token,
+            scopes,
+            rapt_token: rapt_token.as_ref(),
+        })?;
+        tracing::debug!(
+            client_id,
+            scopes = scopes.len(),
+            "sending the refresh-token grant"
+        );
+        // The token's lifetime counts from before the request went out: however long the reply
+        // takes (or however long a dropped flight waits before someone resumes it), the expiry
+        // is never later than the server's.
+        let sent_at = config.clock.now();
+        let response = transport.send(request).await?;
+        let token = if response.status() == http::StatusCode::OK {
+            oauth::read_token_response(&response, sent_at)
+        } else {
+            // Now, not the send time: a Retry-After date is counted from when it is read.
+            Err(oauth::error_from_response(&response, config.clock.now()))
+        }
+        .map_err(reauth::map_reauth_needed)?;
+        self.warn_on_scope_shortfall(token.granted_scopes());
+        Ok(token)
+    }
+
+    /// The refresh-handler path: the handler's token, validated by [`RefreshHandlerSource`]
+    /// (the reference's "already expired" text, with the lifetime-scaled threshold).
+    async fn refresh_with_handler(&self, handler: Arc<dyn RefreshHandler>) -> Result<AccessToken> {
+        let transport = self
+            .config
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(NoTransport));
+        let source = RefreshHandlerSource::builder(handler, transport)
+            .with_scopes(self.requested_scopes().iter().cloned())
+            .with_clock(Arc::clone(&self.config.clock))
+            .build()?;
+        source.fetch_token().await
+    }
+
+    /// Updates the shared state from a fetched token, as the reference's `refresh` does.
+    fn record(&self, token: &AccessToken) {
+        let mut state = self.state();
+        state.token = Some(token.secret().clone());
+        state.expiry = token.expiry();
+        if let Some(rotated) = token.rotated_refresh_token() {
+            state.refresh_token = Some(rotated.clone());
+        }
+        state.id_token = token.id_token().cloned();
+        if let Some(granted) = token.granted_scopes() {
+            state.granted_scopes = Some(granted.to_vec());
+        }
+    }
+}
+
+/// The transport a refresh handler gets when the credentials have none: every request fails
+/// with a configuration error.
+#[derive(Debug)]
+struct NoTransport;
+
+#[async_trait]
+impl Transport for NoTransport {
+    async fn send(&self, _request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        Err(error::handler_without_transport())
+    }
+}
+
+/// The fields of one refresh request.
+struct RefreshGrant<'a> {
+    token_uri: &'a str,
+    client_id: &'a str,
+    client_secret: &'a SecretString,
+    refresh_token: &'a SecretString,
+    scopes: &'a [String],
+    rapt_token: Option<&'a SecretString>,
+}
+
+/// The POST request: `content-type: application/x-www-form-urlencoded` and the fields
+/// `grant_type`, `client_id`, `client_secret`, `refresh_token`, then `scope` (space-joined) and
+/// `rapt` when present, in that order. The body lives in a buffer zeroized when the last reference
+/// to it drops.
+fn refresh_request(grant: &RefreshGrant<'_>) -> Result<http::Request<Bytes>> {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "refresh_token")
+        .append_pair("client_id", grant.client_id)
+        .append_pair("client_secret", grant.client_secret.expose_secret())
+        .append_pair("refresh_token", grant.refresh_token.expose_secret());
+    if !grant.scopes.is_empty() {
+        form.append_pair("scope", &grant.scopes.join(" "));
+    }
+    if let Some(rapt) = grant.rapt_token.filter(|r| !r.expose_secret().is_empty()) {
+        form.append_pair("rapt", rapt.expose_secret());
+    }
+    let body = Zeroizing::new(form.finish().into_bytes());
+    http::Request::post(grant.token_uri)
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(Bytes::from_owner(body))
+        .map_err(error::invalid_token_uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use credkit_core::ErrorKind;
+
+    use super::*;
+
+    fn grant<'a>(
+        secret: &'a SecretString,
+        refresh: &'a SecretString,
+        scopes: &'a [String],
+        rapt: Option<&'a SecretString>,
+    ) -> RefreshGrant<'a> {
+        RefreshGrant {
+            token_uri: "https://oauth2.googleapis.com/token",
+            client_id: "CID",
+            client_secret: secret,
+            refresh_token: refresh,
+            scopes,
+            rapt_token: rapt,
+        }
+    }
+
+    #[test]
+    fn body_matches_the_reference_capture() {
+        let secret = SecretString::from("CS");
+        let refresh = SecretString::from("RT");
+        let rapt = SecretString::from("RAPT");
+        let scopes = ["email".to_owned(), "profile".to_owned()];
+        let request = refresh_request(&grant(&secret, &refresh, &scopes, Some(&rapt))).unwrap();
+        assert_eq!(request.method(), http::Method::POST);
+        assert_eq!(
+            request.headers()["content-type"],
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(request.headers().len(), 1);
+        assert_eq!(
+            request.body().as_ref(),
+            b"grant_type=refresh_token&client_id=CID&client_secret=CS&refresh_token=RT&scope=email+profile&rapt=RAPT"
+        );
+    }
+
+    #[test]
+    fn optional_fields_are_left_out_and_values_encoded() {
+        let secret = SecretString::from("a+b=c/d:e");
+        let refresh = SecretString::from("1//rt");
+        let empty_rapt = SecretString::from("");
+        let request = refresh_request(&grant(&secret, &refresh, &[], Some(&empty_rapt))).unwrap();
+        assert_eq!(
+            request.body().as_ref(),
+            b"grant_type=refresh_token&client_id=CID&client_secret=a%2Bb%3Dc%2Fd%3Ae&refresh_token=1%2F%2Frt"
+        );
+    }
+
+    #[test]
+    fn invalid_uri_is_a_configuration_error() {
+        let secret = SecretString::from("s");
+        let mut bad = grant(&secret, &secret, &[], None);
+        bad.token_uri = "not a uri\n";
+        assert_eq!(
+            refresh_request(&bad).unwrap_err().kind(),
+            ErrorKind::Configuration
+        );
+    }
+}
