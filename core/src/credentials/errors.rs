@@ -31,6 +31,16 @@ pub(super) fn expired_on_arrival(late: time::Duration) -> Error {
     )
 }
 
+/// Storing the record took longer than the new token lived. Transient: the next refresh gets
+/// another token.
+pub(super) fn expired_while_storing() -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        "the new access token expired while the credential record was being stored; the storage is too slow for the token's lifetime",
+    )
+    .with_transient(true)
+}
+
 /// A refresh did not finish within the flight deadline. Transient: the next call starts a new
 /// refresh.
 pub(super) fn flight_timed_out(deadline: Duration) -> Error {

@@ -137,6 +137,10 @@ impl Config {
         let snapshot = Arc::new(Snapshot::new(token, &self.rendering)?);
         // Stored before anyone sees the token: a crash never loses a rotated refresh token.
         self.persist(Some(snapshot.token()), rotated).await;
+        // A slow store can outlast a short-lived token: never hand out one already expired.
+        if snapshot.state(self.clock.now()) == TokenState::Invalid {
+            return Err(errors::expired_while_storing());
+        }
         Ok(Refreshed { snapshot, how })
     }
 
