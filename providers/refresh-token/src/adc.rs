@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use credkit_core::{BuildError, Credentials, Error, Result, Transport};
+use credkit_core::{BuildError, Credentials, CredentialsBuilder, Error, Result, Transport};
 
 use crate::{UserCredentials, error};
 
@@ -41,7 +41,52 @@ impl AdcSource {
         }
     }
 
-    /// The caching [`Credentials`] over this source, refreshing through `transport`.
+    /// A [`CredentialsBuilder`] over this source, refreshing through `transport`, with the
+    /// source's clock, quota project and cached token already set: add a spawner (background
+    /// refresh ahead, so no caller waits across an expiry), a storage or an observer, then
+    /// `build()`.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] when the source cannot be rebuilt with `transport` (it never can fail
+    /// for a source that discovery returned).
+    ///
+    /// ```no_run
+    /// # #[allow(dead_code)]
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use credkit_refresh_token::Adc;
+    /// use credkit_reqwest::{ReqwestTransport, TokioSpawner};
+    ///
+    /// let credentials = Adc::from_env()
+    ///     .discover()?
+    ///     .credentials_builder(ReqwestTransport::new()?)?
+    ///     .with_spawner(TokioSpawner::current())
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok(()) }
+    /// ```
+    pub fn credentials_builder(
+        self,
+        transport: impl Transport + 'static,
+    ) -> std::result::Result<CredentialsBuilder, BuildError> {
+        match self {
+            Self::User(user) => Ok(user
+                .to_builder()
+                .with_transport(transport)
+                .build()?
+                .credentials_builder()),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => {
+                // gcloud runs its own program: the transport is not needed.
+                drop(transport);
+                Ok(gcloud.credentials_builder())
+            }
+        }
+    }
+
+    /// The caching [`Credentials`] over this source, refreshing through `transport`, with the
+    /// defaults (no spawner: the first caller to see a stale token drives its refresh). See
+    /// [`credentials_builder`](Self::credentials_builder) to add a spawner.
     ///
     /// # Errors
     ///
@@ -50,15 +95,7 @@ impl AdcSource {
         self,
         transport: impl Transport + 'static,
     ) -> std::result::Result<Credentials, BuildError> {
-        match self {
-            Self::User(user) => user
-                .to_builder()
-                .with_transport(transport)
-                .build()?
-                .into_credentials(),
-            #[cfg(feature = "gcloud")]
-            Self::Gcloud(gcloud) => gcloud.into_credentials(),
-        }
+        self.credentials_builder(transport)?.build()
     }
 }
 
@@ -150,6 +187,33 @@ impl Adc {
     /// As [`discover`](Self::discover).
     pub fn credentials(&self, transport: impl Transport + 'static) -> Result<Credentials> {
         Ok(self.discover()?.into_credentials(transport)?)
+    }
+
+    /// A [`CredentialsBuilder`] over the first source found, refreshing through `transport`:
+    /// the way to add a spawner (see [`AdcSource::credentials_builder`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`discover`](Self::discover).
+    ///
+    /// ```no_run
+    /// # #[allow(dead_code)]
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use credkit_refresh_token::Adc;
+    /// use credkit_reqwest::{ReqwestTransport, TokioSpawner};
+    ///
+    /// let credentials = Adc::from_env()
+    ///     .credentials_builder(ReqwestTransport::new()?)?
+    ///     .with_spawner(TokioSpawner::current())
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok(()) }
+    /// ```
+    pub fn credentials_builder(
+        &self,
+        transport: impl Transport + 'static,
+    ) -> Result<CredentialsBuilder> {
+        Ok(self.discover()?.credentials_builder(transport)?)
     }
 
     /// The first source found (see the type's docs for the order).
