@@ -109,7 +109,8 @@ pub use clock::{Clock, SystemClock};
 pub use credentials::{
     Credentials, CredentialsBuilder, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
 };
-pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
+pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
+pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
 pub use spawner::Spawner;
