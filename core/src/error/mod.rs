@@ -56,10 +56,9 @@ pub enum ErrorKind {
     Storage,
     /// This source has nothing to offer here: no credentials file, no environment variable, no
     /// program installed. A [`ChainSource`](crate::ChainSource) moves on to its next source only
-    /// on this kind; every other error stops the chain.
+    /// on this kind; every other error stops the chain. A chain none of whose sources is
+    /// configured fails with this kind too, with each source's error in [`Error::causes`].
     NotConfigured,
-    /// Every source of a [`ChainSource`](crate::ChainSource) failed; [`Error::causes`] lists why.
-    Chain,
     /// A bug in credkit; please report it.
     Internal,
 }
@@ -81,7 +80,6 @@ impl ErrorKind {
             Self::Provider => "provider",
             Self::Storage => "storage",
             Self::NotConfigured => "not_configured",
-            Self::Chain => "chain",
             Self::Internal => "internal",
         }
     }
@@ -251,15 +249,6 @@ impl Error {
         .with_http_status(status)
     }
 
-    /// An error that aggregates the failures of several sources, in order (see
-    /// [`ChainSource`](crate::ChainSource)). Transient if any of them is.
-    pub fn chain(message: impl Into<Cow<'static, str>>, causes: Vec<Error>) -> Self {
-        let transient = causes.iter().any(Error::is_transient);
-        let mut err = Self::new(ErrorKind::Chain, message).with_transient(transient);
-        Arc::make_mut(&mut err.inner).causes = causes;
-        err
-    }
-
     /// "Nothing is configured here": the source has no credentials to offer in this
     /// environment, so a chain may try its next source. Never transient.
     ///
@@ -307,6 +296,24 @@ impl Error {
     #[must_use]
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
         Arc::make_mut(&mut self.inner).retry_after = Some(wait);
+        self
+    }
+
+    /// Records the errors this one aggregates, in order (each source of a
+    /// [`ChainSource`](crate::ChainSource) that had nothing configured, say). Does not change the
+    /// kind, the message or transience.
+    ///
+    /// ```
+    /// use credkit_core::Error;
+    ///
+    /// let err = Error::not_configured("no source is configured")
+    ///     .with_causes(vec![Error::not_configured("no file"), Error::not_configured("no gcloud")]);
+    /// let reasons: Vec<_> = err.causes().iter().map(Error::message).collect();
+    /// assert_eq!(reasons, ["no file", "no gcloud"]);
+    /// ```
+    #[must_use]
+    pub fn with_causes(mut self, causes: Vec<Error>) -> Self {
+        Arc::make_mut(&mut self.inner).causes = causes;
         self
     }
 
@@ -366,7 +373,8 @@ impl Error {
         self.inner.retry_after
     }
 
-    /// The errors this one aggregates, in order; empty unless the kind is [`ErrorKind::Chain`].
+    /// The errors this one aggregates, in order (see [`with_causes`](Error::with_causes)); empty
+    /// for most errors.
     pub fn causes(&self) -> &[Error] {
         &self.inner.causes
     }

@@ -60,17 +60,17 @@ fn transport_failures_classify() {
 }
 
 #[test]
-fn chain_error_keeps_causes_in_order() {
-    let err = Error::chain(
-        "all failed",
-        vec![
-            Error::new(ErrorKind::Provider, "first"),
-            Error::transport(TransportFailure::Connect, "second"),
-        ],
-    );
+fn causes_are_kept_in_order_and_change_nothing_else() {
+    let err = Error::not_configured("nothing here").with_causes(vec![
+        Error::not_configured("first"),
+        Error::not_configured("second"),
+    ]);
     let messages: Vec<_> = err.causes().iter().map(Error::message).collect();
     assert_eq!(messages, ["first", "second"]);
-    assert!(err.is_transient());
+    assert!(err.is_not_configured());
+    assert!(!err.is_transient());
+    assert_eq!(err.message(), "nothing here");
+    assert!(Error::new(ErrorKind::Provider, "x").causes().is_empty());
 }
 
 #[test]
@@ -96,7 +96,6 @@ fn only_a_timeout_starts_transient() {
         ErrorKind::Provider,
         ErrorKind::Storage,
         ErrorKind::NotConfigured,
-        ErrorKind::Chain,
         ErrorKind::Internal,
     ];
     for kind in kinds {

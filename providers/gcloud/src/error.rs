@@ -14,17 +14,14 @@ use crate::stderr;
 /// The reference library's message, kept verbatim at the start of every error.
 pub(crate) const FAILED: &str = "Failed to obtain access token";
 
-/// The program could not be found.
+/// The program could not be found: nothing is configured here, so a chain tries its next source.
 pub(crate) fn not_found(program: &Path, source: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Configuration,
-        format!(
-            "{FAILED}: the gcloud program `{}` was not found; install the Google Cloud SDK \
+    Error::not_configured(format!(
+        "{FAILED}: the gcloud program `{}` was not found; install the Google Cloud SDK \
              (https://cloud.google.com/sdk/docs/install) or set the program path with \
              GcloudSourceBuilder::with_program",
-            program.display()
-        ),
-    )
+        program.display()
+    ))
     .with_source(source)
 }
 

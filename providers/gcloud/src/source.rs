@@ -90,9 +90,11 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Each error message starts with the reference's "Failed to obtain access token", and its kind
 /// says what happened:
 ///
-/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud was not found
-///   (the message says to install the Google Cloud SDK or set the program path), or could not
-///   be started.
+/// - [`ErrorKind::NotConfigured`](credkit_core::ErrorKind::NotConfigured): gcloud was not found
+///   (the message says to install the Google Cloud SDK or set the program path), so a
+///   [`ChainSource`](credkit_core::ChainSource) tries its next source.
+/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud could not be
+///   started.
 /// - [`ErrorKind::Provider`](credkit_core::ErrorKind::Provider): gcloud exited unsuccessfully;
 ///   the message quotes the first lines of its standard error, at most 200 characters, with
 ///   anything token-like replaced by `[REDACTED]`. Transient when that text speaks of the

@@ -27,7 +27,7 @@ fn gcloud_not_found_says_to_install_the_sdk_or_set_the_path() -> TestResult {
             .with_clock(FakeClock::new())
             .build()?;
         let err = block_on(source.fetch_token()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Configuration);
+        assert_eq!(err.kind(), ErrorKind::NotConfigured);
         assert!(!err.is_transient());
         let message = err.to_string();
         assert!(message.starts_with(PREFIX), "{message}");
