@@ -116,10 +116,7 @@ pub use source::TokenSource;
 pub use spawner::Spawner;
 pub use static_source::StaticSource;
 pub use storage::{CredentialRecord, MemoryStorage, Storage};
-pub use token::{
-    AccessToken, REFRESH_THRESHOLD, TokenState, refresh_threshold_for, stale_at,
-    validate_token_text,
-};
+pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};
 pub use transport::Transport;
 
 /// Re-exported so users name the same versions credkit uses.

@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
 use crate::error::describe_media_type;
-use crate::{AccessToken, Error, ErrorKind, Result, validate_token_text};
+use crate::token::validate_token_text;
+use crate::{AccessToken, Error, ErrorKind, Result};
 
 mod error;
 #[cfg(test)]

@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use credkit_core::{
-    AccessToken, BuildError, Clock, Error, ErrorKind, REFRESH_THRESHOLD, Result, SystemClock,
-    TokenSource, Transport, stale_at, validate_token_text,
+    AccessToken, BuildError, Clock, Error, ErrorKind, Result, SystemClock, TokenSource, Transport,
 };
-use secrecy::ExposeSecret;
 
 use crate::RefreshHandler;
 
@@ -77,7 +75,7 @@ pub(crate) const ALREADY_EXPIRED: &str =
 /// The reference refuses a handler token whose expiry is less than its fixed 225-second
 /// threshold away, so a token that lives 3 minutes can never be used, and a 5-minute token is
 /// refreshed after only 75 seconds. credkit's threshold is the smaller of 225 seconds and a
-/// quarter of the token's lifetime ([`refresh_threshold_for`](credkit_core::refresh_threshold_for)).
+/// quarter of the token's lifetime ([`AccessToken::stale_at`]).
 /// The lifetime of a handler token is measured from when the handler returns, so a token is
 /// stale on arrival only if it has already expired: a 5-minute broker token is accepted, and the
 /// caching layer refreshes it after 3 minutes 45 seconds (a quarter of its lifetime before the
@@ -141,19 +139,20 @@ impl RefreshHandlerSource {
         secret: secrecy::SecretString,
         expiry: time::OffsetDateTime,
     ) -> Result<AccessToken> {
-        validate_token_text(
-            secret.expose_secret(),
-            "access token returned by the refresh_handler",
-        )?;
+        let token = AccessToken::validated(secret).map_err(|err| {
+            Error::new(
+                err.kind(),
+                "the access token returned by the refresh_handler is empty or cannot be sent in an HTTP header",
+            )
+            .with_source(err)
+        })?;
         let now = self.inner.clock.now();
-        // The caching layer's own rule, with the lifetime counted from now. For any threshold this
-        // is `now >= expiry`: a token is stale on arrival only once it has expired.
-        if now >= stale_at(expiry, Some(now), REFRESH_THRESHOLD) {
+        // The caching layer's threshold rule, with the lifetime counted from now, comes down to
+        // this for any threshold: a token is stale on arrival only once it has expired.
+        if expiry <= now {
             return Err(Error::new(ErrorKind::Provider, ALREADY_EXPIRED));
         }
-        Ok(AccessToken::from_secret(secret)
-            .with_expiry(expiry)
-            .with_issued_at(now))
+        Ok(token.with_expiry(expiry).with_issued_at(now))
     }
 }
 

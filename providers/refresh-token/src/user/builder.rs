@@ -3,9 +3,9 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use credkit_core::{BuildError, Clock, SystemClock, Transport, validate_token_text};
+use credkit_core::{AccessToken, BuildError, Clock, SystemClock, Transport};
 use credkit_refresh_handler::RefreshHandler;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
@@ -237,8 +237,9 @@ impl UserCredentialsBuilder {
     /// empty, or holds whitespace or control characters such as CR and LF).
     pub fn build(self) -> Result<UserCredentials, BuildError> {
         if let Some(token) = &self.state.token {
-            validate_token_text(token.expose_secret(), "access token")
-                .map_err(|err| BuildError::invalid_value(err.to_string()))?;
+            AccessToken::validated(token.clone()).map_err(|err| {
+                BuildError::invalid_value(err.message().to_owned()).with_source(err)
+            })?;
         }
         Ok(UserCredentials {
             config: Arc::new(self.config),
