@@ -89,6 +89,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod classify;
+pub mod endpoint;
 pub mod oauth;
 
 mod chain;
