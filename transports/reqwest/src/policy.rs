@@ -1,8 +1,10 @@
 //! The token-endpoint URL policy: `https://` everywhere, plain `http://` only on loopback.
 
+use credkit_core::Result;
 use credkit_core::endpoint::is_loopback_host;
-use credkit_core::{Error, Result, TransportFailure};
 use reqwest::Url;
+
+use crate::error;
 
 /// Checks that `url` is an acceptable token endpoint and returns it parsed.
 ///
@@ -52,26 +54,16 @@ use reqwest::Url;
 /// A permanent error of kind [`Configuration`](credkit_core::ErrorKind::Configuration) that
 /// names the rule broken. The message never repeats the URL's user info, path or query.
 pub fn check_endpoint(url: &str) -> Result<Url> {
-    let parsed = Url::parse(url).map_err(|err| {
-        refused("the token endpoint URL is not a valid absolute URL").with_source(err)
-    })?;
+    let parsed = Url::parse(url).map_err(error::invalid_url)?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(refused(
-            "the token endpoint URL must not contain a user name or password",
-        ));
+        return Err(error::credentials_in_url());
     }
     match parsed.scheme() {
         "https" if parsed.host().is_some() => Ok(parsed),
         "http" if is_loopback_url(&parsed) => Ok(parsed),
-        "http" => Err(refused(format!(
-            "refusing to send a token request over plain http to {}: use https \
-             (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
-            host_for_message(&parsed),
-        ))),
-        "https" => Err(refused("the token endpoint URL has no host")),
-        scheme => Err(refused(format!(
-            "the token endpoint URL must use https, not {scheme}"
-        ))),
+        "http" => Err(error::plain_http(&host_for_message(&parsed))),
+        "https" => Err(error::no_host()),
+        scheme => Err(error::unsupported_scheme(scheme)),
     }
 }
 
@@ -94,10 +86,6 @@ pub(crate) fn host_for_message(url: &Url) -> String {
 /// The origin of `url` (`scheme://host:port`), for an error message.
 pub(crate) fn origin_for_message(url: &Url) -> String {
     format!("{}://{}", url.scheme(), host_for_message(url))
-}
-
-fn refused(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::transport(TransportFailure::InvalidRequest, message)
 }
 
 #[cfg(test)]
