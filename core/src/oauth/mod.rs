@@ -63,6 +63,8 @@ pub fn read_token_response(
         return Err(error_from_response(response, now));
     }
     let status = response.status().as_u16();
+    // The parser's error is not kept as the source: its message may quote the body, and with it
+    // a token. The position-free summary below says what was wrong.
     let wire: Wire = serde_json::from_slice(response.body()).map_err(|err| {
         let what = if err.is_data() {
             "a member has the wrong type"

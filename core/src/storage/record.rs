@@ -125,7 +125,9 @@ impl CredentialRecord {
         };
         serde_json::to_vec(&form)
             .map(Zeroizing::new)
-            .map_err(|_| Error::internal("a credential record could not be serialized"))
+            .map_err(|err| {
+                Error::internal("a credential record could not be serialized").with_source(err)
+            })
     }
 
     /// Reads a record written by [`to_json`](CredentialRecord::to_json), by this or any other
