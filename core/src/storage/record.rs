@@ -10,9 +10,9 @@ use zeroize::Zeroizing;
 
 use crate::{AccessToken, Error, ErrorKind, Result};
 
-/// What [`Storage`] persists for one credential: the cached access token (secret, expiry, issue
-/// time, granted scopes), the refresh token if any, and the provider's own non-secret fields as
-/// JSON.
+/// What [`Storage`](crate::Storage) persists for one credential: the cached access token
+/// (secret, expiry, issue time, granted scopes), the refresh token if any, and the provider's own
+/// non-secret fields as JSON.
 ///
 /// It serializes only through [`to_json`](CredentialRecord::to_json) and
 /// [`from_json`](CredentialRecord::from_json), whose private form is the one place secrets are

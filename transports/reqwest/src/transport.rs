@@ -62,8 +62,9 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 ///   `localhost` is taken to mean `127.0.0.1` and `::1` without asking DNS.
 /// - **Wipes its buffer.** The body is read into a buffer that is zeroed whenever it grows; the
 ///   final bytes are handed to the caller without a copy.
-/// - **Maps failures** onto [`Error::transport`]: connect failures, timeouts and connections
-///   closed mid-exchange are transient; an oversize body and a refused URL are permanent.
+/// - **Maps failures** onto [`Error::transport`](credkit_core::Error::transport): connect
+///   failures, timeouts and connections closed mid-exchange are transient; an oversize body and
+///   a refused URL are permanent.
 ///   Messages name the endpoint's scheme, host and port only, never its path, query or user
 ///   info.
 ///
