@@ -10,9 +10,18 @@ use crate::{AccessToken, Error, ErrorKind, Result, TokenSource};
 /// A [`TokenSource`] that tries its sources in order and returns the first token one of them
 /// gives.
 ///
-/// Each fetch starts again from the first source, so a source that recovers is preferred again.
-/// When every source fails, the error (of kind [`ErrorKind::Chain`]) lists each failure in
-/// order, and [`Error::causes`] holds them; it is transient if any of them was.
+/// Only a source with nothing configured here (an error for which
+/// [`Error::is_not_configured`] holds: no credentials file, no environment variable, no program
+/// installed) passes the turn to the next source. Any other error stops the chain at once and
+/// is returned as it is: a token endpoint's 503 or a malformed credentials file from the first
+/// source must never silently switch the identity to the next one. Retry such errors around the
+/// chain (a [`Retrying`](crate::Retrying) source, or [`Credentials`](crate::Credentials)).
+///
+/// Each fetch starts again from the first source, so a source that becomes configured is
+/// preferred again. When no source is configured, the chain's error is itself of kind
+/// [`ErrorKind::NotConfigured`] (so a chain nested in another chain passes the turn too); its
+/// message lists each source's reason in order, and [`Error::causes`] holds their errors. An
+/// empty chain is an [`ErrorKind::Configuration`] error.
 ///
 /// # Examples
 ///
@@ -74,30 +83,41 @@ impl TokenSource for ChainSource {
                 "the credential chain has no sources; add at least one",
             ));
         }
-        let mut failures = Vec::with_capacity(self.sources.len());
+        let mut not_configured = Vec::with_capacity(self.sources.len());
         for source in &self.sources {
             match source.fetch_token().await {
                 Ok(token) => {
-                    if !failures.is_empty() {
+                    if !not_configured.is_empty() {
                         tracing::debug!(
                             source = source.name(),
-                            skipped = failures.len(),
+                            skipped = not_configured.len(),
                             "credential chain: a later source supplied the token"
                         );
                     }
                     return Ok(token);
                 }
+                Err(err) if err.is_not_configured() => {
+                    tracing::debug!(
+                        source = source.name(),
+                        "credential chain: source not configured, trying the next"
+                    );
+                    not_configured.push(err);
+                }
                 Err(err) => {
-                    tracing::debug!(source = source.name(), kind = %err.kind(), "credential chain: source failed");
-                    failures.push(err);
+                    tracing::debug!(
+                        source = source.name(),
+                        kind = %err.kind(),
+                        "credential chain: source failed; the chain stops"
+                    );
+                    return Err(err);
                 }
             }
         }
         let mut message = format!(
-            "every source in the credential chain failed ({}):",
-            failures.len()
+            "no source in the credential chain is configured ({}):",
+            not_configured.len()
         );
-        for (index, (source, err)) in self.sources.iter().zip(&failures).enumerate() {
+        for (index, (source, err)) in self.sources.iter().zip(&not_configured).enumerate() {
             let separator = if index == 0 { " " } else { "; " };
             // Writing to a String cannot fail.
             let _ = write!(
@@ -107,7 +127,7 @@ impl TokenSource for ChainSource {
                 source.name()
             );
         }
-        Err(Error::chain(message, failures))
+        Err(Error::not_configured(message).with_causes(not_configured))
     }
 
     fn name(&self) -> &'static str {

@@ -89,6 +89,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod classify;
+pub mod endpoint;
 pub mod oauth;
 
 mod chain;
@@ -109,16 +110,14 @@ pub use clock::{Clock, SystemClock};
 pub use credentials::{
     Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
 };
-pub use error::{BuildError, Error, ErrorKind, OAuthError, Result, TransportFailure};
+pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
+pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
 pub use spawner::Spawner;
 pub use static_source::StaticSource;
 pub use storage::{CredentialRecord, MemoryStorage, Storage};
-pub use token::{
-    AccessToken, REFRESH_THRESHOLD, TokenState, refresh_threshold_for, stale_at,
-    validate_token_text,
-};
+pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};
 pub use transport::Transport;
 
 /// Re-exported so users name the same versions credkit uses.

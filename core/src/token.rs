@@ -15,38 +15,19 @@ use crate::{Clock, Error, ErrorKind, Result};
 /// rejected by a server whose clock runs slightly ahead, and refreshing early never hurts.
 ///
 /// Where a token's lifetime is known, credkit uses the smaller of this and a quarter of the
-/// lifetime (see [`refresh_threshold_for`]), so a 5-minute token is not stale from birth. For a
+/// lifetime (see [`AccessToken::stale_at`]), so a 5-minute token is not stale from birth. For a
 /// one-hour token that is exactly this constant.
 pub const REFRESH_THRESHOLD: Duration = Duration::from_secs(225);
 
 /// The refresh threshold for a token of known `lifetime`: the smaller of `threshold` and a quarter
 /// of the lifetime.
-///
-/// ```
-/// use std::time::Duration;
-/// use credkit_core::{refresh_threshold_for, REFRESH_THRESHOLD};
-///
-/// assert_eq!(refresh_threshold_for(Some(Duration::from_secs(3600)), REFRESH_THRESHOLD), REFRESH_THRESHOLD);
-/// assert_eq!(refresh_threshold_for(Some(Duration::from_secs(300)), REFRESH_THRESHOLD), Duration::from_secs(75));
-/// assert_eq!(refresh_threshold_for(None, REFRESH_THRESHOLD), REFRESH_THRESHOLD);
-/// ```
-pub fn refresh_threshold_for(lifetime: Option<Duration>, threshold: Duration) -> Duration {
+pub(crate) fn refresh_threshold_for(lifetime: Option<Duration>, threshold: Duration) -> Duration {
     lifetime.map_or(threshold, |lifetime| threshold.min(lifetime / 4))
 }
 
 /// The instant a token expiring at `expiry` becomes stale: `expiry` minus the threshold (scaled by
 /// the lifetime, when `issued_at` is known). Saturates instead of overflowing.
-///
-/// ```
-/// use time::macros::datetime;
-/// use credkit_core::{stale_at, REFRESH_THRESHOLD};
-///
-/// let expiry = datetime!(2026-01-01 12:00 UTC);
-/// assert_eq!(stale_at(expiry, None, REFRESH_THRESHOLD), datetime!(2026-01-01 11:56:15 UTC));
-/// let issued = datetime!(2026-01-01 11:55 UTC); // a 5-minute token
-/// assert_eq!(stale_at(expiry, Some(issued), REFRESH_THRESHOLD), datetime!(2026-01-01 11:58:45 UTC));
-/// ```
-pub fn stale_at(
+pub(crate) fn stale_at(
     expiry: OffsetDateTime,
     issued_at: Option<OffsetDateTime>,
     threshold: Duration,
@@ -64,12 +45,16 @@ pub fn stale_at(
 
 /// How usable a cached token is, as the reference library's `TokenState`.
 ///
+/// No token is `Invalid`; a token without an expiry is `Fresh`; from its expiry on it is
+/// `Invalid`; from [`AccessToken::stale_at`] (the refresh threshold before the expiry) it is
+/// `Stale`; before that `Fresh`.
+///
 /// ```
 /// use time::macros::datetime;
-/// use credkit_core::{TokenState, REFRESH_THRESHOLD};
+/// use credkit_core::{AccessToken, TokenState, REFRESH_THRESHOLD};
 ///
-/// let expiry = Some(datetime!(2026-01-01 12:00 UTC));
-/// let state = |now| TokenState::at(true, expiry, None, now, REFRESH_THRESHOLD);
+/// let token = AccessToken::new("ya29.token").with_expiry(datetime!(2026-01-01 12:00 UTC));
+/// let state = |now| token.state(now, REFRESH_THRESHOLD);
 /// assert_eq!(state(datetime!(2026-01-01 11:56:14 UTC)), TokenState::Fresh);
 /// assert_eq!(state(datetime!(2026-01-01 11:56:15 UTC)), TokenState::Stale);
 /// assert_eq!(state(datetime!(2026-01-01 12:00 UTC)), TokenState::Invalid);
@@ -88,10 +73,10 @@ pub enum TokenState {
 }
 
 impl TokenState {
-    /// The state, exactly as spec section 3, with the lifetime-scaled threshold:
-    /// no token is `Invalid`; no expiry is `Fresh`; `now >= expiry` is `Invalid`;
-    /// `now >= stale_at(expiry)` is `Stale`; anything else is `Fresh`.
-    pub fn at(
+    /// The state with the lifetime-scaled threshold: no token is `Invalid`; no expiry is
+    /// `Fresh`; `now >= expiry` is `Invalid`; `now >= stale_at(expiry)` is `Stale`; anything else
+    /// is `Fresh`.
+    pub(crate) fn at(
         has_token: bool,
         expiry: Option<OffsetDateTime>,
         issued_at: Option<OffsetDateTime>,
@@ -190,21 +175,27 @@ impl AccessToken {
         }
     }
 
-    /// Like [`AccessToken::new`], but rejects a token that cannot be sent in an HTTP header: an
-    /// empty one, or one with whitespace or control characters (a CR or LF would inject headers).
+    /// Like [`AccessToken::new`] (or [`from_secret`](AccessToken::from_secret)), but rejects a
+    /// token that cannot be sent in an HTTP header: an empty one, or one with anything but
+    /// visible ASCII (whitespace, control characters: a CR or LF would inject headers).
+    ///
+    /// Providers build every token they did not parse with [`oauth`](crate::oauth) through this.
     ///
     /// # Errors
     ///
     /// An [`ErrorKind::InvalidResponse`] error that never contains the token.
     ///
     /// ```
+    /// use secrecy::SecretString;
     /// use credkit_core::AccessToken;
     ///
-    /// assert!(AccessToken::validated("ya29.ok").is_ok());
+    /// assert!(AccessToken::validated("ya29.a0-_~+/=").is_ok());
+    /// assert!(AccessToken::validated(SecretString::from("ya29.ok")).is_ok());
+    /// assert!(AccessToken::validated("").is_err());
     /// assert!(AccessToken::validated("bad\r\nx-injected: 1").is_err());
     /// ```
-    pub fn validated(secret: impl Into<String>) -> Result<Self> {
-        let secret = SecretString::from(secret.into());
+    pub fn validated(secret: impl Into<SecretString>) -> Result<Self> {
+        let secret = secret.into();
         validate_token_text(secret.expose_secret(), "access token")?;
         Ok(Self::from_secret(secret))
     }
@@ -232,7 +223,7 @@ impl AccessToken {
     }
 
     /// Sets when the token was issued. With an expiry this gives its lifetime, which scales the
-    /// refresh threshold for short-lived tokens (see [`refresh_threshold_for`]).
+    /// refresh threshold for short-lived tokens (see [`stale_at`](AccessToken::stale_at)).
     #[must_use]
     pub fn with_issued_at(mut self, issued_at: OffsetDateTime) -> Self {
         self.issued_at = Some(issued_at);
@@ -341,14 +332,29 @@ impl AccessToken {
         Duration::try_from(span).ok()
     }
 
-    /// The instant the token becomes stale with `threshold` (scaled by its lifetime when known);
-    /// `None` without an expiry.
+    /// The instant the token becomes stale with `threshold`: its expiry minus `threshold`, or
+    /// minus a quarter of its lifetime when that is shorter and the lifetime is known (so a
+    /// 5-minute token is not stale from birth). Saturates instead of overflowing; `None` without
+    /// an expiry.
+    ///
+    /// ```
+    /// use time::macros::datetime;
+    /// use credkit_core::{AccessToken, REFRESH_THRESHOLD};
+    ///
+    /// let expiry = datetime!(2026-01-01 12:00 UTC);
+    /// let token = AccessToken::new("ya29.t").with_expiry(expiry);
+    /// assert_eq!(token.stale_at(REFRESH_THRESHOLD), Some(datetime!(2026-01-01 11:56:15 UTC)));
+    /// let short = token.with_issued_at(datetime!(2026-01-01 11:55 UTC)); // a 5-minute token
+    /// assert_eq!(short.stale_at(REFRESH_THRESHOLD), Some(datetime!(2026-01-01 11:58:45 UTC)));
+    /// assert_eq!(AccessToken::new("ya29.t").stale_at(REFRESH_THRESHOLD), None);
+    /// ```
     pub fn stale_at(&self, threshold: Duration) -> Option<OffsetDateTime> {
         self.expiry
             .map(|expiry| stale_at(expiry, self.issued_at, threshold))
     }
 
-    /// The token's state at `now` with `threshold` (see [`TokenState::at`]).
+    /// The token's state at `now` with `threshold` (see [`TokenState`] and
+    /// [`stale_at`](AccessToken::stale_at)).
     pub fn state(&self, now: OffsetDateTime, threshold: Duration) -> TokenState {
         TokenState::at(true, self.expiry, self.issued_at, now, threshold)
     }
@@ -374,20 +380,12 @@ impl fmt::Debug for AccessToken {
 
 /// Checks that a token can go into an HTTP header as is: not empty, visible ASCII only (no
 /// whitespace, no control characters). `what` names the token in the error, which never contains
-/// the token itself.
+/// the token itself. Public as [`AccessToken::validated`].
 ///
 /// # Errors
 ///
 /// An [`ErrorKind::InvalidResponse`] error.
-///
-/// ```
-/// use credkit_core::validate_token_text;
-///
-/// assert!(validate_token_text("ya29.a0-_~+/=", "access token").is_ok());
-/// assert!(validate_token_text("", "access token").is_err());
-/// assert!(validate_token_text("a b", "access token").is_err());
-/// ```
-pub fn validate_token_text(token: &str, what: &str) -> Result<()> {
+pub(crate) fn validate_token_text(token: &str, what: &str) -> Result<()> {
     if token.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidResponse,
@@ -485,6 +483,37 @@ mod tests {
             assert_eq!(err.kind(), ErrorKind::InvalidResponse);
             assert!(!err.to_string().contains("tok-secret"));
         }
+    }
+
+    #[test]
+    fn threshold_is_a_quarter_of_a_short_lifetime() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            refresh_threshold_for(Some(hour), REFRESH_THRESHOLD),
+            REFRESH_THRESHOLD
+        );
+        assert_eq!(
+            refresh_threshold_for(Some(Duration::from_secs(300)), REFRESH_THRESHOLD),
+            Duration::from_secs(75)
+        );
+        assert_eq!(
+            refresh_threshold_for(None, REFRESH_THRESHOLD),
+            REFRESH_THRESHOLD
+        );
+    }
+
+    #[test]
+    fn validate_token_text_names_the_token_and_never_shows_it() {
+        assert!(validate_token_text("ya29.a0-_~+/=", "access token").is_ok());
+        let empty = validate_token_text("", "ID token").unwrap_err();
+        assert_eq!(empty.to_string(), "the ID token is empty");
+        let spaced = validate_token_text("tok-secret x", "access token").unwrap_err();
+        assert!(
+            spaced
+                .to_string()
+                .starts_with("the access token contains whitespace")
+        );
+        assert!(!spaced.to_string().contains("tok-secret"));
     }
 
     #[test]

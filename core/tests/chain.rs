@@ -1,8 +1,11 @@
-//! `ChainSource`: order, first success wins, and the aggregated error.
+//! `ChainSource`: order, first success wins, only "not configured" falls through, and the
+//! aggregated error when nothing is configured.
 
 use std::sync::Arc;
 
-use credkit_core::{AccessToken, ChainSource, Error, ErrorKind, TokenSource, TransportFailure};
+use credkit_core::{
+    AccessToken, ChainSource, Error, ErrorKind, OAuthError, TokenSource, TransportFailure,
+};
 use credkit_testing::MockTokenSource;
 use futures::executor::block_on;
 use mockall::Sequence;
@@ -18,51 +21,96 @@ fn failing(seq: &mut Sequence, err: Error) -> MockTokenSource {
     source
 }
 
+fn never_called() -> MockTokenSource {
+    let mut source = MockTokenSource::new();
+    source.expect_fetch_token().never();
+    source
+}
+
 #[test]
 fn tries_in_order_and_first_success_wins() {
     let mut seq = Sequence::new();
-    let first = failing(&mut seq, Error::new(ErrorKind::Provider, "no gcloud here"));
+    let first = failing(&mut seq, Error::not_configured("no gcloud here"));
     let mut second = MockTokenSource::new();
     second
         .expect_fetch_token()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|| Ok(AccessToken::new("from-second")));
-    let mut third = MockTokenSource::new();
-    third.expect_fetch_token().never();
 
-    let chain = ChainSource::new().with(first).with(second).with(third);
+    let chain = ChainSource::new()
+        .with(first)
+        .with(second)
+        .with(never_called());
     let token = block_on(chain.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "from-second");
 }
 
 #[test]
-fn all_failures_are_listed_in_order() {
+fn a_transient_error_stops_the_chain_and_the_next_source_is_never_called() {
+    let mut seq = Sequence::new();
+    let busy = Error::token_endpoint(503, OAuthError::new("backend_error"));
+    let chain = ChainSource::new()
+        .with(failing(&mut seq, busy))
+        .with(never_called());
+    let err = block_on(chain.fetch_token()).unwrap_err();
+    // Returned as it is: the same kind, status and transience, no chain wrapping.
+    assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
+    assert_eq!(err.http_status(), Some(503));
+    assert!(err.is_transient());
+    assert!(err.causes().is_empty());
+    assert_eq!(err.to_string(), "backend_error");
+}
+
+#[test]
+fn any_error_but_not_configured_stops_the_chain_after_skipped_sources() {
+    for stop in [
+        Error::new(ErrorKind::Configuration, "the file is malformed"),
+        Error::transport(TransportFailure::Connect, "connection refused"),
+        Error::token_endpoint(400, OAuthError::new("invalid_grant")),
+        Error::new(ErrorKind::Provider, "gcloud exited with status 1"),
+    ] {
+        let mut seq = Sequence::new();
+        let chain = ChainSource::new()
+            .with(failing(&mut seq, Error::not_configured("no file")))
+            .with(failing(&mut seq, stop.clone()))
+            .with(never_called());
+        let err = block_on(chain.fetch_token()).unwrap_err();
+        assert_eq!(err.kind(), stop.kind());
+        assert_eq!(err.message(), stop.message());
+        assert_eq!(err.is_transient(), stop.is_transient());
+    }
+}
+
+#[test]
+fn when_nothing_is_configured_every_reason_is_listed_in_order() {
     let mut seq = Sequence::new();
     let chain = ChainSource::from_sources(vec![
         Arc::new(failing(
             &mut seq,
-            Error::new(ErrorKind::Provider, "gcloud is not installed"),
+            Error::not_configured("gcloud is not installed"),
         )),
         Arc::new(failing(
             &mut seq,
-            Error::new(ErrorKind::Configuration, "the file is malformed"),
+            Error::not_configured("GOOGLE_APPLICATION_CREDENTIALS is not set"),
         )),
         Arc::new(failing(
             &mut seq,
-            Error::transport(TransportFailure::Connect, "connection refused"),
+            Error::not_configured("no well-known file"),
         )),
     ]);
     let err = block_on(chain.fetch_token()).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Chain);
+    assert_eq!(err.kind(), ErrorKind::NotConfigured);
+    assert!(err.is_not_configured());
+    assert!(!err.is_transient());
     let message = err.to_string();
     let positions: Vec<usize> = [
         "[1] ",
         "gcloud is not installed",
         "[2] ",
-        "the file is malformed",
+        "GOOGLE_APPLICATION_CREDENTIALS is not set",
         "[3] ",
-        "connection refused",
+        "no well-known file",
     ]
     .iter()
     .map(|needle| {
@@ -72,26 +120,31 @@ fn all_failures_are_listed_in_order() {
     })
     .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{message}");
-    let kinds: Vec<ErrorKind> = err.causes().iter().map(Error::kind).collect();
+    let reasons: Vec<&str> = err.causes().iter().map(Error::message).collect();
     assert_eq!(
-        kinds,
+        reasons,
         [
-            ErrorKind::Provider,
-            ErrorKind::Configuration,
-            ErrorKind::Transport
+            "gcloud is not installed",
+            "GOOGLE_APPLICATION_CREDENTIALS is not set",
+            "no well-known file"
         ]
     );
-    // One of them may pass on a retry, so the chain's error is transient.
-    assert!(err.is_transient());
 }
 
 #[test]
-fn permanent_failures_make_a_permanent_chain_error() {
+fn a_nested_chain_with_nothing_configured_falls_through() {
     let mut seq = Sequence::new();
-    let chain = ChainSource::new()
-        .with(failing(&mut seq, Error::new(ErrorKind::Provider, "a")))
-        .with(failing(&mut seq, Error::new(ErrorKind::Provider, "b")));
-    assert!(!block_on(chain.fetch_token()).unwrap_err().is_transient());
+    let inner = ChainSource::new()
+        .with(failing(&mut seq, Error::not_configured("a")))
+        .with(failing(&mut seq, Error::not_configured("b")));
+    let mut last = MockTokenSource::new();
+    last.expect_fetch_token()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(AccessToken::new("from-last")));
+    let outer = ChainSource::new().with(inner).with(last);
+    let token = block_on(outer.fetch_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), "from-last");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! A custom credential chain: the gcloud CLI, then an `authorized_user` file, then a fixed
-//! token, with `ChainSource`. The first source that gives a token wins, on every refresh.
+//! token, with `ChainSource`. The first source that gives a token wins, on every refresh; a
+//! source with nothing configured (gcloud not installed, no file) passes the turn to the next,
+//! and any other failure (a malformed file, a token endpoint that is down) stops the chain.
 //!
 //! ```text
 //! cargo run -p credkit-examples --example custom_chain [-- FILE]
@@ -7,7 +9,8 @@
 //!
 //! FILE defaults to `authorized_user.json` in the current folder. On a machine without gcloud
 //! and without that file it falls back to the fixed token, so it runs anywhere without an
-//! outside service; where gcloud is signed in, gcloud's token wins.
+//! outside service; where gcloud is signed in, gcloud's token wins; where FILE is malformed, it
+//! fails with that file's error.
 
 use std::error::Error;
 use std::path::Path;
@@ -28,7 +31,7 @@ const FALLBACK_TOKEN: &str = "ya29.example-fallback-token";
 type Log = Arc<Mutex<Vec<String>>>;
 
 /// Wraps a source to log whether it gave a token, so the example can show what the chain
-/// tried. (`ChainSource` itself reports every failure in its error when all of them fail.)
+/// tried. (`ChainSource` itself lists every reason in its error when no source is configured.)
 #[derive(Debug)]
 struct Logged<S> {
     inner: S,
@@ -94,14 +97,22 @@ async fn run(
         .with_timeout(Duration::from_secs(20))
         .build()?;
     let mut chain = ChainSource::new().with(Logged::new(gcloud, &log));
-    // A file that is missing or malformed is known now; it keeps its place in the chain, so
-    // that when every source fails the chain's error says why each did.
+    // A file that is missing or malformed is known now; it keeps its place in the chain. A
+    // missing file is "not configured", so the chain moves on (and, when no source is
+    // configured, its error says why each was not); a malformed one stops the chain.
     chain = match UserCredentials::from_authorized_user_file(file, None) {
         Ok(user) => {
             let user = user.to_builder().with_transport(transport).build()?;
             chain.with(Logged::new(user, &log))
         }
-        Err(err) => chain.with(Logged::new(Unloadable(err.into()), &log)),
+        Err(err) => {
+            let err = if file.exists() {
+                err.into()
+            } else {
+                credkit_core::Error::not_configured(err.to_string()).with_source(err)
+            };
+            chain.with(Logged::new(Unloadable(err), &log))
+        }
     };
     chain = chain.with(Logged::new(
         StaticSource::new(AccessToken::new(fallback)),
@@ -156,13 +167,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_malformed_file_is_left_out() {
+    async fn a_malformed_file_stops_the_chain() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("authorized_user.json");
         std::fs::write(&file, "{not json").unwrap();
-        let (_, log) = run(&dir.path().join("no-gcloud-here"), &file, "ya29.fixed")
+        let err = run(&dir.path().join("no-gcloud-here"), &file, "ya29.fixed")
             .await
-            .unwrap();
-        assert!(log[1].contains("is not a valid json file"), "{log:?}");
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("is not a valid json file"),
+            "{err}"
+        );
     }
 }

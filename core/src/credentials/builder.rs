@@ -210,7 +210,7 @@ impl CredentialsBuilder {
 
     /// Treats a token as stale `threshold` before its expiry, or a quarter of its lifetime
     /// before when that is shorter and the lifetime is known (see
-    /// [`refresh_threshold_for`](crate::refresh_threshold_for)). Default: [`REFRESH_THRESHOLD`],
+    /// [`AccessToken::stale_at`](crate::AccessToken::stale_at)). Default: [`REFRESH_THRESHOLD`],
     /// 225 s.
     ///
     /// ```

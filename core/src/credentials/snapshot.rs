@@ -11,7 +11,8 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::{AccessToken, Error, ErrorKind, Result, TokenState, validate_token_text};
+use crate::token::validate_token_text;
+use crate::{AccessToken, Error, ErrorKind, Result, TokenState};
 
 /// The header that names the project billed for quota.
 pub(super) static X_GOOG_USER_PROJECT: HeaderName = HeaderName::from_static("x-goog-user-project");

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use credkit_core::{AccessToken, validate_token_text};
-use secrecy::{ExposeSecret, SecretString};
+use credkit_core::AccessToken;
+use secrecy::SecretString;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -51,7 +51,7 @@ pub(crate) fn from_config_helper(
     let secret = credential
         .access_token
         .ok_or("its output has no credential.access_token")?;
-    validate_token_text(secret.expose_secret(), "access token")
+    let validated = AccessToken::validated(secret)
         .map_err(|e| format!("its credential.access_token is unusable: {e}"))?;
 
     let expiry = credential
@@ -62,18 +62,17 @@ pub(crate) fn from_config_helper(
         Some(expiry) if expiry <= now => {
             return Err("the token it reports has already expired".to_owned());
         }
-        Some(expiry) => AccessToken::from_secret(secret)
-            .with_expiry(expiry)
-            .with_issued_at(started),
+        Some(expiry) => validated.with_expiry(expiry).with_issued_at(started),
         None => {
             tracing::debug!(
                 "gcloud config config-helper reported no readable token_expiry; assuming the fallback lifetime"
             );
-            AccessToken::from_secret(secret).with_lifetime(started, fallback_lifetime)
+            validated.with_lifetime(started, fallback_lifetime)
         }
     };
     Ok(match credential.id_token {
-        Some(id_token) if validate_token_text(id_token.expose_secret(), "ID token").is_ok() => {
+        // An ID token is kept only when it obeys the same header rule as an access token.
+        Some(id_token) if AccessToken::validated(id_token.clone()).is_ok() => {
             token.with_id_token(id_token)
         }
         _ => token,
@@ -95,17 +94,16 @@ pub(crate) fn from_print_access_token(
     if line.contains(['\n', '\r']) {
         return Err("it printed more than one line".to_owned());
     }
-    validate_token_text(line, "access token")
-        .map_err(|e| format!("what it printed is unusable: {e}"))?;
-    Ok(
-        AccessToken::from_secret(SecretString::from(line.to_owned()))
-            .with_lifetime(started, lifetime),
-    )
+    let token =
+        AccessToken::validated(line).map_err(|e| format!("what it printed is unusable: {e}"))?;
+    Ok(token.with_lifetime(started, lifetime))
 }
 
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
+
+    use secrecy::ExposeSecret;
 
     use super::*;
 

@@ -91,10 +91,10 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// says what happened:
 ///
 /// - [`ErrorKind::NotConfigured`](credkit_core::ErrorKind::NotConfigured): gcloud was not found
-///   (the message says to install the Google Cloud SDK or set the program path); a
-///   [`ChainSource`](credkit_core::ChainSource) moves on to its next source.
-/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud was found but
-///   could not be started.
+///   (the message says to install the Google Cloud SDK or set the program path), so a
+///   [`ChainSource`](credkit_core::ChainSource) tries its next source.
+/// - [`ErrorKind::Configuration`](credkit_core::ErrorKind::Configuration): gcloud could not be
+///   started.
 /// - [`ErrorKind::Provider`](credkit_core::ErrorKind::Provider): gcloud exited unsuccessfully;
 ///   the message quotes the first lines of its standard error, at most 200 characters, with
 ///   anything token-like replaced by `[REDACTED]`. Transient when that text speaks of the

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use credkit_core::{
     AccessToken, BuildError, Clock, Error, ErrorKind, Result, SystemClock, TokenSource, Transport,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::RefreshHandler;
@@ -147,7 +147,7 @@ impl RefreshHandlerSource {
         expiry: OffsetDateTime,
         called_at: OffsetDateTime,
     ) -> Result<AccessToken> {
-        let token = AccessToken::validated(secret.expose_secret()).map_err(|err| {
+        let token = AccessToken::validated(secret.clone()).map_err(|err| {
             Error::new(
                 ErrorKind::InvalidResponse,
                 format!("the access token returned by the refresh_handler is unusable: {err}"),

@@ -1,10 +1,10 @@
 //! Reading a response body under a size cap, into a buffer that is wiped when it moves.
 
 use bytes::Bytes;
-use credkit_core::{Error, Result, TransportFailure};
+use credkit_core::Result;
 use zeroize::Zeroizing;
 
-use crate::error::from_reqwest;
+use crate::error::{body_too_large, from_reqwest};
 
 /// The first allocation for a body of unknown length; it doubles from there up to the cap.
 const INITIAL_CAPACITY: usize = 8 * 1024;
@@ -18,7 +18,7 @@ pub(crate) async fn read_capped(
 ) -> Result<Bytes> {
     let declared = response.content_length();
     if declared.is_some_and(|len| len > cap as u64) {
-        return Err(too_large(cap, origin));
+        return Err(body_too_large(cap, origin));
     }
     let initial = declared.map_or(INITIAL_CAPACITY.min(cap), |len| {
         usize::try_from(len).unwrap_or(cap)
@@ -30,17 +30,10 @@ pub(crate) async fn read_capped(
         .map_err(|err| from_reqwest(err, origin))?
     {
         if !body.extend(&chunk) {
-            return Err(too_large(cap, origin));
+            return Err(body_too_large(cap, origin));
         }
     }
     Ok(body.into_bytes())
-}
-
-fn too_large(cap: usize, origin: &str) -> Error {
-    Error::transport(
-        TransportFailure::BodyTooLarge,
-        format!("the response from the token endpoint at {origin} is larger than {cap} bytes"),
-    )
 }
 
 /// A growable byte buffer with a hard cap whose every discarded allocation is zeroed.

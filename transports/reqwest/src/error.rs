@@ -1,9 +1,16 @@
-//! Mapping reqwest's errors onto credkit's, with the shared transience classification.
+//! Every error this crate builds, as named constructors: reqwest's failures mapped onto
+//! credkit's with the shared transience classification, the endpoint policy's refusals, the
+//! limits, and the builder's errors. Messages name the endpoint's origin or host only, never its
+//! path, query or user info.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::io;
+use std::time::Duration;
 
-use credkit_core::{Error, TransportFailure};
+use credkit_core::{BuildError, Error, TransportFailure};
+
+// ===== sending =====
 
 /// Maps a reqwest failure while talking to `origin` (`scheme://host:port`, no user info, path or
 /// query) to a credkit error. The reqwest error, stripped of its URL, becomes the source.
@@ -64,4 +71,80 @@ fn was_reset(err: &reqwest::Error) -> bool {
         cause = current.source();
     }
     false
+}
+
+/// The whole exchange with `origin` took longer than the total `timeout`. Transient.
+pub(crate) fn timed_out(origin: &str, timeout: Duration) -> Error {
+    Error::transport(
+        TransportFailure::Timeout,
+        format!("the token endpoint at {origin} did not answer in full within {timeout:?}"),
+    )
+}
+
+/// The response body from `origin` is over the `cap`. Permanent.
+pub(crate) fn body_too_large(cap: usize, origin: &str) -> Error {
+    Error::transport(
+        TransportFailure::BodyTooLarge,
+        format!("the response from the token endpoint at {origin} is larger than {cap} bytes"),
+    )
+}
+
+/// A caller's client followed a redirect away from `origin`. Permanent.
+pub(crate) fn redirect_followed(origin: &str) -> Error {
+    Error::transport(
+        TransportFailure::InvalidRequest,
+        format!(
+            "the HTTP client followed a redirect from the token endpoint at {origin}; \
+             build it with reqwest::redirect::Policy::none()"
+        ),
+    )
+}
+
+// ===== the endpoint policy =====
+
+/// The token endpoint URL does not parse.
+pub(crate) fn invalid_url(err: impl StdError + Send + Sync + 'static) -> Error {
+    refused("the token endpoint URL is not a valid absolute URL").with_source(err)
+}
+
+/// The token endpoint URL carries a user name or password.
+pub(crate) fn credentials_in_url() -> Error {
+    refused("the token endpoint URL must not contain a user name or password")
+}
+
+/// Plain http to `host`, which is not loopback.
+pub(crate) fn plain_http(host: &str) -> Error {
+    refused(format!(
+        "refusing to send a token request over plain http to {host}: use https \
+         (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)"
+    ))
+}
+
+/// An https URL without a host.
+pub(crate) fn no_host() -> Error {
+    refused("the token endpoint URL has no host")
+}
+
+/// A scheme other than https and http.
+pub(crate) fn unsupported_scheme(scheme: &str) -> Error {
+    refused(format!(
+        "the token endpoint URL must use https, not {scheme}"
+    ))
+}
+
+/// A URL the policy refuses: permanent, of kind `Configuration`, nothing sent.
+fn refused(message: impl Into<Cow<'static, str>>) -> Error {
+    Error::transport(TransportFailure::InvalidRequest, message)
+}
+
+// ===== building =====
+
+/// A limit of the builder (`what`) was set to zero.
+pub(crate) fn zero_limit(what: &str) -> BuildError {
+    BuildError::invalid_value(format!("the transport's {what} must be greater than zero"))
+}
+
+/// reqwest could not build its client (TLS backend or resolver configuration).
+pub(crate) fn client_build(err: reqwest::Error) -> BuildError {
+    BuildError::invalid_value("could not build the reqwest client").with_source(err.without_url())
 }

@@ -55,6 +55,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod body;
+mod builder;
 mod error;
 mod policy;
 mod resolve;
@@ -62,11 +63,11 @@ mod spawner;
 mod transport;
 
 // The public interface is:
+pub use builder::ReqwestTransportBuilder;
 pub use policy::check_endpoint;
 pub use spawner::TokioSpawner;
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, ReqwestTransport,
-    ReqwestTransportBuilder,
 };
 
 /// Re-exported so users of this transport name the same core.

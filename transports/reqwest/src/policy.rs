@@ -1,10 +1,10 @@
 //! The token-endpoint URL policy: `https://` everywhere, plain `http://` only on loopback.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use credkit_core::{Error, Result, TransportFailure};
+use credkit_core::Result;
+use credkit_core::endpoint::is_loopback_host;
 use reqwest::Url;
-use url::Host;
+
+use crate::error;
 
 /// Checks that `url` is an acceptable token endpoint and returns it parsed.
 ///
@@ -35,7 +35,8 @@ use url::Host;
 ///    credentials in a URL end up in logs, and a user name is the classic way to make a URL
 ///    *look* like it goes to `127.0.0.1` when it does not.
 /// 3. `https` (in any letter case) is accepted for any host.
-/// 4. `http` is accepted only for a loopback host:
+/// 4. `http` is accepted only for a loopback host, by
+///    [`credkit_core::endpoint::is_loopback_host`] on the host as parsed:
 ///    - an IPv4 address in `127.0.0.0/8`, in any form the URL standard accepts
 ///      (`127.1.2.3`, `127.1`, `0x7f.0.0.1` all name loopback addresses);
 ///    - the IPv6 address `::1`, or the IPv4-mapped form of a `127.0.0.0/8` address
@@ -53,48 +54,24 @@ use url::Host;
 /// A permanent error of kind [`Configuration`](credkit_core::ErrorKind::Configuration) that
 /// names the rule broken. The message never repeats the URL's user info, path or query.
 pub fn check_endpoint(url: &str) -> Result<Url> {
-    let parsed = Url::parse(url).map_err(|err| {
-        refused("the token endpoint URL is not a valid absolute URL").with_source(err)
-    })?;
+    let parsed = Url::parse(url).map_err(error::invalid_url)?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(refused(
-            "the token endpoint URL must not contain a user name or password",
-        ));
+        return Err(error::credentials_in_url());
     }
     match parsed.scheme() {
         "https" if parsed.host().is_some() => Ok(parsed),
-        "http" if parsed.host().is_some_and(|host| is_loopback_host(&host)) => Ok(parsed),
-        "http" => Err(refused(format!(
-            "refusing to send a token request over plain http to {}: use https \
-             (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)",
-            host_for_message(&parsed),
-        ))),
-        "https" => Err(refused("the token endpoint URL has no host")),
-        scheme => Err(refused(format!(
-            "the token endpoint URL must use https, not {scheme}"
-        ))),
+        "http" if is_loopback_url(&parsed) => Ok(parsed),
+        "http" => Err(error::plain_http(&host_for_message(&parsed))),
+        "https" => Err(error::no_host()),
+        scheme => Err(error::unsupported_scheme(scheme)),
     }
 }
 
-/// Whether `url`'s host is a loopback host under the policy of [`check_endpoint`].
+/// Whether `url`'s host is a loopback host under the policy of [`check_endpoint`]. The URL
+/// parser has already normalised the host: IPv4 in dotted decimal (so `127.1` and `0x7f.0.0.1`
+/// arrive as `127.0.0.1`), IPv6 in brackets, domains in lower case.
 pub(crate) fn is_loopback_url(url: &Url) -> bool {
-    url.host().is_some_and(|host| is_loopback_host(&host))
-}
-
-fn is_loopback_host(host: &Host<&str>) -> bool {
-    match host {
-        Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => is_loopback_v6(*ip),
-        // The URL parser lowercases domains, so `LOCALHOST` arrives as `localhost`.
-        Host::Domain(name) => *name == "localhost",
-    }
-}
-
-fn is_loopback_v6(ip: Ipv6Addr) -> bool {
-    ip.is_loopback()
-        || ip
-            .to_ipv4_mapped()
-            .is_some_and(|v4| Ipv4Addr::is_loopback(&v4))
+    url.host_str().is_some_and(is_loopback_host)
 }
 
 /// The host (and port) of `url`, for an error message: never its user info, path or query.
@@ -109,10 +86,6 @@ pub(crate) fn host_for_message(url: &Url) -> String {
 /// The origin of `url` (`scheme://host:port`), for an error message.
 pub(crate) fn origin_for_message(url: &Url) -> String {
     format!("{}://{}", url.scheme(), host_for_message(url))
-}
-
-fn refused(message: impl Into<std::borrow::Cow<'static, str>>) -> Error {
-    Error::transport(TransportFailure::InvalidRequest, message)
 }
 
 #[cfg(test)]

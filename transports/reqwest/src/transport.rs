@@ -1,17 +1,18 @@
-//! `ReqwestTransport` and its builder.
+//! `ReqwestTransport`: the URL policy, the two clients, the timeouts and the body cap at work.
+//! Its builder is in `builder.rs`.
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use credkit_core::{BuildError, Error, Result, Transport, TransportFailure};
-use reqwest::{Client, Url, redirect};
+use credkit_core::{BuildError, Result, Transport};
+use reqwest::{Client, Url};
 
+use crate::ReqwestTransportBuilder;
 use crate::body::read_capped;
-use crate::error::from_reqwest;
+use crate::error;
 use crate::policy::{check_endpoint, is_loopback_url, origin_for_message};
-use crate::resolve::LoopbackResolver;
 
 /// How long establishing a connection (TCP and TLS) may take by default: 10 seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -22,9 +23,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest response body accepted by default: 1 MiB. Token responses are a few KiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
-
-/// The `User-Agent` sent when a request does not set one.
-const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
 
 /// A [`Transport`] on reqwest with rustls: safe defaults for talking to token endpoints.
 ///
@@ -64,8 +62,9 @@ const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
 ///   `localhost` is taken to mean `127.0.0.1` and `::1` without asking DNS.
 /// - **Wipes its buffer.** The body is read into a buffer that is zeroed whenever it grows; the
 ///   final bytes are handed to the caller without a copy.
-/// - **Maps failures** onto [`Error::transport`]: connect failures, timeouts and connections
-///   closed mid-exchange are transient; an oversize body and a refused URL are permanent.
+/// - **Maps failures** onto [`Error::transport`](credkit_core::Error::transport): connect
+///   failures, timeouts and connections closed mid-exchange are transient; an oversize body and
+///   a refused URL are permanent.
 ///   Messages name the endpoint's scheme, host and port only, never its path, query or user
 ///   info.
 ///
@@ -74,13 +73,13 @@ const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
 /// (with the time driver) to send.
 #[derive(Clone)]
 pub struct ReqwestTransport {
-    client: Client,
+    pub(crate) client: Client,
     /// A client without proxies that resolves `localhost` itself, for loopback hosts; `None`
     /// when the caller brought their own client, which is then used for everything.
-    loopback: Option<Client>,
-    connect_timeout: Option<Duration>,
-    timeout: Duration,
-    max_body_size: usize,
+    pub(crate) loopback: Option<Client>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body_size: usize,
 }
 
 impl ReqwestTransport {
@@ -221,16 +220,10 @@ impl ReqwestTransport {
             .client_for(&url)
             .execute(outgoing)
             .await
-            .map_err(|err| from_reqwest(err, origin))?;
+            .map_err(|err| error::from_reqwest(err, origin))?;
         if response.url() != &url {
             // Only a caller's client can do this; ours never follows redirects.
-            return Err(Error::transport(
-                TransportFailure::InvalidRequest,
-                format!(
-                    "the HTTP client followed a redirect from the token endpoint at {origin}; \
-                     build it with reqwest::redirect::Policy::none()"
-                ),
-            ));
+            return Err(error::redirect_followed(origin));
         }
         let body = read_capped(&mut response, self.max_body_size, origin).await?;
         let mut out = http::Response::new(body);
@@ -275,159 +268,9 @@ impl Transport for ReqwestTransport {
         let origin = origin_for_message(&url);
         match tokio::time::timeout(self.timeout, self.exchange(request, url, &origin)).await {
             Ok(result) => result,
-            Err(_elapsed) => Err(Error::transport(
-                TransportFailure::Timeout,
-                format!(
-                    "the token endpoint at {origin} did not answer in full within {:?}",
-                    self.timeout
-                ),
-            )),
+            Err(_elapsed) => Err(error::timed_out(&origin, self.timeout)),
         }
     }
-}
-
-/// Builds a [`ReqwestTransport`]; from [`ReqwestTransport::builder`]. Its `Debug` shows the
-/// limits, and only whether a client was given.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use credkit_reqwest::ReqwestTransport;
-///
-/// let transport = ReqwestTransport::builder().with_timeout(Duration::from_secs(5)).build()?;
-/// assert_eq!(transport.timeout(), Duration::from_secs(5));
-/// # Ok::<(), credkit_core::BuildError>(())
-/// ```
-#[must_use]
-pub struct ReqwestTransportBuilder {
-    client: Option<Client>,
-    connect_timeout: Duration,
-    timeout: Duration,
-    max_body_size: usize,
-}
-
-impl Default for ReqwestTransportBuilder {
-    fn default() -> Self {
-        Self {
-            client: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            timeout: DEFAULT_TIMEOUT,
-            max_body_size: DEFAULT_MAX_BODY_SIZE,
-        }
-    }
-}
-
-impl fmt::Debug for ReqwestTransportBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReqwestTransportBuilder")
-            .field("own_client", &self.client.is_some())
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body_size", &self.max_body_size)
-            .finish()
-    }
-}
-
-impl ReqwestTransportBuilder {
-    /// How long establishing a connection (TCP and TLS) may take. Default
-    /// [`DEFAULT_CONNECT_TIMEOUT`] (10 s). Ignored with [`with_client`](Self::with_client):
-    /// set it on that client.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// How long one whole exchange may take, from connecting to the last byte of the body.
-    /// Default [`DEFAULT_TIMEOUT`] (30 s). Applies with [`with_client`](Self::with_client) too.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The largest response body accepted, in bytes. Default [`DEFAULT_MAX_BODY_SIZE`]
-    /// (1 MiB). Applies with [`with_client`](Self::with_client) too.
-    pub fn with_max_body_size(mut self, bytes: usize) -> Self {
-        self.max_body_size = bytes;
-        self
-    }
-
-    /// Uses `client` instead of building one. Default: a client built by this builder.
-    ///
-    /// The URL policy, the total timeout, the body cap and the error mapping still apply; the
-    /// rest is the client's configuration, so build it as this crate would:
-    ///
-    /// - **no redirects** (`redirect(reqwest::redirect::Policy::none())`): reqwest follows up to
-    ///   10 by default, replaying the request elsewhere. If a redirect was followed anyway, the
-    ///   response is refused with a configuration error, but the request has been sent by then;
-    /// - **no proxy for loopback hosts** (`no_proxy()`, or a `NO_PROXY` covering them): reqwest
-    ///   reads proxies from the environment and does not exempt loopback, so a plain-http
-    ///   request to `127.0.0.1` could travel to the proxy. The client is used for loopback hosts
-    ///   as it is, and `localhost` is resolved by its own resolver;
-    /// - **no decompression** features, a connect timeout, and rustls or another TLS stack you
-    ///   trust.
-    pub fn with_client(mut self, client: Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Builds the transport.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::is_invalid_value`] when a timeout or the body cap is zero, or when reqwest
-    /// cannot build its client (the TLS backend or the resolver configuration cannot be loaded).
-    pub fn build(self) -> Result<ReqwestTransport, BuildError> {
-        if self.timeout.is_zero() {
-            return Err(BuildError::invalid_value(
-                "the transport's total timeout must be greater than zero",
-            ));
-        }
-        if self.max_body_size == 0 {
-            return Err(BuildError::invalid_value(
-                "the transport's body size limit must be greater than zero",
-            ));
-        }
-        if let Some(client) = self.client {
-            return Ok(ReqwestTransport {
-                timeout: self.timeout,
-                max_body_size: self.max_body_size,
-                ..ReqwestTransport::from_client(client)
-            });
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(BuildError::invalid_value(
-                "the transport's connect timeout must be greater than zero",
-            ));
-        }
-        let client = base_client(self.connect_timeout)
-            .build()
-            .map_err(client_build_error)?;
-        let loopback = base_client(self.connect_timeout)
-            .no_proxy()
-            .dns_resolver(LoopbackResolver)
-            .build()
-            .map_err(client_build_error)?;
-        Ok(ReqwestTransport {
-            client,
-            loopback: Some(loopback),
-            connect_timeout: Some(self.connect_timeout),
-            timeout: self.timeout,
-            max_body_size: self.max_body_size,
-        })
-    }
-}
-
-fn base_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
-    Client::builder()
-        .redirect(redirect::Policy::none())
-        .retry(reqwest::retry::never())
-        .connect_timeout(connect_timeout)
-        .user_agent(USER_AGENT)
-}
-
-fn client_build_error(err: reqwest::Error) -> BuildError {
-    BuildError::invalid_value("could not build the reqwest client").with_source(err.without_url())
 }
 
 #[cfg(test)]
@@ -469,31 +312,5 @@ mod tests {
         // environment's (possibly empty) one, the loopback client has none.
         assert!(for_remote.contains("proxies"), "{for_remote}");
         assert!(!for_loopback.contains("proxies"), "{for_loopback}");
-    }
-
-    #[test]
-    fn builder_rejects_zero_limits() {
-        let zero = Duration::ZERO;
-        for builder in [
-            ReqwestTransport::builder().with_timeout(zero),
-            ReqwestTransport::builder().with_connect_timeout(zero),
-            ReqwestTransport::builder().with_max_body_size(0),
-        ] {
-            assert!(builder.build().unwrap_err().is_invalid_value());
-        }
-    }
-
-    #[test]
-    fn builder_keeps_settings_with_a_client_of_ones_own() {
-        let transport = ReqwestTransport::builder()
-            .with_client(Client::new())
-            .with_timeout(Duration::from_millis(1500))
-            .with_max_body_size(10)
-            .build()
-            .unwrap();
-        assert_eq!(transport.timeout(), Duration::from_millis(1500));
-        assert_eq!(transport.max_body_size(), 10);
-        assert_eq!(transport.connect_timeout(), None);
-        assert!(transport.loopback.is_none());
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use credkit_core::{AccessToken, BuildError, Clock, SystemClock, Transport};
 use credkit_refresh_handler::RefreshHandler;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
@@ -263,7 +263,7 @@ impl UserCredentialsBuilder {
     /// empty, or holds whitespace or control characters such as CR and LF).
     pub fn build(self) -> Result<UserCredentials, BuildError> {
         if let Some(token) = &self.state.token {
-            AccessToken::validated(token.expose_secret()).map_err(error::unusable_token)?;
+            AccessToken::validated(token.clone()).map_err(error::unusable_token)?;
         }
         Ok(UserCredentials {
             config: Arc::new(self.config),

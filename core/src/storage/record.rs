@@ -1,10 +1,8 @@
-//! The `Storage` trait, the record it persists, and the in-memory store.
+//! The record a [`Storage`](super::Storage) persists, and its serialized form: the one door
+//! secrets leave by.
 
-use std::collections::HashMap;
 use std::fmt::{self, Debug};
-use std::sync::{Arc, Mutex, PoisonError};
 
-use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -12,129 +10,20 @@ use zeroize::Zeroizing;
 
 use crate::{AccessToken, Error, ErrorKind, Result};
 
-/// Persists credential records by key, so a restarted process can reuse a still-valid token and
-/// never loses a rotated refresh token.
-///
-/// # Contract
-///
-/// - `store` replaces the whole record for the key, atomically where the medium allows: a reader
-///   sees the old record or the new one, never a mix. `load` of an unknown key is `Ok(None)`.
-///   `remove` of an unknown key is `Ok(())`.
-/// - Records hold secrets. Write them only where the user chose to (with restrictive permissions
-///   for files) and never log them. [`CredentialRecord::to_json`] is the one serialized form.
-/// - Thread safety: shared as `Arc<dyn Storage>`. Cancellation: a dropped `store` may or may not
-///   have written the record, but must not leave a torn one.
-/// - Errors use [`ErrorKind::Storage`]; transient only where a retry may help (a busy database).
-///
-/// # Examples
-///
-/// A storage that remembers only the last record:
-///
-/// ```
-/// use std::sync::Mutex;
-/// use async_trait::async_trait;
-/// use credkit_core::{CredentialRecord, Result, Storage};
-///
-/// #[derive(Debug, Default)]
-/// struct LastOne(Mutex<Option<(String, CredentialRecord)>>);
-///
-/// #[async_trait]
-/// impl Storage for LastOne {
-///     async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-///         let slot = self.0.lock().unwrap();
-///         Ok(slot.as_ref().filter(|(k, _)| k == key).map(|(_, r)| r.clone()))
-///     }
-///     async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-///         *self.0.lock().unwrap() = Some((key.to_owned(), record.clone()));
-///         Ok(())
-///     }
-///     async fn remove(&self, key: &str) -> Result<()> {
-///         let mut slot = self.0.lock().unwrap();
-///         if slot.as_ref().is_some_and(|(k, _)| k == key) {
-///             *slot = None;
-///         }
-///         Ok(())
-///     }
-/// }
-///
-/// # futures::executor::block_on(async {
-/// let storage = LastOne::default();
-/// storage.store("me", &CredentialRecord::new()).await?;
-/// assert!(storage.load("me").await?.is_some());
-/// assert!(storage.load("you").await?.is_none());
-/// # Ok::<(), credkit_core::Error>(())
-/// # }).unwrap();
-/// ```
-#[async_trait]
-pub trait Storage: Send + Sync + Debug {
-    /// Loads the record stored under `key`, if any.
-    ///
-    /// # Errors
-    ///
-    /// An [`ErrorKind::Storage`] error when the medium fails or the record is unreadable.
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>>;
-
-    /// Stores `record` under `key`, replacing any previous one.
-    ///
-    /// # Errors
-    ///
-    /// An [`ErrorKind::Storage`] error when the medium fails.
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()>;
-
-    /// Removes the record under `key`, if any.
-    ///
-    /// # Errors
-    ///
-    /// An [`ErrorKind::Storage`] error when the medium fails.
-    async fn remove(&self, key: &str) -> Result<()>;
-}
-
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for &T {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-}
-
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for Box<T> {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-}
-
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for Arc<T> {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-}
-
-/// What [`Storage`] persists for one credential: the cached access token (secret, expiry, issue
-/// time, granted scopes), the refresh token if any, and the provider's own non-secret fields as
-/// JSON.
+/// What [`Storage`](crate::Storage) persists for one credential: the cached access token
+/// (secret, expiry, issue time, granted scopes), the refresh token if any, and the provider's own
+/// non-secret fields as JSON.
 ///
 /// It serializes only through [`to_json`](CredentialRecord::to_json) and
 /// [`from_json`](CredentialRecord::from_json), whose private form is the one place secrets are
 /// written out; `Debug` shows no secret and no provider field values.
+///
+/// # Format
+///
+/// A JSON object with a format `version` (written as [`FORMAT_VERSION`](Self::FORMAT_VERSION))
+/// and the fields that are set. Reading accepts any version and ignores members it does not
+/// know, so a record written by a newer credkit with more fields still loads after a rollback,
+/// with the fields this version knows; a record from before versions (no `version`) loads too.
 ///
 /// ```
 /// use secrecy::{ExposeSecret, SecretString};
@@ -160,6 +49,9 @@ pub struct CredentialRecord {
 }
 
 impl CredentialRecord {
+    /// The format version [`to_json`](CredentialRecord::to_json) writes.
+    pub const FORMAT_VERSION: u32 = 1;
+
     /// An empty record.
     pub fn new() -> Self {
         Self::default()
@@ -223,6 +115,7 @@ impl CredentialRecord {
     /// An [`ErrorKind::Internal`] error if serialization fails (it cannot for these types).
     pub fn to_json(&self) -> Result<Zeroizing<Vec<u8>>> {
         let form = RecordForm {
+            version: Self::FORMAT_VERSION,
             access_token: self.access_token.as_ref().map(Exposed),
             expiry: self.expiry,
             issued_at: self.issued_at,
@@ -232,14 +125,19 @@ impl CredentialRecord {
         };
         serde_json::to_vec(&form)
             .map(Zeroizing::new)
-            .map_err(|_| Error::internal("a credential record could not be serialized"))
+            .map_err(|err| {
+                Error::internal("a credential record could not be serialized").with_source(err)
+            })
     }
 
-    /// Reads a record written by [`to_json`](CredentialRecord::to_json).
+    /// Reads a record written by [`to_json`](CredentialRecord::to_json), by this or any other
+    /// version of credkit (see [Format](CredentialRecord#format)).
     ///
     /// # Errors
     ///
-    /// An [`ErrorKind::Storage`] error, without the input, when it is not such a record.
+    /// An [`ErrorKind::Storage`] error when it is not such a record. The message gives the
+    /// position only: the parser's own message, which may quote a secret from the input, is
+    /// deliberately not kept as the error's source.
     pub fn from_json(json: &[u8]) -> Result<Self> {
         let form: StoredForm = serde_json::from_slice(json).map_err(|err| {
             Error::new(
@@ -284,6 +182,7 @@ impl Debug for CredentialRecord {
 /// The serialized form. Every secret written to storage passes through [`Exposed`] here.
 #[derive(Serialize)]
 struct RecordForm<'a> {
+    version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<Exposed<'a>>,
     #[serde(
@@ -304,9 +203,13 @@ struct RecordForm<'a> {
     provider: &'a serde_json::Map<String, serde_json::Value>,
 }
 
+/// The form read back. Unknown members are ignored (no `deny_unknown_fields`) so a newer
+/// record still loads; the version is accepted whatever it is and not kept, as a record is always
+/// written back in this version's format.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StoredForm {
+    #[serde(default, rename = "version")]
+    _version: Option<u32>,
     #[serde(default)]
     access_token: Option<SecretString>,
     #[serde(default, with = "time::serde::rfc3339::option")]
@@ -327,75 +230,6 @@ struct Exposed<'a>(&'a SecretString);
 impl Serialize for Exposed<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.0.expose_secret())
-    }
-}
-
-/// A [`Storage`] in process memory: records live as long as the value (and its clones, which
-/// share it).
-///
-/// ```
-/// use credkit_core::{CredentialRecord, MemoryStorage, Storage};
-///
-/// # futures::executor::block_on(async {
-/// let storage = MemoryStorage::new();
-/// storage.store("user", &CredentialRecord::new()).await?;
-/// assert!(storage.load("user").await?.is_some());
-/// storage.remove("user").await?;
-/// assert!(storage.load("user").await?.is_none());
-/// # Ok::<(), credkit_core::Error>(())
-/// # }).unwrap();
-/// ```
-#[derive(Clone, Default)]
-pub struct MemoryStorage {
-    records: Arc<Mutex<HashMap<String, CredentialRecord>>>,
-}
-
-impl MemoryStorage {
-    /// An empty storage.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// How many records it holds.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether it holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CredentialRecord>> {
-        // A panic while holding the lock cannot leave a map half-updated: every operation is a
-        // single insert, get or remove.
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Debug for MemoryStorage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let records = self.lock();
-        f.debug_struct("MemoryStorage")
-            .field("keys", &records.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-#[async_trait]
-impl Storage for MemoryStorage {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        Ok(self.lock().get(key).cloned())
-    }
-
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        self.lock().insert(key.to_owned(), record.clone());
-        Ok(())
-    }
-
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.lock().remove(key);
-        Ok(())
     }
 }
 
@@ -428,9 +262,46 @@ mod tests {
     }
 
     #[test]
-    fn empty_record_serializes_to_an_empty_object() {
+    fn empty_record_serializes_to_its_version_alone() {
         let json = CredentialRecord::new().to_json().unwrap();
-        assert_eq!(&json[..], b"{}");
+        assert_eq!(&json[..], br#"{"version":1}"#);
+    }
+
+    #[test]
+    fn version_is_written() {
+        let record = CredentialRecord::new().with_access_token(&AccessToken::new("at"));
+        let json: serde_json::Value = serde_json::from_slice(&record.to_json().unwrap()).unwrap();
+        assert_eq!(json["version"], CredentialRecord::FORMAT_VERSION);
+        assert_eq!(CredentialRecord::FORMAT_VERSION, 1);
+    }
+
+    #[test]
+    fn newer_record_with_unknown_fields_loads_with_the_known_ones() {
+        let json = br#"{
+            "version": 7,
+            "access_token": "at-secret",
+            "expiry": "2026-01-01T12:00:00Z",
+            "refresh_token": "rt-secret",
+            "provider": {"client_id": "cid"},
+            "generation": 42,
+            "lease": {"holder": "another process"}
+        }"#;
+        let record = CredentialRecord::from_json(json).unwrap();
+        let token = record.access_token().unwrap();
+        assert_eq!(token.secret().expose_secret(), "at-secret");
+        assert_eq!(token.expiry(), Some(datetime!(2026-01-01 12:00 UTC)));
+        assert_eq!(record.refresh_token().unwrap().expose_secret(), "rt-secret");
+        assert_eq!(record.provider_fields()["client_id"], "cid");
+        // Written back, it is this version's record.
+        let again: serde_json::Value = serde_json::from_slice(&record.to_json().unwrap()).unwrap();
+        assert_eq!(again["version"], 1);
+        assert!(again.get("generation").is_none());
+    }
+
+    #[test]
+    fn record_without_a_version_loads() {
+        let record = CredentialRecord::from_json(br#"{"refresh_token":"rt"}"#).unwrap();
+        assert_eq!(record.refresh_token().unwrap().expose_secret(), "rt");
     }
 
     #[test]
@@ -438,5 +309,22 @@ mod tests {
         let err = CredentialRecord::from_json(br#"{"access_token": 5, "secret-ish"}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Storage);
         assert!(!err.to_string().contains("secret-ish"));
+    }
+
+    #[test]
+    fn corrupt_record_is_a_storage_error_without_the_secret() {
+        for json in [
+            &br#"{"version":1,"access_token":"ya29.secret","expiry":"ya29.secret"}"#[..],
+            br#"{"version":1,"refresh_token":["1//secret"]}"#,
+            br#"{"version":1,"access_token":"ya29.secret""#,
+            br#"{"version":"ya29.secret"}"#,
+        ] {
+            let err = CredentialRecord::from_json(json).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Storage);
+            assert!(!err.is_transient());
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains("secret"), "{shown}");
+            assert!(std::error::Error::source(&err).is_none());
+        }
     }
 }

@@ -14,7 +14,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
 use crate::error::describe_media_type;
-use crate::{AccessToken, Error, ErrorKind, OAuthError, Result, validate_token_text};
+use crate::token::validate_token_text;
+use crate::{AccessToken, Error, ErrorKind, Result};
+
+mod error;
+#[cfg(test)]
+mod tests;
+
+pub use error::OAuthError;
 
 /// Reads a token endpoint's response: a success (HTTP 200) becomes an [`AccessToken`], anything
 /// else the error it stands for (see [`error_from_response`]).
@@ -56,6 +63,8 @@ pub fn read_token_response(
         return Err(error_from_response(response, now));
     }
     let status = response.status().as_u16();
+    // The parser's error is not kept as the source: its message may quote the body, and with it
+    // a token. The position-free summary below says what was wrong.
     let wire: Wire = serde_json::from_slice(response.body()).map_err(|err| {
         let what = if err.is_data() {
             "a member has the wrong type"
@@ -210,156 +219,4 @@ struct Wire {
     refresh_token: Option<SecretString>,
     #[serde(flatten)]
     extra: serde_json::Map<String, serde_json::Value>,
-}
-
-#[cfg(test)]
-mod tests {
-    use time::macros::datetime;
-
-    use super::*;
-
-    const NOW: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
-
-    fn response(status: u16, content_type: &str, body: &'static [u8]) -> http::Response<Bytes> {
-        http::Response::builder()
-            .status(status)
-            .header("content-type", content_type)
-            .body(Bytes::from_static(body))
-            .unwrap()
-    }
-
-    fn ok(body: &'static [u8]) -> Result<AccessToken> {
-        read_token_response(&response(200, "application/json", body), NOW)
-    }
-
-    #[test]
-    fn expires_in_forms() {
-        for (body, secs) in [
-            (&br#"{"access_token":"t","expires_in":500}"#[..], 500.0),
-            (br#"{"access_token":"t","expires_in":"500"}"#, 500.0),
-            (br#"{"access_token":"t","expires_in":"3599.5"}"#, 3599.5),
-            (br#"{"access_token":"t","expires_in":0}"#, 0.0),
-        ] {
-            let token = ok(body).unwrap();
-            let expected = NOW + time::Duration::seconds_f64(secs);
-            assert_eq!(token.expiry(), Some(expected));
-            assert_eq!(token.issued_at(), Some(NOW));
-        }
-        assert_eq!(ok(br#"{"access_token":"t"}"#).unwrap().expiry(), None);
-        assert_eq!(
-            ok(br#"{"access_token":"t","expires_in":null}"#)
-                .unwrap()
-                .expiry(),
-            None
-        );
-    }
-
-    #[test]
-    fn bad_expires_in_is_a_typed_error() {
-        for body in [
-            &br#"{"access_token":"t","expires_in":-1}"#[..],
-            br#"{"access_token":"t","expires_in":"soon"}"#,
-            br#"{"access_token":"t","expires_in":[1]}"#,
-            br#"{"access_token":"t","expires_in":"NaN"}"#,
-        ] {
-            assert_eq!(ok(body).unwrap_err().kind(), ErrorKind::InvalidResponse);
-        }
-        let absurd = ok(br#"{"access_token":"t","expires_in":1e300}"#).unwrap();
-        assert!(absurd.expiry().is_some_and(|e| e > NOW));
-    }
-
-    #[test]
-    fn missing_access_token_uses_the_reference_text() {
-        let err = ok(br#"{"foo":1}"#).unwrap_err();
-        assert_eq!(err.to_string(), "No access token in response.");
-        assert!(!err.is_transient());
-    }
-
-    #[test]
-    fn non_json_success_bodies_are_typed_errors_without_the_body() {
-        for (content_type, body) in [
-            ("text/html", &b"<html>secret-page</html>"[..]),
-            ("application/json", b""),
-            ("application/json", br#"{"access_token":"secret-page"#),
-            ("application/json", br#"{"access_token":5}"#),
-            ("application/json", br#"["secret-page"]"#),
-        ] {
-            let err = read_token_response(&response(200, content_type, body), NOW).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body:?}");
-            assert!(!err.to_string().contains("secret-page"));
-        }
-    }
-
-    #[test]
-    fn header_injection_is_rejected() {
-        let err = ok(b"{\"access_token\":\"a\\r\\nx-evil: 1\"}").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
-    }
-
-    #[test]
-    fn rotation_id_token_scopes_and_extras() {
-        let token = ok(br#"{"access_token":"t","refresh_token":"rt2","id_token":"idt","scope":"a  b\tc","token_type":"bearer","foo":"bar"}"#).unwrap();
-        assert_eq!(
-            token.rotated_refresh_token().unwrap().expose_secret(),
-            "rt2"
-        );
-        assert_eq!(token.id_token().unwrap().expose_secret(), "idt");
-        assert_eq!(token.granted_scopes().unwrap(), ["a", "b", "c"]);
-        assert_eq!(token.token_type(), "bearer");
-        assert_eq!(token.extra()["foo"], "bar");
-        let null_rotation = ok(br#"{"access_token":"t","refresh_token":null}"#).unwrap();
-        assert!(null_rotation.rotated_refresh_token().is_none());
-    }
-
-    #[test]
-    fn error_responses() {
-        let err = error_from_response(
-            &response(400, "application/json", br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked.","error_subtype":"invalid_rapt"}"#),
-            NOW,
-        );
-        assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
-        assert_eq!(err.http_status(), Some(400));
-        assert_eq!(err.error_subtype(), Some("invalid_rapt"));
-        assert!(!err.is_transient());
-
-        let html = error_from_response(&response(503, "text/html", b"<h1>busy secret</h1>"), NOW);
-        assert_eq!(html.http_status(), Some(503));
-        assert!(html.is_transient());
-        assert!(!html.to_string().contains("secret"));
-        assert!(html.to_string().contains("503") && html.to_string().contains("text/html"));
-
-        let no_error =
-            error_from_response(&response(400, "application/json", br#"{"foo":"bar"}"#), NOW);
-        assert_eq!(no_error.oauth_error(), None);
-        assert!(!no_error.is_transient());
-
-        let retryable = error_from_response(
-            &response(
-                400,
-                "application/json",
-                br#"{"error":"temporarily_unavailable"}"#,
-            ),
-            NOW,
-        );
-        assert!(retryable.is_transient());
-    }
-
-    #[test]
-    fn retry_after_header_is_kept() {
-        let response = http::Response::builder()
-            .status(429)
-            .header("retry-after", "7")
-            .body(Bytes::new())
-            .unwrap();
-        let err = read_token_response(&response, NOW).unwrap_err();
-        assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            "retry-after",
-            "Thu, 01 Jan 2015 00:00:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers, NOW), Some(Duration::ZERO));
-        headers.insert("retry-after", "garbage".parse().unwrap());
-        assert_eq!(retry_after(&headers, NOW), None);
-    }
 }

@@ -1,4 +1,8 @@
 //! The one runtime error type shared by every credkit crate, and the construction error.
+//!
+//! `mod.rs` holds the runtime [`Error`] with its [`ErrorKind`] and [`TransportFailure`];
+//! `build.rs` the construction error [`BuildError`]. The OAuth error fields live beside the
+//! response parser, in [`crate::oauth`].
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
@@ -6,7 +10,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::OAuthError;
 use crate::classify;
+
+mod build;
+#[cfg(test)]
+mod tests;
+
+pub use build::BuildError;
 
 /// A `Result` whose error is credkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,10 +56,9 @@ pub enum ErrorKind {
     Storage,
     /// This source has nothing to offer here: no credentials file, no environment variable, no
     /// program installed. A [`ChainSource`](crate::ChainSource) moves on to its next source only
-    /// on this kind; every other error stops the chain.
+    /// on this kind; every other error stops the chain. A chain none of whose sources is
+    /// configured fails with this kind too, with each source's error in [`Error::causes`].
     NotConfigured,
-    /// Every source of a [`ChainSource`](crate::ChainSource) failed; [`Error::causes`] lists why.
-    Chain,
     /// A bug in credkit; please report it.
     Internal,
 }
@@ -70,7 +80,6 @@ impl ErrorKind {
             Self::Provider => "provider",
             Self::Storage => "storage",
             Self::NotConfigured => "not_configured",
-            Self::Chain => "chain",
             Self::Internal => "internal",
         }
     }
@@ -110,103 +119,6 @@ pub enum TransportFailure {
     InvalidRequest,
     /// Any other failure. Permanent.
     Other,
-}
-
-/// The error fields of an OAuth 2.0 error response (RFC 6749 section 5.2), plus Google's
-/// `error_subtype`.
-///
-/// ```
-/// use credkit_core::OAuthError;
-///
-/// let body = br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#;
-/// let oauth = OAuthError::from_json(body).expect("an OAuth error body");
-/// assert_eq!(oauth.error(), "invalid_grant");
-/// assert_eq!(oauth.to_string(), "invalid_grant: Token has been expired or revoked.");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OAuthError {
-    error: String,
-    error_description: Option<String>,
-    error_subtype: Option<String>,
-}
-
-impl OAuthError {
-    /// An error with only the `error` code.
-    pub fn new(error: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            error_description: None,
-            error_subtype: None,
-        }
-    }
-
-    /// Sets the human-readable `error_description`.
-    #[must_use]
-    pub fn with_description(mut self, description: impl Into<String>) -> Self {
-        self.error_description = Some(description.into());
-        self
-    }
-
-    /// Sets Google's `error_subtype` (such as `invalid_rapt`).
-    #[must_use]
-    pub fn with_subtype(mut self, subtype: impl Into<String>) -> Self {
-        self.error_subtype = Some(subtype.into());
-        self
-    }
-
-    /// Parses an error response body. Returns `None` unless the body is a JSON object whose
-    /// `error` member is a string; a non-string `error_description` or `error_subtype` is ignored.
-    pub fn from_json(body: &[u8]) -> Option<Self> {
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-        Self::from_value(&value)
-    }
-
-    /// Like [`OAuthError::from_json`], from an already parsed JSON value.
-    pub fn from_value(value: &serde_json::Value) -> Option<Self> {
-        let object = value.as_object()?;
-        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-        Some(Self {
-            error: text("error")?,
-            error_description: text("error_description"),
-            error_subtype: text("error_subtype"),
-        })
-    }
-
-    /// The `error` code, such as `invalid_grant`.
-    pub fn error(&self) -> &str {
-        &self.error
-    }
-
-    /// The `error_description`, if the endpoint sent one.
-    pub fn description(&self) -> Option<&str> {
-        self.error_description.as_deref()
-    }
-
-    /// Google's `error_subtype`, if the endpoint sent one.
-    pub fn subtype(&self) -> Option<&str> {
-        self.error_subtype.as_deref()
-    }
-
-    /// Whether the shared classifier calls this error transient: its `error` or
-    /// `error_description` is exactly `internal_failure`, `server_error` or
-    /// `temporarily_unavailable`.
-    pub fn is_transient(&self) -> bool {
-        classify::is_transient_oauth_code(&self.error)
-            || self
-                .error_description
-                .as_deref()
-                .is_some_and(classify::is_transient_oauth_code)
-    }
-}
-
-/// `"<error>: <error_description>"`, or `"<error>"` alone without a description.
-impl fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.error_description {
-            Some(description) => write!(f, "{}: {description}", self.error),
-            None => f.write_str(&self.error),
-        }
-    }
 }
 
 /// credkit's runtime error: what every trait method and every provider returns.
@@ -255,8 +167,25 @@ struct Inner {
 impl Error {
     /// An error of `kind` with a one-line `message`.
     ///
-    /// Only [`ErrorKind::Timeout`] errors start transient; use [`Error::with_transient`] where a
-    /// provider knows better. The message must not contain a secret.
+    /// The message must not contain a secret.
+    ///
+    /// # Transience
+    ///
+    /// The kind alone decides where the error starts, and only [`ErrorKind::Timeout`] starts
+    /// transient: a timeout is worth retrying whatever timed out, while every other kind can be
+    /// either (a refused connection is, a body over the limit is not). Errors built from an HTTP
+    /// status, an OAuth code or a transport failure get their transience from the shared
+    /// [`classify`](crate::classify) rules through [`Error::token_endpoint`],
+    /// [`Error::unexpected_response`] and [`Error::transport`]; call
+    /// [`with_transient`](Error::with_transient) only where a provider knows better.
+    ///
+    /// ```
+    /// use credkit_core::{Error, ErrorKind};
+    ///
+    /// assert!(Error::new(ErrorKind::Timeout, "gcloud took too long").is_transient());
+    /// assert!(!Error::new(ErrorKind::Provider, "gcloud failed").is_transient());
+    /// assert!(Error::new(ErrorKind::Provider, "gcloud is busy").with_transient(true).is_transient());
+    /// ```
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -320,15 +249,6 @@ impl Error {
         .with_http_status(status)
     }
 
-    /// An error that aggregates the failures of several sources, in order (see
-    /// [`ChainSource`](crate::ChainSource)). Transient if any of them is.
-    pub fn chain(message: impl Into<Cow<'static, str>>, causes: Vec<Error>) -> Self {
-        let transient = causes.iter().any(Error::is_transient);
-        let mut err = Self::new(ErrorKind::Chain, message).with_transient(transient);
-        Arc::make_mut(&mut err.inner).causes = causes;
-        err
-    }
-
     /// "Nothing is configured here": the source has no credentials to offer in this
     /// environment, so a chain may try its next source. Never transient.
     ///
@@ -376,6 +296,24 @@ impl Error {
     #[must_use]
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
         Arc::make_mut(&mut self.inner).retry_after = Some(wait);
+        self
+    }
+
+    /// Records the errors this one aggregates, in order (each source of a
+    /// [`ChainSource`](crate::ChainSource) that had nothing configured, say). Does not change the
+    /// kind, the message or transience.
+    ///
+    /// ```
+    /// use credkit_core::Error;
+    ///
+    /// let err = Error::not_configured("no source is configured")
+    ///     .with_causes(vec![Error::not_configured("no file"), Error::not_configured("no gcloud")]);
+    /// let reasons: Vec<_> = err.causes().iter().map(Error::message).collect();
+    /// assert_eq!(reasons, ["no file", "no gcloud"]);
+    /// ```
+    #[must_use]
+    pub fn with_causes(mut self, causes: Vec<Error>) -> Self {
+        Arc::make_mut(&mut self.inner).causes = causes;
         self
     }
 
@@ -435,7 +373,8 @@ impl Error {
         self.inner.retry_after
     }
 
-    /// The errors this one aggregates, in order; empty unless the kind is [`ErrorKind::Chain`].
+    /// The errors this one aggregates, in order (see [`with_causes`](Error::with_causes)); empty
+    /// for most errors.
     pub fn causes(&self) -> &[Error] {
         &self.inner.causes
     }
@@ -495,214 +434,4 @@ pub(crate) fn describe_media_type(content_type: Option<&str>) -> String {
         .map(str::trim)
         .filter(|ct| !ct.is_empty() && ct.chars().all(|c| c.is_ascii_graphic()))
         .map_or_else(|| "an untyped".to_owned(), |ct| format!("a {ct}"))
-}
-
-/// An error while building a credential, a source or a transport: never transient.
-///
-/// ```
-/// use credkit_core::BuildError;
-///
-/// let err = BuildError::missing_field("client_id");
-/// assert!(err.is_missing_field());
-/// assert_eq!(err.to_string(), "missing required field client_id");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct BuildError {
-    kind: BuildErrorKind,
-    message: Cow<'static, str>,
-    #[source]
-    source: Option<Box<dyn StdError + Send + Sync>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum BuildErrorKind {
-    MissingField,
-    InvalidValue,
-    Loading,
-    Parsing,
-    UnknownType,
-}
-
-impl BuildError {
-    fn with_kind(kind: BuildErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// A required field is missing.
-    pub fn missing_field(field: &str) -> Self {
-        Self::with_kind(
-            BuildErrorKind::MissingField,
-            format!("missing required field {field}"),
-        )
-    }
-
-    /// Required fields are missing; `message` says which (the reference library's text, for
-    /// example).
-    pub fn missing_fields(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::with_kind(BuildErrorKind::MissingField, message)
-    }
-
-    /// A value is present but not acceptable.
-    pub fn invalid_value(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::with_kind(BuildErrorKind::InvalidValue, message)
-    }
-
-    /// Reading the input (a file, the environment) failed.
-    pub fn loading(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::with_kind(BuildErrorKind::Loading, message)
-    }
-
-    /// The input could not be parsed.
-    pub fn parsing(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::with_kind(BuildErrorKind::Parsing, message)
-    }
-
-    /// The input names a credential type this builder does not handle.
-    pub fn unknown_type(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::with_kind(BuildErrorKind::UnknownType, message)
-    }
-
-    /// Attaches the underlying cause. Its message must not contain a secret.
-    #[must_use]
-    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
-    }
-
-    /// Whether a required field is missing.
-    pub fn is_missing_field(&self) -> bool {
-        self.kind == BuildErrorKind::MissingField
-    }
-
-    /// Whether a value was present but not acceptable.
-    pub fn is_invalid_value(&self) -> bool {
-        self.kind == BuildErrorKind::InvalidValue
-    }
-
-    /// Whether reading the input failed.
-    pub fn is_loading(&self) -> bool {
-        self.kind == BuildErrorKind::Loading
-    }
-
-    /// Whether parsing the input failed.
-    pub fn is_parsing(&self) -> bool {
-        self.kind == BuildErrorKind::Parsing
-    }
-
-    /// Whether the input names a credential type this builder does not handle.
-    pub fn is_unknown_type(&self) -> bool {
-        self.kind == BuildErrorKind::UnknownType
-    }
-
-    /// Construction errors are never transient: the same input fails the same way.
-    pub fn is_transient(&self) -> bool {
-        false
-    }
-}
-
-/// A construction error met at run time (loading credentials lazily, say) becomes a
-/// [`ErrorKind::Configuration`] error with the same message.
-impl From<BuildError> for Error {
-    fn from(err: BuildError) -> Self {
-        let message = err.message.clone();
-        Self::new(ErrorKind::Configuration, message).with_source(err)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_is_pointer_sized() {
-        assert_eq!(size_of::<Error>(), size_of::<usize>());
-    }
-
-    #[test]
-    fn token_endpoint_message_with_and_without_description() {
-        let with =
-            Error::token_endpoint(400, OAuthError::new("help").with_description("I'm alive"));
-        assert_eq!(with.to_string(), "help: I'm alive");
-        let without = Error::token_endpoint(400, OAuthError::new("invalid_grant"));
-        assert_eq!(without.to_string(), "invalid_grant");
-        assert_eq!(without.error_description(), None);
-    }
-
-    #[test]
-    fn oauth_error_rejects_non_string_error() {
-        assert!(OAuthError::from_json(br#"{"error":{"foo":"bar"}}"#).is_none());
-        assert!(OAuthError::from_json(br#"{"foo":"bar"}"#).is_none());
-        assert!(OAuthError::from_json(b"<html>").is_none());
-        assert!(OAuthError::from_json(br#"["error"]"#).is_none());
-        let parsed =
-            OAuthError::from_json(br#"{"error":"invalid_grant","error_description":7}"#).unwrap();
-        assert_eq!(parsed.description(), None);
-    }
-
-    #[test]
-    fn transient_description_code_is_transient() {
-        let err = Error::token_endpoint(
-            400,
-            OAuthError::new("invalid_request").with_description("internal_failure"),
-        );
-        assert!(err.is_transient());
-    }
-
-    #[test]
-    fn unexpected_response_never_trusts_content_type() {
-        let err = Error::unexpected_response(502, Some("text/html\r\nx: y"));
-        assert!(!err.to_string().contains('\n'));
-        assert!(!err.is_transient());
-        let none = Error::unexpected_response(500, None);
-        assert!(none.to_string().contains("an untyped body"));
-        assert!(none.is_transient());
-    }
-
-    #[test]
-    fn transport_failures_classify() {
-        let cases = [
-            (TransportFailure::Connect, ErrorKind::Transport, true),
-            (TransportFailure::Timeout, ErrorKind::Timeout, true),
-            (TransportFailure::Reset, ErrorKind::Transport, true),
-            (TransportFailure::BodyTooLarge, ErrorKind::Transport, false),
-            (
-                TransportFailure::InvalidRequest,
-                ErrorKind::Configuration,
-                false,
-            ),
-            (TransportFailure::Other, ErrorKind::Transport, false),
-        ];
-        for (failure, kind, transient) in cases {
-            let err = Error::transport(failure, "x");
-            assert_eq!(err.kind(), kind, "{failure:?}");
-            assert_eq!(err.is_transient(), transient, "{failure:?}");
-        }
-    }
-
-    #[test]
-    fn chain_error_keeps_causes_in_order() {
-        let err = Error::chain(
-            "all failed",
-            vec![
-                Error::new(ErrorKind::Provider, "first"),
-                Error::transport(TransportFailure::Connect, "second"),
-            ],
-        );
-        let messages: Vec<_> = err.causes().iter().map(Error::message).collect();
-        assert_eq!(messages, ["first", "second"]);
-        assert!(err.is_transient());
-    }
-
-    #[test]
-    fn build_error_converts_to_configuration_error() {
-        let err: Error = BuildError::parsing("bad json").into();
-        assert_eq!(err.kind(), ErrorKind::Configuration);
-        assert_eq!(err.to_string(), "bad json");
-        assert!(err.source().is_some());
-    }
 }

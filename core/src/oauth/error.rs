@@ -1,0 +1,133 @@
+//! The error fields of an OAuth 2.0 error response.
+
+use std::fmt;
+
+use crate::classify;
+
+/// The error fields of an OAuth 2.0 error response (RFC 6749 section 5.2), plus Google's
+/// `error_subtype`.
+///
+/// ```
+/// use credkit_core::OAuthError;
+///
+/// let body = br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#;
+/// let oauth = OAuthError::from_json(body).expect("an OAuth error body");
+/// assert_eq!(oauth.error(), "invalid_grant");
+/// assert_eq!(oauth.to_string(), "invalid_grant: Token has been expired or revoked.");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    error: String,
+    error_description: Option<String>,
+    error_subtype: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with only the `error` code.
+    pub fn new(error: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            error_description: None,
+            error_subtype: None,
+        }
+    }
+
+    /// Sets the human-readable `error_description`.
+    #[must_use]
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.error_description = Some(description.into());
+        self
+    }
+
+    /// Sets Google's `error_subtype` (such as `invalid_rapt`).
+    #[must_use]
+    pub fn with_subtype(mut self, subtype: impl Into<String>) -> Self {
+        self.error_subtype = Some(subtype.into());
+        self
+    }
+
+    /// Parses an error response body. Returns `None` unless the body is a JSON object whose
+    /// `error` member is a string; a non-string `error_description` or `error_subtype` is ignored.
+    pub fn from_json(body: &[u8]) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        Self::from_value(&value)
+    }
+
+    /// Like [`OAuthError::from_json`], from an already parsed JSON value.
+    pub(crate) fn from_value(value: &serde_json::Value) -> Option<Self> {
+        let object = value.as_object()?;
+        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        Some(Self {
+            error: text("error")?,
+            error_description: text("error_description"),
+            error_subtype: text("error_subtype"),
+        })
+    }
+
+    /// The `error` code, such as `invalid_grant`.
+    pub fn error(&self) -> &str {
+        &self.error
+    }
+
+    /// The `error_description`, if the endpoint sent one.
+    pub fn description(&self) -> Option<&str> {
+        self.error_description.as_deref()
+    }
+
+    /// Google's `error_subtype`, if the endpoint sent one.
+    pub fn subtype(&self) -> Option<&str> {
+        self.error_subtype.as_deref()
+    }
+
+    /// Whether the shared classifier calls this error transient: its `error` or
+    /// `error_description` is exactly `internal_failure`, `server_error` or
+    /// `temporarily_unavailable`.
+    pub fn is_transient(&self) -> bool {
+        classify::is_transient_oauth_code(&self.error)
+            || self
+                .error_description
+                .as_deref()
+                .is_some_and(classify::is_transient_oauth_code)
+    }
+}
+
+/// `"<error>: <error_description>"`, or `"<error>"` alone without a description.
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.error_description {
+            Some(description) => write!(f, "{}: {description}", self.error),
+            None => f.write_str(&self.error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oauth_error_rejects_non_string_error() {
+        assert!(OAuthError::from_json(br#"{"error":{"foo":"bar"}}"#).is_none());
+        assert!(OAuthError::from_json(br#"{"foo":"bar"}"#).is_none());
+        assert!(OAuthError::from_json(b"<html>").is_none());
+        assert!(OAuthError::from_json(br#"["error"]"#).is_none());
+        let parsed =
+            OAuthError::from_json(br#"{"error":"invalid_grant","error_description":7}"#).unwrap();
+        assert_eq!(parsed.description(), None);
+    }
+
+    #[test]
+    fn from_value_reads_the_three_fields() {
+        let value = serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": "reauth",
+            "error_subtype": "invalid_rapt",
+            "other": 1,
+        });
+        let parsed = OAuthError::from_value(&value).unwrap();
+        assert_eq!(parsed.error(), "invalid_grant");
+        assert_eq!(parsed.description(), Some("reauth"));
+        assert_eq!(parsed.subtype(), Some("invalid_rapt"));
+        assert!(OAuthError::from_value(&serde_json::json!("invalid_grant")).is_none());
+    }
+}

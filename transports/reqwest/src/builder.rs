@@ -1,0 +1,181 @@
+//! `ReqwestTransportBuilder`: the limits, and the two clients it builds.
+
+use std::fmt;
+use std::time::Duration;
+
+use credkit_core::BuildError;
+use reqwest::{Client, redirect};
+
+use crate::error;
+use crate::resolve::LoopbackResolver;
+use crate::transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, ReqwestTransport,
+};
+
+/// The `User-Agent` sent when a request does not set one.
+const USER_AGENT: &str = concat!("credkit-reqwest/", env!("CARGO_PKG_VERSION"));
+
+/// Builds a [`ReqwestTransport`]; from [`ReqwestTransport::builder`]. Its `Debug` shows the
+/// limits, and only whether a client was given.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use credkit_reqwest::ReqwestTransport;
+///
+/// let transport = ReqwestTransport::builder().with_timeout(Duration::from_secs(5)).build()?;
+/// assert_eq!(transport.timeout(), Duration::from_secs(5));
+/// # Ok::<(), credkit_core::BuildError>(())
+/// ```
+#[must_use]
+pub struct ReqwestTransportBuilder {
+    client: Option<Client>,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body_size: usize,
+}
+
+impl Default for ReqwestTransportBuilder {
+    fn default() -> Self {
+        Self {
+            client: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+        }
+    }
+}
+
+impl fmt::Debug for ReqwestTransportBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReqwestTransportBuilder")
+            .field("own_client", &self.client.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body_size", &self.max_body_size)
+            .finish()
+    }
+}
+
+impl ReqwestTransportBuilder {
+    /// How long establishing a connection (TCP and TLS) may take. Default
+    /// [`DEFAULT_CONNECT_TIMEOUT`] (10 s). Ignored with [`with_client`](Self::with_client):
+    /// set it on that client.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one whole exchange may take, from connecting to the last byte of the body.
+    /// Default [`DEFAULT_TIMEOUT`] (30 s). Applies with [`with_client`](Self::with_client) too.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body accepted, in bytes. Default [`DEFAULT_MAX_BODY_SIZE`]
+    /// (1 MiB). Applies with [`with_client`](Self::with_client) too.
+    pub fn with_max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Uses `client` instead of building one. Default: a client built by this builder.
+    ///
+    /// The URL policy, the total timeout, the body cap and the error mapping still apply; the
+    /// rest is the client's configuration, so build it as this crate would:
+    ///
+    /// - **no redirects** (`redirect(reqwest::redirect::Policy::none())`): reqwest follows up to
+    ///   10 by default, replaying the request elsewhere. If a redirect was followed anyway, the
+    ///   response is refused with a configuration error, but the request has been sent by then;
+    /// - **no proxy for loopback hosts** (`no_proxy()`, or a `NO_PROXY` covering them): reqwest
+    ///   reads proxies from the environment and does not exempt loopback, so a plain-http
+    ///   request to `127.0.0.1` could travel to the proxy. The client is used for loopback hosts
+    ///   as it is, and `localhost` is resolved by its own resolver;
+    /// - **no decompression** features, a connect timeout, and rustls or another TLS stack you
+    ///   trust.
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Builds the transport.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::is_invalid_value`] when a timeout or the body cap is zero, or when reqwest
+    /// cannot build its client (the TLS backend or the resolver configuration cannot be loaded).
+    pub fn build(self) -> Result<ReqwestTransport, BuildError> {
+        if self.timeout.is_zero() {
+            return Err(error::zero_limit("total timeout"));
+        }
+        if self.max_body_size == 0 {
+            return Err(error::zero_limit("body size limit"));
+        }
+        if let Some(client) = self.client {
+            return Ok(ReqwestTransport {
+                timeout: self.timeout,
+                max_body_size: self.max_body_size,
+                ..ReqwestTransport::from_client(client)
+            });
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(error::zero_limit("connect timeout"));
+        }
+        let client = base_client(self.connect_timeout)
+            .build()
+            .map_err(error::client_build)?;
+        let loopback = base_client(self.connect_timeout)
+            .no_proxy()
+            .dns_resolver(LoopbackResolver)
+            .build()
+            .map_err(error::client_build)?;
+        Ok(ReqwestTransport {
+            client,
+            loopback: Some(loopback),
+            connect_timeout: Some(self.connect_timeout),
+            timeout: self.timeout,
+            max_body_size: self.max_body_size,
+        })
+    }
+}
+
+fn base_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
+    Client::builder()
+        .redirect(redirect::Policy::none())
+        .retry(reqwest::retry::never())
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_rejects_zero_limits() {
+        let zero = Duration::ZERO;
+        for builder in [
+            ReqwestTransport::builder().with_timeout(zero),
+            ReqwestTransport::builder().with_connect_timeout(zero),
+            ReqwestTransport::builder().with_max_body_size(0),
+        ] {
+            assert!(builder.build().unwrap_err().is_invalid_value());
+        }
+    }
+
+    #[test]
+    fn builder_keeps_settings_with_a_client_of_ones_own() {
+        let transport = ReqwestTransport::builder()
+            .with_client(Client::new())
+            .with_timeout(Duration::from_millis(1500))
+            .with_max_body_size(10)
+            .build()
+            .unwrap();
+        assert_eq!(transport.timeout(), Duration::from_millis(1500));
+        assert_eq!(transport.max_body_size(), 10);
+        assert_eq!(transport.connect_timeout(), None);
+        assert!(transport.loopback.is_none());
+    }
+}
