@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 
@@ -41,6 +42,8 @@ use crate::{AccessToken, Error, ErrorKind, Result, TokenSource};
 #[derive(Clone, Debug, Default)]
 pub struct ChainSource {
     sources: Vec<Arc<dyn TokenSource>>,
+    /// One more than the index of the source that supplied the last token; 0 before any.
+    supplier: Arc<AtomicUsize>,
 }
 
 impl ChainSource {
@@ -51,7 +54,10 @@ impl ChainSource {
 
     /// A chain of `sources`, tried in the given order.
     pub fn from_sources(sources: Vec<Arc<dyn TokenSource>>) -> Self {
-        Self { sources }
+        Self {
+            sources,
+            supplier: Arc::default(),
+        }
     }
 
     /// Appends a source, tried after those already in the chain.
@@ -84,9 +90,10 @@ impl TokenSource for ChainSource {
             ));
         }
         let mut not_configured = Vec::with_capacity(self.sources.len());
-        for source in &self.sources {
+        for (index, source) in self.sources.iter().enumerate() {
             match source.fetch_token().await {
                 Ok(token) => {
+                    self.supplier.store(index + 1, Ordering::Release);
                     if !not_configured.is_empty() {
                         tracing::debug!(
                             source = source.name(),
@@ -132,5 +139,14 @@ impl TokenSource for ChainSource {
 
     fn name(&self) -> &'static str {
         "credential chain"
+    }
+
+    /// Passes the record to the source that supplied the last token: the record is its state.
+    /// Before any token, nothing can tell whose state it is, and no source takes it.
+    fn adopt_record(&self, record: &crate::CredentialRecord) {
+        let supplier = self.supplier.load(Ordering::Acquire);
+        if let Some(source) = supplier.checked_sub(1).and_then(|i| self.sources.get(i)) {
+            source.adopt_record(record);
+        }
     }
 }

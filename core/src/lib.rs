@@ -116,7 +116,7 @@ pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
 pub use spawner::Spawner;
 pub use static_source::StaticSource;
-pub use storage::{CredentialRecord, MemoryStorage, Storage};
+pub use storage::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, MemoryStorage, Storage};
 pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};
 pub use transport::Transport;
 

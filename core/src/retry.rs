@@ -236,6 +236,10 @@ impl<S: TokenSource> TokenSource for Retrying<S> {
     fn name(&self) -> &str {
         self.inner.name()
     }
+
+    fn adopt_record(&self, record: &crate::CredentialRecord) {
+        self.inner.adopt_record(record);
+    }
 }
 
 /// A uniformly distributed number in `0.0..1.0` for jitter, from the standard library's randomly

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{AccessToken, Result};
+use crate::{AccessToken, CredentialRecord, Result};
 
 /// Something that can fetch a brand-new access token: a refresh-token grant, an external program,
 /// a caller's callback, a fixed token.
@@ -68,6 +68,15 @@ pub trait TokenSource: Send + Sync + Debug {
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }
+
+    /// Takes in a credential record that the caching layer read from its storage, written by
+    /// this process earlier or by another one sharing the storage. A source whose state changes
+    /// as it fetches (a refresh token that rotates) adopts the stored state, so that its next
+    /// fetch uses the refresh token the last holder stored, not one rotated away since.
+    /// Default: nothing.
+    fn adopt_record(&self, record: &CredentialRecord) {
+        let _ = record;
+    }
 }
 
 #[async_trait]
@@ -78,6 +87,10 @@ impl<T: TokenSource + ?Sized> TokenSource for &T {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn adopt_record(&self, record: &CredentialRecord) {
+        (**self).adopt_record(record);
     }
 }
 
@@ -90,6 +103,10 @@ impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
     fn name(&self) -> &str {
         (**self).name()
     }
+
+    fn adopt_record(&self, record: &CredentialRecord) {
+        (**self).adopt_record(record);
+    }
 }
 
 #[async_trait]
@@ -100,5 +117,9 @@ impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn adopt_record(&self, record: &CredentialRecord) {
+        (**self).adopt_record(record);
     }
 }

@@ -72,7 +72,9 @@ mock! {
 
 mock! {
     /// A mock [`Storage`]: check that a record was stored exactly once, before a token was handed
-    /// out, and so on.
+    /// out, and so on. It offers no lease ([`Storage::lease`] keeps the trait's default,
+    /// `Ok(None)`), so tests that set no lease expectation keep working; test lease handling
+    /// with a real store or a small double of your own.
     pub Storage {}
 
     #[async_trait]

@@ -9,7 +9,7 @@ use http::HeaderValue;
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
 use super::inner::Inner;
-use super::refresh::{Config, StorageSlot};
+use super::refresh::{Config, LeasePolicy, StorageSlot};
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
     AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
@@ -62,6 +62,7 @@ pub struct CredentialsBuilder {
     threshold: Duration,
     min_retry_interval: Duration,
     flight_deadline: Option<Duration>,
+    lease_policy: LeasePolicy,
     initial_token: Option<AccessToken>,
     observer: Option<Observer>,
 }
@@ -78,6 +79,7 @@ impl CredentialsBuilder {
             threshold: REFRESH_THRESHOLD,
             min_retry_interval: MIN_RETRY_INTERVAL,
             flight_deadline: None,
+            lease_policy: LeasePolicy::default(),
             initial_token: None,
             observer: None,
         }
@@ -271,6 +273,46 @@ impl CredentialsBuilder {
         self
     }
 
+    /// When another process holds the storage's cross-process lease (see [`Storage::lease`])
+    /// past the refresh's deadline: `true` refreshes on this process's own, reporting it with a
+    /// [`RefreshEvent::LeaseUnavailable`]. Default: `false`, the refresh fails with the
+    /// storage's transient [`Timeout`](crate::ErrorKind::Timeout) error and the next call tries
+    /// again.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_storage(MemoryStorage::new(), "me")
+    ///     .with_local_refresh_on_lease_timeout(true)
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_local_refresh_on_lease_timeout(mut self, refresh_locally: bool) -> Self {
+        self.lease_policy.refresh_on_timeout = refresh_locally;
+        self
+    }
+
+    /// When the storage fails while taking its cross-process lease (a server out of reach):
+    /// `true` fails the refresh with the storage's error, for refresh tokens that rotate, where
+    /// a refresh without the lease would race the other processes. Default: `false`, this
+    /// process refreshes on its own and keeps serving, reporting it with a
+    /// [`RefreshEvent::LeaseUnavailable`].
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_storage(MemoryStorage::new(), "me")
+    ///     .with_fail_closed_without_lease(true)
+    ///     .build()?;
+    /// # let _ = credentials;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_fail_closed_without_lease(mut self, fail_closed: bool) -> Self {
+        self.lease_policy.fail_closed = fail_closed;
+        self
+    }
+
     /// Seeds the cache with `token`, as from a credentials file that carries a token and its
     /// expiry. Default: an empty cache. A fresh seed is used without a fetch; a stale one is
     /// used while it refreshes; an expired one is replaced on first use.
@@ -392,6 +434,7 @@ impl CredentialsBuilder {
             min_retry_interval: self.min_retry_interval,
             flight_deadline,
             retries,
+            lease_policy: self.lease_policy,
         };
         Credentials {
             inner: Arc::new(Inner::new(Arc::new(config), initial)),
@@ -411,6 +454,7 @@ impl fmt::Debug for CredentialsBuilder {
             .field("threshold", &self.threshold)
             .field("min_retry_interval", &self.min_retry_interval)
             .field("flight_deadline", &self.flight_deadline)
+            .field("lease_policy", &self.lease_policy)
             .field("initial_token", &self.initial_token)
             .field("observer", &self.observer.is_some())
             .finish()

@@ -63,6 +63,18 @@ pub enum RefreshEvent {
         /// Why. Its message never contains a secret.
         error: Error,
     },
+    /// The storage's cross-process lease could not be taken: another process held it past the
+    /// wait (a transient timeout), or the storage failed. The refresh then went ahead without
+    /// it, or failed, as the builder says (see
+    /// [`with_local_refresh_on_lease_timeout`](crate::CredentialsBuilder::with_local_refresh_on_lease_timeout)
+    /// and [`with_fail_closed_without_lease`](crate::CredentialsBuilder::with_fail_closed_without_lease)).
+    #[non_exhaustive]
+    LeaseUnavailable {
+        /// Why. Its message never contains a secret.
+        error: Error,
+        /// Whether this process refreshed on its own, without the lease.
+        refreshed_locally: bool,
+    },
     /// The [spawner](crate::CredentialsBuilder::with_spawner) panicked when handed a refresh
     /// (tokio's `spawn` called outside a runtime, say). The refresh is not lost: a caller that
     /// waits drives it instead. Fix the spawner (capture a runtime handle).

@@ -1,9 +1,12 @@
 //! The shared state behind every `Credentials` clone, the decisions about refreshing, and the
 //! flights that run refreshes.
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError, Weak};
+use std::task::{Context, Poll};
 
 use arc_swap::ArcSwapOption;
 use futures::FutureExt;
@@ -13,7 +16,7 @@ use time::OffsetDateTime;
 
 use super::errors;
 use super::events::RefreshEvent;
-use super::refresh::{Config, Driven, Outcome, SharedRefresh, Trigger, lock, quietly};
+use super::refresh::{Config, Outcome, Plan, SharedRefresh, Trigger, lock, quietly};
 use super::snapshot::Snapshot;
 use crate::{Clock, Error, TokenState};
 
@@ -44,6 +47,8 @@ struct Flights {
     storage_checked: bool,
     /// Why the last refresh failed, until one succeeds.
     last_error: Option<Error>,
+    /// The token the last invalidation dropped: never taken back from storage.
+    rejected: Option<Arc<Snapshot>>,
 }
 
 struct Flight {
@@ -54,11 +59,22 @@ struct Flight {
     /// When its deadline passes by the clock. A flight found past it was abandoned or hung:
     /// nobody joins it any more, and a new one replaces it.
     deadline: OffsetDateTime,
+    /// Whether it holds the storage's cross-process lease: then, once nobody drives it, it is
+    /// dropped at once (releasing the lease) rather than kept to be resumed.
+    holds_lease: Arc<AtomicBool>,
+    inner: Weak<Inner>,
 }
 
 impl Flight {
     fn join(&self) -> Driven {
-        Driven::new(self.id, self.future.clone(), &self.drivers)
+        self.drivers.fetch_add(1, Ordering::AcqRel);
+        Driven {
+            id: self.id,
+            future: self.future.clone(),
+            drivers: Arc::clone(&self.drivers),
+            holds_lease: Arc::clone(&self.holds_lease),
+            inner: Weak::clone(&self.inner),
+        }
     }
 }
 
@@ -279,21 +295,28 @@ impl Inner {
         let check_storage =
             !flights.storage_checked && trigger != Trigger::Forced && self.config.storage.is_some();
         flights.storage_checked = true;
-        let deadline = self.config.flight_deadline;
-        let future = flight(
-            Arc::clone(&self.config),
-            Arc::downgrade(self),
-            id,
+        let deadline = now
+            .checked_add(
+                time::Duration::try_from(self.config.flight_deadline)
+                    .unwrap_or(time::Duration::MAX),
+            )
+            .unwrap_or(now);
+        let holds_lease = Arc::new(AtomicBool::new(false));
+        let plan = Plan {
             trigger,
             check_storage,
-        );
+            deadline,
+            known: self.cache.load_full().or_else(|| flights.rejected.clone()),
+            holds_lease: Arc::clone(&holds_lease),
+        };
+        let future = flight(Arc::clone(&self.config), Arc::downgrade(self), id, plan);
         flights.current.insert(Flight {
             id,
             future,
             drivers: Arc::new(AtomicUsize::new(0)),
-            deadline: now
-                .checked_add(time::Duration::try_from(deadline).unwrap_or(time::Duration::MAX))
-                .unwrap_or(now),
+            deadline,
+            holds_lease,
+            inner: Arc::downgrade(self),
         })
     }
 
@@ -369,6 +392,30 @@ impl Inner {
         }
     }
 
+    /// Drops flight `id` if nobody drives it any more: its storage lease is released at once
+    /// (dropping the future drops the lease), so other processes need not wait for it.
+    fn abandon(&self, id: u64) {
+        let abandoned = {
+            let mut flights = lock(&self.flights);
+            match &flights.current {
+                Some(flight) if flight.id == id && flight.drivers.load(Ordering::Acquire) == 0 => {
+                    flights.current.take()
+                }
+                _ => None,
+            }
+        };
+        if abandoned.is_some() {
+            quietly(|| {
+                tracing::debug!(
+                    source = self.config.source.name(),
+                    "a refresh nobody waits for was dropped, releasing the storage's lease"
+                );
+            });
+        }
+        // Dropped here, outside the lock.
+        drop(abandoned);
+    }
+
     /// Drops the cached token if it is still `current`; true if this call dropped it.
     pub(super) fn invalidate(&self, matches: impl FnOnce(&Snapshot) -> bool) -> bool {
         let current = self.cache.load();
@@ -385,7 +432,11 @@ impl Inner {
         };
         if dropped {
             // Storage holds the rejected token too: never reload it.
-            lock(&self.flights).storage_checked = true;
+            {
+                let mut flights = lock(&self.flights);
+                flights.storage_checked = true;
+                flights.rejected = current.as_ref().map(Arc::clone);
+            }
             quietly(|| {
                 tracing::debug!(
                     source = self.config.source.name(),
@@ -427,26 +478,20 @@ impl Flights {
 /// The future of flight `id`: obtains a token within the flight deadline, then publishes the
 /// outcome through `inner` (if any handle is left). Boxed and shared, so every waiting caller
 /// gets the same outcome.
-fn flight(
-    config: Arc<Config>,
-    inner: Weak<Inner>,
-    id: u64,
-    trigger: Trigger,
-    check_storage: bool,
-) -> SharedRefresh {
+fn flight(config: Arc<Config>, inner: Weak<Inner>, id: u64, plan: Plan) -> SharedRefresh {
     // The deadline runs from now, not from the first poll.
     let timer = config.clock.timeout(config.flight_deadline);
     async move {
         quietly(|| {
             tracing::debug!(
                 source = config.source.name(),
-                trigger = trigger.as_str(),
+                trigger = plan.trigger.as_str(),
                 "refreshing the access token"
             );
         });
         // A panic that escaped `obtain`'s own guards must not poison the shared future and
         // wedge every caller.
-        let work = AssertUnwindSafe(config.obtain(trigger, check_storage))
+        let work = AssertUnwindSafe(config.obtain(&plan))
             .catch_unwind()
             .boxed();
         // The timer comes first: past the deadline, a reply that is also ready is stale.
@@ -484,5 +529,44 @@ fn state_from_code(code: u8) -> TokenState {
         0 => TokenState::Fresh,
         1 => TokenState::Stale,
         _ => TokenState::Invalid,
+    }
+}
+
+/// A caller's hold on a refresh in flight. While one exists the refresh has a driver; dropping
+/// it (a cancelled caller) leaves the refresh in place for the next caller to drive, unless it
+/// holds the storage's lease: the last driver's drop then drops the refresh and its lease.
+pub(super) struct Driven {
+    /// The flight's id.
+    id: u64,
+    future: SharedRefresh,
+    drivers: Arc<AtomicUsize>,
+    holds_lease: Arc<AtomicBool>,
+    inner: Weak<Inner>,
+}
+
+impl Driven {
+    /// The id of the flight this holds.
+    pub(super) fn flight_id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for Driven {
+    fn drop(&mut self) {
+        let last = self.drivers.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last
+            && self.holds_lease.load(Ordering::Acquire)
+            && let Some(inner) = self.inner.upgrade()
+        {
+            inner.abandon(self.id);
+        }
+    }
+}
+
+impl Future for Driven {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        self.future.poll_unpin(cx)
     }
 }

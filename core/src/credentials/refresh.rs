@@ -3,23 +3,24 @@
 //! the other way round.
 
 use std::fmt;
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use secrecy::SecretString;
+use time::OffsetDateTime;
 
 use super::errors;
 use super::events::{Observer, RefreshEvent};
 use super::snapshot::{Rendering, Snapshot};
 use crate::TokenState;
-use crate::{AccessToken, Clock, CredentialRecord, Error, Result, Spawner, Storage, TokenSource};
+use crate::{
+    AccessToken, Clock, CredentialRecord, Error, ErrorKind, Lease, LeaseOptions, Result, Spawner,
+    Storage, TokenSource,
+};
 
 /// What a refresh resolves to, for every caller that waited on it.
 pub(super) type Outcome = Result<Refreshed>;
@@ -66,6 +67,17 @@ pub(super) struct Config {
     pub(super) min_retry_interval: Duration,
     pub(super) flight_deadline: Duration,
     pub(super) retries: Option<u32>,
+    pub(super) lease_policy: LeasePolicy,
+}
+
+/// What a refresh does when the storage's lease cannot be had.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct LeasePolicy {
+    /// Refresh without the lease when another holder kept it past the wait (default: fail with
+    /// the storage's transient timeout).
+    pub(super) refresh_on_timeout: bool,
+    /// Fail when the lease cannot be had because the storage fails (default: refresh locally).
+    pub(super) fail_closed: bool,
 }
 
 /// The storage, the key of our record, and the last record we know it holds.
@@ -78,6 +90,20 @@ pub(super) struct StorageSlot {
     /// A rotated refresh token that could not be stored yet (the record was out of reach):
     /// the next store carries it.
     pub(super) pending_rotation: Mutex<Option<SecretString>>,
+}
+
+/// What one refresh is to do.
+pub(super) struct Plan {
+    pub(super) trigger: Trigger,
+    /// Try the stored token before fetching (the first refresh only).
+    pub(super) check_storage: bool,
+    /// When the flight's deadline passes.
+    pub(super) deadline: OffsetDateTime,
+    /// The token this process had (cached, or rejected and dropped): a stored token equal to
+    /// it is no news.
+    pub(super) known: Option<Arc<Snapshot>>,
+    /// Set while the refresh holds the storage's lease.
+    pub(super) holds_lease: Arc<AtomicBool>,
 }
 
 /// How a refresh got its token.
@@ -103,16 +129,56 @@ impl Config {
         }
     }
 
-    /// Gets a token: the stored one when `check_storage` and it is usable, else a fetched one,
-    /// checked and stored (with any rotated refresh token) before it is returned.
-    pub(super) async fn obtain(&self, trigger: Trigger, check_storage: bool) -> Result<Refreshed> {
+    /// Gets a token: the stored one when `check_storage` and it is usable; else, under the
+    /// storage's lease if it offers one, a token another process stored meanwhile or a fetched
+    /// one, checked and stored (with any rotated refresh token) before it is returned.
+    ///
+    /// `known` is the token this process had (cached, or rejected and dropped): a stored token
+    /// equal to it is no news, and `Forced` refreshes always fetch.
+    pub(super) async fn obtain(&self, plan: &Plan) -> Result<Refreshed> {
+        let Plan {
+            trigger,
+            check_storage,
+            deadline,
+            known,
+            holds_lease,
+        } = plan;
+        let (trigger, check_storage, deadline) = (*trigger, *check_storage, *deadline);
         if check_storage && let Some(snapshot) = self.stored_token(trigger).await {
-            let how = Obtained {
-                from_storage: true,
-                rotated: false,
-            };
-            return Ok(Refreshed { snapshot, how });
+            return Ok(Refreshed {
+                snapshot,
+                how: Obtained {
+                    from_storage: true,
+                    rotated: false,
+                },
+            });
         }
+        // Held until the end of this function; dropped (released) on any early return,
+        // cancellation or panic.
+        let lease = self.take_lease(deadline).await?;
+        holds_lease.store(lease.is_some(), Ordering::Release);
+        if lease.is_some()
+            && trigger != Trigger::Forced
+            && let Some(snapshot) = self.stored_under_lease(known.as_deref()).await
+        {
+            self.release(lease).await;
+            holds_lease.store(false, Ordering::Release);
+            return Ok(Refreshed {
+                snapshot,
+                how: Obtained {
+                    from_storage: true,
+                    rotated: false,
+                },
+            });
+        }
+        let fetched = self.fetch_and_store().await;
+        self.release(lease).await;
+        holds_lease.store(false, Ordering::Release);
+        fetched
+    }
+
+    /// Fetches a token, checks it, and stores it with any rotated refresh token.
+    async fn fetch_and_store(&self) -> Result<Refreshed> {
         let fetched = AssertUnwindSafe(self.source.fetch_token())
             .catch_unwind()
             .await
@@ -144,6 +210,90 @@ impl Config {
         Ok(Refreshed { snapshot, how })
     }
 
+    /// The storage's lease on our key, if it offers one; waits at most until `deadline`.
+    async fn take_lease(&self, deadline: OffsetDateTime) -> Result<Option<Lease>> {
+        let Some(slot) = self.storage.as_ref() else {
+            return Ok(None);
+        };
+        // Half of what is left, so that a refresh without the lease (when the builder allows
+        // it) still has time to finish within the deadline.
+        let wait = Duration::try_from(deadline - self.clock.now()).unwrap_or(Duration::ZERO) / 2;
+        let options = LeaseOptions::new(wait, Arc::clone(&self.clock));
+        let taken = AssertUnwindSafe(slot.storage.lease(&slot.key, &options))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(errors::storage_panicked("taking the lease on")));
+        let error = match taken {
+            Ok(lease) => return Ok(lease),
+            Err(error) => error,
+        };
+        let timed_out = error.kind() == ErrorKind::Timeout;
+        let refresh_locally = if timed_out {
+            self.lease_policy.refresh_on_timeout
+        } else {
+            !self.lease_policy.fail_closed
+        };
+        quietly(|| {
+            tracing::warn!(
+                source = self.source.name(),
+                kind = %error.kind(),
+                error = %error,
+                refresh_locally,
+                "the storage's refresh lease could not be taken"
+            );
+        });
+        self.emit(&RefreshEvent::LeaseUnavailable {
+            error: error.clone(),
+            refreshed_locally: refresh_locally,
+        });
+        if refresh_locally {
+            Ok(None)
+        } else {
+            Err(error)
+        }
+    }
+
+    /// Releases `lease`, if any, reporting a failure (the lease then lapses by itself).
+    async fn release(&self, lease: Option<Lease>) {
+        if let Some(lease) = lease
+            && let Err(error) = lease.release().await
+        {
+            self.storage_failed(error, "releasing the lease on");
+        }
+    }
+
+    /// Under the lease: the record again (another process may have refreshed while this one
+    /// waited), adopted by the source; its token if it is fresh and not the one this process
+    /// already had.
+    async fn stored_under_lease(&self, known: Option<&Snapshot>) -> Option<Arc<Snapshot>> {
+        let slot = self.storage.as_ref()?;
+        let record = match self.load(slot).await {
+            Ok(record) => record?,
+            Err(error) => {
+                self.storage_failed(error, "loading");
+                return None;
+            }
+        };
+        self.adopt(slot, &record);
+        let token = record.access_token();
+        *lock(&slot.record) = Some(record);
+        let token = token?;
+        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh
+            || known.is_some_and(|known| known.is_token(&token))
+        {
+            return None;
+        }
+        Snapshot::new(token, &self.rendering).ok().map(Arc::new)
+    }
+
+    /// Hands a record read from storage to the source, unless this process holds a rotation
+    /// the storage has not taken yet (the stored refresh token would then be the older one).
+    fn adopt(&self, slot: &StorageSlot, record: &CredentialRecord) {
+        if lock(&slot.pending_rotation).is_none() {
+            self.source.adopt_record(record);
+        }
+    }
+
     /// Loads the record on start, remembers it, and returns its token if it is usable: fresh,
     /// or stale when the cache has nothing usable (refresh ahead then follows as usual).
     async fn stored_token(&self, trigger: Trigger) -> Option<Arc<Snapshot>> {
@@ -161,6 +311,7 @@ impl Config {
                 return None;
             }
         };
+        self.adopt(slot, &record);
         let token = record.access_token();
         *lock(&slot.record) = Some(record);
         let token = token?;
@@ -212,17 +363,20 @@ impl Config {
             Some(token) => base.with_access_token(token),
             None => base,
         };
-        if let Some(refresh_token) = rotated {
-            record = record.with_refresh_token(refresh_token);
+        if let Some(refresh_token) = &rotated {
+            record = record.with_refresh_token(refresh_token.clone());
         }
         let stored = AssertUnwindSafe(slot.storage.store(&slot.key, &record))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(errors::storage_panicked("storing")));
-        // Remember it even if the store failed, so the next store still carries a rotated
-        // refresh token.
+        // Remember it even if the store failed, and keep an unstored rotation pending: the next
+        // store carries it, and no record read meanwhile displaces it.
         *lock(&slot.record) = Some(record);
         if let Err(error) = stored {
+            if rotated.is_some() {
+                *lock(&slot.pending_rotation) = rotated;
+            }
             self.storage_failed(error, "storing");
         }
     }
@@ -263,46 +417,8 @@ impl fmt::Debug for Config {
             .field("min_retry_interval", &self.min_retry_interval)
             .field("flight_deadline", &self.flight_deadline)
             .field("retry_attempts", &self.retries)
+            .field("lease_policy", &self.lease_policy)
             .finish()
-    }
-}
-
-/// A caller's hold on a refresh in flight. While one exists the refresh has a driver; dropping
-/// it (a cancelled caller) leaves the refresh in place for the next caller to drive.
-pub(super) struct Driven {
-    /// The flight's id.
-    id: u64,
-    future: SharedRefresh,
-    drivers: Arc<AtomicUsize>,
-}
-
-impl Driven {
-    pub(super) fn new(id: u64, future: SharedRefresh, drivers: &Arc<AtomicUsize>) -> Self {
-        drivers.fetch_add(1, Ordering::AcqRel);
-        Self {
-            id,
-            future,
-            drivers: Arc::clone(drivers),
-        }
-    }
-
-    /// The id of the flight this holds.
-    pub(super) fn flight_id(&self) -> u64 {
-        self.id
-    }
-}
-
-impl Drop for Driven {
-    fn drop(&mut self) {
-        self.drivers.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Future for Driven {
-    type Output = Outcome;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        self.future.poll_unpin(cx)
     }
 }
 

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 
 use crate::Result;
 
+mod lease;
 mod memory;
 mod record;
 
+pub use lease::{Lease, LeaseHandle, LeaseOptions};
 pub use memory::MemoryStorage;
 pub use record::CredentialRecord;
 
@@ -31,7 +33,13 @@ pub use record::CredentialRecord;
 /// - Thread safety: shared as `Arc<dyn Storage>`. Cancellation: a dropped `store` may or may not
 ///   have written the record, but must not leave a torn one.
 /// - Errors use [`ErrorKind::Storage`](crate::ErrorKind::Storage); transient only where a retry
-///   may help (a busy database).
+///   may help (a busy database, a server out of reach). A record that cannot be read for good
+///   (corrupt, not a record) is a permanent error: `Credentials` then replaces it with its next
+///   store, where a transient one is never overwritten blind.
+/// - [`lease`](Storage::lease) is optional. A storage shared by several processes offers it so
+///   that they make one refresh per expiry between them and never lose a rotated refresh token:
+///   `Credentials` refreshes under the lease (take it, load the record again, use a token
+///   another process stored if it is still fresh, else fetch, store, release).
 ///
 /// # Examples
 ///
@@ -94,6 +102,26 @@ pub trait Storage: Send + Sync + Debug {
     ///
     /// An [`ErrorKind::Storage`](crate::ErrorKind::Storage) error when the medium fails.
     async fn remove(&self, key: &str) -> Result<()>;
+
+    /// Takes the cross-process lease on `key`, waiting at most [`LeaseOptions::wait`] (on its
+    /// clock) for another holder to release it. `Ok(None)`: this storage offers no lease, and
+    /// `Credentials` refreshes as it would without one. Default: `Ok(None)`.
+    ///
+    /// The lease is exclusive across every process sharing the storage, released when the
+    /// [`Lease`] is released or dropped, and released too when its holder dies (an operating
+    /// system's file lock, a time to live). Waiting must never block the thread: poll with
+    /// sleeps on the options' clock, or wait on a notification. Cancelling the future must not
+    /// leave the lease held.
+    ///
+    /// # Errors
+    ///
+    /// A transient [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error when another holder
+    /// kept the lease past the wait; an [`ErrorKind::Storage`](crate::ErrorKind::Storage) error
+    /// when the medium fails.
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        let _ = (key, options);
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -106,6 +134,9 @@ impl<T: Storage + ?Sized> Storage for &T {
     }
     async fn remove(&self, key: &str) -> Result<()> {
         (**self).remove(key).await
+    }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        (**self).lease(key, options).await
     }
 }
 
@@ -120,6 +151,9 @@ impl<T: Storage + ?Sized> Storage for Box<T> {
     async fn remove(&self, key: &str) -> Result<()> {
         (**self).remove(key).await
     }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        (**self).lease(key, options).await
+    }
 }
 
 #[async_trait]
@@ -132,5 +166,8 @@ impl<T: Storage + ?Sized> Storage for Arc<T> {
     }
     async fn remove(&self, key: &str) -> Result<()> {
         (**self).remove(key).await
+    }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        (**self).lease(key, options).await
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use credkit_core::{AccessToken, Result, TokenSource, Transport, oauth};
+use credkit_core::{AccessToken, CredentialRecord, Result, TokenSource, Transport, oauth};
 use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
@@ -41,6 +41,11 @@ impl TokenSource for UserCredentials {
 
     fn name(&self) -> &'static str {
         "authorized user (refresh token)"
+    }
+
+    /// Adopts the stored refresh token (see [`TokenSource::adopt_record`]).
+    fn adopt_record(&self, record: &CredentialRecord) {
+        self.adopt(record);
     }
 }
 

@@ -96,4 +96,13 @@ impl UserCredentials {
             }
         })
     }
+
+    /// Takes the refresh token of a record read from shared storage, so that the next grant
+    /// uses the one the last holder stored (another process may have rotated it). What
+    /// `Credentials` calls through [`TokenSource::adopt_record`](credkit_core::TokenSource::adopt_record).
+    pub(crate) fn adopt(&self, record: &CredentialRecord) {
+        if let Some(refresh_token) = record.refresh_token() {
+            self.state().refresh_token = Some(refresh_token.clone());
+        }
+    }
 }
