@@ -75,7 +75,9 @@ impl TokenSource for Rotating {
 
     fn adopt_record(&self, record: &CredentialRecord) {
         if let Some(stored) = record.refresh_token() {
-            *self.refresh_token.lock().unwrap() = stored.expose_secret().to_owned();
+            stored
+                .expose_secret()
+                .clone_into(&mut self.refresh_token.lock().unwrap());
         }
     }
 }
