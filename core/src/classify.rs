@@ -38,6 +38,45 @@ pub fn is_transient_oauth_code(code: &str) -> bool {
     )
 }
 
+/// Whether a token endpoint's JSON error body asks to be retried, by the reference library's
+/// rule: the body is an object, its `error` and `error_description` are each absent, a "falsy"
+/// JSON value (`null`, `false`, `0`, `""`, `[]`, `{}`) or a string, and one of them is exactly a
+/// transient code (see [`is_transient_oauth_code`]). Any other member value (a non-empty object,
+/// a number, `true`) makes the body permanent, and so does a body that is not an object.
+///
+/// ```
+/// use credkit_core::classify::is_transient_oauth_body;
+/// use serde_json::json;
+///
+/// assert!(is_transient_oauth_body(&json!({"error_description": "internal_failure"})));
+/// assert!(is_transient_oauth_body(&json!({"error": "server_error", "error_description": null})));
+/// assert!(!is_transient_oauth_body(&json!({"error": "server_error", "error_description": {"a": 1}})));
+/// assert!(!is_transient_oauth_body(&json!({"error": {"foo": "bar"}})));
+/// assert!(!is_transient_oauth_body(&json!(["server_error"])));
+/// ```
+pub fn is_transient_oauth_body(body: &serde_json::Value) -> bool {
+    let Some(object) = body.as_object() else {
+        return false;
+    };
+    // Python's `data.get(key) or ""`, then "not a str: not retryable".
+    let member = |key: &str| -> Option<&str> {
+        match object.get(key) {
+            None | Some(serde_json::Value::Null | serde_json::Value::Bool(false)) => Some(""),
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Number(n)) if n.as_f64() == Some(0.0) => Some(""),
+            Some(serde_json::Value::Array(a)) if a.is_empty() => Some(""),
+            Some(serde_json::Value::Object(o)) if o.is_empty() => Some(""),
+            Some(_) => None,
+        }
+    };
+    match (member("error_description"), member("error")) {
+        (Some(description), Some(error)) => {
+            is_transient_oauth_code(description) || is_transient_oauth_code(error)
+        }
+        _ => false,
+    }
+}
+
 /// Whether a transport failure is worth retrying: connect, timeout and reset failures are.
 ///
 /// ```
@@ -78,6 +117,35 @@ mod tests {
         }
         for code in ["invalid_grant", "invalid_scope", "invalid_client", ""] {
             assert!(!is_transient_oauth_code(code));
+        }
+    }
+
+    // The reference's `test__can_retry_message` and `test__can_retry_no_retry_message`, with the
+    // member values its `_can_retry` treats as "not a string".
+    #[test]
+    fn error_bodies_follow_the_reference_rule() {
+        use serde_json::json;
+        for body in [
+            json!({"error": "internal_failure"}),
+            json!({"error": "server_error"}),
+            json!({"error_description": "internal_failure"}),
+            json!({"error_description": "temporarily_unavailable", "error": 0}),
+            json!({"error": "server_error", "error_description": false}),
+            json!({"error": "server_error", "error_description": []}),
+        ] {
+            assert!(is_transient_oauth_body(&body), "{body}");
+        }
+        for body in [
+            json!({"error": "invalid_scope"}),
+            json!({"error": {"foo": "bar"}}),
+            json!({"error_description": ["foo", "bar"]}),
+            json!({"error": "server_error", "error_description": 1}),
+            json!({"error": "server_error", "error_description": true}),
+            json!({"error": "server_error x"}),
+            json!("server_error"),
+            json!(null),
+        ] {
+            assert!(!is_transient_oauth_body(&body), "{body}");
         }
     }
 }

@@ -426,12 +426,24 @@ impl StdError for Error {
     }
 }
 
-/// A response's media type for messages: `a text/html`, or `an untyped` without a usable
-/// `content-type` (parameters dropped; anything but visible ASCII is not trusted).
+/// A response's media type for messages, with its article: `a text/html`, `an application/json`,
+/// or `an untyped` without a usable `content-type` (parameters dropped; anything but visible
+/// ASCII, or more than 64 characters, is not trusted).
 pub(crate) fn describe_media_type(content_type: Option<&str>) -> String {
     content_type
         .and_then(|ct| ct.split(';').next())
         .map(str::trim)
-        .filter(|ct| !ct.is_empty() && ct.chars().all(|c| c.is_ascii_graphic()))
-        .map_or_else(|| "an untyped".to_owned(), |ct| format!("a {ct}"))
+        .filter(|ct| !ct.is_empty() && ct.len() <= 64 && ct.chars().all(|c| c.is_ascii_graphic()))
+        .map_or_else(
+            || "an untyped".to_owned(),
+            |ct| {
+                let article = if ct.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U'])
+                {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("{article} {ct}")
+            },
+        )
 }

@@ -38,6 +38,27 @@ fn unexpected_response_never_trusts_content_type() {
     assert!(none.is_transient());
 }
 
+// Issue 12, bug 6: the article before the media type.
+#[test]
+fn media_type_takes_the_right_article() {
+    let json = Error::unexpected_response(400, Some("application/json; charset=utf-8"));
+    assert_eq!(
+        json.to_string(),
+        "the token endpoint answered HTTP 400 with an application/json body that is not an OAuth error response"
+    );
+    assert!(
+        Error::unexpected_response(400, Some("text/html"))
+            .to_string()
+            .contains("with a text/html body")
+    );
+    let long = format!("text/{}", "x".repeat(80));
+    assert!(
+        Error::unexpected_response(400, Some(&long))
+            .to_string()
+            .contains("an untyped body")
+    );
+}
+
 #[test]
 fn transport_failures_classify() {
     let cases = [

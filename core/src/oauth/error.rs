@@ -2,10 +2,18 @@
 
 use std::fmt;
 
+use secrecy::SecretString;
+
+use super::scrub::scrub;
 use crate::classify;
 
 /// The error fields of an OAuth 2.0 error response (RFC 6749 section 5.2), plus Google's
 /// `error_subtype`.
+///
+/// The fields come from an untrusted endpoint, so every one of them is passed through
+/// [`scrub`](crate::oauth::scrub) when it is set: control characters replaced, the length capped
+/// and, where the reader was given them, the caller's secrets removed. An `OAuthError` never
+/// holds raw endpoint text.
 ///
 /// ```
 /// use credkit_core::OAuthError;
@@ -23,40 +31,49 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    /// An error with only the `error` code.
+    /// An error with only the `error` code (scrubbed).
     pub fn new(error: impl Into<String>) -> Self {
         Self {
-            error: error.into(),
+            error: scrub(&error.into(), &[]),
             error_description: None,
             error_subtype: None,
         }
     }
 
-    /// Sets the human-readable `error_description`.
+    /// Sets the human-readable `error_description` (scrubbed).
     #[must_use]
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
-        self.error_description = Some(description.into());
+        self.error_description = Some(scrub(&description.into(), &[]));
         self
     }
 
-    /// Sets Google's `error_subtype` (such as `invalid_rapt`).
+    /// Sets Google's `error_subtype` (such as `invalid_rapt`), scrubbed.
     #[must_use]
     pub fn with_subtype(mut self, subtype: impl Into<String>) -> Self {
-        self.error_subtype = Some(subtype.into());
+        self.error_subtype = Some(scrub(&subtype.into(), &[]));
         self
     }
 
     /// Parses an error response body. Returns `None` unless the body is a JSON object whose
     /// `error` member is a string; a non-string `error_description` or `error_subtype` is ignored.
+    /// The fields are scrubbed of control characters and capped in length; to remove secrets as
+    /// well, use [`error_from_response`](crate::oauth::error_from_response).
     pub fn from_json(body: &[u8]) -> Option<Self> {
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-        Self::from_value(&value)
+        let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let parsed = Self::from_value(&value, &[]);
+        super::zeroize_json(&mut value);
+        parsed
     }
 
-    /// Like [`OAuthError::from_json`], from an already parsed JSON value.
-    pub(crate) fn from_value(value: &serde_json::Value) -> Option<Self> {
+    /// Like [`OAuthError::from_json`], from an already parsed JSON value, removing `secrets`.
+    pub(crate) fn from_value(value: &serde_json::Value, secrets: &[&SecretString]) -> Option<Self> {
         let object = value.as_object()?;
-        let text = |key: &str| object.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let text = |key: &str| {
+            object
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(|t| scrub(t, secrets))
+        };
         Some(Self {
             error: text("error")?,
             error_description: text("error_description"),
@@ -124,10 +141,30 @@ mod tests {
             "error_subtype": "invalid_rapt",
             "other": 1,
         });
-        let parsed = OAuthError::from_value(&value).unwrap();
+        let parsed = OAuthError::from_value(&value, &[]).unwrap();
         assert_eq!(parsed.error(), "invalid_grant");
         assert_eq!(parsed.description(), Some("reauth"));
         assert_eq!(parsed.subtype(), Some("invalid_rapt"));
-        assert!(OAuthError::from_value(&serde_json::json!("invalid_grant")).is_none());
+        assert!(OAuthError::from_value(&serde_json::json!("invalid_grant"), &[]).is_none());
+    }
+
+    #[test]
+    fn fields_are_scrubbed_however_they_are_set() {
+        let secret = SecretString::from("1//refresh-secret");
+        let value = serde_json::json!({
+            "error": "invalid_grant\r\nx-forged: 1",
+            "error_description": "Invalid refresh token: 1//refresh-secret",
+        });
+        let parsed = OAuthError::from_value(&value, &[&secret]).unwrap();
+        assert_eq!(parsed.error(), "invalid_grant\u{FFFD}\u{FFFD}x-forged: 1");
+        assert_eq!(
+            parsed.description(),
+            Some("Invalid refresh token: [REDACTED]")
+        );
+        let built = OAuthError::new("a\nb")
+            .with_description("c\u{1b}d")
+            .with_subtype("e\u{85}f");
+        assert_eq!(built.to_string(), "a\u{FFFD}b: c\u{FFFD}d");
+        assert_eq!(built.subtype(), Some("e\u{FFFD}f"));
     }
 }

@@ -3,28 +3,47 @@
 //! Every provider that talks to a token endpoint gets the same answers here: a success becomes an
 //! [`AccessToken`], an error becomes a classified [`Error`] that keeps the OAuth fields and the
 //! status, and nothing a hostile endpoint sends (an HTML page, a truncated body, an absurd
-//! `expires_in`, a token with a line break) can panic or leak the body into a message.
+//! `expires_in`, a token with a line break, a description that echoes the refresh token) can
+//! panic or leak into a message. The requests go out the same way for every provider too:
+//! [`form_body`] encodes a form exactly as the reference library does.
+//!
+//! # Copies of secrets
+//!
+//! Secrets are parsed straight into [`SecretString`]s, form bodies are written into one buffer of
+//! their final size, and every intermediate buffer credkit owns (JSON values of error bodies and
+//! credentials files, serializer output) is zeroized before it is freed. Copies outside credkit's
+//! control remain: `serde_json`'s scratch buffer for strings with escape sequences, the HTTP
+//! client's and the TLS stack's own buffers (reqwest, hyper, rustls), the kernel's socket
+//! buffers, and whatever the caller does with an exposed secret.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
 use crate::error::describe_media_type;
 use crate::token::validate_token_text;
-use crate::{AccessToken, Error, ErrorKind, Result};
+use crate::{AccessToken, Error, ErrorKind, Result, classify};
 
 mod error;
+mod form;
+mod scrub;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 pub use error::OAuthError;
+pub use form::form_body;
+pub use scrub::{MAX_TEXT_CHARS, REDACTED, REPLACEMENT, TRUNCATED, scrub};
+pub use wire::zeroize_json;
+
+use wire::Wire;
 
 /// Reads a token endpoint's response: a success (HTTP 200) becomes an [`AccessToken`], anything
-/// else the error it stands for (see [`error_from_response`]).
+/// else the error it stands for (see [`error_from_response`], which removes `secrets` from any
+/// text of the endpoint's the error keeps).
 ///
 /// From a success it takes `access_token` (required: "No access token in response."),
 /// `expires_in` (a number or a numeric string, decimals accepted; the expiry is `now` plus it,
@@ -49,7 +68,7 @@ pub use error::OAuthError;
 /// let response = http::Response::new(Bytes::from_static(
 ///     br#"{"access_token":"ya29.t","expires_in":3600,"scope":"email profile"}"#,
 /// ));
-/// let token = read_token_response(&response, now)?;
+/// let token = read_token_response(&response, now, &[])?;
 /// assert_eq!(token.secret().expose_secret(), "ya29.t");
 /// assert_eq!(token.expiry(), Some(datetime!(2026-01-01 1:00 UTC)));
 /// assert_eq!(token.granted_scopes().unwrap(), ["email", "profile"]);
@@ -58,13 +77,16 @@ pub use error::OAuthError;
 pub fn read_token_response(
     response: &http::Response<Bytes>,
     now: OffsetDateTime,
+    secrets: &[&SecretString],
 ) -> Result<AccessToken> {
     if response.status() != http::StatusCode::OK {
-        return Err(error_from_response(response, now));
+        return Err(error_from_response(response, now, secrets));
     }
     let status = response.status().as_u16();
     // The parser's error is not kept as the source: its message may quote the body, and with it
     // a token. The position-free summary below says what was wrong.
+    // Parsed member by member straight into secret types: no intermediate buffer of the whole
+    // response (as `serde(flatten)` would make) holds the token.
     let wire: Wire = serde_json::from_slice(response.body()).map_err(|err| {
         let what = if err.is_data() {
             "a member has the wrong type"
@@ -111,37 +133,82 @@ pub fn read_token_response(
 /// The error a non-success token-endpoint response stands for.
 ///
 /// A JSON body with a string `error` becomes [`Error::token_endpoint`] (message
-/// `"<error>: <error_description>"`, the OAuth fields and the status kept, transient by the shared
-/// classifier). Anything else (an HTML 503 page, JSON without `error`) becomes
-/// [`Error::unexpected_response`], naming the status and content type but never the body. A
-/// `Retry-After` header is recorded for the retry layer.
+/// `"<error>: <error_description>"`, the OAuth fields and the status kept). Anything else (an
+/// HTML 503 page, JSON without `error`) becomes [`Error::unexpected_response`], naming the status
+/// and content type but never the body; a string `error_description` without `error` is added
+/// to that message. Every piece of endpoint text kept is [`scrub`]bed: `secrets` (pass every
+/// secret the request carried or the caller holds) removed, control characters replaced, the
+/// length capped. A `Retry-After` header is recorded for the retry layer.
+///
+/// The error is transient when the status is 500, 503, 504, 408 or 429, or when the body is a
+/// JSON object whose `error` or `error_description` is exactly `internal_failure`,
+/// `server_error` or `temporarily_unavailable` (see [`classify::is_transient_oauth_body`]: a
+/// non-string member makes it permanent, as in the reference library).
 ///
 /// ```
 /// use bytes::Bytes;
+/// use secrecy::SecretString;
 /// use time::macros::datetime;
 /// use credkit_core::oauth::error_from_response;
 ///
+/// let refresh = SecretString::from("1//0gSecret");
 /// let response = http::Response::builder()
 ///     .status(400)
-///     .body(Bytes::from_static(br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#))
+///     .body(Bytes::from_static(br#"{"error":"invalid_grant","error_description":"Bad token 1//0gSecret"}"#))
 ///     .unwrap();
-/// let err = error_from_response(&response, datetime!(2026-01-01 0:00 UTC));
-/// assert_eq!(err.to_string(), "invalid_grant: Token has been expired or revoked.");
+/// let err = error_from_response(&response, datetime!(2026-01-01 0:00 UTC), &[&refresh]);
+/// assert_eq!(err.to_string(), "invalid_grant: Bad token [REDACTED]");
 /// assert!(!err.is_transient());
 /// ```
-pub fn error_from_response(response: &http::Response<Bytes>, now: OffsetDateTime) -> Error {
+pub fn error_from_response(
+    response: &http::Response<Bytes>,
+    now: OffsetDateTime,
+    secrets: &[&SecretString],
+) -> Error {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let err = match OAuthError::from_json(response.body()) {
-        Some(oauth) => Error::token_endpoint(status, oauth),
+    let mut body: Option<serde_json::Value> = serde_json::from_slice(response.body()).ok();
+    let err = match &body {
+        Some(value) => from_error_body(status, content_type, value, secrets),
         None => Error::unexpected_response(status, content_type),
     };
+    if let Some(value) = &mut body {
+        zeroize_json(value);
+    }
     match retry_after(response.headers(), now) {
         Some(wait) => err.with_retry_after(wait),
         None => err,
+    }
+}
+
+/// The error a JSON error body stands for (see [`error_from_response`]).
+fn from_error_body(
+    status: u16,
+    content_type: Option<&str>,
+    body: &serde_json::Value,
+    secrets: &[&SecretString],
+) -> Error {
+    let transient =
+        classify::is_transient_status(status) || classify::is_transient_oauth_body(body);
+    if let Some(oauth) = OAuthError::from_value(body, secrets) {
+        return Error::token_endpoint(status, oauth).with_transient(transient);
+    }
+    let unexpected = Error::unexpected_response(status, content_type);
+    match body.get("error_description").and_then(|d| d.as_str()) {
+        Some(description) => Error::new(
+            ErrorKind::TokenEndpoint,
+            format!(
+                "{}; its error_description: {}",
+                unexpected.message(),
+                scrub(description, secrets)
+            ),
+        )
+        .with_http_status(status)
+        .with_transient(transient),
+        None => unexpected.with_transient(transient),
     }
 }
 
@@ -200,23 +267,4 @@ fn seconds(value: &serde_json::Value) -> Result<Duration> {
             "the token response's expires_in is not a non-negative number of seconds",
         )),
     }
-}
-
-/// The token response as sent. Secrets go straight into `SecretString`s.
-#[derive(Deserialize)]
-struct Wire {
-    #[serde(default)]
-    access_token: Option<SecretString>,
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    id_token: Option<SecretString>,
-    #[serde(default)]
-    refresh_token: Option<SecretString>,
-    #[serde(flatten)]
-    extra: serde_json::Map<String, serde_json::Value>,
 }

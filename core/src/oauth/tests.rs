@@ -15,7 +15,7 @@ fn response(status: u16, content_type: &str, body: &'static [u8]) -> http::Respo
 }
 
 fn ok(body: &'static [u8]) -> Result<AccessToken> {
-    read_token_response(&response(200, "application/json", body), NOW)
+    read_token_response(&response(200, "application/json", body), NOW, &[])
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn non_json_success_bodies_are_typed_errors_without_the_body() {
         ("application/json", br#"{"access_token":5}"#),
         ("application/json", br#"["secret-page"]"#),
     ] {
-        let err = read_token_response(&response(200, content_type, body), NOW).unwrap_err();
+        let err = read_token_response(&response(200, content_type, body), NOW, &[]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body:?}");
         assert!(!err.to_string().contains("secret-page"));
     }
@@ -102,20 +102,28 @@ fn error_responses() {
     let err = error_from_response(
         &response(400, "application/json", br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked.","error_subtype":"invalid_rapt"}"#),
         NOW,
+        &[],
     );
     assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
     assert_eq!(err.http_status(), Some(400));
     assert_eq!(err.error_subtype(), Some("invalid_rapt"));
     assert!(!err.is_transient());
 
-    let html = error_from_response(&response(503, "text/html", b"<h1>busy secret</h1>"), NOW);
+    let html = error_from_response(
+        &response(503, "text/html", b"<h1>busy secret</h1>"),
+        NOW,
+        &[],
+    );
     assert_eq!(html.http_status(), Some(503));
     assert!(html.is_transient());
     assert!(!html.to_string().contains("secret"));
     assert!(html.to_string().contains("503") && html.to_string().contains("text/html"));
 
-    let no_error =
-        error_from_response(&response(400, "application/json", br#"{"foo":"bar"}"#), NOW);
+    let no_error = error_from_response(
+        &response(400, "application/json", br#"{"foo":"bar"}"#),
+        NOW,
+        &[],
+    );
     assert_eq!(no_error.oauth_error(), None);
     assert!(!no_error.is_transient());
 
@@ -126,6 +134,7 @@ fn error_responses() {
             br#"{"error":"temporarily_unavailable"}"#,
         ),
         NOW,
+        &[],
     );
     assert!(retryable.is_transient());
 }
@@ -137,7 +146,7 @@ fn retry_after_header_is_kept() {
         .header("retry-after", "7")
         .body(Bytes::new())
         .unwrap();
-    let err = read_token_response(&response, NOW).unwrap_err();
+    let err = read_token_response(&response, NOW, &[]).unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
     let mut headers = http::HeaderMap::new();
     headers.insert(
@@ -147,4 +156,76 @@ fn retry_after_header_is_kept() {
     assert_eq!(retry_after(&headers, NOW), Some(Duration::ZERO));
     headers.insert("retry-after", "garbage".parse().unwrap());
     assert_eq!(retry_after(&headers, NOW), None);
+}
+
+// Issue 12, bug 4: the reference's retry rule reads `error_description` without `error`.
+#[test]
+fn description_alone_decides_transience() {
+    let err = error_from_response(
+        &response(
+            400,
+            "application/json",
+            br#"{"error_description":"internal_failure"}"#,
+        ),
+        NOW,
+        &[],
+    );
+    assert!(err.is_transient());
+    assert_eq!(err.kind(), ErrorKind::TokenEndpoint);
+    assert_eq!(err.http_status(), Some(400));
+    assert_eq!(
+        err.to_string(),
+        "the token endpoint answered HTTP 400 with an application/json body that is not an OAuth error response; its error_description: internal_failure"
+    );
+    for body in [
+        &br#"{"error":"server_error","error_description":{"foo":"bar"}}"#[..],
+        br#"{"error":{"foo":"bar"}}"#,
+        br#"{"error_description":["internal_failure"]}"#,
+    ] {
+        let err = error_from_response(&response(400, "application/json", body), NOW, &[]);
+        assert!(!err.is_transient(), "{body:?}");
+    }
+}
+
+#[test]
+fn echoed_secrets_are_removed_from_every_field() {
+    let refresh = SecretString::from("1//0gRefreshSecret");
+    let client = SecretString::from("client-secret-value");
+    let err = error_from_response(
+        &response(
+            400,
+            "application/json",
+            b"{\"error\":\"invalid_grant client-secret-value\",\"error_description\":\"Invalid refresh token: 1//0gRefreshSecret\\r\\nforged\",\"error_subtype\":\"1%2F%2F0gRefreshSecret\"}",
+        ),
+        NOW,
+        &[&refresh, &client],
+    );
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains("RefreshSecret") && !shown.contains("client-secret-value"),
+        "{shown}"
+    );
+    assert!(!err.to_string().contains(['\r', '\n']));
+    assert_eq!(
+        err.error_description(),
+        Some("Invalid refresh token: [REDACTED]\u{FFFD}\u{FFFD}forged")
+    );
+    let description_only = error_from_response(
+        &response(
+            400,
+            "application/json",
+            br#"{"error_description":"bad 1//0gRefreshSecret"}"#,
+        ),
+        NOW,
+        &[&refresh],
+    );
+    assert!(!description_only.to_string().contains("RefreshSecret"));
+}
+
+#[test]
+fn duplicate_and_flattened_members() {
+    let err = ok(br#"{"access_token":"a","access_token":"b"}"#).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    let token = ok(br#"{"extra":{"nested":[1,2]},"access_token":"a"}"#).unwrap();
+    assert_eq!(token.extra()["extra"]["nested"][1], 2);
 }

@@ -22,8 +22,10 @@ struct Credential {
     id_token: Option<SecretString>,
 }
 
-/// The token in config-helper's JSON document, with its `token_expiry`, issued at `started` (when
-/// the command was started).
+/// The token in config-helper's JSON document, with its `token_expiry` and no issue time:
+/// gcloud hands out a cached token, so when it was issued is unknown, and taking `started` would
+/// make a token with a minute left look like a fresh one-minute token (the caching layer scales
+/// its threshold to a known lifetime). The full refresh threshold applies instead.
 ///
 /// A missing or unreadable `token_expiry` is not fatal: the token gets `fallback_lifetime` from
 /// `started`, as from `print-access-token`. A token already expired at `now` is refused.
@@ -62,7 +64,7 @@ pub(crate) fn from_config_helper(
         Some(expiry) if expiry <= now => {
             return Err("the token it reports has already expired".to_owned());
         }
-        Some(expiry) => validated.with_expiry(expiry).with_issued_at(started),
+        Some(expiry) => validated.with_expiry(expiry),
         None => {
             tracing::debug!(
                 "gcloud config config-helper reported no readable token_expiry; assuming the fallback lifetime"
@@ -122,7 +124,7 @@ mod tests {
         .unwrap();
         assert_eq!(token.secret().expose_secret(), "ya29.a");
         assert_eq!(token.expiry(), Some(datetime!(2026-01-01 1:00 UTC)));
-        assert_eq!(token.issued_at(), Some(START));
+        assert_eq!(token.issued_at(), None);
         assert_eq!(token.id_token().unwrap().expose_secret(), "eyJ.x.y");
     }
 

@@ -1,5 +1,18 @@
 //! Running one gcloud command: no shell, no stdin, output kept apart and bounded, a timeout
-//! waited through the `Clock`, the child killed and reaped when it runs over.
+//! waited through the `Clock`, the whole process tree killed and the child reaped when it runs
+//! over.
+//!
+//! gcloud is rarely one process: `gcloud` is a shell script that starts Python, and on Windows
+//! `gcloud.cmd` is a batch file run by `cmd.exe`. Killing only the direct child would leave the
+//! real work running, holding the output pipes open. So:
+//!
+//! - on Unix the child leads a process group of its own (`process_group(0)`), and a timeout, an
+//!   output error or a dropped fetch sends `SIGKILL` to the whole group, before the child is
+//!   reaped (so the group id cannot have been reused);
+//! - on Windows the tree is ended with `taskkill /T /F /PID <pid>` (the system's own tool, which
+//!   walks the child processes), then the child itself is killed. A job object would be tighter
+//!   (it also catches processes that outlive their parent), but needs `unsafe` Win32 calls,
+//!   which the workspace forbids.
 
 use std::ffi::OsStr;
 use std::io;
@@ -52,16 +65,26 @@ pub(crate) async fn run(
     timeout: Duration,
     clock: &dyn Clock,
 ) -> Result<Finished, RunError> {
-    let mut child = Command::new(program)
+    let mut command = std::process::Command::new(program);
+    command
         .args(args)
         // Never wait for an answer from a person: fail instead of prompting.
-        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1");
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = Command::from(command)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(RunError::Spawn)?;
+    // Declared after the child, so dropped before it: a dropped fetch kills the tree while the
+    // child is not yet reaped.
+    let mut tree = TreeGuard {
+        pid: child.id(),
+        armed: true,
+    };
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let status = child.status();
@@ -86,12 +109,79 @@ pub(crate) async fn run(
         }
     };
     if outcome.is_err() {
-        // An error from `kill` means it has already exited; either way, reap it now so no zombie
-        // is left behind. After SIGKILL (TerminateProcess on Windows) this returns promptly.
+        // The whole tree first, while the child is unreaped; then the child itself. An error
+        // from `kill` means it has already exited; either way, reap it now so no zombie is left
+        // behind. After SIGKILL (TerminateProcess on Windows) this returns promptly.
+        tree.kill().await;
         let _ = child.kill();
         let _ = child.status().await;
     }
+    tree.armed = false;
     outcome
+}
+
+/// Kills the child's process tree: when told to, or when the fetch is dropped mid-run.
+struct TreeGuard {
+    pid: u32,
+    armed: bool,
+}
+
+impl TreeGuard {
+    #[cfg(unix)]
+    #[allow(clippy::unused_async)] // The same shape as on Windows, where it waits for taskkill.
+    async fn kill(&mut self) {
+        self.kill_now();
+    }
+
+    #[cfg(windows)]
+    async fn kill(&mut self) {
+        self.armed = false;
+        if let Ok(mut taskkill) = taskkill(self.pid).spawn() {
+            let _ = taskkill.status().await;
+        }
+    }
+
+    #[cfg(not(any(unix, windows)))]
+    #[allow(clippy::unused_async)]
+    async fn kill(&mut self) {}
+
+    /// Sends `SIGKILL` to the child's process group, once.
+    #[cfg(unix)]
+    fn kill_now(&mut self) {
+        if std::mem::replace(&mut self.armed, false) {
+            let group = i32::try_from(self.pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw);
+            if let Some(group) = group {
+                // Fails only if the group is already gone.
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        self.kill_now();
+        #[cfg(windows)]
+        if std::mem::replace(&mut self.armed, false) {
+            // Not waited for: a destructor cannot block an executor thread.
+            let _ = taskkill(self.pid).kill_on_drop(false).spawn();
+        }
+    }
+}
+
+/// `taskkill /T /F /PID <pid>`: ends the process and all it started.
+#[cfg(windows)]
+fn taskkill(pid: u32) -> Command {
+    let mut command = Command::new("taskkill");
+    command
+        .args(["/T", "/F", "/PID", &pid.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
 }
 
 /// Reads to the end; more than `limit` bytes is [`RunError::TooMuchOutput`].

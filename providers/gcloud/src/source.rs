@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -70,6 +71,11 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// fail the same way, so it is not run. A timeout is not followed by a second command either:
 /// that would double the wait.
 ///
+/// A gcloud that answered config-helper with "Invalid choice" or "unrecognized arguments" (one
+/// too old to have it) is remembered for the life of the source and its clones: later fetches
+/// go straight to `print-access-token`, one process each instead of two. A copy made with
+/// [`to_builder`](GcloudSource::to_builder) (another program, perhaps) asks again.
+///
 /// # How gcloud is run
 ///
 /// - Directly, never through a shell, so an account name cannot inject anything; with standard
@@ -78,7 +84,10 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// - Asynchronously, through async-process: no executor thread is blocked and no particular
 ///   runtime is needed.
 /// - With a timeout ([`DEFAULT_TIMEOUT`]) waited through the source's [`Clock`]; past it the
-///   child is killed and reaped. Dropping the `fetch_token` future also kills the child.
+///   whole process tree is killed (gcloud is a script that starts Python; on Windows
+///   `gcloud.cmd` runs under `cmd.exe`) and the child reaped. On Unix the child leads its own
+///   process group and the group gets `SIGKILL`; on Windows `taskkill /T /F` ends the tree.
+///   Dropping the `fetch_token` future kills the tree too.
 /// - Standard output and standard error are read apart: only standard output can become a token
 ///   (the reference merges standard error into it, so gcloud's warnings ended up in the
 ///   `Authorization` header). Standard output is trimmed and must be one line without whitespace
@@ -110,6 +119,8 @@ pub const DEFAULT_FALLBACK_LIFETIME: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone)]
 pub struct GcloudSource {
     inner: Arc<Config>,
+    /// Set once this gcloud has shown it has no `config config-helper`; shared by clones.
+    helper_unsupported: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -169,6 +180,7 @@ impl GcloudSource {
     pub(crate) fn from_config(config: Config) -> Self {
         Self {
             inner: Arc::new(config),
+            helper_unsupported: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -284,8 +296,12 @@ impl GcloudSource {
         if !finished.status.success() {
             let err = error::exited(command.name(), finished.status, &finished.stderr);
             let text = String::from_utf8_lossy(&finished.stderr);
-            let credentials =
-                !stderr::is_unsupported_command(&text) && stderr::is_credential_problem(&text);
+            let unsupported = stderr::is_unsupported_command(&text);
+            if unsupported {
+                // This gcloud will never answer it: ask it only for the token from now on.
+                self.helper_unsupported.store(true, Ordering::Relaxed);
+            }
+            let credentials = !unsupported && stderr::is_credential_problem(&text);
             return if credentials {
                 Attempt::Done(Err(err))
             } else {
@@ -334,6 +350,9 @@ impl TokenSource for GcloudSource {
     async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
         // Lifetimes count from before the process starts: never later than gcloud's own clock.
         let started = self.inner.clock.now();
+        if self.helper_unsupported.load(Ordering::Relaxed) {
+            return self.print_access_token(started).await;
+        }
         match self.config_helper(started).await {
             Attempt::Done(result) => result,
             Attempt::FallBack(reason) => {

@@ -24,9 +24,10 @@ pub(crate) const ALREADY_EXPIRED: &str =
 ///
 /// Each [`fetch_token`](TokenSource::fetch_token) calls the handler once with the transport and
 /// the scopes given at build time, checks what it returned, and hands out an [`AccessToken`]
-/// with the handler's expiry and an issue time of when the handler was called (by the source's
-/// [`Clock`]), so the caching layer scales its refresh threshold to the token's lifetime. The
-/// issue time is taken before the call, never after: a token never looks younger than it is.
+/// with the handler's expiry and no issue time: a handler says when its token expires, not when
+/// it was issued (a broker may hand out a cached token with a minute left), so the caching layer
+/// uses its full refresh threshold (225 seconds, or the one configured) rather than a quarter of
+/// a lifetime it cannot know.
 ///
 /// It is a cheap handle: clones share the handler, the transport and the clock, so there is no
 /// need to wrap it in an `Arc`.
@@ -56,7 +57,7 @@ pub(crate) const ALREADY_EXPIRED: &str =
 /// let token = source.fetch_token().await?;
 /// assert_eq!(token.secret().expose_secret(), "ya29.from-the-broker");
 /// assert_eq!(token.expiry(), Some(expiry));
-/// assert_eq!(token.issued_at(), Some(clock.now())); // the fake clock did not move
+/// assert_eq!(token.issued_at(), None); // unknown: the full refresh threshold applies
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
@@ -79,13 +80,10 @@ pub(crate) const ALREADY_EXPIRED: &str =
 /// # Short-lived tokens: a difference from the reference
 ///
 /// The reference refuses a handler token whose expiry is less than its fixed 225-second
-/// threshold away, so a token that lives 3 minutes can never be used, and a 5-minute token is
-/// refreshed after only 75 seconds. credkit's threshold is the smaller of 225 seconds
-/// ([`REFRESH_THRESHOLD`](credkit_core::REFRESH_THRESHOLD)) and a quarter of the token's
-/// lifetime, so a token is refused only if it has already expired when the handler returns: a
-/// 5-minute broker token is accepted, and the caching layer refreshes it after 3 minutes
-/// 45 seconds (a quarter of its lifetime before the end); a one-hour token behaves exactly as in
-/// the reference.
+/// threshold away, so a token that lives 3 minutes can never be used. credkit refuses a token
+/// only if it has already expired when the handler returns, and lets the caching layer treat a
+/// short one as stale at once (the full threshold, since the issue time is unknown): it is served
+/// while a refresh runs ahead, instead of failing the caller.
 ///
 /// # Errors from the handler
 ///
@@ -139,14 +137,9 @@ impl RefreshHandlerSource {
         &*self.inner.handler
     }
 
-    /// Checks the handler's result and makes it a token issued at `called_at` (see the type's
+    /// Checks the handler's result and makes it a token with the handler's expiry (see the type's
     /// "Validation").
-    fn accept(
-        &self,
-        secret: &SecretString,
-        expiry: OffsetDateTime,
-        called_at: OffsetDateTime,
-    ) -> Result<AccessToken> {
+    fn accept(&self, secret: &SecretString, expiry: OffsetDateTime) -> Result<AccessToken> {
         let token = AccessToken::validated(secret.clone()).map_err(|err| {
             Error::new(
                 ErrorKind::InvalidResponse,
@@ -154,12 +147,13 @@ impl RefreshHandlerSource {
             )
             .with_source(err)
         })?;
-        // The caching layer's threshold is at most a quarter of the lifetime left, which is zero
-        // for any token whose expiry has come: so "stale on arrival" is exactly "expired".
         if self.inner.clock.now() >= expiry {
             return Err(Error::new(ErrorKind::Provider, ALREADY_EXPIRED));
         }
-        Ok(token.with_expiry(expiry).with_issued_at(called_at))
+        // No issue time: the handler did not say when the token was issued, and "now" would
+        // make a token with a minute left look like a one-minute token, fresh until 15 seconds
+        // before its end.
+        Ok(token.with_expiry(expiry))
     }
 }
 
@@ -167,13 +161,11 @@ impl RefreshHandlerSource {
 impl TokenSource for RefreshHandlerSource {
     async fn fetch_token(&self) -> Result<AccessToken> {
         let inner = &self.inner;
-        // Before the call: however long the handler takes, the lifetime is never overstated.
-        let called_at = inner.clock.now();
         let (secret, expiry) = inner
             .handler
             .refresh(Arc::clone(&inner.transport), Arc::clone(&inner.scopes))
             .await?;
-        self.accept(&secret, expiry, called_at)
+        self.accept(&secret, expiry)
     }
 
     fn name(&self) -> &'static str {
@@ -212,7 +204,7 @@ impl RefreshHandlerSourceBuilder {
         self
     }
 
-    /// The clock that decides "now" for the expiry check and the issue time. Default
+    /// The clock that decides "now" for the expiry check. Default
     /// [`SystemClock`].
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);

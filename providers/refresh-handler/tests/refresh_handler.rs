@@ -44,13 +44,13 @@ fn source_with(
 }
 
 #[test]
-fn token_carries_the_handlers_expiry_and_an_issue_time_of_now() {
+fn token_carries_the_handlers_expiry_and_no_issue_time() {
     let clock = FakeClock::new();
     let source = source_with(&clock, "ya29.ok", seconds(3600)).unwrap();
     let token = block_on(source.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "ya29.ok");
     assert_eq!(token.expiry(), Some(clock.now() + seconds(3600)));
-    assert_eq!(token.issued_at(), Some(clock.now()));
+    assert_eq!(token.issued_at(), None);
     assert_eq!(token.token_type(), "Bearer");
     assert_eq!(source.name(), "refresh handler");
 }
@@ -112,16 +112,17 @@ fn an_expired_token_gets_the_reference_message() {
 }
 
 #[test]
-fn a_five_minute_token_works_with_the_scaled_threshold() {
+fn a_five_minute_token_uses_the_full_threshold() {
+    // The handler does not say when its token was issued, so its lifetime is unknown and the
+    // full 225 s threshold applies: fresh for 75 s, as in the reference.
     let clock = FakeClock::new();
     let source = source_with(&clock, "ya29.short", seconds(300)).unwrap();
     let token = block_on(source.fetch_token()).unwrap();
     let start = clock.now();
     let state = |after: i64| token.state(start + seconds(after), REFRESH_THRESHOLD);
-    // Threshold min(225 s, 300 s / 4) = 75 s: fresh for 3 min 45 s, not 75 s as the reference.
     assert_eq!(state(0), TokenState::Fresh);
-    assert_eq!(state(224), TokenState::Fresh);
-    assert_eq!(state(225), TokenState::Stale);
+    assert_eq!(state(74), TokenState::Fresh);
+    assert_eq!(state(75), TokenState::Stale);
     assert_eq!(state(299), TokenState::Stale);
     assert_eq!(state(300), TokenState::Invalid);
 }
@@ -129,7 +130,7 @@ fn a_five_minute_token_works_with_the_scaled_threshold() {
 #[test]
 fn tokens_shorter_than_the_reference_threshold_are_accepted() {
     // The reference refuses anything expiring within 225 s; credkit takes a 3-minute token and
-    // even a 1-second one (the caching layer refreshes it after three quarters of its life).
+    // even a 1-second one, stale at once (served while the caching layer refreshes ahead).
     let clock = FakeClock::new();
     for lifetime in [180, 60, 1] {
         let token = block_on(
@@ -138,9 +139,10 @@ fn tokens_shorter_than_the_reference_threshold_are_accepted() {
                 .fetch_token(),
         )
         .unwrap();
+        assert_eq!(token.expiry(), Some(clock.now() + seconds(lifetime)));
         assert_eq!(
-            token.lifetime(),
-            Some(Duration::from_secs(lifetime.unsigned_abs()))
+            token.state(clock.now(), REFRESH_THRESHOLD),
+            TokenState::Stale
         );
     }
 }
@@ -186,30 +188,30 @@ fn now_is_read_after_the_handler_returns() {
     assert_eq!(err.to_string(), EXPIRED);
 }
 
+// Issue 12: a token with 60 s left is not "a one-minute token issued now" (fresh until 15 s
+// before its end): its issue time is unknown, so the full threshold (or the configured one)
+// applies and it is stale at once.
 #[test]
-fn the_issue_time_is_taken_before_the_handler_is_called() {
-    // A handler that takes an hour to answer (a broker queue, a caller that was dropped and
-    // resumed): the token was issued when it was asked for, not when the answer arrived.
+fn a_token_with_a_minute_left_is_stale_at_once() {
     let clock = FakeClock::new();
-    let start = clock.now();
-    let slow = clock.clone();
-    let handler = handler_fn(move |_transport, _scopes| {
-        let clock = slow.clone();
-        async move {
-            let expiry = clock.now() + seconds(7200);
-            clock.advance(Duration::from_secs(3600));
-            Ok(("ya29.slow", expiry))
-        }
-    });
-    let source = RefreshHandlerSource::builder(handler, transport())
-        .with_clock(clock.clone())
-        .build()
-        .unwrap();
+    let source = source_with(&clock, "ya29.short", seconds(60)).unwrap();
     let token = block_on(source.fetch_token()).unwrap();
-    assert_eq!(clock.now(), start + seconds(3600));
-    assert_eq!(token.issued_at(), Some(start));
-    assert_eq!(token.expiry(), Some(start + seconds(7200)));
-    assert_eq!(token.lifetime(), Some(Duration::from_secs(7200)));
+    let expiry = clock.now() + seconds(60);
+    assert_eq!(token.lifetime(), None);
+    assert_eq!(
+        token.stale_at(REFRESH_THRESHOLD),
+        Some(expiry - seconds(225))
+    );
+    assert_eq!(
+        token.state(clock.now(), REFRESH_THRESHOLD),
+        TokenState::Stale
+    );
+    let configured = Duration::from_secs(30);
+    assert_eq!(token.state(clock.now(), configured), TokenState::Fresh);
+    assert_eq!(
+        token.state(clock.now() + seconds(30), configured),
+        TokenState::Stale
+    );
 }
 
 #[test]

@@ -106,7 +106,8 @@ fn retryable_oauth_codes() {
     for body in [
         json!({"error": "internal_failure"}),
         json!({"error": "server_error"}),
-        json!({"error_description": "internal_failure", "error": "x"}),
+        // As the reference writes it: no `error` member (issue 12, bug 4).
+        json!({"error_description": "internal_failure"}),
     ] {
         let transport = Scripted::new().reply(400, body);
         assert!(fetch_once(&transport).unwrap_err().is_transient());
@@ -114,7 +115,9 @@ fn retryable_oauth_codes() {
     for body in [
         json!({"error": "invalid_scope"}),
         json!({"error": {"foo": "bar"}}),
-        json!({"error": "x", "error_description": {"foo": "bar"}}),
+        // Python's `{"foo", "bar"}` is a set; JSON's nearest is a list. Not a string either way.
+        json!({"error_description": ["foo", "bar"]}),
+        json!({"error": "server_error", "error_description": {"foo": "bar"}}),
     ] {
         let transport = Scripted::new().reply(400, body);
         assert!(!fetch_once(&transport).unwrap_err().is_transient());
@@ -213,8 +216,10 @@ fn empty_error_object_is_an_error() {
 
 #[test]
 fn internal_failure_is_retried_three_times() {
+    // The reference's `test__token_endpoint_request_internal_failure_error`, both bodies as it
+    // writes them (issue 12, bug 4: the first has no `error` member).
     for body in [
-        json!({"error_description": "internal_failure", "error": "x"}),
+        json!({"error_description": "internal_failure"}),
         json!({"error": "internal_failure"}),
     ] {
         let transport = Scripted::new().reply(400, body);

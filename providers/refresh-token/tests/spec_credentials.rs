@@ -284,6 +284,46 @@ fn a_response_without_scope_keeps_granted_scopes_and_rapt() {
     assert_eq!(creds.id_token().map(|_| ()), None);
 }
 
+// Issue 12, bug 3: with no scopes requested (none, or an empty list) a `scope` in the response
+// leaves `granted_scopes` as it was (the reference's refresh, step 7; its `test_refresh_success`
+// checks the other state with a response that lacks `scope`).
+#[test]
+fn a_scope_in_the_response_is_ignored_when_none_were_requested() {
+    for requested in [None, Some(Vec::<String>::new())] {
+        let transport = Scripted::new().reply(
+            200,
+            json!({"access_token": "t", "expires_in": 3600, "scope": "email profile"}),
+        );
+        let mut builder = UserCredentials::builder()
+            .with_refresh_token("r")
+            .with_token_uri(TOKEN_URI)
+            .with_client_id("c")
+            .with_client_secret("s")
+            .with_transport(transport.clone());
+        if let Some(scopes) = requested.clone() {
+            builder = builder.with_scopes(scopes);
+        }
+        let creds = builder.build().unwrap();
+        block_on(creds.fetch_token()).unwrap();
+        assert_eq!(creds.granted_scopes(), None, "{requested:?}");
+        assert_eq!(transport.seen()[0].field("scope"), None);
+
+        let kept = UserCredentials::builder()
+            .with_refresh_token("r")
+            .with_token_uri(TOKEN_URI)
+            .with_client_id("c")
+            .with_client_secret("s")
+            .with_granted_scopes(["openid"])
+            .with_transport(
+                Scripted::new().reply(200, json!({"access_token": "t", "scope": "email"})),
+            )
+            .build()
+            .unwrap();
+        block_on(kept.fetch_token()).unwrap();
+        assert_eq!(kept.granted_scopes().unwrap(), ["openid"]);
+    }
+}
+
 #[test]
 fn copies() {
     let info = json!({"client_id": "123", "client_secret": "secret", "refresh_token": "alabalaportocala", "type": "authorized_user"});

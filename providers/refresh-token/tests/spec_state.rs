@@ -96,6 +96,21 @@ fn apply_with_and_without_quota_project() {
     assert_eq!(original_headers["x-goog-user-project"], "quota-project-123");
 }
 
+// Issue 12, bug 5: the reference tests the quota project for truthiness, so an empty one sends
+// no header (its `test_apply_with_no_quota_project_id`, with the project set to "").
+#[test]
+fn an_empty_quota_project_sends_no_header() {
+    let creds = UserCredentials::builder()
+        .with_token("token")
+        .with_quota_project("")
+        .build()
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    cached(creds).apply(&mut headers).unwrap();
+    assert!(headers.get("x-goog-user-project").is_none());
+    assert_eq!(headers.len(), 1);
+}
+
 #[test]
 fn an_invalid_credential_refreshes_once_before_the_request() {
     let clock = FakeClock::new();

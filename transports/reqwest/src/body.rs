@@ -74,10 +74,10 @@ impl CappedBuffer {
         true
     }
 
-    /// Hands the bytes over without copying. From here the caller owns them, as the
-    /// `Transport` contract requires a `Bytes` body.
+    /// Hands the bytes over without copying, still zeroized: the `Bytes` owns the
+    /// `Zeroizing` buffer, which is wiped when the last clone of the body is dropped.
     fn into_bytes(mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut *self.buf))
+        Bytes::from_owner(Zeroizing::new(std::mem::take(&mut *self.buf)))
     }
 }
 

@@ -71,8 +71,8 @@ impl UserCredentials {
         path: impl AsRef<Path>,
         scopes: Option<Vec<String>>,
     ) -> Result<Self, BuildError> {
-        let info = read_json_file(path.as_ref())?;
-        Self::from_authorized_user_info(&info, scopes)
+        let info = WipedOnDrop(read_json_file(path.as_ref())?);
+        Self::from_authorized_user_info(&info.0, scopes)
     }
 
     /// The credentials as `authorized_user` JSON, byte for byte as the reference's `to_json`:
@@ -92,38 +92,80 @@ impl UserCredentials {
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
     pub fn to_json(&self, strip: &[&str]) -> Zeroizing<String> {
+        fn secret(s: &secrecy::SecretString) -> Field<'_> {
+            Field::Text(s.expose_secret())
+        }
         let token = self.token();
         let refresh_token = self.refresh_token();
         let rapt_token = self.rapt_token();
-        let expiry = self.expiry();
-        let expose = |s: &secrecy::SecretString| Value::from(s.expose_secret());
-        let entries: [(&str, Option<Value>); 10] = [
-            ("token", token.as_ref().map(expose)),
-            ("refresh_token", refresh_token.as_ref().map(expose)),
-            ("token_uri", self.token_uri().map(Value::from)),
-            ("client_id", self.client_id().map(Value::from)),
-            ("client_secret", self.client_secret().map(expose)),
-            ("scopes", self.scopes().map(Value::from)),
-            ("rapt_token", rapt_token.as_ref().map(expose)),
-            ("universe_domain", Some(self.universe_domain().into())),
-            ("account", Some(self.account().into())),
-            ("expiry", expiry.map(|e| format_expiry(e).into())),
+        let expiry = self.expiry().map(format_expiry);
+        // Borrowed values only: no secret is copied into an intermediate JSON value.
+        let entries: [(&str, Option<Field<'_>>); 10] = [
+            ("token", token.as_ref().map(secret)),
+            ("refresh_token", refresh_token.as_ref().map(secret)),
+            ("token_uri", self.token_uri().map(Field::Text)),
+            ("client_id", self.client_id().map(Field::Text)),
+            ("client_secret", self.client_secret().map(secret)),
+            ("scopes", self.scopes().map(Field::List)),
+            ("rapt_token", rapt_token.as_ref().map(secret)),
+            ("universe_domain", Some(Field::Text(self.universe_domain()))),
+            ("account", Some(Field::Text(self.account()))),
+            ("expiry", expiry.as_deref().map(Field::Text)),
         ];
-        let kept: Vec<(&str, Value)> = entries
+        let kept: Vec<(&str, Field<'_>)> = entries
             .into_iter()
             .filter(|(key, _)| !strip.contains(key))
             .filter_map(|(key, value)| value.map(|v| (key, v)))
             .collect();
-        let mut out = Zeroizing::new(Vec::new());
+        // Sized for the worst case (every byte escaped as `\uXXXX`), so the buffer never grows and
+        // never leaves an unwiped copy behind.
+        let worst: usize = kept
+            .iter()
+            .map(|(key, field)| 8 + key.len() + 6 * field.len())
+            .sum();
+        let mut out = Zeroizing::new(Vec::with_capacity(worst + 2));
         let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
         // Serializing strings and lists into a Vec cannot fail.
         let _ = Ordered(&kept).serialize(&mut serializer);
-        Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
+        // The output is ASCII; the bytes move into the String without a copy.
+        match String::from_utf8(std::mem::take(&mut *out)) {
+            Ok(text) => Zeroizing::new(text),
+            Err(err) => {
+                let _wiped = Zeroizing::new(err.into_bytes());
+                Zeroizing::new(String::new())
+            }
+        }
+    }
+}
+
+/// One value of `to_json`'s object, borrowed from the credentials.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    Text(&'a str),
+    List(&'a [String]),
+}
+
+impl Field<'_> {
+    /// The unescaped length, for sizing the output.
+    fn len(self) -> usize {
+        match self {
+            Self::Text(text) => text.len() + 2,
+            Self::List(items) => items.iter().map(|item| item.len() + 4).sum::<usize>() + 2,
+        }
+    }
+}
+
+impl Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::List(items) => items.serialize(serializer),
+        }
     }
 }
 
 /// A key-ordered JSON object.
-struct Ordered<'a>(&'a [(&'a str, Value)]);
+struct Ordered<'a>(&'a [(&'a str, Field<'a>)]);
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -135,7 +177,11 @@ impl Serialize for Ordered<'_> {
     }
 }
 
-/// `json.dumps` defaults: `", "` and `": "` separators, non-ASCII escaped as `\uXXXX`.
+/// `json.dumps` defaults: `", "` and `": "` separators, and (`ensure_ascii`) everything outside
+/// printable ASCII escaped as `\uXXXX` in lower-case hex (UTF-16 surrogate pairs above U+FFFF).
+/// `serde_json` escapes `"`, `\\` and U+0000 to U+001F itself, exactly as Python does (`\b`, `\f`,
+/// `\n`, `\r`, `\t`, else `\u00xx`); the fragments it leaves to this formatter may still hold
+/// U+007F (DEL) and non-ASCII, which Python escapes too.
 #[derive(Default)]
 struct PythonFormatter;
 
@@ -174,7 +220,7 @@ impl serde_json::ser::Formatter for PythonFormatter {
         fragment: &str,
     ) -> io::Result<()> {
         for c in fragment.chars() {
-            if c.is_ascii() {
+            if matches!(c, ' '..='~') {
                 writer.write_all(&[c as u8])?;
             } else {
                 let mut units = [0_u16; 2];
@@ -231,6 +277,15 @@ fn read_json_file(path: &Path) -> Result<Value, BuildError> {
         return Err(error::file_too_large(path));
     }
     serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))
+}
+
+/// A JSON value holding secrets, wiped when dropped.
+struct WipedOnDrop(Value);
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        credkit_core::oauth::zeroize_json(&mut self.0);
+    }
 }
 
 fn from_info(
@@ -379,5 +434,53 @@ mod tests {
             creds.to_json(&["universe_domain"]).as_str(),
             r#"{"account": "j\u00f6s\ud83d\ude00"}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod ensure_ascii {
+    use super::*;
+
+    /// Python's `json.dumps` (`ensure_ascii=True`) for one string, written out from its rule.
+    #[allow(clippy::format_push_string)] // test-only, as plain as the rule it spells out
+    fn python_dumps(text: &str) -> String {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                ' '..='~' => out.push(c),
+                _ => {
+                    let mut units = [0_u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    // Issue 12, bug 1: DEL was written raw. Every Unicode scalar value, through `to_json`,
+    // against the reference's rule.
+    #[test]
+    fn every_character_is_written_as_json_dumps_writes_it() {
+        let all: String = (0..=0x10_FFFF_u32).filter_map(char::from_u32).collect();
+        let creds = UserCredentials::builder()
+            .with_account(all.clone())
+            .build()
+            .unwrap();
+        let json = creds.to_json(&["universe_domain"]);
+        assert_eq!(
+            json.as_str(),
+            format!("{{\"account\": {}}}", python_dumps(&all))
+        );
+        assert!(json.contains("\\u007f"));
     }
 }

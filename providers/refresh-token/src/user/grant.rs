@@ -8,7 +8,6 @@ use bytes::Bytes;
 use credkit_core::{AccessToken, CredentialRecord, Result, TokenSource, Transport, oauth};
 use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
-use zeroize::Zeroizing;
 
 use super::{DEFAULT_UNIVERSE_DOMAIN, UserCredentials};
 use crate::{error, reauth};
@@ -52,9 +51,14 @@ impl TokenSource for UserCredentials {
 impl UserCredentials {
     async fn refresh_grant(&self) -> Result<AccessToken> {
         let scopes = self.requested_scopes();
-        let (refresh_token, rapt_token) = {
+        let (refresh_token, rapt_token, held) = {
             let state = self.state();
-            (state.refresh_token.clone(), state.rapt_token.clone())
+            // Every other secret these credentials hold, to be scrubbed from endpoint text.
+            let held: Vec<SecretString> = [state.token.clone(), state.id_token.clone()]
+                .into_iter()
+                .flatten()
+                .collect();
+            (state.refresh_token.clone(), state.rapt_token.clone(), held)
         };
         let config = &self.config;
         let (Some(refresh_token), Some(token_uri), Some(client_id), Some(client_secret)) = (
@@ -84,11 +88,19 @@ impl UserCredentials {
         // is never later than the server's.
         let sent_at = config.clock.now();
         let response = transport.send(request).await?;
+        // Endpoints have echoed the refresh token or the client secret in error_description.
+        let mut secrets: Vec<&SecretString> = vec![&refresh_token, client_secret];
+        secrets.extend(rapt_token.as_ref());
+        secrets.extend(held.iter());
         let token = if response.status() == http::StatusCode::OK {
-            oauth::read_token_response(&response, sent_at)
+            oauth::read_token_response(&response, sent_at, &secrets)
         } else {
             // Now, not the send time: a Retry-After date is counted from when it is read.
-            Err(oauth::error_from_response(&response, config.clock.now()))
+            Err(oauth::error_from_response(
+                &response,
+                config.clock.now(),
+                &secrets,
+            ))
         }
         .map_err(reauth::map_reauth_needed)?;
         self.warn_on_scope_shortfall(token.granted_scopes());
@@ -119,7 +131,12 @@ impl UserCredentials {
             state.refresh_token = Some(rotated.clone());
         }
         state.id_token = token.id_token().cloned();
-        if let Some(granted) = token.granted_scopes() {
+        // As the reference: the granted scopes change only when scopes were requested; with
+        // none (or an empty list) a `scope` in the response leaves them as they were.
+        if let Some(granted) = token
+            .granted_scopes()
+            .filter(|_| !self.requested_scopes().is_empty())
+        {
             state.granted_scopes = Some(granted.to_vec());
         }
     }
@@ -149,27 +166,29 @@ struct RefreshGrant<'a> {
 
 /// The POST request: `content-type: application/x-www-form-urlencoded` and the fields
 /// `grant_type`, `client_id`, `client_secret`, `refresh_token`, then `scope` (space-joined) and
-/// `rapt` when present, in that order. The body lives in a buffer zeroized when the last reference
-/// to it drops.
+/// `rapt` when present, in that order, encoded byte for byte as the reference encodes them
+/// ([`oauth::form_body`]). The body is written once at its final size, into a buffer zeroized
+/// when the last reference to it drops.
 fn refresh_request(grant: &RefreshGrant<'_>) -> Result<http::Request<Bytes>> {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "refresh_token")
-        .append_pair("client_id", grant.client_id)
-        .append_pair("client_secret", grant.client_secret.expose_secret())
-        .append_pair("refresh_token", grant.refresh_token.expose_secret());
+    let scope = grant.scopes.join(" ");
+    let mut pairs = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", grant.client_id),
+        ("client_secret", grant.client_secret.expose_secret()),
+        ("refresh_token", grant.refresh_token.expose_secret()),
+    ];
     if !grant.scopes.is_empty() {
-        form.append_pair("scope", &grant.scopes.join(" "));
+        pairs.push(("scope", &scope));
     }
     if let Some(rapt) = grant.rapt_token.filter(|r| !r.expose_secret().is_empty()) {
-        form.append_pair("rapt", rapt.expose_secret());
+        pairs.push(("rapt", rapt.expose_secret()));
     }
-    let body = Zeroizing::new(form.finish().into_bytes());
     http::Request::post(grant.token_uri)
         .header(
             http::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(Bytes::from_owner(body))
+        .body(oauth::form_body(&pairs))
         .map_err(error::invalid_token_uri)
 }
 
@@ -223,6 +242,19 @@ mod tests {
         assert_eq!(
             request.body().as_ref(),
             b"grant_type=refresh_token&client_id=CID&client_secret=a%2Bb%3Dc%2Fd%3Ae&refresh_token=1%2F%2Frt"
+        );
+    }
+
+    // Issue 12, bug 2: `~` stays, `*` is `%2A`, as Python's `urlencode` writes them.
+    #[test]
+    fn body_encodes_tilde_and_star_as_the_reference() {
+        let secret = SecretString::from("a~b*c d");
+        let refresh = SecretString::from("1//x~*");
+        let scopes = ["https://www.googleapis.com/auth/cloud-platform".to_owned()];
+        let request = refresh_request(&grant(&secret, &refresh, &scopes, None)).unwrap();
+        assert_eq!(
+            request.body().as_ref(),
+            b"grant_type=refresh_token&client_id=CID&client_secret=a~b%2Ac+d&refresh_token=1%2F%2Fx~%2A&scope=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fcloud-platform"
         );
     }
 

@@ -140,7 +140,9 @@ impl UserCredentials {
         };
         let mut builder =
             Credentials::builder(self.clone()).with_clock(Arc::clone(&self.config.clock));
-        if let Some(project) = &self.config.quota_project {
+        // As the reference, which tests the project for truthiness: an empty one sends no
+        // `x-goog-user-project` header at all, rather than an empty one.
+        if let Some(project) = self.config.quota_project.as_ref().filter(|p| !p.is_empty()) {
             builder = builder.with_quota_project(project.clone());
         }
         if let Some(token) = token {

@@ -1,0 +1,94 @@
+//! A timeout kills gcloud's whole process tree, not just the direct child.
+//!
+//! Real gcloud is a wrapper: a shell script that starts Python (`gcloud.cmd` under `cmd.exe` on
+//! Windows). The wrapper here does not `exec` either: it waits on a grandchild that holds the
+//! output pipes and never finishes.
+#![cfg(unix)]
+
+mod support;
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use credkit_core::{ErrorKind, TokenSource};
+use credkit_gcloud::GcloudSource;
+use credkit_testing::FakeClock;
+use futures::executor::block_on;
+use support::TestResult;
+
+/// A gcloud stand-in that runs its work in a grandchild and waits for it (no `exec`). The
+/// grandchild appends its pid to `children` and then sleeps an hour.
+fn write_wrapper(dir: &Path, children: &Path) -> std::io::Result<std::path::PathBuf> {
+    let path = dir.join("gcloud");
+    let script = format!(
+        "#!/bin/sh\n/bin/sh -c 'printf \"%s\\n\" \"$$\" >> \"{}\"; exec sleep 3600'\nexit 0\n",
+        children.display()
+    );
+    let mut file = std::fs::File::create(&path)?;
+    file.write_all(script.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+/// Whether `pid` is gone (or a zombie waiting for init to reap it), within a few seconds.
+fn gone_soon(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|s| s.trim_start().starts_with('Z')) =>
+            {
+                return true;
+            }
+            Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    false
+}
+
+#[test]
+fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let children = dir.path().join("children");
+    let program = write_wrapper(dir.path(), &children)?;
+    let clock = FakeClock::new();
+    let source = GcloudSource::builder()
+        .with_program(&program)
+        .with_clock(clock.clone())
+        .build()?;
+
+    let err = block_on(async {
+        let driver = pin!(async {
+            // Time out only once the grandchild runs: then it is the one that must die.
+            while !(children.exists() && clock.pending_sleeps() == 1) {
+                futures::future::ready(()).await;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            clock.advance(source.timeout());
+            std::future::pending::<()>().await;
+        });
+        match futures::future::select(pin!(source.fetch_token()), driver).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right(((), _)) => unreachable!("the driver never finishes"),
+        }
+    })
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+
+    let text = std::fs::read_to_string(&children)?;
+    let grandchild: u32 = text.trim().parse()?;
+    assert!(
+        gone_soon(grandchild),
+        "the grandchild {grandchild} still runs"
+    );
+    Ok(())
+}
