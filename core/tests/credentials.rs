@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use credkit_core::http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use credkit_core::{
-    AccessToken, Clock, Credentials, ErrorKind, RefreshEvent, RetryPolicy, TokenState,
+    AccessToken, Clock, Credentials, ErrorKind, RefreshEvent, RetryPolicy, StaticSource, TokenState,
 };
 use credkit_testing::{FAKE_CLOCK_START, FakeClock, MockTokenSource};
 use futures::executor::block_on;
@@ -512,4 +512,16 @@ fn futures_are_send() {
     assert_send(&credentials.before_request(&mut headers));
     assert_send(&credentials.refresh());
     assert_send(&credentials.access_token());
+}
+
+#[test]
+fn an_empty_quota_project_sends_no_header() {
+    let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+        .with_quota_project("")
+        .build()
+        .unwrap();
+    let headers = block_on(credentials.headers()).unwrap();
+    assert_eq!(headers.len(), 1);
+    assert!(headers.get("x-goog-user-project").is_none());
+    assert_eq!(credentials.quota_project(), None);
 }

@@ -3,7 +3,7 @@
 //! and handle a lease they cannot get as the builder says. `MemoryStorage` offers the lease.
 
 // Setup helpers outside `#[test]` functions unwrap too: a broken setup should fail loudly.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod credentials_support;
 

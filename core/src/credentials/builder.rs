@@ -86,7 +86,7 @@ impl CredentialsBuilder {
     }
 
     /// Sends `x-goog-user-project: <project>` with every request, so quota and billing go to
-    /// that project. Default: no such header.
+    /// that project. Default: no such header; an empty `project` sends none either.
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
@@ -381,7 +381,9 @@ impl CredentialsBuilder {
                 BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
             })?;
         }
-        let rendering = Rendering::new(self.threshold, self.quota_project.take());
+        // An empty project is no project: the reference sends the header only for a truthy one.
+        let quota_project = self.quota_project.take().filter(|p| !p.is_empty());
+        let rendering = Rendering::new(self.threshold, quota_project);
         let initial = self
             .initial_token
             .take()
