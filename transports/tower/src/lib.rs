@@ -17,16 +17,15 @@
 //! use credkit_tower::AuthLayer;
 //! use http_body_util::Full;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
-//! let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
-//! let mut api = ServiceBuilder::new().layer(AuthLayer::new(credentials)).service(client);
-//!
-//! let request = http::Request::get("http://127.0.0.1:8080/v1/files").body(Full::default())?;
-//! let response = api.ready().await?.call(request).await?;
+//! # let url = "https://api.example/v1/files";
+//! let client = Client::builder(TokioExecutor::new()).build_http();
+//! let api = ServiceBuilder::new().layer(AuthLayer::new(credentials)).service(client);
+//! let response = api.oneshot(http::Request::get(url).body(Full::<bytes::Bytes>::default())?).await?;
 //! # let _ = response;
 //! # Ok(())
 //! # }
