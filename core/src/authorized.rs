@@ -35,7 +35,6 @@ use crate::{Credentials, Result, Transport};
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
 /// use async_trait::async_trait;
 /// use bytes::Bytes;
 /// use credkit_core::{AccessToken, AuthorizedTransport, Credentials, Result, StaticSource, Transport};
@@ -76,13 +75,14 @@ impl<T> AuthorizedTransport<T> {
     /// caller's `Authorization`, and sends no token over plain `http://` off loopback.
     ///
     /// ```
-    /// # use std::sync::Arc;
-    /// # use credkit_core::{AccessToken, AuthorizedTransport, Credentials, StaticSource, Transport};
-    /// # fn f(transport: Arc<dyn Transport>) {
-    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
-    /// let api = AuthorizedTransport::new(transport, credentials);
-    /// # let _ = api;
-    /// # }
+    /// use std::sync::Arc;
+    /// use credkit_core::{AccessToken, AuthorizedTransport, Credentials, StaticSource, Transport};
+    ///
+    /// fn authorized(transport: Arc<dyn Transport>) -> AuthorizedTransport<Arc<dyn Transport>> {
+    ///     let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    ///     AuthorizedTransport::new(transport, credentials)
+    /// }
+    /// # let _ = authorized;
     /// ```
     pub fn new(transport: T, credentials: Credentials) -> Self {
         Self {
