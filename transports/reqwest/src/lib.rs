@@ -48,6 +48,7 @@
 //!
 //! ```
 //! # #[cfg(feature = "middleware")]
+//! # #[allow(dead_code)]
 //! # fn f(credentials: credkit_core::Credentials) {
 //! use credkit_reqwest::AuthMiddleware;
 //!

@@ -16,6 +16,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// use credkit_reqwest::AuthMiddleware;
 /// # use credkit_core::{AccessToken, Credentials, StaticSource};
 ///
+/// # #[allow(dead_code)]
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
