@@ -92,6 +92,7 @@ pub mod classify;
 pub mod endpoint;
 pub mod oauth;
 
+mod authorized;
 mod chain;
 mod clock;
 mod credentials;
@@ -105,6 +106,7 @@ mod token;
 mod transport;
 
 // The public interface is:
+pub use authorized::AuthorizedTransport;
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
@@ -142,6 +144,7 @@ mod tests {
         assert_send_sync::<Credentials>();
         assert_send_sync::<CredentialsBuilder>();
         assert_send_sync::<RefreshEvent>();
+        assert_send_sync::<AuthorizedTransport<std::sync::Arc<dyn Transport>>>();
     }
 
     // Compiles only while the five traits stay object safe.

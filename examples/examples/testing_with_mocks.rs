@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use credkit_core::bytes::Bytes;
 use credkit_core::http::{self, StatusCode, header::AUTHORIZATION};
-use credkit_core::{BuildError, Clock, Credentials, Transport};
+use credkit_core::{AuthorizedTransport, BuildError, Clock, Credentials, Transport};
 use credkit_refresh_token::UserCredentials;
 use credkit_testing::{FakeClock, FakeTokenEndpoint, MockTransport};
 
@@ -26,8 +26,8 @@ use credkit_testing::{FakeClock, FakeTokenEndpoint, MockTransport};
 /// A client of a (made-up) file-listing API.
 #[derive(Clone, Debug)]
 pub struct FilesClient {
-    credentials: Credentials,
-    transport: Arc<dyn Transport>,
+    /// Puts the credentials on each request; on a 401 drops the token and replays once.
+    api: Arc<AuthorizedTransport<Arc<dyn Transport>>>,
     base_url: String,
 }
 
@@ -76,8 +76,7 @@ impl FilesClient {
         base_url: impl Into<String>,
     ) -> Self {
         Self {
-            credentials,
-            transport,
+            api: Arc::new(AuthorizedTransport::new(transport, credentials)),
             base_url: base_url.into(),
         }
     }
@@ -89,35 +88,20 @@ impl FilesClient {
     ///
     /// No token could be had, the request failed, or the API answered with an error.
     pub async fn list(&self) -> Result<Vec<String>, ApiError> {
-        let mut retried = false;
-        loop {
-            let mut request = http::Request::get(format!("{}/files", self.base_url))
-                .body(Bytes::new())
-                .map_err(|_| ApiError::InvalidBody)?;
-            self.credentials
-                .before_request(request.headers_mut())
-                .await?;
-            let sent = request.headers().get(AUTHORIZATION).cloned();
-            let response = self.transport.send(request).await?;
-            match response.status() {
-                StatusCode::UNAUTHORIZED if !retried => {
-                    if let Some(sent) = &sent {
-                        self.credentials.invalidate_if(sent);
-                    }
-                    retried = true;
-                }
-                status if status.is_success() => {
-                    let body: serde_json::Value = serde_json::from_slice(response.body())
-                        .map_err(|_| ApiError::InvalidBody)?;
-                    let names = body["files"].as_array().ok_or(ApiError::InvalidBody)?;
-                    return Ok(names
-                        .iter()
-                        .filter_map(|n| n.as_str().map(str::to_owned))
-                        .collect());
-                }
-                status => return Err(ApiError::Status(status)),
-            }
+        let request = http::Request::get(format!("{}/files", self.base_url))
+            .body(Bytes::new())
+            .map_err(|_| ApiError::InvalidBody)?;
+        let response = self.api.send(request).await?;
+        if !response.status().is_success() {
+            return Err(ApiError::Status(response.status()));
         }
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body()).map_err(|_| ApiError::InvalidBody)?;
+        let names = body["files"].as_array().ok_or(ApiError::InvalidBody)?;
+        Ok(names
+            .iter()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect())
     }
 }
 
