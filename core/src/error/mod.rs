@@ -433,7 +433,7 @@ pub(crate) fn describe_media_type(content_type: Option<&str>) -> String {
     content_type
         .and_then(|ct| ct.split(';').next())
         .map(str::trim)
-        .filter(|ct| !ct.is_empty() && ct.len() <= 64 && ct.chars().all(|c| c.is_ascii_graphic()))
+        .filter(|ct| ct.len() <= 64 && is_media_type(ct))
         .map_or_else(
             || "an untyped".to_owned(),
             |ct| {
@@ -446,4 +446,17 @@ pub(crate) fn describe_media_type(content_type: Option<&str>) -> String {
                 format!("{article} {ct}")
             },
         )
+}
+
+/// Whether `text` has the shape of a media type, `type/subtype`, each an HTTP token (RFC 9110
+/// section 5.6.2): nothing else an endpoint sends there is repeated in a message.
+fn is_media_type(text: &str) -> bool {
+    let is_token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    text.split_once('/')
+        .is_some_and(|(kind, subtype)| is_token(kind) && is_token(subtype))
 }

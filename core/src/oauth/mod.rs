@@ -97,7 +97,7 @@ pub fn read_token_response(
             ErrorKind::InvalidResponse,
             format!(
                 "the token endpoint answered HTTP {status} with {} body that is not a token response ({what})",
-                media_type(response)
+                describe_media_type(content_type(response, secrets))
             ),
         )
     })?;
@@ -166,10 +166,7 @@ pub fn error_from_response(
     secrets: &[&SecretString],
 ) -> Error {
     let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+    let content_type = content_type(response, secrets);
     let mut body: Option<serde_json::Value> = serde_json::from_slice(response.body()).ok();
     let err = match &body {
         Some(value) => from_error_body(status, content_type, value, secrets),
@@ -240,14 +237,22 @@ pub fn retry_after(headers: &http::HeaderMap, now: OffsetDateTime) -> Option<Dur
     Some(Duration::try_from(at - now).unwrap_or(Duration::ZERO))
 }
 
-/// The response's media type for messages (see [`describe_media_type`]).
-fn media_type(response: &http::Response<Bytes>) -> String {
-    describe_media_type(
-        response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok()),
-    )
+/// The response's `content-type` for messages, unless it is not text or holds one of `secrets`
+/// (an endpoint may echo anything anywhere; [`describe_media_type`] then says "untyped").
+fn content_type<'a>(
+    response: &'a http::Response<Bytes>,
+    secrets: &[&SecretString],
+) -> Option<&'a str> {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| {
+            !secrets.iter().any(|secret| {
+                let secret = secret.expose_secret();
+                !secret.is_empty() && ct.contains(secret)
+            })
+        })
 }
 
 /// `expires_in` as a duration: a non-negative number, or a string holding one. Saturates when

@@ -229,3 +229,32 @@ fn duplicate_and_flattened_members() {
     let token = ok(br#"{"extra":{"nested":[1,2]},"access_token":"a"}"#).unwrap();
     assert_eq!(token.extra()["extra"]["nested"][1], 2);
 }
+
+/// Found by the `token_response` fuzz target: an endpoint that echoes a secret in its
+/// `content-type` never gets it into the error, and a content type that is not a media type is
+/// never repeated.
+#[test]
+fn fuzz_regression_a_secret_in_the_content_type_is_never_repeated() {
+    let secret = SecretString::from("1//planted-refresh-Zq9xK4mW");
+    let now = time::macros::datetime!(2026-01-01 0:00 UTC);
+    for content_type in [
+        "1//planted-refresh-Zq9xK4mW",
+        "text/1//planted-refresh-Zq9xK4mW",
+    ] {
+        let response = http::Response::builder()
+            .status(503)
+            .header("content-type", content_type)
+            .body(Bytes::from_static(b"\t\t"))
+            .unwrap();
+        let error = read_token_response(&response, now, &[&secret]).unwrap_err();
+        assert!(!error.to_string().contains("planted"), "{error}");
+        assert!(error.to_string().contains("an untyped body"), "{error}");
+    }
+    let not_a_media_type = http::Response::builder()
+        .status(503)
+        .header("content-type", "a/b/c")
+        .body(Bytes::from_static(b"<html>"))
+        .unwrap();
+    let error = error_from_response(&not_a_media_type, now, &[]);
+    assert!(error.to_string().contains("an untyped body"), "{error}");
+}

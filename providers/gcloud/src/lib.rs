@@ -74,3 +74,51 @@ pub use source::{DEFAULT_FALLBACK_LIFETIME, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, Gc
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
+
+/// The parsers of gcloud's output, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Duration;
+
+    use credkit_core::AccessToken;
+    use time::OffsetDateTime;
+
+    /// `gcloud config config-helper --format=json`'s document.
+    pub fn config_helper(
+        stdout: &[u8],
+        started: OffsetDateTime,
+        now: OffsetDateTime,
+        fallback_lifetime: Duration,
+    ) -> Result<AccessToken, String> {
+        crate::output::from_config_helper(stdout, started, now, fallback_lifetime)
+    }
+
+    /// `gcloud auth print-access-token`'s line.
+    pub fn print_access_token(
+        stdout: &[u8],
+        started: OffsetDateTime,
+        lifetime: Duration,
+    ) -> Result<AccessToken, String> {
+        crate::output::from_print_access_token(stdout, started, lifetime)
+    }
+
+    /// The excerpt of standard error an error message carries.
+    pub fn stderr_excerpt(stderr: &[u8]) -> String {
+        crate::stderr::excerpt(stderr)
+    }
+
+    /// The longest excerpt, in characters (plus the ellipsis).
+    pub const EXCERPT_CHARS: usize = crate::stderr::EXCERPT_CHARS;
+
+    /// The classification of standard error: credential problem, unsupported command,
+    /// transient failure.
+    pub fn stderr_classes(stderr: &str) -> (bool, bool, bool) {
+        (
+            crate::stderr::is_credential_problem(stderr),
+            crate::stderr::is_unsupported_command(stderr),
+            crate::stderr::is_transient_failure(stderr),
+        )
+    }
+}

@@ -1,0 +1,32 @@
+//! Token URLs through the endpoint policy: never a panic; an accepted URL names the same host
+//! as the URL a request is built from (the parser reqwest uses), and a plain `http://` URL is
+//! accepted only for a loopback host, as core's one loopback rule says.
+#![no_main]
+
+use credkit_core::endpoint::is_loopback_host;
+use credkit_reqwest::{check_endpoint, reqwest};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|text: &str| {
+    let checked = check_endpoint(text);
+    if let Ok(url) = &checked {
+        let request = reqwest::Url::parse(text).expect("the policy parsed it");
+        assert_eq!(
+            url.host_str(),
+            request.host_str(),
+            "the policy and the request agree"
+        );
+        assert!(url.username().is_empty() && url.password().is_none());
+        match url.scheme() {
+            "https" => {}
+            "http" => assert!(
+                url.host_str().is_some_and(is_loopback_host),
+                "plain http accepted off loopback"
+            ),
+            other => panic!("scheme {other} accepted"),
+        }
+    }
+    if let Err(error) = checked {
+        credkit_fuzz::assert_error_clean(&error, &[]);
+    }
+});
