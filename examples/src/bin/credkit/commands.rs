@@ -116,7 +116,8 @@ struct Info {
     token_state: &'static str,
     /// The token cache's directory; `None` when the cache is off.
     cache: Option<String>,
-    /// Whether this run's token came from the cache; `None` when none was obtained.
+    /// Whether this run's token came from the cache; `None` when a cache is on but no token
+    /// was obtained in this run (one fresh in the credentials file, say).
     token_from_cache: Option<bool>,
 }
 
@@ -140,7 +141,12 @@ impl Info {
             expiry: credentials.expiry().and_then(rfc3339),
             token_state: credentials.token_state().as_str(),
             cache: loaded.cache.as_ref().map(|dir| dir.display().to_string()),
-            token_from_cache: loaded.outcome.came_from_cache(),
+            // Without a cache, no token came from one.
+            token_from_cache: if loaded.cache.is_some() {
+                loaded.outcome.came_from_cache()
+            } else {
+                Some(false)
+            },
         };
         match &loaded.origin {
             Origin::User(user) => Self {
