@@ -119,3 +119,33 @@ pub(crate) fn attach(
 pub(crate) fn dir(storage: Option<&FileStorage>) -> Option<PathBuf> {
     storage.map(|s| s.dir().to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(refresh_token: &str, scopes: &[&str]) -> UserCredentials {
+        UserCredentials::builder()
+            .with_client_id("cid.apps.googleusercontent.com")
+            .with_client_secret("client-secret")
+            .with_refresh_token(refresh_token.to_owned())
+            .with_token_uri("http://127.0.0.1:9/token")
+            .with_scopes(scopes.iter().copied())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_key_names_the_client_and_hides_the_secrets() {
+        let key = key(&user("1//refresh-secret", &["a", "b"]));
+        assert!(
+            key.starts_with("user-cid.apps.googleusercontent.com-"),
+            "{key}"
+        );
+        assert!(!key.contains("refresh-secret") && !key.contains("client-secret"));
+        // Stable, whatever the order of the scopes; another token or scope set is another key.
+        assert_eq!(key, super::key(&user("1//refresh-secret", &["b", "a"])));
+        assert_ne!(key, super::key(&user("1//other", &["a", "b"])));
+        assert_ne!(key, super::key(&user("1//refresh-secret", &["a"])));
+    }
+}

@@ -17,6 +17,7 @@ mod cli;
 mod commands;
 mod demo;
 mod failure;
+mod lazy;
 mod output;
 mod source;
 

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use credkit_core::{Credentials, CredentialsBuilder, Transport};
 use credkit_gcloud::{GcloudSource, GcloudSourceBuilder};
 use credkit_refresh_token::{Adc, AdcSource, UserCredentials};
-use credkit_reqwest::ReqwestTransport;
 
 use crate::cache::{self, Outcome};
 use crate::cli::SourceArgs;
 use crate::failure::Failure;
+use crate::lazy::LazyTransport;
 
 /// The credentials the options chose, and the provider behind them (for `info` and the scope
 /// check).
@@ -97,7 +97,7 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
             }
         },
     };
-    user = user.with_transport(transport(args)?);
+    user = user.with_transport(transport(args));
     if let Some(uri) = &args.token_uri {
         user = user.with_token_uri(uri.clone());
     }
@@ -157,13 +157,9 @@ fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded,
     })
 }
 
-/// The reqwest transport, with `--timeout` as its total timeout.
-fn transport(args: &SourceArgs) -> Result<Arc<dyn Transport>, Failure> {
-    let mut builder = ReqwestTransport::builder();
-    if let Some(timeout) = args.timeout {
-        builder = builder.with_timeout(timeout);
-    }
-    Ok(Arc::new(builder.build()?))
+/// The reqwest transport, with `--timeout` as its total timeout, built on the first request.
+fn transport(args: &SourceArgs) -> Arc<dyn Transport> {
+    Arc::new(LazyTransport::new(args.timeout))
 }
 
 /// The default retry policy, or none with `--no-retry`.
