@@ -6,6 +6,8 @@
 //!   [`Reply`]s and a record of every request; [`FakeTokenEndpoint`] is the same in memory.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
+//! - [`contract`]: contract suites your own implementations run, such as
+//!   [`contract::storage::run`] for a `Storage`.
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.
 //! - [`FakeGcloud`] (Unix): an executable that answers like the `gcloud` tool, for the gcloud
 //!   provider's tests.
@@ -27,6 +29,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod clock;
+pub mod contract;
 #[cfg(unix)]
 mod gcloud;
 mod mocks;

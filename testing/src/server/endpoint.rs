@@ -163,6 +163,66 @@ impl FakeTokenEndpoint {
         self.shared.last_request()
     }
 
+    /// Waits until at least `count` requests were received: a real event to wait on, in place
+    /// of a sleep. Needs no runtime in particular.
+    ///
+    /// ```
+    /// use credkit_core::Transport;
+    /// use credkit_testing::FakeTokenEndpoint;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let endpoint = FakeTokenEndpoint::new();
+    /// let post = http::Request::post(endpoint.token_url()).body(bytes::Bytes::new())?;
+    /// let (sent, ()) = futures::join!(endpoint.send(post), endpoint.wait_for_requests(1));
+    /// sent?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn wait_for_requests(&self, count: usize) {
+        self.shared.wait_for_requests(count).await;
+    }
+
+    /// Turns strict rotation on, with `initial_refresh_token` the one refresh token accepted.
+    ///
+    /// From then on, every successful token reply (scripted or default) carries a new refresh
+    /// token, `fake-rotated-refresh-token-<n>`, which becomes the only one accepted; a refresh
+    /// grant with any other refresh token (one rotated away, say) gets `400 invalid_grant`
+    /// without using the script. So a client that loses a rotation fails loudly. A reply that
+    /// never arrives (a stall, a reset) rotates nothing.
+    ///
+    /// ```
+    /// use credkit_core::Transport;
+    /// use credkit_testing::FakeTokenEndpoint;
+    ///
+    /// let endpoint = FakeTokenEndpoint::new();
+    /// endpoint.set_strict_rotation("rt-0");
+    /// let refresh = |rt: &str| {
+    ///     let body = format!("grant_type=refresh_token&refresh_token={rt}");
+    ///     http::Request::post(endpoint.token_url())
+    ///         .header("content-type", "application/x-www-form-urlencoded")
+    ///         .body(bytes::Bytes::from(body))
+    /// };
+    /// # futures::executor::block_on(async {
+    /// let first = endpoint.send(refresh("rt-0")?).await?;
+    /// let token: serde_json::Value = serde_json::from_slice(first.body())?;
+    /// assert_eq!(token["refresh_token"], "fake-rotated-refresh-token-1");
+    /// assert_eq!(endpoint.valid_refresh_token().as_deref(), Some("fake-rotated-refresh-token-1"));
+    /// // The rotated-away token is refused.
+    /// assert_eq!(endpoint.send(refresh("rt-0")?).await?.status(), 400);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_strict_rotation(&self, initial_refresh_token: &str) -> &Self {
+        self.shared
+            .start_strict_rotation(initial_refresh_token.to_owned());
+        self
+    }
+
+    /// The refresh token strict rotation accepts now; `None` when it is off.
+    pub fn valid_refresh_token(&self) -> Option<String> {
+        self.shared.valid_refresh_token()
+    }
+
     /// Forgets the requests received so far; the script and the token counter stay.
     pub fn clear_requests(&self) {
         self.shared.clear_requests();

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 mod endpoint;
 mod record;
 mod reply;
+mod rotation;
 mod script;
 mod serve;
 
@@ -151,6 +152,24 @@ impl FakeTokenServer {
     /// How many requests were received so far.
     pub fn request_count(&self) -> usize {
         self.endpoint.request_count()
+    }
+
+    /// Waits until at least `count` requests were received (see
+    /// [`FakeTokenEndpoint::wait_for_requests`]).
+    pub async fn wait_for_requests(&self, count: usize) {
+        self.endpoint.wait_for_requests(count).await;
+    }
+
+    /// Turns strict rotation on (see [`FakeTokenEndpoint::set_strict_rotation`]).
+    pub fn set_strict_rotation(&self, initial_refresh_token: &str) -> &Self {
+        self.endpoint.set_strict_rotation(initial_refresh_token);
+        self
+    }
+
+    /// The refresh token strict rotation accepts now (see
+    /// [`FakeTokenEndpoint::valid_refresh_token`]).
+    pub fn valid_refresh_token(&self) -> Option<String> {
+        self.endpoint.valid_refresh_token()
     }
 
     /// The latest request, if any.

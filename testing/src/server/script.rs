@@ -12,12 +12,15 @@ use serde_json::json;
 
 use super::record::RecordedRequest;
 use super::reply::{Body, FAKE_EXPIRES_IN, Reply};
+use super::rotation::Rotation;
 
 /// The script and the record, behind one lock: a request is recorded and its reply chosen
 /// atomically, so concurrent requests see the script in order.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Woken whenever a request is recorded.
+    recorded: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +28,7 @@ struct State {
     script: VecDeque<Reply>,
     generated: u64,
     requests: Vec<RecordedRequest>,
+    rotation: Rotation,
 }
 
 /// A reply resolved for one request: generated bodies made, the redirect's `Location` set.
@@ -73,6 +77,27 @@ impl Shared {
         self.lock().requests.clear();
     }
 
+    pub(crate) fn start_strict_rotation(&self, initial: String) {
+        self.lock().rotation.start(initial);
+    }
+
+    pub(crate) fn valid_refresh_token(&self) -> Option<String> {
+        self.lock().rotation.valid().map(str::to_owned)
+    }
+
+    /// Waits until at least `count` requests were recorded.
+    pub(crate) async fn wait_for_requests(&self, count: usize) {
+        loop {
+            let notified = self.recorded.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.request_count() >= count {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     pub(crate) fn pending_replies(&self) -> usize {
         self.lock().script.len()
     }
@@ -81,20 +106,29 @@ impl Shared {
     /// the default. `base` is the endpoint's `scheme://host:port`, for redirects.
     pub(crate) fn record_and_plan(&self, request: RecordedRequest, base: &str) -> Planned {
         let mut state = self.lock();
-        let reply = if state.script.len() > 1 {
-            state.script.pop_front()
-        } else {
-            state.script.front().cloned()
-        }
-        .unwrap_or_else(Reply::default_token);
+        let refused = state.rotation.refuse(&request);
+        let reply = match refused {
+            Some(refusal) => refusal,
+            None => if state.script.len() > 1 {
+                state.script.pop_front()
+            } else {
+                state.script.front().cloned()
+            }
+            .unwrap_or_else(Reply::default_token),
+        };
         let scope = request.form_value("scope").map(str::to_owned);
         state.requests.push(request);
         if let Body::Generated { .. } = reply.body {
             state.generated += 1;
         }
         let generated = state.generated;
+        let mut planned = plan(reply, generated, scope.as_deref(), base);
+        // Under the lock: the check and the rotation are one step, so of two requests with the
+        // same refresh token only the first gets a token.
+        state.rotation.rotate(&mut planned);
         drop(state);
-        plan(reply, generated, scope.as_deref(), base)
+        self.recorded.notify_waiters();
+        planned
     }
 }
 

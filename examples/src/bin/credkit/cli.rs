@@ -40,8 +40,8 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Print an access token and a newline.
     ///
-    /// A token still fresh in the credentials file is printed as it is; otherwise one is
-    /// fetched.
+    /// A token still fresh in the credentials file or the token cache is printed as it is;
+    /// otherwise one is fetched (and cached).
     Token(SourceArgs),
     /// Print the request headers, one `name: value` a line.
     ///
@@ -50,11 +50,14 @@ pub(crate) enum Command {
     /// Print the credentials' non-secret facts as JSON.
     ///
     /// The fields: type (authorized_user or gcloud), client_id, account, scopes,
-    /// granted_scopes, quota_project, token_uri, source, expiry (RFC 3339, UTC) and
-    /// token_state (fresh, stale or invalid); null where unknown. Never a token or secret.
+    /// granted_scopes, quota_project, token_uri, source, expiry (RFC 3339, UTC),
+    /// token_state (fresh, stale or invalid), cache (the token cache's directory, null when
+    /// off) and token_from_cache (whether this run's token came from the cache, null when no
+    /// token was obtained); null where unknown. Never a token or secret.
     ///
-    /// It refreshes first, so the expiry, the granted scopes and the state are live; a failed
-    /// refresh exits 1. With --no-refresh it reports what is known without a request.
+    /// It gets a token first (from the cache while it is fresh, else by a refresh), so the
+    /// expiry, the granted scopes and the state are live; a failed refresh exits 1. With
+    /// --no-refresh it reports what is known without a request.
     Info(InfoArgs),
 }
 
@@ -103,6 +106,18 @@ pub(crate) struct SourceArgs {
     /// token endpoint, or one run of gcloud. Default: 30.
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
+
+    /// Cache tokens in DIR instead of the user's cache directory ($XDG_CACHE_HOME/credkit or
+    /// ~/.cache/credkit on Linux, ~/Library/Caches/credkit on macOS, %LOCALAPPDATA%\credkit
+    /// on Windows). The cache keeps the token and any rotated refresh token, in files only
+    /// this user can read, so a second run while the token is fresh makes no request, and
+    /// several runs at once make one refresh between them. authorized_user credentials only.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub(crate) cache: Option<PathBuf>,
+
+    /// Do not cache: read and write no token cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
 
     /// Try once: do not retry a transient failure (by default, 3 attempts, waiting about
     /// 1 s and then 2 s).

@@ -39,7 +39,12 @@ pub(crate) async fn header(args: &SourceArgs) -> Result<(), Failure> {
 pub(crate) async fn info(args: &InfoArgs) -> Result<(), Failure> {
     let loaded = source::load(&args.source)?;
     if !args.no_refresh {
-        loaded.credentials.refresh().await?;
+        if loaded.cache.is_some() {
+            // The cached token while it is fresh: that is what `token` would print.
+            loaded.credentials.access_token().await?;
+        } else {
+            loaded.credentials.refresh().await?;
+        }
         warn_on_scope_shortfall(&loaded);
     }
     let info = Info::of(&loaded);
@@ -109,6 +114,11 @@ struct Info {
     expiry: Option<String>,
     /// `fresh`, `stale` or `invalid`.
     token_state: &'static str,
+    /// The token cache's directory; `None` when the cache is off.
+    cache: Option<String>,
+    /// Whether this run's token came from the cache; `None` when a cache is on but no token
+    /// was obtained in this run (one fresh in the credentials file, say).
+    token_from_cache: Option<bool>,
 }
 
 impl Info {
@@ -130,6 +140,13 @@ impl Info {
             source: None,
             expiry: credentials.expiry().and_then(rfc3339),
             token_state: credentials.token_state().as_str(),
+            cache: loaded.cache.as_ref().map(|dir| dir.display().to_string()),
+            // Without a cache, no token came from one.
+            token_from_cache: if loaded.cache.is_some() {
+                loaded.outcome.came_from_cache()
+            } else {
+                Some(false)
+            },
         };
         match &loaded.origin {
             Origin::User(user) => Self {

@@ -5,14 +5,19 @@
 //! - `credkit header`: the request headers, one `name: value` a line.
 //! - `credkit info [--no-refresh]`: the non-secret facts as JSON.
 //!
+//! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
+//! for another, `--no-cache` for none).
+//!
 //! Exit status 0 on success; 1 on a credential or refresh error, with one line
 //! `error: <message>` on standard error; 2 on a usage error. Run `credkit --help` for the
 //! options.
 
+mod cache;
 mod cli;
 mod commands;
 mod demo;
 mod failure;
+mod lazy;
 mod output;
 mod source;
 

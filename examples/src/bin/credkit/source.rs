@@ -7,10 +7,11 @@ use std::sync::Arc;
 use credkit_core::{Credentials, CredentialsBuilder, Transport};
 use credkit_gcloud::{GcloudSource, GcloudSourceBuilder};
 use credkit_refresh_token::{Adc, AdcSource, UserCredentials};
-use credkit_reqwest::ReqwestTransport;
 
+use crate::cache::{self, Outcome};
 use crate::cli::SourceArgs;
 use crate::failure::Failure;
+use crate::lazy::LazyTransport;
 
 /// The credentials the options chose, and the provider behind them (for `info` and the scope
 /// check).
@@ -21,6 +22,10 @@ pub(crate) struct Loaded {
     /// The provider. A clone of the one inside `credentials`: for user credentials they share
     /// the state a refresh updates (granted scopes, the rotated refresh token).
     pub(crate) origin: Origin,
+    /// The token cache's directory; `None` when the cache is off.
+    pub(crate) cache: Option<std::path::PathBuf>,
+    /// Whether this run's token came from the cache.
+    pub(crate) outcome: Outcome,
 }
 
 /// Which provider the credentials came from.
@@ -92,7 +97,7 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
             }
         },
     };
-    user = user.with_transport(transport(args)?);
+    user = user.with_transport(transport(args));
     if let Some(uri) = &args.token_uri {
         user = user.with_token_uri(uri.clone());
     }
@@ -100,10 +105,21 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
         user = user.with_quota_project(project.clone());
     }
     let user = user.build()?;
-    let credentials = retries(user.credentials_builder(), args).build()?;
+    let storage = cache::open(args)?;
+    let cache = cache::dir(storage.as_ref());
+    let outcome = Outcome::default();
+    let builder = cache::attach(
+        user.credentials_builder(),
+        storage,
+        cache::key(&user),
+        &outcome,
+    );
+    let credentials = retries(builder, args).build()?;
     Ok(Loaded {
         credentials,
         origin: Origin::User(user),
+        cache,
+        outcome,
     })
 }
 
@@ -132,19 +148,18 @@ fn gcloud_source(
 
 fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
     let credentials = retries(gcloud.clone().credentials_builder(), args).build()?;
+    // Not cached: gcloud keeps its own cache, and its active account can change under a key.
     Ok(Loaded {
         credentials,
         origin: Origin::Gcloud(gcloud),
+        cache: None,
+        outcome: Outcome::default(),
     })
 }
 
-/// The reqwest transport, with `--timeout` as its total timeout.
-fn transport(args: &SourceArgs) -> Result<Arc<dyn Transport>, Failure> {
-    let mut builder = ReqwestTransport::builder();
-    if let Some(timeout) = args.timeout {
-        builder = builder.with_timeout(timeout);
-    }
-    Ok(Arc::new(builder.build()?))
+/// The reqwest transport, with `--timeout` as its total timeout, built on the first request.
+fn transport(args: &SourceArgs) -> Arc<dyn Transport> {
+    Arc::new(LazyTransport::new(args.timeout))
 }
 
 /// The default retry policy, or none with `--no-retry`.

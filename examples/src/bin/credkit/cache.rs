@@ -1,0 +1,151 @@
+//! The token cache of `token`, `header` and `info`: a `FileStorage` in the user's cache
+//! directory (or `--cache DIR`), keyed by the credential's identity, and a note of whether the
+//! token came from it.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use credkit_core::{CredentialsBuilder, RefreshEvent};
+use credkit_refresh_token::UserCredentials;
+use credkit_storage_file::FileStorage;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use crate::cli::SourceArgs;
+use crate::failure::Failure;
+use crate::output;
+
+/// The folder of the user's cache directory the cache goes in.
+const APP: &str = "credkit";
+
+/// Where the token of this run came from, as the refresh observer saw it (0: nowhere yet).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Outcome(Arc<AtomicU8>);
+
+const FROM_CACHE: u8 = 1;
+const FETCHED: u8 = 2;
+
+impl Outcome {
+    /// `Some(true)`: the cache; `Some(false)`: a request; `None`: no token was obtained in this
+    /// run (a token still fresh in the credentials file, say).
+    pub(crate) fn came_from_cache(&self) -> Option<bool> {
+        match self.0.load(Ordering::Acquire) {
+            FROM_CACHE => Some(true),
+            FETCHED => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// The cache the options ask for: `None` with `--no-cache`. The default directory is skipped,
+/// with a warning, when it cannot be used (no home directory, wrong permissions); a directory
+/// given with `--cache` that cannot be used is an error.
+pub(crate) fn open(args: &SourceArgs) -> Result<Option<FileStorage>, Failure> {
+    if args.no_cache {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.cache {
+        return Ok(Some(FileStorage::new(dir)?));
+    }
+    match FileStorage::in_user_cache_dir(APP) {
+        Ok(storage) => Ok(Some(storage)),
+        Err(err) => {
+            output::warn(&format!(
+                "the token cache is off: {err}; use --cache DIR or --no-cache"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// The record's key: the client ID, then a hash of what makes the token what it is (the
+/// refresh token the credentials started from, the token endpoint and the scopes). No secret
+/// appears in it; a rotation does not change it, since it is computed from the file's refresh
+/// token before any rotation is adopted.
+pub(crate) fn key(user: &UserCredentials) -> String {
+    let mut hash = Sha256::new();
+    if let Some(refresh_token) = user.refresh_token() {
+        hash.update(refresh_token.expose_secret().as_bytes());
+    }
+    hash.update([0]);
+    hash.update(user.token_uri().unwrap_or_default().as_bytes());
+    let mut scopes = user.requested_scopes().to_vec();
+    scopes.sort();
+    for scope in &scopes {
+        hash.update([0]);
+        hash.update(scope.as_bytes());
+    }
+    let digest = hash.finalize();
+    let hex = digest.iter().take(16).fold(String::new(), |mut hex, b| {
+        // Writing to a String cannot fail.
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
+    format!("user-{}-{hex}", user.client_id().unwrap_or("no-client-id"))
+}
+
+/// `builder` with the cache (if any) as its storage, and an observer that notes where the
+/// token came from and warns about cache failures on standard error.
+pub(crate) fn attach(
+    builder: CredentialsBuilder,
+    storage: Option<FileStorage>,
+    key: String,
+    outcome: &Outcome,
+) -> CredentialsBuilder {
+    let Some(storage) = storage else {
+        return builder;
+    };
+    let outcome = Arc::clone(&outcome.0);
+    builder
+        .with_storage(storage, key)
+        .on_refresh(move |event| match event {
+            RefreshEvent::Refreshed { from_storage, .. } => {
+                let how = if *from_storage { FROM_CACHE } else { FETCHED };
+                outcome.store(how, Ordering::Release);
+            }
+            RefreshEvent::StorageFailed { error, .. } => {
+                output::warn(&format!("the token cache: {error}"));
+            }
+            RefreshEvent::LeaseUnavailable { error, .. } => {
+                output::warn(&format!("the token cache's lock: {error}"));
+            }
+            _ => {}
+        })
+}
+
+/// The directory of `storage`, for `info`.
+pub(crate) fn dir(storage: Option<&FileStorage>) -> Option<PathBuf> {
+    storage.map(|s| s.dir().to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(refresh_token: &str, scopes: &[&str]) -> UserCredentials {
+        UserCredentials::builder()
+            .with_client_id("cid.apps.googleusercontent.com")
+            .with_client_secret("client-secret")
+            .with_refresh_token(refresh_token.to_owned())
+            .with_token_uri("http://127.0.0.1:9/token")
+            .with_scopes(scopes.iter().copied())
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_key_names_the_client_and_hides_the_secrets() {
+        let key = key(&user("1//refresh-secret", &["a", "b"]));
+        assert!(
+            key.starts_with("user-cid.apps.googleusercontent.com-"),
+            "{key}"
+        );
+        assert!(!key.contains("refresh-secret") && !key.contains("client-secret"));
+        // Stable, whatever the order of the scopes; another token or scope set is another key.
+        assert_eq!(key, super::key(&user("1//refresh-secret", &["b", "a"])));
+        assert_ne!(key, super::key(&user("1//other", &["a", "b"])));
+        assert_ne!(key, super::key(&user("1//refresh-secret", &["a"])));
+    }
+}

@@ -1,0 +1,44 @@
+//! A credkit [`Storage`](credkit_core::Storage) in a directory: tokens that outlive the
+//! process, written crash-safely, and one refresh at a time across every process that shares
+//! the directory.
+//!
+//! [`FileStorage`] keeps one record per key in a private directory (0700, files 0600 on Unix).
+//! Each store replaces the record atomically (temporary file, `fsync`, rename, directory
+//! `fsync`), so a crash leaves the old record or the new one, never a torn one. Its lease is an
+//! advisory lock on a sibling lock file: `Credentials` refreshes under it, so N processes make
+//! one request per expiry between them and never lose a rotated refresh token.
+//!
+//! It is not a secret vault: records are plain JSON protected by file permissions, like the
+//! `gcloud` CLI's own credential files. Every file operation runs on a small blocking thread
+//! pool ([`blocking`]), so it works under any async runtime.
+//!
+//! ```
+//! use credkit_core::{AccessToken, CredentialRecord, Storage};
+//! use credkit_storage_file::FileStorage;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let temp = tempfile::tempdir()?;
+//! let storage = FileStorage::new(temp.path().join("credkit"))?;
+//! # futures::executor::block_on(async {
+//! let record = CredentialRecord::new().with_access_token(&AccessToken::new("ya29.a"));
+//! storage.store("user:client-id", &record).await?;
+//! let back = storage.load("user:client-id").await?;
+//! assert!(back.and_then(|r| r.access_token()).is_some());
+//! # Ok::<(), credkit_core::Error>(())
+//! # })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Sibling crates: `credkit-core` (the `Storage` trait, `Credentials`), `credkit-testing`
+//! (the `Storage` contract suite this store passes).
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod fsio;
+mod names;
+mod store;
+
+// The public interface is:
+pub use store::FileStorage;

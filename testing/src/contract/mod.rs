@@ -1,0 +1,7 @@
+//! Contract suites: checks that an implementation of a core trait keeps the promises its docs
+//! make, for your own implementations as much as for credkit's.
+//!
+//! - [`storage::run`]: every [`Storage`](credkit_core::Storage) (load, store, remove, unknown
+//!   keys, concurrent stores, the lease, records of other versions).
+
+pub mod storage;
