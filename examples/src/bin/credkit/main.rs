@@ -14,6 +14,7 @@ mod commands;
 mod demo;
 mod failure;
 mod output;
+mod password;
 mod source;
 
 use std::process::ExitCode;

@@ -11,6 +11,7 @@ use credkit_reqwest::ReqwestTransport;
 
 use crate::cli::SourceArgs;
 use crate::failure::Failure;
+use crate::password;
 
 /// The credentials the options chose, and the provider behind them (for `info` and the scope
 /// check).
@@ -98,6 +99,9 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     }
     if let Some(project) = &args.quota_project {
         user = user.with_quota_project(project.clone());
+    }
+    if args.reauth.enable_reauth {
+        user = password::with_reauth(user, &args.reauth);
     }
     let user = user.build()?;
     let credentials = retries(user.credentials_builder(), args).build()?;
