@@ -55,6 +55,7 @@
 //! # let _ = headers;
 //! # Ok(())
 //! # }
+//! # let _ = f;
 //! ```
 //!
 //! The challenges: `PASSWORD` asks the [`PasswordPrompt`] (an empty answer is sent as `" "`);

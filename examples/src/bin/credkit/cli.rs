@@ -123,8 +123,8 @@ pub(crate) struct ReauthArgs {
     #[arg(long)]
     pub(crate) enable_reauth: bool,
 
-    /// With --enable-reauth: the reauthentication API's base URL (default:
-    /// https://reauth.googleapis.com). https is required except on loopback.
+    /// With --enable-reauth: the reauthentication API's base URL (default: Google's,
+    /// reauth.googleapis.com over https). https is required except on loopback.
     #[arg(long, value_name = "URL", requires = "enable_reauth")]
     pub(crate) reauth_uri: Option<String>,
 

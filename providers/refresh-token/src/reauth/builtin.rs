@@ -39,6 +39,7 @@ pub const PASSWORD_PROMPT: &str = "Please enter your password:";
 ///         Ok(SecretString::from("from the vault"))
 ///     }
 /// }
+/// # let _ = FromVault;
 /// ```
 #[async_trait]
 pub trait PasswordPrompt: Send + Sync + fmt::Debug {

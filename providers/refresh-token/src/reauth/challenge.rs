@@ -184,7 +184,7 @@ impl fmt::Debug for ProposalResponse {
 #[async_trait]
 pub trait ReauthChallenge: Send + Sync + fmt::Debug {
     /// Whether this machine can answer the challenge at all. Default: true. When false, the
-    /// flow fails with the reference's "Challenge <type> is not locally eligible".
+    /// flow fails with the reference's "Challenge TYPE is not locally eligible".
     fn is_locally_eligible(&self) -> bool {
         true
     }
