@@ -90,6 +90,7 @@
 
 pub mod classify;
 pub mod endpoint;
+pub mod interactive;
 pub mod oauth;
 
 mod authorized;

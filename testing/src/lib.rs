@@ -4,6 +4,8 @@
 //!   passes them, and an auto-advance mode makes backoff instant.
 //! - [`FakeTokenServer`]: a real HTTP token endpoint on 127.0.0.1 with scripted and hostile
 //!   [`Reply`]s and a record of every request; [`FakeTokenEndpoint`] is the same in memory.
+//! - [`FakeReauthServer`]: Google's reauthentication API (`sessions:start`, `:continue`) on
+//!   127.0.0.1, answering scripted [`ReauthReply`]s with [`FakeChallenge`]s.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`contract`]: contract suites your own implementations run, such as
@@ -33,6 +35,7 @@ pub mod contract;
 #[cfg(unix)]
 mod gcloud;
 mod mocks;
+mod reauth;
 mod server;
 pub mod strategies;
 
@@ -43,6 +46,7 @@ pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
+pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
 pub use server::{
     FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
     Reply,

@@ -71,6 +71,86 @@ pub(crate) fn reauth_needed(cause: &Error) -> Error {
     }
 }
 
+// ===== the reauth flow =====
+
+/// The prefix of every error of the reauth flow, as the reference's `ReauthFailError`.
+const REAUTH_FAILED: &str = "Reauthentication failed. ";
+
+/// A failed reauthentication: kind `ReauthRequired` (the user still has to reauthenticate),
+/// permanent, `message` after the reference's prefix.
+fn reauth_failed(message: &str) -> Error {
+    Error::new(
+        ErrorKind::ReauthRequired,
+        format!("{REAUTH_FAILED}{message}"),
+    )
+    .with_transient(false)
+}
+
+/// A challenge type nobody here answers; `challenge_type` scrubbed by the caller.
+pub(crate) fn reauth_unsupported(challenge_type: &str, supported: &[&str]) -> Error {
+    reauth_failed(&format!(
+        "Unsupported challenge type {challenge_type}. Supported types: {}",
+        supported.join(",")
+    ))
+}
+
+/// A handler that cannot answer on this machine.
+pub(crate) fn reauth_not_eligible(challenge_type: &str) -> Error {
+    reauth_failed(&format!(
+        "Challenge {challenge_type} is not locally eligible"
+    ))
+}
+
+/// The API answered a status the flow cannot continue from; `status` scrubbed by the caller.
+pub(crate) fn reauth_api_status(status: &str) -> Error {
+    reauth_failed(&format!(
+        "Reauthentication challenge failed due to API error: {status}"
+    ))
+}
+
+/// No rapt token came: no challenge ready, no answer, no token in the answer, or the rounds ran
+/// out.
+pub(crate) fn reauth_no_rapt() -> Error {
+    reauth_failed("Failed to obtain rapt token.")
+}
+
+/// A challenge needs an answer, and nobody can give one.
+pub(crate) fn reauth_not_interactive() -> Error {
+    reauth_failed(
+        "Reauthentication challenge could not be answered because you are not in an interactive session.",
+    )
+}
+
+/// A SAML challenge, which only a browser can answer.
+pub(crate) fn reauth_saml() -> Error {
+    reauth_failed("Please run `gcloud auth login` to complete reauthentication with SAML.")
+}
+
+/// A security-key challenge, and no handler plugged in for it.
+pub(crate) fn reauth_security_key_unsupported() -> Error {
+    reauth_failed(
+        "Security key challenges need a handler: plug one in with UserCredentialsBuilder::with_reauth_challenge(\"SECURITY_KEY\", ...), for example one that talks to a WebAuthn plugin, or run `gcloud auth login`.",
+    )
+}
+
+/// The reauth API answered 200 with something that is not a session message.
+pub(crate) fn reauth_not_a_message() -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        "Reauthentication failed. The reauth API answered HTTP 200 with a body that is not a session message",
+    )
+    .with_transient(false)
+}
+
+/// The reauth-scoped access token cannot go into a header.
+pub(crate) fn reauth_bad_access_token() -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        "Reauthentication failed. The token endpoint gave a reauth access token that cannot go into an HTTP header",
+    )
+    .with_transient(false)
+}
+
 // ===== authorized_user info =====
 
 /// The info is not a JSON object.

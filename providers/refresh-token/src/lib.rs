@@ -14,6 +14,67 @@
 //! layer of `credkit-core` does that. It depends only on `credkit-core`'s public API, exactly as a
 //! third-party provider would, and sends HTTP through any [`Transport`](credkit_core::Transport).
 //!
+//! # Reauthentication
+//!
+//! When the token endpoint refuses a refresh with `invalid_grant` and the subtype
+//! `invalid_rapt` or `rapt_required`, the user must prove themselves again. With
+//! [`UserCredentialsBuilder::with_enable_reauth_refresh`] off (the default) the refresh fails
+//! with the reference's "Reauthentication is needed. Please run `gcloud auth
+//! application-default login` to reauthenticate." (kind `ReauthRequired`). On, the refresh runs
+//! the reference's flow: a refresh grant for [`REAUTH_SCOPE`]; `POST {reauth}/v2/sessions:start`;
+//! one `POST {reauth}/v2/sessions/{id}:continue` per challenge, at most
+//! [`RUN_CHALLENGE_RETRY_LIMIT`] rounds; then the refresh once more with the rapt token it got.
+//! The new rapt token is kept: [`UserCredentials::rapt_token`], `to_json`, `to_record`, and
+//! every later refresh send it. Every failure of the flow is permanent and reads
+//! "Reauthentication failed. ..." with the reference's text.
+//!
+//! **Reauthentication is interactive; the cache is not.** The flow may ask a person, so it runs
+//! only when a person waits: inside [`credkit_core::interactive`]. A refresh nobody waits for
+//! (refresh ahead on a spawner, one that `apply` started) reports the "Reauthentication is
+//! needed" error instead, and never calls the reauth API. The decision is made when the
+//! refusal arrives, in the poll that reads it:
+//!
+//! ```no_run
+//! use credkit_core::interactive::interactive;
+//! use credkit_refresh_token::{prompt_fn, UserCredentials};
+//! use secrecy::SecretString;
+//!
+//! # async fn f(transport: credkit_reqwest::ReqwestTransport) -> Result<(), Box<dyn std::error::Error>> {
+//! let creds = UserCredentials::from_authorized_user_file("adc.json", None)?
+//!     .to_builder()
+//!     .with_transport(transport)
+//!     .with_enable_reauth_refresh(true)
+//!     .with_password_prompt(prompt_fn(|prompt| async move {
+//!         // Read it without echo, from a terminal the user is at.
+//!         # let _ = prompt;
+//!         Ok(SecretString::from("..."))
+//!     }))
+//!     .build()?;
+//! let credentials = creds.clone().into_credentials()?;
+//! let headers = interactive(credentials.headers()).await?; // may ask for the password
+//! # let _ = headers;
+//! # Ok(())
+//! # }
+//! # let _ = f;
+//! ```
+//!
+//! The challenges: `PASSWORD` asks the [`PasswordPrompt`] (an empty answer is sent as `" "`);
+//! `SAML` fails with the reference's "Please run `gcloud auth login`..."; `SECURITY_KEY` fails
+//! with an error saying to plug in a [`ReauthChallenge`] (its docs describe the reference's
+//! `WebAuthn` plugin protocol). Any type can be answered by a handler of your own
+//! ([`UserCredentialsBuilder::with_reauth_challenge`], [`challenge_fn`]). Without a prompt or a
+//! handler the flow still runs as the reference's does: an `AUTHENTICATED` answer to
+//! `sessions:start` succeeds, and a challenge fails with "Reauthentication failed.
+//! Reauthentication challenge could not be answered because you are not in an interactive
+//! session.".
+//!
+//! The reauth API's base URL is [`DEFAULT_REAUTH_URI`] unless
+//! [`UserCredentialsBuilder::with_reauth_uri`] sets another; it must be `https://`, or `http://`
+//! to a loopback host. The flow's requests carry the reauth access token as a bearer token, and
+//! neither it, the password nor the rapt token reaches a log, an error or `Debug`. The whole
+//! refresh, prompts included, runs within the caching layer's flight deadline (180 s by
+//! default; `CredentialsBuilder::with_flight_deadline`).
+//!
 //! # Where credkit departs from the reference
 //!
 //! - A scope shortfall logs the reference's warning and exposes the granted scopes; it is never
@@ -31,6 +92,12 @@
 //!   [`UserCredentials::credential_source`]).
 //! - A `"refresh_token": null` in a refresh response keeps the stored refresh token.
 //! - Tokens with CR, LF or other control characters are rejected.
+//! - Reauthentication runs only when a caller waits (above), and "interactive" means a prompt
+//!   or handler was given, not that standard input is a terminal. Its requests are not retried
+//!   one by one (the retry layer retries whole refreshes, and never one that reached the
+//!   challenges, so the user is asked once per refresh); the new rapt token is kept as soon as
+//!   it is obtained. "Reauthentication required." and "Reauthentication successful." are
+//!   `tracing` events, not lines on standard error.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -44,6 +111,11 @@ mod user;
 pub use adc::{
     ADC_FILE_NAME, Adc, AdcSource, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID,
     QUOTA_PROJECT_ENV, default_credentials,
+};
+pub use reauth::{
+    Challenge, ChallengeFn, DEFAULT_REAUTH_URI, PASSWORD_PROMPT, PasswordPrompt, PromptFn,
+    ProposalResponse, REAUTH_SCOPE, RUN_CHALLENGE_RETRY_LIMIT, ReauthChallenge, challenge_fn,
+    prompt_fn,
 };
 pub use user::{
     DEFAULT_UNIVERSE_DOMAIN, GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder,

@@ -123,6 +123,30 @@ pub(crate) struct SourceArgs {
     /// 1 s and then 2 s).
     #[arg(long)]
     pub(crate) no_retry: bool,
+
+    #[command(flatten)]
+    pub(crate) reauth: ReauthArgs,
+}
+
+/// The reauthentication options of `token`, `header` and `info`.
+#[derive(Debug, Args)]
+pub(crate) struct ReauthArgs {
+    /// When the token endpoint asks for reauthentication (invalid_rapt, rapt_required), run
+    /// it: answer its challenges against the reauth API, then refresh again. A password
+    /// challenge is read from the terminal without echo, or with --password-stdin from
+    /// standard input; without either it fails ("not in an interactive session"), exit 1.
+    #[arg(long)]
+    pub(crate) enable_reauth: bool,
+
+    /// With --enable-reauth: the reauthentication API's base URL (default: Google's,
+    /// reauth.googleapis.com over https). https is required except on loopback.
+    #[arg(long, value_name = "URL", requires = "enable_reauth")]
+    pub(crate) reauth_uri: Option<String>,
+
+    /// With --enable-reauth: read the password from one line of standard input; it answers
+    /// every password challenge of the run.
+    #[arg(long, requires = "enable_reauth")]
+    pub(crate) password_stdin: bool,
 }
 
 /// The options of `info`.

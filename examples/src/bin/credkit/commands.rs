@@ -1,9 +1,11 @@
-//! `token`, `header` and `info`.
+//! `token`, `header` and `info`. Each awaits its refresh inside `interactive`: the user is at
+//! the terminal, so reauthentication (with `--enable-reauth`) may ask for a password.
 
 use std::fmt::Write as _;
 
 use credkit_core::http::header::AUTHORIZATION;
 use credkit_core::http::{HeaderMap, HeaderName};
+use credkit_core::interactive::interactive;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -21,7 +23,7 @@ const USER_PROJECT: &str = "x-goog-user-project";
 /// is printed as it is; otherwise one is fetched.
 pub(crate) async fn token(args: &SourceArgs) -> Result<(), Failure> {
     let loaded = source::load(args)?;
-    let token = loaded.credentials.access_token().await?;
+    let token = interactive(loaded.credentials.access_token()).await?;
     warn_on_scope_shortfall(&loaded);
     output::print(&format!("{}\n", token.secret().expose_secret()))
 }
@@ -29,7 +31,7 @@ pub(crate) async fn token(args: &SourceArgs) -> Result<(), Failure> {
 /// `credkit header`: the request headers, one `name: value` a line, authorization first.
 pub(crate) async fn header(args: &SourceArgs) -> Result<(), Failure> {
     let loaded = source::load(args)?;
-    let headers = loaded.credentials.headers().await?;
+    let headers = interactive(loaded.credentials.headers()).await?;
     warn_on_scope_shortfall(&loaded);
     output::print(&render_headers(&headers)?)
 }
@@ -41,9 +43,9 @@ pub(crate) async fn info(args: &InfoArgs) -> Result<(), Failure> {
     if !args.no_refresh {
         if loaded.cache.is_some() {
             // The cached token while it is fresh: that is what `token` would print.
-            loaded.credentials.access_token().await?;
+            interactive(loaded.credentials.access_token()).await?;
         } else {
-            loaded.credentials.refresh().await?;
+            interactive(loaded.credentials.refresh()).await?;
         }
         warn_on_scope_shortfall(&loaded);
     }

@@ -19,6 +19,7 @@ mod demo;
 mod failure;
 mod lazy;
 mod output;
+mod password;
 mod source;
 
 use std::process::ExitCode;

@@ -12,6 +12,7 @@ use crate::cache::{self, Outcome};
 use crate::cli::SourceArgs;
 use crate::failure::Failure;
 use crate::lazy::LazyTransport;
+use crate::password;
 
 /// The credentials the options chose, and the provider behind them (for `info` and the scope
 /// check).
@@ -103,6 +104,9 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     }
     if let Some(project) = &args.quota_project {
         user = user.with_quota_project(project.clone());
+    }
+    if args.reauth.enable_reauth {
+        user = password::with_reauth(user, &args.reauth);
     }
     let user = user.build()?;
     let storage = cache::open(args)?;

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::{Config, DEFAULT_UNIVERSE_DOMAIN, State, UserCredentials};
 use crate::error;
+use crate::reauth::{PasswordPrompt, ReauthChallenge, ReauthSettings};
 
 /// Builds [`UserCredentials`] from the reference constructor's parameters, all optional.
 ///
@@ -52,6 +53,7 @@ impl Default for UserCredentialsBuilder {
                 quota_project: None,
                 refresh_handler: None,
                 enable_reauth_refresh: false,
+                reauth: ReauthSettings::default(),
                 trust_boundary: None,
                 universe_domain: DEFAULT_UNIVERSE_DOMAIN.to_owned(),
                 account: String::new(),
@@ -193,11 +195,72 @@ impl UserCredentialsBuilder {
         self
     }
 
-    /// Whether an `invalid_rapt` refresh may start the interactive reauth flow. Default: false.
-    /// The flow is not in this release: with or without it, such a refresh fails with
-    /// "Reauthentication is needed...".
+    /// Whether a refresh the token endpoint refuses with `invalid_grant` and the subtype
+    /// `invalid_rapt` or `rapt_required` may run the reauthentication flow. Default: false: such
+    /// a refresh fails with "Reauthentication is needed. Please run `gcloud auth
+    /// application-default login` to reauthenticate.".
+    ///
+    /// On, the flow runs only when a caller waits for the refresh inside
+    /// [`credkit_core::interactive`]; a refresh nobody waits for (refresh ahead on a spawner,
+    /// one started by `apply`) still fails with that error. See the crate docs on
+    /// reauthentication.
+    ///
+    /// ```
+    /// use credkit_refresh_token::{prompt_fn, UserCredentials};
+    /// use secrecy::SecretString;
+    ///
+    /// let creds = UserCredentials::builder()
+    ///     .with_enable_reauth_refresh(true)
+    ///     .with_password_prompt(prompt_fn(|_| async { Ok(SecretString::from("hunter2")) }))
+    ///     .build()?;
+    /// assert!(creds.enable_reauth_refresh());
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
     pub fn with_enable_reauth_refresh(mut self, enable: bool) -> Self {
         self.config.enable_reauth_refresh = enable;
+        self
+    }
+
+    /// The reauthentication API's base URL. Default: `https://reauth.googleapis.com`. It must
+    /// be `https://`, or `http://` to a loopback host (for tests), as the token endpoint;
+    /// [`build`](Self::build) checks it.
+    ///
+    /// ```
+    /// use credkit_refresh_token::UserCredentials;
+    ///
+    /// let creds = UserCredentials::builder().with_reauth_uri("http://127.0.0.1:8080").build()?;
+    /// assert_eq!(creds.reauth_uri(), "http://127.0.0.1:8080");
+    /// assert!(UserCredentials::builder().with_reauth_uri("http://example.com").build().is_err());
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_reauth_uri(mut self, uri: impl Into<String>) -> Self {
+        self.config.reauth.uri = uri.into();
+        self
+    }
+
+    /// How the `PASSWORD` challenge asks for the user's password. Default: none, so a password
+    /// challenge fails with the reference's "not in an interactive session" error. An empty
+    /// answer is sent as `" "`, as the reference does.
+    pub fn with_password_prompt(mut self, prompt: impl PasswordPrompt + 'static) -> Self {
+        self.config.reauth.prompt = Some(Arc::new(prompt));
+        self
+    }
+
+    /// Answers challenges of `challenge_type` with `handler`, in place of the built-in answer
+    /// (or of an earlier handler for that type). Built in: `PASSWORD` (through
+    /// [`with_password_prompt`](Self::with_password_prompt)), `SAML` (the reference's error)
+    /// and `SECURITY_KEY` (an error until a handler is plugged in: see
+    /// [`ReauthChallenge`](crate::ReauthChallenge) for the reference's `WebAuthn` plugin
+    /// protocol). A type other than those three is added to the types offered at
+    /// `sessions:start`.
+    pub fn with_reauth_challenge(
+        mut self,
+        challenge_type: impl Into<String>,
+        handler: impl ReauthChallenge + 'static,
+    ) -> Self {
+        self.config
+            .reauth
+            .plug(challenge_type.into(), Arc::new(handler));
         self
     }
 
@@ -260,8 +323,10 @@ impl UserCredentialsBuilder {
     /// # Errors
     ///
     /// A [`BuildError`] when the starting access token cannot go into an HTTP header (it is
-    /// empty, or holds whitespace or control characters such as CR and LF).
+    /// empty, or holds whitespace or control characters such as CR and LF), or the reauth URL
+    /// is refused (not https, and not http to a loopback host).
     pub fn build(self) -> Result<UserCredentials, BuildError> {
+        self.config.reauth.check()?;
         if let Some(token) = &self.state.token {
             AccessToken::validated(token.clone()).map_err(error::unusable_token)?;
         }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use credkit_core::{AccessToken, CredentialRecord, Result, TokenSource, Transport, oauth};
+use credkit_core::{
+    AccessToken, CredentialRecord, Result, TokenSource, Transport, interactive, oauth,
+};
 use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -70,41 +72,112 @@ impl UserCredentials {
             return Err(error::missing_refresh_fields());
         };
         let transport = config.transport.as_ref().ok_or_else(error::no_transport)?;
-        let request = refresh_request(&RefreshGrant {
+        let grant = RefreshGrant {
             token_uri,
             client_id,
             client_secret,
             refresh_token: &refresh_token,
             scopes,
             rapt_token: rapt_token.as_ref(),
-        })?;
+        };
         tracing::debug!(
             client_id,
             scopes = scopes.len(),
             "sending the refresh-token grant"
         );
-        // The token's lifetime counts from before the request went out: however long the reply
-        // takes (or however long a dropped flight waits before someone resumes it), the expiry
-        // is never later than the server's.
-        let sent_at = config.clock.now();
-        let response = transport.send(request).await?;
         // Endpoints have echoed the refresh token or the client secret in error_description.
         let mut secrets: Vec<&SecretString> = vec![&refresh_token, client_secret];
         secrets.extend(rapt_token.as_ref());
         secrets.extend(held.iter());
-        let token = if response.status() == http::StatusCode::OK {
-            oauth::read_token_response(&response, sent_at, &secrets)
+        let token = match self.post_grant(transport.as_ref(), &grant, &secrets).await {
+            Err(err) if reauth::is_reauth_challenge(&err) => {
+                // Decided here, at the trigger, in the poll that found it: a refresh nobody
+                // waits for (refresh ahead on a spawner, one `apply` started) never asks.
+                if !config.enable_reauth_refresh || !interactive::is_interactive() {
+                    if config.enable_reauth_refresh {
+                        tracing::info!(
+                            "reauthentication is needed, but no caller waits for this refresh (it is not driven inside credkit_core::interactive): reporting it instead"
+                        );
+                    }
+                    return Err(reauth::map_reauth_needed(err));
+                }
+                let rapt = self
+                    .reauthenticate(transport.as_ref(), &grant, &secrets)
+                    .await?;
+                // Kept at once: should the retried grant fail transiently, the retry layer's next
+                // attempt sends this rapt token instead of asking the user again.
+                self.state().rapt_token = Some(rapt.clone());
+                let retried = RefreshGrant {
+                    rapt_token: Some(&rapt),
+                    ..grant
+                };
+                secrets.push(&rapt);
+                self.post_grant(transport.as_ref(), &retried, &secrets)
+                    .await?
+            }
+            other => other.map_err(reauth::map_reauth_needed)?,
+        };
+        self.warn_on_scope_shortfall(token.granted_scopes());
+        Ok(token)
+    }
+
+    /// Sends one refresh-token grant and reads its response.
+    async fn post_grant(
+        &self,
+        transport: &dyn Transport,
+        grant: &RefreshGrant<'_>,
+        secrets: &[&SecretString],
+    ) -> Result<AccessToken> {
+        let request = refresh_request(grant)?;
+        // The token's lifetime counts from before the request went out: however long the reply
+        // takes (or however long a dropped flight waits before someone resumes it), the expiry
+        // is never later than the server's.
+        let sent_at = self.config.clock.now();
+        let response = transport.send(request).await?;
+        if response.status() == http::StatusCode::OK {
+            oauth::read_token_response(&response, sent_at, secrets)
         } else {
             // Now, not the send time: a Retry-After date is counted from when it is read.
             Err(oauth::error_from_response(
                 &response,
-                config.clock.now(),
-                &secrets,
+                self.config.clock.now(),
+                secrets,
             ))
         }
-        .map_err(reauth::map_reauth_needed)?;
-        self.warn_on_scope_shortfall(token.granted_scopes());
-        Ok(token)
+    }
+
+    /// The reference's `get_rapt_token`: an access token for [`reauth::REAUTH_SCOPE`], then the
+    /// challenge protocol; returns the rapt token. Every error of the protocol is permanent, so
+    /// the retry layer never runs it, and so never asks the user, twice.
+    async fn reauthenticate(
+        &self,
+        transport: &dyn Transport,
+        grant: &RefreshGrant<'_>,
+        secrets: &[&SecretString],
+    ) -> Result<SecretString> {
+        tracing::info!("Reauthentication required.");
+        let reauth_scopes = [reauth::REAUTH_SCOPE.to_owned()];
+        let reauth_grant = RefreshGrant {
+            scopes: &reauth_scopes,
+            rapt_token: None,
+            ..*grant
+        };
+        let reauth_token = self.post_grant(transport, &reauth_grant, secrets).await?;
+        let access_token = reauth_token.secret();
+        let mut all: Vec<&SecretString> = secrets.to_vec();
+        all.push(access_token);
+        let session = reauth::Session {
+            transport,
+            clock: self.config.clock.as_ref(),
+            settings: &self.config.reauth,
+            access_token,
+            secrets: &all,
+        };
+        let rapt = reauth::obtain_rapt(&session, grant.scopes, reauth::RUN_CHALLENGE_RETRY_LIMIT)
+            .await
+            .map_err(|err| err.with_transient(false))?;
+        tracing::info!("Reauthentication successful.");
+        Ok(rapt)
     }
 
     /// The refresh-handler path: the handler's token, validated by [`RefreshHandlerSource`]
@@ -155,6 +228,7 @@ impl Transport for NoTransport {
 }
 
 /// The fields of one refresh request.
+#[derive(Clone, Copy)]
 struct RefreshGrant<'a> {
     token_uri: &'a str,
     client_id: &'a str,

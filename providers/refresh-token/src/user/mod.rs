@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 
 pub use builder::UserCredentialsBuilder;
 
+use crate::reauth::ReauthSettings;
+
 /// The universe domain user credentials can refresh in.
 pub const DEFAULT_UNIVERSE_DOMAIN: &str = "googleapis.com";
 
@@ -70,6 +72,7 @@ struct Config {
     quota_project: Option<String>,
     refresh_handler: Option<Arc<dyn RefreshHandler>>,
     enable_reauth_refresh: bool,
+    reauth: ReauthSettings,
     trust_boundary: Option<serde_json::Value>,
     universe_domain: String,
     account: String,
@@ -210,9 +213,15 @@ impl UserCredentials {
         self.config.refresh_handler.as_deref()
     }
 
-    /// Whether an `invalid_rapt` refresh may start the interactive reauth flow.
+    /// Whether an `invalid_rapt` refresh may run the reauthentication flow (when a caller
+    /// waits for it: see [`credkit_core::interactive`]).
     pub fn enable_reauth_refresh(&self) -> bool {
         self.config.enable_reauth_refresh
+    }
+
+    /// The reauthentication API's base URL (`https://reauth.googleapis.com` unless set).
+    pub fn reauth_uri(&self) -> &str {
+        &self.config.reauth.uri
     }
 
     /// The trust boundary, kept and copied only.
@@ -311,6 +320,7 @@ fn fmt_fields(
         .field("rapt_token", &redacted(state.rapt_token.is_some()))
         .field("refresh_handler", &config.refresh_handler)
         .field("enable_reauth_refresh", &config.enable_reauth_refresh)
+        .field("reauth", &config.reauth)
         .field("universe_domain", &config.universe_domain)
         .field("account", &config.account)
         .finish_non_exhaustive()

@@ -1,6 +1,7 @@
 //! `UserCredentials` in and out of a `CredentialRecord`, the form `Storage` persists.
 
 use credkit_core::{AccessToken, CredentialRecord};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::UserCredentials;
@@ -9,8 +10,15 @@ impl UserCredentials {
     /// The credentials' state as a [`CredentialRecord`] for a
     /// [`Storage`](credkit_core::Storage): the latest access token with its expiry and granted
     /// scopes, the refresh token, and the non-secret configuration (`client_id`, `token_uri`,
-    /// `scopes`, `quota_project_id`, `universe_domain`, `account`) as provider fields. The client
-    /// secret is not written: it stays where the configuration came from.
+    /// `scopes`, `quota_project_id`, `universe_domain`, `account`) as provider fields, and the
+    /// rapt token (the proof of the last reauthentication) as the provider field `rapt_token`.
+    /// The client secret is not written: it stays where the configuration came from.
+    ///
+    /// The record has no typed slot for a rapt token, so it travels as a provider field: like
+    /// every secret of the record it leaves only through `CredentialRecord::to_json`, and the
+    /// record's `Debug` names the field without its value. `Credentials` stores the records it
+    /// writes after a refresh by merging the new access token into the record it knows, so a
+    /// rapt token obtained later reaches storage when `to_record` is stored again.
     ///
     /// `Credentials` writes the same kind of record itself after every refresh when given a
     /// storage (see `credentials_builder`); this is for seeding one.
@@ -41,6 +49,11 @@ impl UserCredentials {
         put("quota_project_id", self.quota_project().map(Value::from));
         put("universe_domain", Some(self.universe_domain().into()));
         put("account", Some(self.account().into()));
+        put(
+            "rapt_token",
+            self.rapt_token()
+                .map(|rapt| Value::from(rapt.expose_secret())),
+        );
         let mut record = CredentialRecord::new().with_provider_fields(fields);
         if let Some(token) = self.token() {
             let mut access = AccessToken::from_secret(token).with_optional_expiry(self.expiry());
@@ -56,8 +69,8 @@ impl UserCredentials {
     }
 
     /// A copy that resumes from a stored record: its refresh token (a rotated one survives a
-    /// restart this way), access token, expiry and granted scopes replace the current ones where
-    /// present. The configuration (client, endpoint, scopes) stays this copy's own.
+    /// restart this way), access token, expiry, granted scopes and rapt token replace the
+    /// current ones where present. The configuration (client, endpoint, scopes) stays this copy's own.
     ///
     /// The restart recipe: load the configuration, resume from the record, cache with the same
     /// storage:
@@ -86,6 +99,13 @@ impl UserCredentials {
         self.copy_with_state(|state| {
             if let Some(refresh_token) = record.refresh_token() {
                 state.refresh_token = Some(refresh_token.clone());
+            }
+            if let Some(rapt) = record
+                .provider_fields()
+                .get("rapt_token")
+                .and_then(Value::as_str)
+            {
+                state.rapt_token = Some(SecretString::from(rapt.to_owned()));
             }
             if let Some(token) = record.access_token() {
                 state.token = Some(token.secret().clone());

@@ -1,0 +1,128 @@
+//! Request bodies as the reference writes them: Python's `json.dumps` with its defaults
+//! (`", "` and `": "` as separators, every character outside printable ASCII escaped as
+//! `\uXXXX`), in one buffer zeroized on drop.
+
+use std::io;
+
+use bytes::Bytes;
+use credkit_core::{Error, Result};
+use serde::Serialize;
+use serde_json::ser::{Formatter, Serializer};
+use zeroize::Zeroizing;
+
+/// `value` as Python's `json.dumps(value)` writes it, in a buffer of its exact size that is
+/// zeroized when the last `Bytes` referring to it drops.
+pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
+    let mut counter = Counter(0);
+    write(&mut counter, value)?;
+    let mut buffer = Zeroizing::new(Vec::with_capacity(counter.0));
+    write(&mut *buffer, value)?;
+    Ok(Bytes::from_owner(buffer))
+}
+
+fn write<W: io::Write, T: Serialize + ?Sized>(writer: W, value: &T) -> Result<()> {
+    let mut serializer = Serializer::with_formatter(writer, Python);
+    value.serialize(&mut serializer).map_err(|err| {
+        Error::internal("a reauth request body could not be written").with_source(err)
+    })
+}
+
+/// Counts bytes, so the real buffer is allocated once at its final size.
+struct Counter(usize);
+
+impl io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `json.dumps`'s defaults: `separators=(", ", ": ")`, `ensure_ascii=True`.
+struct Python;
+
+impl Formatter for Python {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // serde_json has escaped `"`, `\` and C0 controls already (as Python does); the rest of
+        // what Python escapes is DEL and everything beyond ASCII, in UTF-16 units.
+        let mut start = 0;
+        for (at, c) in fragment.char_indices() {
+            if (' '..='~').contains(&c) {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..at])?;
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            start = at + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Continue {
+        session_id: &'static str,
+        challenge_id: u8,
+        action: &'static str,
+        proposal_response: serde_json::Value,
+    }
+
+    #[test]
+    fn matches_python_json_dumps() {
+        let body = python_json(&Continue {
+            session_id: "123",
+            challenge_id: 1,
+            action: "RESPOND",
+            proposal_response: json!({"credential": "pässwörd 🔑\u{7f}\n\"x\""}),
+        })
+        .unwrap();
+        // json.dumps({...}) in CPython 3.12.
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"sessionId": "123", "challengeId": 1, "action": "RESPOND", "proposalResponse": {"credential": "p\u00e4ssw\u00f6rd \ud83d\udd11\u007f\n\"x\""}}"#
+        );
+        let start =
+            python_json(&json!({"supportedChallengeTypes": ["SECURITY_KEY", "PASSWORD", "SAML"]}))
+                .unwrap();
+        assert_eq!(
+            &start[..],
+            br#"{"supportedChallengeTypes": ["SECURITY_KEY", "PASSWORD", "SAML"]}"#
+        );
+    }
+}
