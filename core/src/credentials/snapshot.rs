@@ -300,6 +300,16 @@ mod tests {
     const EXPIRY: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
 
     #[test]
+    fn token_identity_is_not_fooled_by_differences_that_cancel() {
+        // "ab" against "ba": the byte differences cancel under XOR, not under OR.
+        let snapshot = Snapshot::new(AccessToken::new("ab"), &rendering(None)).unwrap();
+        assert!(snapshot.is_token(&AccessToken::new("ab")));
+        assert!(!snapshot.is_token(&AccessToken::new("ba")));
+        assert!(!snapshot.is_authorization(&HeaderValue::from_static("Bearer ba")));
+        assert!(!snapshot.is_token(&AccessToken::new("abc")));
+    }
+
+    #[test]
     fn renders_a_sensitive_bearer_value() {
         let snapshot = Snapshot::new(AccessToken::new("ya29.abc"), &rendering(None)).unwrap();
         let mut headers = HeaderMap::new();

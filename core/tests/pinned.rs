@@ -1,0 +1,214 @@
+//! Behaviour that mutation testing found unpinned: each test here fails for a mutant that the
+//! rest of the suite let through (see `.cargo/mutants.toml` and CONTRIBUTING.md).
+
+// Setup helpers outside `#[test]` functions unwrap too: a broken setup should fail loudly.
+#![allow(clippy::unwrap_used)]
+
+mod credentials_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use credkit_core::http::{self, HeaderMap};
+use credkit_core::{
+    AccessToken, Clock, Credentials, Error, ErrorKind, RetryPolicy, StaticSource, TokenState,
+};
+use credkit_testing::FakeClock;
+use futures::FutureExt;
+use futures::executor::block_on;
+use futures::future::BoxFuture;
+use time::OffsetDateTime;
+
+use credentials_support::{HOUR, QueueSpawner, TestSource, bearer};
+
+/// A fake clock that counts how it is read.
+#[derive(Debug)]
+struct Counting {
+    clock: FakeClock,
+    now: AtomicUsize,
+    system_time: AtomicUsize,
+}
+
+impl Counting {
+    fn new(clock: &FakeClock) -> Arc<Self> {
+        Arc::new(Self {
+            clock: clock.clone(),
+            now: AtomicUsize::new(0),
+            system_time: AtomicUsize::new(0),
+        })
+    }
+
+    fn reads(&self) -> (usize, usize) {
+        (
+            self.now.load(Ordering::SeqCst),
+            self.system_time.load(Ordering::SeqCst),
+        )
+    }
+
+    fn reset(&self) {
+        self.now.store(0, Ordering::SeqCst);
+        self.system_time.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for Counting {
+    fn now(&self) -> OffsetDateTime {
+        self.now.fetch_add(1, Ordering::SeqCst);
+        self.clock.now()
+    }
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        self.clock.sleep(duration)
+    }
+    fn system_time(&self) -> SystemTime {
+        self.system_time.fetch_add(1, Ordering::SeqCst);
+        self.clock.now().into()
+    }
+}
+
+#[test]
+fn a_fresh_token_takes_the_fast_path_one_system_time_read_and_no_calendar_read() {
+    let clock = FakeClock::new();
+    let counting = Counting::new(&clock);
+    let source = TestSource::new(&clock);
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(Arc::clone(&counting))
+        .build()
+        .unwrap();
+    block_on(credentials.refresh()).unwrap();
+    counting.reset();
+
+    let mut headers = HeaderMap::new();
+    assert_eq!(credentials.apply(&mut headers).unwrap(), TokenState::Fresh);
+    assert_eq!(counting.reads(), (0, 1), "apply");
+    counting.reset();
+    block_on(credentials.before_request(&mut headers)).unwrap();
+    assert_eq!(counting.reads(), (0, 1), "before_request");
+    counting.reset();
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "tok-1");
+    assert_eq!(counting.reads(), (0, 1), "headers");
+    assert_eq!(source.fetches(), 1);
+}
+
+#[test]
+fn a_token_without_expiry_never_reads_the_clock_on_the_hot_path() {
+    let clock = FakeClock::new();
+    let counting = Counting::new(&clock);
+    let credentials = Credentials::builder(StaticSource::new(AccessToken::new("forever")))
+        .with_clock(Arc::clone(&counting))
+        .build()
+        .unwrap();
+    block_on(credentials.refresh()).unwrap();
+    counting.reset();
+    let mut headers = HeaderMap::new();
+    assert_eq!(credentials.apply(&mut headers).unwrap(), TokenState::Fresh);
+    assert_eq!(block_on(credentials.headers()).unwrap().len(), 1);
+    assert_eq!(counting.reads(), (0, 0));
+}
+
+#[test]
+fn apply_with_a_spawner_refreshes_an_expired_token_in_the_background() {
+    let clock = FakeClock::new();
+    let spawner = QueueSpawner::default();
+    let source = TestSource::new(&clock);
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_initial_token(AccessToken::new("seed").with_lifetime(clock.now(), HOUR))
+        .with_spawner(spawner.spawner())
+        .build()
+        .unwrap();
+    clock.advance(HOUR + Duration::from_secs(1));
+    assert!(credentials.apply(&mut HeaderMap::new()).is_err(), "expired");
+    assert_eq!(spawner.len(), 1, "a background refresh was started");
+    spawner.run_all();
+    assert_eq!(source.fetches(), 1);
+    assert_eq!(credentials.token_state(), TokenState::Fresh);
+}
+
+#[test]
+fn debug_shows_whether_a_refresh_is_in_flight() {
+    let clock = FakeClock::new();
+    let source = TestSource::with_delay(&clock, Duration::from_secs(1));
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    assert!(format!("{credentials:?}").contains("refreshing: false"));
+    let mut waiting = Box::pin(credentials.headers());
+    assert!((&mut waiting).now_or_never().is_none());
+    assert!(format!("{credentials:?}").contains("refreshing: true"));
+    clock.advance(Duration::from_secs(1));
+    block_on(waiting).unwrap();
+    assert!(format!("{credentials:?}").contains("refreshing: false"));
+}
+
+#[test]
+fn token_states_have_names() {
+    let names: Vec<String> = [TokenState::Fresh, TokenState::Stale, TokenState::Invalid]
+        .iter()
+        .map(|state| format!("{state}={}", state.as_str()))
+        .collect();
+    assert_eq!(names, ["fresh=fresh", "stale=stale", "invalid=invalid"]);
+}
+
+#[test]
+fn a_token_reports_its_lifetime_and_turns_stale_before_it_expires() {
+    let clock = FakeClock::new();
+    let token = AccessToken::new("t").with_lifetime(clock.now(), HOUR);
+    assert_eq!(token.lifetime(), Some(HOUR));
+    assert_eq!(AccessToken::new("t").lifetime(), None);
+    let threshold = Duration::from_secs(225);
+    assert_eq!(token.state(clock.now(), threshold), TokenState::Fresh);
+    let stale = clock.now() + HOUR - Duration::from_secs(225);
+    assert_eq!(token.state(stale, threshold), TokenState::Stale);
+    assert_eq!(
+        token.state(clock.now() + HOUR, threshold),
+        TokenState::Invalid
+    );
+}
+
+#[test]
+fn an_access_token_debug_shows_what_is_not_secret() {
+    let clock = FakeClock::new();
+    let token = AccessToken::new("ya29.secret-value")
+        .with_lifetime(clock.now(), HOUR)
+        .with_token_type("Bearer");
+    let debug = format!("{token:?}");
+    assert!(!debug.contains("secret-value"));
+    assert!(debug.contains("[REDACTED]"), "{debug}");
+    assert!(debug.contains("token_type: \"Bearer\""), "{debug}");
+    assert!(
+        debug.contains("expiry: Some(2026-01-01 1:00:00.0 +00:00:00)"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn max_wait_caps_waits_and_retry_after_and_keeps_the_other_settings() {
+    let policy = RetryPolicy::default()
+        .with_max_attempts(7)
+        .with_max_wait(Duration::from_secs(5));
+    assert_eq!(policy.max_attempts(), 7);
+    assert_eq!(policy.max_wait(), Duration::from_secs(5));
+    assert_eq!(policy.nominal_wait(1), Duration::from_secs(1));
+    assert_eq!(policy.nominal_wait(10), Duration::from_secs(5));
+    let asked = Error::new(ErrorKind::Transport, "busy")
+        .with_transient(true)
+        .with_retry_after(Duration::from_secs(60));
+    assert_eq!(policy.wait_before(1, &asked, 0.5), Duration::from_secs(5));
+}
+
+#[test]
+fn a_non_token_reply_names_its_media_type() {
+    let response = http::Response::builder()
+        .status(200)
+        .header("content-type", "text/html; charset=utf-8")
+        .body(bytes::Bytes::from_static(b"<html>login</html>"))
+        .unwrap();
+    let now = FakeClock::new().now();
+    let error = credkit_core::oauth::read_token_response(&response, now, &[]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the token endpoint answered HTTP 200 with a text/html body that is not a token response (it is not a complete JSON object)"
+    );
+}
