@@ -310,3 +310,22 @@ fn fuzz_regression_round_trip_reaches_a_fixed_point() {
     assert_eq!(*second, *third);
     assert!(first.contains(r#""client_id": "\t\t\u001b1//planted-1-Zq9xK4mW""#));
 }
+
+/// Found by the `authorized_user_fields` fuzz target, kept as the reference behaves: a required
+/// member that is present but `null` passes the presence check at load, and `to_json` leaves
+/// it out, so the written document no longer loads. The refresh itself fails with the
+/// reference's "necessary fields" error before any request.
+#[test]
+fn fuzz_regression_a_null_required_member_loads_and_is_not_written() {
+    let document = serde_json::json!({
+        "refresh_token": "1//planted-0-Zq9xK4mW",
+        "client_secret": "secret",
+        "client_id": null,
+    });
+    let creds = UserCredentials::from_authorized_user_info(&document, None).unwrap();
+    assert_eq!(creds.client_id(), None);
+    let written: serde_json::Value = serde_json::from_str(&creds.to_json(&[])).unwrap();
+    assert!(written.get("client_id").is_none());
+    let error = UserCredentials::from_authorized_user_info(&written, None).unwrap_err();
+    assert!(error.is_missing_field());
+}
