@@ -51,6 +51,7 @@ use crate::{AccessToken, CredentialRecord, Result};
 /// use async_trait::async_trait;
 /// use credkit_core::{AccessToken, Clock, Result, TokenSource, Transport, bytes::Bytes, oauth};
 ///
+/// # #[allow(dead_code)]
 /// #[derive(Debug)]
 /// struct Broker {
 ///     transport: Arc<dyn Transport>,

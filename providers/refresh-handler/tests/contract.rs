@@ -1,6 +1,9 @@
 //! The `TokenSource` contract suite on `RefreshHandlerSource`: the handler answers as the far
 //! side says, after the far side's delay.
 
+// The factory closures unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use credkit_core::{Clock, Error, ErrorKind};
