@@ -323,7 +323,6 @@ impl Adc {
     /// As [`discover`](Self::discover).
     ///
     /// ```
-    /// use credkit_core::TokenSource;
     /// use credkit_refresh_token::Adc;
     /// use credkit_testing::MockTransport;
     ///
