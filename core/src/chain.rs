@@ -67,6 +67,47 @@ impl ChainSource {
         self
     }
 
+    /// Appends the outcome of building a source: the source itself, or the reason it could
+    /// not be built (a credentials file that did not load, a discovery that found nothing).
+    ///
+    /// A failed member stands in the chain as a source that always fails with that reason, so
+    /// the chain treats it as it would the source: a [not configured](Error::is_not_configured)
+    /// reason passes the turn and appears in the chain's combined error; any other reason (a
+    /// malformed file) stops the chain with it, rather than silently switching identity to
+    /// the next member.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, BuildError, ChainSource, Error, StaticSource, TokenSource};
+    ///
+    /// let missing: Result<StaticSource, Error> = Err(Error::not_configured("no broker socket"));
+    /// let broken: Result<StaticSource, BuildError> = Err(BuildError::invalid_value("bad file"));
+    /// # futures::executor::block_on(async {
+    /// let chain = ChainSource::new().with_result(missing).with_result(Ok::<_, Error>(
+    ///     StaticSource::new(AccessToken::new("ya29.t")),
+    /// ));
+    /// assert!(chain.fetch_token().await.is_ok());
+    ///
+    /// let chain = ChainSource::new().with_result(broken);
+    /// let err = chain.fetch_token().await.unwrap_err();
+    /// assert_eq!(err.to_string(), "bad file");
+    ///
+    /// let none: Result<StaticSource, Error> = Err(Error::not_configured("MY_TOKEN is not set"));
+    /// let err = ChainSource::new().with_result(none).fetch_token().await.unwrap_err();
+    /// assert!(err.to_string().ends_with("[1] source that failed to build: MY_TOKEN is not set"));
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn with_result<S, E>(self, source: std::result::Result<S, E>) -> Self
+    where
+        S: TokenSource + 'static,
+        E: Into<Error>,
+    {
+        match source {
+            Ok(source) => self.with(source),
+            Err(err) => self.with(FailedSource(err.into())),
+        }
+    }
+
     /// Appends a shared source.
     #[must_use]
     pub fn with_shared(mut self, source: Arc<dyn TokenSource>) -> Self {
@@ -141,6 +182,26 @@ impl TokenSource for ChainSource {
         "credential chain"
     }
 
+    /// The first member's stored token, and only the first member's: a later member's
+    /// token would be served only if every member before it has nothing configured, which
+    /// the chain cannot know without fetching; serving it could switch the identity. A later
+    /// member still works: it fetches a new token when its turn comes.
+    fn initial_token(&self) -> Option<AccessToken> {
+        let first = self.sources.first()?;
+        let token = first.initial_token();
+        if token.is_none()
+            && let Some(later) = self.sources[1..]
+                .iter()
+                .find(|s| s.initial_token().is_some())
+        {
+            tracing::debug!(
+                source = later.name(),
+                "credential chain: a member after the first holds a stored token; it is not served, the member fetches when its turn comes"
+            );
+        }
+        token
+    }
+
     /// Passes the record to the source that supplied the last token: the record is its state.
     /// Before any token, nothing can tell whose state it is, and no source takes it.
     fn adopt_record(&self, record: &crate::CredentialRecord) {
@@ -148,5 +209,20 @@ impl TokenSource for ChainSource {
         if let Some(source) = supplier.checked_sub(1).and_then(|i| self.sources.get(i)) {
             source.adopt_record(record);
         }
+    }
+}
+
+/// A chain member that failed to build: it fails every fetch with the reason.
+#[derive(Debug)]
+struct FailedSource(Error);
+
+#[async_trait]
+impl TokenSource for FailedSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        Err(self.0.clone())
+    }
+
+    fn name(&self) -> &'static str {
+        "source that failed to build"
     }
 }

@@ -47,7 +47,9 @@
 //! # }).unwrap();
 //! ```
 //!
-//! A plugin provider is a type with [`TokenSource`]; combinators build on it:
+//! A plugin provider is a type with [`TokenSource`] (one that calls an HTTP token endpoint sends
+//! through a [`Transport`] and reads the reply with [`oauth::read_token_response`]; see the
+//! `plugin_provider` example); combinators build on it:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -97,6 +99,7 @@ mod authorized;
 mod chain;
 mod clock;
 mod credentials;
+mod env_source;
 mod error;
 mod retry;
 mod source;
@@ -113,6 +116,7 @@ pub use clock::{Clock, SystemClock};
 pub use credentials::{
     Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
 };
+pub use env_source::EnvSource;
 pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
 pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};

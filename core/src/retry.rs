@@ -237,6 +237,10 @@ impl<S: TokenSource> TokenSource for Retrying<S> {
         self.inner.name()
     }
 
+    fn initial_token(&self) -> Option<AccessToken> {
+        self.inner.initial_token()
+    }
+
     fn adopt_record(&self, record: &crate::CredentialRecord) {
         self.inner.adopt_record(record);
     }

@@ -28,6 +28,49 @@ use crate::{AccessToken, CredentialRecord, Result};
 ///   source usable; at worst the work is lost. Do not leave a lock held across an `.await` in a
 ///   way that a drop could poison.
 /// - **Secrets.** Never put a token in an error message or a log line.
+/// - **Lifetimes.** Count a token's lifetime from *before* the request, by the [`Clock`] the
+///   source was given (the one given to [`Credentials`](crate::Credentials) too): read
+///   `clock.now()`, send, then stamp `expires_in` from that instant. A token already expired on
+///   arrival is refused by the caching layer with "the token expired N s before it was
+///   received: check the clocks".
+///
+/// `credkit_testing::contract::token_source` checks all of this for an implementation in a few
+/// lines.
+///
+/// # An HTTP plugin
+///
+/// A source that calls a token endpoint (a broker, an identity provider) sends an
+/// `http::Request<Bytes>` through a [`Transport`](crate::Transport) it was given and reads the
+/// reply with [`oauth::read_token_response`](crate::oauth::read_token_response), which turns a
+/// success into an [`AccessToken`] and every failure into a classified error with no secret in
+/// it. `http::Error` converts into [`Error`](crate::Error) with `?`. The `plugin_provider`
+/// example in the repository's `examples/` is a complete one:
+///
+/// ```
+/// use std::sync::Arc;
+/// use async_trait::async_trait;
+/// use credkit_core::{AccessToken, Clock, Result, TokenSource, Transport, bytes::Bytes, oauth};
+///
+/// # #[allow(dead_code)]
+/// #[derive(Debug)]
+/// struct Broker {
+///     transport: Arc<dyn Transport>,
+///     clock: Arc<dyn Clock>,
+/// }
+///
+/// #[async_trait]
+/// impl TokenSource for Broker {
+///     async fn fetch_token(&self) -> Result<AccessToken> {
+///         let request = http::Request::post("https://broker.example.test/token")
+///             .body(Bytes::from_static(b"grant_type=client_credentials"))?;
+///         let sent_at = self.clock.now(); // before the request
+///         let response = self.transport.send(request).await?;
+///         oauth::read_token_response(&response, sent_at, &[])
+///     }
+/// }
+/// ```
+///
+/// [`Clock`]: crate::Clock
 ///
 /// [`Error::is_transient`]: crate::Error::is_transient
 ///
@@ -69,6 +112,18 @@ pub trait TokenSource: Send + Sync + Debug {
         std::any::type_name::<Self>()
     }
 
+    /// A token this source already holds without fetching (the access token saved in a
+    /// credentials file beside the refresh token, say), which the caching layer may serve
+    /// until it goes stale instead of fetching at once. Default: none.
+    ///
+    /// [`Credentials`](crate::Credentials) asks for it when it is built, unless its builder was
+    /// given one ([`with_initial_token`](crate::CredentialsBuilder::with_initial_token)); a
+    /// [`ChainSource`](crate::ChainSource) answers with its first member's. A token that cannot
+    /// go into a header is a build error, as with `with_initial_token`.
+    fn initial_token(&self) -> Option<AccessToken> {
+        None
+    }
+
     /// Takes in a credential record that the caching layer read from its storage, written by
     /// this process earlier or by another one sharing the storage. A source whose state changes
     /// as it fetches (a refresh token that rotates) adopts the stored state, so that its next
@@ -89,6 +144,10 @@ impl<T: TokenSource + ?Sized> TokenSource for &T {
         (**self).name()
     }
 
+    fn initial_token(&self) -> Option<AccessToken> {
+        (**self).initial_token()
+    }
+
     fn adopt_record(&self, record: &CredentialRecord) {
         (**self).adopt_record(record);
     }
@@ -104,6 +163,10 @@ impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
         (**self).name()
     }
 
+    fn initial_token(&self) -> Option<AccessToken> {
+        (**self).initial_token()
+    }
+
     fn adopt_record(&self, record: &CredentialRecord) {
         (**self).adopt_record(record);
     }
@@ -117,6 +180,10 @@ impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn initial_token(&self) -> Option<AccessToken> {
+        (**self).initial_token()
     }
 
     fn adopt_record(&self, record: &CredentialRecord) {

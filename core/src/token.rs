@@ -158,6 +158,7 @@ pub struct AccessToken {
     id_token: Option<SecretString>,
     extra: serde_json::Map<String, serde_json::Value>,
     rotated_refresh_token: Option<SecretString>,
+    quota_project: Option<String>,
 }
 
 impl AccessToken {
@@ -172,6 +173,7 @@ impl AccessToken {
             id_token: None,
             extra: serde_json::Map::new(),
             rotated_refresh_token: None,
+            quota_project: None,
         }
     }
 
@@ -280,6 +282,35 @@ impl AccessToken {
         self
     }
 
+    /// Names the project the requests made with this token should be billed to: the quota
+    /// project of the credential that issued it (an `authorized_user` file's `quota_project_id`,
+    /// say). [`Credentials`](crate::Credentials) sends it as `x-goog-user-project` when its
+    /// builder sets no quota project of its own; the builder's wins.
+    ///
+    /// A source sets it on every token it returns, so the project travels with the token
+    /// through any combinator: a [`ChainSource`](crate::ChainSource) bills each request to the
+    /// member that supplied its token. An empty project is no project.
+    ///
+    /// ```
+    /// use credkit_core::AccessToken;
+    ///
+    /// let token = AccessToken::new("ya29.t").with_quota_project("billing-project");
+    /// assert_eq!(token.quota_project(), Some("billing-project"));
+    /// assert_eq!(AccessToken::new("ya29.t").with_quota_project("").quota_project(), None);
+    /// ```
+    #[must_use]
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        let project = project.into();
+        self.quota_project = (!project.is_empty()).then_some(project);
+        self
+    }
+
+    /// The project requests made with this token should be billed to, if its source named one
+    /// (see [`with_quota_project`](AccessToken::with_quota_project)).
+    pub fn quota_project(&self) -> Option<&str> {
+        self.quota_project.as_deref()
+    }
+
     /// The token itself. Expose it only where it is used.
     pub fn secret(&self) -> &SecretString {
         &self.secret
@@ -374,6 +405,7 @@ impl fmt::Debug for AccessToken {
                 "rotated_refresh_token",
                 &self.rotated_refresh_token.as_ref().map(|_| "[REDACTED]"),
             )
+            .field("quota_project", &self.quota_project)
             .finish()
     }
 }

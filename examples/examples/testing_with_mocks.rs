@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use credkit_core::bytes::Bytes;
 use credkit_core::http::{self, StatusCode, header::AUTHORIZATION};
-use credkit_core::{AuthorizedTransport, BuildError, Clock, Credentials, Transport};
+use credkit_core::{AuthorizedTransport, BuildError, Credentials, Transport};
 use credkit_refresh_token::UserCredentials;
-use credkit_testing::{FakeClock, FakeTokenEndpoint, MockTransport};
+use credkit_testing::{FakeClock, FakeTokenEndpoint, MockTransport, response};
 
 // ===== The code under test: a user's API client =====
 
@@ -112,24 +112,18 @@ const FILES: &str = r#"{"files": ["notes.txt", "report.pdf"]}"#;
 
 /// User credentials that refresh against the in-memory `endpoint` and tell time by `clock`.
 fn credentials(endpoint: &FakeTokenEndpoint, clock: &FakeClock) -> Result<Credentials, BuildError> {
-    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let user = UserCredentials::builder()
+    UserCredentials::builder()
         .with_client_id("client-id")
         .with_client_secret("client-secret")
         .with_refresh_token("1//refresh-token")
         .with_token_uri(endpoint.token_url())
         .with_transport(endpoint.clone())
-        .with_clock(Arc::clone(&clock))
-        .build()?;
-    // The retry layer waits through the clock too, so a FakeClock makes backoff instant.
-    user.credentials_builder().with_clock(clock).build()
-}
-
-/// A response with `status` and `body`.
-fn response(status: StatusCode, body: &'static str) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from_static(body.as_bytes()));
-    *response.status_mut() = status;
-    response
+        .with_clock(Arc::new(clock.clone()))
+        .build()?
+        // Carries the clock over: the cache and the retry layer's backoff (instant on a
+        // FakeClock) tell time by it too.
+        .credentials_builder()
+        .build()
 }
 
 /// An API that lists [`FILES`] to any request with a bearer token.
@@ -137,9 +131,9 @@ fn api() -> MockTransport {
     let mut api = MockTransport::new();
     api.expect_send().returning(|request| {
         Ok(if request.headers().contains_key(AUTHORIZATION) {
-            response(StatusCode::OK, FILES)
+            response(200, FILES)
         } else {
-            response(StatusCode::UNAUTHORIZED, "{}")
+            response(401, "{}")
         })
     });
     api
@@ -187,7 +181,7 @@ mod tests {
                     && request.headers()[AUTHORIZATION] == "Bearer ya29.first"
             })
             .times(1)
-            .returning(|_| Ok(response(StatusCode::OK, FILES)));
+            .returning(|_| Ok(response(200, FILES)));
         let client = FilesClient::new(credentials(&endpoint, &clock).unwrap(), Arc::new(api), BASE);
 
         assert_eq!(client.list().await.unwrap(), ["notes.txt", "report.pdf"]);
@@ -229,10 +223,10 @@ mod tests {
             let bearer = &request.headers()[AUTHORIZATION];
             Ok(if first {
                 assert_eq!(bearer, "Bearer ya29.revoked");
-                response(StatusCode::UNAUTHORIZED, "{}")
+                response(401, "{}")
             } else {
                 assert_eq!(bearer, "Bearer ya29.new");
-                response(StatusCode::OK, FILES)
+                response(200, FILES)
             })
         });
         let client = FilesClient::new(credentials(&endpoint, &clock).unwrap(), Arc::new(api), BASE);

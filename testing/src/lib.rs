@@ -1,5 +1,10 @@
 //! The test kit of credkit, for credkit's own tests and for yours.
 //!
+//! - [`ScriptedSource`]: an in-memory token source answering tokens or errors in order, with
+//!   lifetimes on a [`FakeClock`], a fetch counter, and an optional delay or hang.
+//! - [`contract::token_source`]: the `TokenSource` contract suite, for your own providers.
+//! - [`response`], [`json_response`], [`reply_response`]: responses for mocks;
+//!   [`block_on`] for synchronous test bodies such as `proptest!` cases.
 //! - [`FakeClock`]: time that moves only when the test says so; pending sleeps complete as it
 //!   passes them, and an auto-advance mode makes backoff instant.
 //! - [`FakeTokenServer`]: a real HTTP token endpoint on 127.0.0.1 with scripted and hostile
@@ -9,8 +14,10 @@
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`contract`]: contract suites your own implementations run, such as
-//!   [`contract::storage::run`] for a `Storage`.
-//! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists.
+//!   [`contract::storage::run`] for a `Storage` and [`contract::token_source`] for a
+//!   `TokenSource`.
+//! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists, clock
+//!   steps, source behaviour, lifetimes (zero and already expired too) and hostile replies.
 //! - [`FakeGcloud`] (Unix): an executable that answers like the `gcloud` tool, for the gcloud
 //!   provider's tests.
 //!
@@ -36,6 +43,8 @@ pub mod contract;
 mod gcloud;
 mod mocks;
 mod reauth;
+mod responses;
+mod scripted;
 mod server;
 pub mod strategies;
 
@@ -45,8 +54,12 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
+/// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
+pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
 pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
+pub use responses::{block_on, json_response, reply_response, response};
+pub use scripted::{ScriptedSource, Step};
 pub use server::{
     FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
     Reply,

@@ -14,6 +14,12 @@ use time::OffsetDateTime;
 mock! {
     /// A mock [`TokenSource`]: script `fetch_token` with `expect_fetch_token()`.
     ///
+    /// To script answers in order, prefer [`ScriptedSource`](crate::ScriptedSource): it also
+    /// stamps lifetimes on the test's clock and counts fetches. With mockall, expectations are
+    /// matched newest first, so two plain `.times(1)` expectations answer in *reverse* order
+    /// once the first is used up; put them in a [`mockall::Sequence`] (`.in_sequence(&mut seq)`
+    /// on each) to have them answer in the order written, and fail on any other order.
+    ///
     /// ```
     /// use credkit_core::{AccessToken, TokenSource};
     /// use credkit_testing::MockTokenSource;
@@ -34,6 +40,34 @@ mock! {
 
 mock! {
     /// A mock [`Transport`]: script `send` with `expect_send()`.
+    ///
+    /// - `withf` gets the request **by reference** (`|request: &http::Request<Bytes>|`), to
+    ///   decide whether this expectation matches; `returning` gets it **by value**
+    ///   (`|request: http::Request<Bytes>|`), to build the answer, and must return
+    ///   `Result<http::Response<Bytes>>`: [`response`](crate::response),
+    ///   [`json_response`](crate::json_response) and [`reply_response`](crate::reply_response)
+    ///   make one.
+    /// - Expectations are tried newest first. For answers in order (a 401, then a 200), put them
+    ///   in a [`mockall::Sequence`]:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use credkit_core::Transport;
+    /// use credkit_testing::{MockTransport, block_on, mockall::Sequence, response};
+    ///
+    /// let mut api = MockTransport::new();
+    /// let mut seq = Sequence::new();
+    /// api.expect_send().times(1).in_sequence(&mut seq).returning(|_| Ok(response(401, "{}")));
+    /// api.expect_send()
+    ///     .withf(|request| request.headers().contains_key("authorization"))
+    ///     .times(1)
+    ///     .in_sequence(&mut seq)
+    ///     .returning(|request| Ok(response(200, format!("{} ok", request.uri()))));
+    /// let get = || http::Request::get("https://api.example.test/").header("authorization", "Bearer t").body(Bytes::new());
+    /// assert_eq!(block_on(api.send(get()?))?.status(), 401);
+    /// assert_eq!(block_on(api.send(get()?))?.status(), 200);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// ```
     /// use std::sync::Arc;

@@ -5,7 +5,7 @@ use std::io::Read as _;
 use std::process::{Command, Output, Stdio};
 
 use credkit_testing::{
-    FAKE_CLOCK_START, FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, GcloudReply,
+    FAKE_CLOCK_START, FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeClock, FakeGcloud, GcloudReply,
 };
 use time::macros::datetime;
 
@@ -67,11 +67,23 @@ fn config_helper_reports_token_expiry_account_and_project_as_gcloud_does() -> Te
 }
 
 #[test]
-fn default_expiry_is_an_hour_after_the_fake_clock_start() -> TestResult {
-    let gcloud = FakeGcloud::builder().build()?;
+fn default_expiry_is_an_hour_after_the_clock_in_use() -> TestResult {
+    let gcloud = FakeGcloud::builder()
+        .with_clock(&FakeClock::new())
+        .build()?;
     let doc = config_helper_json(&gcloud, &[])?;
     assert_eq!(doc["credential"]["token_expiry"], "2026-01-01T01:00:00Z");
     assert_eq!(FAKE_CLOCK_START, datetime!(2026-01-01 0:00 UTC));
+    // Without a clock, an hour after the system clock's now: never expired since a fixed date.
+    let gcloud = FakeGcloud::builder().build()?;
+    let doc = config_helper_json(&gcloud, &[])?;
+    let expiry = doc["credential"]["token_expiry"]
+        .as_str()
+        .unwrap_or_default();
+    let expiry =
+        time::OffsetDateTime::parse(expiry, &time::format_description::well_known::Rfc3339)?;
+    let lifetime = expiry - credkit_core::Clock::now(&credkit_core::SystemClock);
+    assert!(lifetime > time::Duration::minutes(59) && lifetime <= time::Duration::HOUR);
     assert!(doc["credential"].get("id_token").is_none());
     Ok(())
 }

@@ -314,7 +314,7 @@ impl CredentialsBuilder {
     }
 
     /// Seeds the cache with `token`, as from a credentials file that carries a token and its
-    /// expiry. Default: an empty cache. A fresh seed is used without a fetch; a stale one is
+    /// expiry. Default: the source's [`TokenSource::initial_token`], or an empty cache. A fresh seed is used without a fetch; a stale one is
     /// used while it refreshes; an expired one is replaced on first use.
     ///
     /// Any rotated refresh token on `token` is ignored (seeds are not stored).
@@ -384,9 +384,11 @@ impl CredentialsBuilder {
         // An empty project is no project: the reference sends the header only for a truthy one.
         let quota_project = self.quota_project.take().filter(|p| !p.is_empty());
         let rendering = Rendering::new(self.threshold, quota_project);
+        // The builder's seed wins; otherwise a token the source already holds.
         let initial = self
             .initial_token
             .take()
+            .or_else(|| self.source.initial_token())
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
                 Snapshot::new(token, &rendering)

@@ -243,7 +243,10 @@ impl Credentials {
             .map(|s| Arc::clone(s.token()))
     }
 
-    /// The quota project sent as `x-goog-user-project`, if one is set.
+    /// The quota project set on the builder, sent as `x-goog-user-project`, if one is set.
+    ///
+    /// Without one, each token's own [`AccessToken::quota_project`] is sent instead (the
+    /// project of the source, or chain member, that issued it); that one is not shown here.
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};

@@ -119,7 +119,12 @@ impl Snapshot {
     pub(super) fn new(token: AccessToken, rendering: &Rendering) -> Result<Self> {
         let secret = token.secret().expose_secret();
         validate_token_text(secret, "access token")?;
-        let quota_project = rendering.quota_project.as_deref();
+        // The builder's project wins; otherwise the one the token's source named (a chain's
+        // member, say), so the project travels with the token.
+        let quota_project = rendering
+            .quota_project
+            .as_deref()
+            .or_else(|| token.quota_project());
         let copies = rendering.copies.max(1).next_power_of_two();
         let primary = Rendered::new(secret, quota_project)?;
         let others = (1..copies)

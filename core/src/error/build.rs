@@ -121,3 +121,43 @@ impl From<BuildError> for Error {
         Self::new(ErrorKind::Configuration, message).with_source(err)
     }
 }
+
+/// An `http::Error` from building a request (an invalid URI, method or header value) becomes a
+/// permanent [`ErrorKind::Configuration`] error, the same kind a transport gives a request it
+/// refuses before sending ([`TransportFailure::InvalidRequest`](crate::TransportFailure)). The
+/// cause is kept as the source; the message never repeats the URI or the header value, which
+/// may hold a secret.
+///
+/// So an HTTP plugin builds its request with `?`:
+///
+/// ```
+/// use credkit_core::{Error, ErrorKind, bytes::Bytes};
+///
+/// fn request(url: &str) -> Result<http::Request<Bytes>, Error> {
+///     Ok(http::Request::post(url).body(Bytes::new())?)
+/// }
+/// let err = request("not a url").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Configuration);
+/// assert!(!err.is_transient());
+/// assert!(!err.to_string().contains("not a url"));
+/// ```
+impl From<http::Error> for Error {
+    fn from(err: http::Error) -> Self {
+        let what = if err.is::<http::uri::InvalidUri>() || err.is::<http::uri::InvalidUriParts>() {
+            "its URI is invalid"
+        } else if err.is::<http::header::InvalidHeaderName>()
+            || err.is::<http::header::InvalidHeaderValue>()
+        {
+            "a header name or value is invalid"
+        } else if err.is::<http::method::InvalidMethod>() {
+            "its method is invalid"
+        } else {
+            "a part of it is invalid"
+        };
+        Self::new(
+            ErrorKind::Configuration,
+            format!("the HTTP request could not be built: {what}"),
+        )
+        .with_source(err)
+    }
+}

@@ -51,6 +51,12 @@ use wire::Wire;
 /// granted scopes), `id_token`, and `refresh_token` (reported as a rotation; a `null` one is
 /// ignored). Other members are kept as extras.
 ///
+/// `now` is the instant the request was sent, read *before* sending from the
+/// [`Clock`](crate::Clock) the provider was given: the same clock its
+/// [`Credentials`](crate::Credentials) use, so that a test's `FakeClock` governs both. A second
+/// clock (the system clock in a provider, a fake one in `Credentials`) makes tokens look
+/// expired on arrival, which `Credentials` refuses loudly.
+///
 /// # Errors
 ///
 /// [`ErrorKind::InvalidResponse`] for a 200 that is not a JSON object, lacks `access_token`, or

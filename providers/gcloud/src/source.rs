@@ -350,19 +350,25 @@ impl TokenSource for GcloudSource {
     async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
         // Lifetimes count from before the process starts: never later than gcloud's own clock.
         let started = self.inner.clock.now();
-        if self.helper_unsupported.load(Ordering::Relaxed) {
-            return self.print_access_token(started).await;
-        }
-        match self.config_helper(started).await {
-            Attempt::Done(result) => result,
-            Attempt::FallBack(reason) => {
-                tracing::debug!(
-                    reason = %reason,
-                    "gcloud config config-helper gave no token; falling back to gcloud auth print-access-token"
-                );
-                self.print_access_token(started).await
+        let token = if self.helper_unsupported.load(Ordering::Relaxed) {
+            self.print_access_token(started).await?
+        } else {
+            match self.config_helper(started).await {
+                Attempt::Done(result) => result?,
+                Attempt::FallBack(reason) => {
+                    tracing::debug!(
+                        reason = %reason,
+                        "gcloud config config-helper gave no token; falling back to gcloud auth print-access-token"
+                    );
+                    self.print_access_token(started).await?
+                }
             }
-        }
+        };
+        // The project travels with the token, so a chain bills to the member that supplied it.
+        Ok(match &self.inner.quota_project {
+            Some(project) => token.with_quota_project(project.clone()),
+            None => token,
+        })
     }
 
     fn name(&self) -> &'static str {

@@ -3,7 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use credkit_core::{BuildError, Credentials, CredentialsBuilder, Error, Result, Transport};
+use async_trait::async_trait;
+use credkit_core::{
+    AccessToken, BuildError, CredentialRecord, Credentials, CredentialsBuilder, Error, Result,
+    TokenSource, Transport,
+};
 
 use crate::{UserCredentials, error};
 
@@ -96,6 +100,59 @@ impl AdcSource {
         transport: impl Transport + 'static,
     ) -> std::result::Result<Credentials, BuildError> {
         self.credentials_builder(transport)?.build()
+    }
+}
+
+/// The source ADC found is a [`TokenSource`] itself, so "a token from an environment variable,
+/// then ADC" is one [`ChainSource`](credkit_core::ChainSource), with no `match` on this enum:
+///
+/// ```no_run
+/// # #[allow(dead_code)]
+/// # fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use credkit_core::{ChainSource, Credentials, EnvSource};
+/// use credkit_refresh_token::Adc;
+/// use credkit_reqwest::ReqwestTransport;
+///
+/// let chain = ChainSource::new()
+///     .with(EnvSource::new("MY_ACCESS_TOKEN"))
+///     // Nothing found is "not configured": the chain's error then lists both reasons.
+///     .with_result(Adc::from_env().source(ReqwestTransport::new()?));
+/// let credentials = Credentials::new(chain);
+/// # let _ = credentials;
+/// # Ok(()) }
+/// ```
+#[async_trait]
+impl TokenSource for AdcSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        match self {
+            Self::User(user) => user.fetch_token().await,
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.fetch_token().await,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::User(user) => user.name(),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.name(),
+        }
+    }
+
+    fn initial_token(&self) -> Option<AccessToken> {
+        match self {
+            Self::User(user) => user.initial_token(),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.initial_token(),
+        }
+    }
+
+    fn adopt_record(&self, record: &CredentialRecord) {
+        match self {
+            Self::User(user) => user.adopt_record(record),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.adopt_record(record),
+        }
     }
 }
 
@@ -254,6 +311,36 @@ impl Adc {
             builder = builder.with_quota_project(project);
         }
         Ok(AdcSource::Gcloud(builder.build()?))
+    }
+
+    /// The source [`discover`](Self::discover) finds, ready to fetch through `transport`: a
+    /// [`TokenSource`] to put in a [`ChainSource`](credkit_core::ChainSource) (with
+    /// [`with_result`](credkit_core::ChainSource::with_result), so that "nothing found" passes
+    /// the turn and its reason shows in the chain's error).
+    ///
+    /// # Errors
+    ///
+    /// As [`discover`](Self::discover).
+    ///
+    /// ```
+    /// use credkit_refresh_token::Adc;
+    /// use credkit_testing::MockTransport;
+    ///
+    /// let err = Adc::with_env(|_| None).source(MockTransport::new()).unwrap_err();
+    /// assert!(err.is_not_configured());
+    /// ```
+    pub fn source(&self, transport: impl Transport + 'static) -> Result<AdcSource> {
+        match self.discover()? {
+            AdcSource::User(user) => Ok(AdcSource::User(
+                user.to_builder().with_transport(transport).build()?,
+            )),
+            #[cfg(feature = "gcloud")]
+            gcloud @ AdcSource::Gcloud(_) => {
+                // gcloud runs its own program: the transport is not needed.
+                drop(transport);
+                Ok(gcloud)
+            }
+        }
     }
 
     /// The user's credentials file, from the first two places of the discovery order (the

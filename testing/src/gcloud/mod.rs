@@ -10,7 +10,10 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 
-use crate::FAKE_CLOCK_START;
+use credkit_core::{Clock, SystemClock};
+
+/// The lifetime of the default token, from the clock's current time.
+const DEFAULT_LIFETIME: time::Duration = time::Duration::HOUR;
 
 /// The token a [`FakeGcloud`] prints unless told otherwise.
 pub const FAKE_GCLOUD_TOKEN: &str = "ya29.fake-gcloud-token";
@@ -24,8 +27,10 @@ pub const FAKE_GCLOUD_ACCOUNT: &str = "user@example.com";
 /// it runs. The directory is deleted when the last clone is dropped.
 ///
 /// By default it prints [`FAKE_GCLOUD_TOKEN`], and config-helper reports that token expiring one
-/// hour after [`FAKE_CLOCK_START`](crate::FAKE_CLOCK_START), so a provider on a fresh
-/// [`FakeClock`](crate::FakeClock) sees a one-hour token. [`GcloudReply`] scripts failures, hangs
+/// hour after the current time of the clock in use: the one given to
+/// [`FakeGcloudBuilder::with_clock`] (a [`FakeClock`](crate::FakeClock)), else the system
+/// clock. So the provider under test sees a one-hour token, never one expired since a fixed
+/// date. [`GcloudReply`] scripts failures, hangs
 /// and garbage, for both commands or each on its own. Any other command fails as gcloud does with
 /// an unknown command: `Invalid choice` on standard error, exit status 2.
 ///
@@ -224,6 +229,7 @@ impl fmt::Debug for FakeGcloud {
 pub struct FakeGcloudBuilder {
     token: String,
     token_expiry: OffsetDateTime,
+    expiry_set: bool,
     id_token: Option<String>,
     account: String,
     project: String,
@@ -236,7 +242,8 @@ impl Default for FakeGcloudBuilder {
     fn default() -> Self {
         Self {
             token: FAKE_GCLOUD_TOKEN.to_owned(),
-            token_expiry: FAKE_CLOCK_START + time::Duration::HOUR,
+            token_expiry: SystemClock.now() + DEFAULT_LIFETIME,
+            expiry_set: false,
             id_token: None,
             account: FAKE_GCLOUD_ACCOUNT.to_owned(),
             project: "fake-project".to_owned(),
@@ -254,10 +261,32 @@ impl FakeGcloudBuilder {
         self
     }
 
-    /// The `token_expiry` config-helper reports. Default one hour after
-    /// [`FAKE_CLOCK_START`](crate::FAKE_CLOCK_START).
+    /// The `token_expiry` config-helper reports. Default: one hour after the current time of
+    /// the clock given to [`with_clock`](Self::with_clock), or of the system clock without
+    /// one, read when the builder is made or the clock given; so the token is fresh for the
+    /// clock the provider under test uses, whatever the date.
     pub fn with_token_expiry(mut self, expiry: OffsetDateTime) -> Self {
         self.token_expiry = expiry;
+        self.expiry_set = true;
+        self
+    }
+
+    /// The clock the provider under test uses (a [`FakeClock`](crate::FakeClock), say): the
+    /// default `token_expiry` becomes one hour after its current time. An expiry set with
+    /// [`with_token_expiry`](Self::with_token_expiry) stays.
+    ///
+    /// ```
+    /// use credkit_testing::{FakeClock, FakeGcloud};
+    ///
+    /// let clock = FakeClock::new();
+    /// let gcloud = FakeGcloud::builder().with_clock(&clock).build()?;
+    /// # let _ = gcloud;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_clock(mut self, clock: &dyn Clock) -> Self {
+        if !self.expiry_set {
+            self.token_expiry = clock.now() + DEFAULT_LIFETIME;
+        }
         self
     }
 

@@ -37,11 +37,29 @@ impl TokenSource for UserCredentials {
             _ => self.refresh_grant().await?,
         };
         self.record(&token);
-        Ok(token)
+        // The project travels with the token, so a chain bills to the member that supplied it.
+        Ok(match &self.config.quota_project {
+            Some(project) => token.with_quota_project(project.clone()),
+            None => token,
+        })
     }
 
     fn name(&self) -> &'static str {
         "authorized user (refresh token)"
+    }
+
+    /// The access token saved with these credentials (and its expiry), if any, carrying the
+    /// quota project.
+    fn initial_token(&self) -> Option<AccessToken> {
+        let (token, expiry) = {
+            let state = self.state();
+            (state.token.clone()?, state.expiry)
+        };
+        let token = AccessToken::from_secret(token).with_optional_expiry(expiry);
+        Some(match &self.config.quota_project {
+            Some(project) => token.with_quota_project(project.clone()),
+            None => token,
+        })
     }
 
     /// Adopts the stored refresh token (see [`TokenSource::adopt_record`]).
