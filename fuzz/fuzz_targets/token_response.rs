@@ -84,7 +84,12 @@ fuzz_target!(|input: Input| {
         Ok(token) => {
             let text = token.secret().expose_secret();
             assert!(http::HeaderValue::from_str(&format!("Bearer {text}")).is_ok());
-            if text.len() >= 8 {
+            // The granted scopes are shown in Debug; a token whose text is part of them is not
+            // checked (its text shows through the scopes, not through the token).
+            let in_scopes = token
+                .granted_scopes()
+                .is_some_and(|scopes| scopes.iter().any(|scope| scope.contains(text)));
+            if text.len() >= 8 && !in_scopes {
                 assert_debug_clean(&token, &[text]);
             }
         }
