@@ -171,10 +171,45 @@ impl Config {
                 },
             });
         }
-        let fetched = self.fetch_and_store().await;
+        let mut fetched = self.fetch_and_store().await;
+        if lease.as_ref().is_some_and(|lease| !lease.is_held())
+            && let Some(snapshot) = self.stored_after_lapse().await
+        {
+            fetched = Ok(Refreshed {
+                snapshot,
+                how: Obtained {
+                    from_storage: true,
+                    rotated: false,
+                },
+            });
+        }
         self.release(lease).await;
         holds_lease.store(false, Ordering::Release);
         fetched
+    }
+
+    /// The lease lapsed during the refresh (the storage says so, as when it fenced our store
+    /// off): another holder may have stored a newer rotation, and the stored record wins. Once
+    /// it loads, any rotation of ours still pending is dropped and the record is adopted; its
+    /// token is returned if fresh. A record that cannot be loaded keeps ours pending.
+    async fn stored_after_lapse(&self) -> Option<Arc<Snapshot>> {
+        let slot = self.storage.as_ref()?;
+        let record = match self.load(slot).await {
+            Ok(record) => record?,
+            Err(error) => {
+                self.storage_failed(error, "loading");
+                return None;
+            }
+        };
+        lock(&slot.pending_rotation).take();
+        self.source.adopt_record(&record);
+        let token = record.access_token();
+        *lock(&slot.record) = Some(record);
+        let token = token?;
+        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh {
+            return None;
+        }
+        Snapshot::new(token, &self.rendering).ok().map(Arc::new)
     }
 
     /// Fetches a token, checks it, and stores it with any rotated refresh token.

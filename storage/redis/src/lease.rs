@@ -100,14 +100,15 @@ async fn try_take(storage: &RedisStorage, names: &Names, owner: &str) -> Result<
 
 /// The lease is ours: fence stores by `generation`, renew it in the background.
 fn held(storage: &RedisStorage, names: Names, owner: String, generation: i64) -> Lease {
+    let is_held = Arc::new(AtomicBool::new(true));
     storage.fences().insert(
         names.record.clone(),
         Fence {
             owner: owner.clone(),
             generation,
+            held: Arc::clone(&is_held),
         },
     );
-    let is_held = Arc::new(AtomicBool::new(true));
     let renewal = tokio::runtime::Handle::try_current().ok().map(|runtime| {
         runtime.spawn(renew(
             storage.clone(),

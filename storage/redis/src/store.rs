@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -85,6 +86,9 @@ pub(crate) struct Inner {
 pub(crate) struct Fence {
     pub(crate) owner: String,
     pub(crate) generation: i64,
+    /// The lease handle's `is_held`: cleared when a store is fenced off, so `Credentials`
+    /// knows the lease lapsed and loads the newer record.
+    pub(crate) held: Arc<AtomicBool>,
 }
 
 /// Builds a [`RedisStorage`]: the prefix, the lease's timing, the connection's timeouts and
@@ -328,7 +332,10 @@ impl Storage for RedisStorage {
                 Ok(())
             }
             (1, None) => Ok(()),
-            (0, Some(fence)) => Err(error::fenced(fence.generation, generation)),
+            (0, Some(fence)) => {
+                fence.held.store(false, Ordering::Release);
+                Err(error::fenced(fence.generation, generation))
+            }
             _ => Err(error::unexpected_reply("storing a credential record")),
         }
     }
