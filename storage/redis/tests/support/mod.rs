@@ -103,3 +103,5 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+pub(crate) mod fleet;
