@@ -1,7 +1,12 @@
 //! A fleet of OS processes shares one rotating refresh token through Redis: one token request
 //! per expiry, no `invalid_grant`, one refresh token at the end; a holder killed mid-refresh
 //! costs the others no more than the lease's time to live.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 #![cfg(unix)]
 
 mod support;
