@@ -3,8 +3,9 @@
 //!
 //! - `advance SECS`: moves its fake clock (fake-clock mode) on.
 //! - `round`: runs its concurrent callers once (`Credentials::access_token`), then prints
-//!   `round DISTINCT ACCESS REFRESH` (distinct access tokens the callers got, the first one,
-//!   the refresh token its source holds) or `error MESSAGE`.
+//!   `round DISTINCT ACCESS REFRESH FETCHED LATENCIES` (distinct access tokens the callers
+//!   got, the first one, the refresh token its source holds, 1 if this process made the token
+//!   request, each caller's latency in µs joined by commas) or `error MESSAGE`.
 //! - `quit`.
 
 // A member answers on standard output.
@@ -14,10 +15,11 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use credkit_core::{Clock, Credentials, SystemClock};
+use credkit_core::{Clock, Credentials, RefreshEvent, SystemClock};
 use credkit_refresh_token::UserCredentials;
 use credkit_reqwest::ReqwestTransport;
 use credkit_storage_redis::RedisStorage;
@@ -102,15 +104,28 @@ impl Member {
             .expect("a fleet member did not answer within 60 s")
     }
 
-    /// Sends `round` and parses the answer: (distinct tokens, access token, refresh token).
+    /// Parses the answer to `round`: (distinct tokens, access token, refresh token).
     pub(crate) fn round_answer(&self) -> (usize, String, String) {
+        let (distinct, access, refresh, _, _) = self.round_timings();
+        (distinct, access, refresh)
+    }
+
+    /// Parses the answer to `round`, with whether this process fetched and the callers'
+    /// latencies.
+    pub(crate) fn round_timings(&self) -> (usize, String, String, bool, Vec<Duration>) {
         let answer = self.answer();
         let parts: Vec<&str> = answer.split(' ').collect();
         assert_eq!(parts[0], "round", "a member failed: {answer}");
+        let latencies = parts[5]
+            .split(',')
+            .map(|us| Duration::from_micros(us.parse().unwrap()))
+            .collect();
         (
             parts[1].parse().unwrap(),
             parts[2].to_owned(),
             parts[3].to_owned(),
+            parts[4] == "1",
+            latencies,
         )
     }
 
@@ -160,6 +175,7 @@ pub(crate) fn run_member() {
     } else {
         Arc::new(SystemClock)
     };
+    let fetched = Arc::new(AtomicBool::new(false));
     let (user, credentials) = runtime.block_on(async {
         let storage = RedisStorage::builder(&setup.redis)
             .with_lease_ttl(setup.lease_ttl)
@@ -177,8 +193,18 @@ pub(crate) fn run_member() {
                 .build()
                 .unwrap(),
         );
+        let fetched = Arc::clone(&fetched);
         let credentials = Credentials::builder(Arc::clone(&user))
             .with_clock(Arc::clone(&clock))
+            .on_refresh(move |event| {
+                if let RefreshEvent::Refreshed {
+                    from_storage: false,
+                    ..
+                } = event
+                {
+                    fetched.store(true, Ordering::Release);
+                }
+            })
             .with_storage(storage, KEY)
             // Rotating refresh tokens: never refresh outside the lease.
             .with_fail_closed_without_lease(true)
@@ -196,33 +222,54 @@ pub(crate) fn run_member() {
                 fake.advance(Duration::from_secs(secs));
             }
             Some("round") => {
-                let answers =
-                    runtime.block_on(futures::future::join_all((0..setup.callers).map(|_| {
-                        let credentials = credentials.clone();
-                        runtime.spawn(async move { credentials.access_token().await })
-                    })));
-                let mut distinct = BTreeSet::new();
-                let mut failure = None;
-                for answer in answers {
-                    match answer.unwrap() {
-                        Ok(token) => {
-                            distinct.insert(token.secret().expose_secret().to_owned());
-                        }
-                        Err(err) => failure = Some(err.to_string()),
-                    }
-                }
-                if let Some(err) = failure {
-                    println!("error {err}");
-                } else {
-                    let refresh = user
-                        .refresh_token()
-                        .map(|rt| rt.expose_secret().to_owned())
-                        .unwrap_or_default();
-                    let first = distinct.iter().next().cloned().unwrap_or_default();
-                    println!("round {} {first} {refresh}", distinct.len());
-                }
+                println!(
+                    "{}",
+                    round(&runtime, &credentials, &user, &fetched, setup.callers)
+                );
             }
             _ => break,
         }
     }
+}
+
+/// Runs `callers` concurrent callers once: the answer line to `round`.
+fn round(
+    runtime: &tokio::runtime::Runtime,
+    credentials: &Credentials,
+    user: &UserCredentials,
+    fetched: &AtomicBool,
+    callers: usize,
+) -> String {
+    fetched.store(false, Ordering::Release);
+    let answers = runtime.block_on(futures::future::join_all((0..callers).map(|_| {
+        let credentials = credentials.clone();
+        runtime.spawn(async move {
+            let started = Instant::now();
+            let token = credentials.access_token().await;
+            (token, started.elapsed())
+        })
+    })));
+    let mut distinct = BTreeSet::new();
+    let mut latencies = Vec::new();
+    for answer in answers {
+        let (answer, latency) = answer.unwrap();
+        latencies.push(latency.as_micros().to_string());
+        match answer {
+            Ok(token) => {
+                distinct.insert(token.secret().expose_secret().to_owned());
+            }
+            Err(err) => return format!("error {err}"),
+        }
+    }
+    let refresh = user
+        .refresh_token()
+        .map(|rt| rt.expose_secret().to_owned())
+        .unwrap_or_default();
+    let first = distinct.iter().next().cloned().unwrap_or_default();
+    let fetched = u8::from(fetched.load(Ordering::Acquire));
+    format!(
+        "round {} {first} {refresh} {fetched} {}",
+        distinct.len(),
+        latencies.join(",")
+    )
 }
