@@ -69,7 +69,7 @@ pub trait RecordCodec: Send + Sync + Debug {
 /// ```
 /// use credkit_storage_redis::{PlainJson, RecordCodec};
 ///
-/// assert_eq!(PlainJson.encode(b"{}")?, b"{}");
+/// assert_eq!(PlainJson::default().encode(b"{}")?, b"{}");
 /// # Ok::<(), credkit_core::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default)]

@@ -13,6 +13,7 @@
 //! use credkit_core::{AccessToken, Credentials, StaticSource};
 //! use credkit_storage_redis::RedisStorage;
 //!
+//! # #[allow(dead_code)]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let storage = RedisStorage::builder("redis://127.0.0.1:6379/0")
 //!     .with_prefix("myapp:credkit:")

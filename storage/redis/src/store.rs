@@ -55,6 +55,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// use credkit_core::{AccessToken, CredentialRecord, Storage};
 /// use credkit_storage_redis::RedisStorage;
 ///
+/// # #[allow(dead_code)]
 /// # async fn run() -> credkit_core::Result<()> {
 /// let storage = RedisStorage::new("redis://127.0.0.1:6379/0")?;
 /// let record = CredentialRecord::new().with_access_token(&AccessToken::new("ya29.a"));

@@ -5,7 +5,8 @@
 //! - `round`: runs its concurrent callers once (`Credentials::access_token`), then prints
 //!   `round DISTINCT ACCESS REFRESH FETCHED LATENCIES` (distinct access tokens the callers
 //!   got, the first one, the refresh token its source holds, 1 if this process made the token
-//!   request, each caller's latency in µs joined by commas) or `error MESSAGE`.
+//!   request, each caller's latency from the round's start in µs, joined by commas) or
+//!   `error MESSAGE`.
 //! - `quit`.
 
 // A member answers on standard output.
@@ -241,10 +242,12 @@ fn round(
     callers: usize,
 ) -> String {
     fetched.store(false, Ordering::Release);
+    // Latencies count from the round's start, so a caller spawned late still counts the wait
+    // since the expiry was noticed.
+    let started = Instant::now();
     let answers = runtime.block_on(futures::future::join_all((0..callers).map(|_| {
         let credentials = credentials.clone();
         runtime.spawn(async move {
-            let started = Instant::now();
             let token = credentials.access_token().await;
             (token, started.elapsed())
         })
