@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
 use super::errors;
@@ -171,10 +171,66 @@ impl Config {
                 },
             });
         }
-        let fetched = self.fetch_and_store().await;
+        // The refresh token the record held before this fetch: after a lapse, a stored one
+        // that differs is another holder's newer rotation.
+        let before = lease.as_ref().and_then(|_| self.known_refresh_token());
+        let mut fetched = self.fetch_and_store().await;
+        if lease.as_ref().is_some_and(|lease| !lease.is_held())
+            && let Some(snapshot) = self.stored_after_lapse(before.as_ref()).await
+        {
+            fetched = Ok(Refreshed {
+                snapshot,
+                how: Obtained {
+                    from_storage: true,
+                    rotated: false,
+                },
+            });
+        }
         self.release(lease).await;
         holds_lease.store(false, Ordering::Release);
         fetched
+    }
+
+    /// The refresh token of the record as last known, if any.
+    fn known_refresh_token(&self) -> Option<SecretString> {
+        let slot = self.storage.as_ref()?;
+        lock(&slot.record)
+            .as_ref()
+            .and_then(|record| record.refresh_token().cloned())
+    }
+
+    /// The lease lapsed during the refresh (the storage says so, as when it fenced our store
+    /// off): another holder may have stored a newer rotation. If the stored refresh token is
+    /// no longer `before` (the one the record held before this fetch), the stored record wins:
+    /// any rotation of ours still pending is dropped, the record is adopted, and its token is
+    /// returned if fresh. Otherwise (nobody stored a rotation, ours landed, or the record
+    /// cannot be loaded) ours stands, pending if its store failed.
+    async fn stored_after_lapse(&self, before: Option<&SecretString>) -> Option<Arc<Snapshot>> {
+        let slot = self.storage.as_ref()?;
+        // Ours: the record this refresh stored, or tried to.
+        let ours = self.known_refresh_token();
+        let record = match self.load(slot).await {
+            Ok(record) => record?,
+            Err(error) => {
+                self.storage_failed(error, "loading");
+                return None;
+            }
+        };
+        let same = |a: Option<&SecretString>, b: Option<&SecretString>| {
+            a.map(ExposeSecret::expose_secret) == b.map(ExposeSecret::expose_secret)
+        };
+        if same(record.refresh_token(), before) || same(record.refresh_token(), ours.as_ref()) {
+            return None;
+        }
+        lock(&slot.pending_rotation).take();
+        self.source.adopt_record(&record);
+        let token = record.access_token();
+        *lock(&slot.record) = Some(record);
+        let token = token?;
+        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh {
+            return None;
+        }
+        Snapshot::new(token, &self.rendering).ok().map(Arc::new)
     }
 
     /// Fetches a token, checks it, and stores it with any rotated refresh token.

@@ -55,7 +55,10 @@ impl LeaseOptions {
 ///   itself): a holder that is cancelled, panics or dies never keeps the lease for good.
 /// - [`release`](LeaseHandle::release) releases it now and reports a failure.
 /// - [`is_held`](LeaseHandle::is_held) is false once the storage knows the lease lapsed (a time
-///   to live ran out); stores made after that may be fenced off by the storage.
+///   to live ran out, or a store was fenced off because another holder stored since); stores
+///   made after that may be fenced off by the storage. When a refresh ends with its lease no
+///   longer held, `Credentials` loads the record again and the stored one wins: it is adopted,
+///   any rotation of its own not yet stored is dropped, and its token is used if fresh.
 #[async_trait]
 pub trait LeaseHandle: Send + Sync + fmt::Debug {
     /// Releases the lease now.

@@ -1,15 +1,15 @@
 //! The token cache of `token`, `header` and `info`: a `FileStorage` in the user's cache
-//! directory (or `--cache DIR`), keyed by the credential's identity, and a note of whether the
+//! directory (or `--cache DIR`), or a `RedisStorage` (`--cache redis://HOST:PORT/DB`), keyed by the credential's identity, and a note of whether the
 //! token came from it.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use credkit_core::{CredentialsBuilder, RefreshEvent};
 use credkit_refresh_token::UserCredentials;
 use credkit_storage_file::FileStorage;
+use credkit_storage_redis::RedisStorage;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
@@ -39,18 +39,48 @@ impl Outcome {
     }
 }
 
+/// A token cache: a directory, or a Redis server shared with other machines.
+#[derive(Debug)]
+pub(crate) enum Cache {
+    File(FileStorage),
+    /// The store, and its URL without a password (for `info`).
+    Redis(RedisStorage, String),
+}
+
+impl Cache {
+    /// Where the cache is: its directory, or its Redis URL without a password.
+    pub(crate) fn location(&self) -> String {
+        match self {
+            Self::File(storage) => storage.dir().display().to_string(),
+            Self::Redis(_, shown) => shown.clone(),
+        }
+    }
+}
+
 /// The cache the options ask for: `None` with `--no-cache`. The default directory is skipped,
 /// with a warning, when it cannot be used (no home directory, wrong permissions); a directory
-/// given with `--cache` that cannot be used is an error.
-pub(crate) fn open(args: &SourceArgs) -> Result<Option<FileStorage>, Failure> {
+/// or Redis URL given with `--cache` that cannot be used is an error.
+pub(crate) fn open(args: &SourceArgs) -> Result<Option<Cache>, Failure> {
     if args.no_cache {
         return Ok(None);
     }
-    if let Some(dir) = &args.cache {
-        return Ok(Some(FileStorage::new(dir)?));
+    if let Some(target) = &args.cache {
+        if let Some(rest) = target
+            .strip_prefix("redis://")
+            .or_else(|| target.strip_prefix("rediss://"))
+        {
+            let scheme = &target[..target.len() - rest.len()];
+            // Never shown: a password in the URL's user part.
+            let shown = format!(
+                "{scheme}{}",
+                rest.rsplit_once('@').map_or(rest, |(_, host)| host)
+            );
+            return Ok(Some(Cache::Redis(RedisStorage::new(target)?, shown)));
+        }
+        return Ok(Some(Cache::File(FileStorage::new(target)?)));
     }
     match FileStorage::in_user_cache_dir(APP) {
-        Ok(storage) => Ok(Some(storage)),
+        Ok(storage) => Ok(Some(Cache::File(storage))),
         Err(err) => {
             output::warn(&format!(
                 "the token cache is off: {err}; use --cache DIR or --no-cache"
@@ -90,34 +120,29 @@ pub(crate) fn key(user: &UserCredentials) -> String {
 /// token came from and warns about cache failures on standard error.
 pub(crate) fn attach(
     builder: CredentialsBuilder,
-    storage: Option<FileStorage>,
+    storage: Option<Cache>,
     key: String,
     outcome: &Outcome,
 ) -> CredentialsBuilder {
-    let Some(storage) = storage else {
-        return builder;
+    let builder = match storage {
+        None => return builder,
+        Some(Cache::File(storage)) => builder.with_storage(storage, key),
+        Some(Cache::Redis(storage, _)) => builder.with_storage(storage, key),
     };
     let outcome = Arc::clone(&outcome.0);
-    builder
-        .with_storage(storage, key)
-        .on_refresh(move |event| match event {
-            RefreshEvent::Refreshed { from_storage, .. } => {
-                let how = if *from_storage { FROM_CACHE } else { FETCHED };
-                outcome.store(how, Ordering::Release);
-            }
-            RefreshEvent::StorageFailed { error, .. } => {
-                output::warn(&format!("the token cache: {error}"));
-            }
-            RefreshEvent::LeaseUnavailable { error, .. } => {
-                output::warn(&format!("the token cache's lock: {error}"));
-            }
-            _ => {}
-        })
-}
-
-/// The directory of `storage`, for `info`.
-pub(crate) fn dir(storage: Option<&FileStorage>) -> Option<PathBuf> {
-    storage.map(|s| s.dir().to_path_buf())
+    builder.on_refresh(move |event| match event {
+        RefreshEvent::Refreshed { from_storage, .. } => {
+            let how = if *from_storage { FROM_CACHE } else { FETCHED };
+            outcome.store(how, Ordering::Release);
+        }
+        RefreshEvent::StorageFailed { error, .. } => {
+            output::warn(&format!("the token cache: {error}"));
+        }
+        RefreshEvent::LeaseUnavailable { error, .. } => {
+            output::warn(&format!("the token cache's lock: {error}"));
+        }
+        _ => {}
+    })
 }
 
 #[cfg(test)]

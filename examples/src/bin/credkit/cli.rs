@@ -109,11 +109,17 @@ pub(crate) struct SourceArgs {
 
     /// Cache tokens in DIR instead of the user's cache directory ($XDG_CACHE_HOME/credkit or
     /// ~/.cache/credkit on Linux, ~/Library/Caches/credkit on macOS, %LOCALAPPDATA%\credkit
-    /// on Windows). The cache keeps the token and any rotated refresh token, in files only
-    /// this user can read, so a second run while the token is fresh makes no request, and
-    /// several runs at once make one refresh between them. authorized_user credentials only.
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub(crate) cache: Option<PathBuf>,
+    /// on Windows), or in Redis with redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with a password, rediss:// for TLS) to
+    /// share it with other machines. The cache keeps the token and any rotated refresh token
+    /// (files only this user can read; in Redis as they are), so a second run while the token
+    /// is fresh makes no request, and several runs at once make one refresh between them.
+    /// authorized_user credentials only.
+    #[arg(
+        long,
+        value_name = "DIR|redis://HOST:PORT/DB",
+        conflicts_with = "no_cache"
+    )]
+    pub(crate) cache: Option<String>,
 
     /// Do not cache: read and write no token cache.
     #[arg(long)]

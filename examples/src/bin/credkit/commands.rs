@@ -116,7 +116,7 @@ struct Info {
     expiry: Option<String>,
     /// `fresh`, `stale` or `invalid`.
     token_state: &'static str,
-    /// The token cache's directory; `None` when the cache is off.
+    /// Where the token cache is (a directory or a Redis URL); `None` when the cache is off.
     cache: Option<String>,
     /// Whether this run's token came from the cache; `None` when a cache is on but no token
     /// was obtained in this run (one fresh in the credentials file, say).
@@ -142,7 +142,7 @@ impl Info {
             source: None,
             expiry: credentials.expiry().and_then(rfc3339),
             token_state: credentials.token_state().as_str(),
-            cache: loaded.cache.as_ref().map(|dir| dir.display().to_string()),
+            cache: loaded.cache.clone(),
             // Without a cache, no token came from one.
             token_from_cache: if loaded.cache.is_some() {
                 loaded.outcome.came_from_cache()

@@ -23,8 +23,9 @@ pub(crate) struct Loaded {
     /// The provider. A clone of the one inside `credentials`: for user credentials they share
     /// the state a refresh updates (granted scopes, the rotated refresh token).
     pub(crate) origin: Origin,
-    /// The token cache's directory; `None` when the cache is off.
-    pub(crate) cache: Option<std::path::PathBuf>,
+    /// Where the token cache is (a directory, or a Redis URL without its password); `None`
+    /// when the cache is off.
+    pub(crate) cache: Option<String>,
     /// Whether this run's token came from the cache.
     pub(crate) outcome: Outcome,
 }
@@ -110,7 +111,7 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     }
     let user = user.build()?;
     let storage = cache::open(args)?;
-    let cache = cache::dir(storage.as_ref());
+    let cache = storage.as_ref().map(cache::Cache::location);
     let outcome = Outcome::default();
     let builder = cache::attach(
         user.credentials_builder(),

@@ -1,0 +1,371 @@
+//! `RedisStorage`: records in Redis hashes, written by generation-fenced compare-and-set.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use credkit_core::{CredentialRecord, Lease, LeaseOptions, Result, Storage};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use crate::codec::{PlainJson, RecordCodec};
+use crate::error;
+use crate::keys::Names;
+use crate::scripts;
+
+/// The default key prefix.
+const DEFAULT_PREFIX: &str = "credkit:";
+/// The default lease time to live: a holder that dies frees the key after this long.
+const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// The default interval between lease attempts when no release announcement arrives.
+const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// The default bound on connecting and on each reply.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A credkit [`Storage`] in Redis, shared by every process that points at the same server and
+/// prefix: one refresh per expiry across a fleet, and no lost rotation.
+///
+/// - **Records** live in a hash per key (`rec`: the record's bytes, `gen`: its generation),
+///   named `PREFIX + sha256(key)`: a caller's key never appears in Redis.
+/// - **Lease**: `SET PREFIX+hash:lease OWNER NX PX ttl` with a random owner, renewed in the
+///   background (every third of the time to live) while held, released by an atomic
+///   compare-and-delete that announces the release on the channel `PREFIX+hash:released`.
+///   Waiters wake on that announcement, and poll as a fallback; both are bounded by
+///   [`LeaseOptions::wait`] on its clock. A holder that dies frees the key when the time to
+///   live runs out.
+/// - **Fencing**: taking the lease reads the record's generation. A store made while this
+///   handle holds the lease succeeds only if the generation is still that one (a Lua
+///   compare-and-set), so a holder whose lease lapsed mid-refresh cannot overwrite a rotation
+///   another holder stored since: its store fails with a permanent
+///   [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error. Stores without the lease
+///   always land and move the generation on.
+/// - **Failures**: a server out of reach is a transient error (the connection manager
+///   reconnects by itself), so `Credentials` keeps serving by its lease policy.
+/// - **Secrets** are stored as they are; Redis is the trust boundary. To encrypt records
+///   before they leave the process, give a [`RecordCodec`] to
+///   [`RedisStorageBuilder::with_codec`].
+///
+/// Needs a tokio runtime (the redis crate's connection manager runs on it). Clones share the
+/// connection.
+///
+/// ```no_run
+/// use credkit_core::{AccessToken, CredentialRecord, Storage};
+/// use credkit_storage_redis::RedisStorage;
+///
+/// # #[allow(dead_code)]
+/// # async fn run() -> credkit_core::Result<()> {
+/// let storage = RedisStorage::new("redis://127.0.0.1:6379/0")?;
+/// let record = CredentialRecord::new().with_access_token(&AccessToken::new("ya29.a"));
+/// storage.store("user:client-id", &record).await?;
+/// assert!(storage.load("user:client-id").await?.is_some());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedisStorage {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: redis::Client,
+    connection: OnceCell<ConnectionManager>,
+    config: ConnectionManagerConfig,
+    prefix: String,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) poll_interval: Duration,
+    codec: Arc<dyn RecordCodec>,
+    /// The generation each key's lease began on, while this handle holds it: stores to those
+    /// keys are fenced by it. Keyed by the record's Redis name.
+    pub(crate) fences: Mutex<HashMap<String, Fence>>,
+}
+
+/// The lease this handle holds on a key, and the generation a store must find.
+#[derive(Clone, Debug)]
+pub(crate) struct Fence {
+    pub(crate) owner: String,
+    pub(crate) generation: i64,
+    /// The lease handle's `is_held`: cleared when a store is fenced off, so `Credentials`
+    /// knows the lease lapsed and loads the newer record.
+    pub(crate) held: Arc<AtomicBool>,
+}
+
+/// Builds a [`RedisStorage`]: the prefix, the lease's timing, the connection's timeouts and
+/// the record codec.
+///
+/// ```
+/// use std::time::Duration;
+/// use credkit_storage_redis::RedisStorage;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> credkit_core::Result<()> {
+/// let storage = RedisStorage::builder("redis://127.0.0.1:6379/0")
+///     .with_prefix("myapp:credkit:")
+///     .with_lease_ttl(Duration::from_secs(15))
+///     .build()?;
+/// assert_eq!(storage.prefix(), "myapp:credkit:");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct RedisStorageBuilder {
+    url: String,
+    prefix: String,
+    lease_ttl: Duration,
+    poll_interval: Duration,
+    timeout: Duration,
+    codec: Arc<dyn RecordCodec>,
+}
+
+impl RedisStorage {
+    /// A store on the Redis server at `url` (`redis://[:PASSWORD@]HOST[:PORT][/DB]`,
+    /// `redis://USER:PASSWORD@…` for ACL users, `rediss://…` with the `tls` feature), with the
+    /// default settings. Connects on first use, not here.
+    ///
+    /// ```
+    /// use credkit_storage_redis::RedisStorage;
+    ///
+    /// assert!(RedisStorage::new("redis://127.0.0.1:6379/0").is_ok());
+    /// assert!(RedisStorage::new("not a url").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when `url` is not a
+    /// Redis URL.
+    pub fn new(url: &str) -> Result<Self> {
+        Self::builder(url).build()
+    }
+
+    /// A builder for a store on the Redis server at `url`; see [`RedisStorageBuilder`].
+    pub fn builder(url: impl Into<String>) -> RedisStorageBuilder {
+        RedisStorageBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+            codec: Arc::new(PlainJson),
+        }
+    }
+
+    /// The prefix of every Redis key this store uses.
+    ///
+    /// ```
+    /// # use credkit_storage_redis::RedisStorage;
+    /// assert_eq!(RedisStorage::new("redis://127.0.0.1/")?.prefix(), "credkit:");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The lease's time to live: how long a dead holder keeps other processes waiting.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_storage_redis::RedisStorage;
+    /// assert_eq!(RedisStorage::new("redis://127.0.0.1/")?.lease_ttl(), Duration::from_secs(10));
+    /// # Ok::<(), credkit_core::Error>(())
+    /// ```
+    pub fn lease_ttl(&self) -> Duration {
+        self.inner.lease_ttl
+    }
+
+    /// The Redis key of the hash that holds `key`'s record (for operators: `HGET NAME gen`
+    /// shows its generation).
+    ///
+    /// ```
+    /// # use credkit_storage_redis::RedisStorage;
+    /// let storage = RedisStorage::new("redis://127.0.0.1/")?;
+    /// let name = storage.record_key("user:client-id");
+    /// assert!(name.starts_with("credkit:") && !name.contains("client-id"));
+    /// # Ok::<(), credkit_core::Error>(())
+    /// ```
+    pub fn record_key(&self, key: &str) -> String {
+        self.names(key).record
+    }
+
+    pub(crate) fn names(&self, key: &str) -> Names {
+        Names::new(&self.inner.prefix, key)
+    }
+
+    /// The shared connection, made on first use; a failed attempt is retried by the next call.
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager> {
+        self.inner
+            .connection
+            .get_or_try_init(|| {
+                ConnectionManager::new_with_config(
+                    self.inner.client.clone(),
+                    self.inner.config.clone(),
+                )
+            })
+            .await
+            .cloned()
+            .map_err(|err| error::command("connecting", err))
+    }
+
+    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, HashMap<String, Fence>> {
+        // Each critical section is one map operation: a poisoned lock still guards whole data.
+        self.inner
+            .fences
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RedisStorageBuilder {
+    /// The prefix of every Redis key (default `credkit:`): give each application or
+    /// environment its own when they share a server.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The lease's time to live (default 10 s, at least 100 ms): renewed every third of it
+    /// while held, so it bounds only how long a dead holder delays the others.
+    #[must_use]
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(100));
+        self
+    }
+
+    /// How often a waiter tries the lease again when no release announcement arrives (default
+    /// 250 ms).
+    #[must_use]
+    pub fn with_lease_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The bound on connecting and on each reply (default 2 s): an unreachable server fails
+    /// calls within it, as a transient error.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The codec record bytes pass through on their way to and from Redis (default
+    /// [`PlainJson`]); see [`RecordCodec`] to encrypt them.
+    #[must_use]
+    pub fn with_codec(mut self, codec: impl RecordCodec + 'static) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+
+    /// The store. Connects on first use, not here.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when the URL is not
+    /// a Redis URL.
+    pub fn build(self) -> Result<RedisStorage> {
+        let client = redis::Client::open(self.url.as_str()).map_err(error::bad_url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(self.timeout);
+        Ok(RedisStorage {
+            inner: Arc::new(Inner {
+                client,
+                connection: OnceCell::new(),
+                config,
+                prefix: self.prefix,
+                lease_ttl: self.lease_ttl,
+                poll_interval: self.poll_interval,
+                codec: self.codec,
+                fences: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+#[async_trait]
+impl Storage for RedisStorage {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        let names = self.names(key);
+        let mut connection = self.connection().await?;
+        let stored: Option<Vec<u8>> = redis::cmd("HGET")
+            .arg(&names.record)
+            .arg("rec")
+            .query_async(&mut connection)
+            .await
+            .map_err(|err| error::command("loading a credential record", err))?;
+        let Some(stored) = stored.map(zeroize::Zeroizing::new) else {
+            return Ok(None);
+        };
+        let json = self.inner.codec.decode(&stored).map_err(error::malformed)?;
+        CredentialRecord::from_json(&json)
+            .map(Some)
+            .map_err(error::malformed)
+    }
+
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        let names = self.names(key);
+        let json = record.to_json()?;
+        let bytes = zeroize::Zeroizing::new(self.inner.codec.encode(&json)?);
+        let fence = self.fences().get(&names.record).cloned();
+        let expected = fence
+            .as_ref()
+            .map(|fence| fence.generation.to_string())
+            .unwrap_or_default();
+        let mut connection = self.connection().await?;
+        let (stored, generation): (i64, i64) = scripts::STORE
+            .key(&names.record)
+            .arg(&bytes[..])
+            .arg(expected)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|err| error::command("storing a credential record", err))?;
+        match (stored, fence) {
+            (1, Some(fence)) => {
+                // The next store under the same lease expects this generation.
+                if let Some(held) = self.fences().get_mut(&names.record)
+                    && held.owner == fence.owner
+                {
+                    held.generation = generation;
+                }
+                Ok(())
+            }
+            (1, None) => Ok(()),
+            (0, Some(fence)) => {
+                fence.held.store(false, Ordering::Release);
+                Err(error::fenced(fence.generation, generation))
+            }
+            _ => Err(error::unexpected_reply("storing a credential record")),
+        }
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        let names = self.names(key);
+        let mut connection = self.connection().await?;
+        redis::cmd("DEL")
+            .arg(&names.record)
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(|err| error::command("removing a credential record", err))
+    }
+
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        crate::lease::take(self, key, options).await.map(Some)
+    }
+}
+
+impl fmt::Debug for RedisStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: only the host is shown.
+        let addr = &self.inner.client.get_connection_info().addr();
+        f.debug_struct("RedisStorage")
+            .field("addr", &format_args!("{addr}"))
+            .field("prefix", &self.inner.prefix)
+            .field("lease_ttl", &self.inner.lease_ttl)
+            .field("poll_interval", &self.inner.poll_interval)
+            .field("codec", &self.inner.codec)
+            .finish_non_exhaustive()
+    }
+}
