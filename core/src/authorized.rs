@@ -4,10 +4,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
-use http::uri::Scheme;
 use http::{Request, Response, StatusCode};
 
-use crate::endpoint::is_loopback_host;
+use crate::endpoint::may_carry_token;
 use crate::{Credentials, Result, Transport};
 
 /// Wraps a [`Transport`] so that each request carries the headers of a [`Credentials`], and a
@@ -177,13 +176,7 @@ impl<T> AuthorizedTransport<T> {
             return false;
         }
         let uri = request.uri();
-        self.allow_http
-            || match uri.scheme() {
-                None => true,
-                Some(scheme) if *scheme == Scheme::HTTPS => true,
-                Some(scheme) if *scheme == Scheme::HTTP => uri.host().is_some_and(is_loopback_host),
-                Some(_) => false,
-            }
+        self.allow_http || may_carry_token(uri.scheme_str(), uri.host())
     }
 }
 

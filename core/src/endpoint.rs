@@ -58,6 +58,31 @@ pub fn is_loopback_host(host: &str) -> bool {
     host.parse::<Ipv6Addr>().is_ok_and(is_loopback_v6)
 }
 
+/// Whether a request to `scheme` and `host` may carry a bearer token: `https`, plain `http`
+/// only to a loopback host, or no scheme at all (a relative URI whose origin the service below
+/// picks, as a tonic channel does). Any other scheme gets no token. The scheme is compared
+/// without regard to case.
+///
+/// The one rule the authorizing transport, the tower layer and the reqwest middleware apply.
+///
+/// ```
+/// use credkit_core::endpoint::may_carry_token;
+///
+/// assert!(may_carry_token(Some("https"), Some("api.example")));
+/// assert!(may_carry_token(Some("http"), Some("127.0.0.1")));
+/// assert!(may_carry_token(None, None));
+/// assert!(!may_carry_token(Some("http"), Some("api.example")));
+/// assert!(!may_carry_token(Some("ftp"), Some("127.0.0.1")));
+/// ```
+pub fn may_carry_token(scheme: Option<&str>, host: Option<&str>) -> bool {
+    match scheme {
+        None => true,
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => host.is_some_and(is_loopback_host),
+        Some(_) => false,
+    }
+}
+
 /// `::1`, or an IPv4-mapped `127.0.0.0/8` address.
 fn is_loopback_v6(ip: Ipv6Addr) -> bool {
     ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())

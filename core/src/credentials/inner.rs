@@ -295,12 +295,9 @@ impl Inner {
         let check_storage =
             !flights.storage_checked && trigger != Trigger::Forced && self.config.storage.is_some();
         flights.storage_checked = true;
-        let deadline = now
-            .checked_add(
-                time::Duration::try_from(self.config.flight_deadline)
-                    .unwrap_or(time::Duration::MAX),
-            )
-            .unwrap_or(now);
+        // A deadline past the calendar's end is no deadline.
+        let deadline = after(now, self.config.flight_deadline)
+            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
         let holds_lease = Arc::new(AtomicBool::new(false));
         let plan = Plan {
             trigger,
@@ -361,12 +358,7 @@ impl Inner {
                     .is_some_and(|s| s.state(now) != TokenState::Invalid);
                 // No refresh ahead or background refresh before the minimum retry interval:
                 // a failing endpoint is not hammered by `apply()` or a spawner.
-                let gate = now
-                    .checked_add(
-                        time::Duration::try_from(self.config.min_retry_interval)
-                            .unwrap_or(time::Duration::MAX),
-                    )
-                    .map_or(i64::MAX, unix_millis);
+                let gate = after(now, self.config.min_retry_interval).map_or(i64::MAX, unix_millis);
                 self.retry_not_before.store(gate, Ordering::Release);
                 {
                     let mut flights = lock(&self.flights);
@@ -510,6 +502,11 @@ fn flight(config: Arc<Config>, inner: Weak<Inner>, id: u64, plan: Plan) -> Share
     }
     .boxed()
     .shared()
+}
+
+/// `now` plus `wait`; `None` past the calendar's end.
+fn after(now: OffsetDateTime, wait: std::time::Duration) -> Option<OffsetDateTime> {
+    now.checked_add(time::Duration::try_from(wait).ok()?)
 }
 
 fn unix_millis(at: OffsetDateTime) -> i64 {

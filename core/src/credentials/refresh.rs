@@ -209,13 +209,7 @@ impl Config {
         let slot = self.storage.as_ref()?;
         // Ours: the record this refresh stored, or tried to.
         let ours = self.known_refresh_token();
-        let record = match self.load(slot).await {
-            Ok(record) => record?,
-            Err(error) => {
-                self.storage_failed(error, "loading");
-                return None;
-            }
-        };
+        let record = self.load_reported(slot).await?;
         let same = |a: Option<&SecretString>, b: Option<&SecretString>| {
             a.map(ExposeSecret::expose_secret) == b.map(ExposeSecret::expose_secret)
         };
@@ -224,13 +218,8 @@ impl Config {
         }
         lock(&slot.pending_rotation).take();
         self.source.adopt_record(&record);
-        let token = record.access_token();
-        *lock(&slot.record) = Some(record);
-        let token = token?;
-        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh {
-            return None;
-        }
-        Snapshot::new(token, &self.rendering).ok().map(Arc::new)
+        let token = remember(slot, record)?;
+        self.fresh_snapshot(token)
     }
 
     /// Fetches a token, checks it, and stores it with any rotated refresh token.
@@ -323,20 +312,29 @@ impl Config {
     /// already had.
     async fn stored_under_lease(&self, known: Option<&Snapshot>) -> Option<Arc<Snapshot>> {
         let slot = self.storage.as_ref()?;
-        let record = match self.load(slot).await {
-            Ok(record) => record?,
+        let record = self.load_reported(slot).await?;
+        self.adopt(slot, &record);
+        let token = remember(slot, record)?;
+        if known.is_some_and(|known| known.is_token(&token)) {
+            return None;
+        }
+        self.fresh_snapshot(token)
+    }
+
+    /// The record under our key, or `None` when there is none or loading failed (reported).
+    async fn load_reported(&self, slot: &StorageSlot) -> Option<CredentialRecord> {
+        match self.load(slot).await {
+            Ok(record) => record,
             Err(error) => {
                 self.storage_failed(error, "loading");
-                return None;
+                None
             }
-        };
-        self.adopt(slot, &record);
-        let token = record.access_token();
-        *lock(&slot.record) = Some(record);
-        let token = token?;
-        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh
-            || known.is_some_and(|known| known.is_token(&token))
-        {
+        }
+    }
+
+    /// `token` ready to cache, if it is fresh now.
+    fn fresh_snapshot(&self, token: AccessToken) -> Option<Arc<Snapshot>> {
+        if token.state(self.clock.now(), self.rendering.threshold) != TokenState::Fresh {
             return None;
         }
         Snapshot::new(token, &self.rendering).ok().map(Arc::new)
@@ -476,6 +474,13 @@ impl fmt::Debug for Config {
             .field("lease_policy", &self.lease_policy)
             .finish()
     }
+}
+
+/// Remembers `record` as the one the storage holds; its access token, if any.
+fn remember(slot: &StorageSlot, record: CredentialRecord) -> Option<AccessToken> {
+    let token = record.access_token();
+    *lock(&slot.record) = Some(record);
+    token
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

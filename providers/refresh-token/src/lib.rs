@@ -104,6 +104,7 @@
 
 mod adc;
 mod error;
+mod python_json;
 mod reauth;
 mod user;
 

@@ -1,7 +1,7 @@
 //! `AuthMiddleware`: credentials on every request of a reqwest-middleware client.
 
 use credkit_core::Credentials;
-use credkit_core::endpoint::is_loopback_host;
+use credkit_core::endpoint::may_carry_token;
 use http::Extensions;
 use http::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
@@ -155,12 +155,7 @@ impl AuthMiddleware {
             return false;
         }
         let url = request.url();
-        self.allow_http
-            || match url.scheme() {
-                "https" => true,
-                "http" => url.host_str().is_some_and(is_loopback_host),
-                _ => false,
-            }
+        self.allow_http || may_carry_token(Some(url.scheme()), url.host_str())
     }
 }
 

@@ -1,10 +1,9 @@
 //! What the layer and every service it builds share: the credentials and the rules.
 
 use credkit_core::Credentials;
-use credkit_core::endpoint::is_loopback_host;
+use credkit_core::endpoint::may_carry_token;
+use http::Request;
 use http::header::AUTHORIZATION;
-use http::uri::Scheme;
-use http::{Request, Uri};
 
 /// Shared by an [`AuthLayer`](crate::AuthLayer) and its services behind one `Arc`, so a clone
 /// of either costs one reference count.
@@ -42,18 +41,8 @@ impl<R> Settings<R> {
         if !self.overwrite && request.headers().contains_key(AUTHORIZATION) {
             return false;
         }
-        self.allow_http || private_enough(request.uri())
-    }
-}
-
-/// `https://`, `http://` to a loopback host, or a URI without a scheme (the service below picks
-/// the origin, as a tonic channel does). Any other scheme gets no token.
-pub(crate) fn private_enough(uri: &Uri) -> bool {
-    match uri.scheme() {
-        None => true,
-        Some(scheme) if *scheme == Scheme::HTTPS => true,
-        Some(scheme) if *scheme == Scheme::HTTP => uri.host().is_some_and(is_loopback_host),
-        Some(_) => false,
+        let uri = request.uri();
+        self.allow_http || may_carry_token(uri.scheme_str(), uri.host())
     }
 }
 
@@ -74,7 +63,12 @@ mod tests {
             ("http://10.0.0.1/v1", false),
             ("ftp://127.0.0.1/x", false),
         ] {
-            assert_eq!(private_enough(&uri.parse().unwrap()), yes, "{uri}");
+            let parsed: http::Uri = uri.parse().unwrap();
+            assert_eq!(
+                may_carry_token(parsed.scheme_str(), parsed.host()),
+                yes,
+                "{uri}"
+            );
         }
     }
 }

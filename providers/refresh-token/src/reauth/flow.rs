@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::challenge::Challenge;
-use super::json::python_json;
 use super::settings::ReauthSettings;
 use crate::error;
+use crate::python_json::python_json;
 
 /// One reauthentication session's collaborators.
 pub(crate) struct Session<'a> {

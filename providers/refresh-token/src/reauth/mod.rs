@@ -10,7 +10,6 @@
 mod builtin;
 mod challenge;
 mod flow;
-mod json;
 mod settings;
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use super::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
 use crate::error;
+use crate::python_json::PythonFormatter;
 
 /// The largest credentials file read; real ones are well under a kilobyte.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -174,62 +175,6 @@ impl Serialize for Ordered<'_> {
             map.serialize_entry(key, value)?;
         }
         map.end()
-    }
-}
-
-/// `json.dumps` defaults: `", "` and `": "` separators, and (`ensure_ascii`) everything outside
-/// printable ASCII escaped as `\uXXXX` in lower-case hex (UTF-16 surrogate pairs above U+FFFF).
-/// `serde_json` escapes `"`, `\\` and U+0000 to U+001F itself, exactly as Python does (`\b`, `\f`,
-/// `\n`, `\r`, `\t`, else `\u00xx`); the fragments it leaves to this formatter may still hold
-/// U+007F (DEL) and non-ASCII, which Python escapes too.
-#[derive(Default)]
-struct PythonFormatter;
-
-impl serde_json::ser::Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        for c in fragment.chars() {
-            if matches!(c, ' '..='~') {
-                writer.write_all(&[c as u8])?;
-            } else {
-                let mut units = [0_u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    write!(writer, "\\u{unit:04x}")?;
-                }
-            }
-        }
-        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
-//! Request bodies as the reference writes them: Python's `json.dumps` with its defaults
-//! (`", "` and `": "` as separators, every character outside printable ASCII escaped as
-//! `\uXXXX`), in one buffer zeroized on drop.
+//! JSON as the reference writes it: Python's `json.dumps` with its defaults (`", "` and `": "`
+//! as separators, every character outside printable ASCII escaped as `\uXXXX`). The reauth
+//! request bodies and `to_json` both write through [`PythonFormatter`].
 
 use std::io;
 
@@ -21,7 +21,7 @@ pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
 }
 
 fn write<W: io::Write, T: Serialize + ?Sized>(writer: W, value: &T) -> Result<()> {
-    let mut serializer = Serializer::with_formatter(writer, Python);
+    let mut serializer = Serializer::with_formatter(writer, PythonFormatter);
     value.serialize(&mut serializer).map_err(|err| {
         Error::internal("a reauth request body could not be written").with_source(err)
     })
@@ -41,10 +41,13 @@ impl io::Write for Counter {
     }
 }
 
-/// `json.dumps`'s defaults: `separators=(", ", ": ")`, `ensure_ascii=True`.
-struct Python;
+/// `json.dumps`'s defaults: `separators=(", ", ": ")`, `ensure_ascii=True`: everything outside
+/// printable ASCII escaped as `\uXXXX` in lower-case hex (UTF-16 surrogate pairs above U+FFFF).
+/// `serde_json` escapes `"`, `\\` and U+0000 to U+001F itself, exactly as Python does; the
+/// fragments it leaves to this formatter may still hold U+007F (DEL) and non-ASCII.
+pub(crate) struct PythonFormatter;
 
-impl Formatter for Python {
+impl Formatter for PythonFormatter {
     fn begin_array_value<W: ?Sized + io::Write>(
         &mut self,
         w: &mut W,
