@@ -118,7 +118,7 @@ fn credentials(endpoint: &FakeTokenEndpoint, clock: &FakeClock) -> Result<Creden
         .with_refresh_token("1//refresh-token")
         .with_token_uri(endpoint.token_url())
         .with_transport(endpoint.clone())
-        .with_clock(Arc::new(clock.clone()))
+        .with_clock(clock.clone())
         .build()?
         // Carries the clock over: the cache and the retry layer's backoff (instant on a
         // FakeClock) tell time by it too.

@@ -90,7 +90,7 @@ proptest! {
         let seen = Arc::clone(&events);
         let credentials = creds
             .credentials_builder()
-            .with_clock(Arc::new(clock))
+            .with_clock(clock)
             .with_retry_policy(RetryPolicy::default())
             .on_refresh(move |event| seen.lock().unwrap().push(format!("{event:?}")))
             .build()
