@@ -154,4 +154,36 @@ mod tests {
             assert!(!is_loopback_host(host), "{host:?} is not loopback");
         }
     }
+
+    #[test]
+    fn which_requests_may_carry_a_token() {
+        assert!(may_carry_token(None, None));
+        assert!(may_carry_token(None, Some("api.example")));
+        for scheme in ["https", "HTTPS", "Https"] {
+            assert!(
+                may_carry_token(Some(scheme), Some("api.example")),
+                "{scheme}"
+            );
+            assert!(may_carry_token(Some(scheme), None), "{scheme}");
+        }
+        for scheme in ["http", "HTTP"] {
+            assert!(may_carry_token(Some(scheme), Some("127.0.0.1")), "{scheme}");
+            assert!(may_carry_token(Some(scheme), Some("[::1]")), "{scheme}");
+            assert!(
+                !may_carry_token(Some(scheme), Some("api.example")),
+                "{scheme}"
+            );
+            assert!(!may_carry_token(Some(scheme), None), "{scheme}");
+        }
+        for scheme in ["ftp", "ws", "wss", "file", "httpx", ""] {
+            assert!(
+                !may_carry_token(Some(scheme), Some("127.0.0.1")),
+                "{scheme}"
+            );
+            assert!(
+                !may_carry_token(Some(scheme), Some("api.example")),
+                "{scheme}"
+            );
+        }
+    }
 }

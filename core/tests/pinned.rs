@@ -212,3 +212,67 @@ fn a_non_token_reply_names_its_media_type() {
         "the token endpoint answered HTTP 200 with a text/html body that is not a token response (it is not a complete JSON object)"
     );
 }
+
+#[test]
+fn an_error_debug_lists_causes_only_when_there_are_some() {
+    let alone = format!("{:?}", Error::not_configured("no file"));
+    assert!(!alone.contains("causes"), "{alone}");
+    let chained = Error::new(ErrorKind::NotConfigured, "nothing configured")
+        .with_causes(vec![Error::not_configured("no file")]);
+    let debug = format!("{chained:?}");
+    assert!(
+        debug.contains("causes: [Error { kind: NotConfigured, message: \"no file\""),
+        "{debug}"
+    );
+}
+
+#[test]
+fn a_non_string_error_member_is_not_retryable_but_a_falsy_one_is_empty() {
+    use credkit_core::classify::is_transient_oauth_body;
+    use serde_json::json;
+    let transient = "internal_failure";
+    assert!(is_transient_oauth_body(
+        &json!({"error_description": transient})
+    ));
+    // Python's `data.get(key) or ""`: falsy members read as "", so the other one decides.
+    for falsy in [json!(null), json!(false), json!(0), json!([]), json!({})] {
+        let body = json!({"error": falsy, "error_description": transient});
+        assert!(is_transient_oauth_body(&body), "{body}");
+    }
+    // Any other non-string member: "not a str: not retryable".
+    for truthy in [json!(true), json!(1), json!(["x"]), json!({"a": 1})] {
+        let body = json!({"error": truthy, "error_description": transient});
+        assert!(!is_transient_oauth_body(&body), "{body}");
+    }
+}
+
+#[test]
+fn a_media_type_holding_a_secret_is_not_named() {
+    use credkit_core::secrecy::SecretString;
+    let reply = |content_type: &str| {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", content_type)
+            .body(bytes::Bytes::from_static(b"<html>login</html>"))
+            .unwrap()
+    };
+    let now = FakeClock::new().now();
+    let secret = SecretString::from("sekrit");
+    let error = credkit_core::oauth::read_token_response(&reply("text/sekrit"), now, &[&secret])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("with an untyped body"), "{error}");
+    assert!(!error.contains("sekrit"), "{error}");
+    // An empty secret is no secret: it does not hide every media type.
+    let empty = SecretString::from("");
+    let error = credkit_core::oauth::read_token_response(&reply("text/html"), now, &[&empty])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("with a text/html body"), "{error}");
+}
+
+#[test]
+fn an_interactive_future_debug_names_itself() {
+    let future = credkit_core::interactive::interactive(async {});
+    assert_eq!(format!("{future:?}"), "Interactive { .. }");
+}
