@@ -136,4 +136,11 @@ mod tests {
         let debug = format!("{:?}", source("tok-secret"));
         assert!(debug.contains("TOKEN") && !debug.contains("tok-secret"));
     }
+
+    #[test]
+    fn names_itself_and_its_variable() {
+        let source = source("tok");
+        assert_eq!(source.variable(), "TOKEN");
+        assert_eq!(source.name(), "environment variable");
+    }
 }

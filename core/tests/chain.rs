@@ -152,3 +152,118 @@ fn an_empty_chain_is_a_configuration_error() {
     let err = block_on(ChainSource::new().fetch_token()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
 }
+
+#[test]
+fn the_combined_message_names_each_source_and_its_reason() {
+    let chain = ChainSource::new()
+        .with(credkit_core::EnvSource::new("CHAIN_TEST_TOKEN").with_lookup(|_| None))
+        .with_result(Err::<credkit_core::StaticSource, _>(Error::not_configured(
+            "no broker socket",
+        )))
+        .with(
+            ChainSource::new().with_result(Err::<credkit_core::StaticSource, _>(
+                Error::not_configured("nothing inside"),
+            )),
+        );
+    let err = block_on(chain.fetch_token()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no source in the credential chain is configured (3): \
+         [1] environment variable: the environment variable CHAIN_TEST_TOKEN is not set; \
+         [2] source that failed to build: no broker socket; \
+         [3] credential chain: no source in the credential chain is configured (1): \
+         [1] source that failed to build: nothing inside"
+    );
+}
+
+#[test]
+fn shared_sources_are_listed_in_order() {
+    let first: Arc<dyn TokenSource> =
+        Arc::new(credkit_core::StaticSource::new(AccessToken::new("a")));
+    let second: Arc<dyn TokenSource> =
+        Arc::new(credkit_core::StaticSource::new(AccessToken::new("b")));
+    let chain = ChainSource::new()
+        .with_shared(Arc::clone(&first))
+        .with_shared(Arc::clone(&second));
+    let sources = chain.sources();
+    assert_eq!(sources.len(), 2);
+    assert!(Arc::ptr_eq(&sources[0], &first));
+    assert!(Arc::ptr_eq(&sources[1], &second));
+    let token = block_on(chain.fetch_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), "a");
+}
+
+/// A member that holds a stored token and records the records it is asked to adopt.
+#[derive(Debug, Default)]
+struct Holding {
+    stored: Option<&'static str>,
+    fails: bool,
+    adopted: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl TokenSource for Holding {
+    async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
+        if self.fails {
+            Err(Error::not_configured("nothing here"))
+        } else {
+            Ok(AccessToken::new("fetched"))
+        }
+    }
+
+    fn initial_token(&self) -> Option<AccessToken> {
+        self.stored.map(AccessToken::new)
+    }
+
+    fn adopt_record(&self, record: &credkit_core::CredentialRecord) {
+        let token = record.access_token().unwrap();
+        self.adopted
+            .lock()
+            .unwrap()
+            .push(token.secret().expose_secret().to_owned());
+    }
+}
+
+#[test]
+fn only_the_first_members_stored_token_is_served() {
+    let first = ChainSource::new()
+        .with(Holding {
+            stored: Some("stored-first"),
+            ..Holding::default()
+        })
+        .with(Holding {
+            stored: Some("stored-second"),
+            ..Holding::default()
+        });
+    let token = first.initial_token().unwrap();
+    assert_eq!(token.secret().expose_secret(), "stored-first");
+    let later = ChainSource::new().with(Holding::default()).with(Holding {
+        stored: Some("stored-second"),
+        ..Holding::default()
+    });
+    assert!(later.initial_token().is_none());
+    assert!(ChainSource::new().initial_token().is_none());
+}
+
+#[test]
+fn a_record_goes_to_the_member_that_supplied_the_last_token() {
+    let record =
+        credkit_core::CredentialRecord::new().with_access_token(&AccessToken::new("rotated"));
+    let first = Arc::new(Holding {
+        fails: true,
+        ..Holding::default()
+    });
+    let second = Arc::new(Holding::default());
+    let chain = ChainSource::new()
+        .with_shared(Arc::clone(&first) as Arc<dyn TokenSource>)
+        .with_shared(Arc::clone(&second) as Arc<dyn TokenSource>);
+    // Before any token nobody can tell whose state the record is.
+    chain.adopt_record(&record);
+    assert!(first.adopted.lock().unwrap().is_empty());
+    assert!(second.adopted.lock().unwrap().is_empty());
+
+    block_on(chain.fetch_token()).unwrap();
+    chain.adopt_record(&record);
+    assert!(first.adopted.lock().unwrap().is_empty());
+    assert_eq!(*second.adopted.lock().unwrap(), ["rotated"]);
+}

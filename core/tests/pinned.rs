@@ -18,6 +18,7 @@ use credkit_testing::FakeClock;
 use futures::FutureExt;
 use futures::executor::block_on;
 use futures::future::BoxFuture;
+use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use credentials_support::{HOUR, QueueSpawner, TestSource, bearer};
@@ -275,4 +276,75 @@ fn a_media_type_holding_a_secret_is_not_named() {
 fn an_interactive_future_debug_names_itself() {
     let future = credkit_core::interactive::interactive(async {});
     assert_eq!(format!("{future:?}"), "Interactive { .. }");
+}
+
+#[test]
+fn error_kinds_have_stable_names() {
+    let names = [
+        (ErrorKind::Transport, "transport"),
+        (ErrorKind::Timeout, "timeout"),
+        (ErrorKind::TokenEndpoint, "token_endpoint"),
+        (ErrorKind::InvalidResponse, "invalid_response"),
+        (ErrorKind::Configuration, "configuration"),
+        (ErrorKind::ReauthRequired, "reauth_required"),
+        (ErrorKind::Provider, "provider"),
+        (ErrorKind::Storage, "storage"),
+        (ErrorKind::NotConfigured, "not_configured"),
+        (ErrorKind::Internal, "internal"),
+    ];
+    for (kind, name) in names {
+        assert_eq!(kind.as_str(), name);
+        assert_eq!(kind.to_string(), name);
+    }
+}
+
+#[test]
+fn an_error_keeps_its_oauth_fields_and_shows_them_in_debug() {
+    use credkit_core::OAuthError;
+    let error = Error::token_endpoint(
+        400,
+        OAuthError::new("invalid_grant").with_description("Token has been expired or revoked."),
+    );
+    let oauth = error.oauth().unwrap();
+    assert_eq!(oauth.error(), "invalid_grant");
+    assert_eq!(
+        oauth.description(),
+        Some("Token has been expired or revoked.")
+    );
+    let debug = format!("{error:?}");
+    assert!(
+        debug.starts_with("Error { kind: TokenEndpoint, message: "),
+        "{debug}"
+    );
+    assert!(debug.contains("http_status: 400"), "{debug}");
+    assert!(debug.contains("invalid_grant"), "{debug}");
+    assert!(Error::new(ErrorKind::Internal, "x").oauth().is_none());
+}
+
+#[test]
+fn credentials_name_their_source() {
+    let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    assert_eq!(credentials.source_name(), "static token");
+}
+
+#[test]
+fn a_fresh_token_is_served_while_a_forced_refresh_is_in_flight() {
+    let clock = FakeClock::new();
+    let source = credkit_testing::ScriptedSource::new(&clock)
+        .then_token("first", HOUR)
+        .then_hang();
+    let credentials = Credentials::builder(source.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "first");
+    let mut forced = Box::pin(credentials.refresh());
+    assert!(
+        (&mut forced).now_or_never().is_none(),
+        "the forced refresh hangs"
+    );
+    // The cached token is still fresh: `access_token` serves it rather than joining the flight.
+    let token = credentials.access_token().now_or_never().unwrap().unwrap();
+    assert_eq!(token.secret().expose_secret(), "first");
+    assert_eq!(source.fetches(), 2);
 }
