@@ -348,3 +348,23 @@ fn a_fresh_token_is_served_while_a_forced_refresh_is_in_flight() {
     assert_eq!(token.secret().expose_secret(), "first");
     assert_eq!(source.fetches(), 2);
 }
+
+#[test]
+fn a_static_source_debug_shows_its_redacted_token() {
+    let debug = format!("{:?}", StaticSource::new(AccessToken::new("ya29.secret")));
+    assert!(
+        debug.starts_with("StaticSource { token: AccessToken {"),
+        "{debug}"
+    );
+    assert!(!debug.contains("ya29.secret"), "{debug}");
+}
+
+#[test]
+fn an_empty_quota_project_is_none() {
+    assert_eq!(
+        AccessToken::new("t").with_quota_project("").quota_project(),
+        None
+    );
+    let token = AccessToken::new("t").with_quota_project("billing");
+    assert_eq!(token.quota_project(), Some("billing"));
+}

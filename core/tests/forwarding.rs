@@ -1,0 +1,129 @@
+//! The forwarding impls (`&T`, `Box<T>`, `Arc<T>`, `Retrying<S>`) pass every method through,
+//! provided ones included: a wrapper that answered with the trait's default instead would
+//! silently drop a source's stored token, its name in errors, or a store's lease.
+
+// Setup helpers outside `#[test]` functions unwrap too: a broken setup should fail loudly.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use credkit_core::{
+    AccessToken, CredentialRecord, LeaseOptions, MemoryStorage, Result, RetryPolicy, Retrying,
+    StaticSource, Storage, TokenSource,
+};
+use credkit_testing::FakeClock;
+use futures::executor::block_on;
+use secrecy::ExposeSecret;
+
+/// A source whose every method answers something other than the trait's default.
+#[derive(Debug, Default)]
+struct Recording {
+    adopted: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl TokenSource for Recording {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        Ok(AccessToken::new("fetched"))
+    }
+
+    fn name(&self) -> &str {
+        "recording"
+    }
+
+    fn initial_token(&self) -> Option<AccessToken> {
+        Some(AccessToken::new("stored"))
+    }
+
+    fn adopt_record(&self, record: &CredentialRecord) {
+        let token = record.access_token().unwrap();
+        self.adopted
+            .lock()
+            .unwrap()
+            .push(token.secret().expose_secret().to_owned());
+    }
+}
+
+fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
+    assert_eq!(wrapped.name(), "recording", "{label}");
+    let stored = wrapped.initial_token().unwrap();
+    assert_eq!(stored.secret().expose_secret(), "stored", "{label}");
+    let fetched = block_on(wrapped.fetch_token()).unwrap();
+    assert_eq!(fetched.secret().expose_secret(), "fetched", "{label}");
+    let record = CredentialRecord::new().with_access_token(&AccessToken::new(label.to_owned()));
+    wrapped.adopt_record(&record);
+    assert_eq!(inner.adopted.lock().unwrap().last().unwrap(), label);
+}
+
+#[test]
+fn token_source_wrappers_forward_every_method() {
+    let inner = Recording::default();
+    check_source(&&inner, &inner, "&T");
+    check_source(&Box::new(&inner), &inner, "Box<T>");
+    check_source(&Arc::new(&inner), &inner, "Arc<T>");
+    let clock = FakeClock::new();
+    let retrying = Retrying::new(&inner, RetryPolicy::default(), Arc::new(clock));
+    check_source(&retrying, &inner, "Retrying<S>");
+    assert_eq!(inner.adopted.lock().unwrap().len(), 4);
+}
+
+#[test]
+fn retrying_keeps_its_policy() {
+    let policy = RetryPolicy::default().with_max_attempts(9);
+    let retrying = Retrying::new(
+        StaticSource::new(AccessToken::new("t")),
+        policy,
+        Arc::new(FakeClock::new()),
+    );
+    assert_eq!(retrying.policy().max_attempts(), 9);
+}
+
+#[test]
+fn the_default_name_is_the_type_name() {
+    #[derive(Debug)]
+    struct Plain;
+
+    #[async_trait]
+    impl TokenSource for Plain {
+        async fn fetch_token(&self) -> Result<AccessToken> {
+            Ok(AccessToken::new("t"))
+        }
+    }
+
+    assert!(Plain.name().ends_with("Plain"), "{}", Plain.name());
+    assert!(Plain.initial_token().is_none());
+    assert_eq!(
+        StaticSource::new(AccessToken::new("t")).name(),
+        "static token"
+    );
+}
+
+fn check_storage(wrapped: &dyn Storage, inner: &MemoryStorage, label: &str) {
+    let record = CredentialRecord::new().with_access_token(&AccessToken::new(label.to_owned()));
+    block_on(wrapped.store("key", &record)).unwrap();
+    let direct = block_on(inner.load("key")).unwrap().unwrap();
+    let token = direct.access_token().unwrap();
+    assert_eq!(token.secret().expose_secret(), label);
+
+    let loaded = block_on(wrapped.load("key")).unwrap().unwrap();
+    let token = loaded.access_token().unwrap();
+    assert_eq!(token.secret().expose_secret(), label);
+
+    let options = LeaseOptions::new(Duration::ZERO, FakeClock::new());
+    let lease = block_on(wrapped.lease("key", &options)).unwrap();
+    assert!(lease.is_some_and(|lease| lease.is_held()), "{label}");
+
+    block_on(wrapped.remove("key")).unwrap();
+    assert!(block_on(inner.load("key")).unwrap().is_none(), "{label}");
+    assert!(block_on(wrapped.load("key")).unwrap().is_none(), "{label}");
+}
+
+#[test]
+fn storage_wrappers_forward_every_method() {
+    let inner = MemoryStorage::new();
+    check_storage(&&inner, &inner, "&T");
+    check_storage(&Box::new(&inner), &inner, "Box<T>");
+    check_storage(&Arc::new(&inner), &inner, "Arc<T>");
+}
