@@ -21,12 +21,7 @@ use zeroize::Zeroizing;
 /// assert_eq!(&body[..], b"grant_type=refresh_token&scope=email+profile&x=a%2Ab~c%2Fd");
 /// ```
 pub fn form_body(pairs: &[(&str, &str)]) -> Bytes {
-    let len: usize = pairs
-        .iter()
-        .map(|(name, value)| encoded_len(name.as_bytes()) + 1 + encoded_len(value.as_bytes()))
-        .sum::<usize>()
-        + pairs.len().saturating_sub(1);
-    let mut body = Zeroizing::new(String::with_capacity(len));
+    let mut body = Zeroizing::new(String::with_capacity(form_len(pairs)));
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
             body.push('&');
@@ -37,6 +32,16 @@ pub fn form_body(pairs: &[(&str, &str)]) -> Bytes {
     }
     let bytes = Zeroizing::new(std::mem::take(&mut *body).into_bytes());
     Bytes::from_owner(bytes)
+}
+
+/// The exact length of `form_body(pairs)`, so that its buffer never grows: growing would leave a
+/// copy of a secret behind in the old allocation, which nothing zeroizes.
+fn form_len(pairs: &[(&str, &str)]) -> usize {
+    pairs
+        .iter()
+        .map(|(name, value)| encoded_len(name.as_bytes()) + 1 + encoded_len(value.as_bytes()))
+        .sum::<usize>()
+        + pairs.len().saturating_sub(1)
 }
 
 /// Appends `value` encoded as Python's `quote_plus(value, safe="")`.
@@ -126,12 +131,23 @@ mod tests {
         let body = form_body(&[("a", "1 2"), ("b*", "~")]);
         assert_eq!(&body[..], b"a=1+2&b%2A=~");
         assert!(form_body(&[]).is_empty());
+        assert_eq!(form_len(&[]), 0);
     }
 
     proptest! {
         #[test]
         fn any_bytes_match_quote_plus(value in proptest::collection::vec(any::<u8>(), 0..64)) {
             prop_assert_eq!(encode(&value), quote_plus(&value));
+        }
+
+        /// The buffer is sized exactly, so it never grows and leaves no copy behind.
+        #[test]
+        fn the_length_is_known_before_encoding(
+            pairs in proptest::collection::vec((any::<String>(), any::<String>()), 0..4),
+        ) {
+            let pairs: Vec<(&str, &str)> =
+                pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            prop_assert_eq!(form_len(&pairs), form_body(&pairs).len());
         }
 
         #[test]

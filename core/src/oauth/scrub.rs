@@ -196,6 +196,27 @@ mod tests {
         assert!(!shown.contains("SEC"), "{shown}");
     }
 
+    #[test]
+    fn a_redaction_counts_as_its_marker_toward_the_cap() {
+        let secret = SecretString::from("longsecretvalue");
+        let text = "longsecretvalue ".repeat(40);
+        // Each "[REDACTED] " shows 11 characters: 23 of them make 253, the 24th marker passes
+        // the cap of 256.
+        let expected = format!("{}{REDACTED}{TRUNCATED}", "[REDACTED] ".repeat(23));
+        assert_eq!(scrub(&text, &[&secret]), expected);
+    }
+
+    #[test]
+    fn a_short_secret_right_after_a_redaction_is_inside_a_word() {
+        let long = SecretString::from("abc12345");
+        let short = SecretString::from("xyz");
+        assert_eq!(scrub("abc12345xyz", &[&long, &short]), "[REDACTED]xyz");
+        assert_eq!(
+            scrub("abc12345 xyz", &[&long, &short]),
+            "[REDACTED] [REDACTED]"
+        );
+    }
+
     proptest! {
         /// Whatever surrounds a secret, nothing of it of 12 characters or more, and no control
         /// character, survives.

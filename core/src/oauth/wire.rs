@@ -87,19 +87,46 @@ impl<'de> Visitor<'de> for WireVisitor {
 /// assert!(value.is_null());
 /// ```
 pub fn zeroize_json(value: &mut serde_json::Value) {
+    wipe(value);
+}
+
+/// [`zeroize_json`], counting the strings (keys and values) it wiped.
+fn wipe(value: &mut serde_json::Value) -> usize {
     match std::mem::take(value) {
-        serde_json::Value::String(mut s) => s.zeroize(),
-        serde_json::Value::Array(items) => {
-            for mut item in items {
-                zeroize_json(&mut item);
-            }
+        serde_json::Value::String(mut s) => {
+            s.zeroize();
+            1
         }
-        serde_json::Value::Object(map) => {
-            for (mut key, mut item) in map {
+        serde_json::Value::Array(items) => items.into_iter().map(|mut item| wipe(&mut item)).sum(),
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(mut key, mut item)| {
                 key.zeroize();
-                zeroize_json(&mut item);
-            }
-        }
-        _ => {}
+                1 + wipe(&mut item)
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_at_any_depth_is_wiped() {
+        let mut value = serde_json::json!({
+            "refresh_token": "1//secret",
+            "scopes": ["a", ["b", {"c": "d"}]],
+            "n": 1,
+            "ok": true,
+            "none": null,
+        });
+        // Keys: refresh_token, scopes, n, ok, none, c; values: 1//secret, a, b, d.
+        assert_eq!(wipe(&mut value), 10);
+        assert!(value.is_null());
+        let mut text = serde_json::json!("secret");
+        zeroize_json(&mut text);
+        assert!(text.is_null());
     }
 }
