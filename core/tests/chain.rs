@@ -1,6 +1,9 @@
 //! `ChainSource`: order, first success wins, only "not configured" falls through, and the
 //! aggregated error when nothing is configured.
 
+// Test doubles outside `#[test]` functions unwrap too: a broken double should fail loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use credkit_core::{

@@ -29,7 +29,7 @@ impl TokenSource for Recording {
         Ok(AccessToken::new("fetched"))
     }
 
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "recording"
     }
 
