@@ -129,4 +129,15 @@ mod tests {
         zeroize_json(&mut text);
         assert!(text.is_null());
     }
+
+    #[test]
+    fn serde_is_told_what_was_expected() {
+        let Err(err) = serde_json::from_str::<Wire>("[]") else {
+            panic!("an array is not a token response");
+        };
+        assert!(
+            err.to_string().contains("expected a token response object"),
+            "{err}"
+        );
+    }
 }
