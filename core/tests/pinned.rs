@@ -368,3 +368,40 @@ fn an_empty_quota_project_is_none() {
     let token = AccessToken::new("t").with_quota_project("billing");
     assert_eq!(token.quota_project(), Some("billing"));
 }
+
+#[test]
+fn credentials_new_uses_the_default_threshold() {
+    // No issue time: the whole threshold applies, so 60 s before expiry is already stale.
+    let expiry = OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let credentials = Credentials::new(StaticSource::new(
+        AccessToken::new("ya29.t").with_expiry(expiry),
+    ));
+    block_on(credentials.access_token()).unwrap();
+    assert_eq!(credentials.token_state(), TokenState::Stale);
+}
+
+#[test]
+fn a_cancelled_caller_leaves_the_flight_to_the_callers_still_waiting() {
+    let clock = FakeClock::new();
+    let source = credkit_testing::ScriptedSource::new(&clock)
+        .then_token("only", HOUR)
+        .with_delay(Duration::from_secs(5));
+    let credentials = Credentials::builder(source.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let mut first = Box::pin(credentials.access_token());
+    let mut second = Box::pin(credentials.access_token());
+    assert!((&mut first).now_or_never().is_none());
+    assert!((&mut second).now_or_never().is_none());
+    drop(first);
+    // `second` still drives the flight, so it is not dropped: a new caller joins it.
+    let mut third = Box::pin(credentials.access_token());
+    assert!((&mut third).now_or_never().is_none());
+    clock.advance(Duration::from_secs(5));
+    let second = block_on(second).unwrap();
+    let third = block_on(third).unwrap();
+    assert_eq!(second.secret().expose_secret(), "only");
+    assert!(Arc::ptr_eq(&second, &third));
+    assert_eq!(source.fetches(), 1);
+}
