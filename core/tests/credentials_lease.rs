@@ -380,3 +380,100 @@ fn a_waiter_wakes_when_the_holder_releases() {
     block_on(held.release()).unwrap();
     assert!(matches!(block_on(waiter), Ok(Some(_))));
 }
+
+/// A storage whose lease counts explicit releases, and may fail them.
+#[derive(Clone, Debug, Default)]
+struct Releasing {
+    inner: MemoryStorage,
+    releases: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+#[derive(Debug)]
+struct CountedLease {
+    releases: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+#[async_trait]
+impl credkit_core::LeaseHandle for CountedLease {
+    async fn release(self: Box<Self>) -> Result<()> {
+        self.releases.fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            return Err(Error::new(ErrorKind::Storage, "connection reset").with_transient(true));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Storage for Releasing {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        self.inner.load(key).await
+    }
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        self.inner.store(key, record).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+    async fn lease(&self, _key: &str, _options: &LeaseOptions) -> Result<Option<Lease>> {
+        Ok(Some(Lease::new(CountedLease {
+            releases: Arc::clone(&self.releases),
+            fail: self.fail,
+        })))
+    }
+}
+
+#[test]
+fn a_refresh_releases_its_lease_and_reports_a_release_that_failed() {
+    for fail in [false, true] {
+        let clock = FakeClock::new();
+        let storage = Releasing {
+            fail,
+            ..Releasing::default()
+        };
+        let events = Events::default();
+        let token = AccessToken::new("tok").with_lifetime(clock.now(), HOUR);
+        let credentials = Credentials::builder(credkit_core::StaticSource::new(token))
+            .with_clock(clock.clone())
+            .with_storage(storage.clone(), KEY)
+            .on_refresh(events.observer())
+            .build()
+            .unwrap();
+        assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "tok");
+        assert_eq!(storage.releases.load(Ordering::SeqCst), 1, "released once");
+        let failed = events
+            .take()
+            .iter()
+            .any(|e| matches!(e, RefreshEvent::StorageFailed { .. }));
+        assert_eq!(failed, fail, "a failed release is reported, and only then");
+    }
+}
+
+#[test]
+fn dropping_an_old_flight_leaves_the_flight_that_replaced_it() {
+    let clock = FakeClock::new();
+    let credentials = Credentials::builder(Bad::Hangs)
+        .with_clock(clock.clone())
+        .with_storage(MemoryStorage::new(), KEY)
+        .with_flight_deadline(Duration::from_secs(20))
+        .without_retries()
+        .build()
+        .unwrap();
+    let mut old = Box::pin(credentials.headers());
+    assert!(
+        pending(&mut old),
+        "the old flight holds the lease; its fetch hangs"
+    );
+    clock.advance(Duration::from_secs(20)); // past its deadline; its caller is not polled again
+    let mut new = Box::pin(credentials.headers());
+    assert!(
+        pending(&mut new),
+        "a new flight replaces it and waits for the lease"
+    );
+    drop(new); // the new flight holds no lease yet: it stays, to be resumed
+    drop(old); // the old flight's last driver: it goes, with its lease
+    let debug = format!("{credentials:?}");
+    assert!(debug.contains("refreshing: true"), "{debug}");
+}

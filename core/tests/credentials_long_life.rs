@@ -248,6 +248,33 @@ fn a_panicking_spawner_is_caught_reported_and_the_refresh_falls_back_to_callers(
     assert_eq!(bearer(&fresh), "tok-1");
     assert_eq!(source.fetches(), 1);
     assert_eq!(credentials.token_state(), TokenState::Fresh);
+
+    // And so on for every later flight.
+    clock.advance(Duration::from_secs(3400)); // stale again
+    let fresh = block_on(credentials.headers()).unwrap();
+    assert_eq!(bearer(&fresh), "tok-2");
+    assert_eq!(source.fetches(), 2);
+}
+
+#[test]
+fn a_flight_at_its_deadline_is_replaced() {
+    let clock = FakeClock::new();
+    let source = SlowSource::hanging(&clock);
+    let credentials = builder(&clock, Arc::clone(&source))
+        .with_flight_deadline(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let mut abandoned = Box::pin(credentials.headers());
+    assert!(pending(&mut abandoned));
+    drop(abandoned); // resumable until its deadline
+    clock.advance(Duration::from_secs(20));
+    let mut next = Box::pin(credentials.headers());
+    assert!(pending(&mut next));
+    assert_eq!(
+        source.fetches(),
+        2,
+        "at the deadline the flight is over: a new one starts"
+    );
 }
 
 #[test]

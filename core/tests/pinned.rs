@@ -405,3 +405,43 @@ fn a_cancelled_caller_leaves_the_flight_to_the_callers_still_waiting() {
     assert!(Arc::ptr_eq(&second, &third));
     assert_eq!(source.fetches(), 1);
 }
+
+#[test]
+fn credentials_debug_shows_the_settings_but_no_secret() {
+    let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.secret")))
+        .with_quota_project("billing")
+        .with_storage(credkit_core::MemoryStorage::new(), "user@example.com")
+        .build()
+        .unwrap();
+    block_on(credentials.headers()).unwrap();
+    let debug = format!("{credentials:?}");
+    for shown in [
+        "source: \"static token\"",
+        "has_token: true",
+        "config: Config {",
+        "storage_key: Some(\"user@example.com\")",
+        "threshold: 225s",
+    ] {
+        assert!(debug.contains(shown), "{shown} in {debug}");
+    }
+    assert!(!debug.contains("ya29.secret"), "{debug}");
+}
+
+#[test]
+fn a_rejected_access_token_invalidates_the_cache_it_came_from() {
+    let clock = FakeClock::new();
+    let source = credkit_testing::ScriptedSource::new(&clock)
+        .then_token("first", HOUR)
+        .then_token("second", HOUR);
+    let credentials = Credentials::builder(source)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    let token = block_on(credentials.access_token()).unwrap();
+    assert!(!credentials.invalidate_if(&AccessToken::new("other")));
+    assert_eq!(credentials.token_state(), TokenState::Fresh);
+    assert!(credentials.invalidate_if(&*token));
+    assert_eq!(credentials.token_state(), TokenState::Invalid);
+    let next = block_on(credentials.access_token()).unwrap();
+    assert_eq!(next.secret().expose_secret(), "second");
+}
