@@ -445,3 +445,88 @@ fn a_rejected_access_token_invalidates_the_cache_it_came_from() {
     let next = block_on(credentials.access_token()).unwrap();
     assert_eq!(next.secret().expose_secret(), "second");
 }
+
+#[test]
+fn each_build_error_answers_to_its_own_kind_only() {
+    use credkit_core::BuildError;
+    let errors = [
+        BuildError::missing_field("m"),
+        BuildError::invalid_value("i"),
+        BuildError::loading("l"),
+        BuildError::parsing("p"),
+        BuildError::unknown_type("u"),
+    ];
+    for (index, error) in errors.iter().enumerate() {
+        let answers = [
+            error.is_missing_field(),
+            error.is_invalid_value(),
+            error.is_loading(),
+            error.is_parsing(),
+            error.is_unknown_type(),
+        ];
+        let expected: Vec<bool> = (0..answers.len()).map(|i| i == index).collect();
+        assert_eq!(answers.to_vec(), expected, "{error:?}");
+        assert!(!error.is_transient(), "{error:?}");
+    }
+}
+
+#[test]
+fn an_http_build_error_says_which_part_was_invalid() {
+    use credkit_core::bytes::Bytes;
+    let message = |builder: http::request::Builder| {
+        Error::from(builder.body(Bytes::new()).unwrap_err()).to_string()
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(http::uri::Scheme::HTTPS);
+    let cases = [
+        (
+            http::Request::builder().uri("not a url"),
+            "its URI is invalid",
+        ),
+        (http::Request::builder().uri(parts), "its URI is invalid"),
+        (
+            http::Request::builder().header("bad name", "v"),
+            "a header name or value is invalid",
+        ),
+        (
+            http::Request::builder().header("x-name", "bad\nvalue"),
+            "a header name or value is invalid",
+        ),
+        (
+            http::Request::builder().method("bad method"),
+            "its method is invalid",
+        ),
+    ];
+    for (builder, what) in cases {
+        assert_eq!(
+            message(builder),
+            format!("the HTTP request could not be built: {what}")
+        );
+    }
+}
+
+#[test]
+fn memory_storage_counts_and_shows_its_keys_and_leases() {
+    use credkit_core::{CredentialRecord, LeaseOptions, MemoryStorage, Storage};
+    let storage = MemoryStorage::new();
+    assert!(storage.is_empty());
+    assert_eq!(storage.len(), 0);
+    let record = CredentialRecord::new().with_access_token(&AccessToken::new("ya29.secret"));
+    block_on(storage.store("a", &record)).unwrap();
+    block_on(storage.store("b", &record)).unwrap();
+    assert!(!storage.is_empty());
+    assert_eq!(storage.len(), 2);
+    let options = LeaseOptions::new(Duration::ZERO, FakeClock::new());
+    let lease = block_on(storage.lease("a", &options)).unwrap().unwrap();
+    let debug = format!("{storage:?}");
+    assert!(
+        debug.contains("keys: [") && debug.contains("leased: [\"a\"]"),
+        "{debug}"
+    );
+    assert!(!debug.contains("ya29.secret"), "{debug}");
+    let lease_debug = format!("{lease:?}");
+    assert!(
+        lease_debug.starts_with("Lease(MemoryLease { key: \"a\""),
+        "{lease_debug}"
+    );
+}

@@ -241,10 +241,8 @@ impl Snapshot {
         let theirs = rejected.as_bytes();
         let cloned = std::iter::once(&self.primary)
             .chain(self.others.iter())
-            .any(|rendered| {
-                let ours = rendered.authorization.as_bytes();
-                ours.as_ptr() == theirs.as_ptr() && ours.len() == theirs.len()
-            });
+            // Address and length, in one comparison of the wide pointers.
+            .any(|rendered| std::ptr::eq(rendered.authorization.as_bytes(), theirs));
         cloned || constant_time_eq(self.primary.authorization.as_bytes(), theirs)
     }
 }
