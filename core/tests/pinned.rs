@@ -530,3 +530,22 @@ fn memory_storage_counts_and_shows_its_keys_and_leases() {
         "{lease_debug}"
     );
 }
+
+#[test]
+fn a_credential_record_debug_shows_what_it_holds_but_no_secret() {
+    use credkit_core::CredentialRecord;
+    use credkit_core::secrecy::SecretString;
+    let record = CredentialRecord::new()
+        .with_access_token(&AccessToken::new("ya29.secret"))
+        .with_refresh_token(SecretString::from("1//refresh-secret"));
+    let debug = format!("{record:?}");
+    assert!(
+        debug.starts_with("CredentialRecord { access_token: Some(\"[REDACTED]\")"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("refresh_token: Some(\"[REDACTED]\")"),
+        "{debug}"
+    );
+    assert!(!debug.contains("secret"), "{debug}");
+}
