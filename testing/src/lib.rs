@@ -3,6 +3,8 @@
 //! - [`ScriptedSource`]: an in-memory token source answering tokens or errors in order, with
 //!   lifetimes on a [`FakeClock`], a fetch counter, and an optional delay or hang.
 //! - [`contract::token_source`]: the `TokenSource` contract suite, for your own providers.
+//! - [`capture_logs`]: the `tracing` events a closure emits, to check a warning is logged or
+//!   that no secret ever reaches a log line.
 //! - [`response`], [`json_response`], [`reply_response`]: responses for mocks;
 //!   [`block_on`] for synchronous test bodies such as `proptest!` cases.
 //! - [`FakeClock`]: time that moves only when the test says so; pending sleeps complete as it
@@ -41,6 +43,7 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod logs;
 mod mocks;
 mod reauth;
 mod responses;
@@ -54,6 +57,7 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
+pub use logs::{LogLine, capture_logs};
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};

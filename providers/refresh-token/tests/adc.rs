@@ -148,3 +148,62 @@ fn a_malformed_file_names_the_file_and_hides_its_content() {
     assert!(message.contains("missing fields client_secret."));
     assert!(!message.contains("credkit-secret"));
 }
+
+#[test]
+fn gcloud_user_credentials_without_a_quota_project_warn_as_the_reference_does() {
+    let gcloud_file = |quota: &str| {
+        format!(
+            r#"{{"client_id": "{}", "client_secret": "s", "refresh_token": "r", "type": "authorized_user"{quota}}}"#,
+            credkit_refresh_token::GCLOUD_CLIENT_ID
+        )
+    };
+    let cases = [
+        (gcloud_file(""), true),
+        (gcloud_file(r#", "quota_project_id": "billing""#), false),
+        (
+            USER_FILE.replace(r#", "quota_project_id": "from-file""#, ""),
+            false,
+        ),
+    ];
+    for (content, warns) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("adc.json");
+        std::fs::write(&file, &content).unwrap();
+        let adc = env(&[("GOOGLE_APPLICATION_CREDENTIALS", &file)]);
+        let (found, lines) = credkit_testing::capture_logs(|| find(&adc));
+        found.unwrap();
+        let warned = lines.iter().any(|line| {
+            line.level == tracing::Level::WARN
+                && line.text.starts_with("Your application has authenticated using end user credentials from Google Cloud SDK without a quota project.")
+        });
+        assert_eq!(warned, warns, "{content}: {lines:?}");
+    }
+}
+
+#[test]
+fn an_adc_source_passes_every_method_to_its_credentials() {
+    use credkit_core::{AccessToken, CredentialRecord, TokenSource};
+    use credkit_refresh_token::AdcSource;
+    use secrecy::{ExposeSecret, SecretString};
+    let user = UserCredentials::builder()
+        .with_token("ya29.stored")
+        .with_refresh_token("1//old")
+        .with_client_id("id")
+        .with_client_secret("secret")
+        .build()
+        .unwrap();
+    let name = user.name().to_owned();
+    let source = AdcSource::User(user);
+    assert_eq!(source.name(), name);
+    let stored = source.initial_token().unwrap();
+    assert_eq!(stored.secret().expose_secret(), "ya29.stored");
+    let record = CredentialRecord::new()
+        .with_access_token(&AccessToken::new("ya29.new"))
+        .with_refresh_token(SecretString::from("1//rotated"));
+    source.adopt_record(&record);
+    let AdcSource::User(user) = &source else {
+        panic!("a user source");
+    };
+    assert_eq!(user.refresh_token().unwrap().expose_secret(), "1//rotated");
+    assert_eq!(format!("{:?}", Adc::with_env(|_| None)), "Adc { .. }");
+}
