@@ -13,11 +13,17 @@ use zeroize::Zeroizing;
 /// `value` as Python's `json.dumps(value)` writes it, in a buffer of its exact size that is
 /// zeroized when the last `Bytes` referring to it drops.
 pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
-    let mut counter = Counter(0);
-    write(&mut counter, value)?;
-    let mut buffer = Zeroizing::new(Vec::with_capacity(counter.0));
+    let mut buffer = Zeroizing::new(Vec::with_capacity(python_json_len(value)?));
     write(&mut *buffer, value)?;
     Ok(Bytes::from_owner(buffer))
+}
+
+/// The exact length of `python_json(value)`, so that its buffer never grows: growing would leave
+/// a copy of a secret behind in the old allocation, which nothing zeroizes.
+fn python_json_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
+    let mut counter = Counter(0);
+    write(&mut counter, value)?;
+    Ok(counter.0)
 }
 
 fn write<W: io::Write, T: Serialize + ?Sized>(writer: W, value: &T) -> Result<()> {
@@ -96,6 +102,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_length_is_known_before_writing() {
+        for value in [
+            json!(null),
+            json!({"a": [1, 2.5, "\u{e9}\u{1F600}"], "b": {"c": true}}),
+            json!(["x".repeat(1000), "\n\t\"\\"]),
+        ] {
+            assert_eq!(
+                python_json_len(&value).unwrap(),
+                python_json(&value).unwrap().len()
+            );
+        }
+    }
 
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
