@@ -549,3 +549,13 @@ fn a_credential_record_debug_shows_what_it_holds_but_no_secret() {
     );
     assert!(!debug.contains("secret"), "{debug}");
 }
+
+#[test]
+fn initial_wait_sets_the_first_wait_and_keeps_the_other_settings() {
+    let policy = RetryPolicy::default()
+        .with_max_attempts(6)
+        .with_initial_wait(Duration::from_secs(3));
+    assert_eq!(policy.max_attempts(), 6);
+    assert_eq!(policy.nominal_wait(1), Duration::from_secs(3));
+    assert!(policy.nominal_wait(2) > Duration::from_secs(3));
+}

@@ -1,0 +1,76 @@
+//! Behaviour that mutation testing found unpinned: each test here fails for a mutant that the
+//! rest of the suite let through (see `.cargo/mutants.toml` and CONTRIBUTING.md).
+
+#![allow(clippy::unwrap_used)]
+
+use credkit_refresh_token::{PasswordPrompt, UserCredentials, prompt_fn};
+use credkit_testing::MockTransport;
+use futures::executor::block_on;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+#[test]
+fn the_builder_settings_are_read_back() {
+    let credentials = UserCredentials::builder()
+        .with_refresh_token("1//refresh-secret")
+        .with_client_id("id")
+        .with_client_secret("client-secret")
+        .with_default_scopes(["email", "profile"])
+        .with_enable_reauth_refresh(true)
+        .with_trust_boundary(json!({"locations": ["us"]}))
+        .with_transport(MockTransport::new())
+        .build()
+        .unwrap();
+    assert_eq!(credentials.default_scopes().unwrap(), ["email", "profile"]);
+    assert!(credentials.enable_reauth_refresh());
+    assert_eq!(
+        credentials.trust_boundary(),
+        Some(&json!({"locations": ["us"]}))
+    );
+    assert!(credentials.transport().is_some());
+
+    let plain = UserCredentials::builder()
+        .with_token("ya29.t")
+        .build()
+        .unwrap();
+    assert!(plain.default_scopes().is_none());
+    assert!(!plain.enable_reauth_refresh());
+    assert!(plain.trust_boundary().is_none());
+    assert!(plain.transport().is_none());
+}
+
+#[test]
+fn debug_shows_the_settings_and_which_secrets_are_present() {
+    let credentials = UserCredentials::builder()
+        .with_refresh_token("1//refresh-value")
+        .with_client_id("the-client")
+        .with_client_secret("client-value")
+        .build()
+        .unwrap();
+    let debug = format!("{credentials:?}");
+    assert!(
+        debug.starts_with("UserCredentials { token: None"),
+        "{debug}"
+    );
+    assert!(
+        debug.contains("refresh_token: Some(\"[REDACTED]\")"),
+        "{debug}"
+    );
+    assert!(debug.contains("the-client"), "{debug}");
+    assert!(
+        debug.contains("client_secret: Some(\"[REDACTED]\")"),
+        "{debug}"
+    );
+    assert!(!debug.contains("-value"), "{debug}");
+}
+
+#[test]
+fn a_borrowed_password_prompt_answers_as_the_prompt_does() {
+    let prompt =
+        prompt_fn(
+            |asked: String| async move { Ok(SecretString::from(format!("answer to {asked}"))) },
+        );
+    let borrowed: &dyn PasswordPrompt = &prompt;
+    let password = block_on((&borrowed).password("Password:")).unwrap();
+    assert_eq!(password.expose_secret(), "answer to Password:");
+}
