@@ -74,3 +74,53 @@ fn a_borrowed_password_prompt_answers_as_the_prompt_does() {
     let password = block_on((&borrowed).password("Password:")).unwrap();
     assert_eq!(password.expose_secret(), "answer to Password:");
 }
+
+#[test]
+fn a_boxed_password_prompt_answers_as_the_prompt_does() {
+    let prompt: Box<dyn PasswordPrompt> = Box::new(prompt_fn(|_asked: String| async move {
+        Ok(SecretString::from("boxed answer"))
+    }));
+    let password = block_on(prompt.password("Password:")).unwrap();
+    assert_eq!(password.expose_secret(), "boxed answer");
+}
+
+/// A challenge handler that is not locally eligible and answers with the challenge's type.
+#[derive(Debug)]
+struct Ineligible;
+
+#[async_trait::async_trait]
+impl credkit_refresh_token::ReauthChallenge for Ineligible {
+    fn is_locally_eligible(&self) -> bool {
+        false
+    }
+
+    async fn respond(
+        &self,
+        challenge: &credkit_refresh_token::Challenge,
+    ) -> credkit_core::Result<Option<credkit_refresh_token::ProposalResponse>> {
+        Ok(Some(credkit_refresh_token::ProposalResponse::new(
+            json!({"answered": challenge.challenge_type()}),
+        )))
+    }
+}
+
+#[test]
+fn challenge_wrappers_forward_eligibility_and_answers() {
+    use credkit_refresh_token::{Challenge, ReauthChallenge};
+    use std::sync::Arc;
+    let challenge = Challenge::from_json(json!({"challengeType": "SAML", "challengeId": 1}));
+    let check = |handler: &dyn ReauthChallenge, label: &str| {
+        assert!(!handler.is_locally_eligible(), "{label}");
+        let answer = block_on(handler.respond(&challenge)).unwrap();
+        assert_eq!(
+            format!("{answer:?}"),
+            "Some(ProposalResponse([REDACTED]))",
+            "{label}"
+        );
+    };
+    check(&&Ineligible, "&T");
+    check(&Box::new(Ineligible), "Box<T>");
+    check(&Arc::new(Ineligible), "Arc<T>");
+    let handler = credkit_refresh_token::challenge_fn(|_challenge| async { Ok(None) });
+    assert_eq!(format!("{handler:?}"), "ChallengeFn { .. }");
+}
