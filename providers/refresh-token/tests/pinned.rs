@@ -124,7 +124,8 @@ fn challenge_wrappers_forward_eligibility_and_answers() {
     let handler = credkit_refresh_token::challenge_fn(|_challenge| async { Ok(None) });
     assert_eq!(format!("{handler:?}"), "ChallengeFn { .. }");
     // Eligible by default, through every wrapper too.
-    assert!((&handler).is_locally_eligible());
+    let borrowed: &dyn ReauthChallenge = &&handler;
+    assert!(borrowed.is_locally_eligible());
     assert!(Box::new(handler.clone()).is_locally_eligible());
     assert!(Arc::new(handler).is_locally_eligible());
     let prompt = prompt_fn(|_asked: String| async move { Ok(SecretString::from("p")) });
