@@ -20,7 +20,7 @@ pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
 
 /// The exact length of `python_json(value)`, so that its buffer never grows: growing would leave
 /// a copy of a secret behind in the old allocation, which nothing zeroizes.
-fn python_json_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
+pub(crate) fn python_json_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
     let mut counter = Counter(0);
     write(&mut counter, value)?;
     Ok(counter.0)

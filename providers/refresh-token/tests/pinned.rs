@@ -131,3 +131,49 @@ fn challenge_wrappers_forward_eligibility_and_answers() {
     let prompt = prompt_fn(|_asked: String| async move { Ok(SecretString::from("p")) });
     assert_eq!(format!("{prompt:?}"), "PromptFn { .. }");
 }
+
+#[test]
+fn a_credentials_file_up_to_one_mebibyte_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authorized_user.json");
+    let json = r#"{"type": "authorized_user", "client_id": "id", "client_secret": "s", "refresh_token": "r"}"#;
+    let padded = format!("{json}{}", " ".repeat(1024 * 1024 - json.len()));
+    std::fs::write(&path, &padded).unwrap();
+    let credentials = UserCredentials::from_authorized_user_file(&path, None).unwrap();
+    assert_eq!(credentials.client_id(), Some("id"));
+    std::fs::write(&path, format!("{padded} ")).unwrap();
+    let error = UserCredentials::from_authorized_user_file(&path, None).unwrap_err();
+    assert!(error.to_string().contains("larger than 1 MiB"), "{error}");
+}
+
+#[test]
+fn a_challenge_handler_plugged_again_replaces_the_earlier_one() {
+    let handler = || credkit_refresh_token::challenge_fn(|_challenge| async { Ok(None) });
+    let credentials = UserCredentials::builder()
+        .with_token("ya29.t")
+        .with_reauth_challenge("SAML", handler())
+        .with_reauth_challenge("OTHER", handler())
+        .with_reauth_challenge("SAML", handler())
+        .build()
+        .unwrap();
+    let debug = format!("{credentials:?}");
+    assert!(debug.contains("handlers: [\"OTHER\", \"SAML\"]"), "{debug}");
+}
+
+#[test]
+fn to_json_writes_every_field_escaped_as_the_reference_does() {
+    let credentials = UserCredentials::builder()
+        .with_token("ya29.t")
+        .with_refresh_token("1//r")
+        .with_client_id("id")
+        .with_client_secret("s\u{1}\u{e9}\u{1F600}")
+        .with_scopes(["email", "\u{7f}"])
+        .build()
+        .unwrap();
+    assert_eq!(
+        credentials
+            .to_json(&["universe_domain", "account"])
+            .as_str(),
+        r#"{"token": "ya29.t", "refresh_token": "1//r", "client_id": "id", "client_secret": "s\u0001\u00e9\ud83d\ude00", "scopes": ["email", "\u007f"]}"#
+    );
+}

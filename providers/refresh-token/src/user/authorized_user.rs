@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
 use crate::error;
-use crate::python_json::PythonFormatter;
+use crate::python_json::{PythonFormatter, python_json_len};
 
 /// The largest credentials file read; real ones are well under a kilobyte.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -118,13 +118,11 @@ impl UserCredentials {
             .filter(|(key, _)| !strip.contains(key))
             .filter_map(|(key, value)| value.map(|v| (key, v)))
             .collect();
-        // Sized for the worst case (every byte escaped as `\uXXXX`), so the buffer never grows and
-        // never leaves an unwiped copy behind.
-        let worst: usize = kept
-            .iter()
-            .map(|(key, field)| 8 + key.len() + 6 * field.len())
-            .sum();
-        let mut out = Zeroizing::new(Vec::with_capacity(worst + 2));
+        // Measured first and allocated at its final size, so the buffer never grows: growing
+        // would leave an unwiped copy of a secret behind. (Writing strings and lists to a
+        // counter or a Vec cannot fail.)
+        let len = python_json_len(&Ordered(&kept)).unwrap_or_default();
+        let mut out = Zeroizing::new(Vec::with_capacity(len));
         let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
         // Serializing strings and lists into a Vec cannot fail.
         let _ = Ordered(&kept).serialize(&mut serializer);
@@ -144,16 +142,6 @@ impl UserCredentials {
 enum Field<'a> {
     Text(&'a str),
     List(&'a [String]),
-}
-
-impl Field<'_> {
-    /// The unescaped length, for sizing the output.
-    fn len(self) -> usize {
-        match self {
-            Self::Text(text) => text.len() + 2,
-            Self::List(items) => items.iter().map(|item| item.len() + 4).sum::<usize>() + 2,
-        }
-    }
 }
 
 impl Serialize for Field<'_> {
@@ -215,7 +203,12 @@ pub(crate) fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
 
 fn read_json_file(path: &Path) -> Result<Value, BuildError> {
     let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Sized from the file's length (one byte more to see the end), so the buffer does not grow
+    // while reading and leave an unwiped copy of the secrets behind.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(size).unwrap_or_default() + 1,
+    ));
     io::Read::read_to_end(&mut io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
         .map_err(|err| error::file_unreadable(path, err))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
