@@ -177,3 +177,107 @@ fn to_json_writes_every_field_escaped_as_the_reference_does() {
         r#"{"token": "ya29.t", "refresh_token": "1//r", "client_id": "id", "client_secret": "s\u0001\u00e9\ud83d\ude00", "scopes": ["email", "\u007f"]}"#
     );
 }
+
+#[test]
+fn authorized_user_info_keeps_a_trust_boundary_and_defaults_a_missing_expiry_to_expired() {
+    let info = json!({
+        "type": "authorized_user", "client_id": "id", "client_secret": "s",
+        "refresh_token": "r", "token": "ya29.t", "trust_boundary": {"locations": ["us"]},
+    });
+    let credentials = UserCredentials::from_authorized_user_info(&info, None).unwrap();
+    assert_eq!(
+        credentials.trust_boundary(),
+        Some(&json!({"locations": ["us"]}))
+    );
+    // No expiry: the token counts as expired a whole threshold ago, as the reference has it.
+    let expiry = credentials.expiry().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    assert!(expiry < now - time::Duration::seconds(200), "{expiry}");
+    assert!(expiry > now - time::Duration::seconds(300), "{expiry}");
+
+    let mut info = info;
+    info["trust_boundary"] = json!(null);
+    info["expiry"] = json!("");
+    let credentials = UserCredentials::from_authorized_user_info(&info, None).unwrap();
+    assert!(credentials.trust_boundary().is_none());
+    assert!(credentials.expiry().unwrap() < time::OffsetDateTime::now_utc());
+}
+
+#[test]
+fn builder_settings_without_a_read_back_of_their_own_still_reach_the_credentials() {
+    let credentials = UserCredentials::builder()
+        .with_token("ya29.t")
+        .with_id_token("eyJ.id.token")
+        .with_refresh_handler(credkit_refresh_handler::handler_fn(
+            |_transport, _scopes| async {
+                Err::<(String, time::OffsetDateTime), _>(credkit_core::Error::new(
+                    credkit_core::ErrorKind::Provider,
+                    "unused",
+                ))
+            },
+        ))
+        .without_refresh_handler()
+        .build()
+        .unwrap();
+    assert_eq!(
+        credentials.id_token().unwrap().expose_secret(),
+        "eyJ.id.token"
+    );
+    assert!(credentials.refresh_handler().is_none());
+    let builder = UserCredentials::builder().with_client_id("the-client");
+    let debug = format!("{builder:?}");
+    assert!(
+        debug.starts_with("UserCredentialsBuilder {") && debug.contains("the-client"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn as_a_token_source_it_names_itself_serves_its_token_and_adopts_a_rotation() {
+    use credkit_core::{AccessToken, CredentialRecord, TokenSource};
+    let credentials = UserCredentials::builder()
+        .with_token("ya29.stored")
+        .with_refresh_token("1//old")
+        .with_client_id("id")
+        .with_client_secret("s")
+        .with_quota_project("billing")
+        .build()
+        .unwrap();
+    assert_eq!(
+        TokenSource::name(&credentials),
+        "authorized user (refresh token)"
+    );
+    let stored = credentials.initial_token().unwrap();
+    assert_eq!(stored.secret().expose_secret(), "ya29.stored");
+    assert_eq!(stored.quota_project(), Some("billing"));
+    let record = CredentialRecord::new()
+        .with_access_token(&AccessToken::new("ya29.new"))
+        .with_refresh_token(SecretString::from("1//rotated"));
+    credentials.adopt_record(&record);
+    assert_eq!(
+        credentials.refresh_token().unwrap().expose_secret(),
+        "1//rotated"
+    );
+}
+
+#[test]
+fn a_grant_error_that_is_no_reauth_challenge_stays_what_it_is() {
+    use credkit_core::{ErrorKind, TokenSource};
+    let endpoint = credkit_testing::FakeTokenEndpoint::new();
+    endpoint.push_reply(credkit_testing::Reply::oauth_error(
+        400,
+        "invalid_grant",
+        Some("Token has been expired or revoked."),
+    ));
+    let credentials = UserCredentials::builder()
+        .with_refresh_token("1//r")
+        .with_client_id("id")
+        .with_client_secret("s")
+        .with_token_uri(endpoint.token_url())
+        .with_transport(endpoint.clone())
+        .build()
+        .unwrap();
+    let error = block_on(credentials.fetch_token()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TokenEndpoint);
+    assert_eq!(error.oauth_error(), Some("invalid_grant"));
+}
