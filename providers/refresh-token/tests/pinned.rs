@@ -281,3 +281,52 @@ fn a_grant_error_that_is_no_reauth_challenge_stays_what_it_is() {
     assert_eq!(error.kind(), ErrorKind::TokenEndpoint);
     assert_eq!(error.oauth_error(), Some("invalid_grant"));
 }
+
+#[test]
+fn has_scopes_checks_each_scope() {
+    let credentials = UserCredentials::builder()
+        .with_token("ya29.t")
+        .with_scopes(["email", "profile"])
+        .build()
+        .unwrap();
+    assert!(credentials.has_scopes(&["email", "profile"]));
+    assert!(!credentials.has_scopes(&["email", "drive"]));
+}
+
+#[test]
+fn a_grant_short_of_the_requested_scopes_warns_as_the_reference_does() {
+    use credkit_core::TokenSource;
+    let endpoint = credkit_testing::FakeTokenEndpoint::new();
+    let granted = |scope: &str| {
+        credkit_testing::Reply::json(
+            200,
+            json!({"access_token": "ya29.t", "expires_in": 3600, "scope": scope}),
+        )
+    };
+    endpoint.push_replies([granted("email"), granted("email profile")]);
+    let credentials = UserCredentials::builder()
+        .with_refresh_token("1//r")
+        .with_client_id("id")
+        .with_client_secret("s")
+        .with_scopes(["email", "profile"])
+        .with_token_uri(endpoint.token_url())
+        .with_transport(endpoint.clone())
+        .build()
+        .unwrap();
+    let warnings = || {
+        let (token, lines) = credkit_testing::capture_logs(|| block_on(credentials.fetch_token()));
+        token.unwrap();
+        lines
+            .into_iter()
+            .filter(|line| line.level == tracing::Level::WARN)
+            .map(|line| line.text)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        warnings(),
+        [
+            "Not all requested scopes were granted by the authorization server, missing scopes profile."
+        ]
+    );
+    assert!(warnings().is_empty(), "everything requested was granted");
+}
