@@ -127,23 +127,21 @@ struct TreeGuard {
 }
 
 impl TreeGuard {
-    #[cfg(unix)]
-    #[allow(clippy::unused_async)] // The same shape as on Windows, where it waits for taskkill.
+    /// Kills the tree now: `SIGKILL` to the process group on Unix, `taskkill /T` (waited for)
+    /// on Windows.
+    // Awaits only on Windows, where it waits for taskkill.
+    #[cfg_attr(not(windows), allow(clippy::unused_async))]
     async fn kill(&mut self) {
+        #[cfg(unix)]
         self.kill_now();
-    }
-
-    #[cfg(windows)]
-    async fn kill(&mut self) {
-        self.armed = false;
-        if let Ok(mut taskkill) = taskkill(self.pid).spawn() {
-            let _ = taskkill.status().await;
+        #[cfg(windows)]
+        {
+            self.armed = false;
+            if let Ok(mut taskkill) = taskkill(self.pid).spawn() {
+                let _ = taskkill.status().await;
+            }
         }
     }
-
-    #[cfg(not(any(unix, windows)))]
-    #[allow(clippy::unused_async)]
-    async fn kill(&mut self) {}
 
     /// Sends `SIGKILL` to the child's process group, once.
     #[cfg(unix)]
@@ -229,9 +227,8 @@ async fn read_kept(
         if n == 0 {
             break;
         }
-        if filled < kept {
-            filled += n;
-        }
+        // Counts only what went into `buf`; what went to `scratch` is dropped.
+        filled = (filled + n).min(kept);
     }
     buf.truncate(filled);
     Ok(buf)

@@ -11,6 +11,7 @@ use credkit_core::{ErrorKind, TokenSource};
 use credkit_gcloud::GcloudSource;
 use credkit_testing::{FakeClock, FakeGcloud, GcloudReply};
 use futures::executor::block_on;
+use secrecy::ExposeSecret as _;
 use support::{TestResult, advance_when_waiting, process_exists, source};
 
 const PREFIX: &str = "Failed to obtain access token: ";
@@ -311,4 +312,49 @@ fn build_refuses_nonsense() {
         .with_fallback_lifetime(Duration::ZERO)
         .build();
     assert!(zero_lifetime.unwrap_err().is_invalid_value());
+}
+
+#[test]
+fn stderr_is_classified_on_its_first_8_kib() -> TestResult {
+    let network = "There was a problem refreshing your current auth tokens: Temporary failure in name resolution\n";
+    for (noise, transient) in [(6000, true), (9000, false)] {
+        let stderr = format!("{}\n{network}", "W".repeat(noise));
+        let gcloud = FakeGcloud::builder()
+            .with_reply(GcloudReply::fail(stderr, 1))
+            .build()?;
+        let err = block_on(source(&gcloud, &FakeClock::new())?.fetch_token()).unwrap_err();
+        assert_eq!(err.is_transient(), transient, "{noise} bytes first: {err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn stderr_far_larger_than_a_pipe_is_read_to_the_end() -> TestResult {
+    // A child blocked writing to a full pipe would never exit; the fake clock never times out.
+    let stderr = format!("{}\nERROR: something broke\n", "W".repeat(512 * 1024));
+    let gcloud = FakeGcloud::builder()
+        .with_reply(GcloudReply::fail(stderr, 1))
+        .build()?;
+    let err = block_on(source(&gcloud, &FakeClock::new())?.fetch_token()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Provider, "{err}");
+    Ok(())
+}
+
+#[test]
+fn standard_output_up_to_64_kib_is_read() -> TestResult {
+    let reply = |len: usize| -> Result<_, Box<dyn std::error::Error>> {
+        let gcloud = FakeGcloud::builder()
+            .with_reply(GcloudReply::stdout("x".repeat(len)))
+            .build()?;
+        Ok(block_on(source(&gcloud, &FakeClock::new())?.fetch_token()))
+    };
+    let token = reply(64 * 1024)?.map_err(|err| err.to_string())?;
+    assert_eq!(token.secret().expose_secret().len(), 64 * 1024);
+    let err = reply(64 * 1024 + 1)?.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than 64 KiB on standard output"),
+        "{err}"
+    );
+    Ok(())
 }

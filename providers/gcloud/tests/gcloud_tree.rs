@@ -92,3 +92,31 @@ fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResul
     );
     Ok(())
 }
+
+#[test]
+fn dropping_a_fetch_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let children = dir.path().join("children");
+    let program = write_wrapper(dir.path(), &children)?;
+    let source = GcloudSource::builder()
+        .with_program(&program)
+        .with_clock(FakeClock::new())
+        .build()?;
+    block_on(async {
+        let mut fetch = Box::pin(source.fetch_token());
+        // Until the grandchild runs: then it is the one that must die with the fetch.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !children.exists() && Instant::now() < deadline {
+            assert!(futures::poll!(fetch.as_mut()).is_pending());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(fetch);
+    });
+    let text = std::fs::read_to_string(&children)?;
+    let grandchild: u32 = text.trim().parse()?;
+    assert!(
+        gone_soon(grandchild),
+        "the grandchild {grandchild} still runs"
+    );
+    Ok(())
+}
