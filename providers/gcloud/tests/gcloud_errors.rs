@@ -350,6 +350,15 @@ fn standard_output_up_to_64_kib_is_read() -> TestResult {
     };
     let token = reply(64 * 1024)?.map_err(|err| err.to_string())?;
     assert_eq!(token.secret().expose_secret().len(), 64 * 1024);
+    // A bare token line says nothing of its expiry: the fallback lifetime applies.
+    assert_eq!(
+        token.lifetime(),
+        Some(credkit_gcloud::DEFAULT_FALLBACK_LIFETIME)
+    );
+    assert_eq!(
+        credkit_gcloud::DEFAULT_FALLBACK_LIFETIME,
+        Duration::from_secs(300)
+    );
     let err = reply(64 * 1024 + 1)?.unwrap_err();
     assert!(
         err.to_string()
