@@ -6,8 +6,9 @@ use zeroize::Zeroizing;
 
 use crate::error::{body_too_large, from_reqwest};
 
-/// The first allocation for a body of unknown length; it doubles from there up to the cap.
-const INITIAL_CAPACITY: usize = 8 * 1024;
+/// The first allocation for a body of unknown length (8 KiB); it doubles from there up to the
+/// cap. Only how often the buffer grows depends on it: every old allocation is wiped.
+const INITIAL_CAPACITY: usize = 8192;
 
 /// Reads `response`'s body, failing as soon as it is known to exceed `cap` bytes: up front from
 /// `Content-Length`, otherwise while counting the chunks. At most `cap` bytes are ever buffered.
@@ -94,6 +95,19 @@ mod tests {
         assert!(buffer.extend(b"ij"));
         assert!(!buffer.extend(b"k"));
         assert_eq!(&buffer.into_bytes()[..], b"abcdefghij");
+    }
+
+    #[test]
+    fn growth_is_by_hand_and_never_past_the_cap() {
+        // Grown by hand, to at most the cap: `Vec`'s own growth would double to 16 here (and
+        // leave the old allocation unwiped).
+        let mut buffer = CappedBuffer::new(8, 10);
+        assert!(buffer.extend(&[7; 9]));
+        assert_eq!(buffer.buf.capacity(), 10);
+        // A chunk that fits exactly does not grow the buffer.
+        let mut buffer = CappedBuffer::new(8, 100);
+        assert!(buffer.extend(&[7; 8]));
+        assert_eq!(buffer.buf.capacity(), 8);
     }
 
     #[test]
