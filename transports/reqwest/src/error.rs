@@ -120,11 +120,6 @@ pub(crate) fn plain_http(host: &str) -> Error {
     ))
 }
 
-/// An https URL without a host.
-pub(crate) fn no_host() -> Error {
-    refused("the token endpoint URL has no host")
-}
-
 /// A scheme other than https and http.
 pub(crate) fn unsupported_scheme(scheme: &str) -> Error {
     refused(format!(

@@ -59,10 +59,10 @@ pub fn check_endpoint(url: &str) -> Result<Url> {
         return Err(error::credentials_in_url());
     }
     match parsed.scheme() {
-        "https" if parsed.host().is_some() => Ok(parsed),
+        // The URL parser gives every `https` URL a host (it refuses an empty one).
+        "https" => Ok(parsed),
         "http" if is_loopback_url(&parsed) => Ok(parsed),
         "http" => Err(error::plain_http(&host_for_message(&parsed))),
-        "https" => Err(error::no_host()),
         scheme => Err(error::unsupported_scheme(scheme)),
     }
 }
@@ -91,6 +91,17 @@ pub(crate) fn origin_for_message(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_https_url_has_a_host() {
+        for url in ["https:///token", "https:token", "https://h/"] {
+            let parsed = check_endpoint(url).unwrap();
+            assert!(parsed.host().is_some(), "{url}");
+        }
+        for url in ["https://", "https:///", "https://:443/"] {
+            assert!(check_endpoint(url).is_err(), "{url}");
+        }
+    }
 
     #[test]
     fn messages_never_repeat_user_info_path_or_query() {

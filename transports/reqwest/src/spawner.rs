@@ -78,6 +78,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inside_a_runtime_there_is_a_current_spawner() {
+        assert!(TokioSpawner::try_current().is_none());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        assert!(TokioSpawner::try_current().is_some());
+    }
+
+    #[test]
     fn spawns_from_a_thread_outside_the_runtime() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

@@ -277,6 +277,12 @@ impl Transport for ReqwestTransport {
 mod tests {
     use super::*;
 
+    #[test]
+    fn its_own_client_has_the_default_connect_timeout() {
+        let transport = ReqwestTransport::new().unwrap();
+        assert_eq!(transport.connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+    }
+
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]
