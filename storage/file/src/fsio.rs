@@ -39,18 +39,14 @@ pub(crate) fn prepare_dir(dir: &Path) -> Result<()> {
     check_dir(dir)
 }
 
-#[cfg(unix)]
+/// Creates `dir` and its parents: mode 0700 on Unix; on Windows a new folder inherits its
+/// parent's ACL (the user's profile is private to the user).
 fn create_private_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    fs::create_dir_all(dir)
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 #[cfg(unix)]
@@ -85,7 +81,13 @@ pub(crate) fn read(path: &Path) -> Result<Option<CredentialRecord>> {
             Err(err) => return Err(error::io("reading", path, err)),
         };
         check_private_file(&file, path)?;
-        let mut bytes = Zeroizing::new(Vec::new());
+        // Sized from the file's length (one byte more to see the end), so the buffer does not
+        // grow while reading and leave an unwiped copy of the secrets behind. The hint is capped:
+        // a record is a few hundred bytes, and a huge file must not be one huge allocation.
+        let size = file.metadata().map_or(0, |m| m.len()).min(1 << 20);
+        let mut bytes = Zeroizing::new(Vec::with_capacity(
+            usize::try_from(size).unwrap_or_default().saturating_add(1),
+        ));
         file.read_to_end(&mut bytes)
             .map_err(|err| error::io("reading", path, err))?;
         match CredentialRecord::from_json(&bytes) {
