@@ -201,6 +201,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn buffer_body_keeps_its_limit() {
+        assert_eq!(BufferBody::new(1024).limit(), 1024);
+    }
+
+    #[test]
     fn clone_body_keeps_a_whole_copy() {
         let request = Request::post("https://api.example/x?y=1")
             .header("content-type", "text/plain")
