@@ -37,3 +37,18 @@ async fn a_refused_connection_is_transient() -> Result<(), Box<dyn std::error::E
     assert!(!debug.contains("/token"), "{debug}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_request_the_client_refuses_to_build_is_a_permanent_configuration_error()
+-> Result<(), Box<dyn std::error::Error>> {
+    let server = FakeTokenServer::start().await?;
+    // A caller's client that allows https only: the loopback http request passes the
+    // transport's policy and is refused by the client as it builds the request.
+    let client = reqwest::Client::builder().https_only(true).build()?;
+    let err = send_err(&ReqwestTransport::from_client(client), &server.token_url()).await;
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err:?}");
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("could not be built"), "{err}");
+    assert_eq!(server.request_count(), 0);
+    Ok(())
+}
