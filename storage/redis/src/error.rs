@@ -87,3 +87,28 @@ pub(crate) fn unexpected_reply(doing: &str) -> Error {
         format!("{doing} in Redis returned an unexpected reply"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_failures_are_transient_and_refused_commands_permanent() {
+        let io = |kind| redis::RedisError::from(std::io::Error::new(kind, "socket"));
+        for kind in [
+            std::io::ErrorKind::Other,
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::TimedOut,
+        ] {
+            let error = command("storing the record", io(kind));
+            assert!(error.is_transient(), "{kind:?}");
+            assert_eq!(error.to_string(), "storing the record in Redis failed");
+        }
+        let refused = redis::RedisError::from((
+            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
+            "NOSCRIPT",
+        ));
+        assert!(!command("running the script", refused).is_transient());
+    }
+}
