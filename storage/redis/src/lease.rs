@@ -272,3 +272,19 @@ impl fmt::Debug for RedisLease {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_owner_is_a_fresh_128_bit_random_hex_string() {
+        let first = random_owner().unwrap();
+        let second = random_owner().unwrap();
+        assert_ne!(first, second);
+        for owner in [first, second] {
+            assert_eq!(owner.len(), 32);
+            assert!(owner.bytes().all(|b| b.is_ascii_hexdigit()), "{owner}");
+        }
+    }
+}
