@@ -373,3 +373,22 @@ proptest! {
         prop_assert_eq!(result.is_ok(), offset > 0);
     }
 }
+
+#[test]
+fn debug_names_the_handler_and_the_settings_but_nothing_captured() {
+    let captured = SecretString::from("broker-secret");
+    let handler = handler_fn(move |_transport, _scopes| {
+        let _keep = &captured;
+        async { Ok((String::from("ya29.t"), OffsetDateTime::now_utc())) }
+    });
+    let handler_debug = format!("{handler:?}");
+    assert!(handler_debug.starts_with("HandlerFn"), "{handler_debug}");
+    let source = RefreshHandlerSource::new(handler, transport());
+    let debug = format!("{source:?}");
+    assert!(
+        debug.starts_with("RefreshHandlerSource { handler: HandlerFn"),
+        "{debug}"
+    );
+    assert!(debug.contains("scopes: "), "{debug}");
+    assert!(!debug.contains("broker-secret"), "{debug}");
+}

@@ -280,6 +280,24 @@ fn a_grant_error_that_is_no_reauth_challenge_stays_what_it_is() {
     let error = block_on(credentials.fetch_token()).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::TokenEndpoint);
     assert_eq!(error.oauth_error(), Some("invalid_grant"));
+
+    // Even where reauthentication may run, such an error does not start it.
+    endpoint.push_reply(credkit_testing::Reply::oauth_error(
+        400,
+        "invalid_grant",
+        Some("Token has been expired or revoked."),
+    ));
+    let credentials = credentials
+        .to_builder()
+        .with_enable_reauth_refresh(true)
+        .build()
+        .unwrap();
+    let error = block_on(credkit_core::interactive::interactive(
+        credentials.fetch_token(),
+    ))
+    .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TokenEndpoint, "{error}");
+    assert_eq!(endpoint.request_count(), 2, "no request but the two grants");
 }
 
 #[test]
