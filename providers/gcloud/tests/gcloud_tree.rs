@@ -35,6 +35,16 @@ fn write_wrapper(dir: &Path, children: &Path) -> std::io::Result<std::path::Path
     Ok(path)
 }
 
+/// Serializes this file's tests: a wrapper script being written while another test's thread
+/// forks can be inherited open by that child, and executing it then fails with "text file busy".
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether `pid` is gone (or a zombie waiting for init to reap it), within a few seconds.
 fn gone_soon(pid: u32) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -57,6 +67,7 @@ fn gone_soon(pid: u32) -> bool {
 
 #[test]
 fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
+    let _serial = serial();
     let dir = tempfile::tempdir()?;
     let children = dir.path().join("children");
     let program = write_wrapper(dir.path(), &children)?;
@@ -95,6 +106,7 @@ fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResul
 
 #[test]
 fn dropping_a_fetch_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
+    let _serial = serial();
     let dir = tempfile::tempdir()?;
     let children = dir.path().join("children");
     let program = write_wrapper(dir.path(), &children)?;
