@@ -62,6 +62,9 @@ fn a_killed_writer_leaves_the_old_record_or_the_new_one_never_a_torn_one() {
     let mut rng = Rng(seed);
     let started = Instant::now();
     let (mut iterations, mut mid_store_kills) = (0u64, 0u64);
+    // Until some child has stored a record, there is none: the first children may all be
+    // killed before their first store.
+    let mut ever_stored = false;
     // Hundreds of kills, bounded in time on a slow machine.
     while iterations < 300 && started.elapsed() < Duration::from_secs(40) {
         iterations += 1;
@@ -94,9 +97,10 @@ fn a_killed_writer_leaves_the_old_record_or_the_new_one_never_a_torn_one() {
         child.wait().unwrap();
         let on_disk = futures::executor::block_on(storage.load(KEY)).unwrap();
         match (on_disk, acknowledged) {
-            (None, None) => assert_eq!(iterations, 1, "the record vanished"),
+            (None, None) => assert!(!ever_stored, "the record vanished"),
             (None, Some(n)) => panic!("store {n} returned, but no record is on disk"),
             (Some(record), acknowledged) => {
+                ever_stored = true;
                 // Whole (checked by `number`), and never older than a store that returned.
                 let n = number(&record);
                 if let Some(acknowledged) = acknowledged {
