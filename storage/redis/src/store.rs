@@ -369,3 +369,22 @@ impl fmt::Debug for RedisStorage {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_are_read_back() {
+        let storage = RedisStorage::builder("redis://127.0.0.1/")
+            .with_prefix("app:")
+            .with_lease_ttl(Duration::from_secs(42))
+            .build()
+            .unwrap();
+        assert_eq!(storage.prefix(), "app:");
+        assert_eq!(storage.lease_ttl(), Duration::from_secs(42));
+        let defaults = RedisStorage::new("redis://127.0.0.1/").unwrap();
+        assert_eq!(defaults.prefix(), "credkit:");
+        assert_eq!(defaults.lease_ttl(), Duration::from_secs(10));
+    }
+}
