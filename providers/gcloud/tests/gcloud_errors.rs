@@ -337,6 +337,8 @@ fn stderr_far_larger_than_a_pipe_is_read_to_the_end() -> TestResult {
         .build()?;
     let err = block_on(source(&gcloud, &FakeClock::new())?.fetch_token()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Provider, "{err}");
+    // It ran to its own exit: not cut off by a closed pipe.
+    assert!(err.to_string().contains("exited with status 1"), "{err}");
     Ok(())
 }
 
