@@ -136,14 +136,20 @@ fn an_abandoned_refresh_is_resumed_within_its_deadline() {
 
 // ===== 2. A flight has a deadline =====
 
-#[test]
-fn a_hung_source_fails_waiting_callers_at_the_deadline_and_the_next_call_starts_afresh() {
-    let clock = FakeClock::new();
-    let source = SlowSource::hanging(&clock);
-    let credentials = builder(&clock, Arc::clone(&source))
+/// A source that hangs, behind credentials whose flights have a 20 s deadline.
+fn hung_with_20s_deadline(clock: &FakeClock) -> (Arc<SlowSource>, Credentials) {
+    let source = SlowSource::hanging(clock);
+    let credentials = builder(clock, Arc::clone(&source))
         .with_flight_deadline(Duration::from_secs(20))
         .build()
         .unwrap();
+    (source, credentials)
+}
+
+#[test]
+fn a_hung_source_fails_waiting_callers_at_the_deadline_and_the_next_call_starts_afresh() {
+    let clock = FakeClock::new();
+    let (source, credentials) = hung_with_20s_deadline(&clock);
     let mut first = Box::pin(credentials.headers());
     let mut second = Box::pin(credentials.refresh());
     assert!(pending(&mut first) && pending(&mut second));
@@ -259,11 +265,7 @@ fn a_panicking_spawner_is_caught_reported_and_the_refresh_falls_back_to_callers(
 #[test]
 fn a_flight_at_its_deadline_is_replaced() {
     let clock = FakeClock::new();
-    let source = SlowSource::hanging(&clock);
-    let credentials = builder(&clock, Arc::clone(&source))
-        .with_flight_deadline(Duration::from_secs(20))
-        .build()
-        .unwrap();
+    let (source, credentials) = hung_with_20s_deadline(&clock);
     let mut abandoned = Box::pin(credentials.headers());
     assert!(pending(&mut abandoned));
     drop(abandoned); // resumable until its deadline

@@ -35,6 +35,32 @@ fn write_wrapper(dir: &Path, children: &Path) -> std::io::Result<std::path::Path
     Ok(path)
 }
 
+/// A source running the wrapper in a new temporary folder (kept alive by the returned guard),
+/// and the file its grandchild reports its pid to.
+fn wrapped(
+    clock: &FakeClock,
+) -> Result<(tempfile::TempDir, std::path::PathBuf, GcloudSource), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let children = dir.path().join("children");
+    let program = write_wrapper(dir.path(), &children)?;
+    let source = GcloudSource::builder()
+        .with_program(&program)
+        .with_clock(clock.clone())
+        .build()?;
+    Ok((dir, children, source))
+}
+
+/// Checks that the grandchild that reported its pid to `children` is gone.
+fn assert_grandchild_gone(children: &Path) -> TestResult {
+    let text = std::fs::read_to_string(children)?;
+    let grandchild: u32 = text.trim().parse()?;
+    assert!(
+        gone_soon(grandchild),
+        "the grandchild {grandchild} still runs"
+    );
+    Ok(())
+}
+
 /// Serializes this file's tests: a wrapper script being written while another test's thread
 /// forks can be inherited open by that child, and executing it then fails with "text file busy".
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -68,14 +94,8 @@ fn gone_soon(pid: u32) -> bool {
 #[test]
 fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
     let _serial = serial();
-    let dir = tempfile::tempdir()?;
-    let children = dir.path().join("children");
-    let program = write_wrapper(dir.path(), &children)?;
     let clock = FakeClock::new();
-    let source = GcloudSource::builder()
-        .with_program(&program)
-        .with_clock(clock.clone())
-        .build()?;
+    let (_dir, children, source) = wrapped(&clock)?;
 
     let err = block_on(async {
         let driver = pin!(async {
@@ -95,25 +115,13 @@ fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResul
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
 
-    let text = std::fs::read_to_string(&children)?;
-    let grandchild: u32 = text.trim().parse()?;
-    assert!(
-        gone_soon(grandchild),
-        "the grandchild {grandchild} still runs"
-    );
-    Ok(())
+    assert_grandchild_gone(&children)
 }
 
 #[test]
 fn dropping_a_fetch_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResult {
     let _serial = serial();
-    let dir = tempfile::tempdir()?;
-    let children = dir.path().join("children");
-    let program = write_wrapper(dir.path(), &children)?;
-    let source = GcloudSource::builder()
-        .with_program(&program)
-        .with_clock(FakeClock::new())
-        .build()?;
+    let (_dir, children, source) = wrapped(&FakeClock::new())?;
     block_on(async {
         let mut fetch = Box::pin(source.fetch_token());
         // Until the grandchild runs: then it is the one that must die with the fetch.
@@ -124,11 +132,5 @@ fn dropping_a_fetch_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> Te
         }
         drop(fetch);
     });
-    let text = std::fs::read_to_string(&children)?;
-    let grandchild: u32 = text.trim().parse()?;
-    assert!(
-        gone_soon(grandchild),
-        "the grandchild {grandchild} still runs"
-    );
-    Ok(())
+    assert_grandchild_gone(&children)
 }
