@@ -82,12 +82,22 @@ async fn a_body_exactly_at_the_cap_is_accepted() -> Result<(), Box<dyn std::erro
 #[tokio::test]
 async fn a_client_of_ones_own_is_used() -> Result<(), Box<dyn std::error::Error>> {
     let server = FakeTokenServer::start().await?;
+    // The user agent tells this client's requests from any other client's.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .user_agent("a-client-of-ones-own")
         .build()?;
     let transport = ReqwestTransport::from_client(client);
     let response = transport.send(refresh_request(&server.token_url())).await?;
     assert_eq!(response.status(), 200);
+    let sent = server.last_request().ok_or("no request recorded")?;
+    assert_eq!(sent.header("user-agent"), Some("a-client-of-ones-own"));
+
+    // `client()` hands back that same client.
+    server.push_reply(Reply::default_token());
+    transport.client().post(server.token_url()).send().await?;
+    let sent = server.last_request().ok_or("no request recorded")?;
+    assert_eq!(sent.header("user-agent"), Some("a-client-of-ones-own"));
     Ok(())
 }

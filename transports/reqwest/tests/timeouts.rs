@@ -58,3 +58,26 @@ async fn the_total_timeout_applies_to_a_client_of_ones_own()
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_timeout_of_the_clients_own_is_a_timeout() -> Result<(), Box<dyn std::error::Error>> {
+    let server = FakeTokenServer::start().await?;
+    server.push_reply(Reply::stall());
+    // The client's own timeout is the shorter one here: reqwest reports the timeout, and the
+    // transport must still call it one.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(support::SHORT_TIMEOUT)
+        .build()?;
+    let transport = credkit_reqwest::ReqwestTransport::from_client(client);
+    let err = send_err(&transport, &server.token_url()).await;
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
+    assert!(err.is_transient());
+    assert!(
+        err.to_string()
+            .contains("timed out talking to the token endpoint at http://127.0.0.1:"),
+        "{err}"
+    );
+    Ok(())
+}
