@@ -95,6 +95,19 @@ pub(crate) fn malformed(path: &Path, source: Error) -> Error {
     .with_source(source)
 }
 
+/// The file at a record's path is larger than any record (`limit` bytes): permanent, so
+/// `Credentials` replaces it with its next store.
+pub(crate) fn too_large(path: &Path, limit: u64) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!(
+            "the credential record {} is larger than {} MiB, so it is not a record; remove it to start afresh",
+            path.display(),
+            limit / (1024 * 1024)
+        ),
+    )
+}
+
 /// Taking or giving back the lock on a lock file failed (not because another process holds it).
 pub(crate) fn lock(doing: &str, path: &Path, source: io::Error) -> Error {
     Error::new(

@@ -19,6 +19,9 @@ const READ_ATTEMPTS: u32 = 3;
 /// rename to finish, short enough to go unnoticed.
 const READ_PAUSE: Duration = Duration::from_millis(5);
 
+/// The largest file read as a record: 1 MiB.
+const MAX_RECORD_BYTES: u64 = 1 << 20;
+
 /// Temporary files older than this are left by a writer that died: removed by the next store.
 const ABANDONED_TEMP_AGE: Duration = Duration::from_secs(600);
 
@@ -73,23 +76,35 @@ fn check_dir(_dir: &Path) -> Result<()> {
 /// Reads the record at `path`: `None` if there is none. A record that does not parse is read
 /// again, a few times, before it is reported as malformed.
 pub(crate) fn read(path: &Path) -> Result<Option<CredentialRecord>> {
+    read_with(path, |path| File::open(path))
+}
+
+/// [`read`], opening the file with `open` (the tests' way to tear the first read).
+fn read_with(
+    path: &Path,
+    mut open: impl FnMut(&Path) -> io::Result<File>,
+) -> Result<Option<CredentialRecord>> {
     let mut attempt = 1;
     loop {
-        let mut file = match File::open(path) {
+        let file = match open(path) {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(error::io("reading", path, err)),
         };
         check_private_file(&file, path)?;
         // Sized from the file's length (one byte more to see the end), so the buffer does not
-        // grow while reading and leave an unwiped copy of the secrets behind. The hint is capped:
-        // a record is a few hundred bytes, and a huge file must not be one huge allocation.
-        let size = file.metadata().map_or(0, |m| m.len()).min(1 << 20);
+        // grow while reading and leave an unwiped copy of the secrets behind. A record is a few
+        // KiB at most: a larger file is not one, and is not read further than the cap.
+        let size = file.metadata().map_or(0, |m| m.len()).min(MAX_RECORD_BYTES);
         let mut bytes = Zeroizing::new(Vec::with_capacity(
             usize::try_from(size).unwrap_or_default().saturating_add(1),
         ));
-        file.read_to_end(&mut bytes)
+        file.take(MAX_RECORD_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|err| error::io("reading", path, err))?;
+        if bytes.len() as u64 > MAX_RECORD_BYTES {
+            return Err(error::too_large(path, MAX_RECORD_BYTES));
+        }
         match CredentialRecord::from_json(&bytes) {
             Ok(record) => return Ok(Some(record)),
             Err(err) if attempt >= READ_ATTEMPTS => return Err(error::malformed(path, err)),
@@ -236,4 +251,58 @@ pub(crate) fn record_path(dir: &Path, stem: &str) -> PathBuf {
 /// `<dir>/<stem>.lock`.
 pub(crate) fn lock_path(dir: &Path, stem: &str) -> PathBuf {
     dir.join(format!("{stem}.lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::Cell;
+
+    use credkit_core::AccessToken;
+
+    use super::*;
+
+    /// A whole record and a torn one (the first half of it), each in its own private file.
+    fn whole_and_torn(dir: &Path) -> (PathBuf, PathBuf) {
+        let json = CredentialRecord::new()
+            .with_access_token(&AccessToken::new("at-whole"))
+            .to_json()
+            .unwrap();
+        let whole = dir.join("whole.json");
+        let torn = dir.join("torn.json");
+        write_temp(&whole, &json).unwrap();
+        write_temp(&torn, &json[..json.len() / 2]).unwrap();
+        (whole, torn)
+    }
+
+    #[test]
+    fn a_torn_read_is_read_again() {
+        let temp = tempfile::tempdir().unwrap();
+        let (whole, torn) = whole_and_torn(temp.path());
+        let opened = Cell::new(0);
+        // The first open sees a writer half-way through, the next one its finished record.
+        let record = read_with(&whole, |_| {
+            opened.set(opened.get() + 1);
+            File::open(if opened.get() == 1 { &torn } else { &whole })
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(opened.get(), 2);
+        assert!(record.access_token().is_some());
+    }
+
+    #[test]
+    fn a_record_torn_on_every_read_is_malformed_after_the_last_attempt() {
+        let temp = tempfile::tempdir().unwrap();
+        let (_, torn) = whole_and_torn(temp.path());
+        let opened = Cell::new(0);
+        let err = read_with(&torn, |path| {
+            opened.set(opened.get() + 1);
+            File::open(path)
+        })
+        .unwrap_err();
+        assert_eq!(opened.get(), READ_ATTEMPTS);
+        assert!(err.to_string().contains("not a readable record"), "{err}");
+    }
 }

@@ -4,7 +4,10 @@
 //!
 //! [`FileStorage`] keeps one record per key in a private directory (0700, files 0600 on Unix).
 //! Each store replaces the record atomically (temporary file, `fsync`, rename, directory
-//! `fsync`), so a crash leaves the old record or the new one, never a torn one. Its lease is an
+//! `fsync`), so a crash leaves the old record or the new one, never a torn one. A record that
+//! does not parse is read up to three times (a writer on a filesystem without atomic rename may
+//! be half-way), then reported as a permanent error, which `Credentials` answers by storing a
+//! new record over it; so is a file over 1 MiB, which is not read past that. Its lease is an
 //! advisory lock on a sibling lock file: `Credentials` refreshes under it, so N processes make
 //! one request per expiry between them and never lose a rotated refresh token.
 //!

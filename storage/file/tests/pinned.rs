@@ -8,7 +8,7 @@ mod support;
 use std::fs::{File, FileTimes};
 use std::time::{Duration, SystemTime};
 
-use credkit_core::Storage;
+use credkit_core::{ErrorKind, LeaseOptions, Storage, SystemClock};
 use credkit_storage_file::FileStorage;
 use futures::executor::block_on;
 use support::record;
@@ -78,7 +78,62 @@ fn removing_what_is_not_a_file_is_an_error() {
 
 #[test]
 fn the_user_cache_folder_ends_with_the_app_name() {
-    if let Some(dir) = FileStorage::user_cache_dir("credkit-test-app") {
-        assert!(dir.ends_with("credkit-test-app"), "{}", dir.display());
+    let dir = FileStorage::user_cache_dir("credkit-test-app");
+    // Linux has one wherever `HOME` is set ($XDG_CACHE_HOME, or ~/.cache).
+    if cfg!(target_os = "linux") && std::env::var_os("HOME").is_some() {
+        assert!(dir.is_some());
     }
+    if let Some(dir) = dir {
+        assert!(dir.ends_with("credkit-test-app"), "{}", dir.display());
+        assert!(dir.is_absolute(), "{}", dir.display());
+    }
+}
+
+#[test]
+fn a_file_larger_than_any_record_is_refused_unread() {
+    let (_temp, storage) = fresh_storage();
+    block_on(storage.store("user", &record(1))).unwrap();
+    let path = storage.record_path("user");
+    // A valid record, padded with white space to just over 1 MiB.
+    let mut json = record(1).to_json().unwrap().to_vec();
+    json.resize((1 << 20) + 1, b' ');
+    std::fs::write(&path, &json).unwrap();
+    let err = block_on(storage.load("user")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("larger than 1 MiB"), "{err}");
+    // At the limit it is still a record.
+    json.truncate(1 << 20);
+    std::fs::write(&path, &json).unwrap();
+    assert!(block_on(storage.load("user")).unwrap().is_some());
+}
+
+#[test]
+fn a_directory_path_that_cannot_be_resolved_reports_why() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("loop");
+    std::os::unix::fs::symlink(&dir, &dir).unwrap();
+    let err = FileStorage::new(&dir).unwrap_err();
+    // The cause is the symlink loop, not a failed attempt to create the directory.
+    let cause = std::error::Error::source(&err)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .unwrap();
+    assert_eq!(
+        cause.raw_os_error(),
+        Some(rustix::io::Errno::LOOP.raw_os_error()),
+        "{cause}"
+    );
+}
+
+#[test]
+fn a_lease_shows_its_lock_file() {
+    let (_temp, storage) = fresh_storage();
+    let options = LeaseOptions::new(Duration::ZERO, SystemClock);
+    let lease = block_on(storage.lease("user", &options)).unwrap().unwrap();
+    let debug = format!("{lease:?}");
+    assert!(debug.contains("FileLease"), "{debug}");
+    assert!(
+        debug.contains(&*storage.lock_path("user").to_string_lossy()),
+        "{debug}"
+    );
 }
