@@ -137,3 +137,13 @@ fn a_lease_shows_its_lock_file() {
         "{debug}"
     );
 }
+
+#[test]
+fn the_storage_shows_its_directory_and_poll_interval() {
+    let (_temp, storage) = fresh_storage();
+    let storage = storage.with_lease_poll_interval(Duration::from_millis(3));
+    let debug = format!("{storage:?}");
+    assert!(debug.starts_with("FileStorage"), "{debug}");
+    assert!(debug.contains(&*storage.dir().to_string_lossy()), "{debug}");
+    assert!(debug.contains("3ms"), "{debug}");
+}
