@@ -19,11 +19,13 @@ pub(crate) fn bad_url(source: redis::RedisError) -> Error {
 /// A command failed. Connection failures, timeouts and a server that is loading or busy
 /// may pass, so they are transient (the connection manager reconnects by itself); a
 /// refused script or command is permanent.
+///
+/// In the redis crate, every error that carries an I/O error is of kind `Io`: a refused or
+/// dropped connection and a timeout are all `is_io_error`. `is_unrecoverable_error` adds the
+/// failures after which the connection manager replaces its connection (a reply it could not
+/// parse, a failed AUTH), which a new connection may not meet again.
 pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
     let transient = source.is_io_error()
-        || source.is_connection_dropped()
-        || source.is_connection_refusal()
-        || source.is_timeout()
         || source.is_unrecoverable_error()
         || matches!(
             source.kind(),
@@ -92,9 +94,14 @@ pub(crate) fn unexpected_reply(doing: &str) -> Error {
 mod tests {
     use super::*;
 
+    fn server(kind: redis::ServerErrorKind) -> redis::RedisError {
+        redis::RedisError::from((redis::ErrorKind::Server(kind), "refused"))
+    }
+
     #[test]
     fn io_failures_are_transient_and_refused_commands_permanent() {
         let io = |kind| redis::RedisError::from(std::io::Error::new(kind, "socket"));
+        // `Other` is an I/O error only: not a dropped connection, nor one to replace.
         for kind in [
             std::io::ErrorKind::Other,
             std::io::ErrorKind::ConnectionReset,
@@ -105,10 +112,68 @@ mod tests {
             assert!(error.is_transient(), "{kind:?}");
             assert_eq!(error.to_string(), "storing the record in Redis failed");
         }
-        let refused = redis::RedisError::from((
-            redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError),
-            "NOSCRIPT",
-        ));
-        assert!(!command("running the script", refused).is_transient());
+        for kind in [
+            redis::ServerErrorKind::ResponseError,
+            redis::ServerErrorKind::NoScript,
+            redis::ServerErrorKind::ExecAbort,
+            redis::ServerErrorKind::NoPerm,
+        ] {
+            assert!(
+                !command("running the script", server(kind)).is_transient(),
+                "{kind:?}"
+            );
+        }
+        let wrong = redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "type"));
+        assert!(!command("loading a credential record", wrong).is_transient());
+    }
+
+    #[test]
+    fn every_refused_dropped_or_timed_out_connection_is_an_io_error() {
+        // Why `command` asks no more than `is_io_error` of a connection that failed.
+        let mut errors: Vec<redis::RedisError> = [
+            std::io::ErrorKind::ConnectionRefused,
+            std::io::ErrorKind::NotFound,
+            std::io::ErrorKind::TimedOut,
+            std::io::ErrorKind::WouldBlock,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionAborted,
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::NotConnected,
+        ]
+        .into_iter()
+        .map(|kind| std::io::Error::new(kind, "socket").into())
+        .collect();
+        errors.push((redis::ErrorKind::Io, "the connection driver stopped").into());
+        for error in errors {
+            assert!(
+                error.is_connection_refusal()
+                    || error.is_connection_dropped()
+                    || error.is_timeout(),
+                "{error}"
+            );
+            assert!(error.is_io_error(), "{error}");
+            assert!(command("loading a credential record", error).is_transient());
+        }
+    }
+
+    #[test]
+    fn a_connection_to_replace_and_a_busy_server_are_transient() {
+        // Not I/O errors: transient because the connection manager replaces the connection.
+        let garbled = redis::RedisError::from((redis::ErrorKind::Parse, "garbled reply"));
+        assert!(!garbled.is_io_error());
+        assert!(command("loading a credential record", garbled).is_transient());
+        // Not I/O errors, and the connection is kept: transient because they pass.
+        for kind in [
+            redis::ServerErrorKind::BusyLoading,
+            redis::ServerErrorKind::TryAgain,
+        ] {
+            let busy = server(kind);
+            assert!(!busy.is_io_error() && !busy.is_unrecoverable_error());
+            assert!(
+                command("loading a credential record", busy).is_transient(),
+                "{kind:?}"
+            );
+        }
     }
 }
