@@ -58,6 +58,26 @@ async fn a_stale_holders_store_is_fenced_off() {
     assert_eq!(kept.refresh_token().unwrap().expose_secret(), "rt-c");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_under_one_lease_each_expect_the_generation_the_last_one_wrote() {
+    let server = RedisServer::start();
+    let a = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();
+    a.store(KEY, &record("at-0", "rt-0")).await.unwrap();
+    let lease = a.lease(KEY, &wait()).await.unwrap().unwrap();
+    for (generation, refresh) in [(2, "rt-1"), (3, "rt-2"), (4, "rt-3")] {
+        a.store(KEY, &record("at", refresh)).await.unwrap();
+        let found = server.command(&["HGET", &a.record_key(KEY), "gen"]);
+        assert_eq!(
+            found,
+            redis::Value::BulkString(generation.to_string().into())
+        );
+    }
+    assert!(lease.is_held());
+    lease.release().await.unwrap();
+    let kept = a.load(KEY).await.unwrap().unwrap();
+    assert_eq!(kept.refresh_token().unwrap().expose_secret(), "rt-3");
+}
+
 /// A source whose fetch waits for the test, then returns a token with a rotation; it
 /// remembers the refresh tokens it adopted.
 #[derive(Debug, Default)]
