@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
 
-use crate::endpoint::may_carry_token;
+use crate::endpoint::AttachPolicy;
 use crate::{Credentials, Result, Transport};
 
 /// Wraps a [`Transport`] so that each request carries the headers of a [`Credentials`], and a
@@ -15,7 +15,8 @@ use crate::{Credentials, Result, Transport};
 /// For users on an HTTP stack of their own (and for credkit's examples): the "authorize,
 /// send, on a 401 drop the token and retry once" loop, written once. tower users have
 /// `credkit-tower`, reqwest-middleware users the `middleware` feature of `credkit-reqwest`;
-/// all three follow the same rules:
+/// all three follow the same rules (the first two are
+/// [`AttachPolicy`](crate::endpoint::AttachPolicy)):
 ///
 /// - A caller's own `Authorization` header is kept, and that request gets none of the
 ///   credentials' headers ([`with_overwrite_authorization`](Self::with_overwrite_authorization)
@@ -65,8 +66,7 @@ pub struct AuthorizedTransport<T> {
     transport: T,
     credentials: Credentials,
     replay: bool,
-    overwrite: bool,
-    allow_http: bool,
+    policy: AttachPolicy,
 }
 
 impl<T> AuthorizedTransport<T> {
@@ -88,8 +88,7 @@ impl<T> AuthorizedTransport<T> {
             transport,
             credentials,
             replay: true,
-            overwrite: false,
-            allow_http: false,
+            policy: AttachPolicy::new(),
         }
     }
 
@@ -117,7 +116,7 @@ impl<T> AuthorizedTransport<T> {
     /// ```
     #[must_use]
     pub fn with_overwrite_authorization(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
+        self.policy = self.policy.with_overwrite_authorization(overwrite);
         self
     }
 
@@ -132,7 +131,7 @@ impl<T> AuthorizedTransport<T> {
     /// ```
     #[must_use]
     pub fn dangerous_allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
+        self.policy = self.policy.dangerous_allow_http(allow);
         self
     }
 
@@ -170,20 +169,12 @@ impl<T> AuthorizedTransport<T> {
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }
-
-    fn authorizes(&self, request: &Request<Bytes>) -> bool {
-        if !self.overwrite && request.headers().contains_key(AUTHORIZATION) {
-            return false;
-        }
-        let uri = request.uri();
-        self.allow_http || may_carry_token(uri.scheme_str(), uri.host())
-    }
 }
 
 #[async_trait]
 impl<T: Transport> Transport for AuthorizedTransport<T> {
     async fn send(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>> {
-        if !self.authorizes(&request) {
+        if !self.policy.attaches_to(&request) {
             return self.transport.send(request).await;
         }
         let replay = self.replay.then(|| copy(&request));

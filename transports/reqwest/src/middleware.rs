@@ -1,7 +1,7 @@
 //! `AuthMiddleware`: credentials on every request of a reqwest-middleware client.
 
 use credkit_core::Credentials;
-use credkit_core::endpoint::may_carry_token;
+use credkit_core::endpoint::AttachPolicy;
 use http::Extensions;
 use http::header::AUTHORIZATION;
 use reqwest::{Request, Response, StatusCode};
@@ -65,8 +65,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 pub struct AuthMiddleware {
     credentials: Credentials,
     replay: bool,
-    overwrite: bool,
-    allow_http: bool,
+    policy: AttachPolicy,
 }
 
 impl AuthMiddleware {
@@ -86,8 +85,7 @@ impl AuthMiddleware {
         Self {
             credentials,
             replay: true,
-            overwrite: false,
-            allow_http: false,
+            policy: AttachPolicy::new(),
         }
     }
 
@@ -117,7 +115,7 @@ impl AuthMiddleware {
     /// ```
     #[must_use]
     pub fn with_overwrite_authorization(mut self, overwrite: bool) -> Self {
-        self.overwrite = overwrite;
+        self.policy = self.policy.with_overwrite_authorization(overwrite);
         self
     }
 
@@ -133,7 +131,7 @@ impl AuthMiddleware {
     /// ```
     #[must_use]
     pub fn dangerous_allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
+        self.policy = self.policy.dangerous_allow_http(allow);
         self
     }
 
@@ -151,11 +149,9 @@ impl AuthMiddleware {
     }
 
     fn authorizes(&self, request: &Request) -> bool {
-        if !self.overwrite && request.headers().contains_key(AUTHORIZATION) {
-            return false;
-        }
         let url = request.url();
-        self.allow_http || may_carry_token(Some(url.scheme()), url.host_str())
+        self.policy
+            .attaches(request.headers(), Some(url.scheme()), url.host_str())
     }
 }
 

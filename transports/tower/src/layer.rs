@@ -75,7 +75,7 @@ impl<R: Clone> AuthLayer<R> {
     #[must_use]
     pub fn with_overwrite_authorization(self, overwrite: bool) -> Self {
         self.map(|mut settings| {
-            settings.overwrite = overwrite;
+            settings.policy = settings.policy.with_overwrite_authorization(overwrite);
             settings
         })
     }
@@ -96,7 +96,7 @@ impl<R: Clone> AuthLayer<R> {
     #[must_use]
     pub fn dangerous_allow_http(self, allow: bool) -> Self {
         self.map(|mut settings| {
-            settings.allow_http = allow;
+            settings.policy = settings.policy.dangerous_allow_http(allow);
             settings
         })
     }

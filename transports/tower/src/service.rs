@@ -151,7 +151,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let settings = &self.settings;
-        if !settings.authorizes(&request) {
+        if !settings.policy.attaches_to(&request) {
             return ResponseFuture::direct(self.inner.call(request));
         }
         // The readied service goes with the request, for a replay; a clone takes its place.
