@@ -142,16 +142,6 @@ impl AttachPolicy {
         self
     }
 
-    /// Whether a caller's own `Authorization` header is replaced.
-    pub const fn overwrites_authorization(&self) -> bool {
-        self.overwrite_authorization
-    }
-
-    /// Whether plain `http://` off loopback gets the token.
-    pub const fn allows_http(&self) -> bool {
-        self.allow_http
-    }
-
     /// Whether a request with `headers`, to `scheme` and `host` (its URI's parts, `None`
     /// when the URI has none), gets the credentials' headers.
     #[inline]
@@ -217,11 +207,10 @@ mod tests {
         assert!(!policy.dangerous_allow_http(true).attaches_to(&request));
         let overwriting = policy.with_overwrite_authorization(true);
         assert!(overwriting.attaches_to(&request));
-        assert!(overwriting.overwrites_authorization() && !overwriting.allows_http());
         // Overwriting does not lift the scheme rule.
         *request.uri_mut() = "http://api.example/v1".parse().unwrap();
         assert!(!overwriting.attaches_to(&request));
-        assert!(overwriting.dangerous_allow_http(true).allows_http());
+        assert!(overwriting.dangerous_allow_http(true).attaches_to(&request));
         assert_eq!(AttachPolicy::default(), AttachPolicy::new());
     }
 
