@@ -18,13 +18,24 @@ pub(crate) fn bad_url(source: redis::RedisError) -> Error {
 
 /// A command failed. Connection failures, timeouts and a server that is loading or busy
 /// may pass, so they are transient (the connection manager reconnects by itself); a
-/// refused script or command is permanent.
+/// refused script or command is permanent, and so is a refused password, which says so.
 ///
 /// In the redis crate, every error that carries an I/O error is of kind `Io`: a refused or
 /// dropped connection and a timeout are all `is_io_error`. `is_unrecoverable_error` adds the
 /// failures after which the connection manager replaces its connection (a reply it could not
-/// parse, a failed AUTH), which a new connection may not meet again.
+/// parse), which a new connection may not meet again; a failed AUTH is one of those too, but
+/// a new connection with the same password fails the same way.
 pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
+    if refused_credentials(&source) {
+        return Error::new(
+            ErrorKind::Storage,
+            format!(
+                "{doing} in Redis failed: the server refused the user name or password; \
+                 give them in the URL (redis://USER:PASSWORD@HOST/DB)"
+            ),
+        )
+        .with_source(source);
+    }
     let transient = source.is_io_error()
         || source.is_unrecoverable_error()
         || matches!(
@@ -36,6 +47,12 @@ pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
     Error::new(ErrorKind::Storage, format!("{doing} in Redis failed"))
         .with_source(source)
         .with_transient(transient)
+}
+
+/// A wrong password or user (AUTH failed), or none given to a server that wants one
+/// (`NOAUTH`).
+fn refused_credentials(source: &redis::RedisError) -> bool {
+    source.kind() == redis::ErrorKind::AuthenticationFailed || source.code() == Some("NOAUTH")
 }
 
 /// The stored bytes are not a record (corrupt, or the codec refused them): permanent, so

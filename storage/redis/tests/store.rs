@@ -121,3 +121,31 @@ fn debug_never_shows_the_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_password_protected_server_takes_the_password_in_the_url() {
+    let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
+    let at = |userinfo: &str| format!("redis://{userinfo}127.0.0.1:{}/0", server.port());
+    let good = RedisStorage::new(&at(":s3cret-pw@")).unwrap();
+    good.store("k", &record()).await.unwrap();
+    assert!(good.load("k").await.unwrap().is_some());
+
+    // A wrong password, or none: permanent (a new connection fails the same way), saying what
+    // to fix, and never showing the password.
+    for userinfo in [":not-the-pw@", ""] {
+        let storage = RedisStorage::new(&at(userinfo)).unwrap();
+        let err = storage.load("k").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(!err.is_transient(), "{userinfo}: {err:?}");
+        assert!(
+            err.to_string()
+                .contains("the server refused the user name or password"),
+            "{userinfo}: {err}"
+        );
+        let shown = format!("{err:?}");
+        assert!(
+            !shown.contains("not-the-pw") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+}

@@ -12,18 +12,29 @@ use std::time::{Duration, Instant};
 pub(crate) struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// Settings given on the command line, after the test defaults.
+    settings: Vec<String>,
 }
 
 impl RedisServer {
     /// A new server on a free loopback port.
     pub(crate) fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A new server with `settings` on its command line (`["--requirepass", "pw"]`).
+    pub(crate) fn start_with(settings: &[&str]) -> Self {
         // The OS picks a free port; it is closed again just before redis-server takes it.
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut server = Self { child: None, port };
+        let mut server = Self {
+            child: None,
+            port,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+        };
         server.restart();
         server
     }
@@ -51,6 +62,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.settings)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
