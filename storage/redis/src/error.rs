@@ -16,9 +16,30 @@ pub(crate) fn bad_url(source: redis::RedisError) -> Error {
     .with_source(source)
 }
 
+/// TLS certificates were given for a URL that is not `rediss://`.
+#[cfg(feature = "tls")]
+pub(crate) fn tls_without_rediss() -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        "TLS certificates were given for a Redis URL without TLS: use rediss://HOST:PORT/DB",
+    )
+}
+
+/// The TLS certificates or key given are not usable PEM. The redis crate's message (which
+/// names what failed to parse, never the key's content) is the source.
+#[cfg(feature = "tls")]
+pub(crate) fn bad_tls_settings(source: redis::RedisError) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        "the TLS certificates or key for Redis could not be read: give PEM certificates, and a PEM private key for a client certificate",
+    )
+    .with_source(source)
+}
+
 /// A command failed. Connection failures, timeouts and a server that is loading or busy
 /// may pass, so they are transient (the connection manager reconnects by itself); a
-/// refused script or command is permanent, and so is a refused password, which says so.
+/// refused script or command is permanent, and so are a refused password and (feature
+/// `tls`) a refused certificate, which say what to fix.
 ///
 /// In the redis crate, every error that carries an I/O error is of kind `Io`: a refused or
 /// dropped connection and a timeout are all `is_io_error`. `is_unrecoverable_error` adds the
@@ -26,6 +47,14 @@ pub(crate) fn bad_url(source: redis::RedisError) -> Error {
 /// parse), which a new connection may not meet again; a failed AUTH is one of those too, but
 /// a new connection with the same password fails the same way.
 pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
+    #[cfg(feature = "tls")]
+    if let Some(refusal) = tls::refusal(&source) {
+        return Error::new(
+            ErrorKind::Storage,
+            format!("{doing} in Redis failed: {refusal}"),
+        )
+        .with_source(source);
+    }
     if refused_credentials(&source) {
         return Error::new(
             ErrorKind::Storage,
@@ -192,5 +221,60 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+}
+
+/// TLS handshakes that failed over a certificate: permanent, since the next handshake with the
+/// same settings fails the same way.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::error::Error as StdError;
+    use std::io;
+    use std::sync::Arc;
+
+    use rustls::AlertDescription as Alert;
+
+    /// What to tell the user when `source` is a refused certificate, on either side.
+    pub(super) fn refusal(source: &redis::RedisError) -> Option<String> {
+        match find(source)? {
+            rustls::Error::InvalidCertificate(why) => Some(format!(
+                "the server's TLS certificate was not accepted ({why:?}): give the CA that signed it \
+                 with with_tls_root_certificates, and connect by a name or address the certificate holds"
+            )),
+            rustls::Error::AlertReceived(
+                alert @ (Alert::CertificateRequired
+                | Alert::UnknownCA
+                | Alert::BadCertificate
+                | Alert::UnsupportedCertificate
+                | Alert::CertificateRevoked
+                | Alert::CertificateExpired
+                | Alert::CertificateUnknown
+                | Alert::AccessDenied),
+            ) => Some(format!(
+                "the server wants a TLS client certificate it accepts ({alert:?}): give one signed \
+                 by a CA the server trusts with with_tls_client_certificate"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The rustls error in `source`'s chain. The redis crate keeps each cause behind an `Arc`,
+    /// and an I/O error keeps rustls's error inside it: both are looked through.
+    fn find(source: &redis::RedisError) -> Option<&rustls::Error> {
+        let mut next: Option<&(dyn StdError + 'static)> = Some(source);
+        while let Some(error) = next {
+            let shared: &(dyn StdError + 'static) = error
+                .downcast_ref::<Arc<dyn StdError + Send + Sync>>()
+                .map_or(error, |arc| &**arc);
+            let inner: &(dyn StdError + 'static) = shared
+                .downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .map_or(shared, |inner| inner);
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            next = error.source();
+        }
+        None
     }
 }

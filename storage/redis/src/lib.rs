@@ -38,7 +38,11 @@
 //!
 //! **Trust.** Records are stored as they are: whoever reads the Redis server reads the
 //! tokens. Use `rediss://` (feature `tls`), AUTH or ACL users in the URL, and a
-//! [`RecordCodec`] to encrypt the bytes before they leave the process.
+//! [`RecordCodec`] to encrypt the bytes before they leave the process. With `tls`, a server
+//! whose certificate a private CA signed is trusted through
+//! [`RedisStorageBuilder::with_tls_root_certificates`], and a server that wants a client
+//! certificate gets one through [`RedisStorageBuilder::with_tls_client_certificate`]. A
+//! refused password or certificate is a permanent error that says what to fix.
 //!
 //! **Runtime.** The redis crate's async connections run on tokio: use this store inside a
 //! tokio runtime.
@@ -54,6 +58,8 @@ mod keys;
 mod lease;
 mod scripts;
 mod store;
+#[cfg(feature = "tls")]
+mod tls;
 
 // The public interface is:
 pub use codec::{PlainJson, RecordCodec};

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use credkit_core::{CredentialRecord, Lease, LeaseOptions, Result, Storage};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
+use zeroize::Zeroizing;
 
 use crate::codec::{PlainJson, RecordCodec};
 use crate::error;
@@ -109,14 +110,16 @@ pub(crate) struct Fence {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct RedisStorageBuilder {
-    url: String,
+    /// May hold a password: wiped on drop, never shown.
+    url: Zeroizing<String>,
     prefix: String,
     lease_ttl: Duration,
     poll_interval: Duration,
     timeout: Duration,
     codec: Arc<dyn RecordCodec>,
+    #[cfg(feature = "tls")]
+    tls: crate::tls::TlsSettings,
 }
 
 impl RedisStorage {
@@ -142,12 +145,14 @@ impl RedisStorage {
     /// A builder for a store on the Redis server at `url`; see [`RedisStorageBuilder`].
     pub fn builder(url: impl Into<String>) -> RedisStorageBuilder {
         RedisStorageBuilder {
-            url: url.into(),
+            url: Zeroizing::new(url.into()),
             prefix: DEFAULT_PREFIX.to_owned(),
             lease_ttl: DEFAULT_LEASE_TTL,
             poll_interval: DEFAULT_POLL_INTERVAL,
             timeout: DEFAULT_TIMEOUT,
             codec: Arc::new(PlainJson),
+            #[cfg(feature = "tls")]
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 
@@ -257,13 +262,60 @@ impl RedisStorageBuilder {
         self
     }
 
+    /// Trusts the certificate authorities in `pem` (one or more PEM certificates) for a
+    /// `rediss://` server, instead of the web PKI roots: for a server whose certificate a
+    /// private CA signed. Behind the `tls` feature.
+    ///
+    /// ```
+    /// # use credkit_storage_redis::RedisStorage;
+    /// # fn ca_pem() -> Vec<u8> { Vec::new() }
+    /// let storage = RedisStorage::builder("rediss://redis.internal:6380/0")
+    ///     .with_tls_root_certificates(ca_pem())
+    ///     .build();
+    /// # let _ = storage;
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls.roots = Some(pem.into());
+        self
+    }
+
+    /// Presents a client certificate to a `rediss://` server that asks for one (mutual TLS):
+    /// `chain_pem`, the certificate and its chain, and `key_pem`, its private key, both PEM.
+    /// The key is wiped from this builder's memory when it is dropped and never shown. Behind
+    /// the `tls` feature.
+    ///
+    /// ```
+    /// # use credkit_storage_redis::RedisStorage;
+    /// # fn read(_: &str) -> Vec<u8> { Vec::new() }
+    /// let storage = RedisStorage::builder("rediss://redis.internal:6380/0")
+    ///     .with_tls_client_certificate(read("client.pem"), read("client.key"))
+    ///     .build();
+    /// # let _ = storage;
+    /// ```
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn with_tls_client_certificate(
+        mut self,
+        chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls.client = Some((chain_pem.into(), Zeroizing::new(key_pem.into())));
+        self
+    }
+
     /// The store. Connects on first use, not here.
     ///
     /// # Errors
     ///
     /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when the URL is not
-    /// a Redis URL.
+    /// a Redis URL, or (feature `tls`) when TLS certificates were given with a URL that is
+    /// not `rediss://`, or are not PEM.
     pub fn build(self) -> Result<RedisStorage> {
+        #[cfg(feature = "tls")]
+        let client = self.tls.client(&self.url)?;
+        #[cfg(not(feature = "tls"))]
         let client = redis::Client::open(self.url.as_str()).map_err(error::bad_url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
@@ -296,7 +348,7 @@ impl Storage for RedisStorage {
             .query_async(&mut connection)
             .await
             .map_err(|err| error::command("loading a credential record", err))?;
-        let Some(stored) = stored.map(zeroize::Zeroizing::new) else {
+        let Some(stored) = stored.map(Zeroizing::new) else {
             return Ok(None);
         };
         let json = self.inner.codec.decode(&stored).map_err(error::malformed)?;
@@ -308,7 +360,7 @@ impl Storage for RedisStorage {
     async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
         let names = self.names(key);
         let json = record.to_json()?;
-        let bytes = zeroize::Zeroizing::new(self.inner.codec.encode(&json)?);
+        let bytes = Zeroizing::new(self.inner.codec.encode(&json)?);
         let fence = self.fences().get(&names.record).cloned();
         let expected = fence
             .as_ref()
@@ -353,6 +405,26 @@ impl Storage for RedisStorage {
 
     async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
         crate::lease::take(self, key, options).await.map(Some)
+    }
+}
+
+impl fmt::Debug for RedisStorageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: only the address is shown.
+        let mut debug = f.debug_struct("RedisStorageBuilder");
+        match redis::IntoConnectionInfo::into_connection_info(self.url.as_str()) {
+            Ok(info) => debug.field("addr", &format_args!("{}", info.addr())),
+            Err(_) => debug.field("addr", &format_args!("(not a Redis URL)")),
+        };
+        debug
+            .field("prefix", &self.prefix)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .field("codec", &self.codec);
+        #[cfg(feature = "tls")]
+        debug.field("tls", &self.tls);
+        debug.finish()
     }
 }
 

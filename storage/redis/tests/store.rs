@@ -116,10 +116,21 @@ async fn an_unreachable_server_is_a_transient_error() {
 
 #[test]
 fn debug_never_shows_the_password() {
-    let storage = RedisStorage::new("redis://:hunter2@127.0.0.1:6379/0").unwrap();
+    let url = "redis://:hunter2@127.0.0.1:6379/0";
+    let builder = RedisStorage::builder(url).with_prefix("app:");
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("127.0.0.1:6379") && shown.contains("app:"),
+        "{shown}"
+    );
+    let storage = builder.build().unwrap();
     let shown = format!("{storage:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");
+    // Nor is any part of a URL that does not parse.
+    let shown = format!("{:?}", RedisStorage::builder("redis://:hunter2@[::1"));
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
 
 #[tokio::test]

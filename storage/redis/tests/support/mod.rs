@@ -22,7 +22,8 @@ impl RedisServer {
         Self::start_with(&[])
     }
 
-    /// A new server with `settings` on its command line (`["--requirepass", "pw"]`).
+    /// A new server with `settings` on its command line (`["--requirepass", "pw"]`); `{port}`
+    /// in a setting stands for the server's port.
     pub(crate) fn start_with(settings: &[&str]) -> Self {
         // The OS picks a free port; it is closed again just before redis-server takes it.
         let port = TcpListener::bind("127.0.0.1:0")
@@ -62,7 +63,11 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(&self.settings)
+            .args(
+                self.settings
+                    .iter()
+                    .map(|setting| setting.replace("{port}", &self.port.to_string())),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
