@@ -79,10 +79,16 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// assert!(!may_carry_token(Some("ftp"), Some("127.0.0.1")));
 /// ```
 pub fn may_carry_token(scheme: Option<&str>, host: Option<&str>) -> bool {
+    carries_token(scheme, || host)
+}
+
+/// [`may_carry_token`], with the host read only for plain `http` (reading a URI's host parses
+/// its authority; `https` does not need it).
+fn carries_token<'a>(scheme: Option<&str>, host: impl FnOnce() -> Option<&'a str>) -> bool {
     match scheme {
         None => true,
         Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
-        Some(scheme) if scheme.eq_ignore_ascii_case("http") => host.is_some_and(is_loopback_host),
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => host().is_some_and(is_loopback_host),
         Some(_) => false,
     }
 }
@@ -146,17 +152,28 @@ impl AttachPolicy {
     /// when the URI has none), gets the credentials' headers.
     #[inline]
     pub fn attaches(&self, headers: &HeaderMap, scheme: Option<&str>, host: Option<&str>) -> bool {
-        if !self.overwrite_authorization && headers.contains_key(AUTHORIZATION) {
-            return false;
-        }
-        self.allow_http || may_carry_token(scheme, host)
+        self.attaches_lazily(headers, scheme, || host)
     }
 
     /// [`attaches`](Self::attaches) for an `http` request.
     #[inline]
     pub fn attaches_to<B>(&self, request: &http::Request<B>) -> bool {
         let uri = request.uri();
-        self.attaches(request.headers(), uri.scheme_str(), uri.host())
+        self.attaches_lazily(request.headers(), uri.scheme_str(), || uri.host())
+    }
+
+    /// The host is read only when the scheme is plain `http`.
+    #[inline]
+    fn attaches_lazily<'a>(
+        self,
+        headers: &HeaderMap,
+        scheme: Option<&str>,
+        host: impl FnOnce() -> Option<&'a str>,
+    ) -> bool {
+        if !self.overwrite_authorization && headers.contains_key(AUTHORIZATION) {
+            return false;
+        }
+        self.allow_http || carries_token(scheme, host)
     }
 }
 
