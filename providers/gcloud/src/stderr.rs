@@ -8,7 +8,9 @@ const REDACTED: &str = "[REDACTED]";
 
 /// The first lines of `stderr` as one line of at most [`EXCERPT_CHARS`] characters: blank lines
 /// dropped, control characters turned into spaces, anything token-like redacted (see
-/// [`redact`]). Empty if `stderr` has nothing visible.
+/// [`redact`]), and what else must not reach a terminal as is (line separators, bidirectional
+/// overrides) replaced as [`credkit_core::oauth::scrub`] does. Empty if `stderr` has nothing
+/// visible.
 pub(crate) fn excerpt(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let joined = text
@@ -25,10 +27,14 @@ pub(crate) fn excerpt(stderr: &[u8]) -> String {
         .collect();
     // Redact before cutting, so a cut can never leave an unrecognisable tail of a token.
     let redacted = redact(&visible);
-    match redacted.char_indices().nth(EXCERPT_CHARS) {
+    let cut = match redacted.char_indices().nth(EXCERPT_CHARS) {
         Some((cut, _)) => format!("{}…", &redacted[..cut]),
         None => redacted,
-    }
+    };
+    // The shared rule for text bound for a terminal or a log line: line separators and
+    // bidirectional overrides (which `is_control` lets through) cannot reorder or split it.
+    // Shorter than scrub's cap, so nothing more is cut.
+    credkit_core::oauth::scrub(&cut, &[])
 }
 
 /// Replaces every token-like run of `text` with `[REDACTED]`.
@@ -177,6 +183,20 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt(b"\n \n"), "");
+    }
+
+    #[test]
+    fn the_excerpt_cannot_reorder_or_split_a_line() {
+        let stderr = "ERROR: \u{202E}nekot\u{202C} bad\u{2028}x-forged: 1\u{2066}";
+        let shown = excerpt(stderr.as_bytes());
+        assert!(
+            !shown.contains(['\u{202E}', '\u{202C}', '\u{2028}', '\u{2066}']),
+            "{shown:?}"
+        );
+        assert!(
+            shown.starts_with("ERROR: ") && shown.contains("x-forged: 1"),
+            "{shown:?}"
+        );
     }
 
     #[test]
