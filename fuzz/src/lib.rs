@@ -4,7 +4,8 @@ use std::error::Error as _;
 use std::fmt::Debug;
 
 /// Panics if `text` holds any of `secrets` (those of 8 bytes or more: shorter ones are common
-/// words the text may quote innocently) or a raw control character.
+/// words the text may quote innocently), a raw control character, or another character that
+/// `oauth::scrub` replaces (line separators, bidirectional marks and overrides).
 pub fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
     for secret in secrets.iter().filter(|s| s.len() >= 8) {
         assert!(
@@ -16,6 +17,15 @@ pub fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
     assert!(
         !text.chars().any(|c| c.is_control() && c != '\n'),
         "{what} holds a raw control character"
+    );
+    // What `oauth::scrub` replaces besides control characters: line and paragraph separators,
+    // and the marks and overrides that reorder a terminal line.
+    assert!(
+        !text.chars().any(|c| matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )),
+        "{what} holds a line separator or a bidirectional mark"
     );
     assert!(!text.contains('\n'), "{what} spans several lines");
 }
