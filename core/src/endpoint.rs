@@ -229,6 +229,13 @@ mod tests {
         assert!(!overwriting.attaches_to(&request));
         assert!(overwriting.dangerous_allow_http(true).attaches_to(&request));
         assert_eq!(AttachPolicy::default(), AttachPolicy::new());
+        // The same rules from a URL's parts, as a client whose requests are not `http` ones
+        // has them.
+        let none = HeaderMap::new();
+        assert!(policy.attaches(&none, Some("https"), Some("api.example")));
+        assert!(!policy.attaches(&none, Some("http"), Some("api.example")));
+        assert!(policy.attaches(&none, Some("http"), Some("127.0.0.1")));
+        assert!(!policy.attaches(request.headers(), Some("https"), Some("api.example")));
     }
 
     #[test]
