@@ -158,6 +158,7 @@ pub struct AccessToken {
     id_token: Option<SecretString>,
     extra: serde_json::Map<String, serde_json::Value>,
     rotated_refresh_token: Option<SecretString>,
+    provider_secrets: Vec<(String, SecretString)>,
     quota_project: Option<String>,
 }
 
@@ -173,6 +174,7 @@ impl AccessToken {
             id_token: None,
             extra: serde_json::Map::new(),
             rotated_refresh_token: None,
+            provider_secrets: Vec::new(),
             quota_project: None,
         }
     }
@@ -282,6 +284,32 @@ impl AccessToken {
         self
     }
 
+    /// Reports a secret of the provider's own that came with this token and belongs in the
+    /// stored record under `name` (the proof of a reauthentication, say), so the next process
+    /// that loads the record has it too. Only providers set this; like a rotated refresh token,
+    /// the caching layer stores it with the token, in one record (see
+    /// [`CredentialRecord::provider_secret`](crate::CredentialRecord::provider_secret)), and
+    /// does not keep it in the cache. A second secret under the same name replaces the first.
+    ///
+    /// ```
+    /// use credkit_core::AccessToken;
+    /// use secrecy::SecretString;
+    ///
+    /// let mut token = AccessToken::new("ya29.t")
+    ///     .with_provider_secret("rapt_token", SecretString::from("rapt-secret"));
+    /// assert!(!format!("{token:?}").contains("rapt-secret"));
+    /// let secrets = token.take_provider_secrets();
+    /// assert_eq!(secrets[0].0, "rapt_token");
+    /// assert_eq!(token.provider_secrets().count(), 0);
+    /// ```
+    #[must_use]
+    pub fn with_provider_secret(mut self, name: impl Into<String>, secret: SecretString) -> Self {
+        let name = name.into();
+        self.provider_secrets.retain(|(held, _)| *held != name);
+        self.provider_secrets.push((name, secret));
+        self
+    }
+
     /// Names the project the requests made with this token should be billed to: the quota
     /// project of the credential that issued it (an `authorized_user` file's `quota_project_id`,
     /// say). [`Credentials`](crate::Credentials) sends it as `x-goog-user-project` when its
@@ -357,6 +385,20 @@ impl AccessToken {
         self.rotated_refresh_token.take()
     }
 
+    /// The provider's secrets for the stored record (see
+    /// [`with_provider_secret`](AccessToken::with_provider_secret)), by name.
+    pub fn provider_secrets(&self) -> impl Iterator<Item = (&str, &SecretString)> {
+        self.provider_secrets
+            .iter()
+            .map(|(name, secret)| (name.as_str(), secret))
+    }
+
+    /// Removes and returns the provider's secrets (the caching layer takes them for storage and
+    /// does not keep them in the cache).
+    pub fn take_provider_secrets(&mut self) -> Vec<(String, SecretString)> {
+        std::mem::take(&mut self.provider_secrets)
+    }
+
     /// The token's lifetime, when both its issue time and expiry are known.
     pub fn lifetime(&self) -> Option<Duration> {
         let span = self.expiry? - self.issued_at?;
@@ -404,6 +446,14 @@ impl fmt::Debug for AccessToken {
             .field(
                 "rotated_refresh_token",
                 &self.rotated_refresh_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field(
+                "provider_secret_names",
+                &self
+                    .provider_secrets
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
             )
             .field("quota_project", &self.quota_project)
             .finish()
@@ -554,5 +604,24 @@ mod tests {
             AccessToken::new("t").with_rotated_refresh_token(SecretString::from("rt-new"));
         assert!(token.take_rotated_refresh_token().is_some());
         assert!(token.rotated_refresh_token().is_none());
+    }
+
+    #[test]
+    fn a_provider_secret_replaces_one_of_the_same_name() {
+        let token = AccessToken::new("t")
+            .with_provider_secret("a", SecretString::from("a-1"))
+            .with_provider_secret("b", SecretString::from("b-1"))
+            .with_provider_secret("a", SecretString::from("a-2"));
+        let held: Vec<(&str, &str)> = token
+            .provider_secrets()
+            .map(|(name, secret)| (name, secret.expose_secret()))
+            .collect();
+        assert_eq!(held, [("b", "b-1"), ("a", "a-2")]);
+        let debug = format!("{token:?}");
+        assert!(
+            debug.contains(r#"provider_secret_names: ["b", "a"]"#),
+            "{debug}"
+        );
+        assert!(!debug.contains("a-2") && !debug.contains("b-1"), "{debug}");
     }
 }

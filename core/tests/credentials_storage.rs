@@ -13,6 +13,7 @@ use credkit_core::{
     Storage, TokenState,
 };
 use credkit_testing::{FakeClock, MockStorage, MockTokenSource};
+use futures::FutureExt;
 use futures::executor::block_on;
 use mockall::Sequence;
 use secrecy::{ExposeSecret, SecretString};
@@ -326,4 +327,72 @@ fn a_failing_storage_never_fails_a_request() {
             .iter()
             .any(|e| matches!(e, RefreshEvent::StorageFailed { .. }))
     );
+}
+
+#[test]
+fn the_providers_secrets_are_stored_with_the_token_and_kept_until_they_are() {
+    let clock = FakeClock::new();
+    let memory = MemoryStorage::new();
+    block_on(memory.store(
+        KEY,
+        &CredentialRecord::new().with_provider_fields(provider_fields()),
+    ))
+    .unwrap();
+    // The record is out of reach for the load on start and the load before the first store.
+    // (MemoryStorage answers at once: its futures are ready when first polled.)
+    let mut storage = MockStorage::new();
+    let mut seq = Sequence::new();
+    storage
+        .expect_load()
+        .times(2)
+        .in_sequence(&mut seq)
+        .returning(|_| {
+            Err(credkit_core::Error::new(ErrorKind::Storage, "away").with_transient(true))
+        });
+    storage.expect_load().returning({
+        let memory = memory.clone();
+        move |key| memory.load(key).now_or_never().unwrap()
+    });
+    storage.expect_store().returning({
+        let memory = memory.clone();
+        move |key, record| memory.store(key, record).now_or_never().unwrap()
+    });
+    let source = TestSource::new(&clock);
+    source.then(Ok(AccessToken::new("at-1")
+        .with_lifetime(clock.now(), HOUR)
+        .with_provider_secret("rapt_token", SecretString::from("rapt-1"))));
+    let credentials = with_storage(
+        &clock,
+        Arc::clone(&source),
+        Arc::new(storage),
+        &Events::default(),
+    );
+
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "at-1");
+    // The secret is for storage, not for the cache.
+    let cached = credentials.token().unwrap();
+    assert_eq!(cached.provider_secrets().count(), 0);
+    assert!(
+        block_on(memory.load(KEY))
+            .unwrap()
+            .unwrap()
+            .access_token()
+            .is_none()
+    );
+
+    // The next refresh finds the record again: the secret kept for it is stored with the new
+    // token, and the provider's fields stay.
+    block_on(credentials.refresh()).unwrap();
+    let record = block_on(memory.load(KEY)).unwrap().unwrap();
+    assert_eq!(
+        record.access_token().unwrap().secret().expose_secret(),
+        "tok-2"
+    );
+    assert_eq!(
+        record
+            .provider_secret("rapt_token")
+            .map(ExposeSecret::expose_secret),
+        Some("rapt-1")
+    );
+    assert_eq!(record.provider_fields(), &provider_fields());
 }

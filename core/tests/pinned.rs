@@ -537,7 +537,8 @@ fn a_credential_record_debug_shows_what_it_holds_but_no_secret() {
     use credkit_core::secrecy::SecretString;
     let record = CredentialRecord::new()
         .with_access_token(&AccessToken::new("ya29.secret"))
-        .with_refresh_token(SecretString::from("1//refresh-secret"));
+        .with_refresh_token(SecretString::from("1//refresh-secret"))
+        .with_provider_secret("rapt_token", SecretString::from("rapt-secret"));
     let debug = format!("{record:?}");
     assert!(
         debug.starts_with("CredentialRecord { access_token: Some(\"[REDACTED]\")"),
@@ -547,7 +548,13 @@ fn a_credential_record_debug_shows_what_it_holds_but_no_secret() {
         debug.contains("refresh_token: Some(\"[REDACTED]\")"),
         "{debug}"
     );
-    assert!(!debug.contains("secret"), "{debug}");
+    assert!(
+        debug.contains("provider_secret_names: [\"rapt_token\"]"),
+        "{debug}"
+    );
+    for secret in ["ya29.secret", "1//refresh-secret", "rapt-secret"] {
+        assert!(!debug.contains(secret), "{debug}");
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use http::HeaderValue;
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
 use super::inner::Inner;
-use super::refresh::{Config, LeasePolicy, StorageSlot};
+use super::refresh::{Config, LeasePolicy, RecordUpdate, StorageSlot};
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
     AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
@@ -391,6 +391,7 @@ impl CredentialsBuilder {
             .or_else(|| self.source.initial_token())
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
+                drop(token.take_provider_secrets());
                 Snapshot::new(token, &rendering)
                     .map(Arc::new)
                     .map_err(|err| {
@@ -430,7 +431,7 @@ impl CredentialsBuilder {
                 storage,
                 key,
                 record: Mutex::new(None),
-                pending_rotation: Mutex::new(None),
+                pending: Mutex::new(RecordUpdate::default()),
             }),
             spawner: self.spawner,
             observer: self.observer,

@@ -87,9 +87,51 @@ pub(super) struct StorageSlot {
     /// The record as last loaded or stored; `None` until known. New tokens are merged into it so
     /// a store never drops the provider's fields or the refresh token.
     pub(super) record: Mutex<Option<CredentialRecord>>,
-    /// A rotated refresh token that could not be stored yet (the record was out of reach):
-    /// the next store carries it.
-    pub(super) pending_rotation: Mutex<Option<SecretString>>,
+    /// What a source handed over for storage that could not be stored yet (the record was out
+    /// of reach): the next store carries it.
+    pub(super) pending: Mutex<RecordUpdate>,
+}
+
+/// What a fetched token asks to be stored besides itself: a rotated refresh token, and the
+/// provider's secrets (see [`AccessToken::with_provider_secret`]).
+#[derive(Default)]
+pub(super) struct RecordUpdate {
+    refresh_token: Option<SecretString>,
+    provider_secrets: Vec<(String, SecretString)>,
+}
+
+impl RecordUpdate {
+    /// Takes what `token` carries for storage off it.
+    fn take_from(token: &mut AccessToken) -> Self {
+        Self {
+            refresh_token: token.take_rotated_refresh_token(),
+            provider_secrets: token.take_provider_secrets(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.refresh_token.is_none() && self.provider_secrets.is_empty()
+    }
+
+    /// This update with `newer` on top: where both set something, `newer`'s wins.
+    fn then(mut self, newer: Self) -> Self {
+        if newer.refresh_token.is_some() {
+            self.refresh_token = newer.refresh_token;
+        }
+        self.provider_secrets.extend(newer.provider_secrets);
+        self
+    }
+
+    /// `record` with this update written in (later secrets of one name over earlier ones).
+    fn apply(&self, mut record: CredentialRecord) -> CredentialRecord {
+        if let Some(refresh_token) = &self.refresh_token {
+            record = record.with_refresh_token(refresh_token.clone());
+        }
+        for (name, secret) in &self.provider_secrets {
+            record = record.with_provider_secret(name.clone(), secret.clone());
+        }
+        record
+    }
 }
 
 /// What one refresh is to do.
@@ -216,7 +258,7 @@ impl Config {
         if same(record.refresh_token(), before) || same(record.refresh_token(), ours.as_ref()) {
             return None;
         }
-        lock(&slot.pending_rotation).take();
+        drop(std::mem::take(&mut *lock(&slot.pending)));
         self.source.adopt_record(&record);
         let token = remember(slot, record)?;
         self.fresh_snapshot(token)
@@ -229,25 +271,25 @@ impl Config {
             .await
             .unwrap_or_else(|_| Err(errors::source_panicked()));
         let mut token = fetched?;
-        let rotated = token.take_rotated_refresh_token();
+        let update = RecordUpdate::take_from(&mut token);
         let how = Obtained {
             from_storage: false,
-            rotated: rotated.is_some(),
+            rotated: update.refresh_token.is_some(),
         };
         let now = self.clock.now();
         if let Some(expiry) = token.expiry()
             && expiry <= now
         {
             // Never cache or store an expired token; but a rotation it came with is real, and
-            // losing it would log the user out.
-            if rotated.is_some() {
-                self.persist(None, rotated).await;
+            // losing it would log the user out (and so are the provider's secrets).
+            if !update.is_empty() {
+                self.persist(None, update).await;
             }
             return Err(errors::expired_on_arrival(now - expiry));
         }
         let snapshot = Arc::new(Snapshot::new(token, &self.rendering)?);
         // Stored before anyone sees the token: a crash never loses a rotated refresh token.
-        self.persist(Some(snapshot.token()), rotated).await;
+        self.persist(Some(snapshot.token()), update).await;
         // A slow store can outlast a short-lived token: never hand out one already expired.
         if snapshot.state(self.clock.now()) == TokenState::Invalid {
             return Err(errors::expired_while_storing());
@@ -343,7 +385,7 @@ impl Config {
     /// Hands a record read from storage to the source, unless this process holds a rotation
     /// the storage has not taken yet (the stored refresh token would then be the older one).
     fn adopt(&self, slot: &StorageSlot, record: &CredentialRecord) {
-        if lock(&slot.pending_rotation).is_none() {
+        if lock(&slot.pending).is_empty() {
             self.source.adopt_record(record);
         }
     }
@@ -384,13 +426,14 @@ impl Config {
         }
     }
 
-    /// Merges `token` (and a rotated refresh token) into the known record and stores it in one
-    /// call. Failures are reported, not returned (see [`RefreshEvent::StorageFailed`]).
-    async fn persist(&self, token: Option<&AccessToken>, rotated: Option<SecretString>) {
+    /// Merges `token` (and what `update` carries: a rotated refresh token, the provider's
+    /// secrets) into the known record and stores it in one call. Failures are reported, not
+    /// returned (see [`RefreshEvent::StorageFailed`]).
+    async fn persist(&self, token: Option<&AccessToken>, update: RecordUpdate) {
         let Some(slot) = self.storage.as_ref() else {
             return;
         };
-        let rotated = rotated.or_else(|| lock(&slot.pending_rotation).take());
+        let update = std::mem::take(&mut *lock(&slot.pending)).then(update);
         let known = lock(&slot.record).clone();
         let base = match known {
             Some(record) => record,
@@ -399,10 +442,8 @@ impl Config {
                 Err(error) if error.is_transient() => {
                     // Storing blind now could drop the refresh token and provider fields of a
                     // record that is only out of reach; the next refresh tries again, with
-                    // any rotation kept for it.
-                    if rotated.is_some() {
-                        *lock(&slot.pending_rotation) = rotated;
-                    }
+                    // the update kept for it.
+                    *lock(&slot.pending) = update;
                     self.storage_failed(error, "loading");
                     return;
                 }
@@ -413,24 +454,20 @@ impl Config {
                 }
             },
         };
-        let mut record = match token {
+        let record = match token {
             Some(token) => base.with_access_token(token),
             None => base,
         };
-        if let Some(refresh_token) = &rotated {
-            record = record.with_refresh_token(refresh_token.clone());
-        }
+        let record = update.apply(record);
         let stored = AssertUnwindSafe(slot.storage.store(&slot.key, &record))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(errors::storage_panicked("storing")));
-        // Remember it even if the store failed, and keep an unstored rotation pending: the next
+        // Remember it even if the store failed, and keep an unstored update pending: the next
         // store carries it, and no record read meanwhile displaces it.
         *lock(&slot.record) = Some(record);
         if let Err(error) = stored {
-            if rotated.is_some() {
-                *lock(&slot.pending_rotation) = rotated;
-            }
+            *lock(&slot.pending) = update;
             self.storage_failed(error, "storing");
         }
     }

@@ -1,6 +1,7 @@
 //! The record a [`Storage`](super::Storage) persists, and its serialized form: the one door
 //! secrets leave by.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -11,8 +12,9 @@ use zeroize::Zeroizing;
 use crate::{AccessToken, Error, ErrorKind, Result};
 
 /// What [`Storage`](crate::Storage) persists for one credential: the cached access token
-/// (secret, expiry, issue time, granted scopes), the refresh token if any, and the provider's own
-/// non-secret fields as JSON.
+/// (secret, expiry, issue time, granted scopes), the refresh token if any, the provider's own
+/// non-secret fields as JSON, and the provider's own secrets by name (a reauthentication's rapt
+/// token, say).
 ///
 /// It serializes only through [`to_json`](CredentialRecord::to_json) and
 /// [`from_json`](CredentialRecord::from_json), whose private form is the one place secrets are
@@ -46,6 +48,7 @@ pub struct CredentialRecord {
     granted_scopes: Option<Vec<String>>,
     refresh_token: Option<SecretString>,
     provider: serde_json::Map<String, serde_json::Value>,
+    provider_secrets: BTreeMap<String, SecretString>,
 }
 
 impl CredentialRecord {
@@ -75,7 +78,28 @@ impl CredentialRecord {
         self
     }
 
-    /// Sets the provider's own fields (never secrets: those belong in the typed fields).
+    /// Sets the provider's own secret `name` (replacing one of that name): kept as a
+    /// `SecretString`, wiped on drop, shown by name only in `Debug`.
+    ///
+    /// ```
+    /// use credkit_core::CredentialRecord;
+    /// use secrecy::{ExposeSecret, SecretString};
+    ///
+    /// let record = CredentialRecord::new()
+    ///     .with_provider_secret("rapt_token", SecretString::from("rapt-secret"));
+    /// let back = CredentialRecord::from_json(&record.to_json()?)?;
+    /// assert_eq!(back.provider_secret("rapt_token").map(ExposeSecret::expose_secret), Some("rapt-secret"));
+    /// assert!(!format!("{back:?}").contains("rapt-secret"));
+    /// # Ok::<(), credkit_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_provider_secret(mut self, name: impl Into<String>, secret: SecretString) -> Self {
+        self.provider_secrets.insert(name.into(), secret);
+        self
+    }
+
+    /// Sets the provider's own fields (never secrets: those go in
+    /// [`with_provider_secret`](Self::with_provider_secret)).
     #[must_use]
     pub fn with_provider_fields(
         mut self,
@@ -108,6 +132,11 @@ impl CredentialRecord {
         &self.provider
     }
 
+    /// The provider's own secret `name`, if stored.
+    pub fn provider_secret(&self, name: &str) -> Option<&SecretString> {
+        self.provider_secrets.get(name)
+    }
+
     /// The record's one serialized form, as JSON in a buffer that is zeroized on drop.
     ///
     /// # Errors
@@ -122,6 +151,11 @@ impl CredentialRecord {
             granted_scopes: self.granted_scopes.as_deref(),
             refresh_token: self.refresh_token.as_ref().map(Exposed),
             provider: &self.provider,
+            provider_secrets: self
+                .provider_secrets
+                .iter()
+                .map(|(name, secret)| (name.as_str(), Exposed(secret)))
+                .collect(),
         };
         serde_json::to_vec(&form)
             .map(Zeroizing::new)
@@ -156,6 +190,7 @@ impl CredentialRecord {
             granted_scopes: form.granted_scopes,
             refresh_token: form.refresh_token,
             provider: form.provider,
+            provider_secrets: form.provider_secrets,
         })
     }
 }
@@ -175,6 +210,10 @@ impl Debug for CredentialRecord {
                 &self.refresh_token.as_ref().map(|_| "[REDACTED]"),
             )
             .field("provider_keys", &self.provider.keys().collect::<Vec<_>>())
+            .field(
+                "provider_secret_names",
+                &self.provider_secrets.keys().collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -201,6 +240,8 @@ struct RecordForm<'a> {
     refresh_token: Option<Exposed<'a>>,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     provider: &'a serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    provider_secrets: BTreeMap<&'a str, Exposed<'a>>,
 }
 
 /// The form read back. Unknown members are ignored (no `deny_unknown_fields`) so a newer
@@ -222,6 +263,8 @@ struct StoredForm {
     refresh_token: Option<SecretString>,
     #[serde(default)]
     provider: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    provider_secrets: BTreeMap<String, SecretString>,
 }
 
 /// A secret on its way into the serialized record: the one place storage exposes a secret.
