@@ -348,3 +348,37 @@ fn a_grant_short_of_the_requested_scopes_warns_as_the_reference_does() {
     );
     assert!(warnings().is_empty(), "everything requested was granted");
 }
+
+#[test]
+fn a_rapt_token_stored_as_a_plain_field_by_an_older_version_is_still_read() {
+    let mut fields = serde_json::Map::new();
+    fields.insert("rapt_token".into(), json!("legacy_rapt"));
+    let legacy = credkit_core::CredentialRecord::new().with_provider_fields(fields.clone());
+    let creds = UserCredentials::builder()
+        .with_refresh_token("1//refresh")
+        .build()
+        .unwrap();
+    let restored = creds.with_record(&legacy);
+    assert_eq!(
+        restored.rapt_token().unwrap().expose_secret(),
+        "legacy_rapt"
+    );
+    // The secret slot wins over the old field; a record with neither keeps the rapt token held.
+    let both = credkit_core::CredentialRecord::new()
+        .with_provider_fields(fields)
+        .with_provider_secret("rapt_token", SecretString::from("new_rapt"));
+    assert_eq!(
+        creds
+            .with_record(&both)
+            .rapt_token()
+            .unwrap()
+            .expose_secret(),
+        "new_rapt"
+    );
+    let held = restored.with_record(&credkit_core::CredentialRecord::new());
+    assert_eq!(held.rapt_token().unwrap().expose_secret(), "legacy_rapt");
+    // And the record written now carries it as a secret, not a field.
+    let written = restored.to_record();
+    assert!(written.provider_secret("rapt_token").is_some());
+    assert!(!written.provider_fields().contains_key("rapt_token"));
+}

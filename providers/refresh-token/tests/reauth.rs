@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use credkit_core::http::HeaderMap;
 use credkit_core::interactive::interactive;
-use credkit_core::{AccessToken, Clock, ErrorKind, RefreshEvent, TokenSource};
+use credkit_core::{
+    AccessToken, Clock, ErrorKind, MemoryStorage, RefreshEvent, Storage, TokenSource,
+};
 use credkit_refresh_token::{REAUTH_SCOPE, UserCredentials, UserCredentialsBuilder, prompt_fn};
 use credkit_reqwest::ReqwestTransport;
 use credkit_testing::{
@@ -126,7 +128,13 @@ async fn invalid_rapt_reauth_with_a_password_through_credentials() {
     let written: serde_json::Value = serde_json::from_str(&creds.to_json(&[])).unwrap();
     assert_eq!(written["rapt_token"], "new_rapt_token");
     let record = creds.to_record();
-    assert_eq!(record.provider_fields()["rapt_token"], "new_rapt_token");
+    assert_eq!(
+        record
+            .provider_secret("rapt_token")
+            .map(ExposeSecret::expose_secret),
+        Some("new_rapt_token")
+    );
+    assert!(!record.provider_fields().contains_key("rapt_token"));
     assert!(!format!("{record:?} {creds:?}").contains("new_rapt_token"));
     let restored = user(&tokens.token_url())
         .build()
@@ -138,6 +146,69 @@ async fn invalid_rapt_reauth_with_a_password_through_credentials() {
     );
 
     // A later refresh sends it, without asking again.
+    credentials.refresh().await.unwrap();
+    assert_eq!(
+        tokens.last_request().unwrap().form_value("rapt"),
+        Some("new_rapt_token")
+    );
+    assert_eq!(reauth.request_count(), 2);
+    assert_eq!(*asked.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_rapt_token_reaches_shared_storage_and_the_next_process_sends_it() {
+    let tokens = FakeTokenServer::start().await.unwrap();
+    let reauth = FakeReauthServer::start().await.unwrap();
+    tokens.push_replies([
+        invalid_rapt(),
+        Reply::token("ya29.reauth-scoped"),
+        Reply::token("ya29.after-reauth"),
+        Reply::token("ya29.second-process"),
+    ]);
+    reauth.push_replies([
+        ReauthReply::challenge_required("123", [FakeChallenge::password(1)]),
+        ReauthReply::authenticated("new_rapt_token"),
+    ]);
+    let storage = MemoryStorage::new();
+    let asked = Arc::new(Mutex::new(0));
+    let first = user(&tokens.token_url())
+        .with_transport(ReqwestTransport::builder().build().unwrap())
+        .with_enable_reauth_refresh(true)
+        .with_reauth_uri(reauth.url())
+        .with_password_prompt(password_prompt(&asked))
+        .build()
+        .unwrap();
+    let first = first
+        .credentials_builder()
+        .with_storage(storage.clone(), "me")
+        .build()
+        .unwrap();
+    interactive(first.headers()).await.unwrap();
+    let record = storage.load("me").await.unwrap().unwrap();
+    assert_eq!(
+        record
+            .provider_secret("rapt_token")
+            .map(ExposeSecret::expose_secret),
+        Some("new_rapt_token")
+    );
+
+    // Another process, configured with the old rapt token and no way to ask: it adopts the
+    // stored one and its grant sends it.
+    let second = user(&tokens.token_url())
+        .with_transport(ReqwestTransport::builder().build().unwrap())
+        .build()
+        .unwrap();
+    let credentials = second
+        .credentials_builder()
+        .with_storage(storage.clone(), "me")
+        .build()
+        .unwrap();
+    let headers = credentials.headers().await.unwrap();
+    assert_eq!(headers["authorization"], "Bearer ya29.after-reauth");
+    assert_eq!(
+        second.rapt_token().unwrap().expose_secret(),
+        "new_rapt_token"
+    );
     credentials.refresh().await.unwrap();
     assert_eq!(
         tokens.last_request().unwrap().form_value("rapt"),

@@ -11,7 +11,7 @@ use credkit_core::{
 use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{DEFAULT_UNIVERSE_DOMAIN, UserCredentials};
+use super::{DEFAULT_UNIVERSE_DOMAIN, UserCredentials, record};
 use crate::{error, reauth};
 
 #[async_trait]
@@ -34,7 +34,16 @@ impl TokenSource for UserCredentials {
             Some(handler) if !has_refresh_token => {
                 self.refresh_with_handler(Arc::clone(handler)).await?
             }
-            _ => self.refresh_grant().await?,
+            _ => {
+                let token = self.refresh_grant().await?;
+                // The proof of the last reauthentication goes to storage with the token, so the
+                // other processes sharing the record send it too, instead of asking again.
+                let rapt = self.state().rapt_token.clone();
+                match rapt {
+                    Some(rapt) => token.with_provider_secret(record::RAPT_TOKEN, rapt),
+                    None => token,
+                }
+            }
         };
         self.record(&token);
         // The project travels with the token, so a chain bills to the member that supplied it.

@@ -1,24 +1,26 @@
 //! `UserCredentials` in and out of a `CredentialRecord`, the form `Storage` persists.
 
 use credkit_core::{AccessToken, CredentialRecord};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Map, Value};
 
 use super::UserCredentials;
+
+/// The name a rapt token (the proof of the last reauthentication) is stored under, as a
+/// provider secret of the record.
+pub(crate) const RAPT_TOKEN: &str = "rapt_token";
 
 impl UserCredentials {
     /// The credentials' state as a [`CredentialRecord`] for a
     /// [`Storage`](credkit_core::Storage): the latest access token with its expiry and granted
     /// scopes, the refresh token, and the non-secret configuration (`client_id`, `token_uri`,
     /// `scopes`, `quota_project_id`, `universe_domain`, `account`) as provider fields, and the
-    /// rapt token (the proof of the last reauthentication) as the provider field `rapt_token`.
+    /// rapt token (the proof of the last reauthentication) as the provider secret `rapt_token`.
     /// The client secret is not written: it stays where the configuration came from.
     ///
-    /// The record has no typed slot for a rapt token, so it travels as a provider field: like
-    /// every secret of the record it leaves only through `CredentialRecord::to_json`, and the
-    /// record's `Debug` names the field without its value. `Credentials` stores the records it
-    /// writes after a refresh by merging the new access token into the record it knows, so a
-    /// rapt token obtained later reaches storage when `to_record` is stored again.
+    /// Every token the refresh grant returns carries the current rapt token for storage
+    /// ([`AccessToken::with_provider_secret`]), so `Credentials` stores a new one with the
+    /// token it came with, and the other processes sharing the record adopt it.
     ///
     /// `Credentials` writes the same kind of record itself after every refresh when given a
     /// storage (see `credentials_builder`); this is for seeding one.
@@ -49,12 +51,10 @@ impl UserCredentials {
         put("quota_project_id", self.quota_project().map(Value::from));
         put("universe_domain", Some(self.universe_domain().into()));
         put("account", Some(self.account().into()));
-        put(
-            "rapt_token",
-            self.rapt_token()
-                .map(|rapt| Value::from(rapt.expose_secret())),
-        );
         let mut record = CredentialRecord::new().with_provider_fields(fields);
+        if let Some(rapt) = self.rapt_token() {
+            record = record.with_provider_secret(RAPT_TOKEN, rapt);
+        }
         if let Some(token) = self.token() {
             let mut access = AccessToken::from_secret(token).with_optional_expiry(self.expiry());
             if let Some(granted) = self.granted_scopes() {
@@ -100,12 +100,8 @@ impl UserCredentials {
             if let Some(refresh_token) = record.refresh_token() {
                 state.refresh_token = Some(refresh_token.clone());
             }
-            if let Some(rapt) = record
-                .provider_fields()
-                .get("rapt_token")
-                .and_then(Value::as_str)
-            {
-                state.rapt_token = Some(SecretString::from(rapt.to_owned()));
+            if let Some(rapt) = stored_rapt(record) {
+                state.rapt_token = Some(rapt);
             }
             if let Some(token) = record.access_token() {
                 state.token = Some(token.secret().clone());
@@ -117,12 +113,30 @@ impl UserCredentials {
         })
     }
 
-    /// Takes the refresh token of a record read from shared storage, so that the next grant
-    /// uses the one the last holder stored (another process may have rotated it). What
-    /// `Credentials` calls through [`TokenSource::adopt_record`](credkit_core::TokenSource::adopt_record).
+    /// Takes the refresh token and rapt token of a record read from shared storage, so that
+    /// the next grant uses the ones the last holder stored (another process may have rotated
+    /// the refresh token, or reauthenticated). What `Credentials` calls through
+    /// [`TokenSource::adopt_record`](credkit_core::TokenSource::adopt_record).
     pub(crate) fn adopt(&self, record: &CredentialRecord) {
+        let rapt = stored_rapt(record);
+        let mut state = self.state();
         if let Some(refresh_token) = record.refresh_token() {
-            self.state().refresh_token = Some(refresh_token.clone());
+            state.refresh_token = Some(refresh_token.clone());
+        }
+        if let Some(rapt) = rapt {
+            state.rapt_token = Some(rapt);
         }
     }
+}
+
+/// The rapt token of a stored record: its provider secret, or the plain provider field that
+/// records written before provider secrets carried.
+fn stored_rapt(record: &CredentialRecord) -> Option<SecretString> {
+    record.provider_secret(RAPT_TOKEN).cloned().or_else(|| {
+        record
+            .provider_fields()
+            .get(RAPT_TOKEN)
+            .and_then(Value::as_str)
+            .map(|rapt| SecretString::from(rapt.to_owned()))
+    })
 }
