@@ -51,8 +51,10 @@ fn password_prompt(
     })
 }
 
-#[tokio::test]
-async fn invalid_rapt_reauth_with_a_password_through_credentials() {
+/// A token server that refuses the first grant with `invalid_rapt`, then answers the
+/// reauth-scoped grant, the retried grant and one more; and a reauth API that asks for the
+/// password once and grants `new_rapt_token`.
+async fn password_reauth() -> (FakeTokenServer, FakeReauthServer) {
     let tokens = FakeTokenServer::start().await.unwrap();
     let reauth = FakeReauthServer::start().await.unwrap();
     tokens.push_replies([
@@ -65,14 +67,45 @@ async fn invalid_rapt_reauth_with_a_password_through_credentials() {
         ReauthReply::challenge_required("123", [FakeChallenge::password(1)]),
         ReauthReply::authenticated("new_rapt_token"),
     ]);
-    let asked = Arc::new(Mutex::new(0));
-    let creds = user(&tokens.token_url())
+    (tokens, reauth)
+}
+
+/// Credentials on those servers that may reauthenticate, counting the prompts in `asked`.
+fn reauthing(
+    tokens: &FakeTokenServer,
+    reauth: &FakeReauthServer,
+    asked: &Arc<Mutex<usize>>,
+) -> UserCredentials {
+    user(&tokens.token_url())
         .with_transport(ReqwestTransport::builder().build().unwrap())
         .with_enable_reauth_refresh(true)
         .with_reauth_uri(reauth.url())
-        .with_password_prompt(password_prompt(&asked))
+        .with_password_prompt(password_prompt(asked))
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A forced refresh sends `new_rapt_token`, and nobody was asked again.
+async fn refresh_sends_the_new_rapt_without_asking(
+    credentials: &credkit_core::Credentials,
+    tokens: &FakeTokenServer,
+    reauth: &FakeReauthServer,
+    asked: &Arc<Mutex<usize>>,
+) {
+    credentials.refresh().await.unwrap();
+    assert_eq!(
+        tokens.last_request().unwrap().form_value("rapt"),
+        Some("new_rapt_token")
+    );
+    assert_eq!(reauth.request_count(), 2);
+    assert_eq!(*asked.lock().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn invalid_rapt_reauth_with_a_password_through_credentials() {
+    let (tokens, reauth) = password_reauth().await;
+    let asked = Arc::new(Mutex::new(0));
+    let creds = reauthing(&tokens, &reauth, &asked);
     let credentials = creds.clone().into_credentials().unwrap();
 
     let headers = interactive(credentials.headers()).await.unwrap();
@@ -146,39 +179,15 @@ async fn invalid_rapt_reauth_with_a_password_through_credentials() {
     );
 
     // A later refresh sends it, without asking again.
-    credentials.refresh().await.unwrap();
-    assert_eq!(
-        tokens.last_request().unwrap().form_value("rapt"),
-        Some("new_rapt_token")
-    );
-    assert_eq!(reauth.request_count(), 2);
-    assert_eq!(*asked.lock().unwrap(), 1);
+    refresh_sends_the_new_rapt_without_asking(&credentials, &tokens, &reauth, &asked).await;
 }
 
 #[tokio::test]
 async fn a_rapt_token_reaches_shared_storage_and_the_next_process_sends_it() {
-    let tokens = FakeTokenServer::start().await.unwrap();
-    let reauth = FakeReauthServer::start().await.unwrap();
-    tokens.push_replies([
-        invalid_rapt(),
-        Reply::token("ya29.reauth-scoped"),
-        Reply::token("ya29.after-reauth"),
-        Reply::token("ya29.second-process"),
-    ]);
-    reauth.push_replies([
-        ReauthReply::challenge_required("123", [FakeChallenge::password(1)]),
-        ReauthReply::authenticated("new_rapt_token"),
-    ]);
+    let (tokens, reauth) = password_reauth().await;
     let storage = MemoryStorage::new();
     let asked = Arc::new(Mutex::new(0));
-    let first = user(&tokens.token_url())
-        .with_transport(ReqwestTransport::builder().build().unwrap())
-        .with_enable_reauth_refresh(true)
-        .with_reauth_uri(reauth.url())
-        .with_password_prompt(password_prompt(&asked))
-        .build()
-        .unwrap();
-    let first = first
+    let first = reauthing(&tokens, &reauth, &asked)
         .credentials_builder()
         .with_storage(storage.clone(), "me")
         .build()
@@ -209,13 +218,7 @@ async fn a_rapt_token_reaches_shared_storage_and_the_next_process_sends_it() {
         second.rapt_token().unwrap().expose_secret(),
         "new_rapt_token"
     );
-    credentials.refresh().await.unwrap();
-    assert_eq!(
-        tokens.last_request().unwrap().form_value("rapt"),
-        Some("new_rapt_token")
-    );
-    assert_eq!(reauth.request_count(), 2);
-    assert_eq!(*asked.lock().unwrap(), 1);
+    refresh_sends_the_new_rapt_without_asking(&credentials, &tokens, &reauth, &asked).await;
 }
 
 #[tokio::test]

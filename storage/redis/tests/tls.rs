@@ -91,6 +91,11 @@ impl Pki {
     }
 }
 
+/// A store on `server` over TLS, trusting the private CA.
+fn trusting(pki: &Pki, server: &RedisServer) -> credkit_storage_redis::RedisStorageBuilder {
+    RedisStorage::builder(rediss(server)).with_tls_root_certificates(pki.ca.clone())
+}
+
 fn rediss(server: &RedisServer) -> String {
     format!("rediss://127.0.0.1:{}/0", server.port())
 }
@@ -109,11 +114,7 @@ async fn round_trip(storage: &RedisStorage) {
 async fn a_server_signed_by_a_private_ca_is_trusted_when_the_ca_is_given() {
     let pki = Pki::new();
     let server = pki.server("no");
-    let storage = RedisStorage::builder(rediss(&server))
-        .with_tls_root_certificates(pki.ca.clone())
-        .build()
-        .unwrap();
-    round_trip(&storage).await;
+    round_trip(&trusting(&pki, &server).build().unwrap()).await;
 }
 
 #[tokio::test]
@@ -136,18 +137,14 @@ async fn a_server_the_web_pki_does_not_vouch_for_is_refused() {
 async fn mutual_tls_presents_the_client_certificate() {
     let pki = Pki::new();
     let server = pki.server("yes");
-    let without = RedisStorage::builder(rediss(&server))
-        .with_tls_root_certificates(pki.ca.clone())
-        .build()
-        .unwrap();
+    let without = trusting(&pki, &server).build().unwrap();
     let err = without.load("user").await.unwrap_err();
     assert!(!err.is_transient(), "{err:?}");
     assert!(
         err.to_string().contains("with_tls_client_certificate"),
         "{err}"
     );
-    let with = RedisStorage::builder(rediss(&server))
-        .with_tls_root_certificates(pki.ca.clone())
+    let with = trusting(&pki, &server)
         .with_tls_client_certificate(pki.client_chain.clone(), pki.client_key.clone())
         .build()
         .unwrap();
