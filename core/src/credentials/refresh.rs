@@ -384,8 +384,11 @@ impl Config {
 
     /// Hands a record read from storage to the source, unless this process holds a rotation
     /// the storage has not taken yet (the stored refresh token would then be the older one).
+    /// A pending provider secret alone does not hold adoption back: missing another process's
+    /// rotation would cost the refresh token, while the secret is still stored with the next
+    /// store.
     fn adopt(&self, slot: &StorageSlot, record: &CredentialRecord) {
-        if lock(&slot.pending).is_empty() {
+        if lock(&slot.pending).refresh_token.is_none() {
             self.source.adopt_record(record);
         }
     }
