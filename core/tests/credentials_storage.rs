@@ -396,3 +396,53 @@ fn the_providers_secrets_are_stored_with_the_token_and_kept_until_they_are() {
     );
     assert_eq!(record.provider_fields(), &provider_fields());
 }
+
+#[test]
+fn a_rotation_left_pending_never_overwrites_a_newer_one() {
+    let clock = FakeClock::new();
+    let memory = MemoryStorage::new();
+    let mut storage = MockStorage::new();
+    let mut seq = Sequence::new();
+    storage.expect_load().returning(|_| Ok(None));
+    // The first store fails: its rotation is kept pending.
+    storage
+        .expect_store()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| {
+            Err(credkit_core::Error::new(ErrorKind::Storage, "away").with_transient(true))
+        });
+    storage.expect_store().returning({
+        let memory = memory.clone();
+        move |key, record| memory.store(key, record).now_or_never().unwrap()
+    });
+    let source = TestSource::new(&clock);
+    for n in 1..=2 {
+        source.then(Ok(AccessToken::new(format!("at-{n}"))
+            .with_lifetime(clock.now(), HOUR)
+            .with_rotated_refresh_token(SecretString::from(format!("rt-{n}")))));
+    }
+    source.then(Ok(AccessToken::new("at-3").with_lifetime(clock.now(), HOUR)));
+    let credentials = with_storage(
+        &clock,
+        Arc::clone(&source),
+        Arc::new(storage),
+        &Events::default(),
+    );
+
+    let stored_refresh = || {
+        block_on(memory.load(KEY)).unwrap().and_then(|record| {
+            record
+                .refresh_token()
+                .map(|rt| rt.expose_secret().to_owned())
+        })
+    };
+    block_on(credentials.headers()).unwrap();
+    assert_eq!(stored_refresh(), None);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(stored_refresh().as_deref(), Some("rt-2"));
+    // A refresh without a rotation stores the newest refresh token, not the older one that was
+    // pending when the newer one came.
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(stored_refresh().as_deref(), Some("rt-2"));
+}
