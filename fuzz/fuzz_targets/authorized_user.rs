@@ -2,7 +2,7 @@
 //! to the same document. Errors never carry the file's secrets or a raw control character.
 #![no_main]
 
-use credkit_fuzz::assert_error_clean;
+use credkit_fuzz::{SECRET_MEMBERS, assert_error_clean};
 use credkit_refresh_token::UserCredentials;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -33,13 +33,6 @@ fuzz_target!(|data: &[u8]| {
     // happens to equal a field's value, such as a member name, so only marked ones are checked.
     // A secret that is also part of a member that is not secret (a client id that contains
     // the client secret's text) may show through that member, so it is not checked.
-    const SECRET_MEMBERS: [&str; 5] = [
-        "refresh_token",
-        "client_secret",
-        "token",
-        "rapt_token",
-        "id_token",
-    ];
     let open_text: Vec<&str> = value
         .as_object()
         .into_iter()

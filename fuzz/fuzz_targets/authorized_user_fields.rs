@@ -4,13 +4,10 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use credkit_fuzz::{assert_debug_clean, assert_error_clean};
+use credkit_fuzz::{SECRET_MEMBERS, assert_debug_clean, assert_error_clean};
 use credkit_refresh_token::UserCredentials;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
-
-/// The members whose values are secrets.
-const SECRET_MEMBERS: [&str; 4] = ["client_secret", "refresh_token", "token", "rapt_token"];
 
 #[derive(Arbitrary, Debug)]
 enum Name {

@@ -3,6 +3,15 @@
 use std::error::Error as _;
 use std::fmt::Debug;
 
+/// The members of an `authorized_user` document whose values are secrets.
+pub const SECRET_MEMBERS: [&str; 5] = [
+    "refresh_token",
+    "client_secret",
+    "token",
+    "rapt_token",
+    "id_token",
+];
+
 /// Panics if `text` holds any of `secrets` (those of 8 bytes or more: shorter ones are common
 /// words the text may quote innocently), a raw control character, or another character that
 /// `oauth::scrub` replaces (line separators, bidirectional marks and overrides).

@@ -1,6 +1,6 @@
 //! JSON as the reference writes it: Python's `json.dumps` with its defaults (`", "` and `": "`
 //! as separators, every character outside printable ASCII escaped as `\uXXXX`). The reauth
-//! request bodies and `to_json` both write through [`PythonFormatter`].
+//! request bodies and `to_json` both write through [`python_json_vec`], with [`PythonFormatter`].
 
 use std::io;
 
@@ -13,14 +13,20 @@ use zeroize::Zeroizing;
 /// `value` as Python's `json.dumps(value)` writes it, in a buffer of its exact size that is
 /// zeroized when the last `Bytes` referring to it drops.
 pub(crate) fn python_json<T: Serialize + ?Sized>(value: &T) -> Result<Bytes> {
-    let mut buffer = Zeroizing::new(Vec::with_capacity(python_json_len(value)?));
-    write(&mut *buffer, value)?;
-    Ok(Bytes::from_owner(buffer))
+    python_json_vec(value).map(Bytes::from_owner)
 }
 
-/// The exact length of `python_json(value)`, so that its buffer never grows: growing would leave
-/// a copy of a secret behind in the old allocation, which nothing zeroizes.
-pub(crate) fn python_json_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
+/// [`python_json`] into a buffer of its own: measured first and allocated at its final size,
+/// so it never grows (growing would leave a copy of a secret behind in the old allocation,
+/// which nothing zeroizes).
+pub(crate) fn python_json_vec<T: Serialize + ?Sized>(value: &T) -> Result<Zeroizing<Vec<u8>>> {
+    let mut buffer = Zeroizing::new(Vec::with_capacity(python_json_len(value)?));
+    write(&mut *buffer, value)?;
+    Ok(buffer)
+}
+
+/// The exact length of `python_json(value)`.
+fn python_json_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
     let mut counter = Counter(0);
     write(&mut counter, value)?;
     Ok(counter.0)
@@ -51,7 +57,7 @@ impl io::Write for Counter {
 /// printable ASCII escaped as `\uXXXX` in lower-case hex (UTF-16 surrogate pairs above U+FFFF).
 /// `serde_json` escapes `"`, `\\` and U+0000 to U+001F itself, exactly as Python does; the
 /// fragments it leaves to this formatter may still hold U+007F (DEL) and non-ASCII.
-pub(crate) struct PythonFormatter;
+struct PythonFormatter;
 
 impl Formatter for PythonFormatter {
     fn begin_array_value<W: ?Sized + io::Write>(

@@ -47,21 +47,10 @@ pub(crate) fn bad_tls_settings(source: redis::RedisError) -> Error {
 /// parse), which a new connection may not meet again; a failed AUTH is one of those too, but
 /// a new connection with the same password fails the same way.
 pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
-    #[cfg(feature = "tls")]
-    if let Some(refusal) = tls::refusal(&source) {
+    if let Some(fix) = refusal(&source) {
         return Error::new(
             ErrorKind::Storage,
-            format!("{doing} in Redis failed: {refusal}"),
-        )
-        .with_source(source);
-    }
-    if refused_credentials(&source) {
-        return Error::new(
-            ErrorKind::Storage,
-            format!(
-                "{doing} in Redis failed: the server refused the user name or password; \
-                 give them in the URL (redis://USER:PASSWORD@HOST/DB)"
-            ),
+            format!("{doing} in Redis failed: {fix}"),
         )
         .with_source(source);
     }
@@ -78,10 +67,20 @@ pub(crate) fn command(doing: &str, source: redis::RedisError) -> Error {
         .with_transient(transient)
 }
 
-/// A wrong password or user (AUTH failed), or none given to a server that wants one
-/// (`NOAUTH`).
-fn refused_credentials(source: &redis::RedisError) -> bool {
-    source.kind() == redis::ErrorKind::AuthenticationFailed || source.code() == Some("NOAUTH")
+/// What to tell the user when the server refused who this client is: a wrong password or
+/// user (AUTH failed), none given to a server that wants one (`NOAUTH`), or (feature `tls`) a
+/// certificate refused on either side. The next connection would fail the same way.
+fn refusal(source: &redis::RedisError) -> Option<String> {
+    #[cfg(feature = "tls")]
+    if let Some(fix) = tls::refusal(source) {
+        return Some(fix);
+    }
+    (source.kind() == redis::ErrorKind::AuthenticationFailed || source.code() == Some("NOAUTH"))
+        .then(|| {
+            "the server refused the user name or password; give them in the URL \
+             (redis://USER:PASSWORD@HOST/DB)"
+                .to_owned()
+        })
 }
 
 /// The stored bytes are not a record (corrupt, or the codec refused them): permanent, so
@@ -134,6 +133,61 @@ pub(crate) fn unexpected_reply(doing: &str) -> Error {
         ErrorKind::Storage,
         format!("{doing} in Redis returned an unexpected reply"),
     )
+}
+
+/// TLS handshakes that failed over a certificate: permanent, since the next handshake with the
+/// same settings fails the same way.
+#[cfg(feature = "tls")]
+mod tls {
+    use std::error::Error as StdError;
+    use std::io;
+    use std::sync::Arc;
+
+    use rustls::AlertDescription as Alert;
+
+    /// What to tell the user when `source` is a refused certificate, on either side.
+    pub(super) fn refusal(source: &redis::RedisError) -> Option<String> {
+        match find(source)? {
+            rustls::Error::InvalidCertificate(why) => Some(format!(
+                "the server's TLS certificate was not accepted ({why:?}): give the CA that signed it \
+                 with with_tls_root_certificates, and connect by a name or address the certificate holds"
+            )),
+            rustls::Error::AlertReceived(
+                alert @ (Alert::CertificateRequired
+                | Alert::UnknownCA
+                | Alert::BadCertificate
+                | Alert::UnsupportedCertificate
+                | Alert::CertificateRevoked
+                | Alert::CertificateExpired
+                | Alert::CertificateUnknown
+                | Alert::AccessDenied),
+            ) => Some(format!(
+                "the server wants a TLS client certificate it accepts ({alert:?}): give one signed \
+                 by a CA the server trusts with with_tls_client_certificate"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The rustls error in `source`'s chain. The redis crate keeps each cause behind an `Arc`,
+    /// and an I/O error keeps rustls's error inside it: both are looked through.
+    fn find(source: &redis::RedisError) -> Option<&rustls::Error> {
+        let mut next: Option<&(dyn StdError + 'static)> = Some(source);
+        while let Some(error) = next {
+            let shared: &(dyn StdError + 'static) = error
+                .downcast_ref::<Arc<dyn StdError + Send + Sync>>()
+                .map_or(error, |arc| &**arc);
+            let inner: &(dyn StdError + 'static) = shared
+                .downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .map_or(shared, |inner| inner);
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            next = error.source();
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -221,60 +275,5 @@ mod tests {
                 "{kind:?}"
             );
         }
-    }
-}
-
-/// TLS handshakes that failed over a certificate: permanent, since the next handshake with the
-/// same settings fails the same way.
-#[cfg(feature = "tls")]
-mod tls {
-    use std::error::Error as StdError;
-    use std::io;
-    use std::sync::Arc;
-
-    use rustls::AlertDescription as Alert;
-
-    /// What to tell the user when `source` is a refused certificate, on either side.
-    pub(super) fn refusal(source: &redis::RedisError) -> Option<String> {
-        match find(source)? {
-            rustls::Error::InvalidCertificate(why) => Some(format!(
-                "the server's TLS certificate was not accepted ({why:?}): give the CA that signed it \
-                 with with_tls_root_certificates, and connect by a name or address the certificate holds"
-            )),
-            rustls::Error::AlertReceived(
-                alert @ (Alert::CertificateRequired
-                | Alert::UnknownCA
-                | Alert::BadCertificate
-                | Alert::UnsupportedCertificate
-                | Alert::CertificateRevoked
-                | Alert::CertificateExpired
-                | Alert::CertificateUnknown
-                | Alert::AccessDenied),
-            ) => Some(format!(
-                "the server wants a TLS client certificate it accepts ({alert:?}): give one signed \
-                 by a CA the server trusts with with_tls_client_certificate"
-            )),
-            _ => None,
-        }
-    }
-
-    /// The rustls error in `source`'s chain. The redis crate keeps each cause behind an `Arc`,
-    /// and an I/O error keeps rustls's error inside it: both are looked through.
-    fn find(source: &redis::RedisError) -> Option<&rustls::Error> {
-        let mut next: Option<&(dyn StdError + 'static)> = Some(source);
-        while let Some(error) = next {
-            let shared: &(dyn StdError + 'static) = error
-                .downcast_ref::<Arc<dyn StdError + Send + Sync>>()
-                .map_or(error, |arc| &**arc);
-            let inner: &(dyn StdError + 'static) = shared
-                .downcast_ref::<io::Error>()
-                .and_then(io::Error::get_ref)
-                .map_or(shared, |inner| inner);
-            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                return Some(tls);
-            }
-            next = error.source();
-        }
-        None
     }
 }

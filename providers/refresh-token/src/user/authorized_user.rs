@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use super::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
 use crate::error;
-use crate::python_json::{PythonFormatter, python_json_len};
+use crate::python_json::python_json_vec;
 
 /// The largest credentials file read; real ones are well under a kilobyte.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -118,14 +118,9 @@ impl UserCredentials {
             .filter(|(key, _)| !strip.contains(key))
             .filter_map(|(key, value)| value.map(|v| (key, v)))
             .collect();
-        // Measured first and allocated at its final size, so the buffer never grows: growing
-        // would leave an unwiped copy of a secret behind. (Writing strings and lists to a
-        // counter or a Vec cannot fail.)
-        let len = python_json_len(&Ordered(&kept)).unwrap_or_default();
-        let mut out = Zeroizing::new(Vec::with_capacity(len));
-        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
-        // Serializing strings and lists into a Vec cannot fail.
-        let _ = Ordered(&kept).serialize(&mut serializer);
+        // A buffer that never grows (see `python_json_vec`). Serializing strings and lists
+        // cannot fail.
+        let mut out = python_json_vec(&Ordered(&kept)).unwrap_or_default();
         // The output is ASCII; the bytes move into the String without a copy.
         match String::from_utf8(std::mem::take(&mut *out)) {
             Ok(text) => Zeroizing::new(text),
