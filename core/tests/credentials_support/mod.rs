@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use credkit_core::http::HeaderMap;
-use credkit_core::{AccessToken, Clock, Error, ErrorKind, RefreshEvent, Result, TokenSource};
+use credkit_core::{
+    AccessToken, Clock, Error, ErrorKind, RefreshEvent, Result, Storage as _, TokenSource,
+};
 use credkit_testing::FakeClock;
 use futures::future::BoxFuture;
 
@@ -168,4 +170,218 @@ impl tracing::Subscriber for Captured {
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A token endpoint in strict-rotation mode, shared by every "process": each grant must present
+/// the current refresh token, which it rotates; a rotated-away one gets `invalid_grant`.
+#[derive(Debug, Default)]
+pub struct StrictEndpoint {
+    state: Mutex<EndpointState>,
+}
+
+#[derive(Debug, Default)]
+struct EndpointState {
+    /// The number of the current refresh token (`rt-N`).
+    current: usize,
+    /// Every refresh token a grant presented, in order.
+    presented: Vec<String>,
+    /// Grants that presented a rotated-away token.
+    refused: usize,
+}
+
+impl StrictEndpoint {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The refresh token the endpoint accepts now.
+    pub fn current(&self) -> String {
+        format!("rt-{}", self.state.lock().unwrap().current)
+    }
+
+    pub fn presented(&self) -> Vec<String> {
+        self.state.lock().unwrap().presented.clone()
+    }
+
+    pub fn grants(&self) -> usize {
+        self.state.lock().unwrap().presented.len()
+    }
+
+    /// How many grants presented a rotated-away refresh token.
+    pub fn refused(&self) -> usize {
+        self.state.lock().unwrap().refused
+    }
+
+    /// Receives a grant: rotates and returns the new refresh token's number, or refuses.
+    fn grant(&self, presented: &str) -> Option<usize> {
+        let mut state = self.state.lock().unwrap();
+        state.presented.push(presented.to_owned());
+        if presented != format!("rt-{}", state.current) {
+            state.refused += 1;
+            return None;
+        }
+        state.current += 1;
+        Some(state.current)
+    }
+}
+
+/// One process's source for a [`StrictEndpoint`], holding its refresh token as a real provider
+/// does: the grant is sent (and rotates at the endpoint) at once, its answer arrives `latency`
+/// later on the fake clock, and only then does the source learn the new refresh token.
+#[derive(Debug)]
+pub struct StrictSource {
+    clock: FakeClock,
+    endpoint: Arc<StrictEndpoint>,
+    latency: Duration,
+    refresh_token: Mutex<String>,
+}
+
+impl StrictSource {
+    pub fn new(clock: &FakeClock, endpoint: &Arc<StrictEndpoint>, latency: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            clock: clock.clone(),
+            endpoint: Arc::clone(endpoint),
+            latency,
+            refresh_token: Mutex::new("rt-0".to_owned()),
+        })
+    }
+
+    /// The refresh token this source would present next.
+    pub fn refresh_token(&self) -> String {
+        self.refresh_token.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl TokenSource for StrictSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        let presented = self.refresh_token();
+        let sent_at = self.clock.now();
+        let granted = self.endpoint.grant(&presented);
+        if !self.latency.is_zero() {
+            self.clock.sleep(self.latency).await;
+        }
+        let Some(n) = granted else {
+            return Err(permanent());
+        };
+        let rotated = format!("rt-{n}");
+        rotated.clone_into(&mut self.refresh_token.lock().unwrap());
+        Ok(AccessToken::new(format!("at-{n}"))
+            .with_lifetime(sent_at, HOUR)
+            .with_rotated_refresh_token(secrecy::SecretString::from(rotated)))
+    }
+
+    fn name(&self) -> &'static str {
+        "strict rotation"
+    }
+
+    fn adopt_record(&self, record: &credkit_core::CredentialRecord) {
+        use secrecy::ExposeSecret as _;
+        if let Some(stored) = record.refresh_token() {
+            stored
+                .expose_secret()
+                .clone_into(&mut self.refresh_token.lock().unwrap());
+        }
+    }
+}
+
+/// What [`FaultStore`] does with the next `store` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFault {
+    Works,
+    Fails,
+    Hangs,
+    Panics,
+}
+
+/// A `MemoryStorage` (lease included) whose stores fail, hang or panic on demand, and whose
+/// lease may take `slow_lease` on the clock after it was taken (as a lock taken on a blocking
+/// pool whose result waits to be polled): dropping the lease's future then drops the lease.
+#[derive(Clone, Debug)]
+pub struct FaultStore {
+    pub inner: credkit_core::MemoryStorage,
+    clock: FakeClock,
+    store: Arc<Mutex<StoreFault>>,
+    slow_lease: Arc<Mutex<Duration>>,
+    stores: Arc<AtomicUsize>,
+}
+
+impl FaultStore {
+    pub fn new(clock: &FakeClock) -> Self {
+        Self {
+            inner: credkit_core::MemoryStorage::new(),
+            clock: clock.clone(),
+            store: Arc::new(Mutex::new(StoreFault::Works)),
+            slow_lease: Arc::new(Mutex::new(Duration::ZERO)),
+            stores: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn set_store(&self, fault: StoreFault) {
+        *self.store.lock().unwrap() = fault;
+    }
+
+    pub fn set_slow_lease(&self, delay: Duration) {
+        *self.slow_lease.lock().unwrap() = delay;
+    }
+
+    /// How many `store` calls were made (whatever they did).
+    pub fn stores(&self) -> usize {
+        self.stores.load(Ordering::SeqCst)
+    }
+
+    /// The refresh token stored under `key`.
+    pub fn refresh_token(&self, key: &str) -> Option<String> {
+        use secrecy::ExposeSecret as _;
+        let record = futures::executor::block_on(self.inner.load(key)).unwrap()?;
+        record.refresh_token().map(|rt| rt.expose_secret().to_owned())
+    }
+
+    /// Whether the lease on `key` is free: taken and given back at once.
+    pub fn lease_is_free(&self, key: &str) -> bool {
+        use futures::FutureExt as _;
+        let options = credkit_core::LeaseOptions::new(Duration::ZERO, self.clock.clone());
+        match self.inner.lease(key, &options).now_or_never() {
+            Some(Ok(Some(lease))) => {
+                drop(lease);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[async_trait]
+impl credkit_core::Storage for FaultStore {
+    async fn load(&self, key: &str) -> Result<Option<credkit_core::CredentialRecord>> {
+        self.inner.load(key).await
+    }
+
+    async fn store(&self, key: &str, record: &credkit_core::CredentialRecord) -> Result<()> {
+        self.stores.fetch_add(1, Ordering::SeqCst);
+        let fault = *self.store.lock().unwrap();
+        match fault {
+            StoreFault::Works => self.inner.store(key, record).await,
+            StoreFault::Fails => Err(Error::new(ErrorKind::Storage, "disk full").with_transient(true)),
+            StoreFault::Hangs => futures::future::pending().await,
+            StoreFault::Panics => panic!("a store that panics"),
+        }
+    }
+
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+
+    async fn lease(
+        &self,
+        key: &str,
+        options: &credkit_core::LeaseOptions,
+    ) -> Result<Option<credkit_core::Lease>> {
+        let lease = self.inner.lease(key, options).await?;
+        let delay = *self.slow_lease.lock().unwrap();
+        if !delay.is_zero() {
+            self.clock.sleep(delay).await;
+        }
+        Ok(lease)
+    }
 }
