@@ -155,8 +155,8 @@ fn a_hung_source_fails_waiting_callers_at_the_deadline_and_the_next_call_starts_
     assert!(pending(&mut first) && pending(&mut second));
     assert_eq!(
         clock.pending_timeouts(),
-        1,
-        "one deadline for the one flight"
+        2,
+        "each waiting caller has its own deadline"
     );
 
     clock.advance(Duration::from_secs(19));
@@ -263,19 +263,30 @@ fn a_panicking_spawner_is_caught_reported_and_the_refresh_falls_back_to_callers(
 }
 
 #[test]
-fn a_flight_at_its_deadline_is_replaced() {
+fn a_hung_grant_is_resumed_until_its_grant_limit_then_replaced() {
     let clock = FakeClock::new();
     let (source, credentials) = hung_with_20s_deadline(&clock);
     let mut abandoned = Box::pin(credentials.headers());
     assert!(pending(&mut abandoned));
-    drop(abandoned); // resumable until its deadline
+    drop(abandoned);
+    // Past its deadline the grant is still out: its answer may yet come (and rotate the
+    // refresh token), so the next caller resumes it rather than send a second grant.
     clock.advance(Duration::from_secs(20));
     let mut next = Box::pin(credentials.headers());
     assert!(pending(&mut next));
+    assert_eq!(source.fetches(), 1, "the flight is resumed, not replaced");
+    // Its caller waits until the grant limit (twice the deadline), where the answer is
+    // presumed lost: the next caller starts a new flight.
+    clock.advance(Duration::from_secs(19));
+    assert!(pending(&mut next), "not yet");
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(block_on(next).unwrap_err().kind(), ErrorKind::Timeout);
+    let mut last = Box::pin(credentials.headers());
+    assert!(pending(&mut last));
     assert_eq!(
         source.fetches(),
         2,
-        "at the deadline the flight is over: a new one starts"
+        "past the grant limit a new flight starts"
     );
 }
 

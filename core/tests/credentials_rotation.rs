@@ -36,7 +36,8 @@ fn pending<F: Future + Unpin>(future: &mut F) -> bool {
 
 /// A token that turns stale at once (a minute left of an hour).
 fn stale_seed(clock: &FakeClock) -> AccessToken {
-    AccessToken::new("at-seed").with_lifetime(clock.now() - (HOUR - Duration::from_secs(60)), HOUR)
+    let issued = clock.now() - time::Duration::seconds(3540);
+    AccessToken::new("at-seed").with_lifetime(issued, HOUR)
 }
 
 /// The record a login left: refresh token `rt-0`, no access token.
@@ -57,7 +58,6 @@ fn with_store(clock: &FakeClock, source: &Arc<StrictSource>, store: &FaultStore)
 /// A refresh ahead driven beside a request holds the lease when the request's response comes
 /// first and its future is dropped: the grant is out, so the refresh is kept and finished.
 #[test]
-#[ignore = "fails until the engine keeps a grant's answer (next commit)"]
 fn a_leased_refresh_ahead_dropped_mid_grant_is_finished_by_the_next_caller() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
@@ -79,17 +79,25 @@ fn a_leased_refresh_ahead_dropped_mid_grant_is_finished_by_the_next_caller() {
     // ...and gives up as the API answered first.
     drop(request);
 
-    // Past the seed's expiry and the flight's deadline, a request must wait for a token.
+    // Past the seed's expiry and the flight's deadline (the answer arrived meanwhile, with
+    // nobody reading it), a request must wait for a token: it finishes the kept flight.
     clock.advance(DEADLINE + Duration::from_secs(5));
-    let mut late = Box::pin(credentials.headers());
-    assert!(pending(&mut late) || endpoint.grants() == 1);
-    clock.advance(LATENCY);
-    let headers = block_on(late).unwrap();
-    assert_eq!(bearer(&headers), "at-1", "the first grant's answer was used");
+    let headers = block_on(credentials.headers()).unwrap();
+    assert_eq!(
+        bearer(&headers),
+        "at-1",
+        "the first grant's answer was used"
+    );
+    assert_eq!(endpoint.grants(), 1);
 
-    let again = block_on(credentials.refresh()).unwrap();
-    let _ = again;
-    assert_eq!(endpoint.refused(), 0, "presented: {:?}", endpoint.presented());
+    clock.set_auto_advance(true);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
     assert_eq!(endpoint.presented(), ["rt-0", "rt-1"]);
     assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
 }
@@ -97,7 +105,6 @@ fn a_leased_refresh_ahead_dropped_mid_grant_is_finished_by_the_next_caller() {
 /// Without storage, the flight abandoned mid-grant is resumed even past its deadline, never
 /// replaced by a second grant presenting the same refresh token.
 #[test]
-#[ignore = "fails until the engine keeps a grant's answer (next commit)"]
 fn an_abandoned_grant_is_resumed_past_its_deadline_not_replaced() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
@@ -114,19 +121,22 @@ fn an_abandoned_grant_is_resumed_past_its_deadline_not_replaced() {
     drop(request);
     clock.advance(DEADLINE + Duration::from_secs(5));
 
-    let mut late = Box::pin(credentials.headers());
-    assert!(pending(&mut late));
-    clock.advance(LATENCY);
-    assert_eq!(bearer(&block_on(late).unwrap()), "at-1");
+    assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "at-1");
+    assert_eq!(endpoint.grants(), 1);
+    clock.set_auto_advance(true);
     block_on(credentials.refresh()).unwrap();
-    assert_eq!(endpoint.refused(), 0, "presented: {:?}", endpoint.presented());
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
     assert_eq!(source.refresh_token(), endpoint.current());
 }
 
 /// A store that hangs past the deadline: the caller gets its timeout on time, and the rotation
 /// stays pending (never replaced by the older stored record) until a store confirms it.
 #[test]
-#[ignore = "fails until the engine keeps a grant's answer (next commit)"]
 fn a_rotation_outlives_a_store_that_hangs_past_the_deadline() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
@@ -151,14 +161,18 @@ fn a_rotation_outlives_a_store_that_hangs_past_the_deadline() {
     assert!(pending(&mut next));
     clock.advance(LATENCY);
     block_on(next).unwrap();
-    assert_eq!(endpoint.refused(), 0, "presented: {:?}", endpoint.presented());
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
     assert_eq!(endpoint.presented(), ["rt-0", "rt-1"]);
     assert_eq!(store.refresh_token(KEY), Some(endpoint.current()));
 }
 
 /// The same with the caller dropped while the store hangs.
 #[test]
-#[ignore = "fails until the engine keeps a grant's answer (next commit)"]
 fn a_rotation_outlives_a_caller_dropped_while_storing() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
@@ -181,14 +195,18 @@ fn a_rotation_outlives_a_caller_dropped_while_storing() {
     let _ = pending(&mut next);
     clock.advance(LATENCY);
     block_on(next).unwrap();
-    assert_eq!(endpoint.refused(), 0, "presented: {:?}", endpoint.presented());
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
     assert_eq!(store.refresh_token(KEY), Some(endpoint.current()));
 }
 
 /// A caller dropped while the lease is being taken (its result waiting to be polled, as a lock
 /// taken on a blocking pool) leaves no lease behind: no grant was sent, so the flight goes.
 #[test]
-#[ignore = "fails until the engine keeps a grant's answer (next commit)"]
 fn a_flight_dropped_before_its_grant_releases_the_lease_at_once() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
@@ -201,6 +219,9 @@ fn a_flight_dropped_before_its_grant_releases_the_lease_at_once() {
     assert!(pending(&mut caller));
     assert!(!store.lease_is_free(KEY), "the lease is taken");
     drop(caller);
-    assert!(store.lease_is_free(KEY), "nobody drives the flight: the lease is back");
+    assert!(
+        store.lease_is_free(KEY),
+        "nobody drives the flight: the lease is back"
+    );
     assert_eq!(endpoint.grants(), 0);
 }

@@ -418,7 +418,8 @@ fn credentials_debug_shows_the_settings_but_no_secret() {
     for shown in [
         "source: \"static token\"",
         "has_token: true",
-        "config: Config {",
+        "refresher: Refresher {",
+        "flight_deadline: ",
         "storage_key: Some(\"user@example.com\")",
         "threshold: 225s",
     ] {

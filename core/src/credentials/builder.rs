@@ -1,15 +1,16 @@
 //! `CredentialsBuilder`: how a `Credentials` is put together.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
 
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
-use super::inner::Inner;
-use super::refresh::{Config, LeasePolicy, RecordUpdate, StorageSlot};
+use super::inner::{Inner, Settings};
+use super::refresher::{LeasePolicy, Refresher};
+use super::slot::StorageSlot;
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
     AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
@@ -424,25 +425,24 @@ impl CredentialsBuilder {
             Some(policy) => Arc::new(Retrying::new(self.source, policy, Arc::clone(&clock))),
             None => self.source,
         };
-        let config = Config {
+        let refresher = Refresher {
             source,
             clock,
-            storage: self.storage.map(|(storage, key)| StorageSlot {
-                storage,
-                key,
-                record: Mutex::new(None),
-                pending: Mutex::new(RecordUpdate::default()),
-            }),
-            spawner: self.spawner,
+            storage: self
+                .storage
+                .map(|(storage, key)| StorageSlot::new(storage, key)),
             observer: self.observer,
             rendering,
+            lease_policy: self.lease_policy,
+        };
+        let settings = Settings {
+            spawner: self.spawner,
             min_retry_interval: self.min_retry_interval,
             flight_deadline,
             retries,
-            lease_policy: self.lease_policy,
         };
         Credentials {
-            inner: Arc::new(Inner::new(Arc::new(config), initial)),
+            inner: Inner::new(refresher, settings, initial),
         }
     }
 }

@@ -63,3 +63,11 @@ pub(super) fn nothing_usable(expired: bool) -> Error {
     };
     Error::new(ErrorKind::Configuration, message)
 }
+
+/// The token source panicked while taking in a record read from storage.
+pub(super) fn adopt_panicked() -> Error {
+    Error::new(
+        ErrorKind::Provider,
+        "the token source panicked while taking in the stored credential record; it was skipped",
+    )
+}

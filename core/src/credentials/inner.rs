@@ -1,81 +1,54 @@
-//! The shared state behind every `Credentials` clone, the decisions about refreshing, and the
-//! flights that run refreshes.
+//! The shared state behind every `Credentials` clone: the cached token and its hot path, the
+//! flights (when one starts, who drives it, what its callers see), and publishing what a
+//! refresh got. What one refresh does is in `refresher.rs`; the flight mechanics in `flight.rs`.
 
-use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, TryLockError, Weak};
-use std::task::{Context, Poll};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use futures::FutureExt;
-use futures::future::{Either, select};
 use http::HeaderMap;
 use time::OffsetDateTime;
 
 use super::errors;
 use super::events::RefreshEvent;
-use super::refresh::{Config, Outcome, Plan, SharedRefresh, Trigger, lock, quietly};
+use super::flight::{
+    self, Driven, Flight, Flights, Host, Outcome, SharedRefresh, Undriven, Waited, after,
+};
+use super::refresher::{Marks, Plan, Refresher, Trigger};
 use super::snapshot::Snapshot;
-use crate::{Clock, Error, TokenState};
+use super::{lock, quietly};
+use crate::{Clock, Error, Spawner, TokenState};
 
 /// Marks "no retry gate" in [`Inner::retry_not_before`].
 const NO_GATE: i64 = i64::MIN;
 
+/// The settings of the flights.
+pub(super) struct Settings {
+    pub(super) spawner: Option<Arc<dyn Spawner>>,
+    pub(super) min_retry_interval: Duration,
+    pub(super) flight_deadline: Duration,
+    pub(super) retries: Option<u32>,
+}
+
 pub(super) struct Inner {
     /// The cached token. The hot path is one load of this.
     pub(super) cache: ArcSwapOption<Snapshot>,
-    /// The clock, also in `config`; here to save a pointer hop on the hot path.
+    /// The clock, also in `refresher`; here to save a pointer hop on the hot path.
     pub(super) clock: Arc<dyn Clock>,
-    pub(super) config: Arc<Config>,
+    pub(super) refresher: Arc<Refresher>,
+    pub(super) settings: Settings,
     flights: Mutex<Flights>,
     /// After a failed refresh, no refresh ahead or background refresh starts before this instant
     /// (Unix milliseconds).
     retry_not_before: AtomicI64,
     /// The last state reported to the observer, as `state_code`.
     last_state: AtomicU8,
-}
-
-/// The one refresh in flight, if any, and what the next one should do.
-#[derive(Default)]
-struct Flights {
-    current: Option<Flight>,
-    next_id: u64,
-    /// Whether the stored token was already considered (on start) or must not be (after an
-    /// invalidation: storage would hold the rejected token).
-    storage_checked: bool,
-    /// Why the last refresh failed, until one succeeds.
-    last_error: Option<Error>,
-    /// The token the last invalidation dropped: never taken back from storage.
-    rejected: Option<Arc<Snapshot>>,
-}
-
-struct Flight {
-    id: u64,
-    future: SharedRefresh,
-    /// How many callers (or spawned tasks) hold a [`Driven`] for it.
-    drivers: Arc<AtomicUsize>,
-    /// When its deadline passes by the clock. A flight found past it was abandoned or hung:
-    /// nobody joins it any more, and a new one replaces it.
-    deadline: OffsetDateTime,
-    /// Whether it holds the storage's cross-process lease: then, once nobody drives it, it is
-    /// dropped at once (releasing the lease) rather than kept to be resumed.
-    holds_lease: Arc<AtomicBool>,
-    inner: Weak<Inner>,
-}
-
-impl Flight {
-    fn join(&self) -> Driven {
-        self.drivers.fetch_add(1, Ordering::AcqRel);
-        Driven {
-            id: self.id,
-            future: self.future.clone(),
-            drivers: Arc::clone(&self.drivers),
-            holds_lease: Arc::clone(&self.holds_lease),
-            inner: Weak::clone(&self.inner),
-        }
-    }
+    /// The last flight whose deadline passed, reported once.
+    overdue_reported: Mutex<Option<u64>>,
+    me: Weak<Inner>,
 }
 
 /// What a waiting caller does next.
@@ -87,18 +60,25 @@ pub(super) enum Wait {
 }
 
 impl Inner {
-    pub(super) fn new(config: Arc<Config>, initial: Option<Arc<Snapshot>>) -> Self {
+    pub(super) fn new(
+        refresher: Refresher,
+        settings: Settings,
+        initial: Option<Arc<Snapshot>>,
+    ) -> Arc<Self> {
         let state = initial
             .as_ref()
-            .map_or(TokenState::Invalid, |s| s.state(config.clock.now()));
-        Self {
+            .map_or(TokenState::Invalid, |s| s.state(refresher.clock.now()));
+        Arc::new_cyclic(|me| Self {
             cache: ArcSwapOption::new(initial),
-            clock: Arc::clone(&config.clock),
-            config,
+            clock: Arc::clone(&refresher.clock),
+            refresher: Arc::new(refresher),
+            settings,
             flights: Mutex::new(Flights::default()),
             retry_not_before: AtomicI64::new(NO_GATE),
             last_state: AtomicU8::new(state_code(state)),
-        }
+            overdue_reported: Mutex::new(None),
+            me: Weak::clone(me),
+        })
     }
 
     /// The hot path: writes the cached token into `headers` if it is fresh. One atomic load, one
@@ -152,7 +132,7 @@ impl Inner {
     /// nothing changed, and nothing without an observer.
     #[inline]
     pub(super) fn observe(&self, state: TokenState) {
-        if self.config.observer.is_some()
+        if self.refresher.observer.is_some()
             && self.last_state.load(Ordering::Relaxed) != state_code(state)
         {
             self.state_changed(state);
@@ -163,11 +143,15 @@ impl Inner {
     fn state_changed(&self, to: TokenState) {
         let from = self.last_state.swap(state_code(to), Ordering::AcqRel);
         if from != state_code(to) {
-            self.config.emit(&RefreshEvent::StateChanged {
+            self.refresher.emit(&RefreshEvent::StateChanged {
                 from: state_from_code(from),
                 to,
             });
         }
+    }
+
+    fn host(&self) -> Weak<dyn Host> {
+        Weak::clone(&self.me) as Weak<dyn Host>
     }
 
     /// Whether a refresh ahead or a background refresh may start at `now`: not within the
@@ -179,11 +163,11 @@ impl Inner {
     /// For a caller that cannot use the cached token: the refresh to wait for, joining the one
     /// in flight or starting one. Under the lock the cache is checked again, so a caller that
     /// raced a finishing refresh takes its token instead of starting another.
-    pub(super) fn wait(self: &Arc<Self>, trigger: Trigger) -> Wait {
+    pub(super) fn wait(&self, trigger: Trigger) -> Wait {
         let mut flights = lock(&self.flights);
         let now = self.clock.now();
-        if let Some(flight) = flights.live(now) {
-            return Wait::Refresh(flight.join());
+        if let Some(flight) = flights.live(now, self.settings.flight_deadline) {
+            return Wait::Refresh(flight.join(self.host(), false));
         }
         if trigger == Trigger::Invalid
             && let Some(snapshot) = self.cache.load_full()
@@ -191,14 +175,26 @@ impl Inner {
         {
             return Wait::Ready(snapshot);
         }
-        Wait::Refresh(self.start(&mut flights, trigger, now).join())
+        Wait::Refresh(
+            self.start(&mut flights, trigger, now)
+                .join(self.host(), false),
+        )
+    }
+
+    /// Waits for `driven` until its deadline or `by`: its outcome, or a transient timeout
+    /// (reported once per flight; the flight itself goes on if its grant is out).
+    pub(super) async fn wait_for(&self, driven: Driven, by: OffsetDateTime) -> Outcome {
+        match flight::within(driven, by, &*self.clock).await {
+            Waited::Done(outcome) => outcome,
+            Waited::TimedOut(id) => Err(self.overdue(id)),
+        }
     }
 
     /// For a caller holding a stale token: starts or revives the refresh ahead. With a spawner
     /// the refresh runs there and this returns `None`; without one, it returns the refresh for
     /// this caller to drive, or `None` if another caller already drives it, one failed too
     /// recently, or the lock is busy (whoever holds it is dealing with the refresh).
-    pub(super) fn refresh_ahead(self: &Arc<Self>, now: OffsetDateTime) -> Option<Driven> {
+    pub(super) fn refresh_ahead(&self, now: OffsetDateTime) -> Option<Driven> {
         if !self.may_start_unasked(now) {
             return None;
         }
@@ -208,8 +204,8 @@ impl Inner {
 
     /// For a caller that cannot wait (`apply` on an invalid token): makes sure a refresh runs on
     /// the spawner, if there is one and no refresh failed within the minimum retry interval.
-    pub(super) fn refresh_in_background(self: &Arc<Self>, now: OffsetDateTime) {
-        if self.config.spawner.is_some()
+    pub(super) fn refresh_in_background(&self, now: OffsetDateTime) {
+        if self.settings.spawner.is_some()
             && self.may_start_unasked(now)
             && let Some(driven) = self.driver_needed(Trigger::Invalid)
         {
@@ -219,64 +215,94 @@ impl Inner {
     }
 
     /// A hold on the refresh if it needs a driver: none in flight (and the cache still needs
-    /// one), or one whose every driver was dropped. `None` if it is driven already, or the lock
-    /// is busy (whoever holds it is dealing with the refresh).
-    fn driver_needed(self: &Arc<Self>, trigger: Trigger) -> Option<Driven> {
+    /// one), or one whose every driver went. `None` if it is driven already, or the lock is
+    /// busy (whoever holds it is dealing with the refresh).
+    fn driver_needed(&self, trigger: Trigger) -> Option<Driven> {
         let mut flights = match self.flights.try_lock() {
             Ok(flights) => flights,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
         let now = self.clock.now();
-        match flights.live(now) {
-            Some(flight) if flight.drivers.load(Ordering::Acquire) > 0 => None,
-            // Its last driver was dropped mid-refresh, within its deadline: take over.
-            Some(flight) => Some(flight.join()),
-            None => {
-                let satisfied = self.cache.load().as_deref().is_some_and(|s| match trigger {
-                    Trigger::Ahead => s.is_fresh(now),
-                    _ => s.state(now) != TokenState::Invalid,
-                });
-                if satisfied {
-                    return None;
-                }
-                Some(self.start(&mut flights, trigger, now).join())
-            }
+        if let Some(flight) = flights.live(now, self.settings.flight_deadline) {
+            // Its last driver went mid-refresh: take over.
+            return (flight.drivers() == 0).then(|| flight.join(self.host(), false));
         }
+        let satisfied = self.cache.load().as_deref().is_some_and(|s| match trigger {
+            Trigger::Ahead => s.is_fresh(now),
+            _ => s.state(now) != TokenState::Invalid,
+        });
+        if satisfied {
+            return None;
+        }
+        Some(
+            self.start(&mut flights, trigger, now)
+                .join(self.host(), false),
+        )
     }
 
     /// Hands `driven` to the spawner if there is one (outside the lock: a spawner may run the
-    /// future inline), or back to the caller to drive. A spawner that panics (tokio's
-    /// `spawn` outside a runtime) is reported, and the caller gets the refresh to drive.
+    /// future inline), bounded by its deadline; or back to the caller to drive. A spawner that
+    /// panics (tokio's `spawn` outside a runtime) is reported, and the caller gets the refresh
+    /// to drive.
     fn spawn_or_return(&self, driven: Driven) -> Option<Driven> {
-        let Some(spawner) = &self.config.spawner else {
+        let Some(spawner) = &self.settings.spawner else {
             return Some(driven);
         };
-        let id = driven.flight_id();
+        // Kept until the spawner took the refresh: if it panics, this caller drives it.
+        let fallback = driven.another();
+        let me = Weak::clone(&self.me);
         let handed_over = catch_unwind(AssertUnwindSafe(|| {
             spawner.spawn(Box::pin(async move {
                 // The outcome is published to the cache and reported to the observer.
-                let _outcome = driven.await;
+                if let Some(inner) = me.upgrade() {
+                    let _outcome = inner.wait_for(driven, flight::NO_LIMIT).await;
+                }
             }));
         }));
         if handed_over.is_ok() {
             return None;
         }
+        self.spawner_panicked();
+        Some(fallback)
+    }
+
+    /// Runs `driven` on the spawner as a finisher (see `flight.rs`).
+    fn hand_off(&self, driven: Driven) {
+        let Some(spawner) = &self.settings.spawner else {
+            return;
+        };
+        let me = Weak::clone(&self.me);
+        let clock = Arc::clone(&self.clock);
+        let renewal = self.settings.flight_deadline;
+        let handed_over = catch_unwind(AssertUnwindSafe(|| {
+            spawner.spawn(Box::pin(async move {
+                if let Some(id) = flight::finish(driven, &*clock, renewal).await
+                    && let Some(inner) = me.upgrade()
+                {
+                    drop(inner.overdue(id));
+                }
+            }));
+        }));
+        if handed_over.is_err() {
+            // The finisher was dropped: the flight is kept for the next caller.
+            self.spawner_panicked();
+        }
+    }
+
+    fn spawner_panicked(&self) {
         quietly(|| {
             tracing::error!(
-                source = self.config.source.name(),
+                source = self.refresher.source.name(),
                 "the spawner panicked; the refresh falls back to the callers that wait for it"
             );
         });
-        self.config.emit(&RefreshEvent::SpawnerPanicked);
-        let flights = lock(&self.flights);
-        let flight = flights.current.as_ref()?;
-        (flight.id == id).then(|| flight.join())
+        self.refresher.emit(&RefreshEvent::SpawnerPanicked);
     }
 
-    /// Starts flight after flight `now`, replacing one past its deadline.
+    /// Starts a flight `now`, replacing one past its deadline (whose grant is not out).
     fn start<'a>(
-        self: &Arc<Self>,
+        &self,
         flights: &'a mut Flights,
         trigger: Trigger,
         now: OffsetDateTime,
@@ -284,42 +310,65 @@ impl Inner {
         if let Some(old) = flights.current.take() {
             quietly(|| {
                 tracing::warn!(
-                    source = self.config.source.name(),
-                    drivers = old.drivers.load(Ordering::Acquire),
+                    source = self.refresher.source.name(),
+                    drivers = old.drivers(),
                     "a refresh passed its deadline unfinished (abandoned or hung); starting a new one"
                 );
             });
         }
-        let id = flights.next_id;
-        flights.next_id = flights.next_id.wrapping_add(1);
-        let check_storage =
-            !flights.storage_checked && trigger != Trigger::Forced && self.config.storage.is_some();
+        let id = flights.next_id();
+        let check_storage = !flights.storage_checked
+            && trigger != Trigger::Forced
+            && self.refresher.storage.is_some();
         flights.storage_checked = true;
-        // A deadline past the calendar's end is no deadline.
-        let deadline = after(now, self.config.flight_deadline)
-            .unwrap_or_else(|| time::PrimitiveDateTime::MAX.assume_utc());
-        let holds_lease = Arc::new(AtomicBool::new(false));
+        let deadline = after(now, self.settings.flight_deadline);
+        let limit = after(deadline, self.settings.flight_deadline);
+        let marks = Arc::new(Marks::default());
         let plan = Plan {
             trigger,
             check_storage,
             deadline,
             known: self.cache.load_full().or_else(|| flights.rejected.clone()),
-            holds_lease: Arc::clone(&holds_lease),
         };
-        let future = flight(Arc::clone(&self.config), Arc::downgrade(self), id, plan);
-        flights.current.insert(Flight {
-            id,
-            future,
-            drivers: Arc::new(AtomicUsize::new(0)),
-            deadline,
-            holds_lease,
-            inner: Arc::downgrade(self),
-        })
+        let future = self.launch(id, plan, Arc::clone(&marks));
+        flights.insert(id, future, (deadline, limit), marks)
+    }
+
+    /// The future of flight `id`: obtains a token, then publishes the outcome (if any handle is
+    /// left). Boxed and shared, so every waiting caller gets the same outcome.
+    fn launch(&self, id: u64, plan: Plan, marks: Arc<Marks>) -> SharedRefresh {
+        let refresher = Arc::clone(&self.refresher);
+        let me = Weak::clone(&self.me);
+        async move {
+            quietly(|| {
+                tracing::debug!(
+                    source = refresher.source.name(),
+                    trigger = plan.trigger.as_str(),
+                    "refreshing the access token"
+                );
+            });
+            // A panic that escaped the refresher's own guards must not poison the shared
+            // future and wedge every caller.
+            let result = AssertUnwindSafe(refresher.obtain(&plan, &marks))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::internal(
+                        "a refresh panicked outside the token source and the storage",
+                    ))
+                });
+            match me.upgrade() {
+                Some(inner) => inner.finish(id, result),
+                // Every handle is gone: nobody to publish to.
+                None => result,
+            }
+        }
+        .boxed()
+        .shared()
     }
 
     /// Publishes what flight `id` got, before anyone awaiting it sees it, and clears the slot.
     fn finish(&self, id: u64, result: Outcome) -> Outcome {
-        let now = self.clock.now();
         match result {
             Ok(refreshed) => {
                 let snapshot = &refreshed.snapshot;
@@ -335,77 +384,67 @@ impl Inner {
                 let how = refreshed.how;
                 quietly(|| {
                     tracing::info!(
-                        source = self.config.source.name(),
+                        source = self.refresher.source.name(),
                         expiry = ?snapshot.expiry(),
                         from_storage = how.from_storage,
                         rotated_refresh_token = how.rotated,
                         "access token refreshed"
                     );
                 });
-                self.config.emit(&RefreshEvent::Refreshed {
+                self.refresher.emit(&RefreshEvent::Refreshed {
                     expiry: snapshot.expiry(),
                     from_storage: how.from_storage,
                     rotated_refresh_token: how.rotated,
                 });
-                self.observe(snapshot.state(now));
+                self.observe(snapshot.state(self.clock.now()));
                 Ok(refreshed)
             }
             Err(error) => {
-                let keeps_token = self
-                    .cache
-                    .load()
-                    .as_deref()
-                    .is_some_and(|s| s.state(now) != TokenState::Invalid);
-                // No refresh ahead or background refresh before the minimum retry interval:
-                // a failing endpoint is not hammered by `apply()` or a spawner.
-                let gate = after(now, self.config.min_retry_interval).map_or(i64::MAX, unix_millis);
-                self.retry_not_before.store(gate, Ordering::Release);
-                {
-                    let mut flights = lock(&self.flights);
-                    flights.clear(id);
-                    flights.last_error = Some(error.clone());
-                }
-                quietly(|| {
-                    tracing::warn!(
-                        source = self.config.source.name(),
-                        kind = %error.kind(),
-                        transient = error.is_transient(),
-                        keeps_token,
-                        error = %error,
-                        "refreshing the access token failed"
-                    );
-                });
-                self.config.emit(&RefreshEvent::Failed {
-                    error: error.clone(),
-                    keeps_token,
-                });
+                lock(&self.flights).clear(id);
+                self.failed(&error);
                 Err(error)
             }
         }
     }
 
-    /// Drops flight `id` if nobody drives it any more: its storage lease is released at once
-    /// (dropping the future drops the lease), so other processes need not wait for it.
-    fn abandon(&self, id: u64) {
-        let abandoned = {
-            let mut flights = lock(&self.flights);
-            match &flights.current {
-                Some(flight) if flight.id == id && flight.drivers.load(Ordering::Acquire) == 0 => {
-                    flights.current.take()
-                }
-                _ => None,
-            }
-        };
-        if abandoned.is_some() {
-            quietly(|| {
-                tracing::debug!(
-                    source = self.config.source.name(),
-                    "a refresh nobody waits for was dropped, releasing the storage's lease"
-                );
-            });
+    /// Remembers and reports a failed refresh, and gates refreshes nobody asked for.
+    fn failed(&self, error: &Error) {
+        let now = self.clock.now();
+        let keeps_token = self
+            .cache
+            .load()
+            .as_deref()
+            .is_some_and(|s| s.state(now) != TokenState::Invalid);
+        // No refresh ahead or background refresh before the minimum retry interval: a failing
+        // endpoint is not hammered by `apply()` or a spawner.
+        let gate = after(now, self.settings.min_retry_interval);
+        self.retry_not_before
+            .store(unix_millis(gate), Ordering::Release);
+        lock(&self.flights).last_error = Some(error.clone());
+        quietly(|| {
+            tracing::warn!(
+                source = self.refresher.source.name(),
+                kind = %error.kind(),
+                transient = error.is_transient(),
+                keeps_token,
+                error = %error,
+                "refreshing the access token failed"
+            );
+        });
+        self.refresher.emit(&RefreshEvent::Failed {
+            error: error.clone(),
+            keeps_token,
+        });
+    }
+
+    /// Flight `id` passed a caller's deadline: the caller's error, reported once per flight.
+    fn overdue(&self, id: u64) -> Error {
+        let error = errors::flight_timed_out(self.settings.flight_deadline);
+        let first = lock(&self.overdue_reported).replace(id) != Some(id);
+        if first {
+            self.failed(&error);
         }
-        // Dropped here, outside the lock.
-        drop(abandoned);
+        error
     }
 
     /// Drops the cached token if it is still `current`; true if this call dropped it.
@@ -431,7 +470,7 @@ impl Inner {
             }
             quietly(|| {
                 tracing::debug!(
-                    source = self.config.source.name(),
+                    source = self.refresher.source.name(),
                     "cached access token invalidated after a rejection"
                 );
             });
@@ -454,59 +493,31 @@ impl Inner {
     }
 }
 
-impl Flights {
-    /// The flight in progress, unless it is past its deadline.
-    fn live(&self, now: OffsetDateTime) -> Option<&Flight> {
-        self.current.as_ref().filter(|flight| now < flight.deadline)
-    }
-
-    fn clear(&mut self, id: u64) {
-        if self.current.as_ref().is_some_and(|f| f.id == id) {
-            self.current = None;
+impl Host for Inner {
+    fn undriven(&self, id: u64, may_hand_off: bool) {
+        let spawner = self.settings.spawner.is_some();
+        let action = lock(&self.flights).undriven(id, spawner, self.host(), may_hand_off);
+        match action {
+            Undriven::Nothing => {}
+            Undriven::Drop(flight) => {
+                quietly(|| {
+                    tracing::debug!(
+                        source = self.refresher.source.name(),
+                        "a refresh nobody waits for was dropped before its grant"
+                    );
+                });
+                // Dropped here, outside the lock: its lease is released.
+                drop(flight);
+            }
+            Undriven::HandOff(driven) => self.hand_off(driven),
+            Undriven::Keep => quietly(|| {
+                tracing::debug!(
+                    source = self.refresher.source.name(),
+                    "a refresh nobody waits for has a grant out; the next caller finishes it"
+                );
+            }),
         }
     }
-}
-
-/// The future of flight `id`: obtains a token within the flight deadline, then publishes the
-/// outcome through `inner` (if any handle is left). Boxed and shared, so every waiting caller
-/// gets the same outcome.
-fn flight(config: Arc<Config>, inner: Weak<Inner>, id: u64, plan: Plan) -> SharedRefresh {
-    // The deadline runs from now, not from the first poll.
-    let timer = config.clock.timeout(config.flight_deadline);
-    async move {
-        quietly(|| {
-            tracing::debug!(
-                source = config.source.name(),
-                trigger = plan.trigger.as_str(),
-                "refreshing the access token"
-            );
-        });
-        // A panic that escaped `obtain`'s own guards must not poison the shared future and
-        // wedge every caller.
-        let work = AssertUnwindSafe(config.obtain(&plan))
-            .catch_unwind()
-            .boxed();
-        // The timer comes first: past the deadline, a reply that is also ready is stale.
-        let result = match select(timer, work).await {
-            Either::Left(((), _abandoned)) => Err(errors::flight_timed_out(config.flight_deadline)),
-            Either::Right((Ok(result), _)) => result,
-            Either::Right((Err(_panic), _)) => Err(Error::internal(
-                "a refresh panicked outside the token source and the storage",
-            )),
-        };
-        match inner.upgrade() {
-            Some(inner) => inner.finish(id, result),
-            // Every handle is gone: nobody to publish to.
-            None => result,
-        }
-    }
-    .boxed()
-    .shared()
-}
-
-/// `now` plus `wait`; `None` past the calendar's end.
-fn after(now: OffsetDateTime, wait: std::time::Duration) -> Option<OffsetDateTime> {
-    now.checked_add(time::Duration::try_from(wait).ok()?)
 }
 
 fn unix_millis(at: OffsetDateTime) -> i64 {
@@ -526,44 +537,5 @@ fn state_from_code(code: u8) -> TokenState {
         0 => TokenState::Fresh,
         1 => TokenState::Stale,
         _ => TokenState::Invalid,
-    }
-}
-
-/// A caller's hold on a refresh in flight. While one exists the refresh has a driver; dropping
-/// it (a cancelled caller) leaves the refresh in place for the next caller to drive, unless it
-/// holds the storage's lease: the last driver's drop then drops the refresh and its lease.
-pub(super) struct Driven {
-    /// The flight's id.
-    id: u64,
-    future: SharedRefresh,
-    drivers: Arc<AtomicUsize>,
-    holds_lease: Arc<AtomicBool>,
-    inner: Weak<Inner>,
-}
-
-impl Driven {
-    /// The id of the flight this holds.
-    pub(super) fn flight_id(&self) -> u64 {
-        self.id
-    }
-}
-
-impl Drop for Driven {
-    fn drop(&mut self) {
-        let last = self.drivers.fetch_sub(1, Ordering::AcqRel) == 1;
-        if last
-            && self.holds_lease.load(Ordering::Acquire)
-            && let Some(inner) = self.inner.upgrade()
-        {
-            inner.abandon(self.id);
-        }
-    }
-}
-
-impl Future for Driven {
-    type Output = Outcome;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        self.future.poll_unpin(cx)
     }
 }

@@ -3,13 +3,17 @@
 mod builder;
 mod errors;
 mod events;
+mod flight;
 mod inner;
-mod refresh;
+mod refresher;
 mod rejected;
+mod rules;
+mod slot;
 mod snapshot;
 
 use std::fmt;
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use http::HeaderMap;
 use time::OffsetDateTime;
@@ -17,7 +21,7 @@ use time::OffsetDateTime;
 pub use builder::{CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
 use inner::{Inner, Wait};
-use refresh::Trigger;
+use refresher::Trigger;
 pub use rejected::Rejected;
 use snapshot::{Rendering, Snapshot};
 
@@ -254,7 +258,7 @@ impl Credentials {
     /// assert_eq!(credentials.quota_project(), None);
     /// ```
     pub fn quota_project(&self) -> Option<&str> {
-        self.inner.config.rendering.quota_project.as_deref()
+        self.inner.refresher.rendering.quota_project.as_deref()
     }
 
     /// The name of the source, for logs.
@@ -265,7 +269,7 @@ impl Credentials {
     /// assert_eq!(credentials.source_name(), "static token");
     /// ```
     pub fn source_name(&self) -> &str {
-        self.inner.config.source.name()
+        self.inner.refresher.source.name()
     }
 
     /// Writes the cached token into `headers` without waiting: `authorization: Bearer <token>`
@@ -322,7 +326,7 @@ impl Credentials {
             .as_deref()
             .map_or(TokenState::Invalid, |s| s.state(now));
         inner.observe(state);
-        if inner.config.spawner.is_some() {
+        if inner.settings.spawner.is_some() {
             match state {
                 // If the spawner failed, the returned refresh is dropped: this caller cannot
                 // drive it, the next one that can will.
@@ -442,9 +446,11 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub async fn refresh(&self) -> Result<Arc<AccessToken>> {
+        // One deadline for the whole call, however many flights it waits for.
+        let by = flight::after(self.inner.clock.now(), self.inner.settings.flight_deadline);
         loop {
             let refreshed = match self.inner.wait(Trigger::Forced) {
-                Wait::Refresh(driven) => driven.await?,
+                Wait::Refresh(driven) => self.inner.wait_for(driven, by).await?,
                 Wait::Ready(snapshot) => return Ok(Arc::clone(snapshot.token())),
             };
             // A refresh that was already running may have taken the stored token instead of
@@ -505,7 +511,7 @@ impl Credentials {
                     return Ok(snapshot);
                 };
                 // This caller drives the refresh ahead; the others keep the cached token.
-                match driven.await {
+                match inner.wait_for(driven, flight::NO_LIMIT).await {
                     Ok(fresh) => Ok(fresh.snapshot),
                     Err(error) => {
                         if snapshot.state(inner.clock.now()) == TokenState::Invalid {
@@ -517,7 +523,10 @@ impl Credentials {
                 }
             }
             _ => match inner.wait(Trigger::Invalid) {
-                Wait::Refresh(driven) => driven.await.map(|refreshed| refreshed.snapshot),
+                Wait::Refresh(driven) => inner
+                    .wait_for(driven, flight::NO_LIMIT)
+                    .await
+                    .map(|refreshed| refreshed.snapshot),
                 Wait::Ready(snapshot) => Ok(snapshot),
             },
         }
@@ -533,7 +542,26 @@ impl fmt::Debug for Credentials {
             .field("expiry", &cached.as_deref().and_then(Snapshot::expiry))
             .field("quota_project", &self.quota_project())
             .field("refreshing", &self.inner.refreshing())
-            .field("config", &self.inner.config)
+            .field("refresher", &self.inner.refresher)
+            .field("spawner", &self.inner.settings.spawner.is_some())
+            .field(
+                "min_retry_interval",
+                &self.inner.settings.min_retry_interval,
+            )
+            .field("flight_deadline", &self.inner.settings.flight_deadline)
+            .field("retry_attempts", &self.inner.settings.retries)
             .finish()
     }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few assignments that cannot panic halfway, so a
+    // poisoned lock still guards consistent data.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `report` (logging, an observer), swallowing a panic from it: a misbehaving tracing
+/// subscriber must not fail the caller whose request it was reporting on.
+pub(super) fn quietly(report: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(report));
 }

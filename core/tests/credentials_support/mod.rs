@@ -1,6 +1,6 @@
 //! Helpers shared by the `credentials*` integration tests.
 // Test helpers: each test binary uses a different subset, and a broken helper should fail loudly.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
@@ -334,7 +334,9 @@ impl FaultStore {
     pub fn refresh_token(&self, key: &str) -> Option<String> {
         use secrecy::ExposeSecret as _;
         let record = futures::executor::block_on(self.inner.load(key)).unwrap()?;
-        record.refresh_token().map(|rt| rt.expose_secret().to_owned())
+        record
+            .refresh_token()
+            .map(|rt| rt.expose_secret().to_owned())
     }
 
     /// Whether the lease on `key` is free: taken and given back at once.
@@ -362,7 +364,9 @@ impl credkit_core::Storage for FaultStore {
         let fault = *self.store.lock().unwrap();
         match fault {
             StoreFault::Works => self.inner.store(key, record).await,
-            StoreFault::Fails => Err(Error::new(ErrorKind::Storage, "disk full").with_transient(true)),
+            StoreFault::Fails => {
+                Err(Error::new(ErrorKind::Storage, "disk full").with_transient(true))
+            }
             StoreFault::Hangs => futures::future::pending().await,
             StoreFault::Panics => panic!("a store that panics"),
         }
