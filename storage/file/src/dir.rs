@@ -181,14 +181,12 @@ mod imp {
             .map_err(|err| error::io("reading", path, err))?;
         let kind = meta.file_type();
         if !kind.is_file() {
+            // A symlink never gets here (it is not followed), nor a socket (it cannot be
+            // opened): see `odd_entry`.
             let found = if kind.is_dir() {
                 DIRECTORY
             } else if kind.is_fifo() {
                 "a FIFO"
-            } else if kind.is_socket() {
-                "a socket"
-            } else if kind.is_block_device() || kind.is_char_device() {
-                "a device"
             } else {
                 OTHER
             };

@@ -243,3 +243,31 @@ fn a_fifo_in_place_of_a_record_is_refused_without_blocking() {
     let err = block_on(storage.load("user")).unwrap_err();
     assert_refused(&err, &path, &["not a regular file", "remove it"]);
 }
+
+#[test]
+fn a_directory_in_place_of_a_lock_file_is_refused_for_good() {
+    let (_temp, storage) = fresh_storage();
+    let path = storage.lock_path("user");
+    private_dir(&path);
+    let options = LeaseOptions::new(Duration::ZERO, SystemClock);
+    let err = block_on(storage.lease("user", &options)).unwrap_err();
+    assert_refused(
+        &err,
+        &path,
+        &["is a directory, not a regular file", "remove it"],
+    );
+}
+
+#[test]
+fn a_socket_in_place_of_a_record_is_refused_for_good() {
+    let (_temp, storage) = fresh_storage();
+    let path = storage.record_path("user");
+    // A socket cannot be opened as a file at all: the refusal says what is there instead.
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let err = block_on(storage.load("user")).unwrap_err();
+    assert_refused(
+        &err,
+        &path,
+        &["is something else, not a regular file", "remove it"],
+    );
+}
