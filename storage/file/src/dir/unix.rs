@@ -7,12 +7,38 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::{DIRECTORY, Dir, File, OTHER, Open, Path, Result, SYMLINK, error, io};
 
+/// The directory: read-only (enough to list it, `openat` in it and `fsync` it), and never
+/// inherited by a child process.
+const DIRECTORY_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC);
+
+/// Every file: never opened through a symlink in its place, never inherited by a child.
+const FILE_FLAGS: OFlags = OFlags::NOFOLLOW.union(OFlags::CLOEXEC);
+
+/// A record: read-only, and a FIFO in its place does not block the open.
+const READ_FLAGS: OFlags = FILE_FLAGS.union(OFlags::RDONLY).union(OFlags::NONBLOCK);
+
+/// A temporary file: created by this open, or the open fails.
+const CREATE_NEW_FLAGS: OFlags = FILE_FLAGS
+    .union(OFlags::WRONLY)
+    .union(OFlags::CREATE)
+    .union(OFlags::EXCL);
+
+/// A lock file: read-write (a lock needs no more), created if missing, never blocking on a FIFO.
+const LOCK_FLAGS: OFlags = FILE_FLAGS
+    .union(OFlags::RDWR)
+    .union(OFlags::CREATE)
+    .union(OFlags::NONBLOCK);
+
+/// The mode of a file created: 0600.
+const PRIVATE: Mode = Mode::RUSR.union(Mode::WUSR);
+
 impl Dir {
     /// Opens the directory at `path`, following a symlink there this once: what counts is
     /// the directory opened, which `check` then inspects through the handle.
     pub(super) fn open_existing(path: &Path) -> io::Result<Self> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = File::from(rustix::fs::open(path, flags, Mode::empty())?);
+        let fd = File::from(rustix::fs::open(path, DIRECTORY_FLAGS, Mode::empty())?);
         Ok(Self {
             path: path.to_owned(),
             fd,
@@ -42,14 +68,14 @@ impl Dir {
     /// Opens `name` in the directory, never through a symlink in its place (that fails,
     /// `ELOOP`), and never blocking on a FIFO there.
     pub(crate) fn open_file(&self, name: &str, how: Open) -> io::Result<File> {
-        let flags = OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let flags = match how {
-            Open::Read => flags | OFlags::RDONLY | OFlags::NONBLOCK,
-            Open::CreateNew => flags | OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
-            Open::Lock => flags | OFlags::RDWR | OFlags::CREATE | OFlags::NONBLOCK,
+            Open::Read => READ_FLAGS,
+            Open::CreateNew => CREATE_NEW_FLAGS,
+            Open::Lock => LOCK_FLAGS,
         };
-        let mode = Mode::RUSR | Mode::WUSR;
-        Ok(File::from(rustix::fs::openat(&self.fd, name, flags, mode)?))
+        Ok(File::from(rustix::fs::openat(
+            &self.fd, name, flags, PRIVATE,
+        )?))
     }
 
     /// What is at `name` when it is not a regular file (`"a symbolic link"`, ...), without
