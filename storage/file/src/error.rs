@@ -51,6 +51,33 @@ pub(crate) fn too_open(path: &Path, mode: u32, wanted: u32) -> Error {
     .with_transient(true)
 }
 
+/// A record or lock file (`what`) belongs to another user. Permanent: it is not ours, so
+/// `Credentials` replaces it (a rename in our own directory) with its next store.
+#[cfg(unix)]
+pub(crate) fn foreign_file(what: &str, path: &Path, owner: u32, me: u32) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!(
+            "the {what} {} belongs to user id {owner}, not to this user ({me}), so it is not \
+             used; remove it (credkit never makes such a file: find out who put it there)",
+            path.display()
+        ),
+    )
+}
+
+/// What is at a record's or lock file's path (`what`) is `found` (a symbolic link, a
+/// directory, ...), not a regular file. Permanent, like [`foreign_file`].
+pub(crate) fn not_a_file(what: &str, path: &Path, found: &str) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!(
+            "the {what} {} is {found}, not a regular file, so it is not used; remove it \
+             (credkit never makes one: find out who put it there)",
+            path.display()
+        ),
+    )
+}
+
 /// The path exists but is not a directory.
 pub(crate) fn not_a_directory(dir: &Path) -> Error {
     Error::new(

@@ -11,6 +11,10 @@
 //! advisory lock on a sibling lock file: `Credentials` refreshes under it, so N processes make
 //! one request per expiry between them and never lose a rotated refresh token.
 //!
+//! On Unix the directory is opened once and every later operation works through that handle,
+//! so a symlink re-pointed afterwards changes nothing; a record or lock file that is a symlink,
+//! not a regular file, or another user's is refused, never read.
+//!
 //! It is not a secret vault: records are plain JSON protected by file permissions, like the
 //! `gcloud` CLI's own credential files. Every file operation runs on a small blocking thread
 //! pool ([`blocking`]), so it works under any async runtime.
@@ -38,6 +42,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+mod dir;
 mod error;
 mod fsio;
 mod names;

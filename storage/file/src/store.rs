@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use blocking::unblock;
 use credkit_core::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, Result, Storage};
 
+use crate::dir::Dir;
 use crate::{error, fsio, names};
 
 /// A [`Storage`] in a directory: one private file per key, replaced atomically, with a
@@ -61,6 +62,16 @@ use crate::{error, fsio, names};
 ///   owned by another user, or open to others, is refused by [`new`](Self::new); a record open
 ///   to others is refused by `load` with a transient error (so `Credentials` never overwrites
 ///   it: it may hold the only copy of a rotated refresh token) that says which `chmod` fixes it.
+/// - On Unix [`new`](Self::new) opens the directory once (following a symlink on its path that
+///   once), checks the directory it opened, and keeps it open: every later read, write, rename,
+///   removal, lock and `fsync` works relative to that handle (`openat`, `renameat`,
+///   `unlinkat`), so re-pointing a symlink or renaming a directory on the path afterwards
+///   changes nothing. Records and lock files are opened without following a symlink and
+///   checked on the open file (`fstat`): a symlink, a directory or any other non-file in their
+///   place, or a file of another user, is refused with a permanent error that says to remove
+///   it, never read or locked (`Credentials` then stores a new record over it, replacing the
+///   name, never writing through it). This matters most to a root process, which every file
+///   permission lets through.
 /// - `store` writes a temporary file in the same directory, flushes it to disk (`fsync`),
 ///   renames it over the record and flushes the directory: a crash at any point leaves the old
 ///   record or the new one, whole. A failed store (a full disk, a read-only directory) removes
@@ -96,7 +107,8 @@ pub struct FileStorage {
 
 #[derive(Clone)]
 struct Inner {
-    dir: PathBuf,
+    /// The directory, opened once by `new`: every later operation goes through it.
+    dir: Arc<Dir>,
     poll_interval: Duration,
 }
 
@@ -113,12 +125,14 @@ impl FileStorage {
     /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when `dir` cannot be
     /// created or opened (transient), is not a directory, belongs to another user, or (Unix) is
     /// open to other users (with the `chmod` that fixes it).
+    ///
+    /// On Unix the directory stays open for the life of the storage (and its clones): one file
+    /// descriptor, through which every later operation goes, wherever `dir` leads later.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
-        let dir = dir.into();
-        fsio::prepare_dir(&dir)?;
+        let dir = Dir::open(&dir.into())?;
         Ok(Self {
             inner: Arc::new(Inner {
-                dir,
+                dir: Arc::new(dir),
                 poll_interval: Self::DEFAULT_LEASE_POLL_INTERVAL,
             }),
         })
@@ -174,26 +188,27 @@ impl FileStorage {
         }
     }
 
-    /// The directory.
+    /// The path the directory was opened by. The storage works in the directory it opened
+    /// then, even if this path has led elsewhere since (a symlink re-pointed, say).
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        self.inner.dir.path()
     }
 
-    /// Where the record of `key` is (whether or not there is one).
+    /// Where the record of `key` is (whether or not there is one), under [`dir`](Self::dir).
     pub fn record_path(&self, key: &str) -> PathBuf {
-        fsio::record_path(&self.inner.dir, &names::stem(key))
+        self.inner.dir.join(&fsio::record_name(&names::stem(key)))
     }
 
-    /// Where the lock file of `key`'s lease is.
+    /// Where the lock file of `key`'s lease is, under [`dir`](Self::dir).
     pub fn lock_path(&self, key: &str) -> PathBuf {
-        fsio::lock_path(&self.inner.dir, &names::stem(key))
+        self.inner.dir.join(&fsio::lock_name(&names::stem(key)))
     }
 }
 
 impl fmt::Debug for FileStorage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileStorage")
-            .field("dir", &self.inner.dir)
+            .field("dir", &self.inner.dir.path())
             .field("poll_interval", &self.inner.poll_interval)
             .finish()
     }
@@ -202,33 +217,36 @@ impl fmt::Debug for FileStorage {
 #[async_trait]
 impl Storage for FileStorage {
     async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        let path = self.record_path(key);
-        unblock(move || fsio::read(&path)).await
+        let dir = Arc::clone(&self.inner.dir);
+        let stem = names::stem(key);
+        unblock(move || fsio::read(&dir, &stem)).await
     }
 
     async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
         let bytes = record.to_json()?;
-        let dir = self.inner.dir.clone();
+        let dir = Arc::clone(&self.inner.dir);
         let stem = names::stem(key);
         unblock(move || fsio::write(&dir, &stem, &bytes)).await
     }
 
     async fn remove(&self, key: &str) -> Result<()> {
-        let dir = self.inner.dir.clone();
+        let dir = Arc::clone(&self.inner.dir);
         let stem = names::stem(key);
         unblock(move || fsio::remove(&dir, &stem)).await
     }
 
     async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        let stem = names::stem(key);
         let path = self.lock_path(key);
         let clock = options.clock();
         let wait = options.wait();
         let started = clock.now();
         loop {
-            let attempt = path.clone();
-            // A cancelled attempt still finishes on its thread; the file it may have locked is
-            // then dropped with the task's output, which releases the lock.
-            if let Some(file) = unblock(move || fsio::try_lock(&attempt)).await? {
+            let (dir, stem) = (Arc::clone(&self.inner.dir), stem.clone());
+            // A dropped attempt that has not started never runs; one already running finishes
+            // on its thread and its output (the locked file) is dropped with the task, which
+            // releases the lock (tests/lease_cancel.rs).
+            if let Some(file) = unblock(move || fsio::try_lock(&dir, &stem)).await? {
                 return Ok(Some(Lease::new(FileLease { file, path })));
             }
             let waited = Duration::try_from(clock.now() - started).unwrap_or(Duration::ZERO);

@@ -147,3 +147,43 @@ fn the_storage_shows_its_directory_and_poll_interval() {
     assert!(debug.contains(&*storage.dir().to_string_lossy()), "{debug}");
     assert!(debug.contains("3ms"), "{debug}");
 }
+
+#[test]
+fn a_lock_file_that_cannot_be_opened_is_a_transient_error_not_a_refusal() {
+    let (_temp, storage) = fresh_storage();
+    let path = storage.lock_path("user");
+    std::fs::write(&path, b"").unwrap();
+    // A regular file that cannot be opened for writing: by its mode, or for root (whom modes
+    // do not stop) with the immutable attribute.
+    let root = rustix::process::geteuid().is_root();
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if root && !chattr("+i") {
+        eprintln!(
+            "SKIPPED a_lock_file_that_cannot_be_opened_is_a_transient_error_not_a_refusal: \
+             no way to make a file unwritable for root (no chattr)"
+        );
+        return;
+    }
+    if !root {
+        let read_only =
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o400);
+        std::fs::set_permissions(&path, read_only).unwrap();
+    }
+    let options = LeaseOptions::new(Duration::ZERO, SystemClock);
+    let taken = block_on(storage.lease("user", &options));
+    if root {
+        chattr("-i");
+    }
+    let err = taken.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(err.is_transient(), "{err}");
+    let shown = err.to_string();
+    assert!(shown.contains("opening the refresh lock"), "{shown}");
+    assert!(!shown.contains("not a regular file"), "{shown}");
+}
