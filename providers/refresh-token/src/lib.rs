@@ -31,8 +31,11 @@
 //! **Reauthentication is interactive; the cache is not.** The flow may ask a person, so it runs
 //! only when a person waits: inside [`credkit_core::interactive`]. A refresh nobody waits for
 //! (refresh ahead on a spawner, one that `apply` started) reports the "Reauthentication is
-//! needed" error instead, and never calls the reauth API. The decision is made when the
-//! refusal arrives, in the poll that reads it:
+//! needed" error instead, and never calls the reauth API. The question is asked in the poll
+//! that reads the refusal, and again in the poll that would start each challenge's prompt or
+//! handler: a caller that gave up midway (its own timeout), leaving the refresh to a spawner's
+//! task or an `apply`, is no longer there to answer, so the flow then fails with the "not in an
+//! interactive session" error below and asks nobody:
 //!
 //! ```no_run
 //! use credkit_core::interactive::interactive;

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use credkit_core::oauth::{self, scrub, zeroize_json};
-use credkit_core::{Clock, Error, ErrorKind, Result, Transport};
+use credkit_core::{Clock, Error, ErrorKind, Result, Transport, interactive};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
@@ -135,6 +135,16 @@ pub(crate) async fn run_next_challenge(
             challenge_type,
             session.secrets,
         )));
+    }
+    // Whether a person waits is decided here, in the poll that starts the handler (nothing
+    // awaits between this check and its first poll), not once when `invalid_rapt` came: the
+    // caller that started the refresh may have given up since, leaving it to a spawner's task
+    // or an `apply`, with nobody there to answer.
+    if !interactive::is_interactive() {
+        tracing::info!(
+            "a reauthentication challenge came, but no caller waits for this refresh any more (it is not polled inside credkit_core::interactive): not asking"
+        );
+        return Err(error::reauth_not_interactive());
     }
     let Some(answer) = handler.respond(&challenge).await? else {
         return Ok(None);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use credkit_core::interactive::interactive;
 use credkit_core::{ErrorKind, OAuthError, Result, SystemClock};
 use credkit_testing::{FakeChallenge, FakeTokenEndpoint, ReauthReply, Reply};
 use futures::executor::block_on;
@@ -78,7 +79,9 @@ fn run(
         access_token: &token,
         secrets: &secrets,
     };
-    block_on(obtain_rapt(&session, scopes, limit)).map(|rapt| rapt.expose_secret().to_owned())
+    // Inside `interactive`: a person waits, as for a refresh an application awaits.
+    block_on(interactive(obtain_rapt(&session, scopes, limit)))
+        .map(|rapt| rapt.expose_secret().to_owned())
 }
 
 fn body(endpoint: &FakeTokenEndpoint, n: usize) -> String {
@@ -143,7 +146,7 @@ fn next(
         secrets: &secrets,
     };
     let msg = read_message(message.json().unwrap().to_string().as_bytes(), &[])?;
-    block_on(run_next_challenge(&session, &msg)).map(|m| m.is_some())
+    block_on(interactive(run_next_challenge(&session, &msg))).map(|m| m.is_some())
 }
 
 #[test]
@@ -262,6 +265,44 @@ fn obtain_rapt_not_interactive() {
     let err = run(&endpoint, &ReauthSettings::default(), &[], 5).unwrap_err();
     assert_eq!(err.to_string(), NOT_INTERACTIVE);
     assert_eq!(endpoint.request_count(), 1);
+}
+
+#[test]
+fn a_handler_is_never_started_outside_an_interactive_poll() {
+    // A handler for the challenge, but the flow is polled by nobody who waits (as a spawner's
+    // task does): the handler is not called, and no answer goes out.
+    let handler = Arc::new(Scripted::default());
+    let mut settings = ReauthSettings::default();
+    settings.plug("PASSWORD".into(), handler.clone());
+    let endpoint = script([
+        ReauthReply::challenge_required("123", [FakeChallenge::password(1)]),
+        ReauthReply::authenticated("rapt"),
+    ]);
+    let token = SecretString::from("token");
+    let session = Session {
+        transport: &endpoint,
+        clock: &SystemClock,
+        settings: &settings,
+        access_token: &token,
+        secrets: &[],
+    };
+    let err = block_on(obtain_rapt(&session, &[], 5)).unwrap_err();
+    assert_eq!(err.to_string(), NOT_INTERACTIVE);
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(endpoint.request_count(), 1);
+    // A session authenticated at the start asks nobody, so needs nobody waiting.
+    let endpoint = script([ReauthReply::authenticated("rapt")]);
+    let session = Session {
+        transport: &endpoint,
+        ..session
+    };
+    assert_eq!(
+        block_on(obtain_rapt(&session, &[], 5))
+            .unwrap()
+            .expose_secret(),
+        "rapt"
+    );
 }
 
 #[test]
