@@ -4,11 +4,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use credkit_core::BuildError;
 use credkit_core::endpoint::is_loopback_host;
+use credkit_core::{BuildError, RetryPolicy};
 
 use super::builtin::{Password, PasswordPrompt, Saml, SecurityKey};
 use super::challenge::ReauthChallenge;
+use super::retry::reauth_retry_policy;
 use super::{DEFAULT_REAUTH_URI, SUPPORTED_CHALLENGES};
 
 /// What the reauth flow of one set of credentials uses.
@@ -18,6 +19,8 @@ pub(crate) struct ReauthSettings {
     pub(crate) prompt: Option<Arc<dyn PasswordPrompt>>,
     /// Plugged-in handlers by challenge type, in the order given; one per type.
     pub(crate) handlers: Vec<(String, Arc<dyn ReauthChallenge>)>,
+    /// How `sessions:start` and a `:continue` with its answer in hand are retried.
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Default for ReauthSettings {
@@ -26,6 +29,7 @@ impl Default for ReauthSettings {
             uri: DEFAULT_REAUTH_URI.to_owned(),
             prompt: None,
             handlers: Vec::new(),
+            retry: reauth_retry_policy(),
         }
     }
 }
@@ -88,6 +92,7 @@ impl fmt::Debug for ReauthSettings {
                 "handlers",
                 &self.handlers.iter().map(|(t, _)| t).collect::<Vec<_>>(),
             )
+            .field("retry", &self.retry)
             .finish()
     }
 }

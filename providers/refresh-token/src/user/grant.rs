@@ -176,8 +176,9 @@ impl UserCredentials {
     }
 
     /// The reference's `get_rapt_token`: an access token for [`reauth::REAUTH_SCOPE`], then the
-    /// challenge protocol; returns the rapt token. Every error of the protocol is permanent, so
-    /// the retry layer never runs it, and so never asks the user, twice.
+    /// challenge protocol; returns the rapt token. The protocol retries its own requests where
+    /// that asks nobody again; every error it ends with is made permanent, so the retry layer
+    /// never runs it, and so never asks the user, twice.
     async fn reauthenticate(
         &self,
         transport: &dyn Transport,
