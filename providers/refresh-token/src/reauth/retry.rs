@@ -9,13 +9,6 @@ use std::hash::BuildHasher;
 
 use credkit_core::{Clock, Result, RetryPolicy};
 
-/// How the reauth API's requests are retried: the reference's policy for its token-endpoint
-/// requests (which its reauth requests go through), 3 attempts in all, about 1 s and then about
-/// 2 s apart, a `Retry-After` honoured up to 30 s: [`RetryPolicy::default`].
-pub(crate) fn reauth_retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
-}
-
 /// Runs `attempt` until it succeeds, fails permanently, or `policy` has no attempt left, waiting
 /// between attempts through `clock`. The last failure is returned as it is. `request` names the
 /// request in the debug log (never a URL or a body).
@@ -73,7 +66,7 @@ mod tests {
 
     #[test]
     fn the_policy_is_the_reference_s() {
-        let policy = reauth_retry_policy();
+        let policy = crate::reauth::ReauthSettings::default().retry;
         assert_eq!(policy.max_attempts(), 3);
         assert_eq!(policy.nominal_wait(1), std::time::Duration::from_secs(1));
         assert_eq!(policy.nominal_wait(2), std::time::Duration::from_secs(2));

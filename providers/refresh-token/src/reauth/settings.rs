@@ -9,7 +9,6 @@ use credkit_core::{BuildError, RetryPolicy};
 
 use super::builtin::{Password, PasswordPrompt, Saml, SecurityKey};
 use super::challenge::ReauthChallenge;
-use super::retry::reauth_retry_policy;
 use super::{DEFAULT_REAUTH_URI, SUPPORTED_CHALLENGES};
 
 /// What the reauth flow of one set of credentials uses.
@@ -19,7 +18,10 @@ pub(crate) struct ReauthSettings {
     pub(crate) prompt: Option<Arc<dyn PasswordPrompt>>,
     /// Plugged-in handlers by challenge type, in the order given; one per type.
     pub(crate) handlers: Vec<(String, Arc<dyn ReauthChallenge>)>,
-    /// How `sessions:start` and a `:continue` with its answer in hand are retried.
+    /// How `sessions:start` and a `:continue` with its answer in hand are retried: the
+    /// reference's policy for the requests its reauth flow sends (they go through its
+    /// token-endpoint helper), [`RetryPolicy::default`]: 3 attempts in all, about 1 s and then
+    /// about 2 s apart, a `Retry-After` honoured up to 30 s.
     pub(crate) retry: RetryPolicy,
 }
 
@@ -29,7 +31,7 @@ impl Default for ReauthSettings {
             uri: DEFAULT_REAUTH_URI.to_owned(),
             prompt: None,
             handlers: Vec::new(),
-            retry: reauth_retry_policy(),
+            retry: RetryPolicy::default(),
         }
     }
 }
