@@ -25,14 +25,30 @@
 //! one `POST {reauth}/v2/sessions/{id}:continue` per challenge, at most
 //! [`RUN_CHALLENGE_RETRY_LIMIT`] rounds; then the refresh once more with the rapt token it got.
 //! The new rapt token is kept: [`UserCredentials::rapt_token`], `to_json`, `to_record`, and
-//! every later refresh send it. Every failure of the flow is permanent and reads
-//! "Reauthentication failed. ..." with the reference's text.
+//! every later refresh send it. Every failure of the flow is permanent; its own failures read
+//! "Reauthentication failed. ..." with the reference's text, and an HTTP error of the reauth
+//! API is that API's error (its status kept).
+//!
+//! **Retries never ask twice.** As in the reference, `sessions:start` and each `:continue` are
+//! sent again after a transient failure (a 500, 503, 504, 408 or 429, and also a connection
+//! reset or timeout, which the reference does not retry): 3 attempts in all, about 1 s and then
+//! about 2 s apart ([`RetryPolicy::default`](credkit_core::RetryPolicy::default)), a
+//! `Retry-After` honoured up to 30 s, every wait on the credentials' clock. A `:continue` is
+//! sent again with the answer it already carries; a prompt or challenge handler never runs
+//! again, so the user is asked once per challenge. Any other failure (a 400, a 401) is not
+//! retried. A failure from `sessions:start` on is permanent, so the caching layer's own
+//! retries never start the challenges over; a transient failure before it (the grant for
+//! [`REAUTH_SCOPE`]) or after it (the last grant, which sends the rapt token already kept) is
+//! retried by that layer, which asks nobody either.
 //!
 //! **Reauthentication is interactive; the cache is not.** The flow may ask a person, so it runs
 //! only when a person waits: inside [`credkit_core::interactive`]. A refresh nobody waits for
 //! (refresh ahead on a spawner, one that `apply` started) reports the "Reauthentication is
-//! needed" error instead, and never calls the reauth API. The decision is made when the
-//! refusal arrives, in the poll that reads it:
+//! needed" error instead, and never calls the reauth API. The question is asked in the poll
+//! that reads the refusal, and again in the poll that would start each challenge's prompt or
+//! handler: a caller that gave up midway (its own timeout), leaving the refresh to a spawner's
+//! task or an `apply`, is no longer there to answer, so the flow then fails with the "not in an
+//! interactive session" error below and asks nobody:
 //!
 //! ```no_run
 //! use credkit_core::interactive::interactive;
@@ -93,10 +109,10 @@
 //! - A `"refresh_token": null` in a refresh response keeps the stored refresh token.
 //! - Tokens with CR, LF or other control characters are rejected.
 //! - Reauthentication runs only when a caller waits (above), and "interactive" means a prompt
-//!   or handler was given, not that standard input is a terminal. Its requests are not retried
-//!   one by one (the retry layer retries whole refreshes, and never one that reached the
-//!   challenges, so the user is asked once per refresh); the new rapt token is kept as soon as
-//!   it is obtained. "Reauthentication required." and "Reauthentication successful." are
+//!   or handler was given, not that standard input is a terminal. Its requests are retried as
+//!   the reference retries them (above), a connection reset or timeout included, and the
+//!   caching layer never starts the challenges over, so the user is asked once per challenge;
+//!   the new rapt token is kept as soon as it is obtained. "Reauthentication required." and "Reauthentication successful." are
 //!   `tracing` events, not lines on standard error.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]

@@ -1,16 +1,19 @@
 //! The reauth protocol: `sessions:start`, then `sessions/{id}:continue` once per challenge, until
-//! the API answers `AUTHENTICATED` with the rapt token.
+//! the API answers `AUTHENTICATED` with the rapt token. Each request is retried after a
+//! transient failure ([`with_retries`]); a challenge's handler runs once, and only in a poll a
+//! person waits on.
 
 use std::fmt::Write as _;
 
 use bytes::Bytes;
 use credkit_core::oauth::{self, scrub, zeroize_json};
-use credkit_core::{Clock, Error, ErrorKind, Result, Transport};
+use credkit_core::{Clock, Error, ErrorKind, Result, Transport, interactive};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::challenge::Challenge;
+use super::retry::with_retries;
 use super::settings::ReauthSettings;
 use crate::error;
 use crate::python_json::python_json;
@@ -106,7 +109,14 @@ pub(crate) async fn start(session: &Session<'_>, scopes: &[String]) -> Result<Me
         oauth_scopes_for_domain_policy_lookup: (!scopes.is_empty()).then_some(scopes),
     })?;
     let url = format!("{}/v2/sessions:start", base(session));
-    send(session, &url, body).await
+    // Nothing has been asked of the user yet: a transient failure costs only a wait.
+    with_retries(
+        session.clock,
+        &session.settings.retry,
+        "sessions:start",
+        || send(session, &url, body.clone()),
+    )
+    .await
 }
 
 /// Answers the first `READY` challenge of `msg` and sends the answer; `None` when there is no
@@ -136,6 +146,16 @@ pub(crate) async fn run_next_challenge(
             session.secrets,
         )));
     }
+    // Whether a person waits is decided here, in the poll that starts the handler (nothing
+    // awaits between this check and its first poll), not once when `invalid_rapt` came: the
+    // caller that started the refresh may have given up since, leaving it to a spawner's task
+    // or an `apply`, with nobody there to answer.
+    if !interactive::is_interactive() {
+        tracing::info!(
+            "a reauthentication challenge came, but no caller waits for this refresh any more (it is not polled inside credkit_core::interactive): not asking"
+        );
+        return Err(error::reauth_not_interactive());
+    }
     let Some(answer) = handler.respond(&challenge).await? else {
         return Ok(None);
     };
@@ -152,7 +172,16 @@ pub(crate) async fn run_next_challenge(
         base(session),
         path_segment(&msg.session_id)
     );
-    send(session, &url, body?).await.map(Some)
+    // The answer is in hand: a transient failure sends it again, and never asks again.
+    let body = body?;
+    with_retries(
+        session.clock,
+        &session.settings.retry,
+        "sessions:continue",
+        || send(session, &url, body.clone()),
+    )
+    .await
+    .map(Some)
 }
 
 fn base<'a>(session: &'a Session<'_>) -> &'a str {

@@ -4,8 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use credkit_core::BuildError;
 use credkit_core::endpoint::is_loopback_host;
+use credkit_core::{BuildError, RetryPolicy};
 
 use super::builtin::{Password, PasswordPrompt, Saml, SecurityKey};
 use super::challenge::ReauthChallenge;
@@ -18,6 +18,11 @@ pub(crate) struct ReauthSettings {
     pub(crate) prompt: Option<Arc<dyn PasswordPrompt>>,
     /// Plugged-in handlers by challenge type, in the order given; one per type.
     pub(crate) handlers: Vec<(String, Arc<dyn ReauthChallenge>)>,
+    /// How `sessions:start` and a `:continue` with its answer in hand are retried: the
+    /// reference's policy for the requests its reauth flow sends (they go through its
+    /// token-endpoint helper), [`RetryPolicy::default`]: 3 attempts in all, about 1 s and then
+    /// about 2 s apart, a `Retry-After` honoured up to 30 s.
+    pub(crate) retry: RetryPolicy,
 }
 
 impl Default for ReauthSettings {
@@ -26,6 +31,7 @@ impl Default for ReauthSettings {
             uri: DEFAULT_REAUTH_URI.to_owned(),
             prompt: None,
             handlers: Vec::new(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -88,6 +94,7 @@ impl fmt::Debug for ReauthSettings {
                 "handlers",
                 &self.handlers.iter().map(|(t, _)| t).collect::<Vec<_>>(),
             )
+            .field("retry", &self.retry)
             .finish()
     }
 }

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use credkit_core::interactive::interactive;
 use credkit_core::{ErrorKind, OAuthError, Result, SystemClock};
-use credkit_testing::{FakeChallenge, FakeTokenEndpoint, ReauthReply, Reply};
+use credkit_testing::{FakeChallenge, FakeClock, FakeTokenEndpoint, ReauthReply, Reply};
 use futures::executor::block_on;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -78,7 +80,9 @@ fn run(
         access_token: &token,
         secrets: &secrets,
     };
-    block_on(obtain_rapt(&session, scopes, limit)).map(|rapt| rapt.expose_secret().to_owned())
+    // Inside `interactive`: a person waits, as for a refresh an application awaits.
+    block_on(interactive(obtain_rapt(&session, scopes, limit)))
+        .map(|rapt| rapt.expose_secret().to_owned())
 }
 
 fn body(endpoint: &FakeTokenEndpoint, n: usize) -> String {
@@ -143,7 +147,7 @@ fn next(
         secrets: &secrets,
     };
     let msg = read_message(message.json().unwrap().to_string().as_bytes(), &[])?;
-    block_on(run_next_challenge(&session, &msg)).map(|m| m.is_some())
+    block_on(interactive(run_next_challenge(&session, &msg))).map(|m| m.is_some())
 }
 
 #[test]
@@ -262,6 +266,44 @@ fn obtain_rapt_not_interactive() {
     let err = run(&endpoint, &ReauthSettings::default(), &[], 5).unwrap_err();
     assert_eq!(err.to_string(), NOT_INTERACTIVE);
     assert_eq!(endpoint.request_count(), 1);
+}
+
+#[test]
+fn a_handler_is_never_started_outside_an_interactive_poll() {
+    // A handler for the challenge, but the flow is polled by nobody who waits (as a spawner's
+    // task does): the handler is not called, and no answer goes out.
+    let handler = Arc::new(Scripted::default());
+    let mut settings = ReauthSettings::default();
+    settings.plug("PASSWORD".into(), handler.clone());
+    let endpoint = script([
+        ReauthReply::challenge_required("123", [FakeChallenge::password(1)]),
+        ReauthReply::authenticated("rapt"),
+    ]);
+    let token = SecretString::from("token");
+    let session = Session {
+        transport: &endpoint,
+        clock: &SystemClock,
+        settings: &settings,
+        access_token: &token,
+        secrets: &[],
+    };
+    let err = block_on(obtain_rapt(&session, &[], 5)).unwrap_err();
+    assert_eq!(err.to_string(), NOT_INTERACTIVE);
+    assert_eq!(err.kind(), ErrorKind::ReauthRequired);
+    assert_eq!(handler.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(endpoint.request_count(), 1);
+    // A session authenticated at the start asks nobody, so needs nobody waiting.
+    let endpoint = script([ReauthReply::authenticated("rapt")]);
+    let session = Session {
+        transport: &endpoint,
+        ..session
+    };
+    assert_eq!(
+        block_on(obtain_rapt(&session, &[], 5))
+            .unwrap()
+            .expose_secret(),
+        "rapt"
+    );
 }
 
 #[test]
@@ -417,4 +459,205 @@ fn secrets_stay_out_of_debug() {
     assert!(!format!("{answer:?}").contains("hunter2"));
     let settings = with_password("hunter2");
     assert!(!format!("{settings:?}").contains("hunter2"));
+}
+
+// ===== retries of the requests that cannot ask again (issue 24) =====
+
+/// A password prompt counting its calls.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+#[async_trait]
+impl PasswordPrompt for Counting {
+    async fn password(&self, _prompt: &str) -> Result<SecretString> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(SecretString::from("hunter2"))
+    }
+}
+
+/// Runs the flow over `replies` with a counting password prompt on an auto-advancing
+/// [`FakeClock`]: the rapt (or the error), the endpoint, the prompt's count and the waits.
+struct Retried {
+    result: Result<String>,
+    endpoint: FakeTokenEndpoint,
+    asked: usize,
+    sleeps: Vec<Duration>,
+}
+
+fn run_retried(replies: impl IntoIterator<Item = Reply>) -> Retried {
+    let clock = FakeClock::new().with_auto_advance(true);
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_replies(replies);
+    let prompt = Arc::new(Counting::default());
+    let settings = ReauthSettings {
+        prompt: Some(prompt.clone()),
+        ..ReauthSettings::default()
+    };
+    let token = SecretString::from("token");
+    let secrets = [&token];
+    let session = Session {
+        transport: &endpoint,
+        clock: &clock,
+        settings: &settings,
+        access_token: &token,
+        secrets: &secrets,
+    };
+    let result = block_on(interactive(obtain_rapt(&session, &[], 5)))
+        .map(|rapt| rapt.expose_secret().to_owned());
+    Retried {
+        result,
+        endpoint,
+        asked: prompt.0.load(Ordering::SeqCst),
+        sleeps: clock.sleeps(),
+    }
+}
+
+fn paths(endpoint: &FakeTokenEndpoint) -> Vec<String> {
+    endpoint
+        .requests()
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect()
+}
+
+fn password_session() -> Reply {
+    ReauthReply::challenge_required("123", [FakeChallenge::password(1)]).to_reply()
+}
+
+fn done() -> Reply {
+    ReauthReply::authenticated("new_rapt_token").to_reply()
+}
+
+/// The reference's first wait: 1 s, plus or minus 10 %.
+fn assert_first_wait(wait: Duration) {
+    assert!(
+        (Duration::from_millis(900)..=Duration::from_millis(1100)).contains(&wait),
+        "{wait:?}"
+    );
+}
+
+const START: &str = "/v2/sessions:start";
+const CONTINUE: &str = "/v2/sessions/123:continue";
+
+#[test]
+fn a_transient_start_failure_is_sent_again_and_the_user_asked_once() {
+    let run = run_retried([
+        ReauthReply::api_error(503, "The service is unavailable.").to_reply(),
+        password_session(),
+        done(),
+    ]);
+    assert_eq!(run.result.unwrap(), "new_rapt_token");
+    assert_eq!(run.asked, 1);
+    assert_eq!(paths(&run.endpoint), [START, START, CONTINUE]);
+    assert_eq!(body(&run.endpoint, 0), body(&run.endpoint, 1));
+    assert_eq!(run.sleeps.len(), 1);
+    assert_first_wait(run.sleeps[0]);
+}
+
+#[test]
+fn a_reset_and_a_timeout_of_start_are_transient_too() {
+    let run = run_retried([Reply::reset(), Reply::stall(), done()]);
+    assert_eq!(run.result.unwrap(), "new_rapt_token");
+    assert_eq!(paths(&run.endpoint), [START, START, START]);
+    assert_eq!(run.asked, 0);
+    assert_eq!(run.sleeps.len(), 2);
+    assert_first_wait(run.sleeps[0]);
+    assert!(
+        (Duration::from_millis(1800)..=Duration::from_millis(2200)).contains(&run.sleeps[1]),
+        "{:?}",
+        run.sleeps
+    );
+}
+
+#[test]
+fn start_failing_past_the_attempts_reports_the_last_failure() {
+    let run = run_retried([ReauthReply::api_error(503, "The service is unavailable.").to_reply()]);
+    let err = run.result.unwrap_err();
+    assert_eq!(err.http_status(), Some(503));
+    assert!(err.is_transient(), "as the transport reported it");
+    assert_eq!(paths(&run.endpoint), [START, START, START]);
+    assert_eq!(run.asked, 0);
+    assert_eq!(run.sleeps.len(), 2);
+}
+
+#[test]
+fn a_permanent_start_failure_is_not_sent_again() {
+    for status in [400, 401, 403, 404, 502] {
+        let run = run_retried([
+            ReauthReply::api_error(status, "no").to_reply(),
+            password_session(),
+            done(),
+        ]);
+        let err = run.result.unwrap_err();
+        assert_eq!(err.http_status(), Some(status));
+        assert!(!err.is_transient());
+        assert_eq!(paths(&run.endpoint), [START], "{status}");
+        assert!(run.sleeps.is_empty());
+        assert_eq!(run.asked, 0);
+    }
+}
+
+#[test]
+fn a_transient_continue_failure_resends_the_same_answer_without_asking_again() {
+    let run = run_retried([
+        password_session(),
+        Reply::reset(),
+        ReauthReply::api_error(503, "The service is unavailable.").to_reply(),
+        done(),
+    ]);
+    assert_eq!(run.result.unwrap(), "new_rapt_token");
+    assert_eq!(run.asked, 1);
+    assert_eq!(paths(&run.endpoint), [START, CONTINUE, CONTINUE, CONTINUE]);
+    let sent = body(&run.endpoint, 1);
+    assert!(sent.contains(r#""proposalResponse": {"credential": "hunter2"}"#));
+    assert_eq!(body(&run.endpoint, 2), sent);
+    assert_eq!(body(&run.endpoint, 3), sent);
+    assert_eq!(run.sleeps.len(), 2);
+}
+
+#[test]
+fn continue_failing_past_the_attempts_asks_once_and_reports_the_failure() {
+    let run = run_retried([
+        password_session(),
+        ReauthReply::api_error(429, "Slow down.")
+            .to_reply()
+            .with_header("retry-after", "5"),
+    ]);
+    let err = run.result.unwrap_err();
+    assert_eq!(err.http_status(), Some(429));
+    assert_eq!(run.asked, 1);
+    assert_eq!(paths(&run.endpoint), [START, CONTINUE, CONTINUE, CONTINUE]);
+    // The endpoint's Retry-After is longer than the policy's waits: it is honoured.
+    assert_eq!(run.sleeps, [Duration::from_secs(5), Duration::from_secs(5)]);
+}
+
+#[test]
+fn a_permanent_continue_failure_is_not_sent_again() {
+    let run = run_retried([
+        password_session(),
+        ReauthReply::api_error(400, "Wrong password.").to_reply(),
+        done(),
+    ]);
+    let err = run.result.unwrap_err();
+    assert_eq!(err.http_status(), Some(400));
+    assert_eq!(run.asked, 1);
+    assert_eq!(paths(&run.endpoint), [START, CONTINUE]);
+    assert!(run.sleeps.is_empty());
+}
+
+#[test]
+fn each_round_asks_once_however_often_its_answer_is_sent() {
+    let run = run_retried([
+        password_session(),
+        Reply::reset(),
+        ReauthReply::challenge_pending("123", [FakeChallenge::password(2)]).to_reply(),
+        Reply::reset(),
+        done(),
+    ]);
+    assert_eq!(run.result.unwrap(), "new_rapt_token");
+    assert_eq!(run.asked, 2);
+    assert_eq!(
+        paths(&run.endpoint),
+        [START, CONTINUE, CONTINUE, CONTINUE, CONTINUE]
+    );
 }

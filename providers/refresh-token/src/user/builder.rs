@@ -202,8 +202,8 @@ impl UserCredentialsBuilder {
     ///
     /// On, the flow runs only when a caller waits for the refresh inside
     /// [`credkit_core::interactive`]; a refresh nobody waits for (refresh ahead on a spawner,
-    /// one started by `apply`) still fails with that error. See the crate docs on
-    /// reauthentication.
+    /// one started by `apply`) still fails with that error, and a challenge is answered only if
+    /// a caller still waits when it comes. See the crate docs on reauthentication.
     ///
     /// ```
     /// use credkit_refresh_token::{prompt_fn, UserCredentials};

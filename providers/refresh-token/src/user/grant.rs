@@ -119,7 +119,9 @@ impl UserCredentials {
         let token = match self.post_grant(transport.as_ref(), &grant, &secrets).await {
             Err(err) if reauth::is_reauth_challenge(&err) => {
                 // Decided here, at the trigger, in the poll that found it: a refresh nobody
-                // waits for (refresh ahead on a spawner, one `apply` started) never asks.
+                // waits for (refresh ahead on a spawner, one `apply` started) never calls the
+                // reauth API. The flow asks again before each challenge, in the poll that
+                // would prompt: the waiting caller may have left by then.
                 if !config.enable_reauth_refresh || !interactive::is_interactive() {
                     if config.enable_reauth_refresh {
                         tracing::info!(
@@ -174,8 +176,9 @@ impl UserCredentials {
     }
 
     /// The reference's `get_rapt_token`: an access token for [`reauth::REAUTH_SCOPE`], then the
-    /// challenge protocol; returns the rapt token. Every error of the protocol is permanent, so
-    /// the retry layer never runs it, and so never asks the user, twice.
+    /// challenge protocol; returns the rapt token. The protocol retries its own requests where
+    /// that asks nobody again; every error it ends with is made permanent, so the retry layer
+    /// never runs it, and so never asks the user, twice.
     async fn reauthenticate(
         &self,
         transport: &dyn Transport,

@@ -101,3 +101,5 @@ impl Transport for Scripted {
             .unwrap())
     }
 }
+
+pub mod reauth;
