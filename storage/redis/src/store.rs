@@ -1,4 +1,24 @@
 //! `RedisStorage`: records in Redis hashes, written by generation-fenced compare-and-set.
+//!
+//! **Failover.** A store under a lease is refused only when the record's generation is
+//! *higher* than the lease's fence, not whenever it differs. While Redis keeps its writes,
+//! generations only grow, and a holder that took the lease after this one (and so may hold a
+//! record made from this one's, or a newer rotation) writes a higher generation: it wins. A
+//! *lower* generation means Redis lost writes (a failover to a replica that lagged, a removal,
+//! a restart without persistence), and the holder's record was made from a newer one than
+//! Redis holds now. An exact-match fence refused it, after which `Credentials` adopted the
+//! older record and dropped the rotation it held (with a strictly rotating server, the user is
+//! logged out at the next refresh). So such a store lands, at the fence plus one: past every
+//! generation the holder knew, so a holder whose lease began on the lost history is fenced off
+//! by it. A number can then be reused (the replica's generation 6 is not the lost 6), but a
+//! record at or below the fence that is not the one the lease began on was made under a later
+//! lease from an older record than the holder's, with an older refresh token (which a strictly
+//! rotating server had already refused): the holder that knew more wins it. Nobody is fenced
+//! for good: a fence lives as long as its lease, and the next lease starts from the generation
+//! it finds. What a replica never got cannot be given back: a process that was not refreshing
+//! during the failover adopts the older record at its next refresh (`Credentials` trusts the
+//! record under the lease), so where rotations are strict, keep replicas in step
+//! (`min-replicas-to-write`, `WAIT`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,11 +58,15 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   [`LeaseOptions::wait`] on its clock. A holder that dies frees the key when the time to
 ///   live runs out.
 /// - **Fencing**: taking the lease reads the record's generation. A store made while this
-///   handle holds the lease succeeds only if the generation is still that one (a Lua
+///   handle holds the lease is refused if the generation has grown past that one (a Lua
 ///   compare-and-set), so a holder whose lease lapsed mid-refresh cannot overwrite a rotation
 ///   another holder stored since: its store fails with a permanent
 ///   [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error. Stores without the lease
 ///   always land and move the generation on.
+/// - **Failover**: when the generation went *backwards* under a lease (a failover to a replica
+///   that lost the last writes, a removed record), the holder's record is the newer one: its
+///   store lands, at a generation past every one the holder knew, and the lease stays held. A
+///   holder is never fenced for good: the next lease starts from the generation it finds.
 /// - **Failures**: a server out of reach is a transient error (the connection manager
 ///   reconnects by itself), so `Credentials` keeps serving by its lease policy.
 /// - **Secrets** are stored as they are; Redis is the trust boundary. To encrypt records
@@ -375,7 +399,16 @@ impl Storage for RedisStorage {
             .await
             .map_err(|err| error::command("storing a credential record", err))?;
         match (stored, fence) {
-            (1, Some(fence)) => {
+            (1 | 2, Some(fence)) => {
+                if stored == 2 {
+                    tracing::warn!(
+                        fence = fence.generation,
+                        generation,
+                        "the credential record in Redis was older than the one this lease began on \
+                         (a failover to a replica that lost the last writes, or a removal); \
+                         this holder's newer record replaced it"
+                    );
+                }
                 // The next store under the same lease expects this generation.
                 if let Some(held) = self.fences().get_mut(&names.record)
                     && held.owner == fence.owner
