@@ -54,6 +54,7 @@
 
 mod codec;
 mod error;
+mod fence;
 mod keys;
 mod lease;
 mod scripts;

@@ -20,9 +20,8 @@
 //! record under the lease), so where rotations are strict, keep replicas in step
 //! (`min-replicas-to-write`, `WAIT`).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,6 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::codec::{PlainJson, RecordCodec};
 use crate::error;
+use crate::fence::Fences;
 use crate::keys::Names;
 use crate::scripts;
 
@@ -73,8 +73,12 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   before they leave the process, give a [`RecordCodec`] to
 ///   [`RedisStorageBuilder::with_codec`].
 ///
-/// Needs a tokio runtime (the redis crate's connection manager runs on it). Clones share the
-/// connection.
+/// - **Clones** share the connection and settings, not leases: each clone is a holder of its
+///   own, and a store is fenced only by the leases taken through the same clone, as if
+///   another process made it. Give each `Credentials` its own clone
+///   (`with_storage(storage.clone(), key)`), not one shared `Arc<RedisStorage>`.
+///
+/// Needs a tokio runtime (the redis crate's connection manager runs on it).
 ///
 /// ```no_run
 /// use credkit_core::{AccessToken, CredentialRecord, Storage};
@@ -89,9 +93,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
 pub struct RedisStorage {
     pub(crate) inner: Arc<Inner>,
+    /// The leases taken through this handle, which fence its stores. Not shared by clones:
+    /// each clone is a holder of its own.
+    fences: Arc<Mutex<Fences>>,
 }
 
 pub(crate) struct Inner {
@@ -102,19 +108,6 @@ pub(crate) struct Inner {
     pub(crate) lease_ttl: Duration,
     pub(crate) poll_interval: Duration,
     codec: Arc<dyn RecordCodec>,
-    /// The generation each key's lease began on, while this handle holds it: stores to those
-    /// keys are fenced by it. Keyed by the record's Redis name.
-    pub(crate) fences: Mutex<HashMap<String, Fence>>,
-}
-
-/// The lease this handle holds on a key, and the generation a store must find.
-#[derive(Clone, Debug)]
-pub(crate) struct Fence {
-    pub(crate) owner: String,
-    pub(crate) generation: i64,
-    /// The lease handle's `is_held`: cleared when a store is fenced off, so `Credentials`
-    /// knows the lease lapsed and loads the newer record.
-    pub(crate) held: Arc<AtomicBool>,
 }
 
 /// Builds a [`RedisStorage`]: the prefix, the lease's timing, the connection's timeouts and
@@ -236,12 +229,29 @@ impl RedisStorage {
             .map_err(|err| error::command("connecting", err))
     }
 
-    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, HashMap<String, Fence>> {
+    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, Fences> {
         // Each critical section is one map operation: a poisoned lock still guards whole data.
-        self.inner
-            .fences
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.fences.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This handle itself, fences and all (a clone is another holder): for the tasks that act
+    /// for one of its leases.
+    pub(crate) fn same_holder(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            fences: Arc::clone(&self.fences),
+        }
+    }
+}
+
+impl Clone for RedisStorage {
+    /// Another handle on the same connection and settings, holding no lease: a holder of its
+    /// own, whose stores are fenced only by the leases taken through it.
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            fences: Arc::default(),
+        }
     }
 }
 
@@ -355,8 +365,8 @@ impl RedisStorageBuilder {
                 lease_ttl: self.lease_ttl,
                 poll_interval: self.poll_interval,
                 codec: self.codec,
-                fences: Mutex::new(HashMap::new()),
             }),
+            fences: Arc::default(),
         })
     }
 }
@@ -385,7 +395,7 @@ impl Storage for RedisStorage {
         let names = self.names(key);
         let json = record.to_json()?;
         let bytes = Zeroizing::new(self.inner.codec.encode(&json)?);
-        let fence = self.fences().get(&names.record).cloned();
+        let fence = self.fences().fence(&names.record);
         let expected = fence
             .as_ref()
             .map(|fence| fence.generation.to_string())
@@ -409,17 +419,13 @@ impl Storage for RedisStorage {
                          this holder's newer record replaced it"
                     );
                 }
-                // The next store under the same lease expects this generation.
-                if let Some(held) = self.fences().get_mut(&names.record)
-                    && held.owner == fence.owner
-                {
-                    held.generation = generation;
-                }
+                self.fences().landed(&names.record, &fence, generation);
                 Ok(())
             }
             (1, None) => Ok(()),
             (0, Some(fence)) => {
                 fence.held.store(false, Ordering::Release);
+                self.fences().refused(&names.record, generation);
                 Err(error::fenced(fence.generation, generation))
             }
             _ => Err(error::unexpected_reply("storing a credential record")),
