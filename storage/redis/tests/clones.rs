@@ -195,10 +195,10 @@ async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation(
     let storage = RedisStorage::new(&server.url()).unwrap();
     storage.store(KEY, &expired("at-0", "rt-0")).await.unwrap();
     storage
-        .store(OTHER, &expired("at-0", "rt-0"))
+        .store(OTHER, &expired("other-at-0", "other-rt-0"))
         .await
         .unwrap();
-    let (issuer, other_issuer) = (Issuer::strict(), Issuer::strict());
+    let (issuer, other_issuer) = (Issuer::strict(), Issuer::strict_named("other-"));
 
     let slow = Rotating::gated(&issuer);
     let first = Credentials::builder(Arc::clone(&slow))
@@ -216,34 +216,35 @@ async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation(
         .with_storage(storage.clone(), OTHER)
         .build()
         .unwrap();
-    assert_eq!(
-        second
-            .access_token()
-            .await
-            .unwrap()
-            .secret()
-            .expose_secret(),
-        "at-1"
-    );
-    assert_eq!(
-        second.refresh().await.unwrap().secret().expose_secret(),
-        "at-2"
-    );
+    let token = second.access_token().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "other-at-1");
+    let token = second.refresh().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "other-at-2");
     slow.open();
 
-    assert_eq!(
-        caller.await.unwrap().unwrap().secret().expose_secret(),
-        "at-1"
-    );
+    let token = caller.await.unwrap().unwrap();
+    assert_eq!(token.secret().expose_secret(), "at-1");
     assert_eq!(stored_refresh(&storage, KEY).await, "rt-1");
-    assert_eq!(stored_refresh(&storage, OTHER).await, "rt-2");
-    assert_eq!(slow.adopted(), ["rt-0", "rt-0"]);
-    assert_eq!(fast.adopted(), ["rt-0", "rt-0"]);
+    assert_eq!(stored_refresh(&storage, OTHER).await, "other-rt-2");
+    // Each adopted only its own key's record.
+    assert!(!slow.adopted().is_empty());
+    assert!(
+        slow.adopted().iter().all(|rt| rt == "rt-0"),
+        "{:?}",
+        slow.adopted()
+    );
+    assert!(!fast.adopted().is_empty());
+    assert!(
+        fast.adopted().iter().all(|rt| rt == "other-rt-0"),
+        "{:?}",
+        fast.adopted()
+    );
     // Both keep working.
     slow.open();
-    assert_eq!(
-        first.refresh().await.unwrap().secret().expose_secret(),
-        "at-2"
-    );
-    assert_eq!(stored_refresh(&storage, KEY).await, "rt-2");
+    let token = first.refresh().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "at-2");
+    assert_eq!(stored_refresh(&storage, KEY).await, issuer.latest());
+    let token = second.refresh().await.unwrap();
+    assert_eq!(token.secret().expose_secret(), "other-at-3");
+    assert_eq!(stored_refresh(&storage, OTHER).await, other_issuer.latest());
 }

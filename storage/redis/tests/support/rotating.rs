@@ -15,6 +15,8 @@ pub(crate) struct Issuer {
     /// Strict: only the last refresh token issued is accepted (each one is good once).
     /// Lenient: any refresh token issued so far is accepted.
     strict: bool,
+    /// Put before every token's name: tokens of two issuers never look alike.
+    prefix: &'static str,
     /// Every refresh token issued, oldest first; `rt-N` is the N-th (from `rt-0`).
     issued: Mutex<Vec<String>>,
 }
@@ -22,18 +24,24 @@ pub(crate) struct Issuer {
 impl Issuer {
     /// An issuer that gave out `rt-0` and accepts only the latest refresh token.
     pub(crate) fn strict() -> Arc<Self> {
-        Self::new(true)
+        Self::new(true, "")
+    }
+
+    /// As [`strict`](Self::strict), with `prefix` before every token's name (`PREFIXrt-0`).
+    pub(crate) fn strict_named(prefix: &'static str) -> Arc<Self> {
+        Self::new(true, prefix)
     }
 
     /// An issuer that gave out `rt-0` and accepts any refresh token it issued.
     pub(crate) fn lenient() -> Arc<Self> {
-        Self::new(false)
+        Self::new(false, "")
     }
 
-    fn new(strict: bool) -> Arc<Self> {
+    fn new(strict: bool, prefix: &'static str) -> Arc<Self> {
         Arc::new(Self {
             strict,
-            issued: Mutex::new(vec!["rt-0".to_owned()]),
+            prefix,
+            issued: Mutex::new(vec![format!("{prefix}rt-0")]),
         })
     }
 
@@ -51,9 +59,9 @@ impl Issuer {
                 format!("invalid_grant: {refresh} is not the refresh token in force"),
             ));
         }
-        let n = issued.len();
-        issued.push(format!("rt-{n}"));
-        Ok((format!("at-{n}"), format!("rt-{n}")))
+        let (n, prefix) = (issued.len(), self.prefix);
+        issued.push(format!("{prefix}rt-{n}"));
+        Ok((format!("{prefix}at-{n}"), format!("{prefix}rt-{n}")))
     }
 
     /// The last refresh token issued: the one a strict server accepts now.
@@ -75,12 +83,13 @@ pub(crate) struct Rotating {
 }
 
 impl Rotating {
-    /// A source holding `rt-0` that fetches at once.
+    /// A source holding its issuer's first refresh token, that fetches at once.
     pub(crate) fn new(issuer: &Arc<Issuer>) -> Arc<Self> {
         Self::build(issuer, None)
     }
 
-    /// A source holding `rt-0` whose every fetch waits for [`open`](Rotating::open).
+    /// A source holding its issuer's first refresh token, whose every fetch waits for
+    /// [`open`](Rotating::open).
     pub(crate) fn gated(issuer: &Arc<Issuer>) -> Arc<Self> {
         Self::build(issuer, Some(Semaphore::new(0)))
     }
@@ -88,7 +97,7 @@ impl Rotating {
     fn build(issuer: &Arc<Issuer>, gate: Option<Semaphore>) -> Arc<Self> {
         Arc::new(Self {
             issuer: Arc::clone(issuer),
-            holds: Mutex::new("rt-0".to_owned()),
+            holds: Mutex::new(format!("{}rt-0", issuer.prefix)),
             gate,
             started: Notify::new(),
             adopted: Mutex::new(Vec::new()),
