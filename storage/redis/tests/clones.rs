@@ -110,13 +110,23 @@ async fn one_handle_with_two_leases_on_a_key_never_lets_the_lapsed_one_through()
         current.is_held(),
         "the record is the one its lease began on"
     );
-    // Once the lapsed lease is gone, the current one fences alone.
-    drop(lapsed);
-    shared.store(KEY, &record("rt-current")).await.unwrap();
-    shared.store(KEY, &record("rt-current-2")).await.unwrap();
-    assert!(current.is_held());
-    current.release().await.unwrap();
-    assert_eq!(stored_refresh(&shared, KEY).await, "rt-current-2");
+    // A record newer than both leases began on: both have lapsed.
+    elsewhere
+        .store(KEY, &record("rt-elsewhere-2"))
+        .await
+        .unwrap();
+    assert!(shared.store(KEY, &record("rt-either")).await.is_err());
+    assert!(!current.is_held());
+    assert_eq!(stored_refresh(&shared, KEY).await, "rt-elsewhere-2");
+    drop((lapsed, current));
+
+    // With one lease again, it fences alone and moves on with each store.
+    let only = shared.lease(KEY, &wait()).await.unwrap().unwrap();
+    shared.store(KEY, &record("rt-only")).await.unwrap();
+    shared.store(KEY, &record("rt-only-2")).await.unwrap();
+    assert!(only.is_held());
+    only.release().await.unwrap();
+    assert_eq!(stored_refresh(&shared, KEY).await, "rt-only-2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
