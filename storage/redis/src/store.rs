@@ -247,7 +247,8 @@ impl RedisStorage {
 impl Clone for RedisStorage {
     /// Another handle on the same connection and settings, holding no lease: a holder of its
     /// own, whose stores are fenced only by the leases taken through it.
-    fn clone(&self) -> Self {
+    // (Named, not `Self`: the public API reads as it did when this impl was derived.)
+    fn clone(&self) -> RedisStorage {
         Self {
             inner: Arc::clone(&self.inner),
             fences: Arc::default(),

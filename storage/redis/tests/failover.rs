@@ -10,8 +10,7 @@
 
 mod support;
 
-use std::fmt::{Debug, Write as _};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use credkit_core::{CredentialRecord, Credentials, ErrorKind, LeaseOptions, Storage, SystemClock};
@@ -72,62 +71,6 @@ async fn a_holder_whose_generation_went_backwards_still_stores_its_newer_record(
     // A second store under the same lease expects the generation the first one wrote.
     storage.store(KEY, &record("rt-9")).await.unwrap();
     assert_eq!(server.generation(&name), 9);
-    lease.release().await.unwrap();
-}
-
-/// Keeps the message of every warning logged on the thread it is the default on.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Warnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message<'a>(&'a mut String);
-        impl tracing::field::Visit for Message<'_> {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-                if field.name() == "message" {
-                    let _ = write!(self.0, "{value:?}");
-                }
-            }
-        }
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut message = String::new();
-            event.record(&mut Message(&mut message));
-            self.0.lock().unwrap().push(message);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_store_over_a_record_that_went_backwards_is_logged_for_operators() {
-    let warnings = Warnings::default();
-    let _default = tracing::subscriber::set_default(warnings.clone());
-    let server = RedisServer::start();
-    let storage = RedisStorage::new(&server.url()).unwrap();
-    let name = storage.record_key(KEY);
-    stores(&storage, 1).await;
-    let replica = server.snapshot(&name);
-    stores(&storage, 1).await;
-    let lease = storage.lease(KEY, &wait()).await.unwrap().unwrap();
-    storage.store(KEY, &record("rt-3")).await.unwrap();
-    assert!(warnings.0.lock().unwrap().is_empty(), "a store as usual");
-    server.restore(&name, &replica);
-    storage.store(KEY, &record("rt-4")).await.unwrap();
-    let logged = warnings.0.lock().unwrap().clone();
-    assert_eq!(logged.len(), 1, "{logged:?}");
-    assert!(
-        logged[0].contains("older than the one this lease began on"),
-        "{logged:?}"
-    );
     lease.release().await.unwrap();
 }
 
