@@ -13,9 +13,10 @@ use futures::future::{Either, select};
 use redis::aio::PubSub;
 
 use crate::error;
+use crate::fence::Fence;
 use crate::keys::Names;
 use crate::scripts;
-use crate::store::{Fence, RedisStorage};
+use crate::store::RedisStorage;
 
 /// Takes the lease on `key`, waiting at most `options.wait()` on its clock.
 pub(crate) async fn take(
@@ -81,7 +82,7 @@ async fn try_take(storage: &RedisStorage, names: &Names, owner: &str) -> Result<
     // Armed while the attempt is in flight: if it is cancelled after the server took the
     // lease for us, the lease is given back rather than held until its time to live.
     let mut guard = Unwind {
-        storage: storage.clone(),
+        storage: storage.same_holder(),
         names: names.clone(),
         owner: owner.to_owned(),
         armed: true,
@@ -101,8 +102,8 @@ async fn try_take(storage: &RedisStorage, names: &Names, owner: &str) -> Result<
 /// The lease is ours: fence stores by `generation`, renew it in the background.
 fn held(storage: &RedisStorage, names: Names, owner: String, generation: i64) -> Lease {
     let is_held = Arc::new(AtomicBool::new(true));
-    storage.fences().insert(
-        names.record.clone(),
+    storage.fences().taken(
+        &names.record,
         Fence {
             owner: owner.clone(),
             generation,
@@ -111,14 +112,14 @@ fn held(storage: &RedisStorage, names: Names, owner: String, generation: i64) ->
     );
     let renewal = tokio::runtime::Handle::try_current().ok().map(|runtime| {
         runtime.spawn(renew(
-            storage.clone(),
+            storage.same_holder(),
             names.clone(),
             owner.clone(),
             Arc::clone(&is_held),
         ))
     });
     Lease::new(RedisLease {
-        storage: storage.clone(),
+        storage: storage.same_holder(),
         names,
         owner,
         is_held,
@@ -175,13 +176,7 @@ async fn release(storage: &RedisStorage, names: &Names, owner: &str) -> Result<(
 }
 
 fn forget_fence(storage: &RedisStorage, names: &Names, owner: &str) {
-    let mut fences = storage.fences();
-    if fences
-        .get(&names.record)
-        .is_some_and(|fence| fence.owner == owner)
-    {
-        fences.remove(&names.record);
-    }
+    storage.fences().forget(&names.record, owner);
 }
 
 /// Releases in the background (a drop cannot wait); without a runtime, the time to live frees
@@ -189,7 +184,7 @@ fn forget_fence(storage: &RedisStorage, names: &Names, owner: &str) {
 fn release_later(storage: &RedisStorage, names: &Names, owner: &str) {
     forget_fence(storage, names, owner);
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let (storage, names, owner) = (storage.clone(), names.clone(), owner.to_owned());
+        let (storage, names, owner) = (storage.same_holder(), names.clone(), owner.to_owned());
         runtime.spawn(async move {
             if let Err(err) = release(&storage, &names, &owner).await {
                 tracing::warn!(error = %err, "a dropped refresh lease could not be released; it lapses by its time to live");

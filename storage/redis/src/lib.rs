@@ -6,7 +6,9 @@
 //! refreshes under its lease (`SET NX PX` with a random owner, renewed while held, released by
 //! an atomic compare-and-delete that wakes waiting processes through pub/sub), and every store
 //! made under the lease is fenced by the generation the lease began on: a holder whose lease
-//! lapsed mid-refresh cannot overwrite a newer rotation.
+//! lapsed mid-refresh cannot overwrite a newer rotation. After a failover to a replica that
+//! lost the last writes, a holder's newer record is still stored, not refused; and each clone
+//! of a [`RedisStorage`] is fenced by its own leases only, as a separate process is.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -54,6 +56,7 @@
 
 mod codec;
 mod error;
+mod fence;
 mod keys;
 mod lease;
 mod scripts;

@@ -5,17 +5,30 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// Stores a record. `KEYS[1]`: the record hash. `ARGV[1]`: the bytes; `ARGV[2]`: the
-/// generation the store expects, or `""` for an unfenced store. Replies `{1, new generation}`,
-/// or `{0, found generation}` when fenced off.
+/// generation of the lease the store is made under (its fence), or `""` for an unfenced store.
+///
+/// A fenced store is refused only when the record is at a higher generation than its fence
+/// (another holder stored since the lease began), and then replies `{0, found generation}`.
+/// A lower generation means the record went backwards (a failover to a replica that lost the
+/// last writes, a removal): the store lands at the fence's generation plus one, so that the
+/// generation moves past every one this holder knew, and replies `{2, new generation}`.
+/// Otherwise it lands at the found generation plus one and replies `{1, new generation}`.
 pub(crate) static STORE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local found = tonumber(redis.call('HGET', KEYS[1], 'gen') or '0')
-if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= found then
+local fence = tonumber(ARGV[2])
+if fence and found > fence then
   return {0, found}
 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'gen', found + 1)
-return {1, found + 1}
+local reply = 1
+local generation = found + 1
+if fence and found < fence then
+  reply = 2
+  generation = fence + 1
+end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'gen', generation)
+return {reply, generation}
 ",
     )
 });

@@ -1,8 +1,27 @@
 //! `RedisStorage`: records in Redis hashes, written by generation-fenced compare-and-set.
+//!
+//! **Failover.** A store under a lease is refused only when the record's generation is
+//! *higher* than the lease's fence, not whenever it differs. While Redis keeps its writes,
+//! generations only grow, and a holder that took the lease after this one (and so may hold a
+//! record made from this one's, or a newer rotation) writes a higher generation: it wins. A
+//! *lower* generation means Redis lost writes (a failover to a replica that lagged, a removal,
+//! a restart without persistence), and the holder's record was made from a newer one than
+//! Redis holds now. An exact-match fence refused it, after which `Credentials` adopted the
+//! older record and dropped the rotation it held (with a strictly rotating server, the user is
+//! logged out at the next refresh). So such a store lands, at the fence plus one: past every
+//! generation the holder knew, so a holder whose lease began on the lost history is fenced off
+//! by it. A number can then be reused (the replica's generation 6 is not the lost 6), but a
+//! record at or below the fence that is not the one the lease began on was made under a later
+//! lease from an older record than the holder's, with an older refresh token (which a strictly
+//! rotating server had already refused): the holder that knew more wins it. Nobody is fenced
+//! for good: a fence lives as long as its lease, and the next lease starts from the generation
+//! it finds. What a replica never got cannot be given back: a process that was not refreshing
+//! during the failover adopts the older record at its next refresh (`Credentials` trusts the
+//! record under the lease), so where rotations are strict, keep replicas in step
+//! (`min-replicas-to-write`, `WAIT`).
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -14,6 +33,7 @@ use zeroize::Zeroizing;
 
 use crate::codec::{PlainJson, RecordCodec};
 use crate::error;
+use crate::fence::Fences;
 use crate::keys::Names;
 use crate::scripts;
 
@@ -38,19 +58,27 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 ///   [`LeaseOptions::wait`] on its clock. A holder that dies frees the key when the time to
 ///   live runs out.
 /// - **Fencing**: taking the lease reads the record's generation. A store made while this
-///   handle holds the lease succeeds only if the generation is still that one (a Lua
+///   handle holds the lease is refused if the generation has grown past that one (a Lua
 ///   compare-and-set), so a holder whose lease lapsed mid-refresh cannot overwrite a rotation
 ///   another holder stored since: its store fails with a permanent
 ///   [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error. Stores without the lease
 ///   always land and move the generation on.
+/// - **Failover**: when the generation went *backwards* under a lease (a failover to a replica
+///   that lost the last writes, a removed record), the holder's record is the newer one: its
+///   store lands, at a generation past every one the holder knew, and the lease stays held. A
+///   holder is never fenced for good: the next lease starts from the generation it finds.
 /// - **Failures**: a server out of reach is a transient error (the connection manager
 ///   reconnects by itself), so `Credentials` keeps serving by its lease policy.
 /// - **Secrets** are stored as they are; Redis is the trust boundary. To encrypt records
 ///   before they leave the process, give a [`RecordCodec`] to
 ///   [`RedisStorageBuilder::with_codec`].
 ///
-/// Needs a tokio runtime (the redis crate's connection manager runs on it). Clones share the
-/// connection.
+/// - **Clones** share the connection and settings, not leases: each clone is a holder of its
+///   own, and a store is fenced only by the leases taken through the same clone, as if
+///   another process made it. Give each `Credentials` its own clone
+///   (`with_storage(storage.clone(), key)`), not one shared `Arc<RedisStorage>`.
+///
+/// Needs a tokio runtime (the redis crate's connection manager runs on it).
 ///
 /// ```no_run
 /// use credkit_core::{AccessToken, CredentialRecord, Storage};
@@ -65,9 +93,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone)]
 pub struct RedisStorage {
     pub(crate) inner: Arc<Inner>,
+    /// The leases taken through this handle, which fence its stores. Not shared by clones:
+    /// each clone is a holder of its own.
+    fences: Arc<Mutex<Fences>>,
 }
 
 pub(crate) struct Inner {
@@ -78,19 +108,6 @@ pub(crate) struct Inner {
     pub(crate) lease_ttl: Duration,
     pub(crate) poll_interval: Duration,
     codec: Arc<dyn RecordCodec>,
-    /// The generation each key's lease began on, while this handle holds it: stores to those
-    /// keys are fenced by it. Keyed by the record's Redis name.
-    pub(crate) fences: Mutex<HashMap<String, Fence>>,
-}
-
-/// The lease this handle holds on a key, and the generation a store must find.
-#[derive(Clone, Debug)]
-pub(crate) struct Fence {
-    pub(crate) owner: String,
-    pub(crate) generation: i64,
-    /// The lease handle's `is_held`: cleared when a store is fenced off, so `Credentials`
-    /// knows the lease lapsed and loads the newer record.
-    pub(crate) held: Arc<AtomicBool>,
 }
 
 /// Builds a [`RedisStorage`]: the prefix, the lease's timing, the connection's timeouts and
@@ -212,12 +229,30 @@ impl RedisStorage {
             .map_err(|err| error::command("connecting", err))
     }
 
-    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, HashMap<String, Fence>> {
+    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, Fences> {
         // Each critical section is one map operation: a poisoned lock still guards whole data.
-        self.inner
-            .fences
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.fences.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// This handle itself, fences and all (a clone is another holder): for the tasks that act
+    /// for one of its leases.
+    pub(crate) fn same_holder(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            fences: Arc::clone(&self.fences),
+        }
+    }
+}
+
+impl Clone for RedisStorage {
+    /// Another handle on the same connection and settings, holding no lease: a holder of its
+    /// own, whose stores are fenced only by the leases taken through it.
+    // (Named, not `Self`: the public API reads as it did when this impl was derived.)
+    fn clone(&self) -> RedisStorage {
+        Self {
+            inner: Arc::clone(&self.inner),
+            fences: Arc::default(),
+        }
     }
 }
 
@@ -331,8 +366,8 @@ impl RedisStorageBuilder {
                 lease_ttl: self.lease_ttl,
                 poll_interval: self.poll_interval,
                 codec: self.codec,
-                fences: Mutex::new(HashMap::new()),
             }),
+            fences: Arc::default(),
         })
     }
 }
@@ -361,7 +396,7 @@ impl Storage for RedisStorage {
         let names = self.names(key);
         let json = record.to_json()?;
         let bytes = Zeroizing::new(self.inner.codec.encode(&json)?);
-        let fence = self.fences().get(&names.record).cloned();
+        let fence = self.fences().fence(&names.record);
         let expected = fence
             .as_ref()
             .map(|fence| fence.generation.to_string())
@@ -375,18 +410,23 @@ impl Storage for RedisStorage {
             .await
             .map_err(|err| error::command("storing a credential record", err))?;
         match (stored, fence) {
-            (1, Some(fence)) => {
-                // The next store under the same lease expects this generation.
-                if let Some(held) = self.fences().get_mut(&names.record)
-                    && held.owner == fence.owner
-                {
-                    held.generation = generation;
+            (1 | 2, Some(fence)) => {
+                if stored == 2 {
+                    tracing::warn!(
+                        fence = fence.generation,
+                        generation,
+                        "the credential record in Redis was older than the one this lease began on \
+                         (a failover to a replica that lost the last writes, or a removal); \
+                         this holder's newer record replaced it"
+                    );
                 }
+                self.fences().landed(&names.record, &fence, generation);
                 Ok(())
             }
             (1, None) => Ok(()),
             (0, Some(fence)) => {
                 fence.held.store(false, Ordering::Release);
+                self.fences().refused(&names.record, generation);
                 Err(error::fenced(fence.generation, generation))
             }
             _ => Err(error::unexpected_reply("storing a credential record")),

@@ -98,6 +98,40 @@ impl RedisServer {
         cmd.query(&mut connection).unwrap()
     }
 
+    /// The serialized value of `key` (`DUMP`): what a lagging replica still holds, to be put
+    /// back by [`restore`](Self::restore).
+    pub(crate) fn snapshot(&self, key: &str) -> Vec<u8> {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_connection().unwrap();
+        redis::cmd("DUMP").arg(key).query(&mut connection).unwrap()
+    }
+
+    /// A failover to a replica that lost the writes made since `snapshot` was taken: `key`
+    /// goes back to that value (`RESTORE ... REPLACE`), everything else stays.
+    pub(crate) fn restore(&self, key: &str, snapshot: &[u8]) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_connection().unwrap();
+        redis::cmd("RESTORE")
+            .arg(key)
+            .arg(0)
+            .arg(snapshot)
+            .arg("REPLACE")
+            .query::<()>(&mut connection)
+            .unwrap();
+    }
+
+    /// The generation of the record hash `record_key` (0 when there is none).
+    pub(crate) fn generation(&self, record_key: &str) -> i64 {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_connection().unwrap();
+        let found: Option<i64> = redis::cmd("HGET")
+            .arg(record_key)
+            .arg("gen")
+            .query(&mut connection)
+            .unwrap();
+        found.unwrap_or(0)
+    }
+
     /// The number of calls of `command` (lowercase) since the server started, from
     /// `INFO commandstats`.
     pub(crate) fn calls(&self, command: &str) -> u64 {
@@ -122,3 +156,4 @@ impl Drop for RedisServer {
 }
 
 pub(crate) mod fleet;
+pub(crate) mod rotating;
