@@ -114,7 +114,8 @@ pub use authorized::AuthorizedTransport;
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
-    Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshEvent, Rejected,
+    Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshAhead,
+    RefreshEvent, Rejected,
 };
 pub use env_source::EnvSource;
 pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};

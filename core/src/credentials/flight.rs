@@ -234,6 +234,11 @@ impl Driven {
         }
     }
 
+    /// The marks of the refresh this holds.
+    pub(super) fn marks(&self) -> Arc<Marks> {
+        Arc::clone(&self.marks)
+    }
+
     /// Whether a grant is out with its answer not yet in hand.
     pub(super) fn granting(&self) -> bool {
         self.marks.granting.load(Ordering::Acquire)

@@ -1,5 +1,6 @@
 //! `Credentials`: the caching layer applications hold.
 
+mod ahead;
 mod builder;
 mod errors;
 mod events;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use http::HeaderMap;
 use time::OffsetDateTime;
 
+pub use ahead::RefreshAhead;
 pub use builder::{CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
 use inner::{Inner, Wait};
@@ -342,6 +344,36 @@ impl Credentials {
             }
             _ => Err(inner.unusable()),
         }
+    }
+
+    /// The refresh ahead of a stale token, for the caller to drive beside the request it sends
+    /// with that token: for code that wrote the headers with [`apply`](Self::apply), got
+    /// `Ok(Stale)`, and has no spawner. `None` when there is nothing for this caller to drive:
+    /// the token is not stale, a spawner runs the refresh, another caller drives it, or one
+    /// failed within the minimum retry interval.
+    ///
+    /// See [`RefreshAhead`] for when it may be dropped.
+    pub fn refresh_ahead(&self) -> Option<RefreshAhead> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let stale = inner
+            .cache
+            .load()
+            .as_deref()
+            .is_some_and(|s| s.state(now) == TokenState::Stale);
+        if !stale {
+            return None;
+        }
+        let driven = inner.refresh_ahead(now)?;
+        let marks = driven.marks();
+        let inner = Arc::clone(inner);
+        Some(RefreshAhead::new(
+            Box::pin(async move {
+                // The outcome goes to the cache and the observer; the caller has its token.
+                let _outcome = inner.wait_for(driven, flight::NO_LIMIT).await;
+            }),
+            marks,
+        ))
     }
 
     /// Makes `headers` ready to send: refreshes if the token is invalid (waiting for the one

@@ -236,16 +236,17 @@ async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation(
     assert_eq!(token.secret().expose_secret(), "at-1");
     assert_eq!(stored_refresh(&storage, KEY).await, "rt-1");
     assert_eq!(stored_refresh(&storage, OTHER).await, "other-rt-2");
-    // Each adopted only its own key's record.
+    // Each adopted only its own key's record (a refresh re-reads it under the lease, forced
+    // or not, so it may adopt its own earlier rotation too).
     assert!(!slow.adopted().is_empty());
     assert!(
-        slow.adopted().iter().all(|rt| rt == "rt-0"),
+        slow.adopted().iter().all(|rt| rt.starts_with("rt-")),
         "{:?}",
         slow.adopted()
     );
     assert!(!fast.adopted().is_empty());
     assert!(
-        fast.adopted().iter().all(|rt| rt == "other-rt-0"),
+        fast.adopted().iter().all(|rt| rt.starts_with("other-rt-")),
         "{:?}",
         fast.adopted()
     );

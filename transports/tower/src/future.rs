@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use credkit_core::{Credentials, TokenState};
+use credkit_core::{Credentials, RefreshAhead, TokenState};
 use futures::future::BoxFuture;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
@@ -23,8 +23,16 @@ pin_project! {
     /// With a fresh token it is the inner service's future and a few fields beside it: no
     /// allocation. Waiting for a token, reading a body for [`BufferBody`](crate::BufferBody)
     /// and driving a refresh ahead each hold one boxed future while they last.
+    ///
+    /// A refresh ahead it drives (a stale token, credentials without a spawner) is dropped when
+    /// the response comes first, unless its grant is out: then the response waits for the
+    /// grant's answer (one round trip to the token endpoint), which may rotate the refresh
+    /// token, so that no refresh is left half done holding the storage's lease.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F, S, B> {
+    pub struct ResponseFuture<F, S, B>
+    where
+        F: Future,
+    {
         #[pin]
         state: State<F, S, B>,
         credentials: Option<Credentials>,
@@ -33,7 +41,10 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B> {
+    enum State<F, S, B>
+    where
+        F: Future,
+    {
         // Not authorized by this layer: the inner future alone.
         Direct { #[pin] future: F },
         // Reading the body, for a replay.
@@ -60,12 +71,20 @@ pin_project! {
             service: Option<S>,
             replay: Option<Request<B>>,
             sent: Option<HeaderValue>,
-            ahead: Option<BoxFuture<'static, ()>>,
+            ahead: Option<RefreshAhead>,
+        },
+        // Answered while the refresh ahead had its grant out: that refresh finishes first.
+        Finishing {
+            refresh: RefreshAhead,
+            output: Option<F::Output>,
+            service: Option<S>,
+            replay: Option<Request<B>>,
+            sent: Option<HeaderValue>,
         },
     }
 }
 
-impl<F, S, B> ResponseFuture<F, S, B> {
+impl<F: Future, S, B> ResponseFuture<F, S, B> {
     pub(crate) fn direct(future: F) -> Self {
         Self {
             state: State::Direct { future },
@@ -74,7 +93,7 @@ impl<F, S, B> ResponseFuture<F, S, B> {
     }
 }
 
-impl<F, S, B> ResponseFuture<F, S, B>
+impl<F: Future, S, B> ResponseFuture<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
 {
@@ -97,7 +116,7 @@ where
 
 /// The first send: with the cached token at once when it is fresh or stale (a stale one also
 /// starts the refresh ahead), or after waiting for a usable one.
-fn send<F, S, B>(
+fn send<F: Future, S, B>(
     credentials: &Credentials,
     service: S,
     mut request: Request<B>,
@@ -108,7 +127,11 @@ where
 {
     match credentials.apply(request.headers_mut()) {
         Ok(state) => {
-            let ahead = (state == TokenState::Stale).then(|| refresh_ahead(credentials));
+            let ahead = if state == TokenState::Stale {
+                credentials.refresh_ahead()
+            } else {
+                None
+            };
             call(service, request, replay, ahead)
         }
         Err(_) => State::Authorizing {
@@ -123,11 +146,11 @@ where
 
 /// Sends an authorized request, keeping what a 401 needs: the value sent, and the service and
 /// copy for a replay if there is one.
-fn call<F, S, B>(
+fn call<F: Future, S, B>(
     mut service: S,
     request: Request<B>,
     replay: Option<Request<B>>,
-    ahead: Option<BoxFuture<'static, ()>>,
+    ahead: Option<RefreshAhead>,
 ) -> State<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
@@ -151,15 +174,89 @@ fn usable_headers(
     Box::pin(async move { credentials.headers().await })
 }
 
-/// Drives the refresh of a stale token alongside the request, for credentials without a
-/// spawner; with one, or when another request drives it, this ends at once. Dropping it when
-/// the response comes first cancels nothing: the next request takes the refresh over.
-fn refresh_ahead(credentials: &Credentials) -> BoxFuture<'static, ()> {
-    let credentials = credentials.clone();
-    Box::pin(async move {
-        // A failed refresh ahead keeps the cached token; the credentials report and pace it.
-        let _ = credentials.before_request(&mut HeaderMap::new()).await;
+/// What a response means: the answer to return, or the state to go on in.
+// Returned and consumed at once; boxing the state would allocate on every 401.
+#[allow(clippy::large_enum_variant)]
+enum Answer<R, F: Future, S, B> {
+    Done(Result<R, BoxError>),
+    Next(State<F, S, B>),
+}
+
+/// The inner service answered: if the refresh ahead beside it has its grant out, that refresh
+/// finishes first (its answer may rotate the refresh token); otherwise it is dropped, which
+/// loses nothing, and the answer is handled.
+fn settle<F, S, B, R, E>(
+    output: Result<R, E>,
+    ahead: Option<RefreshAhead>,
+    service: &mut Option<S>,
+    replay: &mut Option<Request<B>>,
+    sent: &mut Option<HeaderValue>,
+    credentials: Option<&Credentials>,
+) -> Answer<R, F, S, B>
+where
+    F: Future<Output = Result<R, E>>,
+    R: Status,
+    E: Into<BoxError>,
+{
+    match ahead {
+        Some(refresh) if refresh.must_finish() => Answer::Next(State::Finishing {
+            refresh,
+            output: Some(output),
+            service: service.take(),
+            replay: replay.take(),
+            sent: sent.take(),
+        }),
+        _ => answered(output, service, replay, sent, credentials),
+    }
+}
+
+/// Handles the inner service's answer: anything but a 401 is returned; a 401 drops the token
+/// that was sent (the first of many such requests does) and replays the request once if it can.
+fn answered<F, S, B, R, E>(
+    output: Result<R, E>,
+    service: &mut Option<S>,
+    replay: &mut Option<Request<B>>,
+    sent: &mut Option<HeaderValue>,
+    credentials: Option<&Credentials>,
+) -> Answer<R, F, S, B>
+where
+    F: Future,
+    R: Status,
+    E: Into<BoxError>,
+{
+    let response = match output {
+        Ok(response) => response,
+        Err(error) => return Answer::Done(Err(error.into())),
+    };
+    if response.status() != StatusCode::UNAUTHORIZED {
+        return Answer::Done(Ok(response));
+    }
+    let (Some(sent), Some(credentials)) = (sent.take(), credentials) else {
+        return Answer::Done(Ok(response));
+    };
+    // Only the first of many requests rejected with this token drops it.
+    credentials.invalidate_if(&sent);
+    let (Some(replay), Some(service)) = (replay.take(), service.take()) else {
+        return Answer::Done(Ok(response));
+    };
+    Answer::Next(State::Authorizing {
+        headers: usable_headers(credentials),
+        request: Some(replay),
+        replay: None,
+        service: Some(service),
+        replaying: true,
     })
+}
+
+/// A response's status.
+trait Status {
+    fn status(&self) -> StatusCode;
+}
+
+impl<T> Status for Response<T> {
+    fn status(&self) -> StatusCode {
+        Response::status(self)
+    }
 }
 
 fn broken(what: &str) -> BoxError {
@@ -245,29 +342,31 @@ where
                     ahead,
                 } => {
                     if let Some(refresh) = ahead
-                        && refresh.as_mut().poll(cx).is_ready()
+                        && Pin::new(refresh).poll(cx).is_ready()
                     {
                         *ahead = None;
                     }
-                    let response = ready!(future.poll(cx)).map_err(Into::into)?;
-                    if response.status() != StatusCode::UNAUTHORIZED {
-                        return Poll::Ready(Ok(response));
+                    let output = ready!(future.poll(cx));
+                    let credentials = this.credentials.as_ref();
+                    match settle(output, ahead.take(), service, replay, sent, credentials) {
+                        Answer::Done(result) => return Poll::Ready(result),
+                        Answer::Next(next) => next,
                     }
-                    let (Some(sent), Some(credentials)) = (sent.take(), this.credentials.as_ref())
-                    else {
-                        return Poll::Ready(Ok(response));
+                }
+                StateProj::Finishing {
+                    refresh,
+                    output,
+                    service,
+                    replay,
+                    sent,
+                } => {
+                    ready!(Pin::new(refresh).poll(cx));
+                    let Some(output) = output.take() else {
+                        return Poll::Ready(Err(broken("auth future polled after completion")));
                     };
-                    // Only the first of many requests rejected with this token drops it.
-                    credentials.invalidate_if(&sent);
-                    let (Some(replay), Some(service)) = (replay.take(), service.take()) else {
-                        return Poll::Ready(Ok(response));
-                    };
-                    State::Authorizing {
-                        headers: usable_headers(credentials),
-                        request: Some(replay),
-                        replay: None,
-                        service: Some(service),
-                        replaying: true,
+                    match answered(output, service, replay, sent, this.credentials.as_ref()) {
+                        Answer::Done(result) => return Poll::Ready(result),
+                        Answer::Next(next) => next,
                     }
                 }
             };
@@ -276,7 +375,7 @@ where
     }
 }
 
-impl<F, S, B> fmt::Debug for ResponseFuture<F, S, B> {
+impl<F: Future, S, B> fmt::Debug for ResponseFuture<F, S, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Direct { .. } => "direct",
@@ -284,6 +383,7 @@ impl<F, S, B> fmt::Debug for ResponseFuture<F, S, B> {
             State::Authorizing { .. } => "authorizing",
             State::Readying { .. } => "readying",
             State::Calling { .. } => "calling",
+            State::Finishing { .. } => "finishing",
         };
         f.debug_struct("ResponseFuture")
             .field("state", &state)
