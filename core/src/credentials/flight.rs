@@ -12,7 +12,8 @@
 //!   caller drives it, even past its deadline (which is then renewed for that caller). One
 //!   bound remains, so a source that never returns cannot wedge the credentials for good: a
 //!   grant unanswered for twice the flight deadline (the *grant limit*) is presumed lost, and
-//!   the next caller starts a new flight.
+//!   the next caller starts a new flight. Not before it polled the old one once, though: an
+//!   answer that arrived while nobody drove the flight is read, not thrown away.
 //! - **After its grant**, the answer's record update is already kept in the storage slot until
 //!   a store confirms it (see `refresher.rs`), so the flight may be dropped again.
 //!
@@ -99,6 +100,14 @@ impl Flights {
             flight.deadline = after(now, renewal).min(flight.limit);
         }
         Some(flight)
+    }
+
+    /// The flight in progress if its grant is out past the grant limit: about to be presumed
+    /// lost, once a probe has read any answer that came meanwhile.
+    pub(super) fn past_limit(&self, now: OffsetDateTime) -> Option<&Flight> {
+        self.current
+            .as_ref()
+            .filter(|flight| flight.granting() && now >= flight.limit)
     }
 
     /// Makes `future` the flight in progress, with the next id, dropping any other.

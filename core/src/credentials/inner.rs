@@ -164,6 +164,7 @@ impl Inner {
     /// in flight or starting one. Under the lock the cache is checked again, so a caller that
     /// raced a finishing refresh takes its token instead of starting another.
     pub(super) fn wait(&self, trigger: Trigger) -> Wait {
+        self.probe_past_limit();
         let mut flights = lock(&self.flights);
         let now = self.clock.now();
         if let Some(flight) = flights.live(now, self.settings.flight_deadline) {
@@ -179,6 +180,20 @@ impl Inner {
             self.start(&mut flights, trigger, now)
                 .join(self.host(), false),
         )
+    }
+
+    /// Before a flight whose grant is out past the grant limit is replaced, polls it once
+    /// (outside the lock): an answer that came while nobody drove it is read and published.
+    fn probe_past_limit(&self) {
+        let probe = {
+            let flights = lock(&self.flights);
+            flights
+                .past_limit(self.clock.now())
+                .map(|flight| flight.join(self.host(), true))
+        };
+        if let Some(mut probe) = probe {
+            let _answered = (&mut probe).now_or_never();
+        }
     }
 
     /// Waits for `driven` until its deadline or `by`: its outcome, or a transient timeout
@@ -218,6 +233,7 @@ impl Inner {
     /// one), or one whose every driver went. `None` if it is driven already, or the lock is
     /// busy (whoever holds it is dealing with the refresh).
     fn driver_needed(&self, trigger: Trigger) -> Option<Driven> {
+        self.probe_past_limit();
         let mut flights = match self.flights.try_lock() {
             Ok(flights) => flights,
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),

@@ -368,7 +368,7 @@ impl credkit_core::Storage for FaultStore {
                 Err(Error::new(ErrorKind::Storage, "disk full").with_transient(true))
             }
             StoreFault::Hangs => futures::future::pending().await,
-            StoreFault::Panics => panic!("a store that panics"),
+            StoreFault::Panics => panic!("store bug"),
         }
     }
 
