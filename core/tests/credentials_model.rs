@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use credkit_core::http::HeaderMap;
 use credkit_core::{Clock, CredentialRecord, Credentials, Result, Storage};
 use credkit_testing::FakeClock;
 use futures::FutureExt;
@@ -141,7 +142,7 @@ impl Model {
             Step::Advance(seconds) => self.clock.advance(Duration::from_secs(seconds)),
             Step::Apply(p) => {
                 let credentials = self.process(p);
-                let _ = credentials.apply(&mut credkit_core::http::HeaderMap::new());
+                let _ = credentials.apply(&mut HeaderMap::new());
                 if let Some(mut ahead) = credentials.refresh_ahead() {
                     // Polled once beside a request that is answered at once, then dropped.
                     let _ = ahead.poll_unpin(&mut Context::from_waker(noop_waker_ref()));
