@@ -225,3 +225,147 @@ fn a_flight_dropped_before_its_grant_releases_the_lease_at_once() {
     );
     assert_eq!(endpoint.grants(), 0);
 }
+
+fn failures(events: &credentials_support::Events) -> usize {
+    events
+        .take()
+        .iter()
+        .filter(|e| matches!(e, credkit_core::RefreshEvent::Failed { .. }))
+        .count()
+}
+
+/// With a spawner, a flight its caller left mid-grant is finished there: renewed past its
+/// deadline while the grant is out, published when the answer comes, with nobody waiting.
+#[test]
+fn a_spawner_finishes_a_grant_its_caller_left() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    // The answer takes longer than the flight deadline.
+    let source = StrictSource::new(&clock, &endpoint, Duration::from_secs(90));
+    let queue = credentials_support::QueueSpawnerPolled::default();
+    let events = credentials_support::Events::default();
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_spawner(queue.spawner())
+        .on_refresh(events.observer())
+        .without_retries()
+        .build()
+        .unwrap();
+
+    let mut caller = Box::pin(credentials.headers());
+    assert!(pending(&mut caller));
+    assert_eq!(queue.len(), 0, "the caller drives its own refresh");
+    drop(caller);
+    assert_eq!(
+        queue.len(),
+        1,
+        "the flight went to the spawner as a finisher"
+    );
+    queue.poll_all();
+    clock.advance(DEADLINE);
+    queue.poll_all();
+    assert_eq!(
+        queue.len(),
+        1,
+        "past the deadline, the grant still out: it keeps going"
+    );
+    clock.advance(Duration::from_secs(30));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "the answer came and was published");
+    assert!(
+        credentials.valid(),
+        "nobody waited, yet the token is cached"
+    );
+    assert_eq!(failures(&events), 0, "nothing failed");
+    assert_eq!(source.refresh_token(), endpoint.current());
+}
+
+/// A finisher gives up at the grant limit, reporting it once; the next caller starts anew.
+#[test]
+fn a_finisher_gives_up_at_the_grant_limit() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, Duration::from_secs(100_000));
+    let queue = credentials_support::QueueSpawnerPolled::default();
+    let events = credentials_support::Events::default();
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_spawner(queue.spawner())
+        .on_refresh(events.observer())
+        .without_retries()
+        .build()
+        .unwrap();
+    let mut caller = Box::pin(credentials.headers());
+    assert!(pending(&mut caller));
+    drop(caller);
+    queue.poll_all();
+    clock.advance(2 * DEADLINE);
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "the finisher gave up at the grant limit");
+    assert_eq!(failures(&events), 1, "and reported it once");
+}
+
+/// Every flight that passes its callers' deadline is reported, each once.
+#[test]
+fn each_overdue_flight_is_reported_once() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, LATENCY);
+    let store = FaultStore::new(&clock);
+    let events = credentials_support::Events::default();
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_storage(store.clone(), KEY)
+        .on_refresh(events.observer())
+        .without_retries()
+        .build()
+        .unwrap();
+    // Each flight waits for a lease that comes only after its deadline.
+    store.set_slow_lease(DEADLINE * 10);
+    for round in 1..=2 {
+        let mut first = Box::pin(credentials.headers());
+        let mut second = Box::pin(credentials.headers());
+        assert!(pending(&mut first) && pending(&mut second));
+        clock.advance(DEADLINE);
+        assert_eq!(block_on(first).unwrap_err().kind(), ErrorKind::Timeout);
+        assert_eq!(block_on(second).unwrap_err().kind(), ErrorKind::Timeout);
+        assert_eq!(
+            failures(&events),
+            1,
+            "round {round}: one report for two callers"
+        );
+    }
+    assert_eq!(endpoint.grants(), 0);
+}
+
+/// `refresh_ahead` hands a caller without a spawner the refresh of a stale token; it says when
+/// it must be finished, and resolves once the new token is cached.
+#[test]
+fn a_refresh_ahead_says_when_it_must_be_finished() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, LATENCY);
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_initial_token(stale_seed(&clock))
+        .without_retries()
+        .build()
+        .unwrap();
+    let mut ahead = credentials.refresh_ahead().expect("a stale token");
+    assert!(!ahead.must_finish(), "nothing sent before its first poll");
+    assert!(pending(&mut ahead));
+    assert!(ahead.must_finish(), "the grant is out");
+    assert!(format!("{ahead:?}").contains("must_finish: true"));
+    assert!(
+        credentials.refresh_ahead().is_none(),
+        "one driver at a time"
+    );
+    clock.advance(LATENCY);
+    block_on(ahead);
+    assert!(credentials.valid());
+    assert!(
+        credentials.refresh_ahead().is_none(),
+        "a fresh token has nothing ahead"
+    );
+    assert_eq!(endpoint.presented(), ["rt-0"]);
+}

@@ -2,7 +2,7 @@
 //! flights (when one starts, who drives it, what its callers see), and publishing what a
 //! refresh got. What one refresh does is in `refresher.rs`; the flight mechanics in `flight.rs`.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, TryLockError, Weak};
 use std::time::Duration;
@@ -14,9 +14,7 @@ use time::OffsetDateTime;
 
 use super::errors;
 use super::events::RefreshEvent;
-use super::flight::{
-    self, Driven, Flight, Flights, Host, Outcome, SharedRefresh, Undriven, Waited, after,
-};
+use super::flight::{self, Driven, Flight, Flights, Host, Outcome, SharedRefresh, Waited, after};
 use super::refresher::{Marks, Plan, Refresher, Trigger};
 use super::snapshot::Snapshot;
 use super::{lock, quietly};
@@ -40,7 +38,7 @@ pub(super) struct Inner {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) refresher: Arc<Refresher>,
     pub(super) settings: Settings,
-    flights: Mutex<Flights>,
+    pub(super) flights: Mutex<Flights>,
     /// After a failed refresh, no refresh ahead or background refresh starts before this instant
     /// (Unix milliseconds).
     retry_not_before: AtomicI64,
@@ -48,7 +46,7 @@ pub(super) struct Inner {
     last_state: AtomicU8,
     /// The last flight whose deadline passed, reported once.
     overdue_reported: Mutex<Option<u64>>,
-    me: Weak<Inner>,
+    pub(super) me: Weak<Inner>,
 }
 
 /// What a waiting caller does next.
@@ -150,7 +148,7 @@ impl Inner {
         }
     }
 
-    fn host(&self) -> Weak<dyn Host> {
+    pub(super) fn host(&self) -> Weak<dyn Host> {
         Weak::clone(&self.me) as Weak<dyn Host>
     }
 
@@ -255,65 +253,6 @@ impl Inner {
             self.start(&mut flights, trigger, now)
                 .join(self.host(), false),
         )
-    }
-
-    /// Hands `driven` to the spawner if there is one (outside the lock: a spawner may run the
-    /// future inline), bounded by its deadline; or back to the caller to drive. A spawner that
-    /// panics (tokio's `spawn` outside a runtime) is reported, and the caller gets the refresh
-    /// to drive.
-    fn spawn_or_return(&self, driven: Driven) -> Option<Driven> {
-        let Some(spawner) = &self.settings.spawner else {
-            return Some(driven);
-        };
-        // Kept until the spawner took the refresh: if it panics, this caller drives it.
-        let fallback = driven.another();
-        let me = Weak::clone(&self.me);
-        let handed_over = catch_unwind(AssertUnwindSafe(|| {
-            spawner.spawn(Box::pin(async move {
-                // The outcome is published to the cache and reported to the observer.
-                if let Some(inner) = me.upgrade() {
-                    let _outcome = inner.wait_for(driven, flight::NO_LIMIT).await;
-                }
-            }));
-        }));
-        if handed_over.is_ok() {
-            return None;
-        }
-        self.spawner_panicked();
-        Some(fallback)
-    }
-
-    /// Runs `driven` on the spawner as a finisher (see `flight.rs`).
-    fn hand_off(&self, driven: Driven) {
-        let Some(spawner) = &self.settings.spawner else {
-            return;
-        };
-        let me = Weak::clone(&self.me);
-        let clock = Arc::clone(&self.clock);
-        let renewal = self.settings.flight_deadline;
-        let handed_over = catch_unwind(AssertUnwindSafe(|| {
-            spawner.spawn(Box::pin(async move {
-                if let Some(id) = flight::finish(driven, &*clock, renewal).await
-                    && let Some(inner) = me.upgrade()
-                {
-                    drop(inner.overdue(id));
-                }
-            }));
-        }));
-        if handed_over.is_err() {
-            // The finisher was dropped: the flight is kept for the next caller.
-            self.spawner_panicked();
-        }
-    }
-
-    fn spawner_panicked(&self) {
-        quietly(|| {
-            tracing::error!(
-                source = self.refresher.source.name(),
-                "the spawner panicked; the refresh falls back to the callers that wait for it"
-            );
-        });
-        self.refresher.emit(&RefreshEvent::SpawnerPanicked);
     }
 
     /// Starts a flight `now`, replacing one past its deadline (whose grant is not out).
@@ -454,7 +393,7 @@ impl Inner {
     }
 
     /// Flight `id` passed a caller's deadline: the caller's error, reported once per flight.
-    fn overdue(&self, id: u64) -> Error {
+    pub(super) fn overdue(&self, id: u64) -> Error {
         let error = errors::flight_timed_out(self.settings.flight_deadline);
         let first = lock(&self.overdue_reported).replace(id) != Some(id);
         if first {
@@ -506,33 +445,6 @@ impl Inner {
     /// Whether a refresh is in flight (for `Debug`).
     pub(super) fn refreshing(&self) -> bool {
         lock(&self.flights).current.is_some()
-    }
-}
-
-impl Host for Inner {
-    fn undriven(&self, id: u64, may_hand_off: bool) {
-        let spawner = self.settings.spawner.is_some();
-        let action = lock(&self.flights).undriven(id, spawner, self.host(), may_hand_off);
-        match action {
-            Undriven::Nothing => {}
-            Undriven::Drop(flight) => {
-                quietly(|| {
-                    tracing::debug!(
-                        source = self.refresher.source.name(),
-                        "a refresh nobody waits for was dropped before its grant"
-                    );
-                });
-                // Dropped here, outside the lock: its lease is released.
-                drop(flight);
-            }
-            Undriven::HandOff(driven) => self.hand_off(driven),
-            Undriven::Keep => quietly(|| {
-                tracing::debug!(
-                    source = self.refresher.source.name(),
-                    "a refresh nobody waits for has a grant out; the next caller finishes it"
-                );
-            }),
-        }
     }
 }
 

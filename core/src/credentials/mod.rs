@@ -5,6 +5,7 @@ mod builder;
 mod errors;
 mod events;
 mod flight;
+mod handoff;
 mod inner;
 mod refresher;
 mod rejected;

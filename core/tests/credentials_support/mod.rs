@@ -389,3 +389,37 @@ impl credkit_core::Storage for FaultStore {
         Ok(lease)
     }
 }
+
+/// A spawner whose tasks the test polls once at a time, as a runtime would when woken.
+#[derive(Clone, Default)]
+pub struct QueueSpawnerPolled {
+    queue: Arc<Mutex<Vec<BoxFuture<'static, ()>>>>,
+}
+
+impl QueueSpawnerPolled {
+    pub fn spawner(&self) -> impl credkit_core::Spawner + 'static {
+        let queue = Arc::clone(&self.queue);
+        move |future| queue.lock().unwrap().push(future)
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.lock().unwrap().len()
+    }
+
+    /// Polls every task once; keeps those still pending.
+    pub fn poll_all(&self) {
+        use futures::FutureExt as _;
+        let tasks: Vec<_> = self.queue.lock().unwrap().drain(..).collect();
+        let mut still = Vec::new();
+        for mut task in tasks {
+            let waker = futures::task::noop_waker_ref();
+            if task
+                .poll_unpin(&mut std::task::Context::from_waker(waker))
+                .is_pending()
+            {
+                still.push(task);
+            }
+        }
+        self.queue.lock().unwrap().extend(still);
+    }
+}
