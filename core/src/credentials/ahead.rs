@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
@@ -55,7 +54,7 @@ impl RefreshAhead {
     /// Whether a grant is out with its answer not yet read: dropping the refresh now would
     /// leave it for the next caller to finish, holding the storage's lease meanwhile.
     pub fn must_finish(&self) -> bool {
-        self.marks.granting.load(Ordering::Acquire)
+        self.marks.granting()
     }
 }
 

@@ -71,3 +71,13 @@ pub(super) fn adopt_panicked() -> Error {
         "the token source panicked while taking in the stored credential record; it was skipped",
     )
 }
+
+/// A refresh was replaced by a newer one before it sent its grant (its deadline passed by the
+/// wall clock while its callers still waited). Transient: the newer refresh goes on.
+pub(super) fn superseded() -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        "this refresh passed its deadline and a newer one replaced it before it sent its grant; the next call joins the newer one",
+    )
+    .with_transient(true)
+}

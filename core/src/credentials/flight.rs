@@ -19,6 +19,14 @@
 //!
 //! Callers never wait past their deadline: each [`Driven`] carries one, and [`within`] fails
 //! the caller with a transient timeout when it passes, whatever the flight does next.
+//!
+//! **Two clocks.** Deadlines are instants of the wall clock ([`Clock::now`]), which decides
+//! whether a flight is live; each caller's wait runs on [`Clock::timeout`], which on a real
+//! clock follows a monotonic timer. When the wall clock jumps the two disagree, and neither
+//! way breaks a promise: set forward, a flight looks overdue early and a newer one replaces
+//! it, but the replaced one is marked superseded in the same atomic that starts a grant, so it
+//! never sends one (a flight whose grant is out is never replaced before its grant limit); set
+//! back, a flight looks live longer, but no wait is armed for longer than the flight deadline.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -192,7 +200,12 @@ impl Flight {
     }
 
     fn granting(&self) -> bool {
-        self.marks.granting.load(Ordering::Acquire)
+        self.marks.granting()
+    }
+
+    /// Marks it replaced: false if its grant is out (it must then be kept).
+    pub(super) fn supersede(&self) -> bool {
+        self.marks.supersede()
     }
 }
 
@@ -250,7 +263,7 @@ impl Driven {
 
     /// Whether a grant is out with its answer not yet in hand.
     pub(super) fn granting(&self) -> bool {
-        self.marks.granting.load(Ordering::Acquire)
+        self.marks.granting()
     }
 }
 
@@ -279,11 +292,20 @@ pub(super) enum Waited {
     TimedOut(u64),
 }
 
-/// Waits for `driven`, but not past its deadline or `by`, whichever comes first. The timer
-/// comes first: past the deadline, an outcome that is also ready is not waited for.
-pub(super) async fn within(driven: Driven, by: OffsetDateTime, clock: &dyn Clock) -> Waited {
+/// Waits for `driven`, but not past its deadline or `by`, whichever comes first, and never
+/// longer than `longest` (the deadlines are instants of the wall clock, the wait runs on the
+/// clock's timer: a wall clock set back must not stretch a wait). The timer comes first: past
+/// the deadline, an outcome that is also ready is not waited for.
+pub(super) async fn within(
+    driven: Driven,
+    by: OffsetDateTime,
+    clock: &dyn Clock,
+    longest: Duration,
+) -> Waited {
     let until = driven.deadline.min(by);
-    let left = Duration::try_from(until - clock.now()).unwrap_or(Duration::ZERO);
+    let left = Duration::try_from(until - clock.now())
+        .unwrap_or(Duration::ZERO)
+        .min(longest);
     let timer = clock.timeout(left);
     match select(timer, driven).await {
         Either::Left(((), driven)) => {

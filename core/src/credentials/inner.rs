@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::errors;
 use super::events::RefreshEvent;
-use super::flight::{self, Driven, Flight, Flights, Host, Outcome, SharedRefresh, Waited, after};
+use super::flight::{self, Driven, Flights, Host, Outcome, SharedRefresh, Waited, after};
 use super::refresher::{Marks, Plan, Refresher, Trigger};
 use super::snapshot::Snapshot;
 use super::{lock, quietly};
@@ -174,10 +174,7 @@ impl Inner {
         {
             return Wait::Ready(snapshot);
         }
-        Wait::Refresh(
-            self.start(&mut flights, trigger, now)
-                .join(self.host(), false),
-        )
+        Wait::Refresh(self.start(&mut flights, trigger, now))
     }
 
     /// Before a flight whose grant is out past the grant limit is replaced, polls it once
@@ -197,7 +194,8 @@ impl Inner {
     /// Waits for `driven` until its deadline or `by`: its outcome, or a transient timeout
     /// (reported once per flight; the flight itself goes on if its grant is out).
     pub(super) async fn wait_for(&self, driven: Driven, by: OffsetDateTime) -> Outcome {
-        match flight::within(driven, by, &*self.clock).await {
+        let longest = self.settings.flight_deadline;
+        match flight::within(driven, by, &*self.clock, longest).await {
             Waited::Done(outcome) => outcome,
             Waited::TimedOut(id) => Err(self.overdue(id)),
         }
@@ -249,19 +247,22 @@ impl Inner {
         if satisfied {
             return None;
         }
-        Some(
-            self.start(&mut flights, trigger, now)
-                .join(self.host(), false),
-        )
+        Some(self.start(&mut flights, trigger, now))
     }
 
-    /// Starts a flight `now`, replacing one past its deadline (whose grant is not out).
-    fn start<'a>(
-        &self,
-        flights: &'a mut Flights,
-        trigger: Trigger,
-        now: OffsetDateTime,
-    ) -> &'a Flight {
+    /// Starts a flight `now` and joins it, replacing one past its deadline (whose grant is not
+    /// out, or is past its grant limit).
+    fn start(&self, flights: &mut Flights, trigger: Trigger, now: OffsetDateTime) -> Driven {
+        // The flight judged overdue may have begun its grant since: then it stays (before its
+        // grant limit) and this caller joins it; otherwise it is marked superseded, so that it
+        // never sends a grant even if a caller still polls it.
+        let keep = flights
+            .current
+            .as_ref()
+            .is_some_and(|old| !old.supersede() && flights.past_limit(now).is_none());
+        if keep && let Some(old) = &flights.current {
+            return old.join(self.host(), false);
+        }
         if let Some(old) = flights.current.take() {
             quietly(|| {
                 tracing::warn!(
@@ -286,7 +287,9 @@ impl Inner {
             known: self.cache.load_full().or_else(|| flights.rejected.clone()),
         };
         let future = self.launch(id, plan, Arc::clone(&marks));
-        flights.insert(id, future, (deadline, limit), marks)
+        flights
+            .insert(id, future, (deadline, limit), marks)
+            .join(self.host(), false)
     }
 
     /// The future of flight `id`: obtains a token, then publishes the outcome (if any handle is

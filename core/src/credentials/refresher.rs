@@ -13,7 +13,7 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -89,11 +89,47 @@ pub(super) struct Plan {
     pub(super) known: Option<Arc<Snapshot>>,
 }
 
-/// What a refresh in flight shows the flight that runs it.
+/// Where a refresh is, as the flight that runs it sees it: one atomic, so that a flight is
+/// either replaced before its grant or grants, never both.
 #[derive(Debug, Default)]
 pub(super) struct Marks {
-    /// A grant is out and its answer not yet in hand: the refresh must not be dropped.
-    pub(super) granting: AtomicBool,
+    phase: AtomicU8,
+}
+
+/// Before the grant: the refresh may be dropped or replaced.
+const PREPARING: u8 = 0;
+/// A grant is out and its answer not yet in hand: the refresh must not be dropped.
+const GRANTING: u8 = 1;
+/// The answer is in hand (kept in the slot): the refresh may be dropped again.
+const ANSWERED: u8 = 2;
+/// Replaced by a newer flight before its grant: it must never send one.
+const SUPERSEDED: u8 = 3;
+
+impl Marks {
+    /// Whether a grant is out with its answer not yet in hand.
+    pub(super) fn granting(&self) -> bool {
+        self.phase.load(Ordering::Acquire) == GRANTING
+    }
+
+    /// Marks the refresh replaced, unless its grant is out (then it stays, and this is false).
+    pub(super) fn supersede(&self) -> bool {
+        self.phase
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |phase| {
+                (phase != GRANTING).then_some(SUPERSEDED)
+            })
+            .is_ok()
+    }
+
+    /// Starts the grant, unless the refresh was replaced.
+    fn begin_grant(&self) -> bool {
+        self.phase
+            .compare_exchange(PREPARING, GRANTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn end_grant(&self) {
+        self.phase.store(ANSWERED, Ordering::Release);
+    }
 }
 
 /// What a refresh does when the storage's lease cannot be had.
@@ -202,7 +238,9 @@ impl Refresher {
     /// Sends the grant (the source's fetch) and keeps its answer's record update in the slot
     /// before anything else can happen. The flight is not dropped while this runs.
     async fn grant(&self, marks: &Marks) -> Result<(AccessToken, bool)> {
-        marks.granting.store(true, Ordering::Release);
+        if !marks.begin_grant() {
+            return Err(errors::superseded());
+        }
         let fetched = AssertUnwindSafe(self.source.fetch_token())
             .catch_unwind()
             .await
@@ -215,7 +253,7 @@ impl Refresher {
             }
             (token, rotated)
         });
-        marks.granting.store(false, Ordering::Release);
+        marks.end_grant();
         kept
     }
 
