@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 
-use super::refresher::Marks;
+use super::marks::Marks;
 
 /// The refresh ahead of a stale token, for a caller to drive beside its request: from
 /// [`Credentials::refresh_ahead`](crate::Credentials::refresh_ahead).

@@ -39,7 +39,8 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Either, Shared, select};
 use time::OffsetDateTime;
 
-use super::refresher::{Marks, Refreshed};
+use super::marks::Marks;
+use super::refresher::Refreshed;
 use super::snapshot::Snapshot;
 use crate::{Clock, Error, Result};
 

@@ -7,6 +7,7 @@ mod events;
 mod flight;
 mod handoff;
 mod inner;
+mod marks;
 mod refresher;
 mod rejected;
 mod rules;

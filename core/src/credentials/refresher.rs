@@ -13,7 +13,6 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -21,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::errors;
 use super::events::{Observer, RefreshEvent};
+use super::marks::Marks;
 use super::quietly;
 use super::rules::{self, Facts, Moment, Pending};
 use super::slot::{RecordUpdate, StorageSlot};
@@ -87,49 +87,6 @@ pub(super) struct Plan {
     /// The token this process had (cached, or rejected and dropped): a stored token equal to
     /// it is no news.
     pub(super) known: Option<Arc<Snapshot>>,
-}
-
-/// Where a refresh is, as the flight that runs it sees it: one atomic, so that a flight is
-/// either replaced before its grant or grants, never both.
-#[derive(Debug, Default)]
-pub(super) struct Marks {
-    phase: AtomicU8,
-}
-
-/// Before the grant: the refresh may be dropped or replaced.
-const PREPARING: u8 = 0;
-/// A grant is out and its answer not yet in hand: the refresh must not be dropped.
-const GRANTING: u8 = 1;
-/// The answer is in hand (kept in the slot): the refresh may be dropped again.
-const ANSWERED: u8 = 2;
-/// Replaced by a newer flight before its grant: it must never send one.
-const SUPERSEDED: u8 = 3;
-
-impl Marks {
-    /// Whether a grant is out with its answer not yet in hand.
-    pub(super) fn granting(&self) -> bool {
-        self.phase.load(Ordering::Acquire) == GRANTING
-    }
-
-    /// Marks the refresh replaced, unless its grant is out (then it stays, and this is false).
-    pub(super) fn supersede(&self) -> bool {
-        self.phase
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |phase| {
-                (phase != GRANTING).then_some(SUPERSEDED)
-            })
-            .is_ok()
-    }
-
-    /// Starts the grant, unless the refresh was replaced.
-    fn begin_grant(&self) -> bool {
-        self.phase
-            .compare_exchange(PREPARING, GRANTING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    fn end_grant(&self) {
-        self.phase.store(ANSWERED, Ordering::Release);
-    }
 }
 
 /// What a refresh does when the storage's lease cannot be had.
