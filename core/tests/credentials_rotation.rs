@@ -369,3 +369,65 @@ fn a_refresh_ahead_says_when_it_must_be_finished() {
     );
     assert_eq!(endpoint.presented(), ["rt-0"]);
 }
+
+/// A clock whose calendar (`now`) and timers (`sleep`, `timeout`) are two fake clocks, so a
+/// test can set the wall clock forward while the timers stand still, as when NTP steps it.
+#[derive(Clone, Debug)]
+struct SteppedClock {
+    wall: FakeClock,
+    timers: FakeClock,
+}
+
+impl Clock for SteppedClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.wall.now()
+    }
+    fn sleep(&self, duration: Duration) -> futures::future::BoxFuture<'static, ()> {
+        self.timers.sleep(duration)
+    }
+    fn timeout(&self, duration: Duration) -> futures::future::BoxFuture<'static, ()> {
+        self.timers.timeout(duration)
+    }
+}
+
+/// The wall clock set forward makes a flight look overdue while its callers still wait on their
+/// timers: a newer flight replaces it, and the replaced one never sends a grant.
+#[test]
+fn a_flight_replaced_after_a_wall_clock_step_never_sends_its_grant() {
+    let wall = FakeClock::new();
+    let timers = FakeClock::new();
+    let clock = SteppedClock {
+        wall: wall.clone(),
+        timers: timers.clone(),
+    };
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&timers, &endpoint, Duration::ZERO);
+    // The lease arrives after 10 s on the timers.
+    let store = FaultStore::new(&timers);
+    store.set_slow_lease(Duration::from_secs(10));
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock)
+        .with_storage(store.clone(), KEY)
+        .without_retries()
+        .build()
+        .unwrap();
+
+    let mut first = Box::pin(credentials.headers());
+    assert!(pending(&mut first), "waiting for the lease");
+    wall.advance(DEADLINE + Duration::from_secs(1));
+    store.set_slow_lease(Duration::ZERO);
+    let mut second = Box::pin(credentials.headers());
+    assert!(
+        pending(&mut second),
+        "a newer flight, waiting for the lease the old one holds"
+    );
+
+    // The old flight gets its lease: it must not send a grant, and gives the lease back.
+    timers.advance(Duration::from_secs(10));
+    let old = block_on(first).unwrap_err();
+    assert_eq!(old.kind(), ErrorKind::Timeout, "{old}");
+    assert_eq!(endpoint.grants(), 0, "the replaced flight sent no grant");
+    let headers = block_on(second).unwrap();
+    assert_eq!(bearer(&headers), "at-1");
+    assert_eq!(endpoint.presented(), ["rt-0"]);
+}
