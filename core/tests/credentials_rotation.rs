@@ -431,3 +431,53 @@ fn a_flight_replaced_after_a_wall_clock_step_never_sends_its_grant() {
     assert_eq!(bearer(&headers), "at-1");
     assert_eq!(endpoint.presented(), ["rt-0"]);
 }
+
+/// A finisher whose flight got its answer but then hangs storing it gives up at its next
+/// renewal (the rotation is kept in the slot, and its lease with it), not at the grant limit.
+#[test]
+fn a_finisher_gives_up_on_a_hung_store_at_its_next_renewal() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, Duration::from_secs(50));
+    let store = FaultStore::new(&clock);
+    seed_store(&store);
+    store.set_store(StoreFault::Hangs);
+    let queue = credentials_support::QueueSpawnerPolled::default();
+    let events = credentials_support::Events::default();
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_storage(store.clone(), KEY)
+        .with_spawner(queue.spawner())
+        .on_refresh(events.observer())
+        .without_retries()
+        .build()
+        .unwrap();
+    let mut caller = Box::pin(credentials.headers());
+    assert!(pending(&mut caller));
+    clock.advance(Duration::from_secs(30));
+    drop(caller);
+    queue.poll_all();
+    assert_eq!(queue.len(), 1, "a finisher drives the grant");
+    clock.advance(Duration::from_secs(20));
+    queue.poll_all();
+    assert_eq!(queue.len(), 1, "the answer came; the store hangs");
+    clock.advance(Duration::from_secs(40));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "given up at the renewal after the answer");
+    assert_eq!(failures(&events), 1);
+    assert!(
+        !store.lease_is_free(KEY),
+        "the rotation waits for a store: the lease is kept"
+    );
+    store.set_store(StoreFault::Works);
+    clock.set_auto_advance(true);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY), Some(endpoint.current()));
+    assert!(store.lease_is_free(KEY));
+}
