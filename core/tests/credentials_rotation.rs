@@ -481,3 +481,39 @@ fn a_finisher_gives_up_on_a_hung_store_at_its_next_renewal() {
     assert_eq!(store.refresh_token(KEY), Some(endpoint.current()));
     assert!(store.lease_is_free(KEY));
 }
+
+/// A record that cannot be read for good is replaced by the next store, rotation included;
+/// the observer hears that the refresh rotated the refresh token.
+#[test]
+fn an_unreadable_record_is_replaced_and_the_rotation_reported() {
+    let clock = FakeClock::new().with_auto_advance(true);
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, LATENCY);
+    let store = FaultStore::new(&clock);
+    seed_store(&store);
+    store.set_corrupt(true);
+    let events = credentials_support::Events::default();
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_storage(store.clone(), KEY)
+        .with_local_refresh_on_lease_timeout(true)
+        .on_refresh(events.observer())
+        .without_retries()
+        .build()
+        .unwrap();
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(store.stores(), 1, "the unreadable record was replaced");
+    store.set_corrupt(false);
+    assert_eq!(store.refresh_token(KEY), Some(endpoint.current()));
+    let rotated = events.take().iter().any(|e| {
+        matches!(
+            e,
+            credkit_core::RefreshEvent::Refreshed {
+                rotated_refresh_token: true,
+                from_storage: false,
+                ..
+            }
+        )
+    });
+    assert!(rotated, "the refresh reported its rotation");
+}

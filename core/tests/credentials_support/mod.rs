@@ -304,6 +304,8 @@ pub struct FaultStore {
     store: Arc<Mutex<StoreFault>>,
     slow_lease: Arc<Mutex<Duration>>,
     stores: Arc<AtomicUsize>,
+    /// Every load fails for good (an unreadable record).
+    corrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FaultStore {
@@ -314,7 +316,13 @@ impl FaultStore {
             store: Arc::new(Mutex::new(StoreFault::Works)),
             slow_lease: Arc::new(Mutex::new(Duration::ZERO)),
             stores: Arc::new(AtomicUsize::new(0)),
+            corrupt: Arc::default(),
         }
+    }
+
+    /// Every load fails for good from now on (or no longer).
+    pub fn set_corrupt(&self, corrupt: bool) {
+        self.corrupt.store(corrupt, Ordering::SeqCst);
     }
 
     pub fn set_store(&self, fault: StoreFault) {
@@ -356,6 +364,9 @@ impl FaultStore {
 #[async_trait]
 impl credkit_core::Storage for FaultStore {
     async fn load(&self, key: &str) -> Result<Option<credkit_core::CredentialRecord>> {
+        if self.corrupt.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Storage, "not a credential record"));
+        }
         self.inner.load(key).await
     }
 
