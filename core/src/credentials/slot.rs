@@ -192,3 +192,35 @@ impl StorageSlot {
         lock(&self.kept_lease).take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStorage;
+
+    fn rotation(to: &str) -> RecordUpdate {
+        RecordUpdate {
+            refresh_token: Some(SecretString::from(to)),
+            provider_secrets: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_late_confirmation_never_clears_a_newer_update() {
+        let slot = StorageSlot::new(Arc::new(MemoryStorage::new()), "key".to_owned());
+        slot.hold(rotation("rt-1"));
+        let (_, first) = slot.pending();
+        slot.confirm(first);
+        assert!(!slot.rotation_pending(), "the first store confirmed it");
+        slot.hold(rotation("rt-2"));
+        // The first store's confirmation arrives again (a store that landed twice, say).
+        slot.confirm(first);
+        assert!(
+            slot.rotation_pending(),
+            "rt-2 still waits for its own store"
+        );
+        let (_, second) = slot.pending();
+        slot.confirm(second);
+        assert!(!slot.rotation_pending());
+    }
+}
