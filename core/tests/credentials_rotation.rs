@@ -234,6 +234,30 @@ fn failures(events: &credentials_support::Events) -> usize {
         .count()
 }
 
+/// Credentials over `source` with a spawner the test polls and an observer, with `store` if
+/// given.
+fn spawning(
+    clock: &FakeClock,
+    source: &Arc<StrictSource>,
+    store: Option<&FaultStore>,
+) -> (
+    Credentials,
+    credentials_support::QueueSpawnerPolled,
+    credentials_support::Events,
+) {
+    let queue = credentials_support::QueueSpawnerPolled::default();
+    let events = credentials_support::Events::default();
+    let mut builder = Credentials::builder(Arc::clone(source))
+        .with_clock(clock.clone())
+        .with_spawner(queue.spawner())
+        .on_refresh(events.observer())
+        .without_retries();
+    if let Some(store) = store {
+        builder = builder.with_storage(store.clone(), KEY);
+    }
+    (builder.build().unwrap(), queue, events)
+}
+
 /// With a spawner, a flight its caller left mid-grant is finished there: renewed past its
 /// deadline while the grant is out, published when the answer comes, with nobody waiting.
 #[test]
@@ -242,15 +266,7 @@ fn a_spawner_finishes_a_grant_its_caller_left() {
     let endpoint = StrictEndpoint::new();
     // The answer takes longer than the flight deadline.
     let source = StrictSource::new(&clock, &endpoint, Duration::from_secs(90));
-    let queue = credentials_support::QueueSpawnerPolled::default();
-    let events = credentials_support::Events::default();
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
-        .with_spawner(queue.spawner())
-        .on_refresh(events.observer())
-        .without_retries()
-        .build()
-        .unwrap();
+    let (credentials, queue, events) = spawning(&clock, &source, None);
 
     let mut caller = Box::pin(credentials.headers());
     assert!(pending(&mut caller));
@@ -286,15 +302,7 @@ fn a_finisher_gives_up_at_the_grant_limit() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
     let source = StrictSource::new(&clock, &endpoint, Duration::from_secs(100_000));
-    let queue = credentials_support::QueueSpawnerPolled::default();
-    let events = credentials_support::Events::default();
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
-        .with_spawner(queue.spawner())
-        .on_refresh(events.observer())
-        .without_retries()
-        .build()
-        .unwrap();
+    let (credentials, queue, events) = spawning(&clock, &source, None);
     let mut caller = Box::pin(credentials.headers());
     assert!(pending(&mut caller));
     drop(caller);
@@ -442,16 +450,7 @@ fn a_finisher_gives_up_on_a_hung_store_at_its_next_renewal() {
     let store = FaultStore::new(&clock);
     seed_store(&store);
     store.set_store(StoreFault::Hangs);
-    let queue = credentials_support::QueueSpawnerPolled::default();
-    let events = credentials_support::Events::default();
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
-        .with_storage(store.clone(), KEY)
-        .with_spawner(queue.spawner())
-        .on_refresh(events.observer())
-        .without_retries()
-        .build()
-        .unwrap();
+    let (credentials, queue, events) = spawning(&clock, &source, Some(&store));
     let mut caller = Box::pin(credentials.headers());
     assert!(pending(&mut caller));
     clock.advance(Duration::from_secs(30));
