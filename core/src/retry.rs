@@ -1,6 +1,7 @@
 //! `RetryPolicy` and the `Retrying` source: credkit's one retry layer.
 
 use std::collections::hash_map::RandomState;
+use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,6 +136,61 @@ impl RetryPolicy {
             .min(self.max_wait)
     }
 
+    /// Runs `attempt` until it succeeds, fails permanently, or no attempt is left, waiting
+    /// [`wait_before`](Self::wait_before) on `clock` between attempts; the last failure is
+    /// returned as it is. `what` names the operation in the debug log (never a URL or a body).
+    /// [`Retrying`] is this around a [`TokenSource`]; a provider runs its own requests that
+    /// must not reach the caching layer's retries this way (the reauth API's, say).
+    ///
+    /// ```
+    /// # use credkit_core::{Error, ErrorKind, RetryPolicy, SystemClock};
+    /// # futures::executor::block_on(async {
+    /// let mut calls = 0;
+    /// let answer = RetryPolicy::default()
+    ///     .run(&SystemClock, "an example", || {
+    ///         calls += 1;
+    ///         async { Err::<(), _>(Error::new(ErrorKind::TokenEndpoint, "invalid_grant")) }
+    ///     })
+    ///     .await;
+    /// assert!(answer.is_err());
+    /// assert_eq!(calls, 1); // permanent: not sent again
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's error.
+    pub async fn run<T, F, Fut>(&self, clock: &dyn Clock, what: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut sent = 1;
+        loop {
+            let err = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(err) => err,
+            };
+            if !err.is_transient() || sent >= self.max_attempts {
+                if sent > 1 {
+                    tracing::debug!(what, attempts = sent, kind = %err.kind(), "giving up after transient failures");
+                }
+                return Err(err);
+            }
+            let wait = self.wait_before(sent, &err, unit_random());
+            tracing::debug!(
+                what,
+                attempt = sent,
+                kind = %err.kind(),
+                status = err.http_status(),
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "transient failure; trying again"
+            );
+            clock.sleep(wait).await;
+            sent += 1;
+        }
+    }
+
     fn scaled(&self, wait: Duration, factor: f64) -> Duration {
         let secs = wait.as_secs_f64() * factor;
         Duration::try_from_secs_f64(secs)
@@ -147,8 +203,8 @@ impl RetryPolicy {
 /// [`Clock`] between attempts.
 ///
 /// Permanent failures (such as `invalid_grant`) return at once. This is credkit's one retry layer:
-/// [`Credentials`](crate::Credentials) wraps its source in it, and providers never retry on their
-/// own, so a 503 costs at most [`RetryPolicy::max_attempts`] requests.
+/// [`Credentials`](crate::Credentials) wraps its source in it, and providers never retry a token
+/// request on their own, so a 503 costs at most [`RetryPolicy::max_attempts`] requests.
 ///
 /// # Examples
 ///
@@ -207,30 +263,10 @@ impl<S> Retrying<S> {
 #[async_trait]
 impl<S: TokenSource> TokenSource for Retrying<S> {
     async fn fetch_token(&self) -> Result<AccessToken> {
-        let mut attempt = 1;
-        loop {
-            let err = match self.inner.fetch_token().await {
-                Ok(token) => return Ok(token),
-                Err(err) => err,
-            };
-            if !err.is_transient() || attempt >= self.policy.max_attempts {
-                if attempt > 1 {
-                    tracing::debug!(source = self.inner.name(), attempts = attempt, kind = %err.kind(), "giving up on the token fetch");
-                }
-                return Err(err);
-            }
-            let wait = self.policy.wait_before(attempt, &err, unit_random());
-            tracing::debug!(
-                source = self.inner.name(),
-                attempt,
-                kind = %err.kind(),
-                status = err.http_status(),
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "transient failure fetching a token; retrying"
-            );
-            self.clock.sleep(wait).await;
-            attempt += 1;
-        }
+        let source = &self.inner;
+        self.policy
+            .run(&*self.clock, source.name(), || source.fetch_token())
+            .await
     }
 
     fn name(&self) -> &str {

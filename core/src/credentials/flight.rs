@@ -69,6 +69,8 @@ pub(super) struct Flights {
     pub(super) last_error: Option<Error>,
     /// The token the last invalidation dropped: never taken back from storage.
     pub(super) rejected: Option<Arc<Snapshot>>,
+    /// The last flight whose callers' deadline passed: reported once.
+    pub(super) overdue_reported: Option<u64>,
 }
 
 /// What to do with a flight that lost its last driver.
@@ -240,21 +242,6 @@ impl Driven {
     /// The id of the flight this holds.
     pub(super) fn flight_id(&self) -> u64 {
         self.id
-    }
-
-    /// Another hold on the same flight, with the same deadline.
-    pub(super) fn another(&self) -> Self {
-        self.drivers.fetch_add(1, Ordering::AcqRel);
-        Self {
-            id: self.id,
-            future: self.future.clone(),
-            drivers: Arc::clone(&self.drivers),
-            marks: Arc::clone(&self.marks),
-            deadline: self.deadline,
-            limit: self.limit,
-            host: Weak::clone(&self.host),
-            finisher: self.finisher,
-        }
     }
 
     /// The marks of the refresh this holds.

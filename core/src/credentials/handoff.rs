@@ -19,7 +19,13 @@ impl Inner {
             return Some(driven);
         };
         // Kept until the spawner took the refresh: if it panics, this caller drives it.
-        let fallback = driven.another();
+        let fallback = {
+            let flights = lock(&self.flights);
+            let current = flights.current.as_ref();
+            current
+                .filter(|flight| flight.id == driven.flight_id())
+                .map(|flight| flight.join(self.host(), false))
+        };
         let me = Weak::clone(&self.me);
         let handed_over = catch_unwind(AssertUnwindSafe(|| {
             spawner.spawn(Box::pin(async move {
@@ -33,7 +39,7 @@ impl Inner {
             return None;
         }
         self.spawner_panicked();
-        Some(fallback)
+        fallback
     }
 
     /// Runs `driven` on the spawner as a finisher (see `flight.rs`).

@@ -4,7 +4,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, TryLockError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -45,8 +45,6 @@ pub(super) struct Inner {
     retry_not_before: AtomicI64,
     /// The last state reported to the observer, as `state_code`.
     last_state: AtomicU8,
-    /// The last flight whose deadline passed, reported once.
-    overdue_reported: Mutex<Option<u64>>,
     pub(super) me: Weak<Inner>,
 }
 
@@ -75,7 +73,6 @@ impl Inner {
             flights: Mutex::new(Flights::default()),
             retry_not_before: AtomicI64::new(NO_GATE),
             last_state: AtomicU8::new(state_code(state)),
-            overdue_reported: Mutex::new(None),
             me: Weak::clone(me),
         })
     }
@@ -163,8 +160,10 @@ impl Inner {
     /// in flight or starting one. Under the lock the cache is checked again, so a caller that
     /// raced a finishing refresh takes its token instead of starting another.
     pub(super) fn wait(&self, trigger: Trigger) -> Wait {
-        self.probe_past_limit();
-        let mut flights = lock(&self.flights);
+        let mut flights = match self.probe_past_limit(lock(&self.flights)) {
+            Some(flights) => flights,
+            None => lock(&self.flights),
+        };
         let now = self.clock.now();
         if let Some(flight) = flights.live(now, self.settings.flight_deadline) {
             return Wait::Refresh(flight.join(self.host(), false));
@@ -179,16 +178,29 @@ impl Inner {
     }
 
     /// Before a flight whose grant is out past the grant limit is replaced, polls it once
-    /// (outside the lock): an answer that came while nobody drove it is read and published.
-    fn probe_past_limit(&self) {
-        let probe = {
-            let flights = lock(&self.flights);
-            flights
-                .past_limit(self.clock.now())
-                .map(|flight| flight.join(self.host(), true))
+    /// outside the lock: an answer that came while nobody drove it is read and published.
+    /// Returns the guard when there was nothing to poll, `None` when it let the lock go.
+    fn probe_past_limit<'a>(
+        &self,
+        flights: MutexGuard<'a, Flights>,
+    ) -> Option<MutexGuard<'a, Flights>> {
+        let Some(mut probe) = flights
+            .past_limit(self.clock.now())
+            .map(|flight| flight.join(self.host(), true))
+        else {
+            return Some(flights);
         };
-        if let Some(mut probe) = probe {
-            let _answered = (&mut probe).now_or_never();
+        drop(flights);
+        let _answered = (&mut probe).now_or_never();
+        None
+    }
+
+    /// The flights, unless another thread holds them (it is dealing with the refresh).
+    fn try_flights(&self) -> Option<MutexGuard<'_, Flights>> {
+        match self.flights.try_lock() {
+            Ok(flights) => Some(flights),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
     }
 
@@ -230,11 +242,9 @@ impl Inner {
     /// one), or one whose every driver went. `None` if it is driven already, or the lock is
     /// busy (whoever holds it is dealing with the refresh).
     fn driver_needed(&self, trigger: Trigger) -> Option<Driven> {
-        self.probe_past_limit();
-        let mut flights = match self.flights.try_lock() {
-            Ok(flights) => flights,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
+        let mut flights = match self.probe_past_limit(self.try_flights()?) {
+            Some(flights) => flights,
+            None => self.try_flights()?,
         };
         let now = self.clock.now();
         if let Some(flight) = flights.live(now, self.settings.flight_deadline) {
@@ -399,7 +409,7 @@ impl Inner {
     /// Flight `id` passed a caller's deadline: the caller's error, reported once per flight.
     pub(super) fn overdue(&self, id: u64) -> Error {
         let error = errors::flight_timed_out(self.settings.flight_deadline);
-        let first = lock(&self.overdue_reported).replace(id) != Some(id);
+        let first = lock(&self.flights).overdue_reported.replace(id) != Some(id);
         if first {
             self.failed(&error);
         }

@@ -8,12 +8,11 @@
 
 mod support;
 
-use std::fmt::{Debug, Write as _};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use credkit_core::{CredentialRecord, LeaseOptions, Storage, SystemClock};
 use credkit_storage_redis::RedisStorage;
+use credkit_testing::capture_logs;
 use secrecy::SecretString;
 use support::RedisServer;
 
@@ -23,59 +22,43 @@ fn record(refresh: &str) -> CredentialRecord {
     CredentialRecord::new().with_refresh_token(SecretString::from(refresh.to_owned()))
 }
 
-/// Keeps the message of every warning logged on the thread it is the default on.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<String>>>);
-
-impl tracing::Subscriber for Warnings {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message<'a>(&'a mut String);
-        impl tracing::field::Visit for Message<'_> {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-                if field.name() == "message" {
-                    let _ = write!(self.0, "{value:?}");
-                }
-            }
-        }
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut message = String::new();
-            event.record(&mut Message(&mut message));
-            self.0.lock().unwrap().push(message);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+/// The warnings logged on this thread while `work` runs on a current-thread runtime (whose
+/// tasks, the connection's included, run on this thread too).
+fn warnings(work: impl Future<Output = ()>) -> Vec<String> {
+    let ((), lines) = capture_logs(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work);
+    });
+    lines
+        .into_iter()
+        .filter(|line| line.level == tracing::Level::WARN)
+        .map(|line| line.text)
+        .collect()
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_store_over_a_record_that_went_backwards_is_logged_for_operators() {
-    let warnings = Warnings::default();
-    let _default = tracing::subscriber::set_default(warnings.clone());
+#[test]
+fn a_store_over_a_record_that_went_backwards_is_logged_for_operators() {
     let server = RedisServer::start();
-    let storage = RedisStorage::new(&server.url()).unwrap();
-    let name = storage.record_key(KEY);
-    storage.store(KEY, &record("rt-1")).await.unwrap();
-    let replica = server.snapshot(&name);
-    storage.store(KEY, &record("rt-2")).await.unwrap();
-    let wait = LeaseOptions::new(Duration::from_secs(5), SystemClock);
-    let lease = storage.lease(KEY, &wait).await.unwrap().unwrap();
-    storage.store(KEY, &record("rt-3")).await.unwrap();
-    assert!(warnings.0.lock().unwrap().is_empty(), "a store as usual");
-    server.restore(&name, &replica);
-    storage.store(KEY, &record("rt-4")).await.unwrap();
-    let logged = warnings.0.lock().unwrap().clone();
+    let logged = warnings(async {
+        let storage = RedisStorage::new(&server.url()).unwrap();
+        let name = storage.record_key(KEY);
+        storage.store(KEY, &record("rt-1")).await.unwrap();
+        let replica = server.snapshot(&name);
+        storage.store(KEY, &record("rt-2")).await.unwrap();
+        let wait = LeaseOptions::new(Duration::from_secs(5), SystemClock);
+        let lease = storage.lease(KEY, &wait).await.unwrap().unwrap();
+        storage.store(KEY, &record("rt-3")).await.unwrap();
+        server.restore(&name, &replica);
+        storage.store(KEY, &record("rt-4")).await.unwrap();
+        lease.release().await.unwrap();
+    });
+    // One warning: the usual stores before the failover logged none.
     assert_eq!(logged.len(), 1, "{logged:?}");
     assert!(
         logged[0].contains("older than the one this lease began on"),
         "{logged:?}"
     );
-    lease.release().await.unwrap();
 }

@@ -185,17 +185,16 @@ enum Answer<R, F: Future, S, B> {
 /// The inner service answered: if the refresh ahead beside it has its grant out, that refresh
 /// finishes first (its answer may rotate the refresh token); otherwise it is dropped, which
 /// loses nothing, and the answer is handled.
-fn settle<F, S, B, R, E>(
-    output: Result<R, E>,
+fn settle<F, S, B, T, E>(
+    output: Result<Response<T>, E>,
     ahead: Option<RefreshAhead>,
     service: &mut Option<S>,
     replay: &mut Option<Request<B>>,
     sent: &mut Option<HeaderValue>,
     credentials: Option<&Credentials>,
-) -> Answer<R, F, S, B>
+) -> Answer<Response<T>, F, S, B>
 where
-    F: Future<Output = Result<R, E>>,
-    R: Status,
+    F: Future<Output = Result<Response<T>, E>>,
     E: Into<BoxError>,
 {
     match ahead {
@@ -212,16 +211,15 @@ where
 
 /// Handles the inner service's answer: anything but a 401 is returned; a 401 drops the token
 /// that was sent (the first of many such requests does) and replays the request once if it can.
-fn answered<F, S, B, R, E>(
-    output: Result<R, E>,
+fn answered<F, S, B, T, E>(
+    output: Result<Response<T>, E>,
     service: &mut Option<S>,
     replay: &mut Option<Request<B>>,
     sent: &mut Option<HeaderValue>,
     credentials: Option<&Credentials>,
-) -> Answer<R, F, S, B>
+) -> Answer<Response<T>, F, S, B>
 where
     F: Future,
-    R: Status,
     E: Into<BoxError>,
 {
     let response = match output {
@@ -246,17 +244,6 @@ where
         service: Some(service),
         replaying: true,
     })
-}
-
-/// A response's status.
-trait Status {
-    fn status(&self) -> StatusCode;
-}
-
-impl<T> Status for Response<T> {
-    fn status(&self) -> StatusCode {
-        Response::status(self)
-    }
 }
 
 fn broken(what: &str) -> BoxError {

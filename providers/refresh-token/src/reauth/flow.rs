@@ -1,6 +1,6 @@
 //! The reauth protocol: `sessions:start`, then `sessions/{id}:continue` once per challenge, until
 //! the API answers `AUTHENTICATED` with the rapt token. Each request is retried after a
-//! transient failure ([`with_retries`]); a challenge's handler runs once, and only in a poll a
+//! transient failure (`RetryPolicy::run`); a challenge's handler runs once, and only in a poll a
 //! person waits on.
 
 use std::fmt::Write as _;
@@ -13,7 +13,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::challenge::Challenge;
-use super::retry::with_retries;
 use super::settings::ReauthSettings;
 use crate::error;
 use crate::python_json::python_json;
@@ -110,13 +109,13 @@ pub(crate) async fn start(session: &Session<'_>, scopes: &[String]) -> Result<Me
     })?;
     let url = format!("{}/v2/sessions:start", base(session));
     // Nothing has been asked of the user yet: a transient failure costs only a wait.
-    with_retries(
-        session.clock,
-        &session.settings.retry,
-        "sessions:start",
-        || send(session, &url, body.clone()),
-    )
-    .await
+    session
+        .settings
+        .retry
+        .run(session.clock, "sessions:start", || {
+            send(session, &url, body.clone())
+        })
+        .await
 }
 
 /// Answers the first `READY` challenge of `msg` and sends the answer; `None` when there is no
@@ -174,14 +173,14 @@ pub(crate) async fn run_next_challenge(
     );
     // The answer is in hand: a transient failure sends it again, and never asks again.
     let body = body?;
-    with_retries(
-        session.clock,
-        &session.settings.retry,
-        "sessions:continue",
-        || send(session, &url, body.clone()),
-    )
-    .await
-    .map(Some)
+    session
+        .settings
+        .retry
+        .run(session.clock, "sessions:continue", || {
+            send(session, &url, body.clone())
+        })
+        .await
+        .map(Some)
 }
 
 fn base<'a>(session: &'a Session<'_>) -> &'a str {

@@ -5,13 +5,12 @@
 //! "Reauthentication is needed..." error. With it on, and a caller waiting (see
 //! [`credkit_core::interactive`]), the refresh runs the reference's flow: a refresh grant for
 //! [`REAUTH_SCOPE`], `sessions:start`, one `:continue` per challenge ([`flow`]; each request
-//! retried after a transient failure, [`retry`]), then the refresh again with the rapt token,
+//! retried after a transient failure by `RetryPolicy::run`), then the refresh again with the rapt token,
 //! which is kept.
 
 mod builtin;
 mod challenge;
 mod flow;
-mod retry;
 mod settings;
 #[cfg(test)]
 mod tests;

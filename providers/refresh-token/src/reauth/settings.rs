@@ -167,4 +167,12 @@ mod tests {
         assert!(settings.is_interactive());
         assert!(settings.handler("UNKNOWN").is_none());
     }
+
+    #[test]
+    fn the_retry_policy_is_the_reference_s() {
+        let policy = ReauthSettings::default().retry;
+        assert_eq!(policy.max_attempts(), 3);
+        assert_eq!(policy.nominal_wait(1), std::time::Duration::from_secs(1));
+        assert_eq!(policy.nominal_wait(2), std::time::Duration::from_secs(2));
+    }
 }
