@@ -90,12 +90,12 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod authorize;
 pub mod classify;
 pub mod endpoint;
 pub mod interactive;
 pub mod oauth;
 
-mod authorized;
 mod chain;
 mod clock;
 mod credentials;
@@ -110,7 +110,7 @@ mod token;
 mod transport;
 
 // The public interface is:
-pub use authorized::AuthorizedTransport;
+pub use authorize::AuthorizedTransport;
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
 pub use credentials::{

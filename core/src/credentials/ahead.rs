@@ -56,6 +56,46 @@ impl RefreshAhead {
     pub fn must_finish(&self) -> bool {
         self.marks.granting()
     }
+
+    /// Runs `work` (a request) with the refresh ahead, if any, polled beside it; returns
+    /// `work`'s output once the refresh is over or may be dropped (see
+    /// [`must_finish`](Self::must_finish)). Without a refresh it is `work` alone.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use credkit_core::{AccessToken, Clock, Credentials, RefreshAhead, StaticSource, SystemClock};
+    /// # futures::executor::block_on(async {
+    /// # let stale = AccessToken::new("ya29.old").with_expiry(SystemClock.now() + Duration::from_secs(60));
+    /// # let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.new")))
+    /// #     .with_initial_token(stale)
+    /// #     .build()?;
+    /// let status = RefreshAhead::beside(credentials.refresh_ahead(), async { 200 }).await;
+    /// assert_eq!(status, 200);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn beside<F: Future>(ahead: Option<Self>, work: F) -> F::Output {
+        let Some(ahead) = ahead else {
+            return work.await;
+        };
+        let mut ahead = Some(ahead);
+        let mut work = std::pin::pin!(work);
+        let output = std::future::poll_fn(|cx| {
+            if let Some(refresh) = &mut ahead
+                && Pin::new(refresh).poll(cx).is_ready()
+            {
+                ahead = None;
+            }
+            work.as_mut().poll(cx)
+        })
+        .await;
+        if let Some(refresh) = ahead
+            && refresh.must_finish()
+        {
+            refresh.await;
+        }
+        output
+    }
 }
 
 impl Future for RefreshAhead {

@@ -79,6 +79,17 @@ pub enum RefreshEvent {
     /// (tokio's `spawn` called outside a runtime, say). The refresh is not lost: a caller that
     /// waits drives it instead. Fix the spawner (capture a runtime handle).
     SpawnerPanicked,
+    /// The API rejected the token that had just replaced a rejected one (a 401 within the
+    /// minimum retry interval of the refresh that fetched it): the fault is most likely the
+    /// request's audience or scopes, not the token, so the token is kept and no refresh is
+    /// made for it until `kept_until`. Reported once per token; check the audience and scopes
+    /// the API expects.
+    #[non_exhaustive]
+    FreshTokenRejected {
+        /// Until when rejections of this token are not believed: the minimum retry interval
+        /// after the refresh that fetched it. The next rejection after it drops the token.
+        kept_until: OffsetDateTime,
+    },
     /// The token's state changed, as noticed by a call, a refresh or an invalidation. Time
     /// passing alone emits nothing until something looks at the token.
     #[non_exhaustive]

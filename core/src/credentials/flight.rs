@@ -41,6 +41,7 @@ use time::OffsetDateTime;
 
 use super::marks::Marks;
 use super::refresher::Refreshed;
+use super::refusal::Rejections;
 use super::snapshot::Snapshot;
 use crate::{Clock, Error, Result};
 
@@ -71,6 +72,8 @@ pub(super) struct Flights {
     pub(super) rejected: Option<Arc<Snapshot>>,
     /// The last flight whose callers' deadline passed: reported once.
     pub(super) overdue_reported: Option<u64>,
+    /// Which rejections are believed.
+    pub(super) rejections: Rejections,
 }
 
 /// What to do with a flight that lost its last driver.

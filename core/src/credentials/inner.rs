@@ -48,6 +48,17 @@ pub(super) struct Inner {
     pub(super) me: Weak<Inner>,
 }
 
+/// What a rejection did to the cached token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Invalidated {
+    /// It was the token rejected, and is dropped.
+    Dropped,
+    /// It was the token rejected, but it had just replaced a rejected one: kept.
+    Kept,
+    /// The cache holds another token, or none.
+    Replaced,
+}
+
 /// What a waiting caller does next.
 pub(super) enum Wait {
     /// Await this refresh.
@@ -82,6 +93,15 @@ impl Inner {
     #[inline]
     pub(super) fn write_if_fresh(&self, headers: &mut HeaderMap) -> bool {
         self.if_fresh(|snapshot| snapshot.write(headers)).is_some()
+    }
+
+    /// The hot path of the authorizer: `write_if_fresh`, naming the token written.
+    #[inline]
+    pub(super) fn write_fresh(&self, headers: &mut HeaderMap) -> Option<u64> {
+        self.if_fresh(|snapshot| {
+            snapshot.write(headers);
+            snapshot.id()
+        })
     }
 
     /// The hot path of `headers()`: a clone of the fresh token's ready map.
@@ -349,6 +369,9 @@ impl Inner {
                     let mut flights = lock(&self.flights);
                     flights.clear(id);
                     flights.last_error = None;
+                    let now = self.clock.now();
+                    let interval = self.settings.min_retry_interval;
+                    flights.rejections.published(snapshot.id(), now, interval);
                 }
                 let how = refreshed.how;
                 quietly(|| {
@@ -416,36 +439,61 @@ impl Inner {
         error
     }
 
-    /// Drops the cached token if it is still `current`; true if this call dropped it.
-    pub(super) fn invalidate(&self, matches: impl FnOnce(&Snapshot) -> bool) -> bool {
+    /// After a rejection: drops the cached token if `matches` says it is the one rejected,
+    /// unless it is the token that just replaced a rejected one (see `refusal.rs`).
+    pub(super) fn invalidate(&self, matches: impl FnOnce(&Snapshot) -> bool) -> Invalidated {
         let current = self.cache.load();
         let Some(snapshot) = current.as_deref() else {
-            return false;
+            return Invalidated::Replaced;
         };
         if !matches(snapshot) {
-            return false;
+            return Invalidated::Replaced;
+        }
+        let now = self.clock.now();
+        let mut flights = lock(&self.flights);
+        if let Some(refusal) = flights.rejections.refused(snapshot.id(), now) {
+            drop(flights);
+            if refusal.first {
+                self.refused(refusal.until);
+            }
+            return Invalidated::Kept;
         }
         let previous = self.cache.compare_and_swap(&current, None);
         let dropped = match (previous.as_ref(), current.as_ref()) {
             (Some(previous), Some(current)) => Arc::ptr_eq(previous, current),
             _ => false,
         };
-        if dropped {
-            // Storage holds the rejected token too: never reload it.
-            {
-                let mut flights = lock(&self.flights);
-                flights.storage_checked = true;
-                flights.rejected = current.as_ref().map(Arc::clone);
-            }
-            quietly(|| {
-                tracing::debug!(
-                    source = self.refresher.source.name(),
-                    "cached access token invalidated after a rejection"
-                );
-            });
-            self.observe(TokenState::Invalid);
+        if !dropped {
+            return Invalidated::Replaced;
         }
-        dropped
+        // Storage holds the rejected token too: never reload it.
+        flights.storage_checked = true;
+        flights.rejected = current.as_ref().map(Arc::clone);
+        flights.rejections.dropped();
+        drop(flights);
+        quietly(|| {
+            tracing::debug!(
+                source = self.refresher.source.name(),
+                "cached access token invalidated after a rejection"
+            );
+        });
+        self.observe(TokenState::Invalid);
+        Invalidated::Dropped
+    }
+
+    /// Reports a token the API refused right after it replaced a rejected one.
+    #[cold]
+    fn refused(&self, until: OffsetDateTime) {
+        quietly(|| {
+            tracing::warn!(
+                source = self.refresher.source.name(),
+                kept_until = %until,
+                "the API rejects fresh tokens: check the audience and scopes; \
+                 the token is kept, and not refreshed again until the minimum retry interval passes"
+            );
+        });
+        self.refresher
+            .emit(&RefreshEvent::FreshTokenRejected { kept_until: until });
     }
 
     /// The error for a caller that needs a token now and cannot wait for one.

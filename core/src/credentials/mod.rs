@@ -9,7 +9,9 @@ mod handoff;
 mod inner;
 mod marks;
 mod refresher;
+mod refusal;
 mod rejected;
+mod request;
 mod rules;
 mod slot;
 mod snapshot;
@@ -24,9 +26,10 @@ use time::OffsetDateTime;
 pub use ahead::RefreshAhead;
 pub use builder::{CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
-use inner::{Inner, Wait};
+use inner::{Inner, Invalidated, Wait};
 use refresher::Trigger;
 pub use rejected::Rejected;
+pub(crate) use request::{Rejection, Usable, Written};
 use snapshot::{Rendering, Snapshot};
 
 use crate::{AccessToken, Result, TokenSource, TokenState};
@@ -366,16 +369,7 @@ impl Credentials {
         if !stale {
             return None;
         }
-        let driven = inner.refresh_ahead(now)?;
-        let marks = driven.marks();
-        let inner = Arc::clone(inner);
-        Some(RefreshAhead::new(
-            Box::pin(async move {
-                // The outcome goes to the cache and the observer; the caller has its token.
-                let _outcome = inner.wait_for(driven, flight::NO_LIMIT).await;
-            }),
-            marks,
-        ))
+        inner.refresh_ahead(now).map(|driven| self.ahead(driven))
     }
 
     /// Makes `headers` ready to send: refreshes if the token is invalid (waiting for the one
@@ -506,6 +500,14 @@ impl Credentials {
     /// many requests fail with one token, the first call drops it and the rest are no-ops, so
     /// they cause one refresh, not many. A token that was already replaced is left alone.
     ///
+    /// A token rejected again right after it replaced a rejected one (within the
+    /// [minimum retry interval](crate::CredentialsBuilder::with_min_retry_interval) of the
+    /// refresh that fetched it) is kept, not dropped: an API that refuses every token (the
+    /// wrong audience or scopes) would otherwise cost a refresh per request. That refusal is
+    /// logged as a warning and reported once per token as
+    /// [`RefreshEvent::FreshTokenRejected`]; the first rejection after the interval drops the
+    /// token again, so a persistent refusal costs at most one refresh per interval.
+    ///
     /// ```
     /// use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
     ///
@@ -520,12 +522,13 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub fn invalidate_if<R: Rejected + ?Sized>(&self, rejected: &R) -> bool {
-        self.inner.invalidate(|snapshot| {
+        let invalidated = self.inner.invalidate(|snapshot| {
             rejected.as_token().is_some_and(|t| snapshot.is_token(t))
                 || rejected
                     .as_authorization()
                     .is_some_and(|v| snapshot.is_authorization(v))
-        })
+        });
+        invalidated == Invalidated::Dropped
     }
 
     /// The cached token if it is usable (fresh or stale, driving or starting the refresh ahead

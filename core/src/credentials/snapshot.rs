@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -16,6 +16,9 @@ use crate::{AccessToken, Error, ErrorKind, Result, TokenState};
 
 /// The header that names the project billed for quota.
 pub(super) static X_GOOG_USER_PROJECT: HeaderName = HeaderName::from_static("x-goog-user-project");
+
+/// The next snapshot's id.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The most copies of the rendered headers a snapshot keeps (see [`Rendering::copies`]).
 const MAX_COPIES: usize = 16;
@@ -47,6 +50,8 @@ impl Rendering {
 ///
 /// Immutable: a refresh publishes a new snapshot, so readers never see a torn update.
 pub(super) struct Snapshot {
+    /// Unique among every snapshot of the process: names the token a request carried.
+    id: u64,
     token: Arc<AccessToken>,
     /// `Rendering::copies` identical copies of the header values, `primary` and `others`; a
     /// thread always uses the same one.
@@ -132,6 +137,7 @@ impl Snapshot {
             .collect::<Result<Box<[_]>>>()?;
         let stale_at = token.stale_at(rendering.threshold);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             stale_at,
             stale_at_system: stale_at.and_then(to_system_time),
             expiry: token.expiry(),
@@ -215,6 +221,12 @@ impl Snapshot {
     #[inline]
     pub(super) fn headers(&self) -> HeaderMap {
         self.rendered().map.clone()
+    }
+
+    /// Names this snapshot's token among every snapshot of the process.
+    #[inline]
+    pub(super) fn id(&self) -> u64 {
+        self.id
     }
 
     pub(super) fn token(&self) -> &Arc<AccessToken> {

@@ -3,20 +3,19 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 
-use crate::endpoint::AttachPolicy;
-use crate::{Credentials, Result, Transport};
+use super::{Answer, Authorizer};
+use crate::{Credentials, RefreshAhead, Result, Transport};
 
 /// Wraps a [`Transport`] so that each request carries the headers of a [`Credentials`], and a
 /// request rejected with a 401 is sent once more with a new token.
 ///
 /// For users on an HTTP stack of their own (and for credkit's examples): the "authorize,
-/// send, on a 401 drop the token and retry once" loop, written once. tower users have
-/// `credkit-tower`, reqwest-middleware users the `middleware` feature of `credkit-reqwest`;
-/// all three follow the same rules (the first two are
-/// [`AttachPolicy`](crate::endpoint::AttachPolicy)):
+/// send, on a 401 drop the token and retry once" loop, as a thin adapter over the
+/// [`Authorizer`]. tower users have `credkit-tower`, reqwest-middleware users the `middleware`
+/// feature of `credkit-reqwest`; all three are adapters over the same authorizer, so they
+/// follow the same rules (see [`authorize`](super) for all of them):
 ///
 /// - A caller's own `Authorization` header is kept, and that request gets none of the
 ///   credentials' headers ([`with_overwrite_authorization`](Self::with_overwrite_authorization)
@@ -30,7 +29,8 @@ use crate::{Credentials, Result, Transport};
 ///   requests rejected with one token cause one refresh; the request is then replayed once
 ///   with the new token (a `Bytes` body can always be sent again), unless
 ///   [`without_replay`](Self::without_replay) was set. The replay's response is returned
-///   whatever it is.
+///   whatever it is. A token refused right after the refresh that replaced a rejected one is
+///   kept and the request not replayed: a persistent 401 cannot storm the token endpoint.
 ///
 /// # Examples
 ///
@@ -64,9 +64,7 @@ use crate::{Credentials, Result, Transport};
 #[derive(Debug, Clone)]
 pub struct AuthorizedTransport<T> {
     transport: T,
-    credentials: Credentials,
-    replay: bool,
-    policy: AttachPolicy,
+    authorizer: Authorizer,
 }
 
 impl<T> AuthorizedTransport<T> {
@@ -84,11 +82,23 @@ impl<T> AuthorizedTransport<T> {
     /// # let _ = authorized;
     /// ```
     pub fn new(transport: T, credentials: Credentials) -> Self {
+        Self::with_authorizer(transport, Authorizer::new(credentials))
+    }
+
+    /// Sends through `transport`, authorized by `authorizer` and its rules.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, AuthorizedTransport, Credentials, StaticSource};
+    /// use credkit_core::authorize::Authorizer;
+    /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let authorizer = Authorizer::new(credentials).without_replay();
+    /// let api = AuthorizedTransport::with_authorizer((), authorizer);
+    /// assert!(!api.authorizer().replays());
+    /// ```
+    pub fn with_authorizer(transport: T, authorizer: Authorizer) -> Self {
         Self {
             transport,
-            credentials,
-            replay: true,
-            policy: AttachPolicy::new(),
+            authorizer,
         }
     }
 
@@ -101,9 +111,8 @@ impl<T> AuthorizedTransport<T> {
     /// # let _ = api;
     /// ```
     #[must_use]
-    pub fn without_replay(mut self) -> Self {
-        self.replay = false;
-        self
+    pub fn without_replay(self) -> Self {
+        self.map(Authorizer::without_replay)
     }
 
     /// Whether to replace an `Authorization` header the caller set. Default: `false`.
@@ -115,9 +124,8 @@ impl<T> AuthorizedTransport<T> {
     /// # let _ = api;
     /// ```
     #[must_use]
-    pub fn with_overwrite_authorization(mut self, overwrite: bool) -> Self {
-        self.policy = self.policy.with_overwrite_authorization(overwrite);
-        self
+    pub fn with_overwrite_authorization(self, overwrite: bool) -> Self {
+        self.map(|a| a.with_overwrite_authorization(overwrite))
     }
 
     /// Whether to send the token over plain `http://` to hosts off loopback, where anyone on
@@ -130,9 +138,8 @@ impl<T> AuthorizedTransport<T> {
     /// # let _ = api;
     /// ```
     #[must_use]
-    pub fn dangerous_allow_http(mut self, allow: bool) -> Self {
-        self.policy = self.policy.dangerous_allow_http(allow);
-        self
+    pub fn dangerous_allow_http(self, allow: bool) -> Self {
+        self.map(|a| a.dangerous_allow_http(allow))
     }
 
     /// The wrapped transport.
@@ -167,37 +174,51 @@ impl<T> AuthorizedTransport<T> {
     /// assert_eq!(api.credentials().source_name(), "static token");
     /// ```
     pub fn credentials(&self) -> &Credentials {
-        &self.credentials
+        self.authorizer.credentials()
+    }
+
+    /// The rules applied to each request.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, AuthorizedTransport, Credentials, StaticSource};
+    /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert!(AuthorizedTransport::new((), credentials).authorizer().replays());
+    /// ```
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    fn map(mut self, f: impl FnOnce(Authorizer) -> Authorizer) -> Self {
+        self.authorizer = f(self.authorizer);
+        self
     }
 }
 
 #[async_trait]
 impl<T: Transport> Transport for AuthorizedTransport<T> {
     async fn send(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>> {
-        if !self.policy.attaches_to(&request) {
+        let authorizer = &self.authorizer;
+        // Copied before the headers are written (a `Bytes` body is a reference count).
+        let replay = authorizer.replays().then(|| copy(&request));
+        let authorization = authorizer.authorize(&mut request);
+        let Some(ready) = authorization.ready(request.headers_mut()).await? else {
             return self.transport.send(request).await;
-        }
-        let replay = self.replay.then(|| copy(&request));
-        self.credentials
-            .before_request(request.headers_mut())
-            .await?;
-        let sent = request.headers().get(AUTHORIZATION).cloned();
-        let response = self.transport.send(request).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        if let Some(sent) = &sent {
-            // Only the first of many requests rejected with this token drops it.
-            self.credentials.invalidate_if(sent);
-        }
-        let Some(mut replay) = replay else {
+        };
+        let response = RefreshAhead::beside(ready.ahead, self.transport.send(request)).await?;
+        let (Answer::Replay, Some(mut replay)) =
+            (authorizer.answered(response.status(), ready.sent), replay)
+        else {
             return Ok(response);
         };
         drop(response);
-        self.credentials
-            .before_request(replay.headers_mut())
-            .await?;
-        self.transport.send(replay).await
+        let authorization = authorizer.authorize_replay(replay.headers_mut());
+        let Some(ready) = authorization.ready(replay.headers_mut()).await? else {
+            return self.transport.send(replay).await;
+        };
+        let response = RefreshAhead::beside(ready.ahead, self.transport.send(replay)).await?;
+        // The replay is the last try: its 401 is taken, and returned.
+        let _last = authorizer.answered(response.status(), ready.sent);
+        Ok(response)
     }
 }
 
@@ -218,6 +239,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use futures::executor::block_on;
+    use http::StatusCode;
+    use http::header::AUTHORIZATION;
 
     use super::*;
     use crate::{AccessToken, TokenSource};
