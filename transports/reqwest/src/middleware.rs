@@ -1,10 +1,9 @@
 //! `AuthMiddleware`: credentials on every request of a reqwest-middleware client.
 
-use credkit_core::Credentials;
-use credkit_core::endpoint::AttachPolicy;
-use http::Extensions;
-use http::header::AUTHORIZATION;
-use reqwest::{Request, Response, StatusCode};
+use credkit_core::authorize::{Answer, Authorization, Authorizer};
+use credkit_core::{Credentials, RefreshAhead};
+use http::{Extensions, HeaderMap};
+use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
 /// A [`reqwest_middleware::Middleware`] that puts credentials on every request and reacts to
@@ -35,11 +34,17 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// 2. Otherwise the credentials' headers are written, marked sensitive: at once with a fresh
 ///    or stale token (a stale one is refreshed ahead), after the one shared refresh with an
 ///    invalid one.
-/// 3. On a **401**, the exact `authorization` value sent is given to
-///    [`Credentials::invalidate_if`], so a burst of requests rejected with one token causes
-///    one refresh. The request is replayed once with the new token when
+/// 3. On a **401**, the token the request carried is dropped, so a burst of requests rejected
+///    with one token causes one refresh. The request is replayed once with the new token when
 ///    [`Request::try_clone`] could copy it before it was sent (a streaming body cannot be), and
 ///    unless [`without_replay`](Self::without_replay) was set; otherwise the 401 is returned.
+///    A token refused right after the refresh that replaced a rejected one is kept and the
+///    request not replayed, so an API that refuses every token cannot storm the token
+///    endpoint.
+///
+/// These are the rules of [`credkit_core::authorize`], shared with `credkit-tower` and
+/// [`AuthorizedTransport`](credkit_core::AuthorizedTransport); this middleware only translates
+/// reqwest's types.
 ///
 /// # Where it goes
 ///
@@ -63,9 +68,7 @@ use reqwest_middleware::{Error, Middleware, Next, Result};
 /// `anyhow::Error` finds it.
 #[derive(Clone, Debug)]
 pub struct AuthMiddleware {
-    credentials: Credentials,
-    replay: bool,
-    policy: AttachPolicy,
+    authorizer: Authorizer,
 }
 
 impl AuthMiddleware {
@@ -82,11 +85,22 @@ impl AuthMiddleware {
     /// # let _ = middleware;
     /// ```
     pub fn new(credentials: Credentials) -> Self {
-        Self {
-            credentials,
-            replay: true,
-            policy: AttachPolicy::new(),
-        }
+        Self::from_authorizer(Authorizer::new(credentials))
+    }
+
+    /// Authorizes requests by `authorizer`'s rules.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// use credkit_core::authorize::Authorizer;
+    /// use credkit_reqwest::AuthMiddleware;
+    ///
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let middleware = AuthMiddleware::from_authorizer(Authorizer::new(credentials));
+    /// # let _ = middleware;
+    /// ```
+    pub fn from_authorizer(authorizer: Authorizer) -> Self {
+        Self { authorizer }
     }
 
     /// Never replay: a 401 still drops the token that was sent, and is returned.
@@ -100,7 +114,7 @@ impl AuthMiddleware {
     /// ```
     #[must_use]
     pub fn without_replay(mut self) -> Self {
-        self.replay = false;
+        self.authorizer = self.authorizer.without_replay();
         self
     }
 
@@ -115,7 +129,7 @@ impl AuthMiddleware {
     /// ```
     #[must_use]
     pub fn with_overwrite_authorization(mut self, overwrite: bool) -> Self {
-        self.policy = self.policy.with_overwrite_authorization(overwrite);
+        self.authorizer = self.authorizer.with_overwrite_authorization(overwrite);
         self
     }
 
@@ -131,7 +145,7 @@ impl AuthMiddleware {
     /// ```
     #[must_use]
     pub fn dangerous_allow_http(mut self, allow: bool) -> Self {
-        self.policy = self.policy.dangerous_allow_http(allow);
+        self.authorizer = self.authorizer.dangerous_allow_http(allow);
         self
     }
 
@@ -145,13 +159,31 @@ impl AuthMiddleware {
     /// assert_eq!(middleware.credentials().source_name(), "static token");
     /// ```
     pub fn credentials(&self) -> &Credentials {
-        &self.credentials
+        self.authorizer.credentials()
     }
 
-    fn authorizes(&self, request: &Request) -> bool {
+    /// The rules applied to each request.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # use credkit_reqwest::AuthMiddleware;
+    /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert!(AuthMiddleware::new(credentials).authorizer().replays());
+    /// ```
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    /// The authorizer's verdict on `request` (its URL is borrowed while its headers are
+    /// written, so they are taken out meanwhile; an empty map does not allocate).
+    fn authorize(&self, request: &mut Request) -> Authorization {
+        let mut headers = std::mem::replace(request.headers_mut(), HeaderMap::new());
         let url = request.url();
-        self.policy
-            .attaches(request.headers(), Some(url.scheme()), url.host_str())
+        let authorization =
+            self.authorizer
+                .authorize_headers(Some(url.scheme()), url.host_str(), &mut headers);
+        *request.headers_mut() = headers;
+        authorization
     }
 }
 
@@ -163,35 +195,29 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        if !self.authorizes(&request) {
+        let authorizer = &self.authorizer;
+        // Copied before the headers are written; `None` for a body that cannot be.
+        let replay = authorizer.replays().then(|| request.try_clone()).flatten();
+        let authorization = self.authorize(&mut request);
+        let ready = authorization.ready(request.headers_mut()).await;
+        let Some(ready) = ready.map_err(Error::middleware)? else {
             return next.run(request, extensions).await;
-        }
-        let replay = if self.replay {
-            request.try_clone()
-        } else {
-            None
         };
-        self.credentials
-            .before_request(request.headers_mut())
-            .await
-            .map_err(Error::middleware)?;
-        let sent = request.headers().get(AUTHORIZATION).cloned();
-        let response = next.clone().run(request, extensions).await?;
-        if response.status() != StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        if let Some(sent) = &sent {
-            // Only the first of many requests rejected with this token drops it.
-            self.credentials.invalidate_if(sent);
-        }
-        let Some(mut replay) = replay else {
+        let sending = next.clone().run(request, extensions);
+        let response = RefreshAhead::beside(ready.ahead, sending).await?;
+        let answer = authorizer.answered(response.status(), ready.sent);
+        let (Answer::Replay, Some(mut replay)) = (answer, replay) else {
             return Ok(response);
         };
         drop(response);
-        self.credentials
-            .before_request(replay.headers_mut())
-            .await
-            .map_err(Error::middleware)?;
-        next.run(replay, extensions).await
+        let authorization = authorizer.authorize_replay(replay.headers_mut());
+        let ready = authorization.ready(replay.headers_mut()).await;
+        let Some(ready) = ready.map_err(Error::middleware)? else {
+            return next.run(replay, extensions).await;
+        };
+        let response = RefreshAhead::beside(ready.ahead, next.run(replay, extensions)).await?;
+        // The replay is the last try: its 401 is taken, and returned.
+        let _last = authorizer.answered(response.status(), ready.sent);
+        Ok(response)
     }
 }

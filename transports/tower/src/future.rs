@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use credkit_core::{Credentials, RefreshAhead, TokenState};
+use credkit_core::RefreshAhead;
+use credkit_core::authorize::{Answer, Authorization, Authorizer, Sent, TokenWait};
 use futures::future::BoxFuture;
-use http::header::AUTHORIZATION;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -35,7 +35,7 @@ pin_project! {
     {
         #[pin]
         state: State<F, S, B>,
-        credentials: Option<Credentials>,
+        authorizer: Authorizer,
     }
 }
 
@@ -45,7 +45,7 @@ pin_project! {
     where
         F: Future,
     {
-        // Not authorized by this layer: the inner future alone.
+        // Not authorized: the inner future alone.
         Direct { #[pin] future: F },
         // Reading the body, for a replay.
         Buffering {
@@ -56,21 +56,25 @@ pin_project! {
         },
         // Waiting for a usable token, before the first send or the replay.
         Authorizing {
-            headers: BoxFuture<'static, credkit_core::Result<HeaderMap>>,
+            wait: TokenWait,
             request: Option<Request<B>>,
             replay: Option<Request<B>>,
             service: Option<S>,
-            replaying: bool,
         },
-        // The replay waits for the service to be ready again.
-        Readying { service: Option<S>, request: Option<Request<B>> },
-        // Sent; `sent` is the authorization value, to drop on a 401.
+        // The replay, authorized, waits for the service to be ready again.
+        Readying {
+            service: Option<S>,
+            request: Option<Request<B>>,
+            sent: Sent,
+            ahead: Option<RefreshAhead>,
+        },
+        // Sent; `sent` names the token it carries, for a 401.
         Calling {
             #[pin]
             future: F,
             service: Option<S>,
             replay: Option<Request<B>>,
-            sent: Option<HeaderValue>,
+            sent: Sent,
             ahead: Option<RefreshAhead>,
         },
         // Answered while the refresh ahead had its grant out: that refresh finishes first.
@@ -79,17 +83,8 @@ pin_project! {
             output: Option<F::Output>,
             service: Option<S>,
             replay: Option<Request<B>>,
-            sent: Option<HeaderValue>,
+            sent: Sent,
         },
-    }
-}
-
-impl<F: Future, S, B> ResponseFuture<F, S, B> {
-    pub(crate) fn direct(future: F) -> Self {
-        Self {
-            state: State::Direct { future },
-            credentials: None,
-        }
     }
 }
 
@@ -97,9 +92,9 @@ impl<F: Future, S, B> ResponseFuture<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
 {
-    pub(crate) fn new(credentials: Credentials, service: S, prepared: Prepared<B>) -> Self {
+    pub(crate) fn new(authorizer: Authorizer, service: S, prepared: Prepared<B>) -> Self {
         let state = match prepared {
-            Prepared::Ready { request, replay } => send(&credentials, service, request, replay),
+            Prepared::Ready { request, replay } => send(&authorizer, service, request, replay),
             Prepared::Buffer { head, body, make } => State::Buffering {
                 body,
                 head: Some(head),
@@ -107,55 +102,47 @@ where
                 service: Some(service),
             },
         };
-        Self {
-            state,
-            credentials: Some(credentials),
-        }
+        Self { state, authorizer }
     }
 }
 
-/// The first send: with the cached token at once when it is fresh or stale (a stale one also
-/// starts the refresh ahead), or after waiting for a usable one.
+/// The first send, as the authorizer says: as it is, at once with the headers written, or
+/// after waiting for a usable token.
 fn send<F: Future, S, B>(
-    credentials: &Credentials,
-    service: S,
+    authorizer: &Authorizer,
+    mut service: S,
     mut request: Request<B>,
     replay: Option<Request<B>>,
 ) -> State<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
 {
-    match credentials.apply(request.headers_mut()) {
-        Ok(state) => {
-            let ahead = if state == TokenState::Stale {
-                credentials.refresh_ahead()
-            } else {
-                None
-            };
-            call(service, request, replay, ahead)
-        }
-        Err(_) => State::Authorizing {
-            headers: usable_headers(credentials),
+    match authorizer.authorize(&mut request) {
+        Authorization::Skip => State::Direct {
+            future: service.call(request),
+        },
+        Authorization::Ready(ready) => call(service, request, replay, ready.sent, ready.ahead),
+        Authorization::Wait(wait) => State::Authorizing {
+            wait,
             request: Some(request),
             replay,
             service: Some(service),
-            replaying: false,
         },
     }
 }
 
-/// Sends an authorized request, keeping what a 401 needs: the value sent, and the service and
-/// copy for a replay if there is one.
+/// Sends an authorized request, keeping what a 401 needs: the service and copy for a replay,
+/// if there is one.
 fn call<F: Future, S, B>(
     mut service: S,
     request: Request<B>,
     replay: Option<Request<B>>,
+    sent: Sent,
     ahead: Option<RefreshAhead>,
 ) -> State<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
 {
-    let sent = request.headers().get(AUTHORIZATION).cloned();
     let future = service.call(request);
     State::Calling {
         future,
@@ -166,18 +153,32 @@ where
     }
 }
 
-/// Waits for a usable token (joining the one refresh) and returns its headers.
-fn usable_headers(
-    credentials: &Credentials,
-) -> BoxFuture<'static, credkit_core::Result<HeaderMap>> {
-    let credentials = credentials.clone();
-    Box::pin(async move { credentials.headers().await })
+/// A request that waited for its token, now written: sent, or (the replay) readied first.
+fn waited<F: Future, S, B>(
+    service: S,
+    request: Request<B>,
+    replay: Option<Request<B>>,
+    sent: Sent,
+) -> State<F, S, B>
+where
+    S: Service<Request<B>, Future = F>,
+{
+    if sent.replayed() {
+        State::Readying {
+            service: Some(service),
+            request: Some(request),
+            sent,
+            ahead: None,
+        }
+    } else {
+        call(service, request, replay, sent, None)
+    }
 }
 
 /// What a response means: the answer to return, or the state to go on in.
 // Returned and consumed at once; boxing the state would allocate on every 401.
 #[allow(clippy::large_enum_variant)]
-enum Answer<R, F: Future, S, B> {
+enum Step<R, F: Future, S, B> {
     Done(Result<R, BoxError>),
     Next(State<F, S, B>),
 }
@@ -190,59 +191,64 @@ fn settle<F, S, B, T, E>(
     ahead: Option<RefreshAhead>,
     service: &mut Option<S>,
     replay: &mut Option<Request<B>>,
-    sent: &mut Option<HeaderValue>,
-    credentials: Option<&Credentials>,
-) -> Answer<Response<T>, F, S, B>
+    sent: Sent,
+    authorizer: &Authorizer,
+) -> Step<Response<T>, F, S, B>
 where
     F: Future<Output = Result<Response<T>, E>>,
     E: Into<BoxError>,
 {
     match ahead {
-        Some(refresh) if refresh.must_finish() => Answer::Next(State::Finishing {
+        Some(refresh) if refresh.must_finish() => Step::Next(State::Finishing {
             refresh,
             output: Some(output),
             service: service.take(),
             replay: replay.take(),
-            sent: sent.take(),
+            sent,
         }),
-        _ => answered(output, service, replay, sent, credentials),
+        _ => answered(output, service, replay, sent, authorizer),
     }
 }
 
-/// Handles the inner service's answer: anything but a 401 is returned; a 401 drops the token
-/// that was sent (the first of many such requests does) and replays the request once if it can.
+/// Handles the inner service's answer as the authorizer says: returned, or replayed once with
+/// a new token when a copy was kept.
 fn answered<F, S, B, T, E>(
     output: Result<Response<T>, E>,
     service: &mut Option<S>,
     replay: &mut Option<Request<B>>,
-    sent: &mut Option<HeaderValue>,
-    credentials: Option<&Credentials>,
-) -> Answer<Response<T>, F, S, B>
+    sent: Sent,
+    authorizer: &Authorizer,
+) -> Step<Response<T>, F, S, B>
 where
     F: Future,
     E: Into<BoxError>,
 {
     let response = match output {
         Ok(response) => response,
-        Err(error) => return Answer::Done(Err(error.into())),
+        Err(error) => return Step::Done(Err(error.into())),
     };
-    if response.status() != StatusCode::UNAUTHORIZED {
-        return Answer::Done(Ok(response));
-    }
-    let (Some(sent), Some(credentials)) = (sent.take(), credentials) else {
-        return Answer::Done(Ok(response));
+    let (Answer::Replay, Some(mut request), Some(service)) = (
+        authorizer.answered(response.status(), sent),
+        replay.take(),
+        service.take(),
+    ) else {
+        return Step::Done(Ok(response));
     };
-    // Only the first of many requests rejected with this token drops it.
-    credentials.invalidate_if(&sent);
-    let (Some(replay), Some(service)) = (replay.take(), service.take()) else {
-        return Answer::Done(Ok(response));
-    };
-    Answer::Next(State::Authorizing {
-        headers: usable_headers(credentials),
-        request: Some(replay),
-        replay: None,
-        service: Some(service),
-        replaying: true,
+    Step::Next(match authorizer.authorize_replay(request.headers_mut()) {
+        Authorization::Ready(ready) => State::Readying {
+            service: Some(service),
+            request: Some(request),
+            sent: ready.sent,
+            ahead: ready.ahead,
+        },
+        Authorization::Wait(wait) => State::Authorizing {
+            wait,
+            request: Some(request),
+            replay: None,
+            service: Some(service),
+        },
+        // A replay is never skipped; were it, the 401 stands.
+        Authorization::Skip => return Step::Done(Ok(response)),
     })
 }
 
@@ -261,6 +267,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let this = self.as_mut().project();
+            let authorizer = &*this.authorizer;
             let mut state = this.state;
             let next = match state.as_mut().project() {
                 StateProj::Direct { future } => return future.poll(cx).map_err(Into::into),
@@ -271,40 +278,33 @@ where
                     service,
                 } => {
                     let bytes = ready!(body.as_mut().poll(cx))?;
-                    let (Some(head), Some(service), Some(credentials)) =
-                        (head.take(), service.take(), this.credentials.as_ref())
-                    else {
+                    let (Some(head), Some(service)) = (head.take(), service.take()) else {
                         return Poll::Ready(Err(broken("auth future polled after completion")));
                     };
                     let request = Request::from_parts(head, make(bytes.clone()));
                     let replay = replay::copy(&request, make(bytes));
-                    send(credentials, service, request, Some(replay))
+                    send(authorizer, service, request, Some(replay))
                 }
                 StateProj::Authorizing {
-                    headers,
+                    wait,
                     request,
                     replay,
                     service,
-                    replaying,
                 } => {
-                    let values = ready!(headers.as_mut().poll(cx)).map_err(BoxError::from)?;
+                    let token = ready!(Pin::new(wait).poll(cx)).map_err(BoxError::from)?;
                     let (Some(mut request), Some(service)) = (request.take(), service.take())
                     else {
                         return Poll::Ready(Err(broken("auth future polled after completion")));
                     };
-                    for (name, value) in &values {
-                        request.headers_mut().insert(name.clone(), value.clone());
-                    }
-                    if *replaying {
-                        State::Readying {
-                            service: Some(service),
-                            request: Some(request),
-                        }
-                    } else {
-                        call(service, request, replay.take(), None)
-                    }
+                    let sent = token.write(request.headers_mut());
+                    waited(service, request, replay.take(), sent)
                 }
-                StateProj::Readying { service, request } => {
+                StateProj::Readying {
+                    service,
+                    request,
+                    sent,
+                    ahead,
+                } => {
                     let Some(ready_service) = service.as_mut() else {
                         return Poll::Ready(Err(broken("auth future polled after completion")));
                     };
@@ -317,8 +317,8 @@ where
                         future: service.call(request),
                         service: None,
                         replay: None,
-                        sent: None,
-                        ahead: None,
+                        sent: *sent,
+                        ahead: ahead.take(),
                     }
                 }
                 StateProj::Calling {
@@ -334,10 +334,9 @@ where
                         *ahead = None;
                     }
                     let output = ready!(future.poll(cx));
-                    let credentials = this.credentials.as_ref();
-                    match settle(output, ahead.take(), service, replay, sent, credentials) {
-                        Answer::Done(result) => return Poll::Ready(result),
-                        Answer::Next(next) => next,
+                    match settle(output, ahead.take(), service, replay, *sent, authorizer) {
+                        Step::Done(result) => return Poll::Ready(result),
+                        Step::Next(next) => next,
                     }
                 }
                 StateProj::Finishing {
@@ -351,9 +350,9 @@ where
                     let Some(output) = output.take() else {
                         return Poll::Ready(Err(broken("auth future polled after completion")));
                     };
-                    match answered(output, service, replay, sent, this.credentials.as_ref()) {
-                        Answer::Done(result) => return Poll::Ready(result),
-                        Answer::Next(next) => next,
+                    match answered(output, service, replay, *sent, authorizer) {
+                        Step::Done(result) => return Poll::Ready(result),
+                        Step::Next(next) => next,
                     }
                 }
             };

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use credkit_core::Credentials;
+use credkit_core::authorize::Authorizer;
 use tower_layer::Layer;
 
 use crate::replay::{BufferBody, CloneBody, NoReplay};
@@ -55,7 +56,25 @@ impl AuthLayer {
     /// ```
     pub fn new(credentials: Credentials) -> Self {
         Self {
-            settings: Arc::new(Settings::new(credentials, CloneBody)),
+            settings: Arc::new(Settings::new(Authorizer::new(credentials), CloneBody)),
+        }
+    }
+
+    /// A layer that authorizes requests by `authorizer`'s rules (shared with credkit's other
+    /// adapters), replaying a request rejected with a 401 once when its body is `Clone`.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// use credkit_core::authorize::Authorizer;
+    /// use credkit_tower::AuthLayer;
+    ///
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let layer = AuthLayer::from_authorizer(Authorizer::new(credentials));
+    /// # let _ = layer;
+    /// ```
+    pub fn from_authorizer(authorizer: Authorizer) -> Self {
+        Self {
+            settings: Arc::new(Settings::new(authorizer, CloneBody)),
         }
     }
 }
@@ -75,7 +94,7 @@ impl<R: Clone> AuthLayer<R> {
     #[must_use]
     pub fn with_overwrite_authorization(self, overwrite: bool) -> Self {
         self.map(|mut settings| {
-            settings.policy = settings.policy.with_overwrite_authorization(overwrite);
+            settings.authorizer = settings.authorizer.with_overwrite_authorization(overwrite);
             settings
         })
     }
@@ -96,7 +115,7 @@ impl<R: Clone> AuthLayer<R> {
     #[must_use]
     pub fn dangerous_allow_http(self, allow: bool) -> Self {
         self.map(|mut settings| {
-            settings.policy = settings.policy.dangerous_allow_http(allow);
+            settings.authorizer = settings.authorizer.dangerous_allow_http(allow);
             settings
         })
     }
@@ -112,7 +131,10 @@ impl<R: Clone> AuthLayer<R> {
     /// # let _ = layer;
     /// ```
     pub fn without_replay(self) -> AuthLayer<NoReplay> {
-        self.map(|settings| settings.with_replay(NoReplay))
+        self.map(|mut settings| {
+            settings.authorizer = settings.authorizer.without_replay();
+            settings.with_replay(NoReplay)
+        })
     }
 
     /// Replay a body that is not `Clone` by reading it into memory first, when its size hint
@@ -140,7 +162,20 @@ impl<R: Clone> AuthLayer<R> {
     /// assert_eq!(layer.credentials().source_name(), "static token");
     /// ```
     pub fn credentials(&self) -> &Credentials {
-        &self.settings.credentials
+        self.settings.authorizer.credentials()
+    }
+
+    /// The rules this layer applies, shared with credkit's other adapters.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource};
+    /// # use credkit_tower::AuthLayer;
+    /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let layer = AuthLayer::new(credentials).without_replay();
+    /// assert!(!layer.authorizer().replays());
+    /// ```
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.settings.authorizer
     }
 
     fn map<R2>(self, f: impl FnOnce(Settings<R>) -> Settings<R2>) -> AuthLayer<R2> {

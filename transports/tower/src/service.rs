@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use credkit_core::Credentials;
+use credkit_core::authorize::Authorizer;
 use http::{Request, Response};
 use tower_service::Service;
 
@@ -72,7 +73,8 @@ impl<S> Auth<S> {
     /// # let _ = service;
     /// ```
     pub fn new(inner: S, credentials: Credentials) -> Self {
-        Self::from_settings(inner, Arc::new(Settings::new(credentials, CloneBody)))
+        let authorizer = Authorizer::new(credentials);
+        Self::from_settings(inner, Arc::new(Settings::new(authorizer, CloneBody)))
     }
 }
 
@@ -131,7 +133,7 @@ impl<S, R> Auth<S, R> {
     /// assert_eq!(service.credentials().source_name(), "static token");
     /// ```
     pub fn credentials(&self) -> &Credentials {
-        &self.settings.credentials
+        self.settings.authorizer.credentials()
     }
 }
 
@@ -151,14 +153,11 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let settings = &self.settings;
-        if !settings.policy.attaches_to(&request) {
-            return ResponseFuture::direct(self.inner.call(request));
-        }
         // The readied service goes with the request, for a replay; a clone takes its place.
         let clone = self.inner.clone();
         let service = mem::replace(&mut self.inner, clone);
         let prepared = settings.replay.prepare(request);
-        ResponseFuture::new(settings.credentials.clone(), service, prepared)
+        ResponseFuture::new(settings.authorizer.clone(), service, prepared)
     }
 }
 
