@@ -215,3 +215,79 @@ async fn no_token_is_a_credkit_error() {
         ErrorKind::TokenEndpoint
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_under_400_concurrent_requests_costs_one_refresh() {
+    const BURST: usize = 400;
+    let (addr, seen) = api(BURST).await;
+    let (client, _, source) = setup(|m| m);
+    let requests = (0..BURST).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let url = format!("http://{addr}/v1/items");
+            client.post(url).body(format!("item {i}")).send().await
+        })
+    });
+    for result in futures::future::join_all(requests).await {
+        assert_eq!(result.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(source.0.load(Ordering::SeqCst), 1, "exactly one refresh");
+    let seen = seen.lock().unwrap();
+    let ok = seen.iter().filter(|s| s.2 == StatusCode::OK).count();
+    assert_eq!((seen.len(), ok), (2 * BURST, BURST));
+}
+
+/// Hands out `fresh-1`, `fresh-2`, …: tokens the API refuses (the wrong audience, say).
+#[derive(Debug, Default)]
+struct Refused(AtomicUsize);
+
+#[async_trait::async_trait]
+impl TokenSource for Refused {
+    async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        Ok(AccessToken::new(format!("fresh-{n}")))
+    }
+}
+
+#[tokio::test]
+async fn an_api_that_refuses_every_token_costs_at_most_one_refresh_per_interval() {
+    const REQUESTS: usize = 300;
+    let interval = std::time::Duration::from_secs(10);
+    let (addr, seen) = api(1).await;
+    let clock = credkit_testing::FakeClock::new();
+    let source = Arc::new(Refused::default());
+    let reported = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&reported);
+    let credentials = Credentials::builder(Arc::clone(&source))
+        .with_clock(clock.clone())
+        .with_min_retry_interval(interval)
+        .on_refresh(move |event: &credkit_core::RefreshEvent| {
+            if let credkit_core::RefreshEvent::FreshTokenRejected { .. } = event {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .build()
+        .unwrap();
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(AuthMiddleware::new(credentials))
+        .build();
+    let mut phases = Vec::new();
+    for requests in [REQUESTS, 50] {
+        for _ in 0..requests {
+            let response = client.get(format!("http://{addr}/v1")).send().await;
+            assert_eq!(response.unwrap().status(), StatusCode::UNAUTHORIZED);
+        }
+        let sent = seen.lock().unwrap().len();
+        phases.push((source.0.load(Ordering::SeqCst), sent));
+        // Past the interval a rejection is believed again.
+        clock.advance(interval);
+    }
+    // (token requests, API requests): the first token dropped and replayed with the second,
+    // which is refused too and kept; after the interval, one more of each.
+    assert_eq!(phases, [(2, REQUESTS + 1), (3, REQUESTS + 1 + 50 + 1)]);
+    assert_eq!(
+        reported.load(Ordering::SeqCst),
+        2,
+        "reported once per token"
+    );
+}
