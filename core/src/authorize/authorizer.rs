@@ -2,10 +2,10 @@
 
 use http::{HeaderMap, StatusCode};
 
+use super::AttachPolicy;
 use super::step::{Answer, Authorization, Ready, Sent, TokenWait};
 use crate::Credentials;
 use crate::credentials::{Rejection, Written};
-use crate::endpoint::AttachPolicy;
 
 /// Decides, for each request, whether and how it gets a [`Credentials`]' headers, and, for
 /// each response, whether the request is replayed: see the [module docs](super).

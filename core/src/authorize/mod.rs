@@ -2,14 +2,14 @@
 //!
 //! An [`Authorizer`] answers the two questions a wrapper around an HTTP stack has. Before a
 //! request is sent, [`authorize`](Authorizer::authorize) says whether it gets the credentials'
-//! headers and writes them: [`Authorization::Skip`] (send it as it is), [`Ready`] (written;
+//! headers and writes them: [`Authorization::Skip`] (send it as it is), [`Ready`](Authorization::Ready) (written;
 //! drive the [`RefreshAhead`](crate::RefreshAhead) beside the request if there is one), or
-//! [`Wait`] (no usable token: await the one refresh, then write). After the response,
+//! [`Wait`](Authorization::Wait) (no usable token: await the one refresh, then write). After the response,
 //! [`answered`](Authorizer::answered) takes its status and what was [`Sent`], drops a rejected
 //! token, and says whether to [`Replay`](Answer::Replay) the request once.
 //!
 //! credkit's adapters are thin layers over it, each translating its stack's types and nothing
-//! more: [`AuthorizedTransport`](crate::AuthorizedTransport) for any [`Transport`](crate::Transport),
+//! more: [`AuthorizedTransport`] for any [`Transport`](crate::Transport),
 //! `credkit-tower`'s `AuthLayer` for tower services (hyper-util, tonic), and `credkit-reqwest`'s
 //! `AuthMiddleware` for reqwest-middleware. A wrapper for another stack follows the example
 //! below.
@@ -19,7 +19,7 @@
 //! - **Which requests** ([`AttachPolicy`]): a caller's own `Authorization` header is kept and
 //!   that request gets none of the credentials' headers; a plain `http://` request to a host off
 //!   loopback is sent without them; a URI without a scheme gets them.
-//! - **The headers** are written as [`Credentials::apply`] writes them. A fresh token costs the
+//! - **The headers** are written as [`Credentials::apply`](crate::Credentials::apply) writes them. A fresh token costs the
 //!   cached values; a stale one is written at once, with its refresh ahead started on the
 //!   spawner or handed to the caller to drive; only an invalid one makes the request wait.
 //! - **A 401** drops the token the request carried, so a burst of requests rejected with one
@@ -82,15 +82,15 @@
 //! ```
 
 mod authorizer;
+mod policy;
 mod step;
 mod transport;
 
 // The public interface is:
 pub use authorizer::Authorizer;
+pub use policy::AttachPolicy;
 pub use step::{Answer, Authorization, Ready, Sent, TokenWait, UsableToken};
 pub use transport::AuthorizedTransport;
-
-pub use crate::endpoint::AttachPolicy;
 
 #[cfg(test)]
 mod tests;

@@ -42,26 +42,11 @@
 //!
 //! # Credentials on your own requests
 //!
-//! With the `middleware` feature, [`AuthMiddleware`] puts credentials on every request of a
-//! [reqwest-middleware](https://docs.rs/reqwest-middleware) client, and on a 401 drops the
-//! token and replays the request once:
+//! This crate is the transport credkit sends token requests with. To put credentials on a
+//! reqwest client's own requests, use `credkit-reqwest-middleware`'s `AuthMiddleware` (a
+//! reqwest-middleware); for a tower service (hyper-util, tonic), `credkit-tower`.
 //!
-//! ```
-//! # #[cfg(feature = "middleware")]
-//! # #[allow(dead_code)]
-//! # fn f(credentials: credkit_core::Credentials) {
-//! use credkit_reqwest::AuthMiddleware;
-//!
-//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(AuthMiddleware::new(credentials))
-//!     .build();
-//! # let _ = client;
-//! # }
-//! ```
-//!
-//! # Features
-//!
-//! - `middleware`: [`AuthMiddleware`], for reqwest-middleware 0.5. Off by default.
+//! # Build
 //!
 //! reqwest is built with rustls and the aws-lc-rs provider,
 //! verifying certificates with the platform's verifier (the system's trust store); without
@@ -74,13 +59,10 @@
 //! is a real loopback token endpoint to test against.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod builder;
 mod error;
-#[cfg(feature = "middleware")]
-mod middleware;
 mod policy;
 mod resolve;
 mod spawner;
@@ -88,9 +70,6 @@ mod transport;
 
 // The public interface is:
 pub use builder::ReqwestTransportBuilder;
-#[cfg(feature = "middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
-pub use middleware::AuthMiddleware;
 pub use policy::check_endpoint;
 pub use spawner::TokioSpawner;
 pub use transport::{
@@ -101,7 +80,3 @@ pub use transport::{
 pub use credkit_core as core;
 /// Re-exported so [`ReqwestTransport::from_client`] can be given a client of the same version.
 pub use reqwest;
-/// Re-exported so [`AuthMiddleware`] is attached to a client of the same version.
-#[cfg(feature = "middleware")]
-#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
-pub use reqwest_middleware;

@@ -7,12 +7,12 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 
 /// A [`reqwest_middleware::Middleware`] that puts credentials on every request and reacts to
-/// a 401. Behind the `middleware` feature.
+/// a 401.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use credkit_reqwest::AuthMiddleware;
+/// use credkit_reqwest_middleware::AuthMiddleware;
 /// # use credkit_core::{AccessToken, Credentials, StaticSource};
 ///
 /// # #[allow(dead_code)]
@@ -78,7 +78,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// use credkit_reqwest::AuthMiddleware;
+    /// use credkit_reqwest_middleware::AuthMiddleware;
     ///
     /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::new(credentials);
@@ -93,7 +93,7 @@ impl AuthMiddleware {
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
     /// use credkit_core::authorize::Authorizer;
-    /// use credkit_reqwest::AuthMiddleware;
+    /// use credkit_reqwest_middleware::AuthMiddleware;
     ///
     /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::from_authorizer(Authorizer::new(credentials));
@@ -107,7 +107,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// # use credkit_reqwest::AuthMiddleware;
+    /// # use credkit_reqwest_middleware::AuthMiddleware;
     /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::new(credentials).without_replay();
     /// # let _ = middleware;
@@ -122,7 +122,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// # use credkit_reqwest::AuthMiddleware;
+    /// # use credkit_reqwest_middleware::AuthMiddleware;
     /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::new(credentials).with_overwrite_authorization(true);
     /// # let _ = middleware;
@@ -138,7 +138,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// # use credkit_reqwest::AuthMiddleware;
+    /// # use credkit_reqwest_middleware::AuthMiddleware;
     /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::new(credentials).dangerous_allow_http(true);
     /// # let _ = middleware;
@@ -153,7 +153,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// # use credkit_reqwest::AuthMiddleware;
+    /// # use credkit_reqwest_middleware::AuthMiddleware;
     /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// let middleware = AuthMiddleware::new(credentials);
     /// assert_eq!(middleware.credentials().source_name(), "static token");
@@ -166,7 +166,7 @@ impl AuthMiddleware {
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource};
-    /// # use credkit_reqwest::AuthMiddleware;
+    /// # use credkit_reqwest_middleware::AuthMiddleware;
     /// # let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
     /// assert!(AuthMiddleware::new(credentials).authorizer().replays());
     /// ```

@@ -1,5 +1,4 @@
 //! `AuthMiddleware` against a loopback API server that rejects the old token with 401.
-#![cfg(feature = "middleware")]
 // Test setup may unwrap.
 #![allow(clippy::unwrap_used)]
 
@@ -10,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use credkit_core::{AccessToken, Credentials, ErrorKind, TokenSource};
-use credkit_reqwest::AuthMiddleware;
+use credkit_reqwest_middleware::AuthMiddleware;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -10,6 +10,13 @@
 //! refresh) and the request is replayed once with the new token, if its body can be sent
 //! twice. This crate is not an HTTP client, and does not retry anything but that one replay.
 //!
+//! The rules are [`credkit_core::authorize`]'s, decided once for every adapter credkit has;
+//! this crate translates tower's types for the [`Authorizer`](credkit_core::authorize::Authorizer)
+//! and keeps the request's state between polls. A token the API refuses right after the
+//! refresh that replaced a rejected one is kept and its request not replayed, so an API that
+//! refuses every token (the wrong audience, say) costs one refresh per minimum retry interval,
+//! not one per request.
+//!
 //! # Quick start
 //!
 //! ```no_run
@@ -130,8 +137,8 @@
 //! `credkit-core` (the [`Credentials`](credkit_core::Credentials) cache, and
 //! [`AuthorizedTransport`](credkit_core::AuthorizedTransport) for any other stack), the
 //! providers (`credkit-refresh-token`, `credkit-refresh-handler`, `credkit-gcloud`),
-//! `credkit-reqwest` (the transport, and the same behaviour as a reqwest-middleware under its
-//! `middleware` feature), and `credkit-testing`.
+//! `credkit-reqwest-middleware` (the same rules for a reqwest-middleware client),
+//! `credkit-reqwest` (the transport token requests go through), and `credkit-testing`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 

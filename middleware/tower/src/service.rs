@@ -28,11 +28,13 @@ use crate::settings::Settings;
 ///    and one refresh runs ahead (in the background with a spawner on the credentials, or
 ///    alongside this request without one). Only an **invalid** token (none yet, or expired)
 ///    makes the request wait, for the one refresh every waiting request shares.
-/// 3. When the response is a **401**, the token that was sent is dropped with
-///    [`Credentials::invalidate_if`] and the exact header value the request carried: so any
-///    number of requests rejected with one token cause one refresh. The request is then sent
-///    once more, with the new token, if the [replay policy](crate::ReplayPolicy) kept a copy;
-///    otherwise, or if the replay is rejected too, that 401 is the response.
+/// 3. When the response is a **401**, the token that request carried is dropped (as
+///    [`Credentials::invalidate_if`] would): so any number of requests rejected with one token
+///    cause one refresh. The request is then sent once more, with the new token, if the
+///    [replay policy](crate::ReplayPolicy) kept a copy; otherwise, or if the replay is
+///    rejected too, that 401 is the response. A token refused right after it replaced a
+///    rejected one is kept, and the request not replayed (see
+///    [`credkit_core::authorize`]).
 ///
 /// # Errors
 ///
