@@ -20,9 +20,11 @@ use crate::replay::{self, sealed::Prepared};
 pin_project! {
     /// The response future of [`Auth`](crate::Auth).
     ///
-    /// With a fresh token it is the inner service's future and a few fields beside it: no
-    /// allocation. Waiting for a token, reading a body for [`BufferBody`](crate::BufferBody)
-    /// and driving a refresh ahead each hold one boxed future while they last.
+    /// With a fresh token it is the inner service's future and a few fields beside it (and the
+    /// copy kept for a replay): no allocation. Waiting for a token, reading a body for
+    /// [`BufferBody`](crate::BufferBody), sending a replay and driving a refresh ahead each
+    /// keep their state in one box while they last, so the future a caller moves around stays
+    /// small.
     ///
     /// A refresh ahead it drives (a stale token, credentials without a spawner) is dropped when
     /// the response comes first, unless its grant is out: then the response waits for the
@@ -39,6 +41,27 @@ pin_project! {
     }
 }
 
+/// What a replay needs: the service the request went through (tower's clone-and-swap hands the
+/// readied one to the call), and the copy to send.
+struct Kept<S, B> {
+    service: S,
+    request: Request<B>,
+}
+
+/// A request waiting for its body to be read: its head, and how to make a body of the bytes.
+struct Buffered<S, B> {
+    head: Parts,
+    make: fn(Bytes) -> B,
+    service: S,
+}
+
+/// A request waiting for a usable token, with its copy for a replay if one was kept.
+struct Pending<S, B> {
+    service: S,
+    request: Request<B>,
+    replay: Option<Request<B>>,
+}
+
 pin_project! {
     #[project = StateProj]
     enum State<F, S, B>
@@ -50,30 +73,17 @@ pin_project! {
         // Reading the body, for a replay.
         Buffering {
             body: BoxFuture<'static, Result<Bytes, BoxError>>,
-            head: Option<Parts>,
-            make: fn(Bytes) -> B,
-            service: Option<S>,
+            buffered: Option<Box<Buffered<S, B>>>,
         },
         // Waiting for a usable token, before the first send or the replay.
-        Authorizing {
-            wait: TokenWait,
-            request: Option<Request<B>>,
-            replay: Option<Request<B>>,
-            service: Option<S>,
-        },
-        // The replay, authorized, waits for the service to be ready again.
-        Readying {
-            service: Option<S>,
-            request: Option<Request<B>>,
-            sent: Sent,
-            ahead: Option<RefreshAhead>,
-        },
+        Authorizing { wait: TokenWait, pending: Option<Box<Pending<S, B>>> },
+        // The replay, authorized, waits for its service to be ready again.
+        Readying { replay: Option<Box<Kept<S, B>>>, sent: Sent, ahead: Option<RefreshAhead> },
         // Sent; `sent` names the token it carries, for a 401.
         Calling {
             #[pin]
             future: F,
-            service: Option<S>,
-            replay: Option<Request<B>>,
+            kept: Option<Kept<S, B>>,
             sent: Sent,
             ahead: Option<RefreshAhead>,
         },
@@ -81,8 +91,7 @@ pin_project! {
         Finishing {
             refresh: RefreshAhead,
             output: Option<F::Output>,
-            service: Option<S>,
-            replay: Option<Request<B>>,
+            kept: Option<Kept<S, B>>,
             sent: Sent,
         },
     }
@@ -97,9 +106,11 @@ where
             Prepared::Ready { request, replay } => send(&authorizer, service, request, replay),
             Prepared::Buffer { head, body, make } => State::Buffering {
                 body,
-                head: Some(head),
-                make,
-                service: Some(service),
+                buffered: Some(Box::new(Buffered {
+                    head,
+                    make,
+                    service,
+                })),
             },
         };
         Self { state, authorizer }
@@ -124,9 +135,11 @@ where
         Authorization::Ready(ready) => call(service, request, replay, ready.sent, ready.ahead),
         Authorization::Wait(wait) => State::Authorizing {
             wait,
-            request: Some(request),
-            replay,
-            service: Some(service),
+            pending: Some(Box::new(Pending {
+                service,
+                request,
+                replay,
+            })),
         },
     }
 }
@@ -146,27 +159,25 @@ where
     let future = service.call(request);
     State::Calling {
         future,
-        service: replay.is_some().then_some(service),
-        replay,
+        kept: replay.map(|request| Kept { service, request }),
         sent,
         ahead,
     }
 }
 
 /// A request that waited for its token, now written: sent, or (the replay) readied first.
-fn waited<F: Future, S, B>(
-    service: S,
-    request: Request<B>,
-    replay: Option<Request<B>>,
-    sent: Sent,
-) -> State<F, S, B>
+fn waited<F: Future, S, B>(pending: Pending<S, B>, sent: Sent) -> State<F, S, B>
 where
     S: Service<Request<B>, Future = F>,
 {
+    let Pending {
+        service,
+        request,
+        replay,
+    } = pending;
     if sent.replayed() {
         State::Readying {
-            service: Some(service),
-            request: Some(request),
+            replay: Some(Box::new(Kept { service, request })),
             sent,
             ahead: None,
         }
@@ -189,8 +200,7 @@ enum Step<R, F: Future, S, B> {
 fn settle<F, S, B, T, E>(
     output: Result<Response<T>, E>,
     ahead: Option<RefreshAhead>,
-    service: &mut Option<S>,
-    replay: &mut Option<Request<B>>,
+    kept: Option<Kept<S, B>>,
     sent: Sent,
     authorizer: &Authorizer,
 ) -> Step<Response<T>, F, S, B>
@@ -202,11 +212,10 @@ where
         Some(refresh) if refresh.must_finish() => Step::Next(State::Finishing {
             refresh,
             output: Some(output),
-            service: service.take(),
-            replay: replay.take(),
+            kept,
             sent,
         }),
-        _ => answered(output, service, replay, sent, authorizer),
+        _ => answered(output, kept, sent, authorizer),
     }
 }
 
@@ -214,8 +223,7 @@ where
 /// a new token when a copy was kept.
 fn answered<F, S, B, T, E>(
     output: Result<Response<T>, E>,
-    service: &mut Option<S>,
-    replay: &mut Option<Request<B>>,
+    kept: Option<Kept<S, B>>,
     sent: Sent,
     authorizer: &Authorizer,
 ) -> Step<Response<T>, F, S, B>
@@ -227,33 +235,38 @@ where
         Ok(response) => response,
         Err(error) => return Step::Done(Err(error.into())),
     };
-    let (Answer::Replay, Some(mut request), Some(service)) = (
-        authorizer.answered(response.status(), sent),
-        replay.take(),
-        service.take(),
-    ) else {
+    let (Answer::Replay, Some(mut kept)) = (authorizer.answered(response.status(), sent), kept)
+    else {
         return Step::Done(Ok(response));
     };
-    Step::Next(match authorizer.authorize_replay(request.headers_mut()) {
-        Authorization::Ready(ready) => State::Readying {
-            service: Some(service),
-            request: Some(request),
-            sent: ready.sent,
-            ahead: ready.ahead,
+    Step::Next(
+        match authorizer.authorize_replay(kept.request.headers_mut()) {
+            Authorization::Ready(ready) => State::Readying {
+                replay: Some(Box::new(kept)),
+                sent: ready.sent,
+                ahead: ready.ahead,
+            },
+            Authorization::Wait(wait) => {
+                let Kept { service, request } = kept;
+                State::Authorizing {
+                    wait,
+                    pending: Some(Box::new(Pending {
+                        service,
+                        request,
+                        replay: None,
+                    })),
+                }
+            }
+            // A replay is never skipped; were it, the 401 stands.
+            Authorization::Skip => return Step::Done(Ok(response)),
         },
-        Authorization::Wait(wait) => State::Authorizing {
-            wait,
-            request: Some(request),
-            replay: None,
-            service: Some(service),
-        },
-        // A replay is never skipped; were it, the 401 stands.
-        Authorization::Skip => return Step::Done(Ok(response)),
-    })
+    )
 }
 
-fn broken(what: &str) -> BoxError {
-    Box::new(credkit_core::Error::internal(what))
+fn broken() -> BoxError {
+    Box::new(credkit_core::Error::internal(
+        "auth future polled after completion",
+    ))
 }
 
 impl<F, S, B, ResBody, E> Future for ResponseFuture<F, S, B>
@@ -271,60 +284,54 @@ where
             let mut state = this.state;
             let next = match state.as_mut().project() {
                 StateProj::Direct { future } => return future.poll(cx).map_err(Into::into),
-                StateProj::Buffering {
-                    body,
-                    head,
-                    make,
-                    service,
-                } => {
+                StateProj::Buffering { body, buffered } => {
                     let bytes = ready!(body.as_mut().poll(cx))?;
-                    let (Some(head), Some(service)) = (head.take(), service.take()) else {
-                        return Poll::Ready(Err(broken("auth future polled after completion")));
+                    let Some(buffered) = buffered.take() else {
+                        return Poll::Ready(Err(broken()));
                     };
+                    let Buffered {
+                        head,
+                        make,
+                        service,
+                    } = *buffered;
                     let request = Request::from_parts(head, make(bytes.clone()));
                     let replay = replay::copy(&request, make(bytes));
                     send(authorizer, service, request, Some(replay))
                 }
-                StateProj::Authorizing {
-                    wait,
-                    request,
-                    replay,
-                    service,
-                } => {
+                StateProj::Authorizing { wait, pending } => {
                     let token = ready!(Pin::new(wait).poll(cx)).map_err(BoxError::from)?;
-                    let (Some(mut request), Some(service)) = (request.take(), service.take())
-                    else {
-                        return Poll::Ready(Err(broken("auth future polled after completion")));
+                    let Some(mut pending) = pending.take() else {
+                        return Poll::Ready(Err(broken()));
                     };
-                    let sent = token.write(request.headers_mut());
-                    waited(service, request, replay.take(), sent)
+                    let sent = token.write(pending.request.headers_mut());
+                    waited(*pending, sent)
                 }
                 StateProj::Readying {
-                    service,
-                    request,
+                    replay,
                     sent,
                     ahead,
                 } => {
-                    let Some(ready_service) = service.as_mut() else {
-                        return Poll::Ready(Err(broken("auth future polled after completion")));
+                    let Some(kept) = replay.as_mut() else {
+                        return Poll::Ready(Err(broken()));
                     };
-                    ready!(ready_service.poll_ready(cx)).map_err(Into::into)?;
-                    let (Some(mut service), Some(request)) = (service.take(), request.take())
-                    else {
-                        return Poll::Ready(Err(broken("auth future polled after completion")));
+                    ready!(kept.service.poll_ready(cx)).map_err(Into::into)?;
+                    let Some(kept) = replay.take() else {
+                        return Poll::Ready(Err(broken()));
                     };
+                    let Kept {
+                        mut service,
+                        request,
+                    } = *kept;
                     State::Calling {
                         future: service.call(request),
-                        service: None,
-                        replay: None,
+                        kept: None,
                         sent: *sent,
                         ahead: ahead.take(),
                     }
                 }
                 StateProj::Calling {
                     future,
-                    service,
-                    replay,
+                    kept,
                     sent,
                     ahead,
                 } => {
@@ -334,7 +341,7 @@ where
                         *ahead = None;
                     }
                     let output = ready!(future.poll(cx));
-                    match settle(output, ahead.take(), service, replay, *sent, authorizer) {
+                    match settle(output, ahead.take(), kept.take(), *sent, authorizer) {
                         Step::Done(result) => return Poll::Ready(result),
                         Step::Next(next) => next,
                     }
@@ -342,15 +349,14 @@ where
                 StateProj::Finishing {
                     refresh,
                     output,
-                    service,
-                    replay,
+                    kept,
                     sent,
                 } => {
                     ready!(Pin::new(refresh).poll(cx));
                     let Some(output) = output.take() else {
-                        return Poll::Ready(Err(broken("auth future polled after completion")));
+                        return Poll::Ready(Err(broken()));
                     };
-                    match answered(output, service, replay, *sent, authorizer) {
+                    match answered(output, kept.take(), *sent, authorizer) {
                         Step::Done(result) => return Poll::Ready(result),
                         Step::Next(next) => next,
                     }
