@@ -101,6 +101,7 @@ mod clock;
 mod credentials;
 mod env_source;
 mod error;
+mod forward;
 mod retry;
 mod source;
 mod spawner;
@@ -130,6 +131,13 @@ pub use transport::Transport;
 
 /// Re-exported so users name the same versions credkit uses.
 pub use {bytes, http, secrecy, time};
+
+/// What [`forward_impls!`] expands to names through here, so its callers need not depend on
+/// these crates themselves. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+}
 
 #[cfg(test)]
 mod tests {
