@@ -23,7 +23,7 @@
 //! - [`Transport`]: sends an `http::Request<Bytes>` and returns the `http::Response<Bytes>`.
 //! - [`Clock`]: the current time and a way to wait; [`SystemClock`] by default.
 //! - [`Storage`]: loads and stores a [`CredentialRecord`] by key; [`MemoryStorage`] here.
-//! - [`Spawner`]: runs background work; any `Fn(BoxFuture<'static, ()>)` is one.
+//! - [`Spawner`]: runs background work; a closure over a runtime's spawn function will do.
 //!
 //! # Getting started
 //!
@@ -123,7 +123,7 @@ pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
 pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
-pub use spawner::Spawner;
+pub use spawner::{IntoSpawner, IsClosure, IsSpawner, SpawnFn, Spawner, spawn_fn};
 pub use static_source::StaticSource;
 pub use storage::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, MemoryStorage, Storage};
 pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};

@@ -15,7 +15,7 @@ use credkit_core::bytes::Bytes;
 use credkit_core::time::OffsetDateTime;
 use credkit_core::{
     AccessToken, Clock, CredentialRecord, LeaseOptions, MemoryStorage, Result, RetryPolicy,
-    Retrying, StaticSource, Storage, TokenSource, Transport,
+    Retrying, Spawner, StaticSource, Storage, TokenSource, Transport,
 };
 use credkit_testing::FakeClock;
 use futures::executor::block_on;
@@ -222,4 +222,32 @@ fn transport_wrappers_forward() {
     check(&Arc::new(Echo), "arc");
     let shared: Arc<dyn Transport> = Arc::new(Echo);
     check(&Box::new(shared), "box-of-arc-dyn");
+}
+
+/// A spawner that counts what it is given and runs it at once.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl Spawner for Counting {
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        block_on(future);
+    }
+}
+
+#[test]
+fn spawner_wrappers_forward() {
+    let inner = Counting::default();
+    let check = |wrapped: &dyn Spawner| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::clone(&ran);
+        wrapped.spawn(Box::pin(async move {
+            flag.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    };
+    check(&&inner);
+    check(&Box::new(&inner));
+    check(&Arc::new(&inner));
+    assert_eq!(inner.0.load(Ordering::SeqCst), 3);
 }
