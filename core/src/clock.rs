@@ -1,7 +1,6 @@
 //! The `Clock` trait: every time decision and every wait in credkit.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
@@ -78,60 +77,13 @@ pub trait Clock: Send + Sync + Debug {
     }
 }
 
-impl<T: Clock + ?Sized> Clock for &T {
-    fn now(&self) -> OffsetDateTime {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).sleep(duration)
-    }
-
-    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).timeout(duration)
-    }
-
-    #[inline]
-    fn system_time(&self) -> SystemTime {
-        (**self).system_time()
-    }
-}
-
-impl<T: Clock + ?Sized> Clock for Box<T> {
-    fn now(&self) -> OffsetDateTime {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).sleep(duration)
-    }
-
-    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).timeout(duration)
-    }
-
-    #[inline]
-    fn system_time(&self) -> SystemTime {
-        (**self).system_time()
-    }
-}
-
-impl<T: Clock + ?Sized> Clock for Arc<T> {
-    fn now(&self) -> OffsetDateTime {
-        (**self).now()
-    }
-
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).sleep(duration)
-    }
-
-    fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        (**self).timeout(duration)
-    }
-
-    #[inline]
-    fn system_time(&self) -> SystemTime {
-        (**self).system_time()
+crate::forward_impls! {
+    trait Clock {
+        fn now(&self) -> OffsetDateTime;
+        fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+        fn timeout(&self, duration: Duration) -> BoxFuture<'static, ()>;
+        #[inline]
+        fn system_time(&self) -> SystemTime;
     }
 }
 

@@ -23,7 +23,7 @@
 //! - [`Transport`]: sends an `http::Request<Bytes>` and returns the `http::Response<Bytes>`.
 //! - [`Clock`]: the current time and a way to wait; [`SystemClock`] by default.
 //! - [`Storage`]: loads and stores a [`CredentialRecord`] by key; [`MemoryStorage`] here.
-//! - [`Spawner`]: runs background work; any `Fn(BoxFuture<'static, ()>)` is one.
+//! - [`Spawner`]: runs background work; a closure over a runtime's spawn function will do.
 //!
 //! # Getting started
 //!
@@ -101,6 +101,7 @@ mod clock;
 mod credentials;
 mod env_source;
 mod error;
+mod forward;
 mod retry;
 mod source;
 mod spawner;
@@ -122,7 +123,7 @@ pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
 pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};
 pub use source::TokenSource;
-pub use spawner::Spawner;
+pub use spawner::{IntoSpawner, IsClosure, IsSpawner, SpawnFn, Spawner, spawn_fn};
 pub use static_source::StaticSource;
 pub use storage::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, MemoryStorage, Storage};
 pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};
@@ -130,6 +131,13 @@ pub use transport::Transport;
 
 /// Re-exported so users name the same versions credkit uses.
 pub use {bytes, http, secrecy, time};
+
+/// What [`forward_impls!`] expands to names through here, so its callers need not depend on
+/// these crates themselves. Not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+}
 
 #[cfg(test)]
 mod tests {

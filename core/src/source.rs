@@ -1,7 +1,6 @@
 //! The `TokenSource` trait: how credkit gets a brand-new token.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -134,59 +133,12 @@ pub trait TokenSource: Send + Sync + Debug {
     }
 }
 
-#[async_trait]
-impl<T: TokenSource + ?Sized> TokenSource for &T {
-    async fn fetch_token(&self) -> Result<AccessToken> {
-        (**self).fetch_token().await
-    }
-
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn initial_token(&self) -> Option<AccessToken> {
-        (**self).initial_token()
-    }
-
-    fn adopt_record(&self, record: &CredentialRecord) {
-        (**self).adopt_record(record);
-    }
-}
-
-#[async_trait]
-impl<T: TokenSource + ?Sized> TokenSource for Box<T> {
-    async fn fetch_token(&self) -> Result<AccessToken> {
-        (**self).fetch_token().await
-    }
-
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn initial_token(&self) -> Option<AccessToken> {
-        (**self).initial_token()
-    }
-
-    fn adopt_record(&self, record: &CredentialRecord) {
-        (**self).adopt_record(record);
-    }
-}
-
-#[async_trait]
-impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
-    async fn fetch_token(&self) -> Result<AccessToken> {
-        (**self).fetch_token().await
-    }
-
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn initial_token(&self) -> Option<AccessToken> {
-        (**self).initial_token()
-    }
-
-    fn adopt_record(&self, record: &CredentialRecord) {
-        (**self).adopt_record(record);
+crate::forward_impls! {
+    #[async_trait]
+    trait TokenSource {
+        async fn fetch_token(&self) -> Result<AccessToken>;
+        fn name(&self) -> &str;
+        fn initial_token(&self) -> Option<AccessToken>;
+        fn adopt_record(&self, record: &CredentialRecord);
     }
 }

@@ -1,7 +1,6 @@
 //! The `Transport` trait: how credkit sends HTTP.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -68,23 +67,9 @@ pub trait Transport: Send + Sync + Debug {
     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>>;
 }
 
-#[async_trait]
-impl<T: Transport + ?Sized> Transport for &T {
-    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        (**self).send(request).await
-    }
-}
-
-#[async_trait]
-impl<T: Transport + ?Sized> Transport for Box<T> {
-    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        (**self).send(request).await
-    }
-}
-
-#[async_trait]
-impl<T: Transport + ?Sized> Transport for Arc<T> {
-    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        (**self).send(request).await
+crate::forward_impls! {
+    #[async_trait]
+    trait Transport {
+        async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>>;
     }
 }

@@ -1,20 +1,25 @@
-//! The forwarding impls (`&T`, `Box<T>`, `Arc<T>`, `Retrying<S>`) pass every method through,
-//! provided ones included: a wrapper that answered with the trait's default instead would
-//! silently drop a source's stored token, its name in errors, or a store's lease.
+//! The forwarding impls (`&T`, `Box<T>`, `Arc<T>`, from `forward_impls!`, and `Retrying<S>`)
+//! pass every method through, provided ones included: a wrapper that answered with the trait's
+//! default instead would silently drop a source's stored token, its name in errors, a store's
+//! lease, or a test clock's timeouts.
 
 // Setup helpers outside `#[test]` functions unwrap too: a broken setup should fail loudly.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use credkit_core::bytes::Bytes;
+use credkit_core::time::OffsetDateTime;
 use credkit_core::{
-    AccessToken, CredentialRecord, LeaseOptions, MemoryStorage, Result, RetryPolicy, Retrying,
-    StaticSource, Storage, TokenSource,
+    AccessToken, Clock, CredentialRecord, LeaseOptions, MemoryStorage, Result, RetryPolicy,
+    Retrying, Spawner, StaticSource, Storage, TokenSource, Transport,
 };
 use credkit_testing::FakeClock;
 use futures::executor::block_on;
+use futures::future::{BoxFuture, FutureExt as _};
 use secrecy::ExposeSecret;
 
 /// A source whose every method answers something other than the trait's default.
@@ -126,4 +131,123 @@ fn storage_wrappers_forward_every_method() {
     check_storage(&&inner, &inner, "&T");
     check_storage(&Box::new(&inner), &inner, "Box<T>");
     check_storage(&Arc::new(&inner), &inner, "Arc<T>");
+}
+
+/// A clock whose every method answers something of its own: `timeout` and `system_time`
+/// differ from what their defaults would make of `sleep` and `now`.
+#[derive(Debug, Default)]
+struct Marked {
+    sleeps: AtomicUsize,
+    timeouts: AtomicUsize,
+}
+
+impl Clock for Marked {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH
+    }
+
+    fn sleep(&self, _duration: Duration) -> BoxFuture<'static, ()> {
+        self.sleeps.fetch_add(1, Ordering::SeqCst);
+        futures::future::ready(()).boxed()
+    }
+
+    fn timeout(&self, _duration: Duration) -> BoxFuture<'static, ()> {
+        self.timeouts.fetch_add(1, Ordering::SeqCst);
+        futures::future::ready(()).boxed()
+    }
+
+    fn system_time(&self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(7)
+    }
+}
+
+fn check_clock(wrapped: &dyn Clock, inner: &Marked, label: &str) {
+    let (sleeps, timeouts) = (
+        inner.sleeps.load(Ordering::SeqCst),
+        inner.timeouts.load(Ordering::SeqCst),
+    );
+    assert_eq!(wrapped.now(), OffsetDateTime::UNIX_EPOCH, "{label}");
+    assert_eq!(
+        wrapped.system_time(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(7),
+        "{label}"
+    );
+    block_on(wrapped.sleep(Duration::ZERO));
+    block_on(wrapped.timeout(Duration::ZERO));
+    assert_eq!(inner.sleeps.load(Ordering::SeqCst), sleeps + 1, "{label}");
+    assert_eq!(
+        inner.timeouts.load(Ordering::SeqCst),
+        timeouts + 1,
+        "{label}"
+    );
+}
+
+#[test]
+fn clock_wrappers_forward_every_method() {
+    let inner = Marked::default();
+    check_clock(&&inner, &inner, "&T");
+    check_clock(&Box::new(&inner), &inner, "Box<T>");
+    check_clock(&Arc::new(&inner), &inner, "Arc<T>");
+    let shared: Arc<dyn Clock> = Arc::new(Marked::default());
+    assert_eq!(
+        Arc::new(shared).system_time(),
+        SystemTime::UNIX_EPOCH + Duration::from_secs(7)
+    );
+}
+
+/// A transport that answers with the path it was sent to.
+#[derive(Debug)]
+struct Echo;
+
+#[async_trait]
+impl Transport for Echo {
+    async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        Ok(http::Response::new(Bytes::from(
+            request.uri().path().to_owned(),
+        )))
+    }
+}
+
+#[test]
+fn transport_wrappers_forward() {
+    let check = |wrapped: &dyn Transport, label: &str| {
+        let request = http::Request::get(format!("https://example.test/{label}"))
+            .body(Bytes::new())
+            .unwrap();
+        let response = block_on(wrapped.send(request)).unwrap();
+        assert_eq!(response.body(), &format!("/{label}"));
+    };
+    check(&&Echo, "ref");
+    check(&Box::new(Echo), "box");
+    check(&Arc::new(Echo), "arc");
+    let shared: Arc<dyn Transport> = Arc::new(Echo);
+    check(&Box::new(shared), "box-of-arc-dyn");
+}
+
+/// A spawner that counts what it is given and runs it at once.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl Spawner for Counting {
+    fn spawn(&self, future: BoxFuture<'static, ()>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        block_on(future);
+    }
+}
+
+#[test]
+fn spawner_wrappers_forward() {
+    let inner = Counting::default();
+    let check = |wrapped: &dyn Spawner| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let flag = Arc::clone(&ran);
+        wrapped.spawn(Box::pin(async move {
+            flag.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    };
+    check(&&inner);
+    check(&Box::new(&inner));
+    check(&Arc::new(&inner));
+    assert_eq!(inner.0.load(Ordering::SeqCst), 3);
 }

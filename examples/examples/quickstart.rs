@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use credkit_core::Credentials;
 use credkit_core::http::{self, header::AUTHORIZATION};
 use credkit_refresh_token::Adc;
-use credkit_reqwest::{ReqwestTransport, TokioSpawner, reqwest};
+use credkit_reqwest::{ReqwestTransport, reqwest};
+use credkit_tokio::TokioSpawner;
 
 /// Who the credentials belong to (needs the `openid` and `email` scopes, which
 /// `gcloud auth application-default login` grants).

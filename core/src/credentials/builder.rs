@@ -186,10 +186,14 @@ impl CredentialsBuilder {
     /// a usable token is cached. Default: none; the first caller that finds the token stale
     /// drives its refresh while the others keep the cached token.
     ///
+    /// `spawner` is a closure `Fn(BoxFuture<'static, ()>) + Send + Sync` over the runtime's
+    /// spawn function, or any [`Spawner`]: `credkit_tokio::TokioSpawner`, an `Arc<dyn Spawner>`
+    /// shared with other code, a `Box<dyn Spawner>` (see [`IntoSpawner`](crate::IntoSpawner)).
+    ///
     /// The spawner is called from whichever thread calls [`apply`](Credentials::apply) or
     /// `before_request`, which may be outside any async runtime. With tokio, capture a runtime
     /// handle rather than calling `tokio::spawn`, which panics outside a runtime:
-    /// `credkit_reqwest::TokioSpawner::current()` does that in one line, or by hand:
+    /// `credkit_tokio::TokioSpawner::current()` does that in one line, or by hand:
     /// `let handle = tokio::runtime::Handle::current();` then
     /// `.with_spawner(move |f| { handle.spawn(f); })`. A spawner that panics anyway is caught
     /// and reported ([`RefreshEvent::SpawnerPanicked`]); the refresh then falls back to the
@@ -206,8 +210,8 @@ impl CredentialsBuilder {
     /// # let _ = credentials;
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
-    pub fn with_spawner(mut self, spawner: impl Spawner + 'static) -> Self {
-        self.spawner = Some(Arc::new(spawner));
+    pub fn with_spawner<M>(mut self, spawner: impl crate::IntoSpawner<M>) -> Self {
+        self.spawner = Some(Arc::new(spawner.into_spawner()));
         self
     }
 

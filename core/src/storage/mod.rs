@@ -2,7 +2,6 @@
 //! door secrets leave by); the in-memory store (`memory.rs`).
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -124,50 +123,12 @@ pub trait Storage: Send + Sync + Debug {
     }
 }
 
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for &T {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
-        (**self).lease(key, options).await
-    }
-}
-
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for Box<T> {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
-        (**self).lease(key, options).await
-    }
-}
-
-#[async_trait]
-impl<T: Storage + ?Sized> Storage for Arc<T> {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        (**self).load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        (**self).store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        (**self).remove(key).await
-    }
-    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
-        (**self).lease(key, options).await
+crate::forward_impls! {
+    #[async_trait]
+    trait Storage {
+        async fn load(&self, key: &str) -> Result<Option<CredentialRecord>>;
+        async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()>;
+        async fn remove(&self, key: &str) -> Result<()>;
+        async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>>;
     }
 }

@@ -99,7 +99,7 @@ pub struct QueueSpawner {
 impl QueueSpawner {
     pub fn spawner(&self) -> impl credkit_core::Spawner + 'static {
         let queue = Arc::clone(&self.queue);
-        move |future| queue.lock().unwrap().push(future)
+        credkit_core::spawn_fn(move |future| queue.lock().unwrap().push(future))
     }
 
     pub fn len(&self) -> usize {
@@ -410,7 +410,7 @@ pub struct QueueSpawnerPolled {
 impl QueueSpawnerPolled {
     pub fn spawner(&self) -> impl credkit_core::Spawner + 'static {
         let queue = Arc::clone(&self.queue);
-        move |future| queue.lock().unwrap().push(future)
+        credkit_core::spawn_fn(move |future| queue.lock().unwrap().push(future))
     }
 
     pub fn len(&self) -> usize {

@@ -137,7 +137,8 @@
 //! `credkit-core` (the [`Credentials`](credkit_core::Credentials) cache, and
 //! [`AuthorizedTransport`](credkit_core::AuthorizedTransport) for any other stack), the
 //! providers (`credkit-refresh-token`, `credkit-refresh-handler`, `credkit-gcloud`),
-//! `credkit-reqwest-middleware` (the same rules for a reqwest-middleware client),
+//! `credkit-tokio` (`TokioSpawner`, to run refreshes ahead in the background on a tokio
+//! runtime), `credkit-reqwest-middleware` (the same rules for a reqwest-middleware client),
 //! `credkit-reqwest` (the transport token requests go through), and `credkit-testing`.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]

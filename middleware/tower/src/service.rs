@@ -25,8 +25,8 @@ use crate::settings::Settings;
 /// 2. Otherwise the credentials' headers are written, marked sensitive: `authorization:
 ///    Bearer <token>` and, with a quota project, `x-goog-user-project`. A **fresh** token costs
 ///    the cached values: no lock, no allocation, no await. A **stale** token is written at once
-///    and one refresh runs ahead (in the background with a spawner on the credentials, or
-///    alongside this request without one). Only an **invalid** token (none yet, or expired)
+///    and one refresh runs ahead (in the background with a spawner on the credentials, such as
+///    `credkit_tokio::TokioSpawner`, or alongside this request without one). Only an **invalid** token (none yet, or expired)
 ///    makes the request wait, for the one refresh every waiting request shares.
 /// 3. When the response is a **401**, the token that request carried is dropped (as
 ///    [`Credentials::invalidate_if`] would): so any number of requests rejected with one token

@@ -88,36 +88,14 @@ pub trait RefreshHandler: Send + Sync + fmt::Debug {
     ) -> Result<(SecretString, OffsetDateTime)>;
 }
 
-#[async_trait]
-impl<T: RefreshHandler + ?Sized> RefreshHandler for &T {
-    async fn refresh(
-        &self,
-        transport: Arc<dyn Transport>,
-        scopes: Arc<[String]>,
-    ) -> Result<(SecretString, OffsetDateTime)> {
-        (**self).refresh(transport, scopes).await
-    }
-}
-
-#[async_trait]
-impl<T: RefreshHandler + ?Sized> RefreshHandler for Box<T> {
-    async fn refresh(
-        &self,
-        transport: Arc<dyn Transport>,
-        scopes: Arc<[String]>,
-    ) -> Result<(SecretString, OffsetDateTime)> {
-        (**self).refresh(transport, scopes).await
-    }
-}
-
-#[async_trait]
-impl<T: RefreshHandler + ?Sized> RefreshHandler for Arc<T> {
-    async fn refresh(
-        &self,
-        transport: Arc<dyn Transport>,
-        scopes: Arc<[String]>,
-    ) -> Result<(SecretString, OffsetDateTime)> {
-        (**self).refresh(transport, scopes).await
+credkit_core::forward_impls! {
+    #[async_trait]
+    trait RefreshHandler {
+        async fn refresh(
+            &self,
+            transport: Arc<dyn Transport>,
+            scopes: Arc<[String]>,
+        ) -> Result<(SecretString, OffsetDateTime)>;
     }
 }
 

@@ -59,7 +59,8 @@ impl AdcSource {
     /// # #[allow(dead_code)]
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// use credkit_refresh_token::Adc;
-    /// use credkit_reqwest::{ReqwestTransport, TokioSpawner};
+    /// use credkit_reqwest::ReqwestTransport;
+    /// use credkit_tokio::TokioSpawner;
     ///
     /// let credentials = Adc::from_env()
     ///     .discover()?
@@ -257,7 +258,8 @@ impl Adc {
     /// # #[allow(dead_code)]
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
     /// use credkit_refresh_token::Adc;
-    /// use credkit_reqwest::{ReqwestTransport, TokioSpawner};
+    /// use credkit_reqwest::ReqwestTransport;
+    /// use credkit_tokio::TokioSpawner;
     ///
     /// let credentials = Adc::from_env()
     ///     .credentials_builder(ReqwestTransport::new()?)?

@@ -12,6 +12,8 @@
 //!   client.
 //! - [`check_endpoint`]: the token-endpoint URL policy the transport applies before sending, as
 //!   a pure function.
+//! - [`TokioSpawner`]: background refreshes on the tokio runtime, re-exported from
+//!   `credkit-tokio` (which needs no reqwest).
 //!
 //! # Quick start
 //!
@@ -65,13 +67,14 @@ mod builder;
 mod error;
 mod policy;
 mod resolve;
-mod spawner;
 mod transport;
 
 // The public interface is:
 pub use builder::ReqwestTransportBuilder;
+/// Re-exported from `credkit-tokio`, its home, so existing imports keep working; a client
+/// without reqwest depends on `credkit-tokio` alone.
+pub use credkit_tokio::TokioSpawner;
 pub use policy::check_endpoint;
-pub use spawner::TokioSpawner;
 pub use transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, ReqwestTransport,
 };

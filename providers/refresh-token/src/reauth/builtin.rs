@@ -51,24 +51,10 @@ pub trait PasswordPrompt: Send + Sync + fmt::Debug {
     async fn password(&self, prompt: &str) -> Result<SecretString>;
 }
 
-#[async_trait]
-impl<T: PasswordPrompt + ?Sized> PasswordPrompt for &T {
-    async fn password(&self, prompt: &str) -> Result<SecretString> {
-        (**self).password(prompt).await
-    }
-}
-
-#[async_trait]
-impl<T: PasswordPrompt + ?Sized> PasswordPrompt for Box<T> {
-    async fn password(&self, prompt: &str) -> Result<SecretString> {
-        (**self).password(prompt).await
-    }
-}
-
-#[async_trait]
-impl<T: PasswordPrompt + ?Sized> PasswordPrompt for Arc<T> {
-    async fn password(&self, prompt: &str) -> Result<SecretString> {
-        (**self).password(prompt).await
+credkit_core::forward_impls! {
+    #[async_trait]
+    trait PasswordPrompt {
+        async fn password(&self, prompt: &str) -> Result<SecretString>;
     }
 }
 

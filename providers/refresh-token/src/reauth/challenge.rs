@@ -197,36 +197,11 @@ pub trait ReauthChallenge: Send + Sync + fmt::Debug {
     async fn respond(&self, challenge: &Challenge) -> Result<Option<ProposalResponse>>;
 }
 
-#[async_trait]
-impl<T: ReauthChallenge + ?Sized> ReauthChallenge for &T {
-    fn is_locally_eligible(&self) -> bool {
-        (**self).is_locally_eligible()
-    }
-
-    async fn respond(&self, challenge: &Challenge) -> Result<Option<ProposalResponse>> {
-        (**self).respond(challenge).await
-    }
-}
-
-#[async_trait]
-impl<T: ReauthChallenge + ?Sized> ReauthChallenge for Box<T> {
-    fn is_locally_eligible(&self) -> bool {
-        (**self).is_locally_eligible()
-    }
-
-    async fn respond(&self, challenge: &Challenge) -> Result<Option<ProposalResponse>> {
-        (**self).respond(challenge).await
-    }
-}
-
-#[async_trait]
-impl<T: ReauthChallenge + ?Sized> ReauthChallenge for Arc<T> {
-    fn is_locally_eligible(&self) -> bool {
-        (**self).is_locally_eligible()
-    }
-
-    async fn respond(&self, challenge: &Challenge) -> Result<Option<ProposalResponse>> {
-        (**self).respond(challenge).await
+credkit_core::forward_impls! {
+    #[async_trait]
+    trait ReauthChallenge {
+        fn is_locally_eligible(&self) -> bool;
+        async fn respond(&self, challenge: &Challenge) -> Result<Option<ProposalResponse>>;
     }
 }
 

@@ -1,16 +1,26 @@
 //! `TokioSpawner` under `Credentials::apply` called from a thread outside the runtime, once the
-//! token turns stale: the refresh runs on the runtime, and nothing panics.
+//! token turns stale: the refresh runs on the runtime, and nothing panics; the same through an
+//! `Arc<dyn Spawner>` holding one.
 
-use std::sync::mpsc;
+// The shared body unwraps outside `#[test]` functions too: a broken setup should fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use credkit_core::http::HeaderMap;
-use credkit_core::{AccessToken, Clock, Credentials, RefreshEvent, StaticSource, TokenState};
-use credkit_reqwest::TokioSpawner;
+use credkit_core::{
+    AccessToken, Clock, Credentials, RefreshEvent, Spawner, StaticSource, TokenState,
+};
 use credkit_testing::FakeClock;
+use credkit_tokio::TokioSpawner;
+use tokio::runtime::Handle;
 
-#[test]
-fn apply_outside_the_runtime_refreshes_ahead_on_it() {
+/// Credentials with the spawner `on` makes for a fresh runtime, applied from a thread outside
+/// that runtime once their token is stale.
+fn apply_outside_the_runtime_refreshes_ahead_on_it<S: Spawner + 'static>(
+    on: impl FnOnce(Handle) -> S,
+) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .build()
@@ -23,7 +33,7 @@ fn apply_outside_the_runtime_refreshes_ahead_on_it() {
     let credentials = Credentials::builder(StaticSource::new(next))
         .with_clock(clock.clone())
         .with_initial_token(seed)
-        .with_spawner(TokioSpawner::from_handle(runtime.handle().clone()))
+        .with_spawner(on(runtime.handle().clone()))
         .on_refresh(move |event: &RefreshEvent| {
             if matches!(event, RefreshEvent::Refreshed { .. }) {
                 let _ = refreshed.send(());
@@ -44,4 +54,16 @@ fn apply_outside_the_runtime_refreshes_ahead_on_it() {
     wait.recv_timeout(Duration::from_secs(30))
         .expect("the refresh ran on the runtime");
     assert_eq!(credentials.token_state(), TokenState::Fresh);
+}
+
+#[test]
+fn a_tokio_spawner() {
+    apply_outside_the_runtime_refreshes_ahead_on_it(TokioSpawner::from_handle);
+}
+
+#[test]
+fn a_tokio_spawner_shared_as_arc_dyn_spawner() {
+    apply_outside_the_runtime_refreshes_ahead_on_it(|handle| -> Arc<dyn Spawner> {
+        Arc::new(TokioSpawner::from_handle(handle))
+    });
 }

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 ///
 /// ```
 /// use credkit_core::{AccessToken, Credentials, StaticSource};
-/// use credkit_reqwest::TokioSpawner;
+/// use credkit_tokio::TokioSpawner;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,7 +47,7 @@ impl TokioSpawner {
     /// A spawner on the runtime this is called from, or `None` outside a tokio runtime.
     ///
     /// ```
-    /// assert!(credkit_reqwest::TokioSpawner::try_current().is_none());
+    /// assert!(credkit_tokio::TokioSpawner::try_current().is_none());
     /// ```
     pub fn try_current() -> Option<Self> {
         Handle::try_current().ok().map(Self::from_handle)
