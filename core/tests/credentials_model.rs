@@ -46,6 +46,9 @@ enum Step {
     Apply(usize),
     /// Polls every spawned task once.
     RunSpawned,
+    /// An API rejects the token process `p % n` holds (a 401): dropped, or kept when it had
+    /// just replaced a rejected one.
+    Reject(usize),
     Stores(StoreFault),
 }
 
@@ -56,6 +59,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => prop_oneof![0_u64..3, 0_u64..90, 2500_u64..3700].prop_map(Step::Advance),
         2 => any::<usize>().prop_map(Step::Apply),
         2 => Just(Step::RunSpawned),
+        1 => any::<usize>().prop_map(Step::Reject),
         1 => prop_oneof![
             3 => Just(StoreFault::Works),
             1 => Just(StoreFault::Fails),
@@ -149,6 +153,12 @@ impl Model {
                 }
             }
             Step::RunSpawned => self.run_spawned(),
+            Step::Reject(p) => {
+                let credentials = self.process(p);
+                if let Some(token) = credentials.token() {
+                    let _ = credentials.invalidate_if(&token);
+                }
+            }
             Step::Stores(fault) => self.store.set_store(fault),
         }
         self.poll_all();
