@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::clock::SYSTEM_TIME_MARGIN;
 use crate::token::validate_token_text;
 use crate::{AccessToken, Error, ErrorKind, Result, TokenState};
 
@@ -56,9 +57,10 @@ pub(super) struct Snapshot {
     mask: usize,
     /// When the token turns stale; `None` when it has no expiry (fresh until rejected).
     stale_at: Option<OffsetDateTime>,
-    /// `stale_at` as a `SystemTime`, for the default clock's hot path; `None` when there is no
-    /// `stale_at` or it does not fit.
-    stale_at_system: Option<SystemTime>,
+    /// `stale_at` less [`SYSTEM_TIME_MARGIN`], as a `SystemTime`: before this instant by
+    /// [`Clock::system_time`](crate::Clock::system_time), which may lag the precise clock, the
+    /// token is certainly fresh. `None` when there is no `stale_at` or it does not fit.
+    surely_fresh_before: Option<SystemTime>,
     expiry: Option<OffsetDateTime>,
 }
 
@@ -133,7 +135,9 @@ impl Snapshot {
         let stale_at = token.stale_at(rendering.threshold);
         Ok(Self {
             stale_at,
-            stale_at_system: stale_at.and_then(to_system_time),
+            surely_fresh_before: stale_at
+                .and_then(|at| at.checked_sub(SYSTEM_TIME_MARGIN.try_into().ok()?))
+                .and_then(to_system_time),
             expiry: token.expiry(),
             token: Arc::new(token),
             primary,
@@ -177,15 +181,14 @@ impl Snapshot {
         self.stale_at.is_none_or(|stale_at| now < stale_at)
     }
 
-    /// Whether the token is fresh at `now` read from the system clock: `None` when that cannot
-    /// be told without the calendar time (a `stale_at` beyond `SystemTime`'s range).
+    /// Whether the token is certainly fresh at `now` read from
+    /// [`Clock::system_time`](crate::Clock::system_time): more than [`SYSTEM_TIME_MARGIN`]
+    /// before it turns stale, so a clock that lags the precise one by less than that cannot be
+    /// wrong. `false` says nothing: ask [`is_fresh`](Self::is_fresh) or
+    /// [`state`](Self::state) with the precise time.
     #[inline]
-    pub(super) fn is_fresh_at_system(&self, now: SystemTime) -> Option<bool> {
-        match (self.stale_at, self.stale_at_system) {
-            (None, _) => Some(true),
-            (Some(_), Some(stale_at)) => Some(now < stale_at),
-            (Some(_), None) => None,
-        }
+    pub(super) fn is_surely_fresh_at_system(&self, now: SystemTime) -> bool {
+        self.surely_fresh_before.is_some_and(|before| now < before)
     }
 
     /// Whether the token has no expiry, so it is fresh whatever the time.
@@ -373,12 +376,29 @@ mod tests {
                 let expected = token.state(now, REFRESH_THRESHOLD);
                 assert_eq!(snapshot.state(now), expected, "at {secs}s");
                 assert_eq!(snapshot.is_fresh(now), expected == TokenState::Fresh);
-                assert_eq!(
-                    snapshot.is_fresh_at_system(SystemTime::from(now)),
-                    Some(expected == TokenState::Fresh)
-                );
+                // The cheap check is only ever sure of a fresh token.
+                let sure = snapshot.is_surely_fresh_at_system(SystemTime::from(now));
+                assert!(!sure || expected == TokenState::Fresh, "at {secs}s");
             }
         }
+    }
+
+    #[test]
+    fn the_system_time_check_is_sure_until_the_margin_before_stale() {
+        let token = AccessToken::new("t").with_expiry(EXPIRY);
+        let snapshot = Snapshot::new(token.clone(), &rendering(None)).unwrap();
+        let stale_at = token.stale_at(REFRESH_THRESHOLD).unwrap();
+        let margin = time::Duration::try_from(SYSTEM_TIME_MARGIN).unwrap();
+        let sure = |at: OffsetDateTime| snapshot.is_surely_fresh_at_system(SystemTime::from(at));
+        assert!(sure(stale_at - margin - time::Duration::nanoseconds(1)));
+        assert!(!sure(stale_at - margin));
+        // Within the margin the precise check decides, and the token is still fresh there.
+        assert!(snapshot.is_fresh(stale_at - margin));
+        assert!(!sure(stale_at));
+        assert!(!snapshot.never_stale());
+        // Without an expiry the clock is not needed at all.
+        let forever = Snapshot::new(AccessToken::new("t"), &rendering(None)).unwrap();
+        assert!(forever.never_stale());
     }
 
     #[test]
