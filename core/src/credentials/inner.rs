@@ -107,8 +107,7 @@ impl Inner {
     fn if_fresh<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> Option<R> {
         let cached = self.cache.load();
         let snapshot = cached.as_deref()?;
-        if !(snapshot.never_stale() || snapshot.is_surely_fresh_at_system(self.clock.system_time()))
-        {
+        if !snapshot.is_surely_fresh(|| self.clock.system_time()) {
             return None;
         }
         let result = f(snapshot);

@@ -57,11 +57,22 @@ pub(super) struct Snapshot {
     mask: usize,
     /// When the token turns stale; `None` when it has no expiry (fresh until rejected).
     stale_at: Option<OffsetDateTime>,
-    /// `stale_at` less [`SYSTEM_TIME_MARGIN`], as a `SystemTime`: before this instant by
-    /// [`Clock::system_time`](crate::Clock::system_time), which may lag the precise clock, the
-    /// token is certainly fresh. `None` when there is no `stale_at` or it does not fit.
-    surely_fresh_before: Option<SystemTime>,
+    /// What [`Clock::system_time`](crate::Clock::system_time) alone can tell: the hot path's
+    /// one comparison.
+    surely_fresh: SurelyFresh,
     expiry: Option<OffsetDateTime>,
+}
+
+/// When a token is certainly fresh by [`Clock::system_time`](crate::Clock::system_time), which
+/// may lag the precise clock by up to [`SYSTEM_TIME_MARGIN`].
+#[derive(Clone, Copy, Debug)]
+enum SurelyFresh {
+    /// No expiry: fresh whatever the time, so the clock is not read.
+    Always,
+    /// Before this instant: `stale_at` less [`SYSTEM_TIME_MARGIN`].
+    Before(SystemTime),
+    /// Only the precise clock can tell: a `stale_at` that does not fit a `SystemTime`.
+    Never,
 }
 
 /// One copy of the header values, and a map holding them for `headers()` to clone.
@@ -135,9 +146,14 @@ impl Snapshot {
         let stale_at = token.stale_at(rendering.threshold);
         Ok(Self {
             stale_at,
-            surely_fresh_before: stale_at
-                .and_then(|at| at.checked_sub(SYSTEM_TIME_MARGIN.try_into().ok()?))
-                .and_then(to_system_time),
+            surely_fresh: match stale_at {
+                None => SurelyFresh::Always,
+                Some(stale_at) => time::Duration::try_from(SYSTEM_TIME_MARGIN)
+                    .ok()
+                    .and_then(|margin| stale_at.checked_sub(margin))
+                    .and_then(to_system_time)
+                    .map_or(SurelyFresh::Never, SurelyFresh::Before),
+            },
             expiry: token.expiry(),
             token: Arc::new(token),
             primary,
@@ -181,20 +197,17 @@ impl Snapshot {
         self.stale_at.is_none_or(|stale_at| now < stale_at)
     }
 
-    /// Whether the token is certainly fresh at `now` read from
-    /// [`Clock::system_time`](crate::Clock::system_time): more than [`SYSTEM_TIME_MARGIN`]
-    /// before it turns stale, so a clock that lags the precise one by less than that cannot be
-    /// wrong. `false` says nothing: ask [`is_fresh`](Self::is_fresh) or
-    /// [`state`](Self::state) with the precise time.
+    /// Whether the token is certainly fresh at the instant `system_time` returns (read only for
+    /// a token with an expiry): no expiry, or more than [`SYSTEM_TIME_MARGIN`] before it turns
+    /// stale, so a clock that lags the precise one by less than that cannot be wrong. `false`
+    /// says nothing: ask [`state`](Self::state) with the precise time.
     #[inline]
-    pub(super) fn is_surely_fresh_at_system(&self, now: SystemTime) -> bool {
-        self.surely_fresh_before.is_some_and(|before| now < before)
-    }
-
-    /// Whether the token has no expiry, so it is fresh whatever the time.
-    #[inline]
-    pub(super) fn never_stale(&self) -> bool {
-        self.stale_at.is_none()
+    pub(super) fn is_surely_fresh(&self, system_time: impl FnOnce() -> SystemTime) -> bool {
+        match self.surely_fresh {
+            SurelyFresh::Always => true,
+            SurelyFresh::Before(before) => system_time() < before,
+            SurelyFresh::Never => false,
+        }
     }
 
     /// Whether the reference library would call the token expired: it has an expiry and `now`
@@ -377,7 +390,7 @@ mod tests {
                 assert_eq!(snapshot.state(now), expected, "at {secs}s");
                 assert_eq!(snapshot.is_fresh(now), expected == TokenState::Fresh);
                 // The cheap check is only ever sure of a fresh token.
-                let sure = snapshot.is_surely_fresh_at_system(SystemTime::from(now));
+                let sure = snapshot.is_surely_fresh(|| SystemTime::from(now));
                 assert!(!sure || expected == TokenState::Fresh, "at {secs}s");
             }
         }
@@ -389,16 +402,15 @@ mod tests {
         let snapshot = Snapshot::new(token.clone(), &rendering(None)).unwrap();
         let stale_at = token.stale_at(REFRESH_THRESHOLD).unwrap();
         let margin = time::Duration::try_from(SYSTEM_TIME_MARGIN).unwrap();
-        let sure = |at: OffsetDateTime| snapshot.is_surely_fresh_at_system(SystemTime::from(at));
+        let sure = |at: OffsetDateTime| snapshot.is_surely_fresh(|| SystemTime::from(at));
         assert!(sure(stale_at - margin - time::Duration::nanoseconds(1)));
         assert!(!sure(stale_at - margin));
         // Within the margin the precise check decides, and the token is still fresh there.
         assert!(snapshot.is_fresh(stale_at - margin));
         assert!(!sure(stale_at));
-        assert!(!snapshot.never_stale());
-        // Without an expiry the clock is not needed at all.
+        // Without an expiry the clock is not read at all.
         let forever = Snapshot::new(AccessToken::new("t"), &rendering(None)).unwrap();
-        assert!(forever.never_stale());
+        assert!(forever.is_surely_fresh(|| panic!("the clock was read")));
     }
 
     #[test]
