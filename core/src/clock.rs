@@ -161,7 +161,7 @@ pub(crate) const SYSTEM_TIME_MARGIN: Duration = Duration::from_secs(1);
 /// has one (`CLOCK_REALTIME_COARSE` on Linux and Android, its alias `CLOCK_REALTIME_FAST` on
 /// FreeBSD): the time of the last kernel tick, so it lags the precise clock by about one tick
 /// (1 to 10 ms, 4 ms on most Linux kernels; a little more when a busy machine handles the
-/// tick late), and costs a fraction of a precise read (9 ns against 42 ns on a 2-vCPU VM). It
+/// tick late), and costs a fraction of a precise read (7 ns against 23 ns on a 2-vCPU VM). It
 /// is a wall clock like [`SystemTime::now`], so it follows the same steps (a clock set by
 /// hand or by NTP) and keeps counting while the machine sleeps; a token never looks fresh
 /// after a resume just because the clock stopped. credkit only asks it whether the cached
