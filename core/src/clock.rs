@@ -195,32 +195,32 @@ impl Clock for SystemClock {
     }
 }
 
-/// The coarse wall clock, read with rustix's safe `clock_gettime` where the platform has one.
-#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+/// The coarse wall clock where the platform has one, read with rustix's safe `clock_gettime`;
+/// elsewhere the precise one. One `now` for every platform, the branch inside it, so that
+/// mutation testing on Linux reaches all of it.
 mod coarse {
-    use std::time::{Duration, SystemTime};
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    use std::time::Duration;
+    use std::time::SystemTime;
 
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     use rustix::time::{ClockId, DynamicClockId, Timespec, clock_gettime_dynamic};
 
-    const COARSE: DynamicClockId<'static> = DynamicClockId::Known(ClockId::RealtimeCoarse);
-
-    /// The wall clock as of the last tick; the precise clock if the kernel refuses the coarse
-    /// one (a `clock_gettime` that cannot fail is not an option: rustix asserts on it).
+    /// The wall clock as of the last tick; the precise clock where there is no coarse one, or
+    /// if the kernel refuses it (rustix's infallible `clock_gettime` would panic instead).
     #[inline]
     pub(super) fn now() -> SystemTime {
-        clock_gettime_dynamic(COARSE)
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+        if let Some(at) = clock_gettime_dynamic(DynamicClockId::Known(ClockId::RealtimeCoarse))
             .ok()
             .and_then(to_system_time)
-            .unwrap_or_else(SystemTime::now)
+        {
+            return at;
+        }
+        SystemTime::now()
     }
 
-    /// The coarse clock's resolution: one tick.
-    #[cfg(test)]
-    pub(super) fn resolution() -> Duration {
-        Duration::try_from(rustix::time::clock_getres(ClockId::RealtimeCoarse))
-            .unwrap_or(Duration::ZERO)
-    }
-
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     #[inline]
     fn to_system_time(at: Timespec) -> Option<SystemTime> {
         let nanos = u32::try_from(at.tv_nsec).ok()?;
@@ -233,7 +233,10 @@ mod coarse {
         }
     }
 
-    #[cfg(test)]
+    #[cfg(all(
+        test,
+        any(target_os = "linux", target_os = "android", target_os = "freebsd")
+    ))]
     mod tests {
         use super::*;
 
@@ -249,31 +252,28 @@ mod coarse {
     }
 }
 
-/// No coarse wall clock here: the precise one.
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-mod coarse {
-    use std::time::SystemTime;
-
-    #[inline]
-    pub(super) fn now() -> SystemTime {
-        SystemTime::now()
-    }
-
-    #[cfg(test)]
-    pub(super) fn resolution() -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The coarse clock's resolution: one tick.
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    fn resolution() -> Duration {
+        let tick = rustix::time::clock_getres(rustix::time::ClockId::RealtimeCoarse);
+        Duration::try_from(tick).unwrap()
+    }
+
+    /// Zero: `system_time` reads the precise clock here.
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    fn resolution() -> Duration {
+        Duration::ZERO
+    }
 
     /// How far the coarse clock may lag the precise one in a test: one tick, plus slack for a
     /// tick handled late on a busy virtual machine (5.6 ms behind with 4 ms ticks, seen on a
     /// loaded 2-vCPU VM).
     fn coarse_lag() -> Duration {
-        coarse::resolution() + Duration::from_millis(20)
+        resolution() + Duration::from_millis(20)
     }
 
     #[test]
@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_tick_is_well_inside_the_hot_path_margin() {
-        let tick = coarse::resolution();
+        let tick = resolution();
         assert!(tick * 10 <= SYSTEM_TIME_MARGIN, "{tick:?}");
         assert!(coarse_lag() * 10 <= SYSTEM_TIME_MARGIN);
     }
