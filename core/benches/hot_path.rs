@@ -114,6 +114,10 @@ fn one_thread(c: &mut Criterion) {
     group.bench_function("part: SystemTime::now", |b| {
         b.iter(|| black_box(SystemTime::now()));
     });
+    group.bench_function("part: SystemClock::system_time (coarse)", |b| {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        b.iter(|| black_box(clock.system_time()));
+    });
     group.bench_function("part: insert 1 static", |b| {
         b.iter(|| {
             headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));

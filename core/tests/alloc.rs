@@ -26,13 +26,19 @@ fn allocations_during(work: impl FnOnce()) -> u64 {
 
 /// Credentials on the default clock, as in production, with both headers to write.
 fn credentials() -> Credentials {
+    credentials_with(Some("quota-project"))
+}
+
+/// Credentials on the default clock, with a quota project (a second header) or without.
+fn credentials_with(quota_project: Option<&str>) -> Credentials {
     let token = AccessToken::new("ya29.alloc-test")
         .with_lifetime(SystemClock.now(), Duration::from_secs(3600));
-    Credentials::builder(StaticSource::new(token.clone()))
-        .with_quota_project("quota-project")
-        .with_initial_token(token)
-        .build()
-        .unwrap()
+    let mut builder =
+        Credentials::builder(StaticSource::new(token.clone())).with_initial_token(token);
+    if let Some(project) = quota_project {
+        builder = builder.with_quota_project(project);
+    }
+    builder.build().unwrap()
 }
 
 fn maps(capacity: usize) -> Vec<HeaderMap> {
@@ -58,7 +64,9 @@ fn apply_on_a_fresh_token_does_not_allocate() {
     credentials().apply(&mut HeaderMap::new()).unwrap();
 
     let credentials = credentials();
+    let no_quota_project = credentials_with(None);
     let mut requests = maps(2);
+    let mut single_requests = maps(1);
     let mut more_requests = maps(2);
     let mut roomy = HeaderMap::with_capacity(4);
     let clone = credentials.clone();
@@ -70,6 +78,14 @@ fn apply_on_a_fresh_token_does_not_allocate() {
         }
     });
     dhat::assert_eq!(into_new_maps, 0);
+
+    // Without a quota project: the authorization header alone, into maps with room for it.
+    let without_quota_project = allocations_during(|| {
+        for request in &mut single_requests {
+            assert_eq!(no_quota_project.apply(request).unwrap(), TokenState::Fresh);
+        }
+    });
+    dhat::assert_eq!(without_quota_project, 0);
 
     // `before_request` on a fresh token takes the same path: no await, no allocation.
     let before_request = allocations_during(|| {
@@ -93,4 +109,5 @@ fn apply_on_a_fresh_token_does_not_allocate() {
     dhat::assert_eq!(replacing, 0);
     assert_eq!(roomy.len(), 2);
     assert!(requests.iter().chain(&more_requests).all(|r| r.len() == 2));
+    assert!(single_requests.iter().all(|r| r.len() == 1));
 }

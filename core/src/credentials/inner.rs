@@ -88,8 +88,10 @@ impl Inner {
         })
     }
 
-    /// The hot path: writes the cached token into `headers` if it is fresh. One atomic load, one
-    /// clock read (none for a token without expiry), a reference-count increment per header.
+    /// The hot path: writes the cached token into `headers` if it is certainly fresh. One atomic
+    /// load, one cheap clock read (none for a token without expiry), a reference-count
+    /// increment per header. `false` leaves the decision to the caller's slow path, which reads
+    /// the precise clock (see [`if_fresh`](Self::if_fresh)).
     #[inline]
     pub(super) fn write_if_fresh(&self, headers: &mut HeaderMap) -> bool {
         self.if_fresh(|snapshot| snapshot.write(headers)).is_some()
@@ -110,22 +112,22 @@ impl Inner {
         self.if_fresh(Snapshot::headers)
     }
 
+    /// `f` on the cached token if it is certainly fresh; `None` when there is no token or the
+    /// cheap clock cannot tell.
+    ///
+    /// The clock's `system_time` skips the calendar conversion of `now`, and `SystemClock`
+    /// answers it from the coarse wall clock, which may lag `now` by a tick. It is trusted only
+    /// to say "certainly fresh", up to `SYSTEM_TIME_MARGIN` before the token turns stale; in
+    /// that last second and after, every caller's slow path (`apply_slow`, `usable`) decides
+    /// with the precise `now`, and serves a token still fresh there exactly as this path
+    /// would. So, while `system_time` lags by less than the margin, the two reads never meet
+    /// in one decision: no token is served as fresh after it turned stale, and the observer
+    /// never hears `Fresh` from a lagging clock after `Stale` from the precise one.
     #[inline]
     fn if_fresh<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> Option<R> {
         let cached = self.cache.load();
         let snapshot = cached.as_deref()?;
-        // The clock's `system_time` skips the calendar conversion that is most of the cost of
-        // reading the time; the calendar time is read only where a `SystemTime` cannot say.
-        let fresh = if snapshot.never_stale() {
-            true
-        } else {
-            match snapshot.is_fresh_at_system(self.clock.system_time()) {
-                Some(true) => true,
-                Some(false) => false,
-                None => snapshot.is_fresh(self.clock.now()),
-            }
-        };
-        if !fresh {
+        if !snapshot.is_surely_fresh(|| self.clock.system_time()) {
             return None;
         }
         let result = f(snapshot);

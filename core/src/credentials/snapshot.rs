@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::clock::SYSTEM_TIME_MARGIN;
 use crate::token::validate_token_text;
 use crate::{AccessToken, Error, ErrorKind, Result, TokenState};
 
@@ -61,10 +62,22 @@ pub(super) struct Snapshot {
     mask: usize,
     /// When the token turns stale; `None` when it has no expiry (fresh until rejected).
     stale_at: Option<OffsetDateTime>,
-    /// `stale_at` as a `SystemTime`, for the default clock's hot path; `None` when there is no
-    /// `stale_at` or it does not fit.
-    stale_at_system: Option<SystemTime>,
+    /// What [`Clock::system_time`](crate::Clock::system_time) alone can tell: the hot path's
+    /// one comparison.
+    surely_fresh: SurelyFresh,
     expiry: Option<OffsetDateTime>,
+}
+
+/// When a token is certainly fresh by [`Clock::system_time`](crate::Clock::system_time), which
+/// may lag the precise clock by up to [`SYSTEM_TIME_MARGIN`].
+#[derive(Clone, Copy, Debug)]
+enum SurelyFresh {
+    /// No expiry: fresh whatever the time, so the clock is not read.
+    Always,
+    /// Before this instant: `stale_at` less [`SYSTEM_TIME_MARGIN`].
+    Before(SystemTime),
+    /// Only the precise clock can tell: a `stale_at` that does not fit a `SystemTime`.
+    Never,
 }
 
 /// One copy of the header values, and a map holding them for `headers()` to clone.
@@ -139,7 +152,14 @@ impl Snapshot {
         Ok(Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             stale_at,
-            stale_at_system: stale_at.and_then(to_system_time),
+            surely_fresh: match stale_at {
+                None => SurelyFresh::Always,
+                Some(stale_at) => time::Duration::try_from(SYSTEM_TIME_MARGIN)
+                    .ok()
+                    .and_then(|margin| stale_at.checked_sub(margin))
+                    .and_then(to_system_time)
+                    .map_or(SurelyFresh::Never, SurelyFresh::Before),
+            },
             expiry: token.expiry(),
             token: Arc::new(token),
             primary,
@@ -183,21 +203,17 @@ impl Snapshot {
         self.stale_at.is_none_or(|stale_at| now < stale_at)
     }
 
-    /// Whether the token is fresh at `now` read from the system clock: `None` when that cannot
-    /// be told without the calendar time (a `stale_at` beyond `SystemTime`'s range).
+    /// Whether the token is certainly fresh at the instant `system_time` returns (read only for
+    /// a token with an expiry): no expiry, or more than [`SYSTEM_TIME_MARGIN`] before it turns
+    /// stale, so a clock that lags the precise one by less than that cannot be wrong. `false`
+    /// says nothing: ask [`state`](Self::state) with the precise time.
     #[inline]
-    pub(super) fn is_fresh_at_system(&self, now: SystemTime) -> Option<bool> {
-        match (self.stale_at, self.stale_at_system) {
-            (None, _) => Some(true),
-            (Some(_), Some(stale_at)) => Some(now < stale_at),
-            (Some(_), None) => None,
+    pub(super) fn is_surely_fresh(&self, system_time: impl FnOnce() -> SystemTime) -> bool {
+        match self.surely_fresh {
+            SurelyFresh::Always => true,
+            SurelyFresh::Before(before) => system_time() < before,
+            SurelyFresh::Never => false,
         }
-    }
-
-    /// Whether the token has no expiry, so it is fresh whatever the time.
-    #[inline]
-    pub(super) fn never_stale(&self) -> bool {
-        self.stale_at.is_none()
     }
 
     /// Whether the reference library would call the token expired: it has an expiry and `now`
@@ -385,12 +401,28 @@ mod tests {
                 let expected = token.state(now, REFRESH_THRESHOLD);
                 assert_eq!(snapshot.state(now), expected, "at {secs}s");
                 assert_eq!(snapshot.is_fresh(now), expected == TokenState::Fresh);
-                assert_eq!(
-                    snapshot.is_fresh_at_system(SystemTime::from(now)),
-                    Some(expected == TokenState::Fresh)
-                );
+                // The cheap check is only ever sure of a fresh token.
+                let sure = snapshot.is_surely_fresh(|| SystemTime::from(now));
+                assert!(!sure || expected == TokenState::Fresh, "at {secs}s");
             }
         }
+    }
+
+    #[test]
+    fn the_system_time_check_is_sure_until_the_margin_before_stale() {
+        let token = AccessToken::new("t").with_expiry(EXPIRY);
+        let snapshot = Snapshot::new(token.clone(), &rendering(None)).unwrap();
+        let stale_at = token.stale_at(REFRESH_THRESHOLD).unwrap();
+        let margin = time::Duration::try_from(SYSTEM_TIME_MARGIN).unwrap();
+        let sure = |at: OffsetDateTime| snapshot.is_surely_fresh(|| SystemTime::from(at));
+        assert!(sure(stale_at - margin - time::Duration::nanoseconds(1)));
+        assert!(!sure(stale_at - margin));
+        // Within the margin the precise check decides, and the token is still fresh there.
+        assert!(snapshot.is_fresh(stale_at - margin));
+        assert!(!sure(stale_at));
+        // Without an expiry the clock is not read at all.
+        let forever = Snapshot::new(AccessToken::new("t"), &rendering(None)).unwrap();
+        assert!(forever.is_surely_fresh(|| panic!("the clock was read")));
     }
 
     #[test]
