@@ -223,10 +223,17 @@ impl Authorizer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn answered(&self, status: StatusCode, sent: Sent) -> Answer {
         if status != StatusCode::UNAUTHORIZED {
             return Answer::Return;
         }
+        self.rejected(sent)
+    }
+
+    /// A 401: the token is dropped or kept, and the request replayed or not.
+    #[cold]
+    fn rejected(&self, sent: Sent) -> Answer {
         let rejection = self.credentials.reject(sent.token);
         if self.replay && !sent.replayed && rejection != Rejection::Kept {
             Answer::Replay

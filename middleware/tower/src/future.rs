@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::BoxError;
-use crate::replay::{self, sealed::Prepared};
+use crate::replay;
+use crate::replay::sealed::{Buffer, Keep, Kept, Prepare, Prepared};
 
 pin_project! {
     /// The response future of [`Auth`](crate::Auth).
@@ -31,21 +32,14 @@ pin_project! {
     /// grant's answer (one round trip to the token endpoint), which may rotate the refresh
     /// token, so that no refresh is left half done holding the storage's lease.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F, S, B>
+    pub struct ResponseFuture<F, S, B, K>
     where
         F: Future,
     {
         #[pin]
-        state: State<F, S, B>,
+        state: State<F, S, B, K>,
         authorizer: Authorizer,
     }
-}
-
-/// What a replay needs: the service the request went through (tower's clone-and-swap hands the
-/// readied one to the call), and the copy to send.
-struct Kept<S, B> {
-    service: S,
-    request: Request<B>,
 }
 
 /// A request waiting for its body to be read: its head, and how to make a body of the bytes.
@@ -64,7 +58,7 @@ struct Pending<S, B> {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, B>
+    enum State<F, S, B, K>
     where
         F: Future,
     {
@@ -83,7 +77,7 @@ pin_project! {
         Calling {
             #[pin]
             future: F,
-            kept: Option<Kept<S, B>>,
+            kept: Option<K>,
             sent: Sent,
             ahead: Option<RefreshAhead>,
         },
@@ -91,26 +85,40 @@ pin_project! {
         Finishing {
             refresh: RefreshAhead,
             output: Option<F::Output>,
-            kept: Option<Kept<S, B>>,
+            kept: Option<K>,
             sent: Sent,
         },
     }
 }
 
-impl<F: Future, S, B> ResponseFuture<F, S, B>
+impl<F: Future, S, B, K> ResponseFuture<F, S, B, K>
 where
     S: Service<Request<B>, Future = F>,
+    K: Keep<S, B>,
 {
-    pub(crate) fn new(authorizer: Authorizer, service: S, prepared: Prepared<B>) -> Self {
-        let state = match prepared {
-            Prepared::Ready { request, replay } => send(&authorizer, service, request, replay),
-            Prepared::Buffer { head, body, make } => State::Buffering {
-                body,
-                buffered: Some(Box::new(Buffered {
-                    head,
-                    make,
-                    service,
-                })),
+    /// The future of `request` through `service`, prepared for a replay by `replay`.
+    #[inline]
+    pub(crate) fn new<R>(
+        authorizer: Authorizer,
+        service: S,
+        request: Request<B>,
+        replay: &R,
+    ) -> Self
+    where
+        R: Prepare<B, Kept<S> = K>,
+    {
+        let state = match replay.prepare(&request) {
+            Prepared::Ready(copy) => send(&authorizer, service, request, copy),
+            Prepared::Buffer => match replay.buffer(request) {
+                Ok(Buffer { head, body, make }) => State::Buffering {
+                    body,
+                    buffered: Some(Box::new(Buffered {
+                        head,
+                        make,
+                        service,
+                    })),
+                },
+                Err(request) => send(&authorizer, service, request, None),
             },
         };
         Self { state, authorizer }
@@ -119,14 +127,16 @@ where
 
 /// The first send, as the authorizer says: as it is, at once with the headers written, or
 /// after waiting for a usable token.
-fn send<F: Future, S, B>(
+#[inline]
+fn send<F: Future, S, B, K>(
     authorizer: &Authorizer,
     mut service: S,
     mut request: Request<B>,
     replay: Option<Request<B>>,
-) -> State<F, S, B>
+) -> State<F, S, B, K>
 where
     S: Service<Request<B>, Future = F>,
+    K: Keep<S, B>,
 {
     match authorizer.authorize(&mut request) {
         Authorization::Skip => State::Direct {
@@ -146,29 +156,32 @@ where
 
 /// Sends an authorized request, keeping what a 401 needs: the service and copy for a replay,
 /// if there is one.
-fn call<F: Future, S, B>(
+#[inline]
+fn call<F: Future, S, B, K>(
     mut service: S,
     request: Request<B>,
     replay: Option<Request<B>>,
     sent: Sent,
     ahead: Option<RefreshAhead>,
-) -> State<F, S, B>
+) -> State<F, S, B, K>
 where
     S: Service<Request<B>, Future = F>,
+    K: Keep<S, B>,
 {
     let future = service.call(request);
     State::Calling {
         future,
-        kept: replay.map(|request| Kept { service, request }),
+        kept: replay.and_then(|request| K::keep(service, request)),
         sent,
         ahead,
     }
 }
 
 /// A request that waited for its token, now written: sent, or (the replay) readied first.
-fn waited<F: Future, S, B>(pending: Pending<S, B>, sent: Sent) -> State<F, S, B>
+fn waited<F: Future, S, B, K>(pending: Pending<S, B>, sent: Sent) -> State<F, S, B, K>
 where
     S: Service<Request<B>, Future = F>,
+    K: Keep<S, B>,
 {
     let Pending {
         service,
@@ -186,81 +199,40 @@ where
     }
 }
 
-/// What a response means: the answer to return, or the state to go on in.
-// Returned and consumed at once; boxing the state would allocate on every 401.
-#[allow(clippy::large_enum_variant)]
-enum Step<R, F: Future, S, B> {
-    Done(Result<R, BoxError>),
-    Next(State<F, S, B>),
-}
-
-/// The inner service answered: if the refresh ahead beside it has its grant out, that refresh
-/// finishes first (its answer may rotate the refresh token); otherwise it is dropped, which
-/// loses nothing, and the answer is handled.
-fn settle<F, S, B, T, E>(
-    output: Result<Response<T>, E>,
-    ahead: Option<RefreshAhead>,
-    kept: Option<Kept<S, B>>,
-    sent: Sent,
+/// After a response with `status` to a request that carried `sent`: the replay's state if
+/// the authorizer says to replay and a copy was kept (the response is then dropped), or `None`
+/// to return the response. Nothing large is built on the common path.
+fn replay<F, S, B, K>(
     authorizer: &Authorizer,
-) -> Step<Response<T>, F, S, B>
-where
-    F: Future<Output = Result<Response<T>, E>>,
-    E: Into<BoxError>,
-{
-    match ahead {
-        Some(refresh) if refresh.must_finish() => Step::Next(State::Finishing {
-            refresh,
-            output: Some(output),
-            kept,
-            sent,
-        }),
-        _ => answered(output, kept, sent, authorizer),
-    }
-}
-
-/// Handles the inner service's answer as the authorizer says: returned, or replayed once with
-/// a new token when a copy was kept.
-fn answered<F, S, B, T, E>(
-    output: Result<Response<T>, E>,
-    kept: Option<Kept<S, B>>,
+    status: http::StatusCode,
     sent: Sent,
-    authorizer: &Authorizer,
-) -> Step<Response<T>, F, S, B>
+    kept: &mut Option<K>,
+) -> Option<State<F, S, B, K>>
 where
     F: Future,
-    E: Into<BoxError>,
+    K: Keep<S, B>,
 {
-    let response = match output {
-        Ok(response) => response,
-        Err(error) => return Step::Done(Err(error.into())),
-    };
-    let (Answer::Replay, Some(mut kept)) = (authorizer.answered(response.status(), sent), kept)
-    else {
-        return Step::Done(Ok(response));
-    };
-    Step::Next(
-        match authorizer.authorize_replay(kept.request.headers_mut()) {
-            Authorization::Ready(ready) => State::Readying {
-                replay: Some(Box::new(kept)),
-                sent: ready.sent,
-                ahead: ready.ahead,
-            },
-            Authorization::Wait(wait) => {
-                let Kept { service, request } = kept;
-                State::Authorizing {
-                    wait,
-                    pending: Some(Box::new(Pending {
-                        service,
-                        request,
-                        replay: None,
-                    })),
-                }
-            }
-            // A replay is never skipped; were it, the 401 stands.
-            Authorization::Skip => return Step::Done(Ok(response)),
-        },
-    )
+    if authorizer.answered(status, sent) == Answer::Return {
+        return None;
+    }
+    let (service, mut request) = kept.take()?.into_parts();
+    match authorizer.authorize_replay(request.headers_mut()) {
+        Authorization::Ready(ready) => Some(State::Readying {
+            replay: Some(Box::new(Kept { service, request })),
+            sent: ready.sent,
+            ahead: ready.ahead,
+        }),
+        Authorization::Wait(wait) => Some(State::Authorizing {
+            wait,
+            pending: Some(Box::new(Pending {
+                service,
+                request,
+                replay: None,
+            })),
+        }),
+        // A replay is never skipped; were it, the 401 stands.
+        Authorization::Skip => None,
+    }
 }
 
 fn broken() -> BoxError {
@@ -269,11 +241,12 @@ fn broken() -> BoxError {
     ))
 }
 
-impl<F, S, B, ResBody, E> Future for ResponseFuture<F, S, B>
+impl<F, S, B, K, ResBody, E> Future for ResponseFuture<F, S, B, K>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     S: Service<Request<B>, Future = F, Response = Response<ResBody>, Error = E>,
     E: Into<BoxError>,
+    K: Keep<S, B>,
 {
     type Output = Result<Response<ResBody>, BoxError>;
 
@@ -341,9 +314,21 @@ where
                         *ahead = None;
                     }
                     let output = ready!(future.poll(cx));
-                    match settle(output, ahead.take(), kept.take(), *sent, authorizer) {
-                        Step::Done(result) => return Poll::Ready(result),
-                        Step::Next(next) => next,
+                    // A refresh ahead with its grant out finishes first (its answer may
+                    // rotate the refresh token); any other is dropped, which loses nothing.
+                    if let Some(refresh) = ahead.take().filter(RefreshAhead::must_finish) {
+                        State::Finishing {
+                            refresh,
+                            output: Some(output),
+                            kept: kept.take(),
+                            sent: *sent,
+                        }
+                    } else {
+                        let response = output.map_err(Into::into)?;
+                        match replay(authorizer, response.status(), *sent, kept) {
+                            Some(next) => next,
+                            None => return Poll::Ready(Ok(response)),
+                        }
                     }
                 }
                 StateProj::Finishing {
@@ -356,9 +341,10 @@ where
                     let Some(output) = output.take() else {
                         return Poll::Ready(Err(broken()));
                     };
-                    match answered(output, kept.take(), *sent, authorizer) {
-                        Step::Done(result) => return Poll::Ready(result),
-                        Step::Next(next) => next,
+                    let response = output.map_err(Into::into)?;
+                    match replay(authorizer, response.status(), *sent, kept) {
+                        Some(next) => next,
+                        None => return Poll::Ready(Ok(response)),
                     }
                 }
             };
@@ -367,7 +353,7 @@ where
     }
 }
 
-impl<F: Future, S, B> fmt::Debug for ResponseFuture<F, S, B> {
+impl<F: Future, S, B, K> fmt::Debug for ResponseFuture<F, S, B, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
             State::Direct { .. } => "direct",

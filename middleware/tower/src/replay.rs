@@ -92,48 +92,107 @@ pub(crate) mod sealed {
     use super::{BoxFuture, Bytes, Parts, Request};
     use crate::BoxError;
 
-    /// A request made ready for its first send, with the copy to replay if there is one.
-    #[allow(unreachable_pub, missing_debug_implementations)] // sealed: never named outside
-    pub enum Prepared<B> {
-        /// Send `request` now; `replay` is the copy, if the policy keeps one.
-        Ready {
-            request: Request<B>,
-            replay: Option<Request<B>>,
-        },
-        /// Read the body first, then make both the request and its copy from the bytes.
-        Buffer {
-            head: Parts,
-            body: BoxFuture<'static, Result<Bytes, BoxError>>,
-            make: fn(Bytes) -> B,
-        },
+    /// Where a request's copy waits for a replay, beside the service it goes to: [`Kept`] for
+    /// the policies that keep one, [`Nothing`] for [`NoReplay`](super::NoReplay), whose
+    /// `Option<Nothing>` takes no room in the response future.
+    #[allow(unreachable_pub)] // sealed: never named outside
+    pub trait Keep<S, B>: Sized {
+        /// Keeps `request` for `service`; `None` if this policy keeps nothing.
+        fn keep(service: S, request: Request<B>) -> Option<Self>;
+        /// The service and the copy.
+        fn into_parts(self) -> (S, Request<B>);
     }
 
-    /// The policy's one operation.
+    /// A request's copy and the service it goes to.
+    #[allow(unreachable_pub, missing_debug_implementations)] // sealed: never named outside
+    pub struct Kept<S, B> {
+        pub(crate) service: S,
+        pub(crate) request: Request<B>,
+    }
+
+    /// Nothing kept: no value of it exists.
+    #[allow(unreachable_pub, missing_debug_implementations)] // sealed: never named outside
+    pub enum Nothing {}
+
+    impl<S, B> Keep<S, B> for Kept<S, B> {
+        fn keep(service: S, request: Request<B>) -> Option<Self> {
+            Some(Self { service, request })
+        }
+        fn into_parts(self) -> (S, Request<B>) {
+            (self.service, self.request)
+        }
+    }
+
+    impl<S, B> Keep<S, B> for Nothing {
+        fn keep(_: S, _: Request<B>) -> Option<Self> {
+            None
+        }
+        fn into_parts(self) -> (S, Request<B>) {
+            match self {}
+        }
+    }
+
+    /// What a policy does with a request before its first send.
+    // Sealed: never named outside. Returned and consumed at once; boxing the copy would
+    // allocate on every request.
+    #[allow(
+        unreachable_pub,
+        missing_debug_implementations,
+        clippy::large_enum_variant
+    )]
+    pub enum Prepared<B> {
+        /// Send it now; the copy to replay, if the policy keeps one.
+        Ready(Option<Request<B>>),
+        /// Read the body first ([`Prepare::buffer`]), then make both the request and its copy
+        /// from the bytes.
+        Buffer,
+    }
+
+    /// A request split to read its body.
+    #[allow(unreachable_pub, missing_debug_implementations)] // sealed: never named outside
+    pub struct Buffer<B> {
+        pub(crate) head: Parts,
+        pub(crate) body: BoxFuture<'static, Result<Bytes, BoxError>>,
+        pub(crate) make: fn(Bytes) -> B,
+    }
+
+    /// The policy's operations, and where it keeps a copy. The request is only looked at (and
+    /// copied) here, never moved, unless its body is to be read.
     #[allow(unreachable_pub)] // sealed: never named outside
     pub trait Prepare<B> {
-        /// Splits off what a replay needs, before the request is sent.
-        fn prepare(&self, request: Request<B>) -> Prepared<B>;
+        /// Where a copy waits for its replay.
+        type Kept<S>: Keep<S, B>;
+
+        /// Makes what a replay needs, before the request is sent.
+        fn prepare(&self, request: &Request<B>) -> Prepared<B>;
+
+        /// Splits a request [`prepare`](Self::prepare) said to buffer; a policy that never
+        /// buffers hands it back.
+        // The request comes back as it went in, at once; boxing it would allocate.
+        #[allow(clippy::result_large_err)]
+        fn buffer(&self, request: Request<B>) -> Result<Buffer<B>, Request<B>> {
+            Err(request)
+        }
     }
 }
 
-use sealed::{Prepare, Prepared};
+use sealed::{Buffer, Kept, Nothing, Prepare, Prepared};
 
 impl<B: Clone> Prepare<B> for CloneBody {
-    fn prepare(&self, request: Request<B>) -> Prepared<B> {
-        let replay = copy(&request, request.body().clone());
-        Prepared::Ready {
-            request,
-            replay: Some(replay),
-        }
+    type Kept<S> = Kept<S, B>;
+
+    #[inline]
+    fn prepare(&self, request: &Request<B>) -> Prepared<B> {
+        Prepared::Ready(Some(copy(request, request.body().clone())))
     }
 }
 
 impl<B> Prepare<B> for NoReplay {
-    fn prepare(&self, request: Request<B>) -> Prepared<B> {
-        Prepared::Ready {
-            request,
-            replay: None,
-        }
+    type Kept<S> = Nothing;
+
+    #[inline]
+    fn prepare(&self, _: &Request<B>) -> Prepared<B> {
+        Prepared::Ready(None)
     }
 }
 
@@ -143,25 +202,29 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    fn prepare(&self, request: Request<B>) -> Prepared<B> {
+    type Kept<S> = Kept<S, B>;
+
+    fn prepare(&self, request: &Request<B>) -> Prepared<B> {
         let fits = request
             .body()
             .size_hint()
             .upper()
             .is_some_and(|upper| upper <= self.limit as u64);
-        if !fits {
-            return Prepared::Ready {
-                request,
-                replay: None,
-            };
+        if fits {
+            Prepared::Buffer
+        } else {
+            Prepared::Ready(None)
         }
+    }
+
+    fn buffer(&self, request: Request<B>) -> Result<Buffer<B>, Request<B>> {
         let limit = self.limit;
         let (head, body) = request.into_parts();
-        Prepared::Buffer {
+        Ok(Buffer {
             head,
             body: Box::pin(read_to_bytes(body, limit)),
             make: B::from,
-        }
+        })
     }
 }
 
@@ -212,7 +275,7 @@ mod tests {
             .extension(7_u8)
             .body(Full::new(Bytes::from_static(b"hi")))
             .unwrap();
-        let Prepared::Ready { request, replay } = CloneBody.prepare(request) else {
+        let Prepared::Ready(replay) = CloneBody.prepare(&request) else {
             panic!("no buffering for a clone body");
         };
         let replay = replay.unwrap();
@@ -229,8 +292,8 @@ mod tests {
         let stream = StreamBody::new(futures::stream::iter(frames));
         let request = Request::new(Wrapped(stream.boxed()));
         assert!(matches!(
-            BufferBody::new(1024).prepare(request),
-            Prepared::Ready { replay: None, .. }
+            BufferBody::new(1024).prepare(&request),
+            Prepared::Ready(None)
         ));
     }
 
@@ -238,14 +301,16 @@ mod tests {
     fn buffer_body_reads_what_fits() {
         let request = Request::new(Wrapped::from(Bytes::from_static(b"0123456789")));
         assert!(matches!(
-            BufferBody::new(10).prepare(request),
-            Prepared::Buffer { .. }
+            BufferBody::new(10).prepare(&request),
+            Prepared::Buffer
         ));
+        assert!(BufferBody::new(10).buffer(request).is_ok());
         let request = Request::new(Wrapped::from(Bytes::from_static(b"0123456789")));
         assert!(matches!(
-            BufferBody::new(9).prepare(request),
-            Prepared::Ready { replay: None, .. }
+            BufferBody::new(9).prepare(&request),
+            Prepared::Ready(None)
         ));
+        assert!(NoReplay.buffer(request).is_err());
     }
 
     /// A boxed body that can be made from `Bytes`, as tonic's and reqwest's can.

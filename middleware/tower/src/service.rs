@@ -12,6 +12,7 @@ use tower_service::Service;
 
 use crate::BoxError;
 use crate::future::ResponseFuture;
+use crate::replay::sealed::Prepare;
 use crate::replay::{CloneBody, ReplayPolicy};
 use crate::settings::Settings;
 
@@ -147,7 +148,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future, S, B>;
+    type Future = ResponseFuture<S::Future, S, B, <R as Prepare<B>>::Kept<S>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -158,8 +159,12 @@ where
         // The readied service goes with the request, for a replay; a clone takes its place.
         let clone = self.inner.clone();
         let service = mem::replace(&mut self.inner, clone);
-        let prepared = settings.replay.prepare(request);
-        ResponseFuture::new(settings.authorizer.clone(), service, prepared)
+        ResponseFuture::new(
+            settings.authorizer.clone(),
+            service,
+            request,
+            &settings.replay,
+        )
     }
 }
 
