@@ -1,5 +1,6 @@
 //! The layer's added cost per request with a fresh token: the same stack (an inner service that
-//! answers at once) with and without `AuthLayer`, the request built the same way in both.
+//! answers at once) with and without `AuthLayer`, the request built the same way in both; with
+//! a quota project (two headers written) and without (one).
 //!
 //! `cargo bench -p credkit-tower --bench layer`
 // Benchmark setup may fail loudly; these are not library paths.
@@ -14,7 +15,7 @@ use credkit_tower::AuthLayer;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::ServiceBuilder;
 
-use support::{Answer, credentials, one, request};
+use support::{Answer, credentials, credentials_with, one, request};
 
 fn layer(c: &mut Criterion) {
     let uri: http::Uri = "https://api.example/v1/items".parse().unwrap();
@@ -37,6 +38,21 @@ fn layer(c: &mut Criterion) {
         .service(Answer);
     group.bench_function("with the layer, replay by clone (default)", |b| {
         b.iter(|| black_box(one(&mut replay, request(&uri))));
+    });
+
+    // The same two without a quota project: one header written instead of two.
+    let mut lean = ServiceBuilder::new()
+        .layer(AuthLayer::new(credentials_with(false)).without_replay())
+        .service(Answer);
+    group.bench_function("with the layer, replay off, no quota project", |b| {
+        b.iter(|| black_box(one(&mut lean, request(&uri))));
+    });
+
+    let mut lean_replay = ServiceBuilder::new()
+        .layer(AuthLayer::new(credentials_with(false)))
+        .service(Answer);
+    group.bench_function("with the layer, replay by clone, no quota project", |b| {
+        b.iter(|| black_box(one(&mut lean_replay, request(&uri))));
     });
     group.finish();
 }

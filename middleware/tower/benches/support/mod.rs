@@ -39,12 +39,18 @@ impl Service<Request<Full<Bytes>>> for Answer {
 
 /// Fresh credentials on the system clock, with a quota project: both headers are written.
 pub(crate) fn credentials() -> Credentials {
+    credentials_with(true)
+}
+
+/// Fresh credentials on the system clock, with or without a quota project.
+pub(crate) fn credentials_with(quota_project: bool) -> Credentials {
     let token = AccessToken::new(TOKEN).with_lifetime(SystemClock.now(), Duration::from_secs(3600));
-    let credentials = Credentials::builder(StaticSource::new(token.clone()))
-        .with_initial_token(token)
-        .with_quota_project("bench-project")
-        .build()
-        .unwrap();
+    let mut builder =
+        Credentials::builder(StaticSource::new(token.clone())).with_initial_token(token);
+    if quota_project {
+        builder = builder.with_quota_project("bench-project");
+    }
+    let credentials = builder.build().unwrap();
     assert_eq!(credentials.token_state(), TokenState::Fresh);
     credentials
 }
