@@ -10,9 +10,9 @@ use http::{HeaderMap, StatusCode};
 use super::*;
 use crate::{AccessToken, Credentials, Result, TokenSource, TokenState};
 
-/// Hands out `ya29.1`, `ya29.2`, … and counts.
+/// Hands out `ya29.1`, `ya29.2`, … and counts (also used by the transport's tests).
 #[derive(Debug, Default)]
-struct Counting(AtomicUsize);
+pub(super) struct Counting(AtomicUsize);
 
 #[async_trait]
 impl TokenSource for Counting {

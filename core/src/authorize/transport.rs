@@ -236,26 +236,13 @@ fn copy(request: &Request<Bytes>) -> Request<Bytes> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use futures::executor::block_on;
     use http::StatusCode;
     use http::header::AUTHORIZATION;
 
     use super::*;
-    use crate::{AccessToken, TokenSource};
-
-    /// Hands out `ya29.1`, `ya29.2`, … and counts.
-    #[derive(Debug, Default)]
-    struct Counting(AtomicUsize);
-
-    #[async_trait]
-    impl TokenSource for Counting {
-        async fn fetch_token(&self) -> Result<AccessToken> {
-            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(AccessToken::new(format!("ya29.{n}")))
-        }
-    }
+    use crate::authorize::tests::Counting;
 
     /// Accepts only `accepted`; records what it saw.
     #[derive(Debug)]

@@ -135,6 +135,18 @@ impl Inner {
         Some(result)
     }
 
+    /// The time, the cached token and its state now (reported to the observer if it changed):
+    /// what every slow path starts from.
+    pub(super) fn look(&self) -> (OffsetDateTime, Option<Arc<Snapshot>>, TokenState) {
+        let now = self.clock.now();
+        let cached = self.cache.load_full();
+        let state = cached
+            .as_deref()
+            .map_or(TokenState::Invalid, |s| s.state(now));
+        self.observe(state);
+        (now, cached, state)
+    }
+
     /// The state of the cached token now, reported to the observer if it changed.
     pub(super) fn state(&self) -> TokenState {
         let state = self

@@ -327,12 +327,7 @@ impl Credentials {
     #[cold]
     fn apply_slow(&self, headers: &mut HeaderMap) -> Result<TokenState> {
         let inner = &self.inner;
-        let now = inner.clock.now();
-        let cached = inner.cache.load_full();
-        let state = cached
-            .as_deref()
-            .map_or(TokenState::Invalid, |s| s.state(now));
-        inner.observe(state);
+        let (now, cached, state) = inner.look();
         if inner.settings.spawner.is_some() {
             match state {
                 // If the spawner failed, the returned refresh is dropped: this caller cannot
@@ -535,12 +530,7 @@ impl Credentials {
     /// as needed), or the result of the one refresh.
     async fn usable(&self) -> Result<Arc<Snapshot>> {
         let inner = &self.inner;
-        let now = inner.clock.now();
-        let cached = inner.cache.load_full();
-        let state = cached
-            .as_deref()
-            .map_or(TokenState::Invalid, |s| s.state(now));
-        inner.observe(state);
+        let (now, cached, state) = inner.look();
         match (state, cached) {
             (TokenState::Fresh, Some(snapshot)) => Ok(snapshot),
             (TokenState::Stale, Some(snapshot)) => {

@@ -61,12 +61,7 @@ impl Credentials {
     #[cold]
     fn write_usable_slow(&self, headers: &mut HeaderMap) -> Written {
         let inner = &self.inner;
-        let now = inner.clock.now();
-        let cached = inner.cache.load_full();
-        let state = cached
-            .as_deref()
-            .map_or(TokenState::Invalid, |s| s.state(now));
-        inner.observe(state);
+        let (now, cached, state) = inner.look();
         match cached {
             Some(snapshot) if state != TokenState::Invalid => {
                 snapshot.write(headers);
