@@ -84,6 +84,24 @@ fn with_a_spawner_the_refresh_ahead_runs_there() {
 }
 
 #[test]
+fn an_expired_token_is_never_written_the_request_waits_for_a_new_one() {
+    let clock = FakeClock::new();
+    let source = TestSource::new(&clock);
+    let authorizer = Authorizer::new(stale(&clock, &source, None));
+    // Past the seed's expiry: cached, but not usable.
+    clock.advance(Duration::from_secs(100));
+    assert_eq!(authorizer.credentials().token_state(), TokenState::Invalid);
+    let mut headers = HeaderMap::new();
+    let Authorization::Wait(wait) = authorize(&authorizer, &mut headers) else {
+        panic!("an expired token is not usable: the request waits");
+    };
+    assert!(headers.is_empty(), "nothing written: {headers:?}");
+    let _ = block_on(wait).unwrap().write(&mut headers);
+    assert_eq!(bearer(&headers), "tok-1");
+    assert_eq!(source.fetches(), 1);
+}
+
+#[test]
 fn an_invalid_token_makes_every_request_wait_for_one_refresh() {
     let clock = FakeClock::new();
     let source = TestSource::with_delay(&clock, DELAY);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use credkit_core::authorize::{Authorization, Authorizer};
 use credkit_core::http::{self, HeaderMap};
 use credkit_core::{
     AccessToken, Clock, Credentials, Error, ErrorKind, RetryPolicy, StaticSource, TokenState,
@@ -88,6 +89,24 @@ fn a_fresh_token_takes_the_fast_path_one_system_time_read_and_no_calendar_read()
     counting.reset();
     assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "tok-1");
     assert_eq!(counting.reads(), (0, 1), "headers");
+    // The authorizer's hot path is the same one, for a first send and for a replay.
+    let authorizer = Authorizer::new(credentials.clone());
+    let mut request = http::Request::get("https://api.example/v1")
+        .body(())
+        .unwrap();
+    counting.reset();
+    assert!(matches!(
+        authorizer.authorize(&mut request),
+        Authorization::Ready(_)
+    ));
+    assert_eq!(counting.reads(), (0, 1), "authorize");
+    counting.reset();
+    assert!(matches!(
+        authorizer.authorize_replay(request.headers_mut()),
+        Authorization::Ready(_)
+    ));
+    assert_eq!(counting.reads(), (0, 1), "authorize_replay");
+    assert_eq!(bearer(request.headers()), "tok-1");
     assert_eq!(source.fetches(), 1);
 }
 

@@ -138,6 +138,8 @@ fn a_token_refused_right_after_replacing_a_rejected_one_is_kept() {
 fn without_replay_a_401_still_drops_the_token() {
     let (credentials, _) = counting();
     let authorizer = Authorizer::new(credentials.clone()).without_replay();
+    // Adapters keep no copy for a replay.
+    assert!(!authorizer.replays());
     let first = ready(&authorizer, &mut HeaderMap::new());
     assert_eq!(
         authorizer.answered(StatusCode::UNAUTHORIZED, first.sent),

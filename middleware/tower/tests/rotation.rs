@@ -1,6 +1,7 @@
 //! The layer never drops a refresh whose grant is out: with a token endpoint in strict-rotation
 //! mode (a rotated-away refresh token is refused), a stale token, storage with a lease and no
-//! spawner, requests to an API that answers at once never lose a rotated refresh token.
+//! spawner, requests to an API that answers at once never lose a rotated refresh token. Nor does
+//! it hold a response for a refresh that has sent nothing yet.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,7 +16,7 @@ use bytes::Bytes;
 use credkit_core::secrecy::{ExposeSecret, SecretString};
 use credkit_core::{
     AccessToken, Clock, CredentialRecord, Credentials, Error, ErrorKind, MemoryStorage, Result,
-    Storage, TokenSource,
+    Storage, TokenSource, TokenState,
 };
 use credkit_testing::FakeClock;
 use credkit_tower::AuthLayer;
@@ -145,4 +146,55 @@ fn requests_answered_at_once_never_lose_a_rotation_driven_beside_them() {
         block_on(storage.lease(KEY, &options)),
         Ok(Some(_))
     ));
+}
+
+#[test]
+fn a_refresh_ahead_waiting_before_its_grant_does_not_hold_the_response() {
+    let clock = FakeClock::new();
+    let endpoint = Arc::new(Mutex::new(Endpoint::default()));
+    let source = Strict {
+        clock: clock.clone(),
+        endpoint: Arc::clone(&endpoint),
+        refresh_token: Mutex::new("rt-0".to_owned()),
+    };
+    let storage = MemoryStorage::new();
+    let login = CredentialRecord::new().with_refresh_token(SecretString::from("rt-0"));
+    block_on(storage.store(KEY, &login)).unwrap();
+    // Another process holds the lease: the refresh ahead waits for it, its grant not sent.
+    let options = credkit_core::LeaseOptions::new(Duration::ZERO, clock.clone());
+    let other = block_on(storage.lease(KEY, &options)).unwrap().unwrap();
+    let stale = AccessToken::new("at-0").with_lifetime(
+        clock.now() - credkit_core::time::Duration::seconds(3540),
+        HOUR,
+    );
+    let credentials = Credentials::builder(source)
+        .with_clock(clock.clone())
+        .with_storage(storage.clone(), KEY)
+        .with_initial_token(stale)
+        .without_retries()
+        .build()
+        .unwrap();
+    let api = service_fn(|_request: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
+    let service = AuthLayer::new(credentials.clone()).layer(api);
+
+    // The API answers at once, and so does the layer: the refresh ahead it drove had sent
+    // nothing, so dropping it loses nothing.
+    let request = service.clone().oneshot(Request::new(Full::default()));
+    let response = request
+        .now_or_never()
+        .expect("not held by the refresh ahead");
+    assert_eq!(response.unwrap().status(), 200);
+    assert!(endpoint.lock().unwrap().presented.is_empty());
+    assert_eq!(credentials.token_state(), TokenState::Stale);
+
+    // Once the lease is free, the next request's refresh ahead sends the grant.
+    drop(other);
+    let mut next = Box::pin(service.oneshot(Request::new(Full::default())));
+    assert!(pending(&mut next), "the grant's answer comes first");
+    clock.advance(Duration::from_secs(1));
+    block_on(next).unwrap();
+    assert_eq!(endpoint.lock().unwrap().presented, ["rt-0"]);
+    assert_eq!(credentials.token_state(), TokenState::Fresh);
 }
