@@ -80,14 +80,8 @@ impl TokenSource for Strict {
     }
 }
 
-fn pending<F: Future + Unpin>(future: &mut F) -> bool {
-    future
-        .poll_unpin(&mut Context::from_waker(noop_waker_ref()))
-        .is_pending()
-}
-
-#[test]
-fn requests_answered_at_once_never_lose_a_rotation_driven_beside_them() {
+/// A strict endpoint, a storage holding the login (`rt-0`), and a source for them.
+fn setup() -> (FakeClock, Arc<Mutex<Endpoint>>, MemoryStorage, Strict) {
     let clock = FakeClock::new();
     let endpoint = Arc::new(Mutex::new(Endpoint::default()));
     let source = Strict {
@@ -98,22 +92,48 @@ fn requests_answered_at_once_never_lose_a_rotation_driven_beside_them() {
     let storage = MemoryStorage::new();
     let login = CredentialRecord::new().with_refresh_token(SecretString::from("rt-0"));
     block_on(storage.store(KEY, &login)).unwrap();
-    // A minute left of an hour: stale from the start.
+    (clock, endpoint, storage, source)
+}
+
+/// Credentials over `source` and `storage` holding a token with a minute left of an hour:
+/// stale from the start.
+fn stale(clock: &FakeClock, source: Strict, storage: &MemoryStorage) -> Credentials {
     let stale = AccessToken::new("at-0").with_lifetime(
         clock.now() - credkit_core::time::Duration::seconds(3540),
         HOUR,
     );
-    let credentials = Credentials::builder(source)
+    Credentials::builder(source)
         .with_clock(clock.clone())
         .with_storage(storage.clone(), KEY)
         .with_initial_token(stale)
         .without_retries()
         .build()
-        .unwrap();
-    let api = service_fn(|_request: Request<Full<Bytes>>| async {
+        .unwrap()
+}
+
+/// An API that answers every request at once.
+fn answering() -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>>,
+> + Clone {
+    service_fn(|_request: Request<Full<Bytes>>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    });
-    let service = AuthLayer::new(credentials.clone()).layer(api);
+    })
+}
+
+fn pending<F: Future + Unpin>(future: &mut F) -> bool {
+    future
+        .poll_unpin(&mut Context::from_waker(noop_waker_ref()))
+        .is_pending()
+}
+
+#[test]
+fn requests_answered_at_once_never_lose_a_rotation_driven_beside_them() {
+    let (clock, endpoint, storage, source) = setup();
+    let credentials = stale(&clock, source, &storage);
+    let service = AuthLayer::new(credentials.clone()).layer(answering());
 
     // The first request carries the stale token and drives the refresh ahead; the API answers
     // at once, but the grant is out: the response waits for its answer.
@@ -150,34 +170,12 @@ fn requests_answered_at_once_never_lose_a_rotation_driven_beside_them() {
 
 #[test]
 fn a_refresh_ahead_waiting_before_its_grant_does_not_hold_the_response() {
-    let clock = FakeClock::new();
-    let endpoint = Arc::new(Mutex::new(Endpoint::default()));
-    let source = Strict {
-        clock: clock.clone(),
-        endpoint: Arc::clone(&endpoint),
-        refresh_token: Mutex::new("rt-0".to_owned()),
-    };
-    let storage = MemoryStorage::new();
-    let login = CredentialRecord::new().with_refresh_token(SecretString::from("rt-0"));
-    block_on(storage.store(KEY, &login)).unwrap();
+    let (clock, endpoint, storage, source) = setup();
     // Another process holds the lease: the refresh ahead waits for it, its grant not sent.
     let options = credkit_core::LeaseOptions::new(Duration::ZERO, clock.clone());
     let other = block_on(storage.lease(KEY, &options)).unwrap().unwrap();
-    let stale = AccessToken::new("at-0").with_lifetime(
-        clock.now() - credkit_core::time::Duration::seconds(3540),
-        HOUR,
-    );
-    let credentials = Credentials::builder(source)
-        .with_clock(clock.clone())
-        .with_storage(storage.clone(), KEY)
-        .with_initial_token(stale)
-        .without_retries()
-        .build()
-        .unwrap();
-    let api = service_fn(|_request: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
-    });
-    let service = AuthLayer::new(credentials.clone()).layer(api);
+    let credentials = stale(&clock, source, &storage);
+    let service = AuthLayer::new(credentials.clone()).layer(answering());
 
     // The API answers at once, and so does the layer: the refresh ahead it drove had sent
     // nothing, so dropping it loses nothing.
