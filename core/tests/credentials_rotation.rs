@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::task::Context;
 use std::time::Duration;
 
-use credkit_core::{AccessToken, Clock, CredentialRecord, Credentials, ErrorKind, Storage};
+use credkit_core::{
+    AccessToken, Clock, CredentialRecord, Credentials, CredentialsBuilder, ErrorKind, Storage,
+};
 use credkit_testing::FakeClock;
 use futures::FutureExt;
 use futures::executor::block_on;
@@ -46,11 +48,19 @@ fn seed_store(store: &FaultStore) {
     block_on(store.inner.store(KEY, &record)).unwrap();
 }
 
-fn with_store(clock: &FakeClock, source: &Arc<StrictSource>, store: &FaultStore) -> Credentials {
+/// What every scenario starts from: the fake clock, and no retries (a grant is one request).
+fn builder(
+    clock: &(impl Clock + Clone + 'static),
+    source: &Arc<StrictSource>,
+) -> CredentialsBuilder {
     Credentials::builder(Arc::clone(source))
         .with_clock(clock.clone())
-        .with_storage(store.clone(), KEY)
         .without_retries()
+}
+
+fn with_store(clock: &FakeClock, source: &Arc<StrictSource>, store: &FaultStore) -> Credentials {
+    builder(clock, source)
+        .with_storage(store.clone(), KEY)
         .build()
         .unwrap()
 }
@@ -64,11 +74,9 @@ fn a_leased_refresh_ahead_dropped_mid_grant_is_finished_by_the_next_caller() {
     let source = StrictSource::new(&clock, &endpoint, LATENCY);
     let store = FaultStore::new(&clock);
     seed_store(&store);
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
+    let credentials = builder(&clock, &source)
         .with_storage(store.clone(), KEY)
         .with_initial_token(stale_seed(&clock))
-        .without_retries()
         .build()
         .unwrap();
 
@@ -109,10 +117,8 @@ fn an_abandoned_grant_is_resumed_past_its_deadline_not_replaced() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
     let source = StrictSource::new(&clock, &endpoint, LATENCY);
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
+    let credentials = builder(&clock, &source)
         .with_initial_token(stale_seed(&clock))
-        .without_retries()
         .build()
         .unwrap();
 
@@ -228,15 +234,13 @@ fn spawning(
 ) {
     let queue = credentials_support::QueueSpawnerPolled::default();
     let events = credentials_support::Events::default();
-    let mut builder = Credentials::builder(Arc::clone(source))
-        .with_clock(clock.clone())
+    let mut spawned = builder(clock, source)
         .with_spawner(queue.spawner())
-        .on_refresh(events.observer())
-        .without_retries();
+        .on_refresh(events.observer());
     if let Some(store) = store {
-        builder = builder.with_storage(store.clone(), KEY);
+        spawned = spawned.with_storage(store.clone(), KEY);
     }
-    (builder.build().unwrap(), queue, events)
+    (spawned.build().unwrap(), queue, events)
 }
 
 /// With a spawner, a flight its caller left mid-grant is finished there: renewed past its
@@ -302,11 +306,9 @@ fn each_overdue_flight_is_reported_once() {
     let source = StrictSource::new(&clock, &endpoint, LATENCY);
     let store = FaultStore::new(&clock);
     let events = credentials_support::Events::default();
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
+    let credentials = builder(&clock, &source)
         .with_storage(store.clone(), KEY)
         .on_refresh(events.observer())
-        .without_retries()
         .build()
         .unwrap();
     // Each flight waits for a lease that comes only after its deadline.
@@ -334,10 +336,8 @@ fn a_refresh_ahead_says_when_it_must_be_finished() {
     let clock = FakeClock::new();
     let endpoint = StrictEndpoint::new();
     let source = StrictSource::new(&clock, &endpoint, LATENCY);
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
+    let credentials = builder(&clock, &source)
         .with_initial_token(stale_seed(&clock))
-        .without_retries()
         .build()
         .unwrap();
     let mut ahead = credentials.refresh_ahead().expect("a stale token");
@@ -394,10 +394,8 @@ fn a_flight_replaced_after_a_wall_clock_step_never_sends_its_grant() {
     // The lease arrives after 10 s on the timers.
     let store = FaultStore::new(&timers);
     store.set_slow_lease(Duration::from_secs(10));
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock)
+    let credentials = builder(&clock, &source)
         .with_storage(store.clone(), KEY)
-        .without_retries()
         .build()
         .unwrap();
 
@@ -473,12 +471,10 @@ fn an_unreadable_record_is_replaced_and_the_rotation_reported() {
     seed_store(&store);
     store.set_corrupt(true);
     let events = credentials_support::Events::default();
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_clock(clock.clone())
+    let credentials = builder(&clock, &source)
         .with_storage(store.clone(), KEY)
         .with_local_refresh_on_lease_timeout(true)
         .on_refresh(events.observer())
-        .without_retries()
         .build()
         .unwrap();
     block_on(credentials.refresh()).unwrap();

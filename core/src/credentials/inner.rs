@@ -88,16 +88,10 @@ impl Inner {
         })
     }
 
-    /// The hot path: writes the cached token into `headers` if it is certainly fresh. One atomic
-    /// load, one cheap clock read (none for a token without expiry), a reference-count
-    /// increment per header. `false` leaves the decision to the caller's slow path, which reads
-    /// the precise clock (see [`if_fresh`](Self::if_fresh)).
-    #[inline]
-    pub(super) fn write_if_fresh(&self, headers: &mut HeaderMap) -> bool {
-        self.if_fresh(|snapshot| snapshot.write(headers)).is_some()
-    }
-
-    /// The hot path of the authorizer: `write_if_fresh`, naming the token written.
+    /// The hot path: writes the cached token into `headers` if it is certainly fresh, and names
+    /// the token written. One atomic load, one cheap clock read (none for a token without
+    /// expiry), a reference-count increment per header. `None` leaves the decision to the
+    /// caller's slow path, which reads the precise clock (see [`if_fresh`](Self::if_fresh)).
     #[inline]
     pub(super) fn write_fresh(&self, headers: &mut HeaderMap) -> Option<u64> {
         self.if_fresh(|snapshot| {

@@ -318,7 +318,7 @@ impl Credentials {
     /// ```
     #[inline]
     pub fn apply(&self, headers: &mut HeaderMap) -> Result<TokenState> {
-        if self.inner.write_if_fresh(headers) {
+        if self.inner.write_fresh(headers).is_some() {
             return Ok(TokenState::Fresh);
         }
         self.apply_slow(headers)
@@ -395,7 +395,7 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub async fn before_request(&self, headers: &mut HeaderMap) -> Result<()> {
-        if self.inner.write_if_fresh(headers) {
+        if self.inner.write_fresh(headers).is_some() {
             return Ok(());
         }
         let snapshot = self.usable().await?;

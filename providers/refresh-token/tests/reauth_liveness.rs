@@ -13,7 +13,8 @@ use std::time::Duration;
 use credkit_core::http::HeaderMap;
 use credkit_core::interactive::interactive;
 use credkit_core::{ErrorKind, RefreshEvent, TokenSource};
-use credkit_testing::{FakeChallenge, FakeClock, ReauthReply, Reply};
+use credkit_refresh_token::UserCredentials;
+use credkit_testing::{FakeChallenge, FakeClock, FakeTokenEndpoint, ReauthReply, Reply};
 use futures::executor::block_on;
 use futures::future::BoxFuture;
 use secrecy::ExposeSecret;
@@ -22,9 +23,19 @@ use support::reauth::{NOT_INTERACTIVE, endpoint_on, invalid_rapt, paths, reauthi
 /// How long the scripted `sessions:start` takes to answer.
 const START_DELAY: Duration = Duration::from_secs(10);
 
+/// Reauthenticating credentials over an endpoint, and the count of password prompts.
+struct Scenario {
+    clock: FakeClock,
+    endpoint: FakeTokenEndpoint,
+    asked: Arc<Mutex<usize>>,
+    creds: UserCredentials,
+}
+
 /// The refused grant, the reauth-scoped grant, a `sessions:start` that answers a password
 /// challenge only after [`START_DELAY`], then what a completed flow would get.
-fn slow_start_script(endpoint: &credkit_testing::FakeTokenEndpoint) {
+fn slow_start() -> Scenario {
+    let clock = FakeClock::new();
+    let endpoint = endpoint_on(&clock);
     endpoint.push_replies([
         invalid_rapt(),
         Reply::token("ya29.reauth-scoped"),
@@ -34,17 +45,26 @@ fn slow_start_script(endpoint: &credkit_testing::FakeTokenEndpoint) {
         ReauthReply::authenticated("new_rapt_token").to_reply(),
         Reply::token("ya29.after-reauth"),
     ]);
+    let asked = Arc::new(Mutex::new(0));
+    let creds = reauthing_over(&endpoint, &clock, &asked);
+    Scenario {
+        clock,
+        endpoint,
+        asked,
+        creds,
+    }
 }
 
 const UP_TO_START: [&str; 3] = ["/token", "/token", "/v2/sessions:start"];
 
 #[test]
 fn a_fetch_the_waiting_caller_left_never_prompts() {
-    let clock = FakeClock::new();
-    let endpoint = endpoint_on(&clock);
-    slow_start_script(&endpoint);
-    let asked = Arc::new(Mutex::new(0));
-    let creds = reauthing_over(&endpoint, &clock, &asked);
+    let Scenario {
+        clock,
+        endpoint,
+        asked,
+        creds,
+    } = slow_start();
 
     let mut fetch = Box::pin(creds.fetch_token());
     // The waiting caller polls: the grant is refused, and sessions:start is on its way.
@@ -66,11 +86,12 @@ fn a_fetch_the_waiting_caller_left_never_prompts() {
 
 #[test]
 fn the_same_fetch_still_prompts_when_the_caller_keeps_waiting() {
-    let clock = FakeClock::new();
-    let endpoint = endpoint_on(&clock);
-    slow_start_script(&endpoint);
-    let asked = Arc::new(Mutex::new(0));
-    let creds = reauthing_over(&endpoint, &clock, &asked);
+    let Scenario {
+        clock,
+        endpoint,
+        asked,
+        creds,
+    } = slow_start();
 
     let mut fetch = Box::pin(creds.fetch_token());
     let first = block_on(interactive(async { futures::poll!(fetch.as_mut()) }));
@@ -93,11 +114,12 @@ fn the_same_fetch_still_prompts_when_the_caller_keeps_waiting() {
 
 #[test]
 fn a_flight_the_spawner_took_over_never_prompts() {
-    let clock = FakeClock::new();
-    let endpoint = endpoint_on(&clock);
-    slow_start_script(&endpoint);
-    let asked = Arc::new(Mutex::new(0));
-    let creds = reauthing_over(&endpoint, &clock, &asked);
+    let Scenario {
+        clock,
+        endpoint,
+        asked,
+        creds,
+    } = slow_start();
     let queue: Arc<Mutex<Vec<BoxFuture<'static, ()>>>> = Arc::default();
     let spawned = Arc::clone(&queue);
     let failures = Arc::new(Mutex::new(Vec::new()));

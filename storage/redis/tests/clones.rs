@@ -7,14 +7,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use credkit_core::{CredentialRecord, Credentials, ErrorKind, LeaseOptions, Storage, SystemClock};
+use credkit_core::{CredentialRecord, ErrorKind, LeaseOptions, Storage, SystemClock};
 use credkit_storage_redis::RedisStorage;
 use secrecy::{ExposeSecret, SecretString};
 use support::RedisServer;
-use support::rotating::{Issuer, Rotating, expired};
+use support::rotating::{Issuer, Rotating, credentials_on, expired};
 
 const KEY: &str = "clones:user";
 const OTHER: &str = "clones:other-user";
@@ -164,10 +163,7 @@ async fn two_credentials_on_clones_with_one_key_fence_each_other_as_two_processe
     let issuer = Issuer::lenient();
 
     let slow = Rotating::gated(&issuer);
-    let first = Credentials::builder(Arc::clone(&slow))
-        .with_storage(storage.clone(), KEY)
-        .build()
-        .unwrap();
+    let first = credentials_on(&slow, &storage, KEY);
     let caller = tokio::spawn({
         let first = first.clone();
         async move { first.access_token().await }
@@ -177,10 +173,7 @@ async fn two_credentials_on_clones_with_one_key_fence_each_other_as_two_processe
     // own, through another clone of the same storage, and stores its rotation.
     lapse(&server, &storage, KEY);
     let fast = Rotating::new(&issuer);
-    let second = Credentials::builder(Arc::clone(&fast))
-        .with_storage(storage.clone(), KEY)
-        .build()
-        .unwrap();
+    let second = credentials_on(&fast, &storage, KEY);
     let newer = second.access_token().await.unwrap();
     assert_eq!(newer.secret().expose_secret(), "at-1");
     assert_eq!(stored_refresh(&storage, KEY).await, "rt-1");
@@ -211,10 +204,7 @@ async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation(
     let (issuer, other_issuer) = (Issuer::strict(), Issuer::strict_named("other-"));
 
     let slow = Rotating::gated(&issuer);
-    let first = Credentials::builder(Arc::clone(&slow))
-        .with_storage(storage.clone(), KEY)
-        .build()
-        .unwrap();
+    let first = credentials_on(&slow, &storage, KEY);
     let caller = tokio::spawn({
         let first = first.clone();
         async move { first.access_token().await }
@@ -222,10 +212,7 @@ async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation(
     slow.started.notified().await;
     // While the first holds the lease on its key, the second refreshes and stores twice.
     let fast = Rotating::new(&other_issuer);
-    let second = Credentials::builder(Arc::clone(&fast))
-        .with_storage(storage.clone(), OTHER)
-        .build()
-        .unwrap();
+    let second = credentials_on(&fast, &storage, OTHER);
     let token = second.access_token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), "other-at-1");
     let token = second.refresh().await.unwrap();

@@ -10,14 +10,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use credkit_core::{CredentialRecord, Credentials, ErrorKind, LeaseOptions, Storage, SystemClock};
 use credkit_storage_redis::RedisStorage;
 use secrecy::{ExposeSecret, SecretString};
 use support::RedisServer;
-use support::rotating::{Issuer, Rotating, expired};
+use support::rotating::{Issuer, Rotating, credentials_on, expired};
 
 const KEY: &str = "failover:user";
 
@@ -186,10 +185,7 @@ async fn credentials_keep_their_rotation_when_a_failover_loses_the_last_writes()
     storage.store(KEY, &expired("at-1", "rt-1")).await.unwrap();
 
     let source = Rotating::gated(&issuer);
-    let credentials = Credentials::builder(Arc::clone(&source))
-        .with_storage(storage.clone(), KEY)
-        .build()
-        .unwrap();
+    let credentials = credentials_on(&source, &storage, KEY);
     let caller = tokio::spawn({
         let credentials = credentials.clone();
         async move { credentials.access_token().await }

@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{AccessToken, CredentialRecord, Error, ErrorKind, Result, TokenSource};
+use credkit_core::{
+    AccessToken, CredentialRecord, Credentials, Error, ErrorKind, Result, TokenSource,
+};
+use credkit_storage_redis::RedisStorage;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Notify, Semaphore};
 
@@ -153,4 +156,16 @@ pub(crate) fn expired(access: &str, refresh: &str) -> CredentialRecord {
     CredentialRecord::new()
         .with_access_token(&AccessToken::new(access).with_expiry(past))
         .with_refresh_token(SecretString::from(refresh.to_owned()))
+}
+
+/// One process's credentials over `source`, storing under `key` through `storage`.
+pub(crate) fn credentials_on(
+    source: &Arc<Rotating>,
+    storage: &RedisStorage,
+    key: &str,
+) -> Credentials {
+    Credentials::builder(Arc::clone(source))
+        .with_storage(storage.clone(), key)
+        .build()
+        .unwrap()
 }
