@@ -280,6 +280,10 @@ impl<S: TokenSource> TokenSource for Retrying<S> {
     fn adopt_record(&self, record: &crate::CredentialRecord) {
         self.inner.adopt_record(record);
     }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.inner.clock()
+    }
 }
 
 /// A uniformly distributed number in `0.0..1.0` for jitter, from the standard library's randomly

@@ -1,10 +1,11 @@
 //! The `TokenSource` trait: how credkit gets a brand-new token.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{AccessToken, CredentialRecord, Result};
+use crate::{AccessToken, Clock, CredentialRecord, Result};
 
 /// Something that can fetch a brand-new access token: a refresh-token grant, an external program,
 /// a caller's callback, a fixed token.
@@ -131,6 +132,17 @@ pub trait TokenSource: Send + Sync + Debug {
     fn adopt_record(&self, record: &CredentialRecord) {
         let _ = record;
     }
+
+    /// The clock this source reads (to date the tokens it fetches, say), so the caching layer
+    /// built over it decides freshness by the same clock. Default: none, and the caching layer
+    /// uses its builder's clock, else the [`SystemClock`](crate::SystemClock).
+    ///
+    /// [`Credentials::builder`](crate::Credentials::builder) asks for it unless its builder was
+    /// given one ([`with_clock`](crate::CredentialsBuilder::with_clock)): a provider given a
+    /// `FakeClock` in a test needs no second `with_clock` on the credentials.
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        None
+    }
 }
 
 crate::forward_impls! {
@@ -140,5 +152,6 @@ crate::forward_impls! {
         fn name(&self) -> &str;
         fn initial_token(&self) -> Option<AccessToken>;
         fn adopt_record(&self, record: &CredentialRecord);
+        fn clock(&self) -> Option<Arc<dyn Clock>>;
     }
 }

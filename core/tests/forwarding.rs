@@ -13,9 +13,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use credkit_core::bytes::Bytes;
 use credkit_core::time::OffsetDateTime;
+use credkit_core::time::macros::datetime;
 use credkit_core::{
-    AccessToken, Clock, CredentialRecord, LeaseOptions, MemoryStorage, Result, RetryPolicy,
-    Retrying, Spawner, StaticSource, Storage, TokenSource, Transport,
+    AccessToken, Clock, CredentialRecord, Credentials, LeaseOptions, MemoryStorage, Result,
+    RetryPolicy, Retrying, Spawner, StaticSource, Storage, TokenSource, TokenState, Transport,
 };
 use credkit_testing::FakeClock;
 use futures::executor::block_on;
@@ -39,7 +40,7 @@ impl TokenSource for Recording {
     }
 
     fn initial_token(&self) -> Option<AccessToken> {
-        Some(AccessToken::new("stored"))
+        Some(AccessToken::new("stored").with_expiry(datetime!(2029-01-01 0:00 UTC)))
     }
 
     fn adopt_record(&self, record: &CredentialRecord) {
@@ -48,6 +49,10 @@ impl TokenSource for Recording {
             .lock()
             .unwrap()
             .push(token.secret().expose_secret().to_owned());
+    }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        Some(Arc::new(FakeClock::at(datetime!(2030-01-01 0:00 UTC))))
     }
 }
 
@@ -60,6 +65,21 @@ fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
     let record = CredentialRecord::new().with_access_token(&AccessToken::new(label.to_owned()));
     wrapped.adopt_record(&record);
     assert_eq!(inner.adopted.lock().unwrap().last().unwrap(), label);
+    let clock = wrapped.clock().unwrap();
+    assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC), "{label}");
+}
+
+#[test]
+fn credentials_read_the_time_by_the_sources_clock() {
+    // The seed expires in 2029: by the source's clock (2030) it is expired, by a builder's own
+    // clock (2028) it is fresh.
+    let credentials = Credentials::builder(Recording::default()).build().unwrap();
+    assert_eq!(credentials.token_state(), TokenState::Invalid);
+    let credentials = Credentials::builder(Recording::default())
+        .with_clock(FakeClock::at(datetime!(2028-01-01 0:00 UTC)))
+        .build()
+        .unwrap();
+    assert_eq!(credentials.token_state(), TokenState::Fresh);
 }
 
 #[test]

@@ -105,7 +105,8 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Reads the time and waits (retry backoff) through `clock`. Default: [`SystemClock`].
+    /// Reads the time and waits (retry backoff) through `clock`. Default: the source's
+    /// [`TokenSource::clock`], else [`SystemClock`].
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, StaticSource, SystemClock};
@@ -420,7 +421,10 @@ impl CredentialsBuilder {
         rendering: Rendering,
         initial: Option<Arc<Snapshot>>,
     ) -> Credentials {
-        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let clock = self
+            .clock
+            .or_else(|| self.source.clock())
+            .unwrap_or_else(|| Arc::new(SystemClock));
         let retries = self.retry_policy.as_ref().map(RetryPolicy::max_attempts);
         let flight_deadline = self
             .flight_deadline
