@@ -153,13 +153,13 @@ mod tests {
         async fn sign(&self, message: &[u8]) -> Result<Signature> {
             Ok(Signature::new(message.iter().rev().copied().collect()))
         }
-        fn signer_email(&self) -> &str {
+        fn signer_email(&self) -> &'static str {
             "a@b"
         }
-        fn key_id(&self) -> Option<&str> {
+        fn key_id(&self) -> Option<&'static str> {
             Some("k")
         }
-        fn algorithm(&self) -> &str {
+        fn algorithm(&self) -> &'static str {
             "ES256"
         }
     }
