@@ -284,6 +284,10 @@ impl<S: TokenSource> TokenSource for Retrying<S> {
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         self.inner.clock()
     }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        self.inner.retry_policy()
+    }
 }
 
 /// A uniformly distributed number in `0.0..1.0` for jitter, from the standard library's randomly

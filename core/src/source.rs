@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{AccessToken, Clock, CredentialRecord, Result};
+use crate::{AccessToken, Clock, CredentialRecord, Result, RetryPolicy};
 
 /// Something that can fetch a brand-new access token: a refresh-token grant, an external program,
 /// a caller's callback, a fixed token.
@@ -143,6 +143,18 @@ pub trait TokenSource: Send + Sync + Debug {
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         None
     }
+
+    /// The retry policy this source's failures call for, when the default does not suit it: a
+    /// local server that refuses connections while it starts (the metadata server on a new
+    /// node) wants quick retries, where a remote token endpoint wants backoff. Default: none,
+    /// and the caching layer uses its builder's policy, else [`RetryPolicy::default`].
+    ///
+    /// The caching layer remains the one retry layer: a source states a preference and never
+    /// retries on its own. [`CredentialsBuilder::with_retry_policy`](crate::CredentialsBuilder::with_retry_policy)
+    /// and [`without_retries`](crate::CredentialsBuilder::without_retries) override it.
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        None
+    }
 }
 
 crate::forward_impls! {
@@ -153,5 +165,6 @@ crate::forward_impls! {
         fn initial_token(&self) -> Option<AccessToken>;
         fn adopt_record(&self, record: &CredentialRecord);
         fn clock(&self) -> Option<Arc<dyn Clock>>;
+        fn retry_policy(&self) -> Option<RetryPolicy>;
     }
 }

@@ -54,6 +54,10 @@ impl TokenSource for Recording {
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         Some(Arc::new(FakeClock::at(datetime!(2030-01-01 0:00 UTC))))
     }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        Some(RetryPolicy::default().with_max_attempts(7))
+    }
 }
 
 fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
@@ -67,6 +71,8 @@ fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
     assert_eq!(inner.adopted.lock().unwrap().last().unwrap(), label);
     let clock = wrapped.clock().unwrap();
     assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC), "{label}");
+    let policy = wrapped.retry_policy().unwrap();
+    assert_eq!(policy.max_attempts(), 7, "{label}");
 }
 
 #[test]
@@ -270,4 +276,56 @@ fn spawner_wrappers_forward() {
     check(&Box::new(&inner));
     check(&Arc::new(&inner));
     assert_eq!(inner.0.load(Ordering::SeqCst), 3);
+}
+
+/// Refuses every fetch with a transient error, counting the calls, and names a retry policy.
+#[derive(Debug)]
+struct Refusing {
+    calls: AtomicUsize,
+    attempts: u32,
+}
+
+#[async_trait]
+impl TokenSource for Refusing {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(credkit_core::Error::transport(
+            credkit_core::TransportFailure::Connect,
+            "connection refused",
+        ))
+    }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        Some(
+            RetryPolicy::default()
+                .with_max_attempts(self.attempts)
+                .with_initial_wait(Duration::ZERO),
+        )
+    }
+}
+
+#[test]
+fn credentials_retry_by_the_sources_policy_unless_given_one() {
+    let attempts_with = |builder: fn(Arc<Refusing>) -> credkit_core::CredentialsBuilder| {
+        let source = Arc::new(Refusing {
+            calls: AtomicUsize::new(0),
+            attempts: 5,
+        });
+        let credentials = builder(Arc::clone(&source)).build().unwrap();
+        assert!(block_on(credentials.refresh()).is_err());
+        source.calls.load(Ordering::SeqCst)
+    };
+    assert_eq!(attempts_with(Credentials::builder), 5);
+    assert_eq!(
+        attempts_with(|s| Credentials::builder(s).without_retries()),
+        1
+    );
+    assert_eq!(
+        attempts_with(|s| Credentials::builder(s).with_retry_policy(
+            RetryPolicy::default()
+                .with_max_attempts(2)
+                .with_initial_wait(Duration::ZERO)
+        )),
+        2
+    );
 }

@@ -31,6 +31,17 @@ pub const FLIGHT_DEADLINE: Duration = Duration::from_secs(180);
 /// How long one request may take by the assumption behind [`FLIGHT_DEADLINE`].
 const REQUEST_ALLOWANCE: Duration = Duration::from_secs(30);
 
+/// The retry choice of a [`CredentialsBuilder`].
+#[derive(Debug)]
+enum Retries {
+    /// Not chosen: the source's [`TokenSource::retry_policy`], else the default.
+    SourcesChoice,
+    /// This policy.
+    Policy(RetryPolicy),
+    /// No retries.
+    Off,
+}
+
 /// Builds a [`Credentials`]; start with [`Credentials::builder`].
 ///
 /// Every setting has a default, so `Credentials::builder(source).build()` is a complete,
@@ -58,7 +69,7 @@ pub struct CredentialsBuilder {
     quota_project: Option<String>,
     clock: Option<Arc<dyn Clock>>,
     storage: Option<(Arc<dyn Storage>, String)>,
-    retry_policy: Option<RetryPolicy>,
+    retry_policy: Retries,
     spawner: Option<Arc<dyn Spawner>>,
     threshold: Duration,
     min_retry_interval: Duration,
@@ -75,7 +86,7 @@ impl CredentialsBuilder {
             quota_project: None,
             clock: None,
             storage: None,
-            retry_policy: Some(RetryPolicy::default()),
+            retry_policy: Retries::SourcesChoice,
             spawner: None,
             threshold: REFRESH_THRESHOLD,
             min_retry_interval: MIN_RETRY_INTERVAL,
@@ -150,9 +161,9 @@ impl CredentialsBuilder {
         self
     }
 
-    /// Retries transient fetch failures by `policy`, waiting through the clock. Default:
-    /// [`RetryPolicy::default`] (3 attempts, about 1 s then 2 s). This is credkit's only retry
-    /// layer.
+    /// Retries transient fetch failures by `policy`, waiting through the clock. Default: the
+    /// source's [`TokenSource::retry_policy`], else [`RetryPolicy::default`] (3 attempts, about
+    /// 1 s then 2 s). This is credkit's only retry layer.
     ///
     /// ```
     /// # use credkit_core::{AccessToken, Credentials, RetryPolicy, StaticSource};
@@ -163,7 +174,7 @@ impl CredentialsBuilder {
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry_policy = Some(policy);
+        self.retry_policy = Retries::Policy(policy);
         self
     }
 
@@ -179,7 +190,7 @@ impl CredentialsBuilder {
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
     pub fn without_retries(mut self) -> Self {
-        self.retry_policy = None;
+        self.retry_policy = Retries::Off;
         self
     }
 
@@ -425,11 +436,16 @@ impl CredentialsBuilder {
             .clock
             .or_else(|| self.source.clock())
             .unwrap_or_else(|| Arc::new(SystemClock));
-        let retries = self.retry_policy.as_ref().map(RetryPolicy::max_attempts);
+        let retry_policy = match self.retry_policy {
+            Retries::SourcesChoice => Some(self.source.retry_policy().unwrap_or_default()),
+            Retries::Policy(policy) => Some(policy),
+            Retries::Off => None,
+        };
+        let retries = retry_policy.as_ref().map(RetryPolicy::max_attempts);
         let flight_deadline = self
             .flight_deadline
-            .unwrap_or_else(|| default_deadline(self.retry_policy.as_ref()));
-        let source: Arc<dyn TokenSource> = match self.retry_policy {
+            .unwrap_or_else(|| default_deadline(retry_policy.as_ref()));
+        let source: Arc<dyn TokenSource> = match retry_policy {
             Some(policy) => Arc::new(Retrying::new(self.source, policy, Arc::clone(&clock))),
             None => self.source,
         };
