@@ -45,8 +45,10 @@ enum Retries {
 /// Builds a [`Credentials`]; start with [`Credentials::builder`].
 ///
 /// Every setting has a default, so `Credentials::builder(source).build()` is a complete,
-/// working cache: the system clock, the default [`RetryPolicy`], no storage, no spawner (the
-/// caller that notices a stale token drives its refresh), the [`REFRESH_THRESHOLD`].
+/// working cache: the source's clock, retry policy, quota project and held token where it
+/// names them ([`TokenSource::clock`] and its siblings), else the system clock, the default
+/// [`RetryPolicy`] and an empty cache; no storage, no spawner (the caller that notices a stale
+/// token drives its refresh), the [`REFRESH_THRESHOLD`].
 ///
 /// # Examples
 ///
@@ -393,23 +395,29 @@ impl CredentialsBuilder {
     /// assert!(err.is_invalid_value());
     /// ```
     pub fn build(mut self) -> Result<Credentials, BuildError> {
-        if let Some(project) = &self.quota_project {
+        let quota_project = self.quota_project();
+        if let Some(project) = &quota_project {
             HeaderValue::from_str(project).map_err(|_| {
                 BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
             })?;
         }
-        // An empty project is no project: the reference sends the header only for a truthy one.
-        let quota_project = self.quota_project.take().filter(|p| !p.is_empty());
         let rendering = Rendering::new(self.threshold, quota_project);
-        // The builder's seed wins; otherwise a token the source already holds.
-        let initial = self
-            .initial_token
+        let initial = self.seed(&rendering)?;
+        Ok(self.assemble(rendering, initial))
+    }
+
+    /// The builder's seed, else a token the source already holds, rendered.
+    pub(super) fn seed(
+        &mut self,
+        rendering: &Rendering,
+    ) -> Result<Option<Arc<Snapshot>>, BuildError> {
+        self.initial_token
             .take()
             .or_else(|| self.source.initial_token())
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
                 drop(token.take_provider_secrets());
-                Snapshot::new(token, &rendering)
+                Snapshot::new(token, rendering)
                     .map(Arc::new)
                     .map_err(|err| {
                         BuildError::invalid_value(
@@ -418,8 +426,16 @@ impl CredentialsBuilder {
                         .with_source(err)
                     })
             })
-            .transpose()?;
-        Ok(self.assemble(rendering, initial))
+            .transpose()
+    }
+
+    /// The builder's quota project, else the source's. An empty project is no project: the
+    /// reference sends the header only for a truthy one.
+    pub(super) fn quota_project(&mut self) -> Option<String> {
+        self.quota_project
+            .take()
+            .or_else(|| self.source.quota_project().map(str::to_owned))
+            .filter(|p| !p.is_empty())
     }
 
     pub(super) fn threshold(&self) -> Duration {
