@@ -9,7 +9,8 @@ use http::HeaderValue;
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
 use super::inner::{Inner, Settings};
-use super::refresher::{LeasePolicy, Refresher};
+use super::lease_policy::LeasePolicy;
+use super::refresher::Refresher;
 use super::slot::StorageSlot;
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
@@ -292,43 +293,25 @@ impl CredentialsBuilder {
         self
     }
 
-    /// When another process holds the storage's cross-process lease (see [`Storage::lease`])
-    /// past the refresh's deadline: `true` refreshes on this process's own, reporting it with a
-    /// [`RefreshEvent::LeaseUnavailable`]. Default: `false`, the refresh fails with the
-    /// storage's transient [`Timeout`](crate::ErrorKind::Timeout) error and the next call tries
-    /// again.
-    ///
-    /// ```
-    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
-    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
-    ///     .with_storage(MemoryStorage::new(), "me")
-    ///     .with_local_refresh_on_lease_timeout(true)
-    ///     .build()?;
-    /// # let _ = credentials;
-    /// # Ok::<(), credkit_core::BuildError>(())
-    /// ```
-    pub fn with_local_refresh_on_lease_timeout(mut self, refresh_locally: bool) -> Self {
-        self.lease_policy.refresh_on_timeout = refresh_locally;
-        self
-    }
-
-    /// When the storage fails while taking its cross-process lease (a server out of reach):
-    /// `true` fails the refresh with the storage's error, for refresh tokens that rotate, where
-    /// a refresh without the lease would race the other processes. Default: `false`, this
-    /// process refreshes on its own and keeps serving, reporting it with a
+    /// What a refresh does when the storage's cross-process lease (see [`Storage::lease`])
+    /// cannot be had: another process held it past the refresh's wait, or the storage failed.
+    /// Default: [`LeasePolicy::default`] (a busy lease fails the refresh with the storage's
+    /// transient [`Timeout`](crate::ErrorKind::Timeout) and the next call tries again; a failing
+    /// store does not stop this process). Refreshing without the lease is reported with a
     /// [`RefreshEvent::LeaseUnavailable`].
     ///
     /// ```
-    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
+    /// # use credkit_core::{AccessToken, Credentials, LeasePolicy, MemoryStorage, StaticSource};
+    /// // A refresh token that rotates: never refresh without the lease.
     /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
     ///     .with_storage(MemoryStorage::new(), "me")
-    ///     .with_fail_closed_without_lease(true)
+    ///     .with_lease_policy(LeasePolicy::strict())
     ///     .build()?;
     /// # let _ = credentials;
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
-    pub fn with_fail_closed_without_lease(mut self, fail_closed: bool) -> Self {
-        self.lease_policy.fail_closed = fail_closed;
+    pub fn with_lease_policy(mut self, policy: LeasePolicy) -> Self {
+        self.lease_policy = policy;
         self
     }
 

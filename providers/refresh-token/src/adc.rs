@@ -75,16 +75,14 @@ impl AdcSource {
         transport: impl Transport + 'static,
     ) -> std::result::Result<CredentialsBuilder, BuildError> {
         match self {
-            Self::User(user) => Ok(user
-                .to_builder()
-                .with_transport(transport)
-                .build()?
-                .credentials_builder()),
+            Self::User(user) => Ok(Credentials::builder(
+                user.to_builder().with_transport(transport).build()?,
+            )),
             #[cfg(feature = "gcloud")]
             Self::Gcloud(gcloud) => {
                 // gcloud runs its own program: the transport is not needed.
                 drop(transport);
-                Ok(gcloud.credentials_builder())
+                Ok(Credentials::builder(gcloud))
             }
         }
     }
@@ -153,6 +151,22 @@ impl TokenSource for AdcSource {
             Self::User(user) => user.adopt_record(record),
             #[cfg(feature = "gcloud")]
             Self::Gcloud(gcloud) => gcloud.adopt_record(record),
+        }
+    }
+
+    fn clock(&self) -> Option<std::sync::Arc<dyn credkit_core::Clock>> {
+        match self {
+            Self::User(user) => TokenSource::clock(user),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => gcloud.clock(),
+        }
+    }
+
+    fn quota_project(&self) -> Option<&str> {
+        match self {
+            Self::User(user) => TokenSource::quota_project(user),
+            #[cfg(feature = "gcloud")]
+            Self::Gcloud(gcloud) => TokenSource::quota_project(gcloud),
         }
     }
 }

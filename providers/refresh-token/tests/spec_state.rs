@@ -36,7 +36,7 @@ fn refreshable(transport: Arc<Scripted>, clock: &FakeClock) -> UserCredentials {
 }
 
 fn cached(creds: UserCredentials) -> Credentials {
-    creds.into_credentials().unwrap()
+    Credentials::builder(creds).build().unwrap()
 }
 
 #[test]

@@ -114,7 +114,7 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     let cache = storage.as_ref().map(cache::Cache::location);
     let outcome = Outcome::default();
     let builder = cache::attach(
-        user.credentials_builder(),
+        Credentials::builder(user.clone()),
         storage,
         cache::key(&user),
         &outcome,
@@ -152,7 +152,7 @@ fn gcloud_source(
 }
 
 fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
-    let credentials = retries(gcloud.clone().credentials_builder(), args).build()?;
+    let credentials = retries(Credentials::builder(gcloud.clone()), args).build()?;
     // Not cached: gcloud keeps its own cache, and its active account can change under a key.
     Ok(Loaded {
         credentials,
