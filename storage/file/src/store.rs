@@ -84,7 +84,7 @@ use crate::{error, fsio, names};
 ///   fields are ignored).
 /// - The [lease](Storage::lease) is an exclusive advisory lock (`flock` on Unix, `LockFileEx`
 ///   on Windows) on the lock file, never on the record (a rename would swap the locked file
-///   away). Waiting polls with a try-lock every [poll interval](Self::with_lease_poll_interval),
+///   away). Waiting polls with a try-lock every [poll interval](FileStorageBuilder::with_lease_poll_interval),
 ///   sleeping on the [`LeaseOptions`] clock, and gives up after [`LeaseOptions::wait`] with a
 ///   transient [`Timeout`](credkit_core::ErrorKind::Timeout) error. The lock is held by an open
 ///   file: dropping the lease, cancelling the holder or killing its process releases it at once.
