@@ -1,65 +1,59 @@
-//! Application Default Credentials discovery, with an injected environment (the process
-//! environment is never touched).
-
+//! ADC discovery from credentials files, in an isolated environment (`AdcEnv`): the order,
+//! the errors, the quota project.
+#![cfg(feature = "refresh-token")]
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use credkit_core::ErrorKind;
-use credkit_core::Result;
-use credkit_refresh_token::{Adc, UserCredentials};
+use credkit::Adc;
+use credkit::core::{ErrorKind, Result};
+use credkit::refresh_token::UserCredentials;
+use credkit_testing::{AdcEnv, FakeTokenEndpoint};
+use futures::executor::block_on;
 
 const USER_FILE: &str = r#"{"client_id": "123", "client_secret": "secret", "refresh_token": "alabalaportocala", "type": "authorized_user", "quota_project_id": "from-file"}"#;
 
-fn env(vars: &[(&str, &Path)]) -> Adc {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.display().to_string()))
-        .collect();
-    Adc::with_env(move |name| map.get(name).cloned())
+fn adc(env: &AdcEnv) -> Adc {
+    Adc::new()
+        .with_env(env.lookup())
+        .with_transport(FakeTokenEndpoint::new())
 }
 
-fn find(adc: &Adc) -> Result<UserCredentials> {
-    adc.find_user_credentials()
+/// The user credentials discovery finds.
+fn find(env: &AdcEnv) -> Result<UserCredentials> {
+    let found = block_on(adc(env).discover())?;
+    assert_eq!(found.credential_type(), "authorized_user");
+    Ok(found
+        .credential()
+        .as_any()
+        .and_then(|any| any.downcast_ref::<UserCredentials>())
+        .unwrap()
+        .clone())
 }
 
 #[test]
 fn the_explicit_file_comes_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let explicit = dir.path().join("explicit.json");
-    std::fs::write(&explicit, USER_FILE).unwrap();
-    let config = dir.path().join("gcloud");
-    std::fs::create_dir(&config).unwrap();
-    std::fs::write(
-        config.join("application_default_credentials.json"),
-        USER_FILE.replace("123", "456"),
-    )
-    .unwrap();
-
-    let creds = find(&env(&[
-        ("GOOGLE_APPLICATION_CREDENTIALS", &explicit),
-        ("CLOUDSDK_CONFIG", &config),
-    ]))
-    .unwrap();
+    let env = AdcEnv::new()
+        .with_credentials_file(USER_FILE)
+        .with_well_known_file(&USER_FILE.replace("123", "456"));
+    let creds = find(&env).unwrap();
     assert_eq!(creds.client_id(), Some("123"));
     assert_eq!(creds.quota_project(), Some("from-file"));
-    let info = creds.cred_info().unwrap();
-    assert_eq!(
-        info["credential_source"],
-        format!(
-            "{} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable",
-            explicit.display()
-        )
-    );
+    let explicit = env.var("GOOGLE_APPLICATION_CREDENTIALS").unwrap();
+    let expected =
+        format!("{explicit} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable");
+    assert_eq!(creds.cred_info().unwrap()["credential_source"], expected);
+    assert_eq!(block_on(adc(&env).discover()).unwrap().origin(), expected);
 }
 
 #[test]
 fn a_missing_explicit_file_is_an_error_not_a_fallthrough() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nope.json");
-    let err = find(&env(&[("GOOGLE_APPLICATION_CREDENTIALS", &missing)])).unwrap_err();
+    let env = AdcEnv::new().with_well_known_file(USER_FILE);
+    let missing = env.dir().join("nope.json");
+    let env = env.with_var(
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        missing.display().to_string(),
+    );
+    let err = find(&env).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
     assert!(
         !err.is_not_configured(),
@@ -72,89 +66,135 @@ fn a_missing_explicit_file_is_an_error_not_a_fallthrough() {
 }
 
 #[test]
-fn the_gcloud_file_via_cloudsdk_config_or_home() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join(".config").join("gcloud");
-    std::fs::create_dir_all(&config).unwrap();
-    let file = config.join("application_default_credentials.json");
-    std::fs::write(&file, USER_FILE).unwrap();
-
-    let via_sdk = find(&env(&[("CLOUDSDK_CONFIG", &config)])).unwrap();
+fn the_well_known_file_via_cloudsdk_config_or_home() {
+    let env = AdcEnv::new().with_well_known_file(USER_FILE);
+    let file = env
+        .gcloud_config_dir()
+        .join("application_default_credentials.json");
+    let via_sdk = find(&env).unwrap();
     assert_eq!(
         via_sdk.cred_info().unwrap()["credential_source"],
         file.display().to_string()
     );
     if !cfg!(windows) {
-        let via_home = find(&env(&[("HOME", dir.path())])).unwrap();
-        assert_eq!(via_home.client_id(), Some("123"));
-        assert_eq!(env(&[("HOME", dir.path())]).well_known_file(), Some(file));
+        let via_home = AdcEnv::new();
+        let home = env.home().display().to_string();
+        let via_home = via_home
+            .without_var("CLOUDSDK_CONFIG")
+            .with_var("HOME", home);
+        assert_eq!(find(&via_home).unwrap().client_id(), Some("123"));
+        assert_eq!(adc(&via_home).well_known_file(), Some(file));
     }
 }
 
 #[test]
-fn the_quota_project_environment_variable_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("creds.json");
-    std::fs::write(&file, USER_FILE).unwrap();
-    let quota = Path::new("from-env");
-    let creds = find(&env(&[
-        ("GOOGLE_APPLICATION_CREDENTIALS", &file),
-        ("GOOGLE_CLOUD_QUOTA_PROJECT", quota),
-    ]))
-    .unwrap();
-    assert_eq!(creds.quota_project(), Some("from-env"));
+fn the_quota_project_variable_wins_over_the_file_and_the_builder_over_both() {
+    let env = AdcEnv::new()
+        .with_credentials_file(USER_FILE)
+        .with_var("GOOGLE_CLOUD_QUOTA_PROJECT", "from-env");
+    assert_eq!(find(&env).unwrap().quota_project(), Some("from-env"));
+    let found = block_on(adc(&env).with_quota_project("from-code").discover()).unwrap();
+    let user = found
+        .credential()
+        .as_any()
+        .unwrap()
+        .downcast_ref::<UserCredentials>()
+        .unwrap();
+    assert_eq!(user.quota_project(), Some("from-code"));
+}
+
+#[test]
+fn scopes_given_replace_the_files() {
+    let env = AdcEnv::new().with_credentials_file(USER_FILE);
+    let found = block_on(adc(&env).with_scopes(["s1", "s2"]).discover()).unwrap();
+    let user = found
+        .credential()
+        .as_any()
+        .unwrap()
+        .downcast_ref::<UserCredentials>()
+        .unwrap();
+    assert_eq!(user.scopes().unwrap(), ["s1", "s2"]);
 }
 
 #[test]
 fn nothing_found_lists_where_it_looked() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = find(&env(&[("CLOUDSDK_CONFIG", dir.path())])).unwrap_err();
+    let env = AdcEnv::new();
+    let err = find(&env).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotConfigured);
-    assert!(err.is_not_configured());
     let message = err.to_string();
-    assert!(message.starts_with("Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information."));
+    assert!(message.starts_with("Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information. Looked at: "), "{message}");
     assert!(message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"));
+    let file = env
+        .gcloud_config_dir()
+        .join("application_default_credentials.json");
     assert!(
-        message.contains(
-            &dir.path()
-                .join("application_default_credentials.json")
-                .display()
-                .to_string()
-        )
+        message.contains(&format!("{} (no such file)", file.display())),
+        "{message}"
     );
-    let nothing = find(&Adc::with_env(|_| None)).unwrap_err();
-    assert!(
-        nothing
-            .to_string()
-            .contains("gcloud's configuration folder")
-    );
+
+    let nothing = block_on(Adc::new().with_env(|_| None).discover()).unwrap_err();
+    assert!(nothing.to_string().contains(
+        "gcloud's configuration folder (neither CLOUDSDK_CONFIG nor a home folder is set)"
+    ));
 }
 
 #[test]
 fn a_malformed_file_names_the_file_and_hides_its_content() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("creds.json");
-    std::fs::write(
-        &file,
-        r#"{"client_id": "123", "refresh_token": "credkit-secret-zzzzzzzzzzzzzzzzz"}"#,
-    )
-    .unwrap();
-    let err = find(&env(&[("GOOGLE_APPLICATION_CREDENTIALS", &file)])).unwrap_err();
+    let env = AdcEnv::new().with_credentials_file(
+        r#"{"type": "authorized_user", "client_id": "123", "refresh_token": "credkit-secret-zzzzzzzzzzzzzzzzz"}"#,
+    );
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let err = find(&env).unwrap_err();
     let message = err.to_string();
-    assert!(message.starts_with(&format!(
-        "Failed to load authorized user credentials from {}",
-        file.display()
-    )));
-    assert!(message.contains("missing fields client_secret."));
+    assert!(
+        message.starts_with(&format!(
+            "Failed to load authorized user credentials from {file}"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("missing fields client_secret."),
+        "{message}"
+    );
     assert!(!message.contains("credkit-secret"));
+    assert!(!format!("{err:?}").contains("credkit-secret"));
+}
+
+#[test]
+fn a_file_that_is_not_json_names_the_position() {
+    let env = AdcEnv::new().with_credentials_file("{not json");
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let err = find(&env).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert_eq!(
+        err.to_string(),
+        format!("File {file} is not a valid json file. (line 1, column 2)")
+    );
+}
+
+#[test]
+fn a_broken_well_known_file_stops_discovery() {
+    // The fallbacks are never asked: a broken file is an error, not a reason to look further.
+    let env = AdcEnv::new().with_well_known_file(r#"{"type": "authorized_user"}"#);
+    let err = find(&env).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(
+        err.to_string()
+            .starts_with("Failed to load authorized user credentials from ")
+    );
 }
 
 #[test]
 fn gcloud_user_credentials_without_a_quota_project_warn_as_the_reference_does() {
     let gcloud_file = |quota: &str| {
         format!(
-            r#"{{"client_id": "{}", "client_secret": "s", "refresh_token": "r", "type": "authorized_user"{quota}}}"#,
-            credkit_refresh_token::GCLOUD_CLIENT_ID
+            r#"{{"client_id": "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps.googleusercontent.com", "client_secret": "s", "refresh_token": "r", "type": "authorized_user"{quota}}}"#
         )
     };
     let cases = [
@@ -166,11 +206,8 @@ fn gcloud_user_credentials_without_a_quota_project_warn_as_the_reference_does() 
         ),
     ];
     for (content, warns) in cases {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("adc.json");
-        std::fs::write(&file, &content).unwrap();
-        let adc = env(&[("GOOGLE_APPLICATION_CREDENTIALS", &file)]);
-        let (found, lines) = credkit_testing::capture_logs(|| find(&adc));
+        let env = AdcEnv::new().with_credentials_file(&content);
+        let (found, lines) = credkit_testing::capture_logs(|| find(&env));
         found.unwrap();
         let warned = lines.iter().any(|line| {
             line.level == tracing::Level::WARN
@@ -181,29 +218,23 @@ fn gcloud_user_credentials_without_a_quota_project_warn_as_the_reference_does() 
 }
 
 #[test]
-fn an_adc_source_passes_every_method_to_its_credentials() {
-    use credkit_core::{AccessToken, CredentialRecord, TokenSource};
-    use credkit_refresh_token::AdcSource;
-    use secrecy::{ExposeSecret, SecretString};
-    let user = UserCredentials::builder()
-        .with_token("ya29.stored")
-        .with_refresh_token("1//old")
-        .with_client_id("id")
-        .with_client_secret("secret")
-        .build()
-        .unwrap();
-    let name = user.name().to_owned();
-    let source = AdcSource::User(user);
-    assert_eq!(source.name(), name);
-    let stored = source.initial_token().unwrap();
-    assert_eq!(stored.secret().expose_secret(), "ya29.stored");
-    let record = CredentialRecord::new()
-        .with_access_token(&AccessToken::new("ya29.new"))
-        .with_refresh_token(SecretString::from("1//rotated"));
-    source.adopt_record(&record);
-    let AdcSource::User(user) = &source else {
-        panic!("a user source");
-    };
-    assert_eq!(user.refresh_token().unwrap().expose_secret(), "1//rotated");
-    assert_eq!(format!("{:?}", Adc::with_env(|_| None)), "Adc { .. }");
+fn the_found_credentials_fetch_through_the_given_transport() {
+    let endpoint = FakeTokenEndpoint::new();
+    endpoint.push_reply(credkit_testing::Reply::token("ya29.adc"));
+    let env = AdcEnv::new().with_credentials_file(USER_FILE);
+    let credentials = block_on(
+        Adc::new()
+            .with_env(env.lookup())
+            .with_transport(endpoint.clone())
+            .credentials(),
+    )
+    .unwrap();
+    let headers = block_on(credentials.headers()).unwrap();
+    assert_eq!(headers["authorization"], "Bearer ya29.adc");
+    assert_eq!(headers["x-goog-user-project"], "from-file");
+    assert_eq!(endpoint.request_count(), 1);
+    assert!(
+        format!("{:?}", Adc::new().with_env(|_| None))
+            .starts_with("Adc { credential_types: [\"authorized_user\"], fallbacks: [")
+    );
 }
