@@ -1,43 +1,63 @@
-//! The gcloud CLI as the last source of Application Default Credentials (the `gcloud` feature),
-//! with the fake gcloud on an injected `PATH`.
+//! The gcloud CLI as ADC's fallback after the files (the `gcloud` feature), with the test
+//! kit's fake gcloud on an isolated `PATH`: never the real one.
 #![cfg(all(unix, feature = "gcloud"))]
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::sync::Arc;
-
-use credkit_core::{ErrorKind, Transport};
-use credkit_refresh_token::{Adc, AdcSource};
-use credkit_testing::{FakeGcloud, FakeTokenEndpoint};
+use credkit::Adc;
+use credkit::core::ErrorKind;
+use credkit::gcloud::GcloudSource;
+use credkit_testing::{AdcEnv, FakeGcloud, FakeTokenEndpoint};
 use futures::executor::block_on;
 
+const USER_FILE: &str =
+    r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#;
+
+/// An environment with `gcloud` (the fake) on its `PATH` and no other gcloud.
+fn with_gcloud(gcloud: &FakeGcloud) -> AdcEnv {
+    let env = AdcEnv::new().with_gcloud_dir(gcloud.dir());
+    assert!(
+        !env.has_real_gcloud(gcloud.dir()),
+        "a real gcloud is on the test PATH"
+    );
+    env
+}
+
+fn adc(env: &AdcEnv) -> Adc {
+    Adc::new()
+        .with_env(env.lookup())
+        .with_transport(FakeTokenEndpoint::new())
+}
+
 #[test]
-fn gcloud_is_the_last_fallback() {
+fn gcloud_with_an_account_is_the_fallback_after_the_files() {
     // Discovery uses the system clock, so the fake's token must outlive the real now.
     let gcloud = FakeGcloud::builder()
         .with_token("ya29.from-adc-gcloud")
         .with_token_expiry(time::OffsetDateTime::now_utc() + time::Duration::hours(1))
         .build()
         .unwrap();
-    let empty_config = tempfile::tempdir().unwrap();
-    let path = gcloud.dir().display().to_string();
-    let config = empty_config.path().display().to_string();
-    let env = move |name: &str| match name {
-        "PATH" => Some(path.clone()),
-        "CLOUDSDK_CONFIG" => Some(config.clone()),
-        "GOOGLE_CLOUD_QUOTA_PROJECT" => Some("adc-quota".to_owned()),
-        _ => None,
-    };
-    let source = Adc::with_env(env).discover().unwrap();
-    assert_eq!(source.kind(), "gcloud");
-    let AdcSource::Gcloud(gcloud_source) = &source else {
-        panic!("expected the gcloud source, got {source:?}");
-    };
-    assert_eq!(gcloud_source.program(), gcloud.path());
-    assert_eq!(gcloud_source.quota_project(), Some("adc-quota"));
+    let env = with_gcloud(&gcloud)
+        .with_gcloud_properties(&[("account", "dev@example.com")])
+        .with_var("GOOGLE_CLOUD_QUOTA_PROJECT", "adc-quota");
+    let found = block_on(adc(&env).discover()).unwrap();
+    assert_eq!(found.credential_type(), "gcloud");
+    assert_eq!(found.origin(), "the gcloud CLI");
+    assert_eq!(
+        block_on(found.email()).unwrap().as_deref(),
+        Some("dev@example.com")
+    );
+    let source = found
+        .credential()
+        .as_any()
+        .unwrap()
+        .downcast_ref::<GcloudSource>()
+        .unwrap();
+    assert_eq!(source.program(), gcloud.path());
+    assert_eq!(source.quota_project(), Some("adc-quota"));
+    assert_eq!(gcloud.calls(), 0, "discovery never runs gcloud");
 
-    let transport: Arc<dyn Transport> = Arc::new(FakeTokenEndpoint::new());
-    let credentials = source.into_credentials(transport).unwrap();
+    let credentials = found.credentials_builder().build().unwrap();
     let headers = block_on(credentials.headers()).unwrap();
     assert_eq!(headers["authorization"], "Bearer ya29.from-adc-gcloud");
     assert_eq!(headers["x-goog-user-project"], "adc-quota");
@@ -45,23 +65,73 @@ fn gcloud_is_the_last_fallback() {
 }
 
 #[test]
-fn a_user_file_wins_over_gcloud() {
+fn gcloud_with_nobody_logged_in_is_not_configured_and_the_error_lists_every_place() {
     let gcloud = FakeGcloud::builder().build().unwrap();
-    let config = tempfile::tempdir().unwrap();
+    let env = with_gcloud(&gcloud);
+    let err = block_on(adc(&env).discover()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotConfigured);
+    let message = err.to_string();
+    assert!(
+        message.starts_with("Your default credentials were not found."),
+        "{message}"
+    );
+    assert!(
+        message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("application_default_credentials.json (no such file)"),
+        "{message}"
+    );
+    let properties = env
+        .gcloud_config_dir()
+        .join("configurations")
+        .join("config_default");
+    assert!(
+        message.ends_with(&format!(
+            "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`).",
+            gcloud.path().display(),
+            properties.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(gcloud.calls(), 0);
+}
+
+#[test]
+fn the_account_may_come_from_the_active_configuration_or_the_variable() {
+    let gcloud = FakeGcloud::builder().build().unwrap();
+    let env = with_gcloud(&gcloud);
+    let configurations = env.gcloud_config_dir().join("configurations");
+    std::fs::create_dir_all(&configurations).unwrap();
     std::fs::write(
-        config.path().join("application_default_credentials.json"),
-        r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#,
+        configurations.join("config_work"),
+        "[core]\naccount = work@example.com\n",
     )
     .unwrap();
-    let path = gcloud.dir().display().to_string();
-    let config_dir = config.path().display().to_string();
-    let env = move |name: &str| match name {
-        "PATH" => Some(path.clone()),
-        "CLOUDSDK_CONFIG" => Some(config_dir.clone()),
-        _ => None,
-    };
+    std::fs::write(env.gcloud_config_dir().join("active_config"), "work\n").unwrap();
+    let found = block_on(adc(&env).discover()).unwrap();
     assert_eq!(
-        Adc::with_env(env).discover().unwrap().kind(),
+        block_on(found.email()).unwrap().as_deref(),
+        Some("work@example.com")
+    );
+
+    let env = env.with_var("CLOUDSDK_CORE_ACCOUNT", "env@example.com");
+    let found = block_on(adc(&env).discover()).unwrap();
+    assert_eq!(
+        block_on(found.email()).unwrap().as_deref(),
+        Some("env@example.com")
+    );
+}
+
+#[test]
+fn a_user_file_wins_over_gcloud() {
+    let gcloud = FakeGcloud::builder().build().unwrap();
+    let env = with_gcloud(&gcloud)
+        .with_gcloud_properties(&[("account", "dev@example.com")])
+        .with_well_known_file(USER_FILE);
+    assert_eq!(
+        block_on(adc(&env).discover()).unwrap().credential_type(),
         "authorized_user"
     );
     assert_eq!(gcloud.calls(), 0);
@@ -69,13 +139,8 @@ fn a_user_file_wins_over_gcloud() {
 
 #[test]
 fn without_gcloud_on_path_the_error_lists_it_too() {
-    let empty = tempfile::tempdir().unwrap();
-    let dir = empty.path().display().to_string();
-    let env = move |name: &str| match name {
-        "PATH" | "CLOUDSDK_CONFIG" => Some(dir.clone()),
-        _ => None,
-    };
-    let err = Adc::with_env(env).discover().unwrap_err();
+    let env = AdcEnv::new();
+    let err = block_on(adc(&env).discover()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotConfigured);
     let message = err.to_string();
     assert!(message.starts_with("Your default credentials were not found."));
@@ -89,17 +154,10 @@ fn without_gcloud_on_path_the_error_lists_it_too() {
 #[test]
 fn a_malformed_file_does_not_fall_through_to_gcloud() {
     let gcloud = FakeGcloud::builder().build().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bad.json");
-    std::fs::write(&file, "{not json").unwrap();
-    let path = gcloud.dir().display().to_string();
-    let file_name = file.display().to_string();
-    let env = move |name: &str| match name {
-        "PATH" => Some(path.clone()),
-        "GOOGLE_APPLICATION_CREDENTIALS" => Some(file_name.clone()),
-        _ => None,
-    };
-    let err = Adc::with_env(env).discover().unwrap_err();
+    let env = with_gcloud(&gcloud)
+        .with_gcloud_properties(&[("account", "dev@example.com")])
+        .with_credentials_file("{not json");
+    let err = block_on(adc(&env).discover()).unwrap_err();
     assert!(err.to_string().contains("is not a valid json file"));
     assert_eq!(err.kind(), ErrorKind::Configuration);
     assert!(!err.is_not_configured());

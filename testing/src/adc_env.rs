@@ -93,16 +93,36 @@ impl AdcEnv {
         self.with_var("NO_GCE_CHECK", "True")
     }
 
-    /// Puts `dir` (the test kit's `FakeGcloud::dir`) first on `PATH`, then `/usr/bin` and
-    /// `/bin` for the shell utilities a script uses. Those hold no gcloud on a test machine;
-    /// check with [`has_real_gcloud`](Self::has_real_gcloud).
+    /// Makes `PATH` the folder `dir` (the test kit's `FakeGcloud::dir`), then a folder of
+    /// links to the few utilities the fake's script runs (`sed`, `sleep`, `cat`): never a
+    /// system folder, so a gcloud installed on the machine is not on it
+    /// ([`has_real_gcloud`](Self::has_real_gcloud) says so).
+    ///
+    /// # Panics
+    ///
+    /// When the folder of links cannot be made.
     #[must_use]
+    #[allow(clippy::expect_used)]
     pub fn with_gcloud_dir(self, dir: &Path) -> Self {
-        let path = std::env::join_paths([dir, Path::new("/usr/bin"), Path::new("/bin")])
-            .map_or_else(
-                |_| dir.display().to_string(),
-                |p| p.to_string_lossy().into_owned(),
-            );
+        let tools = self.dir.path().join("tools");
+        std::fs::create_dir_all(&tools).expect("AdcEnv's tools folder");
+        #[cfg(unix)]
+        for tool in ["sed", "sleep", "cat"] {
+            let found = ["/usr/bin", "/bin"]
+                .iter()
+                .map(|system| Path::new(system).join(tool))
+                .find(|candidate| candidate.exists());
+            if let Some(found) = found {
+                let link = tools.join(tool);
+                if !link.exists() {
+                    std::os::unix::fs::symlink(found, link).expect("AdcEnv links a utility");
+                }
+            }
+        }
+        let path = std::env::join_paths([dir, tools.as_path()]).map_or_else(
+            |_| dir.display().to_string(),
+            |p| p.to_string_lossy().into_owned(),
+        );
         self.with_var("PATH", path)
     }
 
