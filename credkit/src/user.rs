@@ -41,9 +41,34 @@ pub(crate) fn load(
     Ok(Box::new(AuthorizedUser(user)))
 }
 
-/// A user's refresh token, as ADC found it.
-#[derive(Debug)]
-struct AuthorizedUser(UserCredentials);
+/// A user's refresh token as an [`AdcCredential`]: what ADC finds in an `authorized_user`
+/// file, and how to get the same answers (the ID-token source, the account) for
+/// [`UserCredentials`] built any other way.
+///
+/// ```
+/// use credkit::adc::{AdcCredential, AuthorizedUser};
+/// use credkit::refresh_token::UserCredentials;
+///
+/// let user = UserCredentials::builder().with_refresh_token("1//r").build()?;
+/// let credential = AuthorizedUser::new(user);
+/// assert_eq!(credential.credential_type(), "authorized_user");
+/// assert!(credential.id_token_source("ignored").is_some());
+/// # Ok::<(), credkit::core::BuildError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthorizedUser(UserCredentials);
+
+impl AuthorizedUser {
+    /// The credential over `user`.
+    pub fn new(user: UserCredentials) -> Self {
+        Self(user)
+    }
+
+    /// The user credentials.
+    pub fn user(&self) -> &UserCredentials {
+        &self.0
+    }
+}
 
 #[async_trait]
 impl AdcCredential for AuthorizedUser {

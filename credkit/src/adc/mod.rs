@@ -54,6 +54,9 @@ use credkit_core::{
     Clock, Credentials, CredentialsBuilder, Result, Signer, TokenSource, Transport,
 };
 
+#[cfg(feature = "refresh-token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh-token")))]
+pub use crate::user::AuthorizedUser;
 pub use env::{
     ADC_FILE_NAME, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, Env, LEGACY_PROJECT_ENV, PROJECT_ENV,
     QUOTA_PROJECT_ENV,
