@@ -135,4 +135,3 @@ pub use user::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
-
