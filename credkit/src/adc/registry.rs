@@ -18,7 +18,7 @@ use super::env::Env;
 /// Never put a secret of the file in the message.
 ///
 /// ```
-/// use std::sync::{Arc, OnceLock};
+/// use std::sync::Arc;
 /// use credkit::adc::{AdcCredential, LoadContext, Loader};
 /// use credkit::core::{AccessToken, Result, StaticSource, TokenSource};
 ///
