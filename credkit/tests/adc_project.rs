@@ -3,6 +3,8 @@
 
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
+// A loader has the Loader signature even when it cannot fail.
+#![allow(clippy::unnecessary_wraps)]
 
 use std::sync::Arc;
 

@@ -541,7 +541,7 @@ mod gcloud {
         let sandbox = Sandbox::new();
         let gcloud = fake_gcloud();
 
-        let out = run(sandbox.with_gcloud(&gcloud).credkit(&[
+        let out = run(sandbox.with_gcloud(&gcloud).credkit([
             "token",
             "--gcloud",
             "--account",
@@ -568,11 +568,10 @@ mod gcloud {
         });
         let gcloud = fake_gcloud();
 
-        let out =
-            run(sandbox
-                .with_gcloud(&gcloud)
-                .credkit(&["info", "--quota-project", "billing"]))
-            .await;
+        let out = run(sandbox
+            .with_gcloud(&gcloud)
+            .credkit(["info", "--quota-project", "billing"]))
+        .await;
 
         assert_eq!(out.code, Some(0), "{out:#?}");
         out.assert_no_secret(&["ya29.from-gcloud"]);
@@ -594,7 +593,7 @@ mod gcloud {
             .build()
             .unwrap();
 
-        let out = run(sandbox.with_gcloud(&gcloud).credkit(&["token", "--gcloud"])).await;
+        let out = run(sandbox.with_gcloud(&gcloud).credkit(["token", "--gcloud"])).await;
 
         out.assert_error();
     }

@@ -43,7 +43,7 @@ pub(crate) enum Origin {
     /// The gcloud CLI.
     Gcloud(GcloudSource),
     /// Another type Application Default Credentials found (through the facade's registry).
-    Other(Discovered),
+    Other(Box<Discovered>),
 }
 
 impl Origin {
@@ -108,33 +108,31 @@ pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
         let gcloud = gcloud_source(GcloudSource::builder().with_program(program), args)?;
         return gcloud_credentials(gcloud, args);
     }
-    let mut user = match &args.credentials {
-        Some(path) => from_file(path, args)?
+    let mut user = if let Some(path) = &args.credentials {
+        from_file(path, args)?
             .to_builder()
-            .with_credential_source(path.display().to_string()),
-        None => {
-            let mut adc = Adc::new().with_transport(Arc::clone(&transport(args)));
-            if !args.scopes.is_empty() {
-                adc = adc.with_scopes(args.scopes.iter().cloned());
+            .with_credential_source(path.display().to_string())
+    } else {
+        let mut adc = Adc::new().with_transport(transport(args));
+        if !args.scopes.is_empty() {
+            adc = adc.with_scopes(args.scopes.iter().cloned());
+        }
+        let found = adc.discover().await?;
+        let provider = found.credential().as_any();
+        if let Some(user) = provider.and_then(|any| any.downcast_ref::<UserCredentials>()) {
+            user.to_builder()
+        } else if let Some(gcloud) = provider.and_then(|any| any.downcast_ref::<GcloudSource>()) {
+            if args.token_uri.is_some() || !args.scopes.is_empty() {
+                return Err(Failure::new(
+                    "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
+                ));
             }
-            let found = adc.discover().await?;
-            let provider = found.credential().as_any();
-            if let Some(user) = provider.and_then(|any| any.downcast_ref::<UserCredentials>()) {
-                user.to_builder()
-            } else if let Some(gcloud) = provider.and_then(|any| any.downcast_ref::<GcloudSource>())
-            {
-                if args.token_uri.is_some() || !args.scopes.is_empty() {
-                    return Err(Failure::new(
-                        "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
-                    ));
-                }
-                let gcloud = gcloud_source(gcloud.to_builder(), args)?;
-                let mut loaded = gcloud_credentials(gcloud, args)?;
-                loaded.email = found.email().await?;
-                return Ok(loaded);
-            } else {
-                return discovered_credentials(found, args);
-            }
+            let gcloud = gcloud_source(gcloud.to_builder(), args)?;
+            let mut loaded = gcloud_credentials(gcloud, args)?;
+            loaded.email = found.email().await?;
+            return Ok(loaded);
+        } else {
+            return discovered_credentials(found, args);
         }
     };
     user = user.with_transport(transport(args));
@@ -183,7 +181,7 @@ fn discovered_credentials(found: Discovered, args: &SourceArgs) -> Result<Loaded
     let credentials = retries(builder, args).build()?;
     Ok(Loaded {
         credentials,
-        origin: Origin::Other(found),
+        origin: Origin::Other(Box::new(found)),
         cache: None,
         outcome: Outcome::default(),
         email: None,
