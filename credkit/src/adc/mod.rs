@@ -28,7 +28,7 @@
 //! replaces a built-in one. A type nobody registered gets the reference's "The file ... does
 //! not have a valid type. Type is ..., expected one of (...)." Each [`AdcCredential`] gives
 //! its token source, and when it has them an ID-token source, the account's e-mail, the
-//! project ID and a [`Signer`](credkit_core::Signer).
+//! project ID and a [`Signer`].
 //!
 //! # Project ID
 //!

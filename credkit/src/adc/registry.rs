@@ -14,7 +14,7 @@ use super::env::Env;
 /// Turns the JSON of a credentials file whose `type` it was registered for into a credential.
 ///
 /// It returns an error whose message says what is wrong with the file (a missing field, a
-/// malformed key); ADC prefixes it with "Failed to load <type> credentials from <file>: ".
+/// malformed key); ADC prefixes it with "Failed to load `TYPE` credentials from `FILE`: ".
 /// Never put a secret of the file in the message.
 ///
 /// ```
