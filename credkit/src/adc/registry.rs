@@ -97,17 +97,29 @@ pub trait AdcCredential: Send + Sync + fmt::Debug {
     /// downcast; default: none.
     ///
     /// ```
-    /// # async fn f() -> credkit::core::Result<()> {
-    /// let found = credkit::Adc::new().discover().await?;
-    /// if let Some(user) = found
-    ///     .credential()
-    ///     .as_any()
-    ///     .and_then(|any| any.downcast_ref::<credkit::refresh_token::UserCredentials>())
-    /// {
-    ///     println!("client {:?}", user.client_id());
+    /// use std::sync::Arc;
+    /// use credkit::adc::AdcCredential;
+    /// use credkit::core::{AccessToken, StaticSource, TokenSource};
+    ///
+    /// #[derive(Debug)]
+    /// struct Mine(Arc<StaticSource>);
+    ///
+    /// impl AdcCredential for Mine {
+    ///     fn credential_type(&self) -> &str {
+    ///         "mine"
+    ///     }
+    ///     fn token_source(&self) -> Arc<dyn TokenSource> {
+    ///         self.0.clone()
+    ///     }
+    ///     fn as_any(&self) -> Option<&dyn std::any::Any> {
+    ///         Some(&*self.0)
+    ///     }
     /// }
-    /// # Ok(()) }
-    /// # let _ = f;
+    ///
+    /// let found: Box<dyn AdcCredential> =
+    ///     Box::new(Mine(Arc::new(StaticSource::new(AccessToken::new("ya29.t")))));
+    /// let provider = found.as_any().and_then(|any| any.downcast_ref::<StaticSource>());
+    /// assert!(provider.is_some());
     /// ```
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
