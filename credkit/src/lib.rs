@@ -99,6 +99,17 @@ pub async fn project_id() -> Result<String> {
     Adc::new().project_id().await
 }
 
+/// The parsers of this crate, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The value of `key` in `[section]` of a gcloud properties file.
+    pub fn gcloud_ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+        crate::adc::gcloud_config::ini_value(text, section, key)
+    }
+}
+
 // The README's Rust examples compile as doctests of this crate (they use the default features).
 #[cfg(all(doctest, feature = "refresh-token", feature = "reqwest"))]
 #[doc = include_str!("../../README.md")]

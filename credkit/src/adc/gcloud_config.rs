@@ -75,12 +75,13 @@ fn read_small(path: &Path) -> Option<String> {
 
 /// The value of `key` in `[section]` of an INI text as Python's `configparser` (which gcloud
 /// uses) reads it: `key = value` or `key: value`, keys matched without regard to case,
-/// whitespace trimmed, `#` and `;` lines skipped, the last assignment winning. An empty value
-/// counts as unset.
+/// whitespace trimmed, `#` and `;` lines skipped, the last assignment winning, lines ended by
+/// `\n`, `\r\n` or `\r` (Python's universal newlines). An empty value, or one with a control
+/// character, counts as unset.
 pub(crate) fn ini_value(text: &str, section: &str, key: &str) -> Option<String> {
     let mut in_section = false;
     let mut found = None;
-    for line in text.lines() {
+    for line in text.split(['\n', '\r']) {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -100,7 +101,7 @@ pub(crate) fn ini_value(text: &str, section: &str, key: &str) -> Option<String> 
             found = Some(value[1..].trim().to_owned());
         }
     }
-    found.filter(|value| !value.is_empty())
+    found.filter(|value| !value.is_empty() && !value.chars().any(char::is_control))
 }
 
 #[cfg(test)]
@@ -126,6 +127,11 @@ mod tests {
             Some("b")
         );
         assert_eq!(ini_value("[core]\nnovalue\n", "core", "novalue"), None);
+        assert_eq!(
+            ini_value("[core]\rproject = p\r\naccount = a\x07b\n", "core", "project").as_deref(),
+            Some("p")
+        );
+        assert_eq!(ini_value("[core]\naccount = a\x07b\n", "core", "account"), None);
     }
 
     #[test]
