@@ -112,18 +112,16 @@ const FILES: &str = r#"{"files": ["notes.txt", "report.pdf"]}"#;
 
 /// User credentials that refresh against the in-memory `endpoint` and tell time by `clock`.
 fn credentials(endpoint: &FakeTokenEndpoint, clock: &FakeClock) -> Result<Credentials, BuildError> {
-    UserCredentials::builder()
+    let user = UserCredentials::builder()
         .with_client_id("client-id")
         .with_client_secret("client-secret")
         .with_refresh_token("1//refresh-token")
         .with_token_uri(endpoint.token_url())
         .with_transport(endpoint.clone())
         .with_clock(clock.clone())
-        .build()?
-        // Carries the clock over: the cache and the retry layer's backoff (instant on a
-        // FakeClock) tell time by it too.
-        .credentials_builder()
-        .build()
+        .build()?;
+    // The cache and the retry layer's backoff (instant on a FakeClock) tell time by it too.
+    Credentials::builder(user).with_clock(clock.clone()).build()
 }
 
 /// An API that lists [`FILES`] to any request with a bearer token.

@@ -150,7 +150,7 @@ pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     let cache = storage.as_ref().map(cache::Cache::location);
     let outcome = Outcome::default();
     let builder = cache::attach(
-        user.credentials_builder(),
+        with_quota_project(Credentials::builder(user.clone()), user.quota_project()),
         storage,
         cache::key(&user),
         &outcome,
@@ -220,7 +220,11 @@ fn gcloud_source(
 }
 
 fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
-    let credentials = retries(gcloud.clone().credentials_builder(), args).build()?;
+    let credentials = retries(
+        with_quota_project(Credentials::builder(gcloud.clone()), gcloud.quota_project()),
+        args,
+    )
+    .build()?;
     // Not cached: gcloud keeps its own cache, and its active account can change under a key.
     Ok(Loaded {
         credentials,
@@ -234,6 +238,16 @@ fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded,
 /// The reqwest transport, with `--timeout` as its total timeout, built on the first request.
 fn transport(args: &SourceArgs) -> Arc<dyn Transport> {
     Arc::new(LazyTransport::new(args.timeout))
+}
+
+/// `builder` sending `project` as `x-goog-user-project`, whichever token it serves: one the
+/// provider fetched, or one from the token cache (whose record keeps no quota project). An
+/// empty project sends no header, as the reference.
+fn with_quota_project(builder: CredentialsBuilder, project: Option<&str>) -> CredentialsBuilder {
+    match project.filter(|p| !p.is_empty()) {
+        Some(project) => builder.with_quota_project(project),
+        None => builder,
+    }
 }
 
 /// The default retry policy, or none with `--no-retry`.

@@ -84,8 +84,7 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<(), Failure> {
         .with_token_uri(server.token_url())
         .with_transport(ReqwestTransport::new()?)
         .build()?;
-    let credentials = user
-        .credentials_builder()
+    let credentials = Credentials::builder(user.clone())
         .with_retry_policy(RetryPolicy::default().with_initial_wait(RETRY_WAIT))
         .on_refresh(move |event| {
             if let RefreshEvent::Refreshed {
