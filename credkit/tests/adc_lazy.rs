@@ -163,3 +163,42 @@ fn the_source_gives_the_adcs_clock_and_passes_records_to_what_it_found() {
     source.adopt_record(&credkit::core::CredentialRecord::new());
     assert!(Adc::new().with_env(env.lookup()).source().clock().is_none());
 }
+
+/// A fallback that never answers: a metadata probe to a server that hangs.
+#[derive(Debug)]
+struct Hanging;
+
+#[async_trait::async_trait]
+impl credkit::adc::AdcFallback for Hanging {
+    fn place(&self) -> &'static str {
+        "a hanging place"
+    }
+
+    async fn credential(
+        &self,
+        _: &credkit::adc::LoadContext,
+    ) -> credkit::core::Result<Box<dyn credkit::adc::AdcCredential>> {
+        futures::future::pending().await
+    }
+}
+
+#[test]
+fn a_fetch_dropped_mid_discovery_leaves_the_source_usable() {
+    use futures::FutureExt;
+
+    let env = AdcEnv::new();
+    let endpoint = FakeTokenEndpoint::new();
+    endpoint.push_reply(Reply::token("ya29.later"));
+    let source = Adc::new()
+        .with_env(env.lookup())
+        .with_transport(endpoint.clone())
+        .with_fallback(Hanging)
+        .source();
+    // Discovery waits on the fallback; the caller gives up (its timeout) and drops the fetch.
+    assert!(source.fetch_token().now_or_never().is_none());
+    assert!(source.discovered().is_none());
+
+    env.write_well_known_file(USER_FILE);
+    let token = block_on(source.fetch_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), "ya29.later");
+}

@@ -128,10 +128,18 @@ mod tests {
         );
         assert_eq!(ini_value("[core]\nnovalue\n", "core", "novalue"), None);
         assert_eq!(
-            ini_value("[core]\rproject = p\r\naccount = a\x07b\n", "core", "project").as_deref(),
+            ini_value(
+                "[core]\rproject = p\r\naccount = a\x07b\n",
+                "core",
+                "project"
+            )
+            .as_deref(),
             Some("p")
         );
-        assert_eq!(ini_value("[core]\naccount = a\x07b\n", "core", "account"), None);
+        assert_eq!(
+            ini_value("[core]\naccount = a\x07b\n", "core", "account"),
+            None
+        );
     }
 
     #[test]

@@ -27,6 +27,11 @@ const NAME: &str = "application default credentials";
 /// Its [`name`](TokenSource::name) is the found credential's token source's, or
 /// `application default credentials` before.
 ///
+/// **Cancellation.** A fetch dropped while it discovers (a caller's timeout around a fallback
+/// that hangs) leaves nothing behind: nothing was found, no "not found" is remembered, and the
+/// next fetch discovers afresh. A fetch dropped after discovery keeps what was found; the
+/// found source's own cancellation rules apply to its fetch.
+///
 /// ```
 /// # futures::executor::block_on(async {
 /// use credkit::Adc;
