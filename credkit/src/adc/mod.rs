@@ -364,7 +364,7 @@ impl Adc {
 
     /// The file at `path` through the loader of its `type`.
     fn load_file(&self, path: &Path, shown: &str, origin: String) -> Result<Discovered> {
-        let json = Wiped(read_json(path)?);
+        let json = WipedOnDrop(read_json(path)?);
         let found_type = json.0.get("type").and_then(serde_json::Value::as_str);
         let Some(loader) = found_type.and_then(|t| self.registry.get(t)) else {
             return Err(error::unknown_type(
@@ -539,9 +539,9 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
 }
 
 /// A credentials file's JSON, its strings wiped when dropped.
-struct Wiped(serde_json::Value);
+struct WipedOnDrop(serde_json::Value);
 
-impl Drop for Wiped {
+impl Drop for WipedOnDrop {
     fn drop(&mut self) {
         credkit_core::oauth::zeroize_json(&mut self.0);
     }
