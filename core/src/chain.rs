@@ -119,6 +119,30 @@ impl ChainSource {
     pub fn sources(&self) -> &[Arc<dyn TokenSource>] {
         &self.sources
     }
+
+    /// The member that supplied the last token, and its index in [`sources`](Self::sources);
+    /// `None` before any member has.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, ChainSource, EnvSource, StaticSource, TokenSource};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let chain = ChainSource::new()
+    ///     .with(EnvSource::new("CREDKIT_DOC_UNSET").with_lookup(|_| None))
+    ///     .with(StaticSource::new(AccessToken::new("ya29.t")));
+    /// assert!(chain.serving().is_none());
+    /// assert_eq!(chain.name(), "credential chain");
+    /// chain.fetch_token().await?;
+    /// let (index, member) = chain.serving().unwrap();
+    /// assert_eq!((index, member.name()), (1, "static token"));
+    /// assert_eq!(chain.name(), "static token");
+    /// # Ok::<(), credkit_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn serving(&self) -> Option<(usize, &Arc<dyn TokenSource>)> {
+        let index = self.supplier.load(Ordering::Acquire).checked_sub(1)?;
+        self.sources.get(index).map(|source| (index, source))
+    }
 }
 
 #[async_trait]
@@ -178,8 +202,12 @@ impl TokenSource for ChainSource {
         Err(Error::not_configured(message).with_causes(not_configured))
     }
 
-    fn name(&self) -> &'static str {
-        "credential chain"
+    /// The name of the member that supplied the last token ([`ChainSource::serving`]), so
+    /// `Credentials::source_name` and logs say who issued it; `credential chain` before any
+    /// member has.
+    fn name(&self) -> &str {
+        self.serving()
+            .map_or("credential chain", |(_, source)| source.name())
     }
 
     /// The first member's stored token, and only the first member's: a later member's
@@ -205,8 +233,7 @@ impl TokenSource for ChainSource {
     /// Passes the record to the source that supplied the last token: the record is its state.
     /// Before any token, nothing can tell whose state it is, and no source takes it.
     fn adopt_record(&self, record: &crate::CredentialRecord) {
-        let supplier = self.supplier.load(Ordering::Acquire);
-        if let Some(source) = supplier.checked_sub(1).and_then(|i| self.sources.get(i)) {
+        if let Some((_, source)) = self.serving() {
             source.adopt_record(record);
         }
     }

@@ -270,3 +270,37 @@ fn a_record_goes_to_the_member_that_supplied_the_last_token() {
     assert!(first.adopted.lock().unwrap().is_empty());
     assert_eq!(*second.adopted.lock().unwrap(), ["rotated"]);
 }
+
+#[test]
+fn the_chain_is_named_after_the_member_that_served_the_last_token() {
+    use credkit_core::{Credentials, EnvSource, StaticSource};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    // A member that is not configured until the flag is set, as a later login would make it.
+    let configured = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&configured);
+    let first = EnvSource::new("LATER_TOKEN")
+        .with_lookup(move |_| flag.load(Ordering::SeqCst).then(|| "ya29.later".to_owned()));
+    let chain = ChainSource::new()
+        .with(first)
+        .with(StaticSource::new(AccessToken::new("ya29.static")));
+    assert_eq!(chain.name(), "credential chain", "no member has served yet");
+    assert!(chain.serving().is_none());
+
+    block_on(chain.fetch_token()).unwrap();
+    assert_eq!(chain.serving().map(|(index, _)| index), Some(1));
+    assert_eq!(chain.name(), "static token");
+
+    configured.store(true, Ordering::SeqCst);
+    let token = block_on(chain.fetch_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), "ya29.later");
+    assert_eq!(chain.serving().map(|(index, _)| index), Some(0));
+    let env_name = chain.sources()[0].name().to_owned();
+    assert_eq!(chain.name(), env_name);
+    assert_ne!(env_name, "static token");
+
+    // The caching layer names the serving member too.
+    let credentials = Credentials::new(chain.clone());
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(credentials.source_name(), env_name);
+}

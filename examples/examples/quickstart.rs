@@ -15,9 +15,7 @@ use std::process::ExitCode;
 
 use credkit_core::Credentials;
 use credkit_core::http::{self, header::AUTHORIZATION};
-use credkit_refresh_token::Adc;
-use credkit_reqwest::{ReqwestTransport, reqwest};
-use credkit_tokio::TokioSpawner;
+use credkit_reqwest::reqwest;
 
 /// Who the credentials belong to (needs the `openid` and `email` scopes, which
 /// `gcloud auth application-default login` grants).
@@ -39,10 +37,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     //    application_default_credentials.json, then the gcloud CLI. Keep them for the life of
     //    the program: they cache the token and refresh it ahead of expiry, in the background on
     //    this runtime, so no request waits on the token endpoint once the first token is in.
-    let credentials = Adc::from_env()
-        .credentials_builder(ReqwestTransport::new()?)?
-        .with_spawner(TokioSpawner::current())
-        .build()?;
+    let credentials = credkit::default_credentials().await?;
 
     // 2. Before each request, let them add the headers (a fetch the first time, then cached).
     let mut request = http::Request::get(USERINFO).body(Vec::new())?;

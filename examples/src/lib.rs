@@ -11,6 +11,7 @@
 //! cargo credkit header [...the same options]
 //! cargo credkit info   [...the same options] [--no-refresh]
 //! cargo credkit token --gcloud [--account A]
+//! cargo credkit token --id-token --audience A [...]
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -21,8 +22,10 @@
 //!   `name: value` a line; `info` prints the non-secret facts as JSON, after a refresh (so the
 //!   expiry, granted scopes and state are live) unless `--no-refresh` is given.
 //! - Without `--credentials` or `--gcloud`, the credentials are found as Application Default
-//!   Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's well-known file, then the gcloud
-//!   CLI.
+//!   Credentials by the `credkit` facade: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+//!   well-known file, then the gcloud CLI when an account is logged in. `info` reports the
+//!   credential type, the account's e-mail and the project ID; `token --id-token --audience A`
+//!   prints an ID token (for user credentials, the refresh response's).
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

@@ -89,6 +89,86 @@ async fn token_finds_application_default_credentials_in_the_environment() {
 }
 
 #[tokio::test]
+async fn info_through_adc_shows_the_type_email_and_project() {
+    let sandbox = Sandbox::new();
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::token("ya29.adc-info"));
+    let file = sandbox.credentials_file(&json!({"account": "user@example.com"}));
+    let sandbox = sandbox.with_env(|env| {
+        env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string())
+            .with_var("GOOGLE_CLOUD_PROJECT", "env-project")
+    });
+
+    let out = run(sandbox.credkit(["info", "--token-uri", &server.token_url()])).await;
+
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    out.assert_no_secret(&secrets("ya29.adc-info"));
+    let info: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["type"], "authorized_user");
+    assert_eq!(info["email"], "user@example.com");
+    assert_eq!(info["project_id"], "env-project");
+    assert_eq!(
+        info["source"],
+        format!(
+            "{} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable",
+            file.display()
+        )
+    );
+    assert_eq!(server.request_count(), 1);
+}
+
+#[tokio::test]
+async fn token_id_token_prints_the_id_token_of_the_refresh_response() {
+    let sandbox = Sandbox::new();
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::json(
+        200,
+        json!({"access_token": "ya29.with-id", "expires_in": 3600, "token_type": "Bearer", "id_token": "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiIxMjMifQ.c2ln"}),
+    ));
+    let file = sandbox.credentials_file(&json!({}));
+    let sandbox = sandbox
+        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
+
+    let out = run(sandbox.credkit([
+        "token",
+        "--id-token",
+        "--audience",
+        "https://service.example.com",
+        "--token-uri",
+        &server.token_url(),
+    ]))
+    .await;
+
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stdout, "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiIxMjMifQ.c2ln\n");
+    assert_eq!(server.request_count(), 1);
+    let sent = server.last_request().unwrap();
+    assert_eq!(sent.form_value("grant_type"), Some("refresh_token"));
+    out.assert_no_secret(&[CLIENT_SECRET, REFRESH_TOKEN, "ya29.with-id"]);
+}
+
+#[tokio::test]
+async fn token_id_token_without_an_id_token_in_the_response_exits_1() {
+    let sandbox = Sandbox::new();
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::token("ya29.no-id"));
+
+    let out = run(against(
+        &sandbox,
+        &server,
+        "token",
+        &["--id-token", "--audience", "a"],
+    ))
+    .await;
+
+    let message = out.assert_error();
+    assert!(
+        message.starts_with("the token endpoint returned no ID token"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn a_scope_shortfall_is_a_warning_and_the_token_is_still_printed() {
     let sandbox = Sandbox::new();
     let server = FakeTokenServer::start().await.unwrap();
@@ -448,16 +528,6 @@ mod gcloud {
 
     use super::*;
 
-    /// The sandbox's binary with the fake gcloud first on `PATH` (the shell utilities it uses
-    /// after it).
-    fn with_gcloud(sandbox: &Sandbox, gcloud: &FakeGcloud, args: &[&str]) -> std::process::Command {
-        let mut command = sandbox.credkit(args);
-        let path =
-            std::env::join_paths([gcloud.dir(), "/usr/bin".as_ref(), "/bin".as_ref()]).unwrap();
-        command.env("PATH", path);
-        command
-    }
-
     fn fake_gcloud() -> FakeGcloud {
         FakeGcloud::builder()
             .with_token("ya29.from-gcloud")
@@ -471,11 +541,12 @@ mod gcloud {
         let sandbox = Sandbox::new();
         let gcloud = fake_gcloud();
 
-        let out = run(with_gcloud(
-            &sandbox,
-            &gcloud,
-            &["token", "--gcloud", "--account", "dev@example.com"],
-        ))
+        let out = run(sandbox.with_gcloud(&gcloud).credkit([
+            "token",
+            "--gcloud",
+            "--account",
+            "dev@example.com",
+        ]))
         .await;
 
         assert_eq!(out.code, Some(0), "{out:#?}");
@@ -489,20 +560,25 @@ mod gcloud {
 
     #[tokio::test]
     async fn info_for_gcloud_found_by_discovery() {
-        let sandbox = Sandbox::new();
+        let sandbox = Sandbox::new().with_env(|env| {
+            env.with_gcloud_properties(&[
+                ("account", "dev@example.com"),
+                ("project", "gcloud-project"),
+            ])
+        });
         let gcloud = fake_gcloud();
 
-        let out = run(with_gcloud(
-            &sandbox,
-            &gcloud,
-            &["info", "--quota-project", "billing"],
-        ))
+        let out = run(sandbox
+            .with_gcloud(&gcloud)
+            .credkit(["info", "--quota-project", "billing"]))
         .await;
 
         assert_eq!(out.code, Some(0), "{out:#?}");
         out.assert_no_secret(&["ya29.from-gcloud"]);
         let info: Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(info["type"], "gcloud");
+        assert_eq!(info["email"], "dev@example.com");
+        assert_eq!(info["project_id"], "gcloud-project");
         assert_eq!(info["client_id"], Value::Null);
         assert_eq!(info["quota_project"], "billing");
         assert_eq!(info["token_state"], "fresh");
@@ -517,8 +593,57 @@ mod gcloud {
             .build()
             .unwrap();
 
-        let out = run(with_gcloud(&sandbox, &gcloud, &["token", "--gcloud"])).await;
+        let out = run(sandbox.with_gcloud(&gcloud).credkit(["token", "--gcloud"])).await;
 
         out.assert_error();
+    }
+
+    #[tokio::test]
+    async fn gcloud_on_path_with_nobody_logged_in_is_no_credentials_with_the_whole_list() {
+        let gcloud = fake_gcloud();
+        let sandbox = Sandbox::new().with_gcloud(&gcloud);
+        let properties = sandbox
+            .env()
+            .gcloud_config_dir()
+            .join("configurations")
+            .join("config_default");
+
+        for args in [&["token"][..], &["info", "--no-refresh"]] {
+            let out = run(sandbox.credkit(args)).await;
+            let message = out.assert_error();
+            assert!(
+                message.starts_with("Your default credentials were not found."),
+                "{message}"
+            );
+            assert!(
+                message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"),
+                "{message}"
+            );
+            assert!(
+                message.contains("application_default_credentials.json (no such file)"),
+                "{message}"
+            );
+            assert!(
+                message.ends_with(&format!(
+                    "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`)."
+                    , gcloud.path().display(), properties.display()
+                )),
+                "{message}"
+            );
+            assert!(!out.stdout.contains("\"type\": \"gcloud\""));
+            assert!(!message.contains("::"), "no library method: {message}");
+        }
+        assert_eq!(gcloud.calls(), 0, "discovery never runs gcloud");
+    }
+
+    #[tokio::test]
+    async fn gcloud_not_on_path_names_no_library_method() {
+        let sandbox = Sandbox::new();
+        let out = run(sandbox.credkit(["token", "--gcloud"])).await;
+        let message = out.assert_error();
+        assert_eq!(
+            message,
+            "--gcloud: the gcloud program was not found on PATH; install the Google Cloud SDK (https://cloud.google.com/sdk/docs/install) or add its bin folder to PATH"
+        );
     }
 }

@@ -20,6 +20,9 @@
 //!   `TokenSource`.
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists, clock
 //!   steps, source behaviour, lifetimes (zero and already expired too) and hostile replies.
+//! - [`AdcEnv`]: an isolated environment for Application Default Credentials tests (its own
+//!   variables, home, gcloud folder and `PATH`, the metadata server pointed at loopback), as a
+//!   lookup for `Adc::with_env` and as variables for a child process.
 //! - [`FakeGcloud`] (Unix): an executable that answers like the `gcloud` tool, for the gcloud
 //!   provider's tests.
 //!
@@ -39,6 +42,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+mod adc_env;
 mod clock;
 pub mod contract;
 #[cfg(unix)]
@@ -52,6 +56,7 @@ mod server;
 pub mod strategies;
 
 // The public interface is:
+pub use adc_env::AdcEnv;
 pub use clock::{FAKE_CLOCK_START, FakeClock};
 #[cfg(unix)]
 pub use gcloud::{

@@ -1,16 +1,18 @@
-//! Running the built `credkit` binary in a sandbox: no real credentials, home or gcloud.
+//! Running the built `credkit` binary in a sandbox: no real credentials, home or gcloud, and
+//! the metadata server's address on a closed loopback port (credkit-testing's `AdcEnv`).
 // Test helpers: each test binary uses a different subset, and a broken helper should fail loudly.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use tempfile::TempDir;
+use credkit_testing::AdcEnv;
 
 /// A temporary home for one test: an empty `HOME`, an empty gcloud configuration folder, an
-/// empty `PATH`, and room for credentials files.
+/// empty `PATH`, the metadata server on a closed loopback port, and room for credentials
+/// files.
 pub struct Sandbox {
-    dir: TempDir,
+    env: AdcEnv,
 }
 
 /// What a run of the binary did.
@@ -23,15 +25,32 @@ pub struct Run {
 
 impl Sandbox {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        for sub in ["home", "gcloud-config", "bin"] {
-            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        Self { env: AdcEnv::new() }
+    }
+
+    /// The sandbox with the fake gcloud's folder as its `PATH` (and the utilities its script
+    /// needs; no system folder, so never a real gcloud).
+    #[cfg(unix)]
+    pub fn with_gcloud(self, gcloud: &credkit_testing::FakeGcloud) -> Self {
+        let env = self.env.with_gcloud_dir(gcloud.dir());
+        assert!(!env.has_real_gcloud(gcloud.dir()));
+        Self { env }
+    }
+
+    /// The sandbox with `change` made to its environment.
+    pub fn with_env(self, change: impl FnOnce(AdcEnv) -> AdcEnv) -> Self {
+        Self {
+            env: change(self.env),
         }
-        Self { dir }
+    }
+
+    /// The isolated environment.
+    pub fn env(&self) -> &AdcEnv {
+        &self.env
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.env.dir().join(name)
     }
 
     /// Writes `json` to a file named `name` and returns its path.
@@ -57,21 +76,16 @@ impl Sandbox {
     }
 
     /// The binary with `args`, in an environment of nothing but the sandbox: no
-    /// `GOOGLE_APPLICATION_CREDENTIALS`, an empty home and gcloud folder, and a `PATH` with
-    /// nothing on it (so no gcloud).
+    /// `GOOGLE_APPLICATION_CREDENTIALS`, an empty home and gcloud folder, a `PATH` with
+    /// nothing on it (so no gcloud) unless [`with_gcloud`](Self::with_gcloud), and the
+    /// metadata server's address on a closed loopback port.
     pub fn credkit<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_credkit"));
-        command
-            .args(args)
-            .env_clear()
-            .env("HOME", self.path("home"))
-            .env("CLOUDSDK_CONFIG", self.path("gcloud-config"))
-            .env("PATH", self.path("bin"))
-            .current_dir(self.dir.path());
+        let mut command = self.env.command(env!("CARGO_BIN_EXE_credkit"));
+        command.args(args);
         command
     }
 }

@@ -7,9 +7,6 @@ use std::path::Path;
 
 use credkit_core::{BuildError, Error, ErrorKind};
 
-/// The reference's text when Application Default Credentials are not found anywhere.
-const NOT_FOUND: &str = "Your default credentials were not found. To set up Application Default Credentials, see https://cloud.google.com/docs/authentication/external/set-up-adc for more information.";
-
 /// The reference's text when a refresh lacks a field (its grammar kept).
 const MISSING_FIELDS: &str = "The credentials do not contain the necessary fields need to refresh the access token. You must specify refresh_token, token_uri, client_id, and client_secret.";
 
@@ -223,37 +220,4 @@ pub(crate) fn file_not_json(path: &Path, source: &serde_json::Error) -> BuildErr
         source.line(),
         source.column()
     ))
-}
-
-// ===== Application Default Credentials =====
-
-/// No credentials anywhere discovery looked; `looked` lists the places. Typed "not configured",
-/// so a chain or the gcloud fallback moves on.
-pub(crate) fn adc_not_found(looked: &[String]) -> Error {
-    Error::not_configured(format!("{NOT_FOUND} Looked at: {}.", looked.join("; ")))
-}
-
-/// The file discovery found could not be loaded. A loading failure keeps its own message
-/// ("File ... was not found."); any other names the file.
-pub(crate) fn adc_file_unusable(path: &Path, cause: BuildError) -> Error {
-    let message = if cause.is_loading() {
-        cause.to_string()
-    } else {
-        format!(
-            "Failed to load authorized user credentials from {}: {cause}",
-            path.display()
-        )
-    };
-    Error::new(ErrorKind::Configuration, message).with_source(cause)
-}
-
-/// Nothing found, and no gcloud program on `PATH` either: `cause` (from
-/// [`adc_not_found`]) extended with that place.
-#[cfg(feature = "gcloud")]
-pub(crate) fn adc_gcloud_not_found(cause: Error, program: &str) -> Error {
-    Error::not_configured(format!(
-        "{}; the gcloud CLI ({program} not found on PATH).",
-        cause.message().trim_end_matches('.')
-    ))
-    .with_source(cause)
 }

@@ -7,8 +7,8 @@
 //! universe-domain guard. It reads and writes `authorized_user` JSON
 //! ([`UserCredentials::from_authorized_user_file`], [`UserCredentials::to_json`]).
 //!
-//! [`default_credentials`] and [`Adc`] discover Application Default Credentials: a credentials
-//! file, gcloud's well-known file, then (with the `gcloud` feature) the gcloud CLI.
+//! Application Default Credentials discovery (which finds `authorized_user` files among other
+//! types) is in the `credkit` facade crate.
 //!
 //! It is a [`TokenSource`](credkit_core::TokenSource) and caches nothing itself: the caching
 //! layer of `credkit-core` does that. It depends only on `credkit-core`'s public API, exactly as a
@@ -119,17 +119,12 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adc;
 mod error;
 mod python_json;
 mod reauth;
 mod user;
 
 // The public interface is:
-pub use adc::{
-    ADC_FILE_NAME, Adc, AdcSource, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, GCLOUD_CLIENT_ID,
-    QUOTA_PROJECT_ENV, default_credentials,
-};
 pub use reauth::{
     Challenge, ChallengeFn, DEFAULT_REAUTH_URI, PASSWORD_PROMPT, PasswordPrompt, PromptFn,
     ProposalResponse, REAUTH_SCOPE, RUN_CHALLENGE_RETRY_LIMIT, ReauthChallenge, challenge_fn,
@@ -141,8 +136,3 @@ pub use user::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
-
-// The README's Rust examples compile as doctests of this crate.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -1,5 +1,5 @@
-//! The `TokenSource` contract suite on the refresh-token provider: `UserCredentials` alone, as
-//! discovered by ADC, and as the second link of a chain after an unset environment variable.
+//! The `TokenSource` contract suite on the refresh-token provider: `UserCredentials` alone, and
+//! as the second link of a chain after an unset environment variable.
 
 // The factory closures unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use credkit_core::{ChainSource, EnvSource};
-use credkit_refresh_token::{AdcSource, UserCredentials};
+use credkit_refresh_token::UserCredentials;
 use credkit_testing::contract::token_source::{Contract, Far};
 
 const REFRESH_TOKEN: &str = "1//contract-refresh-token";
@@ -30,18 +30,11 @@ fn user_credentials_keep_the_contract() {
 }
 
 #[test]
-fn the_adc_source_keeps_the_contract() {
-    Contract::new(|far| AdcSource::User(user(far)))
-        .with_secret(REFRESH_TOKEN)
-        .check();
-}
-
-#[test]
-fn an_env_var_then_adc_keeps_the_contract() {
+fn an_env_var_then_user_credentials_keep_the_contract() {
     Contract::new(|far| {
         ChainSource::new()
             .with(EnvSource::new("CREDKIT_CONTRACT_TOKEN").with_lookup(|_| None))
-            .with(AdcSource::User(user(far)))
+            .with(user(far))
     })
     .with_secret(REFRESH_TOKEN)
     .check();

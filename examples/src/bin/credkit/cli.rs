@@ -16,7 +16,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 ///
 /// Without --credentials or --gcloud, credentials are found as Application Default
 /// Credentials: the file named by GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
-/// application_default_credentials.json, then the gcloud CLI.
+/// application_default_credentials.json, then the gcloud CLI (when an account is logged in).
 ///
 /// Exit status: 0 on success; 1 on a credential or refresh error, with one line
 /// `error: <message>` on standard error; 2 on a usage error.
@@ -38,18 +38,21 @@ pub(crate) enum Command {
     /// permanent one reported. Each step checks what it shows. Needs no credentials, sends
     /// nothing off the machine, prints no secret.
     Demo(DemoArgs),
-    /// Print an access token and a newline.
+    /// Print an access token (or, with --id-token, an ID token) and a newline.
     ///
     /// A token still fresh in the credentials file or the token cache is printed as it is;
     /// otherwise one is fetched (and cached).
-    Token(SourceArgs),
+    Token(TokenArgs),
     /// Print the request headers, one `name: value` a line.
     ///
     /// authorization first, then x-goog-user-project when there is a quota project.
     Header(SourceArgs),
     /// Print the credentials' non-secret facts as JSON.
     ///
-    /// The fields: type (authorized_user or gcloud), client_id, account, scopes,
+    /// The fields: type (the credential type: authorized_user, gcloud, or the type
+    /// Application Default Credentials found), email (the account's e-mail address),
+    /// project_id (GOOGLE_CLOUD_PROJECT, the credentials file's, gcloud's configuration),
+    /// client_id, account, scopes,
     /// granted_scopes, quota_project, token_uri, source, expiry (RFC 3339, UTC),
     /// token_state (fresh, stale or invalid), cache (the token cache's directory, null when
     /// off) and token_from_cache (whether this run's token came from the cache, null when no
@@ -155,6 +158,28 @@ pub(crate) struct ReauthArgs {
     pub(crate) password_stdin: bool,
 }
 
+/// The options of `token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+
+    /// Print an ID token for --audience instead of an access token. For authorized_user
+    /// credentials it is the ID token of the refresh response (as the reference library's),
+    /// whose audience is the OAuth client; it is not cached.
+    #[arg(long, requires = "audience", conflicts_with = "gcloud")]
+    pub(crate) id_token: bool,
+
+    /// With --id-token: the audience the ID token is for (the URL of the service it calls).
+    #[arg(
+        long,
+        value_name = "A",
+        requires = "id_token",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub(crate) audience: Option<String>,
+}
+
 /// The options of `info`.
 #[derive(Debug, Args)]
 pub(crate) struct InfoArgs {
@@ -247,7 +272,8 @@ impl Command {
     /// The source options of `token`, `header` and `info`.
     pub(crate) fn source(&self) -> Option<&SourceArgs> {
         match self {
-            Self::Token(args) | Self::Header(args) => Some(args),
+            Self::Token(args) => Some(&args.source),
+            Self::Header(args) => Some(args),
             Self::Info(info) => Some(&info.source),
             Self::Demo(_) => None,
         }

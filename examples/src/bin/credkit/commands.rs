@@ -11,7 +11,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::cli::{InfoArgs, SourceArgs};
+use crate::cli::{InfoArgs, SourceArgs, TokenArgs};
 use crate::failure::Failure;
 use crate::output;
 use crate::source::{self, Loaded, Origin};
@@ -20,9 +20,20 @@ use crate::source::{self, Loaded, Origin};
 const USER_PROJECT: &str = "x-goog-user-project";
 
 /// `credkit token`: the access token and a newline. A cached token still fresh (from the file)
-/// is printed as it is; otherwise one is fetched.
-pub(crate) async fn token(args: &SourceArgs) -> Result<(), Failure> {
-    let loaded = source::load(args)?;
+/// is printed as it is; otherwise one is fetched. With `--id-token`, an ID token for the
+/// audience, fetched (not cached).
+pub(crate) async fn token(args: &TokenArgs) -> Result<(), Failure> {
+    let loaded = source::load(&args.source).await?;
+    if let (true, Some(audience)) = (args.id_token, &args.audience) {
+        let source = loaded.origin.id_token_source(audience)?;
+        let mut builder = credkit_core::Credentials::builder(source);
+        if args.source.no_retry {
+            builder = builder.without_retries();
+        }
+        let id_tokens = builder.build()?;
+        let token = interactive(id_tokens.access_token()).await?;
+        return output::print(&format!("{}\n", token.secret().expose_secret()));
+    }
     let token = interactive(loaded.credentials.access_token()).await?;
     warn_on_scope_shortfall(&loaded);
     output::print(&format!("{}\n", token.secret().expose_secret()))
@@ -30,7 +41,7 @@ pub(crate) async fn token(args: &SourceArgs) -> Result<(), Failure> {
 
 /// `credkit header`: the request headers, one `name: value` a line, authorization first.
 pub(crate) async fn header(args: &SourceArgs) -> Result<(), Failure> {
-    let loaded = source::load(args)?;
+    let loaded = source::load(args).await?;
     let headers = interactive(loaded.credentials.headers()).await?;
     warn_on_scope_shortfall(&loaded);
     output::print(&render_headers(&headers)?)
@@ -39,7 +50,7 @@ pub(crate) async fn header(args: &SourceArgs) -> Result<(), Failure> {
 /// `credkit info`: the non-secret facts as one JSON document, after a refresh unless
 /// `--no-refresh`.
 pub(crate) async fn info(args: &InfoArgs) -> Result<(), Failure> {
-    let loaded = source::load(&args.source)?;
+    let loaded = source::load(&args.source).await?;
     if !args.no_refresh {
         if loaded.cache.is_some() {
             // The cached token while it is fresh: that is what `token` would print.
@@ -49,7 +60,13 @@ pub(crate) async fn info(args: &InfoArgs) -> Result<(), Failure> {
         }
         warn_on_scope_shortfall(&loaded);
     }
-    let info = Info::of(&loaded);
+    let mut info = Info::of(&loaded);
+    info.email = loaded
+        .origin
+        .email()
+        .await?
+        .or_else(|| loaded.email.clone());
+    info.project_id = project_id().await;
     let json = serde_json::to_string_pretty(&info)
         .map_err(|err| Failure::new(format!("could not write the JSON document: {err}")))?;
     output::print(&format!("{json}\n"))
@@ -92,12 +109,30 @@ fn warn_on_scope_shortfall(loaded: &Loaded) {
     }
 }
 
+/// The project ID as Application Default Credentials find it; `None` when no place knows one
+/// or a place failed (the rest of `info` still stands).
+async fn project_id() -> Option<String> {
+    match credkit::Adc::new().project_id().await {
+        Ok(project) => Some(project),
+        Err(err) => {
+            if !err.is_not_configured() {
+                output::warn(&format!("no project ID: {err}"));
+            }
+            None
+        }
+    }
+}
+
 /// What `info` prints. Never a secret: no token, refresh token, ID token or client secret.
 #[derive(Debug, Serialize)]
 struct Info {
-    /// `authorized_user` or `gcloud`.
+    /// The credential type: `authorized_user`, `gcloud`, or the type discovery found.
     #[serde(rename = "type")]
-    kind: &'static str,
+    kind: String,
+    /// The account's e-mail address, when known.
+    email: Option<String>,
+    /// The project ID, as Application Default Credentials find it.
+    project_id: Option<String>,
     /// The OAuth client ID (`authorized_user` only).
     client_id: Option<String>,
     /// The account: gcloud's `--account`, or the file's `account`.
@@ -131,8 +166,10 @@ impl Info {
             .as_deref()
             .and_then(|t| t.granted_scopes())
             .map(<[String]>::to_vec);
-        let common = |kind| Self {
-            kind,
+        let common = |kind: &str| Self {
+            kind: kind.to_owned(),
+            email: None,
+            project_id: None,
             client_id: None,
             account: None,
             scopes: None,
@@ -163,6 +200,10 @@ impl Info {
             Origin::Gcloud(gcloud) => Self {
                 account: gcloud.account().map(str::to_owned),
                 source: Some(format!("gcloud CLI ({})", gcloud.program().display())),
+                ..common(loaded.origin.kind())
+            },
+            Origin::Other(found) => Self {
+                source: Some(found.origin().to_owned()),
                 ..common(loaded.origin.kind())
             },
         }

@@ -1,12 +1,14 @@
-//! From the command-line options to `Credentials`: a file, Application Default Credentials or
-//! the gcloud CLI.
+//! From the command-line options to `Credentials`: a file, Application Default Credentials
+//! (the `credkit` facade's discovery) or the gcloud CLI.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use credkit_core::{Credentials, CredentialsBuilder, Transport};
-use credkit_gcloud::{GcloudSource, GcloudSourceBuilder};
-use credkit_refresh_token::{Adc, AdcSource, UserCredentials};
+use credkit::Adc;
+use credkit::adc::{AdcCredential, AuthorizedUser, Discovered};
+use credkit_core::{Credentials, CredentialsBuilder, TokenSource, Transport};
+use credkit_gcloud::{DEFAULT_PROGRAM, GcloudSource, GcloudSourceBuilder};
+use credkit_refresh_token::UserCredentials;
 
 use crate::cache::{self, Outcome};
 use crate::cli::SourceArgs;
@@ -28,6 +30,9 @@ pub(crate) struct Loaded {
     pub(crate) cache: Option<String>,
     /// Whether this run's token came from the cache.
     pub(crate) outcome: Outcome,
+    /// The account's e-mail address as discovery found it, when the provider does not know
+    /// it (gcloud's active account, read from its configuration).
+    pub(crate) email: Option<String>,
 }
 
 /// Which provider the credentials came from.
@@ -37,15 +42,44 @@ pub(crate) enum Origin {
     User(UserCredentials),
     /// The gcloud CLI.
     Gcloud(GcloudSource),
+    /// Another type Application Default Credentials found (through the facade's registry).
+    Other(Box<Discovered>),
 }
 
 impl Origin {
-    /// `authorized_user` or `gcloud`, as `info` reports it.
-    pub(crate) fn kind(&self) -> &'static str {
+    /// The credential type, as `info` reports it: `authorized_user`, `gcloud`, or the type
+    /// discovery found.
+    pub(crate) fn kind(&self) -> &str {
         match self {
             Self::User(_) => "authorized_user",
             Self::Gcloud(_) => "gcloud",
+            Self::Other(found) => found.credential_type(),
         }
+    }
+
+    /// The account's e-mail address, when known: the file's `account`, gcloud's account, or
+    /// what the discovered credential says.
+    pub(crate) async fn email(&self) -> Result<Option<String>, Failure> {
+        match self {
+            Self::User(user) => Ok(Some(user.account().to_owned()).filter(|a| !a.is_empty())),
+            Self::Gcloud(gcloud) => Ok(gcloud.account().map(str::to_owned)),
+            Self::Other(found) => Ok(found.email().await?),
+        }
+    }
+
+    /// The ID-token source for `audience`, when the credential has one.
+    pub(crate) fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>, Failure> {
+        let source = match self {
+            Self::User(user) => AuthorizedUser::new(user.clone()).id_token_source(audience),
+            Self::Gcloud(_) => None,
+            Self::Other(found) => return Ok(found.id_token_source(audience)?),
+        };
+        source.ok_or_else(|| {
+            Failure::new(format!(
+                "credentials of type {} cannot issue ID tokens",
+                self.kind()
+            ))
+        })
     }
 
     /// The scopes requested but not granted by the last refresh, in request order; empty when
@@ -53,7 +87,7 @@ impl Origin {
     pub(crate) fn missing_scopes(&self) -> Vec<String> {
         match self {
             Self::User(user) => user.scope_shortfall(),
-            Self::Gcloud(_) => Vec::new(),
+            Self::Gcloud(_) | Self::Other(_) => Vec::new(),
         }
     }
 }
@@ -64,40 +98,42 @@ impl Origin {
 ///
 /// A missing, unreadable or malformed file; no Application Default Credentials; options that
 /// do not apply to the gcloud CLI that discovery found; a transport that cannot be built.
-pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
+pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     if args.gcloud {
-        let gcloud = gcloud_source(GcloudSource::builder(), args)?;
+        let program = gcloud_on_path().ok_or_else(|| {
+            Failure::new(format!(
+                "--gcloud: the {DEFAULT_PROGRAM} program was not found on PATH; install the Google Cloud SDK (https://cloud.google.com/sdk/docs/install) or add its bin folder to PATH"
+            ))
+        })?;
+        let gcloud = gcloud_source(GcloudSource::builder().with_program(program), args)?;
         return gcloud_credentials(gcloud, args);
     }
-    let mut user = match &args.credentials {
-        Some(path) => from_file(path, args)?
+    let mut user = if let Some(path) = &args.credentials {
+        from_file(path, args)?
             .to_builder()
-            .with_credential_source(path.display().to_string()),
-        None => match Adc::from_env().discover()? {
-            AdcSource::User(user) => {
-                let builder = user.to_builder();
-                if args.scopes.is_empty() {
-                    builder
-                } else {
-                    builder.with_scopes(args.scopes.iter().cloned())
-                }
+            .with_credential_source(path.display().to_string())
+    } else {
+        let mut adc = Adc::new().with_transport(transport(args));
+        if !args.scopes.is_empty() {
+            adc = adc.with_scopes(args.scopes.iter().cloned());
+        }
+        let found = adc.discover().await?;
+        let provider = found.credential().as_any();
+        if let Some(user) = provider.and_then(|any| any.downcast_ref::<UserCredentials>()) {
+            user.to_builder()
+        } else if let Some(gcloud) = provider.and_then(|any| any.downcast_ref::<GcloudSource>()) {
+            if args.token_uri.is_some() || !args.scopes.is_empty() {
+                return Err(Failure::new(
+                    "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
+                ));
             }
-            AdcSource::Gcloud(found) => {
-                if args.token_uri.is_some() || !args.scopes.is_empty() {
-                    return Err(Failure::new(
-                        "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
-                    ));
-                }
-                let gcloud = gcloud_source(found.to_builder(), args)?;
-                return gcloud_credentials(gcloud, args);
-            }
-            other => {
-                return Err(Failure::new(format!(
-                    "credentials of type {} are not supported by this tool",
-                    other.kind()
-                )));
-            }
-        },
+            let gcloud = gcloud_source(gcloud.to_builder(), args)?;
+            let mut loaded = gcloud_credentials(gcloud, args)?;
+            loaded.email = found.email().await?;
+            return Ok(loaded);
+        } else {
+            return discovered_credentials(found, args);
+        }
     };
     user = user.with_transport(transport(args));
     if let Some(uri) = &args.token_uri {
@@ -125,7 +161,39 @@ pub(crate) fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
         origin: Origin::User(user),
         cache,
         outcome,
+        email: None,
     })
+}
+
+/// Any other type discovery found, through the facade: not cached by this tool, and none of
+/// the options that shape a refresh-token grant apply.
+fn discovered_credentials(found: Discovered, args: &SourceArgs) -> Result<Loaded, Failure> {
+    if args.token_uri.is_some() || args.reauth.enable_reauth {
+        return Err(Failure::new(format!(
+            "--token-uri and --enable-reauth apply to authorized_user credentials; Application Default Credentials found {}",
+            found.credential_type()
+        )));
+    }
+    let mut builder = found.credentials_builder();
+    if let Some(project) = &args.quota_project {
+        builder = builder.with_quota_project(project.clone());
+    }
+    let credentials = retries(builder, args).build()?;
+    Ok(Loaded {
+        credentials,
+        origin: Origin::Other(Box::new(found)),
+        cache: None,
+        outcome: Outcome::default(),
+        email: None,
+    })
+}
+
+/// The gcloud program in a folder of `PATH`.
+fn gcloud_on_path() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(DEFAULT_PROGRAM))
+        .find(|candidate| candidate.is_file())
 }
 
 /// An `authorized_user` file, with `--scope` winning over the file's scopes.
@@ -159,6 +227,7 @@ fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded,
         origin: Origin::Gcloud(gcloud),
         cache: None,
         outcome: Outcome::default(),
+        email: None,
     })
 }
 

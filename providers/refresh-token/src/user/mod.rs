@@ -31,8 +31,9 @@ pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// `UserCredentials` is configuration plus a [`TokenSource`](credkit_core::TokenSource): each
 /// `fetch_token` runs the refresh grant (RFC 6749 section 6) against the token endpoint. It
 /// caches nothing; turn it into the caching `Credentials` (lock-free hot path, single-flight
-/// refresh, refresh ahead, retries) with `into_credentials`. The reference's state members (`valid`, `expired`, `token`, `expiry`,
-/// `refresh`, `before_request`, `apply`) live there.
+/// refresh, refresh ahead, retries) with `Credentials::new(creds)` or `Credentials::builder(creds)`,
+/// which take its clock, quota project and token. The reference's state members (`valid`,
+/// `expired`, `token`, `expiry`, `refresh`, `before_request`, `apply`) live there.
 ///
 /// It is a cheap handle: clones share the state a refresh updates (the rotated refresh token, the
 /// latest ID token and granted scopes), so the clone the caching layer holds and the one the

@@ -23,7 +23,7 @@ impl UserCredentials {
     /// token it came with, and the other processes sharing the record adopt it.
     ///
     /// `Credentials` writes the same kind of record itself after every refresh when given a
-    /// storage (see `credentials_builder`); this is for seeding one.
+    /// storage (`CredentialsBuilder::with_storage`); this is for seeding one.
     ///
     /// ```
     /// use credkit_refresh_token::UserCredentials;

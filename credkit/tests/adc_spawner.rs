@@ -1,17 +1,17 @@
 //! The documented route with background refresh: ADC discovery, then `credentials_builder`
 //! with a spawner. Across an expiry no caller waits: stale tokens are served at once while the
 //! refresh runs on the spawner, and the next token is in place before the old one expires.
-
+#![cfg(feature = "refresh-token")]
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use credkit_core::http::HeaderMap;
-use credkit_core::{Clock, TokenState};
-use credkit_refresh_token::{Adc, AdcSource};
-use credkit_testing::{FakeClock, FakeTokenEndpoint, Reply};
+use credkit::Adc;
+use credkit::core::http::HeaderMap;
+use credkit::core::{Clock, TokenState};
+use credkit_testing::{AdcEnv, FakeClock, FakeTokenEndpoint, Reply};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
@@ -19,25 +19,22 @@ const USER_FILE: &str = r#"{"client_id": "123", "client_secret": "secret", "refr
 
 #[test]
 fn no_caller_waits_across_an_expiry_with_a_spawner() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("adc.json");
-    std::fs::write(&file, USER_FILE).unwrap();
-    let path = file.display().to_string();
-    let adc =
-        Adc::with_env(move |name| (name == "GOOGLE_APPLICATION_CREDENTIALS").then(|| path.clone()));
-
+    let env = AdcEnv::new().with_credentials_file(USER_FILE);
     let clock = FakeClock::new();
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_replies([Reply::token("first"), Reply::token("second")]);
-    let AdcSource::User(user) = adc.discover().unwrap() else {
-        panic!("an authorized_user file was found");
-    };
-    let user = user.to_builder().with_clock(clock.clone()).build().unwrap();
+    let found = futures::executor::block_on(
+        Adc::new()
+            .with_env(env.lookup())
+            .with_transport(endpoint.clone())
+            .with_clock(clock.clone())
+            .discover(),
+    )
+    .unwrap();
     let queue: Arc<Mutex<Vec<BoxFuture<'static, ()>>>> = Arc::default();
     let spawned = Arc::clone(&queue);
-    let credentials = AdcSource::User(user)
-        .credentials_builder(endpoint.clone())
-        .unwrap()
+    let credentials = found
+        .credentials_builder()
         .with_spawner(move |future| spawned.lock().unwrap().push(future))
         .build()
         .unwrap();
@@ -68,4 +65,23 @@ fn no_caller_waits_across_an_expiry_with_a_spawner() {
     }
     assert_eq!(endpoint.request_count(), 2, "one refresh ahead, no more");
     assert!(credentials.expiry().unwrap() > first_expiry);
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn inside_a_tokio_runtime_the_credentials_refresh_in_the_background() {
+    let env = AdcEnv::new().with_credentials_file(USER_FILE);
+    let endpoint = FakeTokenEndpoint::new();
+    endpoint.push_reply(Reply::token("ya29.first"));
+    let credentials = Adc::new()
+        .with_env(env.lookup())
+        .with_transport(endpoint.clone())
+        .credentials()
+        .await
+        .unwrap();
+    // With a spawner, even the first fetch is started in the background by `apply`.
+    assert!(credentials.apply(&mut HeaderMap::new()).is_err());
+    let headers = credentials.headers().await.unwrap();
+    assert_eq!(headers["authorization"], "Bearer ya29.first");
+    assert_eq!(endpoint.request_count(), 1);
 }

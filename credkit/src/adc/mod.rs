@@ -1,0 +1,548 @@
+//! Application Default Credentials: the credentials of the environment the program runs in,
+//! found without configuration, over a registry of credential types.
+//!
+//! # Discovery order
+//!
+//! As the reference's `google.auth.default()`; the first place that has credentials wins, and
+//! a place that has them but broken (a file that is not JSON, a type nobody registered, a
+//! missing field) is an error, never a reason to look further:
+//!
+//! 1. the file named by `GOOGLE_APPLICATION_CREDENTIALS`, if set and not empty (it must
+//!    exist), of any registered `type`;
+//! 2. `application_default_credentials.json` in gcloud's configuration folder
+//!    (`$CLOUDSDK_CONFIG`, else `~/.config/gcloud`), of any registered `type`;
+//! 3. the fallbacks, in order: the gcloud CLI (feature `gcloud`, opt-in: gcloud on `PATH`
+//!    with an account logged in, read from gcloud's files), then the metadata server behind
+//!    its probe.
+//!
+//! When nothing is found the error is [not configured](credkit_core::Error::is_not_configured),
+//! with the reference's "Your default credentials were not found. ..." and a "Looked at:" list
+//! of every place and why it had nothing. `GOOGLE_CLOUD_QUOTA_PROJECT` (or
+//! [`Adc::with_quota_project`]) overrides the credential's quota project.
+//!
+//! # The registry
+//!
+//! A credentials file's `type` picks its [`Loader`]: `fn(&serde_json::Value, &LoadContext) ->
+//! Result<Box<dyn AdcCredential>>`. The built-in types are registered in one table (with the
+//! `refresh-token` feature: `authorized_user`); [`Adc::with_credential_type`] adds your own or
+//! replaces a built-in one. A type nobody registered gets the reference's "The file ... does
+//! not have a valid type. Type is ..., expected one of (...)." Each [`AdcCredential`] gives
+//! its token source, and when it has them an ID-token source, the account's e-mail, the
+//! project ID and a [`Signer`].
+//!
+//! # Project ID
+//!
+//! [`Adc::project_id`]: `GOOGLE_CLOUD_PROJECT` (else the legacy `GCLOUD_PROJECT`), the
+//! credentials file's own project (a service account key's `project_id`), gcloud's
+//! `[core] project` read from its files (`CLOUDSDK_CORE_PROJECT`, the active configuration of
+//! `active_config`, `configurations/config_<name>`; gcloud is never run), then each fallback's
+//! (the metadata server's).
+
+mod env;
+mod error;
+mod fallback;
+pub(crate) mod gcloud_config;
+mod lazy;
+mod registry;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use credkit_core::{
+    Clock, Credentials, CredentialsBuilder, Result, Signer, TokenSource, Transport,
+};
+
+#[cfg(feature = "refresh-token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh-token")))]
+pub use crate::user::AuthorizedUser;
+pub use env::{
+    ADC_FILE_NAME, CLOUDSDK_CONFIG_ENV, CREDENTIALS_ENV, Env, LEGACY_PROJECT_ENV, PROJECT_ENV,
+    QUOTA_PROJECT_ENV,
+};
+pub use fallback::AdcFallback;
+pub use lazy::AdcSource;
+pub use registry::{AdcCredential, LoadContext, Loader};
+
+use gcloud_config::GcloudConfig;
+use registry::Registry;
+
+/// How long the metadata server's probe may take by default, as the reference's
+/// `_METADATA_DEFAULT_TIMEOUT` (3 s).
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The largest credentials file read.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Application Default Credentials discovery, and everything it can be told: the environment
+/// to read, the transport and clock to build with, scopes, quota project, the metadata probe's
+/// timeout, and credential types and fallbacks of your own.
+///
+/// ```no_run
+/// # async fn f() -> credkit::core::Result<()> {
+/// use credkit::Adc;
+///
+/// let credentials = Adc::new()
+///     .with_scopes(["https://www.googleapis.com/auth/cloud-platform"])
+///     .with_quota_project("my-billing-project")
+///     .credentials()
+///     .await?;
+/// let headers = credentials.headers().await?;
+/// # let _ = headers;
+/// # Ok(()) }
+/// # let _ = f;
+/// ```
+///
+/// With a test's environment, nothing of the process's is read:
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use credkit::Adc;
+///
+/// let adc = Adc::new().with_env(|name| match name {
+///     "CLOUDSDK_CONFIG" => Some("/nonexistent/gcloud".to_owned()),
+///     _ => None,
+/// });
+/// let err = adc.discover().await.unwrap_err();
+/// assert!(err.is_not_configured());
+/// assert!(err.to_string().starts_with("Your default credentials were not found."));
+/// assert!(err.to_string().contains("/nonexistent/gcloud/application_default_credentials.json (no such file)"));
+/// # });
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Adc {
+    env: Env,
+    transport: Option<Arc<dyn Transport>>,
+    /// The default transport, built once on first use and shared by every discovery.
+    default_transport: Arc<OnceLock<Arc<dyn Transport>>>,
+    clock: Option<Arc<dyn Clock>>,
+    scopes: Option<Vec<String>>,
+    default_scopes: Option<Vec<String>>,
+    quota_project: Option<String>,
+    probe_timeout: Duration,
+    registry: Registry,
+    fallbacks: Vec<Arc<dyn AdcFallback>>,
+}
+
+impl Default for Adc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Adc {
+    /// Discovery over the process environment, with the built-in credential types and
+    /// fallbacks.
+    pub fn new() -> Self {
+        Self {
+            env: Env::process(),
+            transport: None,
+            default_transport: Arc::default(),
+            clock: None,
+            scopes: None,
+            default_scopes: None,
+            quota_project: None,
+            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            registry: Registry::builtin(),
+            fallbacks: fallback::builtin(),
+        }
+    }
+
+    /// Reads each environment variable through `lookup` instead of the process environment
+    /// (`credkit_testing::AdcEnv` makes an isolated one for tests).
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Env::with_lookup(lookup);
+        self
+    }
+
+    /// The transport token requests go through. Default: with the `reqwest` feature, a
+    /// `ReqwestTransport` built on first use; without it, one must be given.
+    pub fn with_transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The clock the credentials read (a `FakeClock` in tests). Default: each provider's
+    /// (the system clock).
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The scopes to request, for the types that take scopes (user credentials: instead of
+    /// the file's).
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The scopes a client library asks for when its caller gave none.
+    pub fn with_default_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.default_scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The quota project, over `GOOGLE_CLOUD_QUOTA_PROJECT` and the file's.
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project = Some(project.into());
+        self
+    }
+
+    /// How long the metadata server's probe may take ([`DEFAULT_PROBE_TIMEOUT`] by default).
+    pub fn with_probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_timeout = timeout;
+        self
+    }
+
+    /// Registers a credential type: files whose `type` is `name` are loaded by `loader`. A
+    /// type registered again (a built-in one included) is replaced.
+    pub fn with_credential_type(mut self, name: impl Into<String>, loader: Loader) -> Self {
+        self.registry.register(name.into(), loader);
+        self
+    }
+
+    /// Adds a place to look after the built-in fallbacks.
+    pub fn with_fallback(mut self, fallback: impl AdcFallback + 'static) -> Self {
+        self.fallbacks.push(Arc::new(fallback));
+        self
+    }
+
+    /// The registered credential types, in registration order.
+    pub fn credential_types(&self) -> Vec<&str> {
+        self.registry.names()
+    }
+
+    /// The environment this discovery reads.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The path of gcloud's ADC file, whether or not it exists.
+    pub fn well_known_file(&self) -> Option<std::path::PathBuf> {
+        self.env.well_known_file()
+    }
+
+    /// The first credential found (see the [module docs](self) for the order).
+    ///
+    /// # Errors
+    ///
+    /// Not configured when nothing was found (every place looked at is in the message); a
+    /// configuration error for a file that is named but missing, unreadable, not JSON, of an
+    /// unregistered type or refused by its loader; a fallback's own failure.
+    pub async fn discover(&self) -> Result<Discovered> {
+        let mut looked = Vec::new();
+        if let Some(found) = self.find_file(&mut looked)? {
+            return Ok(found);
+        }
+        let context = self.context(None, String::new());
+        for fallback in &self.fallbacks {
+            match fallback.credential(&context).await {
+                Ok(credential) => {
+                    return Ok(Discovered {
+                        credential: Arc::from(credential),
+                        origin: fallback.place().to_owned(),
+                        context,
+                    });
+                }
+                Err(err) if err.is_not_configured() => {
+                    looked.push(format!("{} ({})", fallback.place(), err.message()));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(error::not_found(&looked))
+    }
+
+    /// The caching [`Credentials`] over the first credential found, with a tokio spawner for
+    /// background refresh ahead when called inside a tokio runtime (feature `reqwest`).
+    ///
+    /// # Errors
+    ///
+    /// As [`discover`](Self::discover), and a quota project that cannot go into a header.
+    pub async fn credentials(&self) -> Result<Credentials> {
+        Ok(self.discover().await?.credentials_builder().build()?)
+    }
+
+    /// A source that discovers on its first fetch and again on each fetch while nothing is
+    /// found, then keeps what it found: see [`AdcSource`].
+    pub fn source(&self) -> AdcSource {
+        AdcSource::new(self.clone())
+    }
+
+    /// The project ID (see the [module docs](self) for the order).
+    ///
+    /// # Errors
+    ///
+    /// Not configured when no place knows one (the message lists them); a broken credentials
+    /// file; a fallback's failure.
+    pub async fn project_id(&self) -> Result<String> {
+        let mut looked = Vec::new();
+        if let Some(project) = self
+            .env
+            .var(PROJECT_ENV)
+            .or_else(|| self.env.var(LEGACY_PROJECT_ENV))
+        {
+            return Ok(project);
+        }
+        looked.push(format!("{PROJECT_ENV} and {LEGACY_PROJECT_ENV} (not set)"));
+        let mut files = Vec::new();
+        match self.find_file(&mut files)? {
+            Some(found) => {
+                if let Some(project) = found.credential.project_id().await? {
+                    return Ok(project);
+                }
+                looked.push(format!(
+                    "the credentials file {} (no project)",
+                    found.origin
+                ));
+            }
+            None => looked.push("the credentials file (none found)".to_owned()),
+        }
+        let config = GcloudConfig::new(&self.env);
+        if let Some(project) = config.property("core", "project") {
+            return Ok(project);
+        }
+        looked.push(config.properties_file().map_or_else(
+            || "gcloud's configuration (no configuration folder)".to_owned(),
+            |file| {
+                format!(
+                    "gcloud's configuration {} (no [core] project)",
+                    file.display()
+                )
+            },
+        ));
+        let context = self.context(None, String::new());
+        for fallback in &self.fallbacks {
+            match fallback.project_id(&context).await {
+                Ok(Some(project)) => return Ok(project),
+                Ok(None) => looked.push(format!("{} (no project)", fallback.place())),
+                Err(err) if err.is_not_configured() => {
+                    looked.push(format!("{} ({})", fallback.place(), err.message()));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Err(error::no_project_id(&looked))
+    }
+
+    /// The credentials file of steps 1 and 2, loaded; `None` (with the places in `looked`)
+    /// when there is none.
+    fn find_file(&self, looked: &mut Vec<String>) -> Result<Option<Discovered>> {
+        if let Some(path) = self.env.var(CREDENTIALS_ENV) {
+            let origin =
+                format!("{path} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable");
+            return self.load_file(Path::new(&path), &path, origin).map(Some);
+        }
+        looked.push(format!("{CREDENTIALS_ENV} (not set)"));
+        let Some(path) = self.env.well_known_file() else {
+            looked.push(
+                "gcloud's configuration folder (neither CLOUDSDK_CONFIG nor a home folder is set)"
+                    .to_owned(),
+            );
+            return Ok(None);
+        };
+        if !path.is_file() {
+            looked.push(format!("{} (no such file)", path.display()));
+            return Ok(None);
+        }
+        let shown = path.display().to_string();
+        self.load_file(&path, &shown, shown.clone()).map(Some)
+    }
+
+    /// The file at `path` through the loader of its `type`.
+    fn load_file(&self, path: &Path, shown: &str, origin: String) -> Result<Discovered> {
+        let json = WipedOnDrop(read_json(path)?);
+        let found_type = json.0.get("type").and_then(serde_json::Value::as_str);
+        let Some(loader) = found_type.and_then(|t| self.registry.get(t)) else {
+            return Err(error::unknown_type(
+                shown,
+                found_type,
+                &self.registry.names(),
+            ));
+        };
+        let credential_type = found_type.unwrap_or_default().to_owned();
+        let context = self.context(Some(path), origin.clone());
+        let credential = loader(&json.0, &context)
+            .map_err(|err| error::load_failed(shown, &credential_type, err))?;
+        Ok(Discovered {
+            credential: Arc::from(credential),
+            origin,
+            context,
+        })
+    }
+
+    /// What loaders and fallbacks are given.
+    fn context(&self, path: Option<&Path>, origin: String) -> LoadContext {
+        LoadContext {
+            env: self.env.clone(),
+            transport: self.transport.clone(),
+            default_transport: Arc::clone(&self.default_transport),
+            clock: self.clock.clone(),
+            scopes: self.scopes.clone(),
+            default_scopes: self.default_scopes.clone(),
+            quota_project: self
+                .quota_project
+                .clone()
+                .or_else(|| self.env.var(QUOTA_PROJECT_ENV)),
+            probe_timeout: self.probe_timeout,
+            path: path.map(Path::to_path_buf),
+            origin,
+        }
+    }
+}
+
+/// The default transport: with the `reqwest` feature, a `ReqwestTransport`.
+#[cfg(feature = "reqwest")]
+fn default_transport() -> Result<Arc<dyn Transport>> {
+    Ok(Arc::new(credkit_reqwest::ReqwestTransport::new()?))
+}
+
+/// The default transport: none without the `reqwest` feature.
+#[cfg(not(feature = "reqwest"))]
+fn default_transport() -> Result<Arc<dyn Transport>> {
+    Err(error::no_transport())
+}
+
+impl fmt::Debug for Adc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Adc")
+            .field("credential_types", &self.registry)
+            .field("fallbacks", &self.fallbacks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A credential ADC found, and where.
+#[derive(Clone, Debug)]
+pub struct Discovered {
+    credential: Arc<dyn AdcCredential>,
+    origin: String,
+    context: LoadContext,
+}
+
+impl Discovered {
+    /// The credential.
+    pub fn credential(&self) -> &dyn AdcCredential {
+        &*self.credential
+    }
+
+    /// Its type: the file's `type`, or the fallback's name (`gcloud`).
+    pub fn credential_type(&self) -> &str {
+        self.credential.credential_type()
+    }
+
+    /// Where it was found: a file (`<path> file via the GOOGLE_APPLICATION_CREDENTIALS
+    /// environment variable`, or the well-known file's path) or a fallback's place.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The source of access tokens.
+    pub fn token_source(&self) -> Arc<dyn TokenSource> {
+        self.credential.token_source()
+    }
+
+    /// A source of ID tokens for `audience`.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error when this type issues no ID tokens.
+    pub fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
+        self.credential
+            .id_token_source(audience)
+            .ok_or_else(|| error::no_id_tokens(self.credential_type()))
+    }
+
+    /// The account's e-mail address, when known.
+    ///
+    /// # Errors
+    ///
+    /// As [`AdcCredential::email`].
+    pub async fn email(&self) -> Result<Option<String>> {
+        self.credential.email().await
+    }
+
+    /// The credential's own project, when known (see [`Adc::project_id`] for the whole
+    /// order).
+    ///
+    /// # Errors
+    ///
+    /// As [`AdcCredential::project_id`].
+    pub async fn project_id(&self) -> Result<Option<String>> {
+        self.credential.project_id().await
+    }
+
+    /// A signer for the account, when the credential can sign.
+    pub fn signer(&self) -> Option<Arc<dyn Signer>> {
+        self.credential.signer()
+    }
+
+    /// A [`CredentialsBuilder`] over the token source, with the discovery's clock and, inside
+    /// a tokio runtime with the `reqwest` feature, a tokio spawner for background refresh
+    /// ahead: add a storage or an observer, then `build()`.
+    pub fn credentials_builder(&self) -> CredentialsBuilder {
+        builder_for(self.token_source(), &self.context)
+    }
+
+    /// The caching [`Credentials`] over the ID-token source for `audience`, as
+    /// [`credentials_builder`](Self::credentials_builder) for access tokens.
+    ///
+    /// # Errors
+    ///
+    /// As [`id_token_source`](Self::id_token_source).
+    pub fn id_token_credentials(&self, audience: &str) -> Result<Credentials> {
+        Ok(builder_for(self.id_token_source(audience)?, &self.context).build()?)
+    }
+}
+
+/// `Credentials::builder(source)` with the context's clock and the spawner of the runtime.
+fn builder_for(source: Arc<dyn TokenSource>, context: &LoadContext) -> CredentialsBuilder {
+    let mut builder = Credentials::builder(source);
+    if let Some(clock) = context.clock() {
+        builder = builder.with_clock(Arc::clone(clock));
+    }
+    #[cfg(feature = "reqwest")]
+    if let Some(spawner) = credkit_tokio::TokioSpawner::try_current() {
+        builder = builder.with_spawner(spawner);
+    }
+    builder
+}
+
+/// The JSON of a credentials file, at most 1 MiB, the bytes read wiped after parsing.
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES);
+    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(
+        usize::try_from(size).unwrap_or_default() + 1,
+    ));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| error::file_unreadable(path, err))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error::file_too_large(path));
+    }
+    serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))
+}
+
+/// A credentials file's JSON, its strings wiped when dropped.
+struct WipedOnDrop(serde_json::Value);
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        credkit_core::oauth::zeroize_json(&mut self.0);
+    }
+}

@@ -1,0 +1,116 @@
+//! credkit: Google and OAuth 2.0 credentials for Rust, in one crate.
+//!
+//! ```no_run
+//! # async fn f() -> credkit::Result<()> {
+//! let credentials = credkit::default_credentials().await?;
+//! let headers = credentials.headers().await?;
+//! # let _ = headers;
+//! # Ok(()) }
+//! # let _ = f;
+//! ```
+//!
+//! [`default_credentials`] finds Application Default Credentials ([`adc`]: a credentials file
+//! of any registered type, gcloud's well-known file, then the fallbacks) and wraps them in the
+//! caching [`Credentials`]: cached, one refresh for any number of concurrent callers, refreshed
+//! ahead of expiry, in the background inside a tokio runtime. [`project_id`] finds the
+//! project. [`Adc`] is the builder for everything else: scopes, quota project, transport,
+//! clock, the environment to read, the metadata probe's timeout, credential types of your own.
+//!
+//! # Features
+//!
+//! | feature | default | gives |
+//! |---|---|---|
+//! | `refresh-token` | yes | `authorized_user` files in ADC; [`refresh_token`] (`credkit-refresh-token`) |
+//! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
+//! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
+//! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
+//! | `reqwest-middleware` | no | [`reqwest_middleware`] (`credkit-reqwest-middleware`) |
+//!
+//! Every provider crate depends on `credkit-core` alone; this crate is the one place that
+//! knows them all.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod adc;
+#[cfg(feature = "gcloud")]
+mod gcloud_adc;
+#[cfg(feature = "refresh-token")]
+mod user;
+
+// The public interface is:
+pub use adc::{Adc, AdcSource, Discovered};
+pub use credkit_core::{
+    AccessToken, ChainSource, Credentials, CredentialsBuilder, Error, ErrorKind, LeasePolicy,
+    Result, Signer, TokenSource, Transport,
+};
+
+/// The traits, token and error types, the caching layer: `credkit-core`.
+pub use credkit_core as core;
+
+/// `authorized_user` (refresh-token) credentials: `credkit-refresh-token`.
+#[cfg(feature = "refresh-token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "refresh-token")))]
+pub use credkit_refresh_token as refresh_token;
+
+/// Tokens from the gcloud CLI: `credkit-gcloud`.
+#[cfg(feature = "gcloud")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gcloud")))]
+pub use credkit_gcloud as gcloud;
+
+/// The reqwest transport: `credkit-reqwest`.
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use credkit_reqwest as reqwest;
+
+/// Background refresh on a tokio runtime: `credkit-tokio`.
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use credkit_tokio as tokio;
+
+/// Credentials on every request of a tower service: `credkit-tower`.
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use credkit_tower as tower;
+
+/// Credentials on every request of a reqwest-middleware client: `credkit-reqwest-middleware`.
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub use credkit_reqwest_middleware as reqwest_middleware;
+
+/// Application Default Credentials from the process environment, as caching [`Credentials`]:
+/// `Adc::new().credentials()`. With the `reqwest` feature the transport is a
+/// `ReqwestTransport`, and inside a tokio runtime refreshes run ahead in the background.
+///
+/// # Errors
+///
+/// As [`Adc::discover`]: not configured when nothing was found (the message lists every place
+/// looked at), a configuration error for a broken credentials file.
+pub async fn default_credentials() -> Result<Credentials> {
+    Adc::new().credentials().await
+}
+
+/// The project ID of the process environment: `Adc::new().project_id()`.
+///
+/// # Errors
+///
+/// As [`Adc::project_id`].
+pub async fn project_id() -> Result<String> {
+    Adc::new().project_id().await
+}
+
+/// The parsers of this crate, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The value of `key` in `[section]` of a gcloud properties file.
+    pub fn gcloud_ini_value(text: &str, section: &str, key: &str) -> Option<String> {
+        crate::adc::gcloud_config::ini_value(text, section, key)
+    }
+}
+
+// The README's Rust examples compile as doctests of this crate (they use the default features).
+#[cfg(all(doctest, feature = "refresh-token", feature = "reqwest"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,345 @@
+//! The registry of credential types and the fallbacks: an unregistered type, a type of the
+//! user's, a replaced built-in, fallbacks in order, and what a fallback's answer does.
+
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+// The fallbacks' answers share one signature, so some are wrapped needlessly.
+#![allow(clippy::unnecessary_wraps)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use credkit::adc::{AdcCredential, AdcFallback, LoadContext};
+use credkit::core::{AccessToken, Error, ErrorKind, Result, StaticSource, TokenSource};
+use credkit::{Adc, Credentials};
+use credkit_testing::{AdcEnv, FakeTokenEndpoint};
+use futures::executor::block_on;
+use secrecy::ExposeSecret;
+
+/// A credential of the tests' own type: a fixed token, the file's `email` and `project`.
+#[derive(Debug)]
+struct Fixed {
+    token: String,
+    email: Option<String>,
+    project: Option<String>,
+    /// Read through `Debug` by the tests.
+    #[allow(dead_code)]
+    origin: String,
+}
+
+#[async_trait]
+impl AdcCredential for Fixed {
+    fn credential_type(&self) -> &'static str {
+        "fixed_token"
+    }
+
+    fn token_source(&self) -> Arc<dyn TokenSource> {
+        Arc::new(StaticSource::new(AccessToken::new(self.token.clone())))
+    }
+
+    async fn email(&self) -> Result<Option<String>> {
+        Ok(self.email.clone())
+    }
+
+    async fn project_id(&self) -> Result<Option<String>> {
+        Ok(self.project.clone())
+    }
+}
+
+fn load_fixed(json: &serde_json::Value, context: &LoadContext) -> Result<Box<dyn AdcCredential>> {
+    let Some(token) = json.get("token").and_then(|t| t.as_str()) else {
+        return Err(Error::new(ErrorKind::Configuration, "missing field token"));
+    };
+    let text = |name: &str| json.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    Ok(Box::new(Fixed {
+        token: token.to_owned(),
+        email: text("email"),
+        project: text("project"),
+        origin: context.origin().to_owned(),
+    }))
+}
+
+fn adc(env: &AdcEnv) -> Adc {
+    Adc::new()
+        .with_env(env.lookup())
+        .with_transport(FakeTokenEndpoint::new())
+}
+
+#[test]
+fn an_unregistered_type_gets_the_references_error_naming_it() {
+    let env = AdcEnv::new().with_credentials_file(r#"{"type": "external_account"}"#);
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let err = block_on(adc(&env).discover()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    let expected = if cfg!(feature = "refresh-token") {
+        format!(
+            "The file {file} does not have a valid type. Type is external_account, expected one of ('authorized_user',)."
+        )
+    } else {
+        format!(
+            "The file {file} does not have a valid type. Type is external_account, expected one of ()."
+        )
+    };
+    assert_eq!(err.to_string(), expected);
+
+    let env = AdcEnv::new().with_well_known_file(r#"{"client_id": "x"}"#);
+    let err = block_on(
+        adc(&env)
+            .with_credential_type("fixed_token", load_fixed)
+            .discover(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not have a valid type. Type is None, expected one of ("),
+        "{err}"
+    );
+    assert!(err.to_string().contains("'fixed_token'"), "{err}");
+}
+
+#[test]
+fn a_type_of_the_users_is_loaded_from_either_file() {
+    let json = r#"{"type": "fixed_token", "token": "ya29.fixed", "email": "me@example.com", "project": "p1"}"#;
+    for env in [
+        AdcEnv::new().with_credentials_file(json),
+        AdcEnv::new().with_well_known_file(json),
+    ] {
+        let adc = adc(&env).with_credential_type("fixed_token", load_fixed);
+        assert!(adc.credential_types().contains(&"fixed_token"));
+        let found = block_on(adc.discover()).unwrap();
+        assert_eq!(found.credential_type(), "fixed_token");
+        assert_eq!(
+            block_on(found.email()).unwrap().as_deref(),
+            Some("me@example.com")
+        );
+        assert_eq!(block_on(found.project_id()).unwrap().as_deref(), Some("p1"));
+        assert!(found.signer().is_none());
+        let err = found.id_token_source("https://aud").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "credentials of type fixed_token cannot issue ID tokens"
+        );
+        let credentials = found.credentials_builder().build().unwrap();
+        let token = block_on(credentials.access_token()).unwrap();
+        assert_eq!(token.secret().expose_secret(), "ya29.fixed");
+        // The loader saw where the file came from.
+        let fixed = format!("{:?}", found.credential());
+        assert!(fixed.contains(found.origin()), "{fixed}");
+    }
+}
+
+#[test]
+fn a_loaders_refusal_stops_discovery_and_names_the_file_and_type() {
+    let env = AdcEnv::new().with_credentials_file(r#"{"type": "fixed_token"}"#);
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let err = block_on(
+        adc(&env)
+            .with_credential_type("fixed_token", load_fixed)
+            .discover(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(!err.is_not_configured());
+    assert_eq!(
+        err.to_string(),
+        format!("Failed to load fixed token credentials from {file}: missing field token")
+    );
+}
+
+#[test]
+fn a_loaders_not_configured_refusal_does_not_pass_the_turn() {
+    fn shy(_: &serde_json::Value, _: &LoadContext) -> Result<Box<dyn AdcCredential>> {
+        Err(Error::not_configured("nothing here"))
+    }
+    let env = AdcEnv::new().with_credentials_file(r#"{"type": "shy"}"#);
+    let err = block_on(adc(&env).with_credential_type("shy", shy).discover()).unwrap_err();
+    assert!(
+        !err.is_not_configured(),
+        "the file is there: an error of its own"
+    );
+}
+
+#[cfg(feature = "refresh-token")]
+#[test]
+fn a_built_in_type_can_be_replaced() {
+    let env =
+        AdcEnv::new().with_credentials_file(r#"{"type": "authorized_user", "token": "ya29.mine"}"#);
+    let found = block_on(
+        adc(&env)
+            .with_credential_type("authorized_user", load_fixed)
+            .discover(),
+    )
+    .unwrap();
+    assert_eq!(found.credential_type(), "fixed_token");
+    assert_eq!(
+        adc(&env)
+            .with_credential_type("authorized_user", load_fixed)
+            .credential_types()
+            .len(),
+        1
+    );
+}
+
+/// A fallback that counts its calls and answers as told.
+#[derive(Debug)]
+struct Counting {
+    place: &'static str,
+    answer: fn() -> Result<Box<dyn AdcCredential>>,
+    project: Option<&'static str>,
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl AdcFallback for Counting {
+    fn place(&self) -> &str {
+        self.place
+    }
+
+    async fn credential(&self, _: &LoadContext) -> Result<Box<dyn AdcCredential>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        (self.answer)()
+    }
+
+    async fn project_id(&self, _: &LoadContext) -> Result<Option<String>> {
+        Ok(self.project.map(str::to_owned))
+    }
+}
+
+fn absent() -> Result<Box<dyn AdcCredential>> {
+    Err(Error::not_configured("not on this machine"))
+}
+
+fn present() -> Result<Box<dyn AdcCredential>> {
+    Ok(Box::new(Fixed {
+        token: "ya29.fallback".to_owned(),
+        email: None,
+        project: None,
+        origin: String::new(),
+    }))
+}
+
+fn broken() -> Result<Box<dyn AdcCredential>> {
+    Err(Error::new(
+        ErrorKind::Provider,
+        "the probe answered garbage",
+    ))
+}
+
+fn counting(
+    place: &'static str,
+    answer: fn() -> Result<Box<dyn AdcCredential>>,
+) -> (Counting, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    (
+        Counting {
+            place,
+            answer,
+            project: None,
+            calls: Arc::clone(&calls),
+        },
+        calls,
+    )
+}
+
+#[test]
+fn fallbacks_come_after_the_files_in_order() {
+    let (first, first_calls) = counting("the first place", absent);
+    let (second, second_calls) = counting("the second place", present);
+    let (third, third_calls) = counting("the third place", present);
+    let env = AdcEnv::new();
+    let adc = adc(&env)
+        .with_fallback(first)
+        .with_fallback(second)
+        .with_fallback(third);
+    let found = block_on(adc.discover()).unwrap();
+    assert_eq!(found.origin(), "the second place");
+    assert_eq!(found.credential_type(), "fixed_token");
+    assert_eq!(
+        (
+            first_calls.load(Ordering::SeqCst),
+            second_calls.load(Ordering::SeqCst),
+            third_calls.load(Ordering::SeqCst)
+        ),
+        (1, 1, 0)
+    );
+
+    // A file wins: no fallback is asked.
+    let (fallback, calls) = counting("a place", present);
+    let env =
+        AdcEnv::new().with_credentials_file(r#"{"type": "fixed_token", "token": "ya29.file"}"#);
+    let found = block_on(adc_with(&env).with_fallback(fallback).discover()).unwrap();
+    assert!(
+        found
+            .origin()
+            .ends_with("file via the GOOGLE_APPLICATION_CREDENTIALS environment variable")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+fn adc_with(env: &AdcEnv) -> Adc {
+    adc(env).with_credential_type("fixed_token", load_fixed)
+}
+
+#[test]
+fn fallbacks_with_nothing_join_the_looked_at_list_and_a_failing_one_stops_discovery() {
+    let (first, _) = counting("the first place", absent);
+    let env = AdcEnv::new();
+    let err = block_on(adc(&env).with_fallback(first).discover()).unwrap_err();
+    assert!(err.is_not_configured());
+    assert!(
+        err.to_string()
+            .ends_with("; the first place (not on this machine)."),
+        "{err}"
+    );
+
+    let (failing, _) = counting("the failing place", broken);
+    let (after, after_calls) = counting("after", present);
+    let err = block_on(
+        adc(&env)
+            .with_fallback(failing)
+            .with_fallback(after)
+            .discover(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "the probe answered garbage");
+    assert_eq!(after_calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_fallbacks_project_comes_last() {
+    let (mut fallback, _) = counting("the metadata server", absent);
+    fallback.project = Some("from-metadata");
+    let env = AdcEnv::new();
+    assert_eq!(
+        block_on(adc(&env).with_fallback(fallback).project_id()).unwrap(),
+        "from-metadata"
+    );
+}
+
+#[cfg(feature = "refresh-token")]
+#[test]
+fn without_a_transport_or_the_reqwest_feature_loading_says_what_to_do() {
+    // With the reqwest feature the default transport is built; without it the error says so.
+    let env = AdcEnv::new().with_credentials_file(
+        r#"{"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "r"}"#,
+    );
+    let found = block_on(Adc::new().with_env(env.lookup()).discover());
+    if cfg!(feature = "reqwest") {
+        let _: Credentials = found.unwrap().credentials_builder().build().unwrap();
+    } else {
+        let err = found.unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "give one with Adc::with_transport, or enable credkit's `reqwest` feature"
+            ),
+            "{err}"
+        );
+    }
+}
