@@ -1,0 +1,210 @@
+//! `ServiceAccountKey` parsing: the reference's texts, fixed order, types, unknown members
+//! ignored, the private key never shown.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use credkit_core::TokenSource;
+use credkit_service_account::{ServiceAccountCredentials, ServiceAccountKey};
+use serde_json::{Value, json};
+use support::{EMAIL, test_key};
+
+fn info() -> Value {
+    test_key().service_account_info(EMAIL, "https://oauth2.googleapis.com/token")
+}
+
+fn without(keys: &[&str]) -> Value {
+    let mut info = info();
+    for key in keys {
+        info.as_object_mut().unwrap().remove(*key);
+    }
+    info
+}
+
+fn with(key: &str, value: Value) -> Value {
+    let mut info = info();
+    info[key] = value;
+    info
+}
+
+fn message(info: &Value) -> String {
+    ServiceAccountKey::from_json(info).unwrap_err().to_string()
+}
+
+#[test]
+fn a_key_file_is_read_with_every_member() {
+    let key = ServiceAccountKey::from_json(&info()).unwrap();
+    assert_eq!(key.client_email(), EMAIL);
+    assert_eq!(key.token_uri(), "https://oauth2.googleapis.com/token");
+    assert_eq!(key.project_id(), Some("credkit-test"));
+    assert_eq!(key.private_key_id(), Some(test_key().key_id()));
+    assert_eq!(key.client_id(), Some("100000000000000000001"));
+    assert_eq!(key.universe_domain(), "googleapis.com");
+    let debug = format!("{key:?}");
+    assert!(debug.contains(EMAIL) && debug.contains(test_key().key_id()));
+    assert!(
+        !debug.contains("PRIVATE KEY") && !debug.contains(&test_key().private_key_pem()[40..80])
+    );
+    let creds = ServiceAccountCredentials::from_service_account_info(&info()).unwrap();
+    assert_eq!(creds.project_id(), Some("credkit-test"));
+    assert_eq!(creds.signer_email(), EMAIL);
+    assert!(creds.requires_scopes());
+    let debug = format!("{creds:?}");
+    assert!(debug.contains(test_key().key_id()) && !debug.contains("PRIVATE KEY"));
+    assert_eq!(creds.name(), "service account");
+}
+
+#[test]
+fn missing_members_are_named_in_a_fixed_order() {
+    assert_eq!(
+        message(&without(&["token_uri", "client_email"])),
+        "Service account info was not in the expected format, missing fields client_email, token_uri."
+    );
+    assert_eq!(
+        message(&without(&["token_uri"])),
+        "Service account info was not in the expected format, missing fields token_uri."
+    );
+    let err = ServiceAccountKey::from_json(&without(&["private_key"])).unwrap_err();
+    assert!(err.is_missing_field());
+    assert_eq!(
+        err.to_string(),
+        "The private_key field was not found in the service account info."
+    );
+}
+
+#[test]
+fn types_are_checked_and_unknown_members_ignored() {
+    let err = ServiceAccountKey::from_json(&with("type", json!("authorized_user"))).unwrap_err();
+    assert!(err.is_unknown_type());
+    assert!(err.to_string().contains("authorized_user"), "{err}");
+    assert!(ServiceAccountKey::from_json(&without(&["type"])).is_ok());
+    assert!(ServiceAccountKey::from_json(&with("new_member", json!({"a": [1]}))).is_ok());
+    for key in [
+        "client_email",
+        "token_uri",
+        "private_key",
+        "type",
+        "project_id",
+        "universe_domain",
+    ] {
+        let err = ServiceAccountKey::from_json(&with(key, json!(7))).unwrap_err();
+        assert!(err.is_invalid_value(), "{key}");
+        assert!(err.to_string().contains(key), "{err}");
+    }
+    assert!(
+        ServiceAccountKey::from_json(&with("project_id", Value::Null))
+            .unwrap()
+            .project_id()
+            .is_none()
+    );
+    for universe in [Value::Null, json!("")] {
+        let key = ServiceAccountKey::from_json(&with("universe_domain", universe)).unwrap();
+        assert_eq!(key.universe_domain(), "googleapis.com");
+    }
+    let key = ServiceAccountKey::from_json(&with("universe_domain", json!("u.test"))).unwrap();
+    assert_eq!(key.universe_domain(), "u.test");
+    assert!(
+        ServiceAccountKey::from_json(&json!([1]))
+            .unwrap_err()
+            .is_parsing()
+    );
+    assert!(
+        ServiceAccountKey::from_json_str("{")
+            .unwrap_err()
+            .is_parsing()
+    );
+}
+
+#[test]
+fn bad_private_keys_are_named_without_quoting_them() {
+    let pem = test_key().private_key_pem();
+    let truncated = &pem[..pem.len() / 2];
+    let garbled = pem.replace("MII", "M!I");
+    let ec = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBYr\n-----END EC PRIVATE KEY-----\n";
+    for (bad, why) in [
+        ("not a key", "no PEM private key"),
+        (truncated, "malformed"),
+        (garbled.as_str(), "malformed"),
+        (ec, "elliptic-curve"),
+        (
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            "not an acceptable RSA key",
+        ),
+    ] {
+        let err = ServiceAccountKey::from_json(&with("private_key", json!(bad))).unwrap_err();
+        assert!(err.is_invalid_value(), "{bad}: {err}");
+        assert!(err.to_string().contains(why), "{why}: {err}");
+        assert!(!err.to_string().contains(&pem[40..80]));
+    }
+}
+
+#[test]
+fn key_files_are_read_and_their_errors_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.json");
+    std::fs::write(&path, info().to_string()).unwrap();
+    let creds = ServiceAccountCredentials::from_service_account_file(&path).unwrap();
+    assert_eq!(creds.service_account_email(), EMAIL);
+    let missing = dir.path().join("missing.json");
+    let err = ServiceAccountKey::from_file(&missing).unwrap_err();
+    assert!(err.is_loading());
+    assert_eq!(
+        err.to_string(),
+        format!("File {} was not found.", missing.display())
+    );
+    std::fs::write(&path, "{\"private_key\": ").unwrap();
+    let err = ServiceAccountKey::from_file(&path).unwrap_err();
+    assert!(err.is_parsing());
+    assert!(err.to_string().contains("is not a valid json file"));
+    std::fs::write(&path, vec![b' '; 1024 * 1024 + 1]).unwrap();
+    assert!(
+        ServiceAccountKey::from_file(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("larger than 1 MiB")
+    );
+    assert!(ServiceAccountCredentials::from_service_account_json(&info().to_string()).is_ok());
+}
+
+#[test]
+fn pkcs1_keys_are_accepted() {
+    // The PKCS#1 form of the same key, as older tools write it.
+    let pkcs8 = pem_der(test_key().private_key_pem());
+    // PKCS#8 wraps the PKCS#1 RSAPrivateKey in an OCTET STRING at the end of the structure.
+    let pkcs1 = pkcs1_from_pkcs8(&pkcs8);
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(pkcs1);
+    let pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n");
+    let key = ServiceAccountKey::from_json(&with("private_key", json!(pem))).unwrap();
+    let signature = key.signer().sign_now(b"m").unwrap();
+    let expected = ServiceAccountKey::from_json(&info())
+        .unwrap()
+        .signer()
+        .sign_now(b"m")
+        .unwrap();
+    assert_eq!(
+        signature, expected,
+        "RS256 is deterministic: same key, same signature"
+    );
+}
+
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` for RSA (version, algorithm
+/// identifier, then the octet string: its content is the PKCS#1 key).
+fn pkcs1_from_pkcs8(der: &[u8]) -> Vec<u8> {
+    // SEQUENCE header (4 bytes for 2048-bit keys), INTEGER 0 (3 bytes), the 15-byte RSA
+    // AlgorithmIdentifier, then OCTET STRING with a 2-byte long length.
+    assert_eq!(der[0], 0x30);
+    let rest = &der[4 + 3 + 15..];
+    assert_eq!(rest[0], 0x04);
+    assert_eq!(rest[1], 0x82);
+    let len = usize::from(rest[2]) << 8 | usize::from(rest[3]);
+    rest[4..4 + len].to_vec()
+}
