@@ -2,11 +2,14 @@
 
 use std::fmt::{self, Write as _};
 use std::io;
+use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 /// An RSA-2048 key pair generated per run (no key is ever checked in), with a random key ID:
@@ -29,6 +32,7 @@ use serde_json::json;
 /// ```
 #[derive(Clone)]
 pub struct TestKey {
+    pair: Arc<RsaKeyPair>,
     private_key_pem: String,
     public_key_der: Vec<u8>,
     public_key_spki_der: Vec<u8>,
@@ -65,6 +69,7 @@ impl TestKey {
             hex
         });
         Ok(Self {
+            pair: Arc::new(pair),
             private_key_pem,
             public_key_der,
             public_key_spki_der,
@@ -95,6 +100,33 @@ impl TestKey {
     /// The key ID: the key file's `private_key_id`, the `kid` of the JWTs it signs.
     pub fn key_id(&self) -> &str {
         &self.key_id
+    }
+
+    /// A JWT of `claims` signed by this key (RS256, header `{"alg": "RS256", "kid": <key ID>,
+    /// "typ": "JWT"}`): an assertion as a service account would make it, for testing what
+    /// checks them.
+    ///
+    /// # Panics
+    ///
+    /// If the crypto library fails to sign (it does not).
+    pub fn sign_jwt(&self, claims: &serde_json::Value) -> String {
+        let header = json!({"alg": "RS256", "kid": self.key_id, "typ": "JWT"});
+        let mut jwt = URL_SAFE_NO_PAD.encode(header.to_string());
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims.to_string(), &mut jwt);
+        let mut signature = vec![0; self.pair.public_modulus_len()];
+        #[allow(clippy::expect_used)] // a test helper: a signing failure is a failed test
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                jwt.as_bytes(),
+                &mut signature,
+            )
+            .expect("signing with a generated RSA key");
+        jwt.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jwt);
+        jwt
     }
 
     /// A `service_account` key file of this key for `client_email`, with `token_uri`: every

@@ -22,17 +22,15 @@ fn message() -> Vec<u8> {
 }
 
 fn key() -> ServiceAccountKey {
-    match std::env::var_os("CREDKIT_BENCH_KEY_FILE") {
-        Some(path) => ServiceAccountKey::from_file(path).unwrap(),
-        None => {
-            let key = TestKey::generate().unwrap();
-            ServiceAccountKey::from_json_str(&key.service_account_json(
-                "bench@credkit-test.iam.gserviceaccount.com",
-                "https://oauth2.googleapis.com/token",
-            ))
-            .unwrap()
-        }
+    if let Some(path) = std::env::var_os("CREDKIT_BENCH_KEY_FILE") {
+        return ServiceAccountKey::from_file(path).unwrap();
     }
+    let key = TestKey::generate().unwrap();
+    ServiceAccountKey::from_json_str(&key.service_account_json(
+        "bench@credkit-test.iam.gserviceaccount.com",
+        "https://oauth2.googleapis.com/token",
+    ))
+    .unwrap()
 }
 
 fn sign(c: &mut Criterion) {

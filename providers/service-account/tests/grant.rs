@@ -4,6 +4,8 @@
 
 mod support;
 
+use base64::Engine as _;
+
 use std::time::Duration;
 
 use credkit_core::{Clock, ErrorKind, TokenSource};
@@ -208,7 +210,6 @@ fn an_id_token_grant_returns_the_id_token_expiring_at_its_exp() {
             .nth(1)
             .unwrap()
             .to_owned();
-        use base64::Engine;
         serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(payload)

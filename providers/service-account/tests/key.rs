@@ -4,6 +4,8 @@
 
 mod support;
 
+use base64::Engine as _;
+
 use credkit_core::TokenSource;
 use credkit_service_account::{ServiceAccountCredentials, ServiceAccountKey};
 use serde_json::{Value, json};
@@ -172,7 +174,6 @@ fn pkcs1_keys_are_accepted() {
     let pkcs8 = pem_der(test_key().private_key_pem());
     // PKCS#8 wraps the PKCS#1 RSAPrivateKey in an OCTET STRING at the end of the structure.
     let pkcs1 = pkcs1_from_pkcs8(&pkcs8);
-    use base64::Engine;
     let body = base64::engine::general_purpose::STANDARD.encode(pkcs1);
     let pem = format!("-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----\n");
     let key = ServiceAccountKey::from_json(&with("private_key", json!(pem))).unwrap();
@@ -189,7 +190,6 @@ fn pkcs1_keys_are_accepted() {
 }
 
 fn pem_der(pem: &str) -> Vec<u8> {
-    use base64::Engine;
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)

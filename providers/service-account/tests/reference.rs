@@ -11,6 +11,7 @@
 
 mod support;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -26,7 +27,12 @@ fn python() -> Option<PathBuf> {
     let required = std::env::var("CREDKIT_REQUIRE_GOOGLE_AUTH").is_ok_and(|v| v == "1");
     let skip = |why: &str| {
         assert!(!required, "CREDKIT_REQUIRE_GOOGLE_AUTH=1, but {why}");
-        eprintln!("SKIPPED: the comparison with google-auth did not run: {why}");
+        // Straight to the process's standard error, past the test harness's capture: a skip
+        // must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: the comparison with google-auth did not run: {why}"
+        );
         None
     };
     let Some(python) = std::env::var_os("CREDKIT_GOOGLE_AUTH_PYTHON") else {

@@ -246,3 +246,155 @@ impl fmt::Debug for JwtBearerCheck {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use bytes::Bytes;
+    use http::{HeaderMap, Method, Uri};
+
+    use super::super::script::{PlannedBody, Shared};
+    use super::*;
+
+    const EMAIL: &str = "robot@p.iam.gserviceaccount.com";
+
+    fn key() -> &'static TestKey {
+        static KEY: OnceLock<TestKey> = OnceLock::new();
+        KEY.get_or_init(|| TestKey::generate().unwrap())
+    }
+
+    fn claims() -> Value {
+        json!({"iss": EMAIL, "aud": GOOGLE_TOKEN_URI, "iat": 1000, "exp": 4600, "scope": "a b"})
+    }
+
+    fn with(name: &str, value: Value) -> Value {
+        let mut claims = claims();
+        claims[name] = value;
+        claims
+    }
+
+    fn form_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers
+    }
+
+    fn grant(assertion: &str) -> RecordedRequest {
+        let body = format!(
+            "assertion={assertion}&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+        );
+        RecordedRequest::new(
+            Method::POST,
+            Uri::from_static("/token"),
+            form_headers(),
+            Bytes::from(body),
+        )
+    }
+
+    #[test]
+    fn a_good_assertion_passes_and_bad_ones_are_named() {
+        let check = JwtBearerCheck::new(key(), EMAIL)
+            .with_scope("a b")
+            .with_subject(None);
+        assert_eq!(
+            check.verify(&key().sign_jwt(&claims())).unwrap()["iss"],
+            EMAIL
+        );
+        let other = TestKey::generate().unwrap();
+        for (jwt, why) in [
+            (other.sign_jwt(&claims()), "kid"),
+            (key().sign_jwt(&with("iss", json!("x@y"))), "iss is not"),
+            (
+                key().sign_jwt(&with("aud", json!("https://elsewhere"))),
+                "aud is not",
+            ),
+            (key().sign_jwt(&with("exp", json!(4601))), "at most 3600"),
+            (key().sign_jwt(&with("exp", json!(1000))), "exp after iat"),
+            (key().sign_jwt(&with("iat", json!("soon"))), "iat"),
+            (key().sign_jwt(&with("scope", json!("a"))), "scope"),
+            (
+                key().sign_jwt(&with("sub", json!("u@x"))),
+                "none was expected",
+            ),
+            ("a.b.c".to_owned(), "not a JWT"),
+        ] {
+            let err = check.verify(&jwt).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        // Same kid, other key: the signature fails.
+        let mut forged = other.sign_jwt(&claims());
+        let kid = key().key_id();
+        let header = URL_SAFE_NO_PAD_ENC
+            .encode(json!({"alg": "RS256", "kid": kid, "typ": "JWT"}).to_string());
+        let rest = forged.split_once('.').unwrap().1.to_owned();
+        forged = format!("{header}.{rest}");
+        assert!(
+            check
+                .verify(&forged)
+                .unwrap_err()
+                .contains("signature does not verify")
+        );
+        let subject = JwtBearerCheck::new(key(), EMAIL).with_subject(Some("u@x"));
+        assert!(
+            subject
+                .verify(&key().sign_jwt(&with("sub", json!("u@x"))))
+                .is_ok()
+        );
+        assert!(
+            subject
+                .verify(&key().sign_jwt(&claims()))
+                .unwrap_err()
+                .contains("sub is None")
+        );
+        assert!(format!("{check:?}").contains(EMAIL));
+    }
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as URL_SAFE_NO_PAD_ENC;
+
+    #[test]
+    fn the_server_refuses_answers_and_issues_id_tokens() {
+        let shared = Shared::default();
+        shared.accept_jwt_bearer(JwtBearerCheck::new(key(), EMAIL));
+        let refused = shared.record_and_plan(grant("not-a-jwt"), "http://h");
+        assert_eq!(refused.status, 400);
+        let ok = shared.record_and_plan(grant(&key().sign_jwt(&claims())), "http://h");
+        assert_eq!(ok.status, 200);
+        let id = shared.record_and_plan(
+            grant(&key().sign_jwt(&with("target_audience", json!("https://svc")))),
+            "http://h",
+        );
+        let PlannedBody::Full(body) = id.body else {
+            panic!("a body")
+        };
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        let token = body["id_token"].as_str().unwrap();
+        let payload = URL_SAFE_NO_PAD_ENC
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        let payload: Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(payload["aud"], "https://svc");
+        assert_eq!(payload["exp"], 4600);
+        assert!(body.get("access_token").is_none());
+        // Another grant is not judged.
+        let other = RecordedRequest::new(
+            Method::POST,
+            Uri::from_static("/token"),
+            form_headers(),
+            Bytes::from_static(b"grant_type=refresh_token"),
+        );
+        assert_eq!(shared.record_and_plan(other, "http://h").status, 200);
+        // A grant without an assertion is refused.
+        let bare = RecordedRequest::new(
+            Method::POST,
+            Uri::from_static("/token"),
+            form_headers(),
+            Bytes::from_static(b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+        );
+        assert_eq!(shared.record_and_plan(bare, "http://h").status, 400);
+    }
+}
