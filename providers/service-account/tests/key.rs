@@ -208,3 +208,117 @@ fn pkcs1_from_pkcs8(der: &[u8]) -> Vec<u8> {
     let len = usize::from(rest[2]) << 8 | usize::from(rest[3]);
     rest[4..4 + len].to_vec()
 }
+
+#[test]
+fn accessors_report_every_setting_and_copies_leave_the_original_alone() {
+    use credkit_service_account::IdTokenCredentials;
+    let mut claims = serde_json::Map::new();
+    claims.insert("k".to_owned(), json!("v"));
+    let creds = ServiceAccountCredentials::builder(ServiceAccountKey::from_json(&info()).unwrap())
+        .with_scopes(["s1", "s2"])
+        .with_default_scopes(["d1"])
+        .with_subject("sub@example.com")
+        .with_quota_project("quota")
+        .with_token_uri("https://token.example/t")
+        .with_default_host("api.example.com")
+        .with_additional_claims(claims.clone())
+        .build()
+        .unwrap();
+    assert_eq!(
+        creds.scopes(),
+        Some(&["s1".to_owned(), "s2".to_owned()][..])
+    );
+    assert_eq!(creds.default_scopes(), Some(&["d1".to_owned()][..]));
+    assert_eq!(creds.subject(), Some("sub@example.com"));
+    assert_eq!(creds.quota_project(), Some("quota"));
+    assert_eq!(creds.token_uri(), "https://token.example/t");
+    assert_eq!(creds.default_host(), Some("api.example.com"));
+    assert_eq!(creds.additional_claims(), &claims);
+    assert_eq!(creds.universe_domain(), "googleapis.com");
+    assert!(!creds.always_use_jwt_access());
+    assert!(!creds.requires_scopes());
+    assert_eq!(
+        credkit_core::Signer::key_id(&creds.signer()),
+        Some(test_key().key_id())
+    );
+
+    let copy = creds
+        .with_quota_project("other")
+        .unwrap()
+        .with_token_uri("https://t2.example/")
+        .unwrap();
+    assert_eq!(
+        (copy.quota_project(), copy.token_uri()),
+        (Some("other"), "https://t2.example/")
+    );
+    assert_eq!(creds.quota_project(), Some("quota"));
+    let copy = creds
+        .with_subject("")
+        .unwrap()
+        .with_scopes(Vec::<String>::new(), None)
+        .unwrap();
+    assert_eq!(copy.subject(), None);
+    assert!(copy.requires_scopes());
+    assert_eq!(copy.default_scopes(), None);
+    assert!(
+        creds
+            .with_quota_project("")
+            .unwrap()
+            .quota_project()
+            .is_none()
+    );
+    assert!(
+        creds
+            .to_builder()
+            .with_default_host("")
+            .build()
+            .unwrap()
+            .default_host()
+            .is_none()
+    );
+    assert!(
+        creds
+            .with_always_use_jwt_access(true)
+            .unwrap()
+            .always_use_jwt_access()
+    );
+    let err = creds.with_token_uri("").unwrap_err();
+    assert!(err.is_invalid_value());
+
+    let ids = creds.id_token_credentials("https://aud.example").unwrap();
+    assert_eq!(ids.target_audience(), "https://aud.example");
+    assert_eq!(ids.service_account_email(), EMAIL);
+    assert_eq!(ids.signer_email(), EMAIL);
+    assert_eq!(ids.quota_project(), Some("quota"));
+    assert_eq!(ids.token_uri(), "https://token.example/t");
+    assert_eq!(ids.universe_domain(), "googleapis.com");
+    let moved = ids
+        .with_target_audience("b")
+        .unwrap()
+        .with_quota_project("")
+        .unwrap()
+        .with_token_uri("https://t3/")
+        .unwrap();
+    assert_eq!(
+        (
+            moved.target_audience(),
+            moved.quota_project(),
+            moved.token_uri()
+        ),
+        ("b", None, "https://t3/")
+    );
+    assert!(ids.with_target_audience("").unwrap_err().is_invalid_value());
+    assert!(ids.with_token_uri("").unwrap_err().is_invalid_value());
+    let debug = format!("{ids:?}");
+    assert!(debug.contains("https://aud.example") && !debug.contains("PRIVATE"));
+    let elsewhere =
+        IdTokenCredentials::builder(ServiceAccountKey::from_json(&info()).unwrap(), "a")
+            .with_universe_domain("")
+            .with_additional_claims(claims)
+            .build()
+            .unwrap();
+    assert_eq!(elsewhere.universe_domain(), "googleapis.com");
+    assert_eq!(elsewhere.name(), "service account ID token");
+    assert_eq!(elsewhere.signer().signature_len(), 256);
+    assert!(elsewhere.clock().is_some());
+}
