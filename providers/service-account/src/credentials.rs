@@ -58,11 +58,12 @@ pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// endpoint's, read by `credkit_core::oauth` (an `invalid_grant` is permanent, a 503 transient,
 /// the assertion scrubbed from any text kept).
 ///
-/// # Cancellation
+/// # Hung servers and cancellation
 ///
-/// Dropping the future while the grant is in flight drops the request; nothing is kept, and
-/// the next fetch signs a new assertion. A self-signed JWT has no await point that waits on
-/// anything but the signer.
+/// A token endpoint that never answers is the transport's timeout (`credkit-reqwest`: 30 s in
+/// all), a transient error the caching layer retries. Dropping the future while the grant is in
+/// flight drops the request; nothing is kept, and the next fetch signs a new assertion. A
+/// self-signed JWT has no await point that waits on anything but the signer.
 ///
 /// # Examples
 ///

@@ -22,10 +22,10 @@ fn service_account_credentials_keep_the_contract() {
 }
 
 #[test]
-fn id_token_credentials_keep_the_contract_but_for_the_token_reply() {
-    // The contract's token reply has no id_token, so only the failure, cancellation and secret
-    // checks apply; the ID token path is covered in tests/grant.rs. The contract is run on the
-    // access-token path above; here the same endpoint script must produce "No ID token".
+fn id_token_credentials_refuse_a_plain_token_reply() {
+    // The suite's far side answers access tokens, never an `id_token`, so it cannot run on
+    // `IdTokenCredentials`: such a reply must be refused. The ID token path, its failures and
+    // cancellation are covered in tests/grant.rs.
     let endpoint = credkit_testing::FakeTokenEndpoint::new();
     let creds =
         IdTokenCredentials::builder(support::key(&endpoint.token_url()), "https://aud.example")
