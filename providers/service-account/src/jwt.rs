@@ -52,22 +52,39 @@ pub async fn encode_jwt(signer: &dyn Signer, claims: &Map<String, Value>) -> Res
     }
     let header = serde_json::to_vec(&header).map_err(error::claims_unserializable)?;
     let claims = Zeroizing::new(serde_json::to_vec(claims).map_err(error::claims_unserializable)?);
-    let signed_len = encoded_len(header.len()) + 1 + encoded_len(claims.len());
-    // One buffer of the final size (the signature's length is unknown until it is made, so room
-    // for a 8192-bit one is kept): no reallocation leaves a copy of the JWT behind.
-    let mut jwt = Zeroizing::new(String::with_capacity(signed_len + 1 + encoded_len(1024)));
-    URL_SAFE_NO_PAD.encode_string(&header, &mut jwt);
-    jwt.push('.');
-    URL_SAFE_NO_PAD.encode_string(&*claims, &mut jwt);
-    let signature = signer.sign(jwt.as_bytes()).await?;
-    jwt.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature.bytes(), &mut jwt);
-    Ok(SecretString::from(std::mem::take(&mut *jwt)))
+    let signing_input = segments(&[&header, &claims]);
+    let signature = signer.sign(signing_input.as_bytes()).await?;
+    let signature = URL_SAFE_NO_PAD.encode(signature.bytes());
+    let jwt = joined(&signing_input, &signature);
+    // `jwt` has no spare capacity, so the conversion into the secret's boxed `str` keeps its
+    // allocation: no copy of the JWT is left behind unwiped.
+    Ok(SecretString::from(jwt))
 }
 
-/// The unpadded base64 length of `len` bytes.
-fn encoded_len(len: usize) -> usize {
-    len.div_ceil(3) * 4
+/// `parts` base64url-encoded (unpadded) and joined by `.`, in a buffer of exactly that length
+/// (so it never grows and leaves a copy behind) that is zeroized when dropped.
+fn segments(parts: &[&[u8]]) -> Zeroizing<String> {
+    let len = parts
+        .iter()
+        .map(|part| base64::encoded_len(part.len(), false).unwrap_or(usize::MAX))
+        .fold(parts.len().saturating_sub(1), usize::saturating_add);
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        URL_SAFE_NO_PAD.encode_string(part, &mut *out);
+    }
+    out
+}
+
+/// `signing_input "." signature` in a buffer of exactly its length.
+fn joined(signing_input: &str, signature: &str) -> String {
+    let mut jwt = String::with_capacity(signing_input.len() + 1 + signature.len());
+    jwt.push_str(signing_input);
+    jwt.push('.');
+    jwt.push_str(signature);
+    jwt
 }
 
 /// The claims of a JWT as far as this crate reads them: the payload of a token endpoint's ID
@@ -158,9 +175,22 @@ mod tests {
         let now =
             OffsetDateTime::from_unix_timestamp(1000).unwrap() + time::Duration::milliseconds(999);
         assert_eq!(issued_and_expiry(now), (1000, 4600));
-        assert_eq!(encoded_len(0), 0);
-        assert_eq!(encoded_len(1), 4);
-        assert_eq!(encoded_len(3), 4);
-        assert_eq!(encoded_len(4), 8);
+    }
+
+    #[test]
+    fn buffers_are_made_at_their_final_size() {
+        for parts in [
+            &[][..],
+            &[&b"a"[..]][..],
+            &[b"{}", b"xyzw"],
+            &[b"ab", b"", b"abcd"],
+        ] {
+            let out = segments(parts);
+            assert_eq!(out.capacity(), out.len(), "{parts:?}");
+        }
+        assert_eq!(segments(&[b"{}", b"abcd"]).as_str(), "e30.YWJjZA");
+        let jwt = joined("a.b", "sig");
+        assert_eq!(jwt, "a.b.sig");
+        assert_eq!(jwt.capacity(), jwt.len());
     }
 }

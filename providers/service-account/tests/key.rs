@@ -322,3 +322,54 @@ fn accessors_report_every_setting_and_copies_leave_the_original_alone() {
     assert_eq!(elsewhere.signer().signature_len(), 256);
     assert!(elsewhere.clock().is_some());
 }
+
+#[test]
+fn a_key_file_of_exactly_one_mib_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key.json");
+    let mut text = info().to_string();
+    text.push_str(&" ".repeat(1024 * 1024 - text.len()));
+    std::fs::write(&path, &text).unwrap();
+    assert!(ServiceAccountKey::from_file(&path).is_ok());
+}
+
+#[test]
+fn a_pkcs8_key_of_another_algorithm_is_named_as_such() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+        .unwrap();
+    let body = base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref());
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+    let err = ServiceAccountKey::from_json(&with("private_key", json!(pem))).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a PKCS#8 key of another algorithm, not an RSA private key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_signer_names_its_account_and_key_but_not_the_key_material() {
+    use credkit_core::Signer;
+    let signer = ServiceAccountKey::from_json(&info()).unwrap().signer();
+    assert_eq!(signer.signer_email(), EMAIL);
+    assert_eq!(signer.algorithm(), "RS256");
+    assert_eq!(
+        format!("{signer:?}"),
+        format!(
+            "ServiceAccountSigner {{ email: \"{EMAIL}\", key_id: Some(\"{}\"), bits: 2048, .. }}",
+            test_key().key_id()
+        )
+    );
+    let signature = futures::executor::block_on(signer.sign(b"m")).unwrap();
+    assert_eq!(signature.key_id(), Some(test_key().key_id()));
+    let no_id = credkit_service_account::ServiceAccountSigner::from_pem(
+        test_key().private_key_pem(),
+        EMAIL,
+        None,
+    )
+    .unwrap();
+    assert_eq!(no_id.sign_now(b"m").unwrap().key_id(), None);
+    assert_eq!(no_id.sign_now(b"m").unwrap().bytes(), signature.bytes());
+}
