@@ -73,7 +73,7 @@ fn segments(parts: &[&[u8]]) -> Zeroizing<String> {
         if i > 0 {
             out.push('.');
         }
-        URL_SAFE_NO_PAD.encode_string(part, &mut *out);
+        URL_SAFE_NO_PAD.encode_string(part, &mut out);
     }
     out
 }
