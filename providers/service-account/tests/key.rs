@@ -211,7 +211,6 @@ fn pkcs1_from_pkcs8(der: &[u8]) -> Vec<u8> {
 
 #[test]
 fn accessors_report_every_setting_and_copies_leave_the_original_alone() {
-    use credkit_service_account::IdTokenCredentials;
     let mut claims = serde_json::Map::new();
     claims.insert("k".to_owned(), json!("v"));
     let creds = ServiceAccountCredentials::builder(ServiceAccountKey::from_json(&info()).unwrap())
@@ -284,7 +283,18 @@ fn accessors_report_every_setting_and_copies_leave_the_original_alone() {
     );
     let err = creds.with_token_uri("").unwrap_err();
     assert!(err.is_invalid_value());
+}
 
+#[test]
+fn id_token_accessors_report_every_setting() {
+    use credkit_service_account::IdTokenCredentials;
+    let mut claims = serde_json::Map::new();
+    claims.insert("k".to_owned(), json!("v"));
+    let creds = ServiceAccountCredentials::builder(ServiceAccountKey::from_json(&info()).unwrap())
+        .with_quota_project("quota")
+        .with_token_uri("https://token.example/t")
+        .build()
+        .unwrap();
     let ids = creds.id_token_credentials("https://aud.example").unwrap();
     assert_eq!(ids.target_audience(), "https://aud.example");
     assert_eq!(ids.service_account_email(), EMAIL);
