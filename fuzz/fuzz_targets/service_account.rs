@@ -15,12 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    // The private key's text, when it is long enough to be told apart from the rest of a
-    // message and appears in no other member (which an error may name).
+    // The private key's text, when a seed planted it (it holds "planted": an error may quote
+    // other text that happens to equal the key, such as its own fixed words or a wrong `type`)
+    // and it appears in no other member (which an error may name).
     let private_key = value
         .get("private_key")
         .and_then(Value::as_str)
-        .filter(|key| key.len() >= 12)
+        .filter(|key| key.contains("planted"))
         .filter(|key| {
             value.as_object().into_iter().flatten().all(|(name, member)| {
                 name == "private_key" || !member.to_string().contains(*key) && !name.contains(*key)
