@@ -47,6 +47,7 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod keys;
 mod logs;
 mod mocks;
 mod reauth;
@@ -62,6 +63,7 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
+pub use keys::TestKey;
 pub use logs::{LogLine, capture_logs};
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
 pub use mockall;
@@ -70,6 +72,6 @@ pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
 pub use responses::{block_on, json_response, reply_response, response};
 pub use scripted::{ScriptedSource, Step};
 pub use server::{
-    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
-    Reply,
+    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, JwtBearerCheck,
+    RecordedRequest, Reply,
 };
