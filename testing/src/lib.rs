@@ -44,6 +44,7 @@ pub mod contract;
 #[cfg(unix)]
 mod gcloud;
 mod logs;
+mod metadata;
 mod mocks;
 mod reauth;
 mod responses;
@@ -58,6 +59,10 @@ pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
 pub use logs::{LogLine, capture_logs};
+pub use metadata::{
+    FAKE_METADATA_EMAIL, FAKE_METADATA_PROJECT, FAKE_METADATA_TOKEN, FakeMetadataServer,
+    FakeMetadataServerBuilder, MetadataRequest,
+};
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{AccessToken, BuildError, Clock, Result, RetryPolicy, TokenSource, Transport, oauth};
+use credkit_core::{
+    AccessToken, BuildError, Clock, Result, RetryPolicy, TokenSource, Transport, oauth,
+};
 
 use crate::server::query;
 use crate::{MetadataServer, MetadataServerBuilder};
@@ -105,7 +107,10 @@ pub(crate) enum ServerChoice {
 }
 
 impl ServerChoice {
-    pub(crate) fn map(self, f: impl FnOnce(MetadataServerBuilder) -> MetadataServerBuilder) -> Self {
+    pub(crate) fn map(
+        self,
+        f: impl FnOnce(MetadataServerBuilder) -> MetadataServerBuilder,
+    ) -> Self {
         match self {
             Self::Build(builder) => Self::Build(f(builder)),
             given @ Self::Given(_) => given,
@@ -156,7 +161,10 @@ impl MetadataCredentialsBuilder {
 
     /// Reads `GCE_METADATA_HOST` and the other variables through `lookup` (see
     /// [`MetadataServerBuilder`]). Default: the process environment.
-    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.server = self.server.map(|b| b.with_env(lookup));
         self
     }
@@ -250,9 +258,9 @@ pub(crate) fn check_account(account: &str) -> Result<(), BuildError> {
     let bad = account.is_empty()
         || account == "."
         || account == ".."
-        || account
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | ',' | '%' | '\\'));
+        || account.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | ',' | '%' | '\\')
+        });
     if bad {
         return Err(BuildError::invalid_value(format!(
             "the service account `{}` is not `default` or an email address",

@@ -25,10 +25,14 @@ const QUOTE_CHARS: usize = 120;
 pub(crate) fn status(what: &str, response: &http::Response<Bytes>, now: OffsetDateTime) -> Error {
     let code = response.status().as_u16();
     let hint = match code {
-        404 => "; it does not exist on this instance (a service account not attached, a path \
-                mistyped)",
-        403 => "; the metadata server refused the request (it needs `Metadata-Flavor: Google` \
-                and no `X-Forwarded-For`)",
+        404 => {
+            "; it does not exist on this instance (a service account not attached, a path \
+                mistyped)"
+        }
+        403 => {
+            "; the metadata server refused the request (it needs `Metadata-Flavor: Google` \
+                and no `X-Forwarded-For`)"
+        }
         _ => "",
     };
     let message = match quote(response) {
@@ -100,7 +104,12 @@ pub(crate) fn invalid_request(what: &str) -> Error {
 mod tests {
     use super::*;
 
-    fn response(code: u16, body: &str, flavored: bool, content_type: Option<&str>) -> http::Response<Bytes> {
+    fn response(
+        code: u16,
+        body: &str,
+        flavored: bool,
+        content_type: Option<&str>,
+    ) -> http::Response<Bytes> {
         let mut builder = http::Response::builder().status(code);
         if flavored {
             builder = builder.header(FLAVOR_HEADER, FLAVOR_VALUE);
@@ -135,7 +144,12 @@ mod tests {
     fn other_bodies_are_never_quoted() {
         for reply in [
             response(500, "ya29.secret", false, Some("text/plain")),
-            response(500, "{\"access_token\":\"ya29.secret\"}", true, Some("application/json")),
+            response(
+                500,
+                "{\"access_token\":\"ya29.secret\"}",
+                true,
+                Some("application/json"),
+            ),
             response(500, "<html>ya29.secret</html>", true, Some("text/html")),
         ] {
             let err = status("x", &reply, now());
@@ -152,9 +166,11 @@ mod tests {
         assert!(!text.contains('\n'), "{text}");
         assert!(text.ends_with('…'), "{text}");
         assert!(text.len() < 400, "{text}");
-        assert!(status("x", &response(403, "  ", true, None), now())
-            .to_string()
-            .ends_with("X-Forwarded-For`)"));
+        assert!(
+            status("x", &response(403, "  ", true, None), now())
+                .to_string()
+                .ends_with("X-Forwarded-For`)")
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use credkit_core::{AccessToken, BuildError, Clock, Result, RetryPolicy, TokenSource, Transport};
 
-use crate::credentials::{DEFAULT_SERVICE_ACCOUNT, ServerChoice, check_account, metadata_retry_policy};
+use crate::credentials::{
+    DEFAULT_SERVICE_ACCOUNT, ServerChoice, check_account, metadata_retry_policy,
+};
 use crate::server::query;
 use crate::{MetadataServer, error, reply};
 
@@ -93,7 +95,10 @@ impl MetadataIdTokenSourceBuilder {
 
     /// Reads `GCE_METADATA_HOST` and the other variables through `lookup`. Default: the process
     /// environment.
-    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.server = self.server.map(|b| b.with_env(lookup));
         self
     }

@@ -146,12 +146,10 @@ pub mod fuzzing {
             builder = builder.header("metadata-flavor", "Google");
         }
         match builder.body(bytes::Bytes::copy_from_slice(body)) {
-            Ok(response) => crate::error::status(
-                "x",
-                &response,
-                time::macros::datetime!(2026-01-01 0:00 UTC),
-            )
-            .to_string(),
+            Ok(response) => {
+                crate::error::status("x", &response, time::macros::datetime!(2026-01-01 0:00 UTC))
+                    .to_string()
+            }
             Err(_) => String::new(),
         }
     }

@@ -88,10 +88,17 @@ pub(crate) async fn run(server: &MetadataServer) -> Probe {
         };
         let spent = (clock.now() - started).try_into().unwrap_or(Duration::MAX);
         if spent.saturating_add(wait) > window {
-            tracing::debug!(?last, "metadata server probe: giving up after the retry window");
+            tracing::debug!(
+                ?last,
+                "metadata server probe: giving up after the retry window"
+            );
             return last;
         }
-        tracing::debug!(?last, wait_ms = wait.as_millis(), "metadata server probe: trying again");
+        tracing::debug!(
+            ?last,
+            wait_ms = wait.as_millis(),
+            "metadata server probe: trying again"
+        );
         clock.sleep(wait).await;
         wait = wait.saturating_mul(2).min(MAX_WAIT);
     }

@@ -32,6 +32,7 @@ pub(crate) fn text(body: &[u8]) -> Result<String, String> {
 /// (`instance/service-accounts/ACCOUNT/?recursive=true`).
 ///
 /// ```
+/// # #[allow(dead_code)]
 /// # async fn f(server: credkit_metadata::MetadataServer) -> credkit_core::Result<()> {
 /// let info = server.service_account("default").await?;
 /// println!("{} with scopes {:?}", info.email(), info.scopes());
@@ -111,26 +112,20 @@ pub(crate) fn service_account(body: &[u8]) -> Result<ServiceAccountInfo, String>
     })
 }
 
-#[derive(Deserialize)]
-struct Claims {
-    exp: Option<serde_json::Number>,
-}
-
 /// An identity token (`.../identity?audience=...`): a JWT, whose secret is the whole text and
 /// whose expiry is its `exp` claim, read from the payload without verifying the signature (the
 /// token came from the metadata server over the transport the caller trusts; its recipient
 /// verifies it). `sent_at` becomes the issue time.
 pub(crate) fn id_token(body: &[u8], sent_at: OffsetDateTime) -> Result<AccessToken, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the ID token is not UTF-8 text".to_owned())?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| "the ID token is not UTF-8 text".to_owned())?;
     let secret = SecretString::from(text.trim());
     let token = secret.expose_secret();
     if token.is_empty() {
         return Err("the ID token is empty".to_owned());
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(
-            "the ID token contains whitespace, control or non-ASCII characters".to_owned(),
-        );
+        return Err("the ID token contains whitespace, control or non-ASCII characters".to_owned());
     }
     let mut segments = token.split('.');
     let (Some(_header), Some(payload), Some(_signature), None) = (
@@ -146,11 +141,14 @@ pub(crate) fn id_token(body: &[u8], sent_at: OffsetDateTime) -> Result<AccessTok
             .decode(payload)
             .map_err(|_| "the ID token's payload is not base64url".to_owned())?,
     );
-    let claims: Claims = serde_json::from_slice(&decoded)
-        .map_err(|_| "the ID token's payload is not a JSON object of claims".to_owned())?;
+    let mut claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&decoded)
+            .map_err(|_| "the ID token's payload is not a JSON object of claims".to_owned())?;
     let exp = claims
-        .exp
+        .remove("exp")
         .ok_or_else(|| "the ID token has no `exp` claim".to_owned())?;
+    // The claims may name the account and the instance: wiped, as every buffer of a token.
+    credkit_core::oauth::zeroize_json(&mut serde_json::Value::Object(claims));
     let seconds = exp
         .as_i64()
         .or_else(|| exp.as_f64().filter(|f| f.is_finite()).map(truncate))
@@ -207,7 +205,12 @@ mod tests {
         let info = service_account(br#"{"email":"e","scopes":"a b,c"}"#).unwrap();
         assert_eq!(info.scopes(), ["a", "b", "c"]);
         assert!(info.aliases().is_empty());
-        assert!(service_account(br#"{"email":"e"}"#).unwrap().scopes().is_empty());
+        assert!(
+            service_account(br#"{"email":"e"}"#)
+                .unwrap()
+                .scopes()
+                .is_empty()
+        );
         for (bad, why) in [
             (&br#"{"scopes":[]}"#[..], "missing 'email'"),
             (br#"{"email":""}"#, "empty"),
@@ -230,7 +233,12 @@ mod tests {
         assert_eq!(token.issued_at(), Some(SENT));
         let float = id_token(jwt(r#"{"exp":1767229200.9}"#).as_bytes(), SENT).unwrap();
         assert_eq!(float.expiry(), Some(datetime!(2026-01-01 1:00 UTC)));
-        let padded = format!("{}.{}=.s", b64("{}"), b64(r#"{"exp":1767229200}"#));
+        let padded = format!(
+            "{}.{}.s",
+            b64("{}"),
+            base64::engine::general_purpose::URL_SAFE.encode(r#"{"exp":1767229200 }"#)
+        );
+        assert!(padded.contains('='));
         assert!(id_token(padded.as_bytes(), SENT).is_ok());
     }
 
@@ -244,7 +252,8 @@ mod tests {
             ("a.%%%.c".to_owned(), "not base64url"),
             (format!("a.{}.c", b64("[1]")), "JSON object"),
             (jwt("{}"), "no `exp`"),
-            (jwt(r#"{"exp":"soon"}"#), "JSON object"),
+            (jwt(r#"{"exp":"soon"}"#), "not a number"),
+            (jwt(r#"{"exp":null}"#), "not a number"),
             (jwt(r#"{"exp":1e300}"#), "out of range"),
             (jwt(r#"{"exp":99999999999999}"#), "out of range"),
         ];

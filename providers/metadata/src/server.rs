@@ -10,7 +10,9 @@ use credkit_core::{BuildError, Clock, Error, Result, SystemClock, Transport, oau
 use futures::future::{self, Either};
 use http::uri::Authority;
 
-use crate::env::{self, DEFAULT_HOST, DEFAULT_PROBE_HOST, DEFAULT_PROBE_TIMEOUT, EnvLookup, MetadataEnv};
+use crate::env::{
+    self, DEFAULT_HOST, DEFAULT_PROBE_HOST, DEFAULT_PROBE_TIMEOUT, EnvLookup, MetadataEnv,
+};
 use crate::reply::{self, ServiceAccountInfo};
 use crate::{Probe, error, probe};
 
@@ -125,7 +127,10 @@ impl Default for MetadataServerBuilder {
 impl MetadataServerBuilder {
     /// Reads environment variables through `lookup` instead of the process environment, so
     /// tests never change the real one.
-    pub fn with_env(mut self, lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
         self.env = Arc::new(lookup);
         self
     }
@@ -232,8 +237,15 @@ fn checked_host(value: Option<String>, default: &str, what: &str) -> Result<Stri
         return Ok(default.to_owned());
     };
     let value = value.trim().to_owned();
-    let ok = !value.contains('@')
-        && Authority::from_str(&value).is_ok_and(|authority| !authority.host().is_empty());
+    let plain = !value.is_empty()
+        && !value.contains(['@', '/', '?', '#', '\\'])
+        && !value.chars().any(char::is_whitespace);
+    let ok = plain
+        && Authority::from_str(&value).is_ok_and(|authority| {
+            // Anything after the host must be a port number (`x:port` parses as an authority).
+            let after_host = value.len() > authority.host().len();
+            !authority.host().is_empty() && (!after_host || authority.port_u16().is_some())
+        });
     if ok {
         Ok(value)
     } else {
@@ -382,9 +394,7 @@ impl MetadataServer {
     /// when the answer is not a JSON object with an `email`.
     pub async fn service_account(&self, account: &str) -> Result<ServiceAccountInfo> {
         let what = format!("instance/service-accounts/{account}/");
-        let response = self
-            .fetch(&what, &format!("{what}?recursive=true"))
-            .await?;
+        let response = self.fetch(&what, &format!("{what}?recursive=true")).await?;
         self.ok(&what, &response)?;
         reply::service_account(response.body()).map_err(|reason| error::invalid(&what, &reason))
     }
@@ -434,7 +444,11 @@ impl MetadataServer {
 
     /// `GET /computeMetadata/v1/{path_and_query}` under the request timeout; `what` names it in
     /// errors (never the query).
-    pub(crate) async fn fetch(&self, what: &str, path_and_query: &str) -> Result<http::Response<Bytes>> {
+    pub(crate) async fn fetch(
+        &self,
+        what: &str,
+        path_and_query: &str,
+    ) -> Result<http::Response<Bytes>> {
         let uri = format!("http://{}{ROOT}{path_and_query}", self.inner.host);
         let request = request(&uri).map_err(|_| error::invalid_request(what))?;
         self.send(request, self.inner.request_timeout)
@@ -449,7 +463,9 @@ impl MetadataServer {
         timeout: Duration,
     ) -> Option<Result<http::Response<Bytes>>> {
         let exchange = self.inner.transport.send(request);
-        let deadline = self.inner.clock.sleep(timeout);
+        // A deadline guarding the exchange (`Clock::timeout`), not a wait of its own: a test
+        // clock that moves by itself through sleeps leaves it to the test.
+        let deadline = self.inner.clock.timeout(timeout);
         match future::select(exchange, deadline).await {
             Either::Left((answer, _)) => Some(answer),
             Either::Right(((), _)) => None,
