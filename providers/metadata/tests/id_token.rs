@@ -1,5 +1,7 @@
 //! ID tokens from a loopback metadata server: the request, the expiry from the JWT's `exp`,
 //! errors, and caching through `Credentials`.
+// Helpers outside the #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -8,6 +8,10 @@
 //!
 //! Without `CREDKIT_GOOGLE_AUTH_PYTHON` (or without google-auth in it) the test prints a
 //! `SKIPPED:` line and passes, unless `CREDKIT_REQUIRE_GOOGLE_AUTH=1`, which makes it fail.
+// Helpers outside the #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+// The SKIPPED line and the summary are meant to be seen in the test output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

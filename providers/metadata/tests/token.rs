@@ -1,6 +1,10 @@
 //! Access tokens from a loopback metadata server: the request, the token, errors, and the
 //! caching layer over the source (retries, a server that refuses while it starts, a failure
 //! that is never cached as permanent).
+// Helpers outside the #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+// The measured time of the real-time acceptance test is shown in the test output.
+#![allow(clippy::print_stdout)]
 
 mod support;
 

@@ -86,7 +86,15 @@ pub struct FakeMetadataServer {
 pub struct FakeMetadataServerBuilder {
     script: Script,
     clock: Arc<dyn Clock>,
-    refusing: Option<Option<Duration>>,
+    start: Start,
+}
+
+/// How the fake starts.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    Serving,
+    Refusing,
+    RefusingFor(Duration),
 }
 
 /// What the fake answers; fixed at start.
@@ -147,7 +155,7 @@ impl Default for FakeMetadataServerBuilder {
                 id_token_lifetime: Duration::from_secs(3600),
             },
             clock: Arc::new(SystemClock),
-            refusing: None,
+            start: Start::Serving,
         }
     }
 }
@@ -211,14 +219,14 @@ impl FakeMetadataServerBuilder {
     /// Starts without listening (connections are refused) until
     /// [`FakeMetadataServer::accept_connections`].
     pub fn refusing(mut self) -> Self {
-        self.refusing = Some(None);
+        self.start = Start::Refusing;
         self
     }
 
     /// Starts without listening, and listens after `duration` of real time: a metadata server
     /// that is starting, as GKE's does.
     pub fn refusing_for(mut self, duration: Duration) -> Self {
-        self.refusing = Some(Some(duration));
+        self.start = Start::RefusingFor(duration);
         self
     }
 
@@ -236,13 +244,13 @@ impl FakeMetadataServerBuilder {
             faults: Mutex::new(Faults::default()),
             record: Mutex::new(Vec::new()),
         });
-        let task = match self.refusing {
-            None => Some(tokio::spawn(serve::accept_loop(
+        let task = match self.start {
+            Start::Serving => Some(tokio::spawn(serve::accept_loop(
                 listener,
                 Arc::clone(&state),
             ))),
-            Some(None) => None,
-            Some(Some(duration)) => {
+            Start::Refusing => None,
+            Start::RefusingFor(duration) => {
                 drop(listener);
                 let state = Arc::clone(&state);
                 Some(tokio::spawn(async move {
@@ -437,7 +445,7 @@ impl fmt::Debug for FakeMetadataServerBuilder {
         f.debug_struct("FakeMetadataServerBuilder")
             .field("email", &self.script.email)
             .field("project_id", &self.script.project_id)
-            .field("refusing", &self.refusing)
+            .field("start", &self.start)
             .finish_non_exhaustive()
     }
 }
