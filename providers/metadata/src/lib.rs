@@ -154,3 +154,35 @@ pub mod fuzzing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn handles_are_send_and_sync_and_their_futures_send() {
+        let server = MetadataServer::builder()
+            .with_env(|_| None)
+            .with_transport(credkit_testing::MockTransport::new())
+            .build()
+            .unwrap();
+        assert_send_sync(&server);
+        assert_send(&server.probe());
+        assert_send(&server.get("x"));
+        assert_send(&server.email("default"));
+        assert_send(&server.universe_domain());
+        let source = MetadataCredentials::builder()
+            .with_server(server.clone())
+            .build()
+            .unwrap();
+        assert_send_sync(&source);
+        let id = MetadataIdTokenSource::builder("aud")
+            .with_server(server)
+            .build()
+            .unwrap();
+        assert_send_sync(&id);
+    }
+}
