@@ -255,8 +255,8 @@ impl MetadataCredentialsBuilder {
 
 /// A service account name fit for a path segment.
 pub(crate) fn check_account(account: &str) -> Result<(), BuildError> {
-    let bad = account.is_empty()
-        || account == "."
+    // Never empty: the builder turns an empty account into `default`.
+    let bad = account == "."
         || account == ".."
         || account.chars().any(|c| {
             c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | ',' | '%' | '\\')
@@ -351,5 +351,61 @@ impl TokenSource for MetadataCredentials {
 
     fn retry_policy(&self) -> Option<RetryPolicy> {
         Some(metadata_retry_policy())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credkit_testing::MockTransport;
+
+    #[test]
+    fn debug_shows_the_settings() {
+        let builder = MetadataCredentials::builder()
+            .with_env(|_| None)
+            .with_host("127.0.0.1:1")
+            .with_transport(MockTransport::new())
+            .with_scopes(["scope-a"])
+            .with_service_account("sa@example.com")
+            .with_quota_project("billing");
+        let shown = format!("{builder:?}");
+        for part in [
+            "MetadataServerBuilder",
+            "127.0.0.1:1",
+            "scope-a",
+            "sa@example.com",
+            "billing",
+        ] {
+            assert!(shown.contains(part), "{shown}");
+        }
+        let source = builder.build().unwrap();
+        let shown = format!("{source:?}");
+        for part in [
+            "MetadataCredentials",
+            "MetadataServer",
+            "127.0.0.1:1",
+            "scope-a",
+            "sa@example.com",
+            "billing",
+        ] {
+            assert!(shown.contains(part), "{shown}");
+        }
+        let given = MetadataCredentials::builder().with_server(source.server().clone());
+        assert!(
+            format!("{given:?}").contains("MetadataServer {"),
+            "{given:?}"
+        );
+    }
+
+    #[test]
+    fn accounts_that_cannot_go_into_a_path() {
+        for bad in [
+            ".", "..", "a/b", "a?b", "a#b", "a,b", "a%2F", "a\\b", "a b", "a\u{7f}",
+        ] {
+            assert!(check_account(bad).is_err(), "{bad}");
+        }
+        for good in ["default", "sa@p.iam.gserviceaccount.com", "a.b"] {
+            assert!(check_account(good).is_ok(), "{good}");
+        }
     }
 }

@@ -237,15 +237,14 @@ fn checked_host(value: Option<String>, default: &str, what: &str) -> Result<Stri
         return Ok(default.to_owned());
     };
     let value = value.trim().to_owned();
-    let plain = !value.is_empty()
-        && !value.contains(['@', '/', '?', '#', '\\'])
-        && !value.chars().any(char::is_whitespace);
-    let ok = plain
-        && Authority::from_str(&value).is_ok_and(|authority| {
-            // Anything after the host must be a port number (`x:port` parses as an authority).
-            let after_host = value.len() > authority.host().len();
-            !authority.host().is_empty() && (!after_host || authority.port_u16().is_some())
-        });
+    // The host and, if any, `:port` must be the whole value: a user name (`u@x`), a port that
+    // is not a number (`x:port`, which the parser accepts without a port) or a path would leave
+    // something else.
+    let ok = Authority::from_str(&value).is_ok_and(|authority| {
+        let host = authority.host();
+        let port_len = authority.port().map_or(0, |port| 1 + port.as_str().len());
+        !host.is_empty() && value.starts_with(host) && value.len() == host.len() + port_len
+    });
     if ok {
         Ok(value)
     } else {
@@ -486,4 +485,100 @@ pub(crate) fn query(pairs: &[(&str, &str)]) -> Result<String> {
     std::str::from_utf8(&body)
         .map(str::to_owned)
         .map_err(|_| Error::internal("a form-encoded query is not ASCII"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credkit_testing::MockTransport;
+
+    fn builder() -> MetadataServerBuilder {
+        MetadataServer::builder()
+            .with_env(|_| None)
+            .with_transport(MockTransport::new())
+    }
+
+    #[test]
+    fn explicit_settings_win_and_are_kept() {
+        let server = MetadataServer::builder()
+            .with_env(|name| match name {
+                "GCE_METADATA_HOST" => Some("env-host:1".to_owned()),
+                "GCE_METADATA_IP" => Some("env-ip:2".to_owned()),
+                "GCE_METADATA_TIMEOUT" => Some("9".to_owned()),
+                _ => None,
+            })
+            .with_transport(MockTransport::new())
+            .with_host("mds.example:8080")
+            .with_probe_host("10.0.0.9:81")
+            .with_probe_timeout(Duration::from_millis(1500))
+            .with_request_timeout(Duration::from_secs(4))
+            .with_probe_retry_window(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        assert_eq!(server.host(), "mds.example:8080");
+        assert_eq!(server.probe_host(), "10.0.0.9:81");
+        assert_eq!(server.probe_timeout(), Duration::from_millis(1500));
+        assert_eq!(server.request_timeout(), Duration::from_secs(4));
+        assert_eq!(server.probe_retry_window(), Duration::from_secs(5));
+        assert!(!server.probe_disabled());
+        let shown = format!("{server:?}");
+        for part in [
+            "MetadataServer",
+            "mds.example:8080",
+            "10.0.0.9:81",
+            "1.5s",
+            "4s",
+            "5s",
+        ] {
+            assert!(shown.contains(part), "{shown}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let server = builder().build().unwrap();
+        assert_eq!(server.host(), DEFAULT_HOST);
+        assert_eq!(server.probe_host(), DEFAULT_PROBE_HOST);
+        assert_eq!(server.probe_timeout(), DEFAULT_PROBE_TIMEOUT);
+        assert_eq!(server.request_timeout(), DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(server.probe_retry_window(), DEFAULT_PROBE_RETRY_WINDOW);
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused_each_alone() {
+        let err = builder()
+            .with_request_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(err.is_invalid_value());
+        let err = builder()
+            .with_probe_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(err.is_invalid_value());
+    }
+
+    #[test]
+    fn hosts_are_host_and_port_only() {
+        for good in ["h", "h:1", "10.0.0.1:8080", "[::1]:80", " h:2 "] {
+            assert!(builder().with_host(good).build().is_ok(), "{good:?}");
+        }
+        for bad in [
+            "", " ", "a b", "u@h", "u:p@h", "u:p@h:80", "h/p", "h?q", "h#f", "h:port", "h:99999",
+            "http://h",
+        ] {
+            let err = builder().with_host(bad).build().unwrap_err();
+            assert!(err.is_invalid_value(), "{bad:?}");
+            let err = builder().with_probe_host(bad).build().unwrap_err();
+            assert!(err.is_invalid_value(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn queries_are_encoded_as_the_reference() {
+        assert_eq!(
+            query(&[("audience", "https://a.example/x y"), ("format", "full")]).unwrap(),
+            "audience=https%3A%2F%2Fa.example%2Fx+y&format=full"
+        );
+    }
 }

@@ -136,7 +136,20 @@ async fn errors_and_a_reply_that_is_not_a_jwt() -> TestResult {
             .is_invalid_value()
     );
     assert_eq!(source.name(), "metadata server ID token");
-    assert!(source.retry_policy().is_some());
+    assert_eq!(
+        source.retry_policy(),
+        Some(credkit_metadata::metadata_retry_policy())
+    );
+    let shown = format!("{source:?}");
+    for part in [
+        "MetadataIdTokenSource",
+        "aud",
+        "default",
+        "licenses",
+        "MetadataServer",
+    ] {
+        assert!(shown.contains(part), "{shown}");
+    }
     assert_eq!(source.clock().unwrap().now(), clock.now());
     assert_eq!(source.server().host(), fake.host());
 
@@ -177,5 +190,27 @@ async fn an_expired_or_malformed_id_token_is_refused() -> TestResult {
         .await
         .unwrap_err();
     assert_ne!(err.kind(), ErrorKind::Internal);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_id_token_refresh_stays_transient_and_a_later_success_is_served() -> TestResult {
+    let clock = FakeClock::new().with_auto_advance(true);
+    let fake = FakeMetadataServer::builder()
+        .with_clock(clock.clone())
+        .start()
+        .await?;
+    let credentials = Credentials::new(source(&fake, &clock, "aud"));
+    fake.fail_next(7, 503);
+    let err = credentials.access_token().await.unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        fake.request_count(),
+        7,
+        "the metadata retry policy: 7 attempts"
+    );
+    clock.advance(Duration::from_secs(60));
+    let token = credentials.access_token().await?;
+    assert_eq!(token.secret().expose_secret().split('.').count(), 3);
     Ok(())
 }

@@ -242,3 +242,72 @@ async fn a_transport_that_refuses_the_url_ends_the_probe_at_once() -> TestResult
     assert_eq!(err.kind(), credkit_core::ErrorKind::Configuration);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_dropped_probe_leaves_the_client_usable() -> TestResult {
+    let fake = FakeMetadataServer::start().await?;
+    fake.set_hang(true);
+    let clock = FakeClock::new();
+    let server = server_on(&fake, clock.clone());
+    let probe = tokio::spawn({
+        let server = server.clone();
+        async move { server.probe().await }
+    });
+    until(|| fake.request_count() == 1 && clock.pending_timeouts() == 1).await;
+    probe.abort();
+    assert!(probe.await.unwrap_err().is_cancelled());
+    until(|| clock.pending_timeouts() == 0).await;
+    fake.set_hang(false);
+    assert!(matches!(server.probe().await, Probe::Available));
+    Ok(())
+}
+
+fn probing(transport: support::Failing, clock: &FakeClock) -> MetadataServer {
+    MetadataServer::builder()
+        .with_env(|_| None)
+        .with_transport(transport)
+        .with_clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_transport_timeout_ends_the_probe_and_a_permanent_failure_is_not_retried() {
+    use credkit_core::{Error, ErrorKind, TransportFailure};
+    let clock = FakeClock::new().with_auto_advance(true);
+    let timing_out = support::Failing::new(Error::transport(TransportFailure::Timeout, "slow"));
+    assert!(matches!(
+        probing(timing_out.clone(), &clock).probe().await,
+        Probe::TimedOut
+    ));
+    assert_eq!(timing_out.calls(), 1);
+
+    let refused = support::Failing::new(Error::transport(TransportFailure::InvalidRequest, "no"));
+    let server = probing(refused.clone(), &clock);
+    let Probe::Unreachable(err) = server.probe().await else {
+        panic!("should be unreachable");
+    };
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert_eq!(refused.calls(), 1);
+    assert!(!server.is_available().await);
+    assert!(clock.sleeps().is_empty());
+}
+
+#[tokio::test]
+async fn the_retry_window_is_a_bound_that_may_be_reached_exactly() {
+    use credkit_core::{Error, TransportFailure};
+    let clock = FakeClock::new().with_auto_advance(true);
+    let refused = support::Failing::new(Error::transport(TransportFailure::Connect, "refused"));
+    let server = MetadataServer::builder()
+        .with_env(|_| None)
+        .with_transport(refused.clone())
+        .with_clock(clock.clone())
+        .with_probe_retry_window(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    assert_eq!(server.probe_retry_window(), Duration::from_millis(150));
+    assert!(!server.is_available().await);
+    // Waits of 50 and 100 ms fill the 150 ms window exactly; a third would pass it.
+    assert_eq!(clock.sleeps(), [50, 100].map(Duration::from_millis));
+    assert_eq!(refused.calls(), 3);
+}

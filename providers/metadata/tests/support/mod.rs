@@ -97,3 +97,31 @@ impl<T: Transport> Transport for RefusingUntil<T> {
         self.inner.send(request).await
     }
 }
+
+/// A transport that fails every request with `error`, counting them.
+#[derive(Debug, Clone)]
+pub struct Failing {
+    pub error: Error,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Failing {
+    pub fn new(error: Error) -> Self {
+        Self {
+            error,
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Transport for Failing {
+    async fn send(&self, _request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(self.error.clone())
+    }
+}
