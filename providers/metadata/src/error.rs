@@ -166,6 +166,12 @@ mod tests {
         assert!(!text.contains('\n'), "{text}");
         assert!(text.ends_with('…'), "{text}");
         assert!(text.len() < 400, "{text}");
+        let exact = "d".repeat(QUOTE_CHARS);
+        let shown = status("x", &response(400, &exact, true, None), now()).to_string();
+        assert!(shown.ends_with(&exact), "{shown}");
+        let over = "d".repeat(QUOTE_CHARS + 1);
+        let shown = status("x", &response(400, &over, true, None), now()).to_string();
+        assert!(shown.ends_with(&format!("{exact}…")), "{shown}");
         assert!(
             status("x", &response(403, "  ", true, None), now())
                 .to_string()
