@@ -49,6 +49,7 @@ pub mod contract;
 mod gcloud;
 mod keys;
 mod logs;
+mod metadata;
 mod mocks;
 mod reauth;
 mod responses;
@@ -65,6 +66,10 @@ pub use gcloud::{
 };
 pub use keys::TestKey;
 pub use logs::{LogLine, capture_logs};
+pub use metadata::{
+    FAKE_METADATA_EMAIL, FAKE_METADATA_PROJECT, FAKE_METADATA_TOKEN, FakeMetadataServer,
+    FakeMetadataServerBuilder, MetadataRequest,
+};
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
