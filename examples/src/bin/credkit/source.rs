@@ -69,17 +69,14 @@ impl Origin {
 
     /// The ID-token source for `audience`, when the credential has one.
     pub(crate) fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>, Failure> {
-        let source = match self {
-            Self::User(user) => AuthorizedUser::new(user.clone()).id_token_source(audience),
-            Self::Gcloud(_) => None,
-            Self::Other(found) => return Ok(found.id_token_source(audience)?),
-        };
-        source.ok_or_else(|| {
-            Failure::new(format!(
+        match self {
+            Self::User(user) => Ok(AuthorizedUser::new(user.clone()).id_token_source(audience)?),
+            Self::Gcloud(_) => Err(Failure::new(format!(
                 "credentials of type {} cannot issue ID tokens",
                 self.kind()
-            ))
-        })
+            ))),
+            Self::Other(found) => Ok(found.id_token_source(audience)?),
+        }
     }
 
     /// The scopes requested but not granted by the last refresh, in request order; empty when
