@@ -35,6 +35,8 @@
 pub mod adc;
 #[cfg(feature = "gcloud")]
 mod gcloud_adc;
+#[cfg(feature = "metadata")]
+mod metadata_adc;
 #[cfg(feature = "service-account")]
 mod service_account_adc;
 #[cfg(feature = "refresh-token")]
@@ -60,6 +62,11 @@ pub use credkit_refresh_token as refresh_token;
 #[cfg(feature = "service-account")]
 #[cfg_attr(docsrs, doc(cfg(feature = "service-account")))]
 pub use credkit_service_account as service_account;
+
+/// The metadata server of Compute Engine, GKE and Cloud Run: `credkit-metadata`.
+#[cfg(feature = "metadata")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metadata")))]
+pub use credkit_metadata as metadata;
 
 /// Tokens from the gcloud CLI: `credkit-gcloud`.
 #[cfg(feature = "gcloud")]

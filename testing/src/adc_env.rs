@@ -16,8 +16,8 @@ const METADATA_VARS: [&str; 3] = ["GCE_METADATA_HOST", "GCE_METADATA_IP", "GCE_M
 /// an empty `bin` folder as the whole `PATH` (so no gcloud, unless
 /// [`with_gcloud_dir`](Self::with_gcloud_dir) puts the test kit's fake first), and the metadata
 /// server's address (`GCE_METADATA_HOST`, `GCE_METADATA_IP`, `GCE_METADATA_ROOT`) on a
-/// loopback port nothing listens on, unless [`with_metadata_host`](Self::with_metadata_host)
-/// names a fake.
+/// loopback port nothing listens on with its probe off (`NO_GCE_CHECK=True`), unless
+/// [`with_metadata_host`](Self::with_metadata_host) names a fake (and turns the probe on).
 ///
 /// Use it as a lookup ([`lookup`](Self::lookup), for `credkit::Adc::with_env`) or as the whole
 /// environment of a child process ([`command`](Self::command), or
@@ -31,6 +31,7 @@ const METADATA_VARS: [&str; 3] = ["GCE_METADATA_HOST", "GCE_METADATA_IP", "GCE_M
 /// assert_eq!(lookup("GOOGLE_CLOUD_PROJECT").as_deref(), Some("my-project"));
 /// assert_eq!(lookup("GOOGLE_APPLICATION_CREDENTIALS"), None);
 /// assert!(lookup("GCE_METADATA_HOST").unwrap().starts_with("127.0.0.1:"));
+/// assert_eq!(lookup("NO_GCE_CHECK").as_deref(), Some("True"));
 /// assert!(env.gcloud_config_dir().starts_with(env.home()));
 /// ```
 #[derive(Debug)]
@@ -61,6 +62,7 @@ impl AdcEnv {
         .with_var("CLOUDSDK_CONFIG", config.display().to_string())
         .with_var("PATH", bin.display().to_string())
         .with_metadata_host(format!("127.0.0.1:{}", closed_port()))
+        .without_metadata_check()
     }
 
     /// Sets `name` to `value`.
@@ -77,9 +79,11 @@ impl AdcEnv {
         self
     }
 
-    /// Points the metadata server's address variables at `host` (`127.0.0.1:PORT` of a fake).
+    /// Points the metadata server's address variables at `host` (`127.0.0.1:PORT` of a fake)
+    /// and turns its probe on (removes `NO_GCE_CHECK`).
     #[must_use]
     pub fn with_metadata_host(mut self, host: impl Into<String>) -> Self {
+        self.vars.remove("NO_GCE_CHECK");
         let host = host.into();
         for name in METADATA_VARS {
             self = self.with_var(name, host.clone());

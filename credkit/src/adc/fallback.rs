@@ -47,5 +47,7 @@ pub(crate) fn builtin() -> Vec<Arc<dyn AdcFallback>> {
     vec![
         #[cfg(feature = "gcloud")]
         Arc::new(crate::gcloud_adc::GcloudFallback),
+        #[cfg(feature = "metadata")]
+        Arc::new(crate::metadata_adc::MetadataFallback),
     ]
 }

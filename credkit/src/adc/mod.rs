@@ -54,6 +54,9 @@ use credkit_core::{
     Clock, Credentials, CredentialsBuilder, Result, Signer, TokenSource, Transport,
 };
 
+#[cfg(feature = "metadata")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metadata")))]
+pub use crate::metadata_adc::Metadata;
 #[cfg(feature = "service-account")]
 #[cfg_attr(docsrs, doc(cfg(feature = "service-account")))]
 pub use crate::service_account_adc::ServiceAccount;
@@ -70,10 +73,6 @@ pub use registry::{AdcCredential, LoadContext, Loader};
 
 use gcloud_config::GcloudConfig;
 use registry::Registry;
-
-/// How long the metadata server's probe may take by default, as the reference's
-/// `_METADATA_DEFAULT_TIMEOUT` (3 s).
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The largest credentials file read.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -124,7 +123,7 @@ pub struct Adc {
     scopes: Option<Vec<String>>,
     default_scopes: Option<Vec<String>>,
     quota_project: Option<String>,
-    probe_timeout: Duration,
+    probe_timeout: Option<Duration>,
     registry: Registry,
     fallbacks: Vec<Arc<dyn AdcFallback>>,
 }
@@ -147,7 +146,7 @@ impl Adc {
             scopes: None,
             default_scopes: None,
             quota_project: None,
-            probe_timeout: DEFAULT_PROBE_TIMEOUT,
+            probe_timeout: None,
             registry: Registry::builtin(),
             fallbacks: fallback::builtin(),
         }
@@ -204,9 +203,10 @@ impl Adc {
         self
     }
 
-    /// How long the metadata server's probe may take ([`DEFAULT_PROBE_TIMEOUT`] by default).
+    /// How long the metadata server's probe may take. Default: `GCE_METADATA_TIMEOUT` (in
+    /// seconds), else 3 s, as the reference's `_METADATA_DEFAULT_TIMEOUT`.
     pub fn with_probe_timeout(mut self, timeout: Duration) -> Self {
-        self.probe_timeout = timeout;
+        self.probe_timeout = Some(timeout);
         self
     }
 
@@ -409,13 +409,20 @@ impl Adc {
 
 /// The default transport: with the `reqwest` feature, a `ReqwestTransport`.
 #[cfg(feature = "reqwest")]
-fn default_transport() -> Result<Arc<dyn Transport>> {
-    Ok(Arc::new(credkit_reqwest::ReqwestTransport::new()?))
+fn default_transport(env: &Env) -> Result<Arc<dyn Transport>> {
+    let mut builder = credkit_reqwest::ReqwestTransport::builder();
+    // Plain http to the metadata server: the transport allows exactly its well-known hosts,
+    // and the one `GCE_METADATA_HOST` names, nothing wider.
+    if let Some(host) = env.var("GCE_METADATA_HOST") {
+        builder = builder.allow_plain_http_host(host);
+    }
+    Ok(Arc::new(builder.build()?))
 }
 
 /// The default transport: none without the `reqwest` feature.
 #[cfg(not(feature = "reqwest"))]
-fn default_transport() -> Result<Arc<dyn Transport>> {
+fn default_transport(env: &Env) -> Result<Arc<dyn Transport>> {
+    let _ = env;
     Err(error::no_transport())
 }
 

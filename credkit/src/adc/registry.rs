@@ -145,7 +145,7 @@ pub struct LoadContext {
     pub(crate) scopes: Option<Vec<String>>,
     pub(crate) default_scopes: Option<Vec<String>>,
     pub(crate) quota_project: Option<String>,
-    pub(crate) probe_timeout: Duration,
+    pub(crate) probe_timeout: Option<Duration>,
     pub(crate) path: Option<PathBuf>,
     pub(crate) origin: String,
 }
@@ -174,7 +174,7 @@ impl LoadContext {
         if let Some(transport) = self.default_transport.get() {
             return Ok(Arc::clone(transport));
         }
-        let built = super::default_transport()?;
+        let built = super::default_transport(&self.env)?;
         Ok(Arc::clone(self.default_transport.get_or_init(|| built)))
     }
 
@@ -199,8 +199,9 @@ impl LoadContext {
         self.quota_project.as_deref()
     }
 
-    /// How long a probe (the metadata server's) may take.
-    pub fn probe_timeout(&self) -> Duration {
+    /// The caller's timeout for a probe (the metadata server's); `None`: the prober's default
+    /// (`GCE_METADATA_TIMEOUT`, else 3 s).
+    pub fn probe_timeout(&self) -> Option<Duration> {
         self.probe_timeout
     }
 

@@ -152,3 +152,11 @@ pub(crate) fn invalid_plain_http_host(value: &str) -> BuildError {
 pub(crate) fn client_build(err: reqwest::Error) -> BuildError {
     BuildError::invalid_value("could not build the reqwest client").with_source(err.without_url())
 }
+
+/// A request sent outside a tokio runtime: reqwest needs one.
+pub(crate) fn no_runtime() -> Error {
+    Error::new(
+        credkit_core::ErrorKind::Configuration,
+        "the reqwest transport needs a tokio runtime: send from inside one (#[tokio::main], Runtime::block_on), or use a Transport of your runtime",
+    )
+}

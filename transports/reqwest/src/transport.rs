@@ -280,6 +280,8 @@ impl Transport for ReqwestTransport {
     /// - [`Configuration`](credkit_core::ErrorKind::Configuration), permanent: the URL is
     ///   refused by [`check_endpoint`](crate::check_endpoint) (with the hosts this transport
     ///   allows plain http to; nothing was sent), or a caller's client followed a redirect.
+    /// - [`Configuration`](credkit_core::ErrorKind::Configuration), permanent: called outside a
+    ///   tokio runtime (reqwest needs one); nothing was sent.
     /// - [`Timeout`](credkit_core::ErrorKind::Timeout), transient: the connect or total timeout
     ///   passed.
     /// - [`Transport`](credkit_core::ErrorKind::Transport), transient: the connection could not
@@ -287,6 +289,10 @@ impl Transport for ReqwestTransport {
     /// - [`Transport`](credkit_core::ErrorKind::Transport), permanent: the body is over the cap,
     ///   or another failure.
     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
+        // reqwest and its timers need a tokio runtime: outside one, a typed error, not a panic.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(error::no_runtime());
+        }
         let url = check_endpoint_allowing(&request.uri().to_string(), &self.plain_http_hosts)?;
         let origin = origin_for_message(&url);
         match tokio::time::timeout(self.timeout, self.exchange(request, url, &origin)).await {
