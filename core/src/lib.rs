@@ -116,8 +116,8 @@ pub use authorize::AuthorizedTransport;
 pub use chain::ChainSource;
 pub use clock::{Clock, SystemClock};
 pub use credentials::{
-    Credentials, CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL, RefreshAhead,
-    RefreshEvent, Rejected,
+    Credentials, CredentialsBuilder, FLIGHT_DEADLINE, LeasePolicy, MIN_RETRY_INTERVAL,
+    RefreshAhead, RefreshEvent, Rejected, WithoutLease,
 };
 pub use env_source::EnvSource;
 pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};

@@ -288,6 +288,10 @@ impl<S: TokenSource> TokenSource for Retrying<S> {
     fn retry_policy(&self) -> Option<RetryPolicy> {
         self.inner.retry_policy()
     }
+
+    fn quota_project(&self) -> Option<&str> {
+        self.inner.quota_project()
+    }
 }
 
 /// A uniformly distributed number in `0.0..1.0` for jitter, from the standard library's randomly

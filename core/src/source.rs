@@ -155,6 +155,17 @@ pub trait TokenSource: Send + Sync + Debug {
     fn retry_policy(&self) -> Option<RetryPolicy> {
         None
     }
+
+    /// The project this source bills requests to, sent as `x-goog-user-project` (the
+    /// `quota_project_id` of a credentials file, say). Default: none.
+    ///
+    /// [`Credentials::builder`](crate::Credentials::builder) uses it unless its builder was given
+    /// one ([`with_quota_project`](crate::CredentialsBuilder::with_quota_project)). A source
+    /// whose tokens may bill different projects (a [`ChainSource`](crate::ChainSource)) answers
+    /// none and sets each token's own [`AccessToken::with_quota_project`] instead.
+    fn quota_project(&self) -> Option<&str> {
+        None
+    }
 }
 
 crate::forward_impls! {
@@ -166,5 +177,6 @@ crate::forward_impls! {
         fn adopt_record(&self, record: &CredentialRecord);
         fn clock(&self) -> Option<Arc<dyn Clock>>;
         fn retry_policy(&self) -> Option<RetryPolicy>;
+        fn quota_project(&self) -> Option<&str>;
     }
 }

@@ -7,6 +7,7 @@
 
 mod credentials_support;
 
+use credkit_core::LeasePolicy;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -265,7 +266,7 @@ fn a_lease_held_too_long_can_be_refreshed_around_when_allowed() {
         .with_clock(clock.clone())
         .with_storage(storage.clone(), KEY)
         .with_flight_deadline(Duration::from_secs(60))
-        .with_local_refresh_on_lease_timeout(true)
+        .with_lease_policy(LeasePolicy::available())
         .on_refresh(events.observer())
         .build()
         .unwrap();
@@ -310,7 +311,7 @@ fn a_failing_lease_refreshes_locally_by_default_and_fails_closed_when_asked() {
     let closed = Credentials::builder(Rotating::new("b", &clock, &fetches))
         .with_clock(clock.clone())
         .with_storage(contested(true), KEY)
-        .with_fail_closed_without_lease(true)
+        .with_lease_policy(LeasePolicy::strict())
         .build()
         .unwrap();
     let error = block_on(closed.headers()).unwrap_err();

@@ -8,6 +8,7 @@
 
 mod credentials_support;
 
+use credkit_core::LeasePolicy;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::Context;
@@ -473,7 +474,7 @@ fn an_unreadable_record_is_replaced_and_the_rotation_reported() {
     let events = credentials_support::Events::default();
     let credentials = builder(&clock, &source)
         .with_storage(store.clone(), KEY)
-        .with_local_refresh_on_lease_timeout(true)
+        .with_lease_policy(LeasePolicy::available())
         .on_refresh(events.observer())
         .build()
         .unwrap();

@@ -58,6 +58,10 @@ impl TokenSource for Recording {
     fn retry_policy(&self) -> Option<RetryPolicy> {
         Some(RetryPolicy::default().with_max_attempts(7))
     }
+
+    fn quota_project(&self) -> Option<&str> {
+        Some("billing")
+    }
 }
 
 fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
@@ -73,6 +77,28 @@ fn check_source(wrapped: &dyn TokenSource, inner: &Recording, label: &str) {
     assert_eq!(clock.now(), datetime!(2030-01-01 0:00 UTC), "{label}");
     let policy = wrapped.retry_policy().unwrap();
     assert_eq!(policy.max_attempts(), 7, "{label}");
+    assert_eq!(wrapped.quota_project(), Some("billing"), "{label}");
+}
+
+#[test]
+fn credentials_bill_the_sources_quota_project_unless_given_one() {
+    let clock = FakeClock::at(datetime!(2028-01-01 0:00 UTC));
+    let credentials = Credentials::builder(Recording::default())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(credentials.quota_project(), Some("billing"));
+    let headers = block_on(credentials.headers()).unwrap();
+    assert_eq!(headers["x-goog-user-project"], "billing");
+    let credentials = Credentials::builder(Recording::default())
+        .with_quota_project("mine")
+        .build()
+        .unwrap();
+    assert_eq!(credentials.quota_project(), Some("mine"));
+    // `new` takes the same defaults from the source, its held token included.
+    let credentials = Credentials::new(Recording::default());
+    assert_eq!(credentials.quota_project(), Some("billing"));
+    assert_eq!(credentials.token_state(), TokenState::Invalid); // by the source's 2030 clock
 }
 
 #[test]

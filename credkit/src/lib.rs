@@ -35,14 +35,16 @@
 pub mod adc;
 #[cfg(feature = "gcloud")]
 mod gcloud_adc;
+#[cfg(feature = "service-account")]
+mod service_account_adc;
 #[cfg(feature = "refresh-token")]
 mod user;
 
 // The public interface is:
 pub use adc::{Adc, AdcSource, Discovered};
 pub use credkit_core::{
-    AccessToken, ChainSource, Credentials, CredentialsBuilder, Error, ErrorKind, Result, Signer,
-    TokenSource, Transport,
+    AccessToken, ChainSource, Credentials, CredentialsBuilder, Error, ErrorKind, LeasePolicy,
+    Result, Signer, TokenSource, Transport,
 };
 
 /// The traits, token and error types, the caching layer: `credkit-core`.
@@ -52,6 +54,12 @@ pub use credkit_core as core;
 #[cfg(feature = "refresh-token")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh-token")))]
 pub use credkit_refresh_token as refresh_token;
+
+/// Service-account keys: the JWT-bearer grant, self-signed JWTs, ID tokens and a signer:
+/// `credkit-service-account`.
+#[cfg(feature = "service-account")]
+#[cfg_attr(docsrs, doc(cfg(feature = "service-account")))]
+pub use credkit_service_account as service_account;
 
 /// Tokens from the gcloud CLI: `credkit-gcloud`.
 #[cfg(feature = "gcloud")]

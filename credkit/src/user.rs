@@ -52,7 +52,7 @@ pub(crate) fn load(
 /// let user = UserCredentials::builder().with_refresh_token("1//r").build()?;
 /// let credential = AuthorizedUser::new(user);
 /// assert_eq!(credential.credential_type(), "authorized_user");
-/// assert!(credential.id_token_source("ignored").is_some());
+/// assert!(credential.id_token_source("ignored").is_ok());
 /// # Ok::<(), credkit::core::BuildError>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -82,9 +82,9 @@ impl AdcCredential for AuthorizedUser {
 
     /// The ID token of the refresh response, as the reference's `Credentials.id_token`: the
     /// audience is the OAuth client, whatever `audience` says.
-    fn id_token_source(&self, audience: &str) -> Option<Arc<dyn TokenSource>> {
+    fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
         let _ = audience;
-        Some(Arc::new(UserIdTokens(self.0.clone())))
+        Ok(Arc::new(UserIdTokens(self.0.clone())))
     }
 
     async fn email(&self) -> Result<Option<String>> {

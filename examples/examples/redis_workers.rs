@@ -11,6 +11,7 @@
 //! a `RedisStorage` and asks for a token; they take turns on the Redis lease, so the second
 //! one finds the token the first one stored.
 
+use credkit_core::LeasePolicy;
 use std::error::Error;
 use std::process::{Command, Stdio};
 
@@ -76,7 +77,7 @@ async fn run_worker(redis_url: &str, token_url: &str, name: &str) -> Result<(), 
     let credentials = Credentials::builder(user)
         .with_storage(RedisStorage::new(redis_url)?, KEY)
         // The refresh token rotates: never refresh outside the lease.
-        .with_fail_closed_without_lease(true)
+        .with_lease_policy(LeasePolicy::strict())
         .build()?;
     let token = credentials.access_token().await?;
     let secret = token.secret().expose_secret();

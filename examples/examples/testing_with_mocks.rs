@@ -120,8 +120,9 @@ fn credentials(endpoint: &FakeTokenEndpoint, clock: &FakeClock) -> Result<Creden
         .with_transport(endpoint.clone())
         .with_clock(clock.clone())
         .build()?;
-    // The cache and the retry layer's backoff (instant on a FakeClock) tell time by it too.
-    Credentials::builder(user).with_clock(clock.clone()).build()
+    // The source names its clock: the cache and the retry layer's backoff (instant on a
+    // FakeClock) tell time by it too.
+    Credentials::builder(user).build()
 }
 
 /// An API that lists [`FILES`] to any request with a bearer token.

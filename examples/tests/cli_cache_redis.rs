@@ -1,7 +1,12 @@
 //! `credkit --cache redis://HOST:PORT/DB`: the token cache in Redis, shared by every run that
 //! points at it; `info` shows where, without the password. Needs `redis-server` on the PATH
 //! (see the README); the test starts its own on a free loopback port and kills it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod support;
 
@@ -17,6 +22,26 @@ use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run};
 struct RedisServer(Child, u16);
 
 impl RedisServer {
+    /// Whether `redis-server` can run here. Without it the test is skipped, loudly, unless
+    /// `CREDKIT_REQUIRE_REDIS=1` (CI sets it), where it fails.
+    fn available() -> bool {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !found {
+            assert!(
+                std::env::var("CREDKIT_REQUIRE_REDIS").as_deref() != Ok("1"),
+                "redis-server is required here (CREDKIT_REQUIRE_REDIS=1) but is not installed"
+            );
+            eprintln!(
+                "SKIPPED: redis-server is not installed (apt-get install redis-server); set CREDKIT_REQUIRE_REDIS=1 to fail instead"
+            );
+        }
+        found
+    }
+
     fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -52,6 +77,9 @@ impl Drop for RedisServer {
 
 #[tokio::test]
 async fn the_cache_can_live_in_redis() {
+    if !RedisServer::available() {
+        return;
+    }
     let redis = RedisServer::start();
     let sandbox = Sandbox::new();
     let file = sandbox.credentials_file(&json!({}));

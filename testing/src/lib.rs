@@ -47,7 +47,9 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod keys;
 mod logs;
+mod metadata;
 mod mocks;
 mod reauth;
 mod responses;
@@ -62,7 +64,12 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
 };
+pub use keys::TestKey;
 pub use logs::{LogLine, capture_logs};
+pub use metadata::{
+    FAKE_METADATA_EMAIL, FAKE_METADATA_PROJECT, FAKE_METADATA_TOKEN, FakeMetadataServer,
+    FakeMetadataServerBuilder, MetadataRequest,
+};
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
@@ -70,6 +77,6 @@ pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
 pub use responses::{block_on, json_response, reply_response, response};
 pub use scripted::{ScriptedSource, Step};
 pub use server::{
-    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, RecordedRequest,
-    Reply,
+    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, JwtBearerCheck,
+    RecordedRequest, Reply,
 };

@@ -9,7 +9,8 @@ use http::HeaderValue;
 use super::Credentials;
 use super::events::{Observer, RefreshEvent};
 use super::inner::{Inner, Settings};
-use super::refresher::{LeasePolicy, Refresher};
+use super::lease_policy::LeasePolicy;
+use super::refresher::Refresher;
 use super::slot::StorageSlot;
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
@@ -45,8 +46,10 @@ enum Retries {
 /// Builds a [`Credentials`]; start with [`Credentials::builder`].
 ///
 /// Every setting has a default, so `Credentials::builder(source).build()` is a complete,
-/// working cache: the system clock, the default [`RetryPolicy`], no storage, no spawner (the
-/// caller that notices a stale token drives its refresh), the [`REFRESH_THRESHOLD`].
+/// working cache: the source's clock, retry policy, quota project and held token where it
+/// names them ([`TokenSource::clock`] and its siblings), else the system clock, the default
+/// [`RetryPolicy`] and an empty cache; no storage, no spawner (the caller that notices a stale
+/// token drives its refresh), the [`REFRESH_THRESHOLD`].
 ///
 /// # Examples
 ///
@@ -290,43 +293,25 @@ impl CredentialsBuilder {
         self
     }
 
-    /// When another process holds the storage's cross-process lease (see [`Storage::lease`])
-    /// past the refresh's deadline: `true` refreshes on this process's own, reporting it with a
-    /// [`RefreshEvent::LeaseUnavailable`]. Default: `false`, the refresh fails with the
-    /// storage's transient [`Timeout`](crate::ErrorKind::Timeout) error and the next call tries
-    /// again.
-    ///
-    /// ```
-    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
-    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
-    ///     .with_storage(MemoryStorage::new(), "me")
-    ///     .with_local_refresh_on_lease_timeout(true)
-    ///     .build()?;
-    /// # let _ = credentials;
-    /// # Ok::<(), credkit_core::BuildError>(())
-    /// ```
-    pub fn with_local_refresh_on_lease_timeout(mut self, refresh_locally: bool) -> Self {
-        self.lease_policy.refresh_on_timeout = refresh_locally;
-        self
-    }
-
-    /// When the storage fails while taking its cross-process lease (a server out of reach):
-    /// `true` fails the refresh with the storage's error, for refresh tokens that rotate, where
-    /// a refresh without the lease would race the other processes. Default: `false`, this
-    /// process refreshes on its own and keeps serving, reporting it with a
+    /// What a refresh does when the storage's cross-process lease (see [`Storage::lease`])
+    /// cannot be had: another process held it past the refresh's wait, or the storage failed.
+    /// Default: [`LeasePolicy::default`] (a busy lease fails the refresh with the storage's
+    /// transient [`Timeout`](crate::ErrorKind::Timeout) and the next call tries again; a failing
+    /// store does not stop this process). Refreshing without the lease is reported with a
     /// [`RefreshEvent::LeaseUnavailable`].
     ///
     /// ```
-    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
+    /// # use credkit_core::{AccessToken, Credentials, LeasePolicy, MemoryStorage, StaticSource};
+    /// // A refresh token that rotates: never refresh without the lease.
     /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
     ///     .with_storage(MemoryStorage::new(), "me")
-    ///     .with_fail_closed_without_lease(true)
+    ///     .with_lease_policy(LeasePolicy::strict())
     ///     .build()?;
     /// # let _ = credentials;
     /// # Ok::<(), credkit_core::BuildError>(())
     /// ```
-    pub fn with_fail_closed_without_lease(mut self, fail_closed: bool) -> Self {
-        self.lease_policy.fail_closed = fail_closed;
+    pub fn with_lease_policy(mut self, policy: LeasePolicy) -> Self {
+        self.lease_policy = policy;
         self
     }
 
@@ -393,23 +378,29 @@ impl CredentialsBuilder {
     /// assert!(err.is_invalid_value());
     /// ```
     pub fn build(mut self) -> Result<Credentials, BuildError> {
-        if let Some(project) = &self.quota_project {
+        let quota_project = self.quota_project();
+        if let Some(project) = &quota_project {
             HeaderValue::from_str(project).map_err(|_| {
                 BuildError::invalid_value("the quota project cannot be sent in an HTTP header")
             })?;
         }
-        // An empty project is no project: the reference sends the header only for a truthy one.
-        let quota_project = self.quota_project.take().filter(|p| !p.is_empty());
         let rendering = Rendering::new(self.threshold, quota_project);
-        // The builder's seed wins; otherwise a token the source already holds.
-        let initial = self
-            .initial_token
+        let initial = self.seed(&rendering)?;
+        Ok(self.assemble(rendering, initial))
+    }
+
+    /// The builder's seed, else a token the source already holds, rendered.
+    pub(super) fn seed(
+        &mut self,
+        rendering: &Rendering,
+    ) -> Result<Option<Arc<Snapshot>>, BuildError> {
+        self.initial_token
             .take()
             .or_else(|| self.source.initial_token())
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
                 drop(token.take_provider_secrets());
-                Snapshot::new(token, &rendering)
+                Snapshot::new(token, rendering)
                     .map(Arc::new)
                     .map_err(|err| {
                         BuildError::invalid_value(
@@ -418,8 +409,16 @@ impl CredentialsBuilder {
                         .with_source(err)
                     })
             })
-            .transpose()?;
-        Ok(self.assemble(rendering, initial))
+            .transpose()
+    }
+
+    /// The builder's quota project, else the source's. An empty project is no project: the
+    /// reference sends the header only for a truthy one.
+    pub(super) fn quota_project(&mut self) -> Option<String> {
+        self.quota_project
+            .take()
+            .or_else(|| self.source.quota_project().map(str::to_owned))
+            .filter(|p| !p.is_empty())
     }
 
     pub(super) fn threshold(&self) -> Duration {

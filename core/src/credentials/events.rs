@@ -66,8 +66,7 @@ pub enum RefreshEvent {
     /// The storage's cross-process lease could not be taken: another process held it past the
     /// wait (a transient timeout), or the storage failed. The refresh then went ahead without
     /// it, or failed, as the builder says (see
-    /// [`with_local_refresh_on_lease_timeout`](crate::CredentialsBuilder::with_local_refresh_on_lease_timeout)
-    /// and [`with_fail_closed_without_lease`](crate::CredentialsBuilder::with_fail_closed_without_lease)).
+    /// [`with_lease_policy`](crate::CredentialsBuilder::with_lease_policy)).
     #[non_exhaustive]
     LeaseUnavailable {
         /// Why. Its message never contains a secret.

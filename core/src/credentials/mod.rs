@@ -7,6 +7,7 @@ mod events;
 mod flight;
 mod handoff;
 mod inner;
+mod lease_policy;
 mod marks;
 mod refresher;
 mod refusal;
@@ -27,6 +28,7 @@ pub use ahead::RefreshAhead;
 pub use builder::{CredentialsBuilder, FLIGHT_DEADLINE, MIN_RETRY_INTERVAL};
 pub use events::RefreshEvent;
 use inner::{Inner, Invalidated, Wait};
+pub use lease_policy::{LeasePolicy, WithoutLease};
 use refresher::Trigger;
 pub use rejected::Rejected;
 pub(crate) use request::{Rejection, Usable, Written};
@@ -139,8 +141,9 @@ impl Credentials {
         CredentialsBuilder::new(Arc::new(source))
     }
 
-    /// Credentials over `source` with every default: the system clock, the default retry
-    /// policy, no storage, no spawner, no quota project.
+    /// Credentials over `source` with every default: the source's clock, retry policy and
+    /// quota project where it names them (else the system clock, the default retry policy, no
+    /// quota project), no storage, no spawner.
     ///
     /// ```
     /// use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
@@ -150,9 +153,13 @@ impl Credentials {
     /// ```
     pub fn new(source: impl TokenSource + 'static) -> Self {
         // Nothing to validate with the defaults.
-        let builder = Self::builder(source);
-        let rendering = Rendering::new(builder.threshold(), None);
-        builder.assemble(rendering, None)
+        let mut builder = Self::builder(source);
+        // The source's quota project, unchecked: one that cannot go into a header fails the
+        // first refresh with a typed error instead.
+        let rendering = Rendering::new(builder.threshold(), builder.quota_project());
+        // A held token that cannot go into a header is not served: the first call fetches.
+        let initial = builder.seed(&rendering).ok().flatten();
+        builder.assemble(rendering, initial)
     }
 
     /// The state of the cached token now: fresh, stale or invalid (see the type's docs).
@@ -254,7 +261,8 @@ impl Credentials {
             .map(|s| Arc::clone(s.token()))
     }
 
-    /// The quota project set on the builder, sent as `x-goog-user-project`, if one is set.
+    /// The quota project sent as `x-goog-user-project`: the builder's, else the source's
+    /// [`TokenSource::quota_project`], if either is set.
     ///
     /// Without one, each token's own [`AccessToken::quota_project`] is sent instead (the
     /// project of the source, or chain member, that issued it); that one is not shown here.

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use super::errors;
 use super::events::{Observer, RefreshEvent};
+use super::lease_policy::{LeasePolicy, WithoutLease};
 use super::marks::Marks;
 use super::quietly;
 use super::rules::{self, Facts, Moment, Pending};
@@ -87,16 +88,6 @@ pub(super) struct Plan {
     /// The token this process had (cached, or rejected and dropped): a stored token equal to
     /// it is no news.
     pub(super) known: Option<Arc<Snapshot>>,
-}
-
-/// What a refresh does when the storage's lease cannot be had.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct LeasePolicy {
-    /// Refresh without the lease when another holder kept it past the wait (default: fail with
-    /// the storage's transient timeout).
-    pub(super) refresh_on_timeout: bool,
-    /// Fail when the lease cannot be had because the storage fails (default: refresh locally).
-    pub(super) fail_closed: bool,
 }
 
 /// Everything a refresh needs. Shared by the handle and every flight.
@@ -344,11 +335,12 @@ impl Refresher {
             Err(error) => error,
         };
         let timed_out = error.kind() == ErrorKind::Timeout;
-        let refresh_locally = if timed_out {
-            self.lease_policy.refresh_on_timeout
+        let then = if timed_out {
+            self.lease_policy.on_timeout()
         } else {
-            !self.lease_policy.fail_closed
+            self.lease_policy.on_storage_error()
         };
+        let refresh_locally = then == WithoutLease::RefreshLocally;
         quietly(|| {
             tracing::warn!(
                 source = self.source.name(),

@@ -54,6 +54,9 @@ use credkit_core::{
     Clock, Credentials, CredentialsBuilder, Result, Signer, TokenSource, Transport,
 };
 
+#[cfg(feature = "service-account")]
+#[cfg_attr(docsrs, doc(cfg(feature = "service-account")))]
+pub use crate::service_account_adc::ServiceAccount;
 #[cfg(feature = "refresh-token")]
 #[cfg_attr(docsrs, doc(cfg(feature = "refresh-token")))]
 pub use crate::user::AuthorizedUser;
@@ -461,9 +464,7 @@ impl Discovered {
     ///
     /// A configuration error when this type issues no ID tokens.
     pub fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
-        self.credential
-            .id_token_source(audience)
-            .ok_or_else(|| error::no_id_tokens(self.credential_type()))
+        self.credential.id_token_source(audience)
     }
 
     /// The account's e-mail address, when known.

@@ -58,13 +58,18 @@ pub trait AdcCredential: Send + Sync + fmt::Debug {
     /// [`Credentials::builder`](credkit_core::Credentials::builder).
     fn token_source(&self) -> Arc<dyn TokenSource>;
 
-    /// A source of ID tokens for `audience`, when this type issues them; default: none.
+    /// A source of ID tokens for `audience`; default: an error saying this type issues none.
     ///
     /// A type that cannot choose the audience (user credentials: the ID token of the refresh
     /// response, as the reference) ignores it.
-    fn id_token_source(&self, audience: &str) -> Option<Arc<dyn TokenSource>> {
+    ///
+    /// # Errors
+    ///
+    /// A [`Configuration`](credkit_core::ErrorKind::Configuration) error when this type issues
+    /// no ID tokens, or none for `audience` (a service account outside the default universe).
+    fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
         let _ = audience;
-        None
+        Err(super::error::no_id_tokens(self.credential_type()))
     }
 
     /// The account's e-mail address, when known (it may ask a server); default: none.
@@ -216,6 +221,11 @@ impl LoadContext {
 const BUILTIN_TYPES: &[(&str, Loader)] = &[
     #[cfg(feature = "refresh-token")]
     (crate::user::AUTHORIZED_USER, crate::user::load),
+    #[cfg(feature = "service-account")]
+    (
+        crate::service_account_adc::SERVICE_ACCOUNT,
+        crate::service_account_adc::load,
+    ),
 ];
 
 /// The registered types, in registration order; a later registration of a type replaces an

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{AccessToken, BuildError, Clock, Error, TokenSource};
+use credkit_core::{AccessToken, Clock, Error, TokenSource};
 use time::OffsetDateTime;
 
 use crate::GcloudSourceBuilder;
@@ -189,38 +189,6 @@ impl GcloudSource {
         &self.inner
     }
 
-    /// A [`CredentialsBuilder`](credkit_core::CredentialsBuilder) over this source, with its
-    /// quota project and clock: add storage or a spawner, then `build()`.
-    pub fn credentials_builder(self) -> credkit_core::CredentialsBuilder {
-        let clock = Arc::clone(&self.inner.clock);
-        let quota_project = self.inner.quota_project.clone();
-        let builder = credkit_core::Credentials::builder(self).with_clock(clock);
-        match quota_project {
-            Some(project) => builder.with_quota_project(project),
-            None => builder,
-        }
-    }
-
-    /// The caching [`Credentials`](credkit_core::Credentials) over this source: gcloud runs once
-    /// per token lifetime, however many requests and callers there are, and the quota project
-    /// goes on every request as `x-goog-user-project`.
-    ///
-    /// ```
-    /// use credkit_gcloud::GcloudSource;
-    ///
-    /// let credentials = GcloudSource::new().with_quota_project("my-project")?.into_credentials()?;
-    /// assert_eq!(credentials.quota_project(), Some("my-project"));
-    /// # Ok::<(), credkit_core::BuildError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`](credkit_core::BuildError) when the quota project cannot go into an HTTP
-    /// header.
-    pub fn into_credentials(self) -> Result<credkit_core::Credentials, BuildError> {
-        self.credentials_builder().build()
-    }
-
     /// The account passed to gcloud, if any (otherwise gcloud uses its active account).
     pub fn account(&self) -> Option<&str> {
         self.inner.account.as_deref()
@@ -373,6 +341,14 @@ impl TokenSource for GcloudSource {
 
     fn name(&self) -> &'static str {
         "gcloud"
+    }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        Some(Arc::clone(&self.inner.clock))
+    }
+
+    fn quota_project(&self) -> Option<&str> {
+        self.inner.quota_project.as_deref()
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 use credkit_core::Clock;
+use credkit_core::Credentials;
 use credkit_testing::{FAKE_CLOCK_START, FakeClock, FakeGcloud};
 use futures::executor::block_on;
 use support::{TestResult, source};
@@ -16,11 +17,10 @@ fn a_hundred_concurrent_callers_run_one_gcloud_process() -> TestResult {
         .with_token("ya29.shared")
         .with_token_expiry(FAKE_CLOCK_START + time::Duration::hours(1))
         .build()?;
-    let credentials = source(&gcloud, &clock)?
-        .with_quota_project("gcloud-quota")?
-        .credentials_builder()
-        .with_clock(clock.clone())
-        .build()?;
+    let credentials =
+        Credentials::builder(source(&gcloud, &clock)?.with_quota_project("gcloud-quota")?)
+            .with_clock(clock.clone())
+            .build()?;
 
     let callers = (0..100).map(|_| {
         let credentials = credentials.clone();

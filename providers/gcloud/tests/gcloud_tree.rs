@@ -50,6 +50,12 @@ fn wrapped(
     Ok((dir, children, source))
 }
 
+/// Whether the grandchild has written its whole pid line to `children`: the file exists as
+/// soon as the shell opens it for `>>`, before `printf` writes a byte.
+fn reported(children: &Path) -> bool {
+    std::fs::read_to_string(children).is_ok_and(|text| text.ends_with('\n'))
+}
+
 /// Checks that the grandchild that reported its pid to `children` is gone.
 fn assert_grandchild_gone(children: &Path) -> TestResult {
     let text = std::fs::read_to_string(children)?;
@@ -100,7 +106,7 @@ fn a_timeout_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> TestResul
     let err = block_on(async {
         let driver = pin!(async {
             // Time out only once the grandchild runs: then it is the one that must die.
-            while !(children.exists() && clock.pending_sleeps() == 1) {
+            while !(reported(&children) && clock.pending_sleeps() == 1) {
                 futures::future::ready(()).await;
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -126,7 +132,7 @@ fn dropping_a_fetch_kills_the_grandchild_of_a_wrapper_that_does_not_exec() -> Te
         let mut fetch = Box::pin(source.fetch_token());
         // Until the grandchild runs: then it is the one that must die with the fetch.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !children.exists() && Instant::now() < deadline {
+        while !reported(&children) && Instant::now() < deadline {
             assert!(futures::poll!(fetch.as_mut()).is_pending());
             std::thread::sleep(Duration::from_millis(5));
         }

@@ -171,6 +171,10 @@ impl TokenSource for RefreshHandlerSource {
     fn name(&self) -> &'static str {
         "refresh handler"
     }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        Some(Arc::clone(&self.inner.clock))
+    }
 }
 
 impl fmt::Debug for RefreshHandlerSource {

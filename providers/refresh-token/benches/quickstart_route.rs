@@ -1,6 +1,7 @@
-//! `apply()` on a fresh token through the README's route (`UserCredentials` →
-//! `credentials_builder()`, which hands the provider's clock to the cache) beside the plain
-//! `Credentials::builder(source)`, in the same run: the documented route must be as fast.
+//! `apply()` on a fresh token through the README's route (`Credentials::builder(user)`, where
+//! the cache takes the provider's clock, quota project and held token) beside a plain
+//! `Credentials::builder(StaticSource)` seeded by hand, in the same run: the documented route
+//! must be as fast.
 //!
 //! `cargo bench -p credkit-refresh-token --bench quickstart_route`
 // Benchmark setup may fail loudly; these are not library paths.
@@ -29,7 +30,9 @@ fn readme_route(quota_project: Option<&str>) -> Credentials {
     if let Some(project) = quota_project {
         builder = builder.with_quota_project(project);
     }
-    let credentials = builder.build().unwrap().into_credentials().unwrap();
+    let credentials = Credentials::builder(builder.build().unwrap())
+        .build()
+        .unwrap();
     assert_eq!(credentials.token_state(), TokenState::Fresh);
     credentials
 }

@@ -51,6 +51,7 @@
 //! interactive session" error below and asks nobody:
 //!
 //! ```no_run
+//! use credkit_core::Credentials;
 //! use credkit_core::interactive::interactive;
 //! use credkit_refresh_token::{prompt_fn, UserCredentials};
 //! use secrecy::SecretString;
@@ -66,7 +67,7 @@
 //!         Ok(SecretString::from("..."))
 //!     }))
 //!     .build()?;
-//! let credentials = creds.clone().into_credentials()?;
+//! let credentials = Credentials::builder(creds.clone()).build()?;
 //! let headers = interactive(credentials.headers()).await?; // may ask for the password
 //! # let _ = headers;
 //! # Ok(())

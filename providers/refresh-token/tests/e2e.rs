@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+use credkit_core::Credentials;
 use std::sync::Arc;
 
 use credkit_core::{Clock, TokenSource, Transport};
@@ -140,7 +141,9 @@ async fn through_credentials_503_503_200_makes_three_requests() {
         Reply::token("at-after-retries"),
     ]);
     let clock = FakeClock::new().with_auto_advance(true);
-    let credentials = credentials(&server, &clock).into_credentials().unwrap();
+    let credentials = Credentials::builder(credentials(&server, &clock))
+        .build()
+        .unwrap();
 
     let headers = credentials.headers().await.unwrap();
     assert_eq!(headers["authorization"], "Bearer at-after-retries");
@@ -167,7 +170,9 @@ async fn through_credentials_invalid_grant_is_not_retried() {
         Some("Token has been expired or revoked."),
     ));
     let clock = FakeClock::new().with_auto_advance(true);
-    let credentials = credentials(&server, &clock).into_credentials().unwrap();
+    let credentials = Credentials::builder(credentials(&server, &clock))
+        .build()
+        .unwrap();
     let err = credentials.headers().await.unwrap_err();
     assert_eq!(err.oauth_error(), Some("invalid_grant"));
     assert_eq!(server.request_count(), 1);
@@ -182,8 +187,7 @@ async fn a_rotated_refresh_token_is_stored_before_handout() {
     server.push_reply(Reply::rotation("at-1", "rt-rotated"));
     let clock = FakeClock::new();
     let storage = MemoryStorage::new();
-    let credentials = credentials(&server, &clock)
-        .credentials_builder()
+    let credentials = Credentials::builder(credentials(&server, &clock))
         .with_storage(storage.clone(), "user@example.com")
         .build()
         .unwrap();
@@ -209,8 +213,7 @@ async fn a_restart_resumes_from_the_stored_rotation() {
     let storage = MemoryStorage::new();
 
     // First process: one refresh, which rotates the refresh token into storage.
-    let first = credentials(&server, &clock)
-        .credentials_builder()
+    let first = Credentials::builder(credentials(&server, &clock))
         .with_storage(storage.clone(), "me")
         .build()
         .unwrap();
@@ -222,8 +225,7 @@ async fn a_restart_resumes_from_the_stored_rotation() {
     clock.advance(std::time::Duration::from_secs(2 * 3600));
     let record = storage.load("me").await.unwrap().unwrap();
     let resumed = credentials(&server, &clock).with_record(&record);
-    let second = resumed
-        .credentials_builder()
+    let second = Credentials::builder(resumed.clone())
         .with_storage(storage.clone(), "me")
         .build()
         .unwrap();

@@ -4,6 +4,7 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
+use credkit_core::Credentials;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -87,7 +88,7 @@ fn reauthing(
 
 /// A forced refresh sends `new_rapt_token`, and nobody was asked again.
 async fn refresh_sends_the_new_rapt_without_asking(
-    credentials: &credkit_core::Credentials,
+    credentials: &Credentials,
     tokens: &FakeTokenServer,
     reauth: &FakeReauthServer,
     asked: &Arc<Mutex<usize>>,
@@ -106,7 +107,7 @@ async fn invalid_rapt_reauth_with_a_password_through_credentials() {
     let (tokens, reauth) = password_reauth().await;
     let asked = Arc::new(Mutex::new(0));
     let creds = reauthing(&tokens, &reauth, &asked);
-    let credentials = creds.clone().into_credentials().unwrap();
+    let credentials = Credentials::builder(creds.clone()).build().unwrap();
 
     let headers = interactive(credentials.headers()).await.unwrap();
     assert_eq!(headers["authorization"], "Bearer ya29.after-reauth");
@@ -187,8 +188,7 @@ async fn a_rapt_token_reaches_shared_storage_and_the_next_process_sends_it() {
     let (tokens, reauth) = password_reauth().await;
     let storage = MemoryStorage::new();
     let asked = Arc::new(Mutex::new(0));
-    let first = reauthing(&tokens, &reauth, &asked)
-        .credentials_builder()
+    let first = Credentials::builder(reauthing(&tokens, &reauth, &asked))
         .with_storage(storage.clone(), "me")
         .build()
         .unwrap();
@@ -207,8 +207,7 @@ async fn a_rapt_token_reaches_shared_storage_and_the_next_process_sends_it() {
         .with_transport(ReqwestTransport::builder().build().unwrap())
         .build()
         .unwrap();
-    let credentials = second
-        .credentials_builder()
+    let credentials = Credentials::builder(second.clone())
         .with_storage(storage.clone(), "me")
         .build()
         .unwrap();
@@ -264,7 +263,7 @@ async fn a_challenge_without_a_prompt_is_not_interactive() {
         .with_reauth_uri(reauth.url())
         .build()
         .unwrap();
-    let credentials = creds.clone().into_credentials().unwrap();
+    let credentials = Credentials::builder(creds.clone()).build().unwrap();
     let err = interactive(credentials.headers()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -297,8 +296,8 @@ async fn disabled_or_not_awaited_reports_reauth_needed_without_calling_the_api()
     let err = interactive(build(false).fetch_token()).await.unwrap_err();
     assert_eq!(err.to_string(), NEEDED);
     // On, but nobody waits inside `interactive`: the same error.
-    let err = build(true)
-        .into_credentials()
+    let err = Credentials::builder(build(true))
+        .build()
         .unwrap()
         .headers()
         .await
@@ -332,8 +331,7 @@ fn background_refresh_ahead_and_apply_never_start_reauth() {
     let failed = Arc::clone(&failures);
     let stale =
         AccessToken::new("ya29.stale").with_lifetime(clock.now(), Duration::from_secs(3600));
-    let credentials = creds
-        .credentials_builder()
+    let credentials = Credentials::builder(creds.clone())
         .with_initial_token(stale)
         .with_spawner(move |future| spawned.lock().unwrap().push(future))
         .on_refresh(move |event: &RefreshEvent| {

@@ -7,6 +7,7 @@
 
 mod support;
 
+use credkit_core::Credentials;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -124,8 +125,7 @@ fn a_flight_the_spawner_took_over_never_prompts() {
     let spawned = Arc::clone(&queue);
     let failures = Arc::new(Mutex::new(Vec::new()));
     let failed = Arc::clone(&failures);
-    let credentials = creds
-        .credentials_builder()
+    let credentials = Credentials::builder(creds.clone())
         .with_spawner(move |future| spawned.lock().unwrap().push(future))
         .on_refresh(move |event: &RefreshEvent| {
             if let RefreshEvent::Failed { error, .. } = event {

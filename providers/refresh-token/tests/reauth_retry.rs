@@ -33,8 +33,8 @@ fn scripted(
     let endpoint = endpoint_on(&clock);
     endpoint.push_replies(replies);
     let asked = Arc::new(Mutex::new(0));
-    let credentials = reauthing_over(&endpoint, &clock, &asked)
-        .into_credentials()
+    let credentials = Credentials::builder(reauthing_over(&endpoint, &clock, &asked))
+        .build()
         .unwrap();
     (credentials, endpoint, clock, asked)
 }

@@ -10,6 +10,7 @@
 
 mod support;
 
+use credkit_core::Credentials;
 use std::error::Error as _;
 use std::sync::{Arc, Mutex};
 
@@ -88,8 +89,7 @@ proptest! {
         // Through the caching layer, with its retries and its refresh events.
         let events = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&events);
-        let credentials = creds
-            .credentials_builder()
+        let credentials = Credentials::builder(creds.clone())
             .with_clock(clock)
             .with_retry_policy(RetryPolicy::default())
             .on_refresh(move |event| seen.lock().unwrap().push(format!("{event:?}")))

@@ -70,8 +70,7 @@ fn the_grant_counts_expires_in_from_the_send_time() {
 #[test]
 fn a_token_that_lived_out_its_life_in_flight_is_not_reported_fresh() {
     let clock = FakeClock::new();
-    let credentials: Credentials = slow_credentials(&clock, 3600)
-        .credentials_builder()
+    let credentials: Credentials = Credentials::builder(slow_credentials(&clock, 3600))
         .without_retries()
         .build()
         .unwrap();

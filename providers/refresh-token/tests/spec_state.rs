@@ -1,5 +1,5 @@
 //! The reference's state members (`valid`, `expired`, `token_state`, `apply`,
-//! `before_request`), ported onto the caching `Credentials` that `into_credentials` returns.
+//! `before_request`), ported onto the caching `Credentials` that `Credentials::builder(creds)` builds.
 //!
 //! Ported: 10.1 items 2, 6, 23, 24, 25 (the apply half); 10.2 items 1, 7, 8, 16, 17; and the
 //! base-class cases of `tests/test_credentials.py` (valid without expiry, the threshold
@@ -36,7 +36,7 @@ fn refreshable(transport: Arc<Scripted>, clock: &FakeClock) -> UserCredentials {
 }
 
 fn cached(creds: UserCredentials) -> Credentials {
-    creds.into_credentials().unwrap()
+    Credentials::builder(creds).build().unwrap()
 }
 
 #[test]

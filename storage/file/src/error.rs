@@ -5,7 +5,7 @@
 use std::io;
 use std::path::Path;
 
-use credkit_core::{Error, ErrorKind};
+use credkit_core::{BuildError, Error, ErrorKind};
 
 /// The directory could not be created or opened. An I/O failure may pass (a retry may help).
 pub(crate) fn directory(dir: &Path, source: io::Error) -> Error {
@@ -90,11 +90,16 @@ pub(crate) fn not_a_directory(dir: &Path) -> Error {
 }
 
 /// No platform cache directory is known (no home directory, say).
-pub(crate) fn no_cache_dir() -> Error {
-    Error::new(
-        ErrorKind::Storage,
-        "this platform has no user cache directory (is HOME set?); give FileStorage::new a directory",
+pub(crate) fn no_cache_dir() -> BuildError {
+    BuildError::loading(
+        "this platform has no user cache directory (is HOME set?); give the storage a directory",
     )
+}
+
+/// The storage's directory cannot be used: the message of the check that failed, its cause
+/// kept as the source.
+pub(crate) fn unusable_dir(err: Error) -> BuildError {
+    BuildError::loading(err.message().to_owned()).with_source(err)
 }
 
 /// Reading, writing or removing a record failed: an I/O failure, which may pass (a full disk

@@ -49,4 +49,4 @@ mod names;
 mod store;
 
 // The public interface is:
-pub use store::FileStorage;
+pub use store::{FileStorage, FileStorageBuilder};

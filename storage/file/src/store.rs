@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use blocking::unblock;
-use credkit_core::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, Result, Storage};
+use credkit_core::{
+    BuildError, CredentialRecord, Lease, LeaseHandle, LeaseOptions, Result, Storage,
+};
 
 use crate::dir::Dir;
 use crate::{error, fsio, names};
@@ -82,7 +84,7 @@ use crate::{error, fsio, names};
 ///   fields are ignored).
 /// - The [lease](Storage::lease) is an exclusive advisory lock (`flock` on Unix, `LockFileEx`
 ///   on Windows) on the lock file, never on the record (a rename would swap the locked file
-///   away). Waiting polls with a try-lock every [poll interval](Self::with_lease_poll_interval),
+///   away). Waiting polls with a try-lock every [poll interval](FileStorageBuilder::with_lease_poll_interval),
 ///   sleeping on the [`LeaseOptions`] clock, and gives up after [`LeaseOptions::wait`] with a
 ///   transient [`Timeout`](credkit_core::ErrorKind::Timeout) error. The lock is held by an open
 ///   file: dropping the lease, cancelling the holder or killing its process releases it at once.
@@ -105,7 +107,6 @@ pub struct FileStorage {
     inner: Arc<Inner>,
 }
 
-#[derive(Clone)]
 struct Inner {
     /// The directory, opened once by `new`: every later operation goes through it.
     dir: Arc<Dir>,
@@ -116,37 +117,44 @@ impl FileStorage {
     /// How often a waiting [`lease`](Storage::lease) tries the lock by default: every 10 ms.
     pub const DEFAULT_LEASE_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-    /// A storage in `dir`, created (with its parents) if missing, private to this user.
+    /// A storage in `dir` with the default settings: `FileStorage::builder(dir).build()`.
     ///
-    /// This does blocking file I/O: call it at start-up, or from a blocking task.
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let temp = tempfile::tempdir()?;
+    /// use credkit_storage_file::FileStorage;
+    ///
+    /// let storage = FileStorage::new(temp.path().join("tokens"))?;
+    /// assert!(storage.dir().ends_with("tokens"));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
-    /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when `dir` cannot be
-    /// created or opened (transient), is not a directory, belongs to another user, or (Unix) is
-    /// open to other users (with the `chmod` that fixes it).
-    ///
-    /// On Unix the directory stays open for the life of the storage (and its clones): one file
-    /// descriptor, through which every later operation goes, wherever `dir` leads later.
-    pub fn new(dir: impl Into<PathBuf>) -> Result<Self> {
-        let dir = Dir::open(&dir.into())?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                dir: Arc::new(dir),
-                poll_interval: Self::DEFAULT_LEASE_POLL_INTERVAL,
-            }),
-        })
+    /// As [`FileStorageBuilder::build`].
+    pub fn new(dir: impl Into<PathBuf>) -> std::result::Result<Self, BuildError> {
+        Self::builder(dir).build()
+    }
+
+    /// A builder for a storage in `dir`; see [`FileStorageBuilder`].
+    pub fn builder(dir: impl Into<PathBuf>) -> FileStorageBuilder {
+        FileStorageBuilder {
+            dir: dir.into(),
+            poll_interval: Self::DEFAULT_LEASE_POLL_INTERVAL,
+        }
     }
 
     /// A storage in `app`'s folder of the user's cache directory (see
-    /// [`user_cache_dir`](Self::user_cache_dir)).
+    /// [`user_cache_dir`](Self::user_cache_dir)), with the default settings.
     ///
     /// # Errors
     ///
-    /// As [`new`](Self::new), and a [`Storage`](credkit_core::ErrorKind::Storage) error when
-    /// the platform has no user cache directory.
-    pub fn in_user_cache_dir(app: &str) -> Result<Self> {
-        Self::new(Self::user_cache_dir(app).ok_or_else(error::no_cache_dir)?)
+    /// As [`FileStorageBuilder::build`], and a [`BuildError`] when the platform has no user
+    /// cache directory.
+    pub fn in_user_cache_dir(app: &str) -> std::result::Result<Self, BuildError> {
+        let dir = Self::user_cache_dir(app).ok_or_else(error::no_cache_dir)?;
+        Self::new(dir)
     }
 
     /// `app`'s folder in the user's cache directory: `$XDG_CACHE_HOME/<app>` or
@@ -164,30 +172,6 @@ impl FileStorage {
         dirs::cache_dir().map(|dir| dir.join(app))
     }
 
-    /// Tries a lease held by another process every `interval` while waiting for it. Default
-    /// [`DEFAULT_LEASE_POLL_INTERVAL`](Self::DEFAULT_LEASE_POLL_INTERVAL).
-    ///
-    /// ```
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let temp = tempfile::tempdir()?;
-    /// use std::time::Duration;
-    /// use credkit_storage_file::FileStorage;
-    ///
-    /// let storage = FileStorage::new(temp.path().join("c"))?
-    ///     .with_lease_poll_interval(Duration::from_millis(2));
-    /// assert!(format!("{storage:?}").contains("2ms"));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn with_lease_poll_interval(self, interval: Duration) -> Self {
-        let mut inner = (*self.inner).clone();
-        inner.poll_interval = interval.max(Duration::from_millis(1));
-        Self {
-            inner: Arc::new(inner),
-        }
-    }
-
     /// The path the directory was opened by. The storage works in the directory it opened
     /// then, even if this path has led elsewhere since (a symlink re-pointed, say).
     pub fn dir(&self) -> &Path {
@@ -202,6 +186,63 @@ impl FileStorage {
     /// Where the lock file of `key`'s lease is, under [`dir`](Self::dir).
     pub fn lock_path(&self, key: &str) -> PathBuf {
         self.inner.dir.join(&fsio::lock_name(&names::stem(key)))
+    }
+}
+
+/// Builds a [`FileStorage`]; start with [`FileStorage::builder`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let temp = tempfile::tempdir()?;
+/// use std::time::Duration;
+/// use credkit_storage_file::FileStorage;
+///
+/// let storage = FileStorage::builder(temp.path().join("c"))
+///     .with_lease_poll_interval(Duration::from_millis(2))
+///     .build()?;
+/// assert!(format!("{storage:?}").contains("2ms"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct FileStorageBuilder {
+    dir: PathBuf,
+    poll_interval: Duration,
+}
+
+impl FileStorageBuilder {
+    /// Tries a lease held by another process every `interval` while waiting for it (at least
+    /// every millisecond). Default
+    /// [`DEFAULT_LEASE_POLL_INTERVAL`](FileStorage::DEFAULT_LEASE_POLL_INTERVAL).
+    pub fn with_lease_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The storage: its directory created (with its parents) if missing, private to this
+    /// user.
+    ///
+    /// This does blocking file I/O: call it at start-up, or from a blocking task.
+    ///
+    /// On Unix the directory stays open for the life of the storage (and its clones): one file
+    /// descriptor, through which every later operation goes, wherever the path leads later.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] (loading) when the directory cannot be created or opened, is not a
+    /// directory, belongs to another user, or (Unix) is open to other users (with the `chmod`
+    /// that fixes it). The message says which; the I/O error is its source.
+    pub fn build(self) -> std::result::Result<FileStorage, BuildError> {
+        let dir = Dir::open(&self.dir).map_err(error::unusable_dir)?;
+        Ok(FileStorage {
+            inner: Arc::new(Inner {
+                dir: Arc::new(dir),
+                poll_interval: self.poll_interval,
+            }),
+        })
     }
 }
 

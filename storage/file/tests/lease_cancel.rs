@@ -61,9 +61,10 @@ fn a_lease_dropped_while_its_lock_attempt_runs_leaves_the_lock_free() {
     let dir = temp.path().join("store");
     let first = FileStorage::new(&dir).unwrap();
     // Another handle on the same directory, as another process's would be.
-    let second = FileStorage::new(&dir)
-        .unwrap()
-        .with_lease_poll_interval(Duration::from_millis(1));
+    let second = FileStorage::builder(&dir)
+        .with_lease_poll_interval(Duration::from_millis(1))
+        .build()
+        .unwrap();
     let lock = first.lock_path("k");
     if flocked_by_me(&lock).is_none() {
         eprintln!(
@@ -114,9 +115,10 @@ fn a_lease_dropped_before_its_lock_attempt_ran_leaves_the_lock_free() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("store");
     let first = FileStorage::new(&dir).unwrap();
-    let second = FileStorage::new(&dir)
-        .unwrap()
-        .with_lease_poll_interval(Duration::from_millis(1));
+    let second = FileStorage::builder(&dir)
+        .with_lease_poll_interval(Duration::from_millis(1))
+        .build()
+        .unwrap();
     let options = LeaseOptions::new(Duration::from_secs(30), FakeClock::new());
     // Dropped at once after handing its attempt to the pool: whether the attempt ran or not,
     // nothing holds the lock for long.

@@ -115,8 +115,8 @@ fn a_directory_path_that_cannot_be_resolved_reports_why() {
     std::os::unix::fs::symlink(&dir, &dir).unwrap();
     let err = FileStorage::new(&dir).unwrap_err();
     // The cause is the symlink loop, not a failed attempt to create the directory.
-    let cause = std::error::Error::source(&err)
-        .and_then(|source| source.downcast_ref::<std::io::Error>())
+    let cause = std::iter::successors(std::error::Error::source(&err), |e| e.source())
+        .find_map(|source| source.downcast_ref::<std::io::Error>())
         .unwrap();
     assert_eq!(
         cause.raw_os_error(),
@@ -140,8 +140,11 @@ fn a_lease_shows_its_lock_file() {
 
 #[test]
 fn the_storage_shows_its_directory_and_poll_interval() {
-    let (_temp, storage) = fresh_storage();
-    let storage = storage.with_lease_poll_interval(Duration::from_millis(3));
+    let temp = tempfile::tempdir().unwrap();
+    let storage = FileStorage::builder(temp.path().join("store"))
+        .with_lease_poll_interval(Duration::from_millis(3))
+        .build()
+        .unwrap();
     let debug = format!("{storage:?}");
     assert!(debug.starts_with("FileStorage"), "{debug}");
     assert!(debug.contains(&*storage.dir().to_string_lossy()), "{debug}");

@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use credkit_core::{Error, ErrorKind};
+use credkit_core::{BuildError, Error, ErrorKind};
 
 /// The URL is not a Redis URL the client accepts (`redis://`, `rediss://` with the `tls`
 /// feature, `unix://`). The redis crate's own message is kept as the source; it never
 /// echoes a password.
-pub(crate) fn bad_url(source: redis::RedisError) -> Error {
-    Error::new(
-        ErrorKind::Storage,
+pub(crate) fn bad_url(source: redis::RedisError) -> BuildError {
+    BuildError::invalid_value(
         "the Redis URL is not valid (expected redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss:// with the `tls` feature)",
     )
     .with_source(source)
@@ -18,9 +17,8 @@ pub(crate) fn bad_url(source: redis::RedisError) -> Error {
 
 /// TLS certificates were given for a URL that is not `rediss://`.
 #[cfg(feature = "tls")]
-pub(crate) fn tls_without_rediss() -> Error {
-    Error::new(
-        ErrorKind::Storage,
+pub(crate) fn tls_without_rediss() -> BuildError {
+    BuildError::invalid_value(
         "TLS certificates were given for a Redis URL without TLS: use rediss://HOST:PORT/DB",
     )
 }
@@ -28,9 +26,8 @@ pub(crate) fn tls_without_rediss() -> Error {
 /// The TLS certificates or key given are not usable PEM. The redis crate's message (which
 /// names what failed to parse, never the key's content) is the source.
 #[cfg(feature = "tls")]
-pub(crate) fn bad_tls_settings(source: redis::RedisError) -> Error {
-    Error::new(
-        ErrorKind::Storage,
+pub(crate) fn bad_tls_settings(source: redis::RedisError) -> BuildError {
+    BuildError::invalid_value(
         "the TLS certificates or key for Redis could not be read: give PEM certificates, and a PEM private key for a client certificate",
     )
     .with_source(source)

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use credkit_core::{AccessToken, Credentials, StaticSource};
+//! use credkit_core::{AccessToken, Credentials, LeasePolicy, StaticSource};
 //! use credkit_storage_redis::RedisStorage;
 //!
 //! # #[allow(dead_code)]
@@ -24,7 +24,7 @@
 //! let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.example")))
 //!     .with_storage(storage, "user:client-id")
 //!     // For refresh tokens that rotate: never refresh outside the lease.
-//!     .with_fail_closed_without_lease(true)
+//!     .with_lease_policy(LeasePolicy::strict())
 //!     .build()?;
 //! let headers = credentials.headers().await?;
 //! # let _ = headers;
@@ -35,7 +35,7 @@
 //! **Degradation.** Redis out of reach is a transient storage error: by default `Credentials`
 //! keeps serving a fresh cached token (the hot path never touches Redis) and refreshes an
 //! expired one locally, reporting `RefreshEvent::LeaseUnavailable`; with
-//! `with_fail_closed_without_lease(true)` it fails instead. The connection manager
+//! `with_lease_policy(LeasePolicy::strict())` it fails instead. The connection manager
 //! reconnects by itself.
 //!
 //! **Trust.** Records are stored as they are: whoever reads the Redis server reads the

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{CredentialRecord, Lease, LeaseOptions, Result, Storage};
+use credkit_core::{BuildError, CredentialRecord, Lease, LeaseOptions, Result, Storage};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
@@ -153,9 +153,8 @@ impl RedisStorage {
     ///
     /// # Errors
     ///
-    /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when `url` is not a
-    /// Redis URL.
-    pub fn new(url: &str) -> Result<Self> {
+    /// A [`BuildError`] when `url` is not a Redis URL.
+    pub fn new(url: &str) -> std::result::Result<Self, BuildError> {
         Self::builder(url).build()
     }
 
@@ -344,10 +343,9 @@ impl RedisStorageBuilder {
     ///
     /// # Errors
     ///
-    /// An [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) error when the URL is not
-    /// a Redis URL, or (feature `tls`) when TLS certificates were given with a URL that is
-    /// not `rediss://`, or are not PEM.
-    pub fn build(self) -> Result<RedisStorage> {
+    /// A [`BuildError`] (invalid value) when the URL is not a Redis URL, or (feature `tls`)
+    /// when TLS certificates were given with a URL that is not `rediss://`, or are not PEM.
+    pub fn build(self) -> std::result::Result<RedisStorage, BuildError> {
         #[cfg(feature = "tls")]
         let client = self.tls.client(&self.url)?;
         #[cfg(not(feature = "tls"))]

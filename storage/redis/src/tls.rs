@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use credkit_core::Result;
+use credkit_core::BuildError;
 use redis::{ClientTlsConfig, TlsCertificates};
 use zeroize::Zeroizing;
 
@@ -20,7 +20,7 @@ pub(crate) struct TlsSettings {
 
 impl TlsSettings {
     /// The redis client for `url`, with these settings when there are any.
-    pub(crate) fn client(self, url: &str) -> Result<redis::Client> {
+    pub(crate) fn client(self, url: &str) -> Result<redis::Client, BuildError> {
         if self.roots.is_none() && self.client.is_none() {
             return redis::Client::open(url).map_err(error::bad_url);
         }

@@ -38,6 +38,7 @@ fn lapse(server: &RedisServer, storage: &RedisStorage, key: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lapsed_holder_on_one_clone_is_fenced_off_by_a_newer_holder_on_another() {
+    support::require_redis!();
     let server = RedisServer::start();
     let first = RedisStorage::new(&server.url()).unwrap();
     let second = first.clone();
@@ -69,6 +70,7 @@ async fn a_lapsed_holder_on_one_clone_is_fenced_off_by_a_newer_holder_on_another
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_through_a_clone_without_the_lease_is_not_fenced_by_another_clones_lease() {
+    support::require_redis!();
     let server = RedisServer::start();
     let holder = RedisStorage::new(&server.url()).unwrap();
     let other = holder.clone();
@@ -89,6 +91,7 @@ async fn a_store_through_a_clone_without_the_lease_is_not_fenced_by_another_clon
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_handle_with_two_leases_on_a_key_never_lets_the_lapsed_one_through() {
+    support::require_redis!();
     // Two holders sharing one handle (not clones): a store does not say whose it is.
     let server = RedisServer::start();
     let shared = RedisStorage::new(&server.url()).unwrap();
@@ -130,6 +133,7 @@ async fn one_handle_with_two_leases_on_a_key_never_lets_the_lapsed_one_through()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leases_on_different_keys_fence_only_their_own_key() {
+    support::require_redis!();
     let server = RedisServer::start();
     let first = RedisStorage::new(&server.url()).unwrap();
     let second = first.clone();
@@ -155,6 +159,7 @@ async fn leases_on_different_keys_fence_only_their_own_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_credentials_on_clones_with_one_key_fence_each_other_as_two_processes_do() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     storage.store(KEY, &expired("at-0", "rt-0")).await.unwrap();
@@ -194,6 +199,7 @@ async fn two_credentials_on_clones_with_one_key_fence_each_other_as_two_processe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_credentials_on_clones_with_different_keys_each_keep_their_rotation() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     storage.store(KEY, &expired("at-0", "rt-0")).await.unwrap();

@@ -5,6 +5,7 @@
 
 mod support;
 
+use credkit_core::LeasePolicy;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,7 +39,11 @@ fn credentials(
     Credentials::builder(user)
         .with_clock(clock.clone())
         .with_storage(storage.clone(), KEY)
-        .with_fail_closed_without_lease(fail_closed)
+        .with_lease_policy(if fail_closed {
+            LeasePolicy::strict()
+        } else {
+            LeasePolicy::default()
+        })
         .on_refresh(move |event| {
             if let RefreshEvent::LeaseUnavailable {
                 refreshed_locally, ..
@@ -62,6 +67,7 @@ async fn seed(storage: &RedisStorage) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn by_default_a_process_keeps_serving_without_redis_and_reports_it() {
+    support::require_redis!();
     let mut redis = RedisServer::start();
     let server = FakeTokenServer::start().await.unwrap();
     let clock = FakeClock::new();
@@ -99,6 +105,7 @@ async fn by_default_a_process_keeps_serving_without_redis_and_reports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_closed_fails_while_redis_is_away_and_recovers_when_it_is_back() {
+    support::require_redis!();
     let mut redis = RedisServer::start();
     let server = FakeTokenServer::start().await.unwrap();
     let clock = FakeClock::new();

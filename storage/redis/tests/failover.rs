@@ -45,6 +45,7 @@ async fn stores(storage: &RedisStorage, n: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_whose_generation_went_backwards_still_stores_its_newer_record() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     let name = storage.record_key(KEY);
@@ -75,6 +76,7 @@ async fn a_holder_whose_generation_went_backwards_still_stores_its_newer_record(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_gone_under_a_lease_is_stored_again() {
+    support::require_redis!();
     // A removal, an eviction or a restart without persistence: the same as a failover to a
     // replica that never had the record.
     let server = RedisServer::start();
@@ -91,6 +93,7 @@ async fn a_record_gone_under_a_lease_is_stored_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_failover_a_reused_generation_goes_to_the_holder_that_knew_more() {
+    support::require_redis!();
     let server = RedisServer::start();
     let a = RedisStorage::new(&server.url()).unwrap();
     let b = RedisStorage::new(&server.url()).unwrap();
@@ -126,6 +129,7 @@ async fn after_a_failover_a_reused_generation_goes_to_the_holder_that_knew_more(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_failover_a_history_that_went_further_still_fences_the_holder_off() {
+    support::require_redis!();
     let server = RedisServer::start();
     let a = RedisStorage::new(&server.url()).unwrap();
     let b = RedisStorage::new(&server.url()).unwrap();
@@ -164,6 +168,7 @@ async fn after_a_failover_a_history_that_went_further_still_fences_the_holder_of
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_keep_their_rotation_when_a_failover_loses_the_last_writes() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     let name = storage.record_key(KEY);

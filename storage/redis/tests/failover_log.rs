@@ -41,6 +41,7 @@ fn warnings(work: impl Future<Output = ()>) -> Vec<String> {
 
 #[test]
 fn a_store_over_a_record_that_went_backwards_is_logged_for_operators() {
+    support::require_redis!();
     let server = RedisServer::start();
     let logged = warnings(async {
         let storage = RedisStorage::new(&server.url()).unwrap();

@@ -31,6 +31,7 @@ fn wait() -> LeaseOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_holders_store_is_fenced_off() {
+    support::require_redis!();
     let server = RedisServer::start();
     let a = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();
     let b = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();
@@ -60,6 +61,7 @@ async fn a_stale_holders_store_is_fenced_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_under_one_lease_each_expect_the_generation_the_last_one_wrote() {
+    support::require_redis!();
     let server = RedisServer::start();
     let a = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();
     a.store(KEY, &record("at-0", "rt-0")).await.unwrap();
@@ -110,6 +112,7 @@ impl TokenSource for Slow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_use_the_newer_record_after_a_fenced_store() {
+    support::require_redis!();
     let server = RedisServer::start();
     let a = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();
     let b = credkit_storage_redis::RedisStorage::new(&server.url()).unwrap();

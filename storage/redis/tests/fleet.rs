@@ -27,6 +27,7 @@ const EXPIRIES: usize = 5;
 /// The member's entry point: does nothing as an ordinary test.
 #[test]
 fn fleet_member() {
+    support::require_redis!();
     run_member();
 }
 
@@ -40,6 +41,7 @@ async fn seed(redis: &RedisServer, access: AccessToken) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_processes_make_one_token_request_per_expiry() {
+    support::require_redis!();
     let redis = RedisServer::start();
     let server = FakeTokenServer::start().await.unwrap();
     server.set_strict_rotation(INITIAL_REFRESH);
@@ -107,6 +109,7 @@ async fn eight_processes_make_one_token_request_per_expiry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_holder_killed_mid_refresh_costs_no_more_than_the_lease_ttl() {
+    support::require_redis!();
     let redis = RedisServer::start();
     let server = FakeTokenServer::start().await.unwrap();
     server.set_strict_rotation(INITIAL_REFRESH);

@@ -72,6 +72,7 @@ async fn until_present(checks: &mut MultiplexedConnection, name: &str, present: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lease_is_renewed_past_its_time_to_live() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::builder(server.url())
         .with_lease_ttl(TTL)
@@ -108,6 +109,7 @@ async fn a_held_lease_is_renewed_past_its_time_to_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_away_a_lease_is_held_until_about_one_time_to_live_after_its_last_renewal() {
+    support::require_redis!();
     let mut server = RedisServer::start();
     let storage = RedisStorage::builder(server.url())
         .with_lease_ttl(TTL)
@@ -137,6 +139,7 @@ async fn with_redis_away_a_lease_is_held_until_about_one_time_to_live_after_its_
 
 #[tokio::test(flavor = "current_thread")]
 async fn release_frees_the_lease_before_it_returns() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     let name = lease_key(&storage, KEY);
@@ -153,6 +156,7 @@ async fn release_frees_the_lease_before_it_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releasing_with_redis_away_is_a_transient_error() {
+    support::require_redis!();
     let mut server = RedisServer::start();
     let storage = RedisStorage::builder(server.url())
         .with_timeout(Duration::from_millis(300))
@@ -171,6 +175,7 @@ async fn releasing_with_redis_away_is_a_transient_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_shows_the_lease_and_whether_it_is_held_but_never_the_owner() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::new(&server.url()).unwrap();
     let name = lease_key(&storage, KEY);
@@ -239,6 +244,7 @@ impl Proxy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_take_cancelled_after_the_server_took_the_lease_gives_it_back() {
+    support::require_redis!();
     let server = RedisServer::start();
     let proxy = Proxy::start(server.port()).await;
     // A time to live far past the test: only a release frees the key in time.

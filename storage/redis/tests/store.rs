@@ -31,6 +31,7 @@ fn keys(server: &RedisServer) -> Vec<String> {
 
 #[tokio::test]
 async fn keys_are_prefixed_and_reveal_nothing() {
+    support::require_redis!();
     let server = RedisServer::start();
     let storage = RedisStorage::builder(server.url())
         .with_prefix("app:")
@@ -79,6 +80,7 @@ impl RecordCodec for Flip {
 
 #[tokio::test]
 async fn records_pass_through_the_codec() {
+    support::require_redis!();
     let server = RedisServer::start();
     let sealed = RedisStorage::builder(server.url())
         .with_codec(Flip)
@@ -102,6 +104,7 @@ async fn records_pass_through_the_codec() {
 
 #[tokio::test]
 async fn an_unreachable_server_is_a_transient_error() {
+    support::require_redis!();
     let mut server = RedisServer::start();
     let url = server.url();
     server.stop();
@@ -116,6 +119,7 @@ async fn an_unreachable_server_is_a_transient_error() {
 
 #[test]
 fn debug_never_shows_the_password() {
+    support::require_redis!();
     let url = "redis://:hunter2@127.0.0.1:6379/0";
     let builder = RedisStorage::builder(url).with_prefix("app:");
     let shown = format!("{builder:?}");
@@ -135,6 +139,7 @@ fn debug_never_shows_the_password() {
 
 #[tokio::test]
 async fn a_password_protected_server_takes_the_password_in_the_url() {
+    support::require_redis!();
     let server = RedisServer::start_with(&["--requirepass", "s3cret-pw"]);
     let at = |userinfo: &str| format!("redis://{userinfo}127.0.0.1:{}/0", server.port());
     let good = RedisStorage::new(&at(":s3cret-pw@")).unwrap();

@@ -143,6 +143,12 @@ impl FakeTokenEndpoint {
         self
     }
 
+    /// Checks JWT-bearer grants from now on (see [`JwtBearerCheck`](crate::JwtBearerCheck)).
+    pub fn accept_jwt_bearer(&self, check: crate::JwtBearerCheck) -> &Self {
+        self.shared.accept_jwt_bearer(check);
+        self
+    }
+
     /// How many scripted replies are waiting, the repeating last one included.
     pub fn pending_replies(&self) -> usize {
         self.shared.pending_replies()

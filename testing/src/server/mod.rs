@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 mod endpoint;
+mod jwt_bearer;
 mod record;
 mod reply;
 mod rotation;
@@ -17,6 +18,7 @@ mod script;
 mod serve;
 
 pub use endpoint::{FakeTokenEndpoint, IN_MEMORY_TOKEN_URL};
+pub use jwt_bearer::JwtBearerCheck;
 pub use record::RecordedRequest;
 pub use reply::{FAKE_EXPIRES_IN, Reply};
 
@@ -163,6 +165,13 @@ impl FakeTokenServer {
     /// Turns strict rotation on (see [`FakeTokenEndpoint::set_strict_rotation`]).
     pub fn set_strict_rotation(&self, initial_refresh_token: &str) -> &Self {
         self.endpoint.set_strict_rotation(initial_refresh_token);
+        self
+    }
+
+    /// Checks JWT-bearer grants from now on (see [`JwtBearerCheck`]): a grant whose assertion
+    /// fails gets `invalid_grant` naming what failed, one that asks for an ID token gets one.
+    pub fn accept_jwt_bearer(&self, check: JwtBearerCheck) -> &Self {
+        self.endpoint.accept_jwt_bearer(check);
         self
     }
 

@@ -10,6 +10,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 
+use super::jwt_bearer::{Judgement, JwtBearerCheck};
 use super::record::RecordedRequest;
 use super::reply::{Body, FAKE_EXPIRES_IN, Reply};
 use super::rotation::Rotation;
@@ -29,6 +30,7 @@ struct State {
     generated: u64,
     requests: Vec<RecordedRequest>,
     rotation: Rotation,
+    jwt_bearer: Option<JwtBearerCheck>,
 }
 
 /// A reply resolved for one request: generated bodies made, the redirect's `Location` set.
@@ -81,6 +83,10 @@ impl Shared {
         self.lock().rotation.start(initial);
     }
 
+    pub(crate) fn accept_jwt_bearer(&self, check: JwtBearerCheck) {
+        self.lock().jwt_bearer = Some(check);
+    }
+
     pub(crate) fn valid_refresh_token(&self) -> Option<String> {
         self.lock().rotation.valid().map(str::to_owned)
     }
@@ -106,7 +112,13 @@ impl Shared {
     /// the default. `base` is the endpoint's `scheme://host:port`, for redirects.
     pub(crate) fn record_and_plan(&self, request: RecordedRequest, base: &str) -> Planned {
         let mut state = self.lock();
-        let refused = state.rotation.refuse(&request);
+        let mut refused = state.rotation.refuse(&request);
+        let mut id_token = None;
+        match state.jwt_bearer.as_ref().map(|check| check.judge(&request)) {
+            Some(Judgement::Refused(refusal)) => refused = Some(refusal),
+            Some(Judgement::Accepted { id_token: wanted }) => id_token = wanted,
+            Some(Judgement::NotJwtBearer) | None => {}
+        }
         let reply = match refused {
             Some(refusal) => refusal,
             None => if state.script.len() > 1 {
@@ -122,7 +134,13 @@ impl Shared {
             state.generated += 1;
         }
         let generated = state.generated;
-        let mut planned = plan(reply, generated, scope.as_deref(), base);
+        let mut planned = plan(
+            reply,
+            generated,
+            scope.as_deref(),
+            id_token.as_deref(),
+            base,
+        );
         // Under the lock: the check and the rotation are one step, so of two requests with the
         // same refresh token only the first gets a token.
         state.rotation.rotate(&mut planned);
@@ -132,7 +150,13 @@ impl Shared {
     }
 }
 
-fn plan(reply: Reply, generated: u64, scope: Option<&str>, base: &str) -> Planned {
+fn plan(
+    reply: Reply,
+    generated: u64,
+    scope: Option<&str>,
+    id_token: Option<&str>,
+    base: &str,
+) -> Planned {
     if reply.invalid_header {
         return invalid_reply();
     }
@@ -142,6 +166,13 @@ fn plan(reply: Reply, generated: u64, scope: Option<&str>, base: &str) -> Planne
     }
     let body = match reply.body {
         Body::Full(bytes) => PlannedBody::Full(bytes),
+        Body::Generated { .. } if id_token.is_some() => {
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            PlannedBody::Full(Bytes::from(json!({ "id_token": id_token }).to_string()))
+        }
         Body::Generated { rotate } => {
             let mut token = json!({
                 "access_token": format!("fake-access-token-{generated}"),

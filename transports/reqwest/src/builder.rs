@@ -1,13 +1,15 @@
 //! `ReqwestTransportBuilder`: the limits, and the two clients it builds.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use credkit_core::BuildError;
 use reqwest::{Client, redirect};
 
 use crate::error;
-use crate::resolve::LoopbackResolver;
+use crate::policy::{METADATA_HOSTS, PlainHttpHost};
+use crate::resolve::DirectResolver;
 use crate::transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_SIZE, DEFAULT_TIMEOUT, ReqwestTransport,
 };
@@ -34,6 +36,7 @@ pub struct ReqwestTransportBuilder {
     connect_timeout: Duration,
     timeout: Duration,
     max_body_size: usize,
+    plain_http_hosts: Vec<String>,
 }
 
 impl Default for ReqwestTransportBuilder {
@@ -43,6 +46,7 @@ impl Default for ReqwestTransportBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            plain_http_hosts: Vec::new(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl fmt::Debug for ReqwestTransportBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("max_body_size", &self.max_body_size)
+            .field("plain_http_hosts", &self.plain_http_hosts)
             .finish()
     }
 }
@@ -81,6 +86,30 @@ impl ReqwestTransportBuilder {
         self
     }
 
+    /// Also allows plain `http` to `host` (a name or an IP address, with an optional `:port`;
+    /// without one, any port), as to loopback and the metadata server: for a metadata server
+    /// somewhere else, such as the one the `GCE_METADATA_HOST` environment variable names.
+    /// Default: none besides loopback, `169.254.169.254` and `metadata.google.internal` (see
+    /// [`check_endpoint`](crate::check_endpoint)). May be called more than once.
+    ///
+    /// Requests to these hosts never go through a proxy, and a name among them is resolved
+    /// by the system's resolver. Allow only a host you trust with what you send it in the
+    /// clear, on a network you trust.
+    ///
+    /// ```
+    /// use credkit_reqwest::ReqwestTransport;
+    ///
+    /// let transport = ReqwestTransport::builder()
+    ///     .allow_plain_http_host("metadata.internal.example:8080")
+    ///     .build()?;
+    /// assert_eq!(transport.plain_http_hosts().count(), 1);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn allow_plain_http_host(mut self, host: impl Into<String>) -> Self {
+        self.plain_http_hosts.push(host.into());
+        self
+    }
+
     /// Uses `client` instead of building one. Default: a client built by this builder.
     ///
     /// The URL policy, the total timeout, the body cap and the error mapping still apply; the
@@ -89,10 +118,11 @@ impl ReqwestTransportBuilder {
     /// - **no redirects** (`redirect(reqwest::redirect::Policy::none())`): reqwest follows up to
     ///   10 by default, replaying the request elsewhere. If a redirect was followed anyway, the
     ///   response is refused with a configuration error, but the request has been sent by then;
-    /// - **no proxy for loopback hosts** (`no_proxy()`, or a `NO_PROXY` covering them): reqwest
-    ///   reads proxies from the environment and does not exempt loopback, so a plain-http
-    ///   request to `127.0.0.1` could travel to the proxy. The client is used for loopback hosts
-    ///   as it is, and `localhost` is resolved by its own resolver;
+    /// - **no proxy for loopback hosts and the metadata server** (`no_proxy()`, or a `NO_PROXY`
+    ///   covering them): reqwest reads proxies from the environment and does not exempt
+    ///   loopback, so a plain-http request to `127.0.0.1` or `169.254.169.254` could travel to
+    ///   the proxy. The client is used for those hosts as it is, and `localhost` is resolved by
+    ///   its own resolver;
     /// - **no decompression** features, a connect timeout, and rustls or another TLS stack you
     ///   trust.
     pub fn with_client(mut self, client: Client) -> Self {
@@ -104,8 +134,10 @@ impl ReqwestTransportBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError::is_invalid_value`] when a timeout or the body cap is zero, or when reqwest
-    /// cannot build its client (the TLS backend or the resolver configuration cannot be loaded).
+    /// [`BuildError::is_invalid_value`] when a timeout or the body cap is zero, when a host
+    /// given to [`allow_plain_http_host`](Self::allow_plain_http_host) is not a host or
+    /// `host:port`, or when reqwest cannot build its client (the TLS backend or the resolver
+    /// configuration cannot be loaded).
     pub fn build(self) -> Result<ReqwestTransport, BuildError> {
         if self.timeout.is_zero() {
             return Err(error::zero_limit("total timeout"));
@@ -113,10 +145,18 @@ impl ReqwestTransportBuilder {
         if self.max_body_size == 0 {
             return Err(error::zero_limit("body size limit"));
         }
+        let plain_http_hosts = self
+            .plain_http_hosts
+            .iter()
+            .map(|value| {
+                PlainHttpHost::parse(value).ok_or_else(|| error::invalid_plain_http_host(value))
+            })
+            .collect::<Result<Arc<[_]>, _>>()?;
         if let Some(client) = self.client {
             return Ok(ReqwestTransport {
                 timeout: self.timeout,
                 max_body_size: self.max_body_size,
+                plain_http_hosts,
                 ..ReqwestTransport::from_client(client)
             });
         }
@@ -126,17 +166,24 @@ impl ReqwestTransportBuilder {
         let client = base_client(self.connect_timeout)
             .build()
             .map_err(error::client_build)?;
-        let loopback = base_client(self.connect_timeout)
+        // The names the direct client may resolve: the metadata server's, and the allowed ones.
+        let names: Arc<[String]> = METADATA_HOSTS
+            .iter()
+            .map(|&host| host.to_owned())
+            .chain(plain_http_hosts.iter().map(|h| h.host().to_owned()))
+            .collect();
+        let direct = base_client(self.connect_timeout)
             .no_proxy()
-            .dns_resolver(LoopbackResolver)
+            .dns_resolver(DirectResolver::new(names))
             .build()
             .map_err(error::client_build)?;
         Ok(ReqwestTransport {
             client,
-            loopback: Some(loopback),
+            loopback: Some(direct),
             connect_timeout: Some(self.connect_timeout),
             timeout: self.timeout,
             max_body_size: self.max_body_size,
+            plain_http_hosts,
         })
     }
 }
@@ -177,5 +224,27 @@ mod tests {
         assert_eq!(transport.max_body_size(), 10);
         assert_eq!(transport.connect_timeout(), None);
         assert!(transport.loopback.is_none());
+    }
+
+    #[test]
+    fn builder_rejects_a_plain_http_host_that_is_not_a_host() {
+        for bad in [
+            "",
+            "http://mds.example",
+            "mds.example/path",
+            "u@mds.example",
+        ] {
+            let err = ReqwestTransport::builder()
+                .allow_plain_http_host(bad)
+                .build()
+                .unwrap_err();
+            assert!(err.is_invalid_value(), "{bad}");
+        }
+        let err = ReqwestTransport::builder()
+            .with_client(Client::new())
+            .allow_plain_http_host("a/b")
+            .build()
+            .unwrap_err();
+        assert!(err.is_invalid_value());
     }
 }

@@ -116,7 +116,9 @@ pub(crate) fn credentials_in_url() -> Error {
 pub(crate) fn plain_http(host: &str) -> Error {
     refused(format!(
         "refusing to send a token request over plain http to {host}: use https \
-         (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost)"
+         (plain http is allowed only to loopback: 127.0.0.0/8, ::1, localhost; to the \
+         metadata server: 169.254.169.254, metadata.google.internal; and to the hosts named \
+         with ReqwestTransportBuilder::allow_plain_http_host)"
     ))
 }
 
@@ -137,6 +139,13 @@ fn refused(message: impl Into<Cow<'static, str>>) -> Error {
 /// A limit of the builder (`what`) was set to zero.
 pub(crate) fn zero_limit(what: &str) -> BuildError {
     BuildError::invalid_value(format!("the transport's {what} must be greater than zero"))
+}
+
+/// A host given to `allow_plain_http_host` that is not a host or `host:port`.
+pub(crate) fn invalid_plain_http_host(value: &str) -> BuildError {
+    BuildError::invalid_value(format!(
+        "`{value}` is not a host or host:port for plain http (no scheme, user name, path or query)"
+    ))
 }
 
 /// reqwest could not build its client (TLS backend or resolver configuration).

@@ -1,4 +1,6 @@
-//! The token-endpoint URL policy: `https://` everywhere, plain `http://` only on loopback.
+//! The token-endpoint URL policy: `https://` everywhere, plain `http://` only on loopback and
+//! to the metadata server (exactly `169.254.169.254` and `metadata.google.internal`, plus the
+//! hosts a transport was told to allow).
 
 use credkit_core::Result;
 use credkit_core::endpoint::is_loopback_host;
@@ -18,6 +20,12 @@ use crate::error;
 /// assert!(check_endpoint("http://127.0.0.1:8080/token").is_ok());
 /// assert!(check_endpoint("http://[::1]:8080/token").is_ok());
 /// assert!(check_endpoint("http://localhost:8080/token").is_ok());
+///
+/// // The metadata server: plain http to exactly these two hosts.
+/// assert!(check_endpoint("http://169.254.169.254/computeMetadata/v1/").is_ok());
+/// assert!(check_endpoint("http://metadata.google.internal/computeMetadata/v1/").is_ok());
+/// assert!(check_endpoint("http://169.254.169.253/").is_err());
+/// assert!(check_endpoint("http://metadata.google.internal.evil.example/").is_err());
 ///
 /// let err = check_endpoint("http://oauth2.googleapis.com/token").unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Configuration);
@@ -45,7 +53,16 @@ use crate::error;
 ///      and not subdomains such as `auth.localhost` or `localhost.evil.example`: those go through
 ///      DNS, which may answer with any address. The transport connects to `localhost` itself
 ///      without asking DNS (see [`ReqwestTransport`](crate::ReqwestTransport)).
-/// 5. Every other scheme (`ftp`, `file`, `ws`, `data`, ...) is refused.
+/// 5. `http` is also accepted for the metadata server of Google Compute Engine, GKE and Cloud
+///    Run, which answers only plain http on a link-local address: the host must be exactly
+///    the IPv4 address `169.254.169.254` (in any form the URL standard accepts, since it
+///    normalises them all to that address) or exactly the name `metadata.google.internal` (in
+///    any letter case), on any port. Nothing wider: not the rest of `169.254.0.0/16`, not
+///    other `*.internal` names, not `metadata.google.internal.` with a trailing dot, not
+///    `metadata.google.internal.evil.example`. A metadata server somewhere else (the
+///    `GCE_METADATA_HOST` environment variable names one) is allowed only on a transport built
+///    with [`allow_plain_http_host`](crate::ReqwestTransportBuilder::allow_plain_http_host).
+/// 6. Every other scheme (`ftp`, `file`, `ws`, `data`, ...) is refused.
 ///
 /// A query string or fragment is allowed; neither appears in the error messages.
 ///
@@ -54,6 +71,15 @@ use crate::error;
 /// A permanent error of kind [`Configuration`](credkit_core::ErrorKind::Configuration) that
 /// names the rule broken. The message never repeats the URL's user info, path or query.
 pub fn check_endpoint(url: &str) -> Result<Url> {
+    check_endpoint_allowing(url, &[])
+}
+
+/// The metadata server's two hosts, to which plain `http` is allowed (rule 5 of
+/// [`check_endpoint`]), as the URL parser spells them.
+pub(crate) const METADATA_HOSTS: [&str; 2] = ["169.254.169.254", "metadata.google.internal"];
+
+/// [`check_endpoint`], with plain `http` allowed to the `extra` hosts too.
+pub(crate) fn check_endpoint_allowing(url: &str, extra: &[PlainHttpHost]) -> Result<Url> {
     let parsed = Url::parse(url).map_err(error::invalid_url)?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(error::credentials_in_url());
@@ -61,9 +87,66 @@ pub fn check_endpoint(url: &str) -> Result<Url> {
     match parsed.scheme() {
         // The URL parser gives every `https` URL a host (it refuses an empty one).
         "https" => Ok(parsed),
-        "http" if is_loopback_url(&parsed) => Ok(parsed),
+        "http" if is_direct_url(&parsed, extra) => Ok(parsed),
         "http" => Err(error::plain_http(&host_for_message(&parsed))),
         scheme => Err(error::unsupported_scheme(scheme)),
+    }
+}
+
+/// Whether `url` goes to a host that plain `http` may reach: loopback, the metadata server, or
+/// one of `extra`. Such requests never go through a proxy.
+pub(crate) fn is_direct_url(url: &Url, extra: &[PlainHttpHost]) -> bool {
+    is_loopback_url(url)
+        || url
+            .host_str()
+            .is_some_and(|host| METADATA_HOSTS.contains(&host))
+        || extra.iter().any(|allowed| allowed.matches(url))
+}
+
+/// A host (and perhaps a port) a transport was told to allow plain `http` to, normalised as the
+/// URL parser normalises hosts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PlainHttpHost {
+    host: String,
+    port: Option<u16>,
+}
+
+impl std::fmt::Display for PlainHttpHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{port}", self.host),
+            None => f.write_str(&self.host),
+        }
+    }
+}
+
+impl PlainHttpHost {
+    /// Parses `host` or `host:port` (as `GCE_METADATA_HOST` holds it). `None` for anything
+    /// else: empty, a user name, a path, a query, or what does not parse as a host.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        if value.is_empty() || value.contains(['/', '?', '#', '@', '\\']) {
+            return None;
+        }
+        let url = Url::parse(&format!("http://{value}/")).ok()?;
+        let host = url.host_str()?.to_owned();
+        Some(Self {
+            host,
+            port: url.port(),
+        })
+    }
+
+    /// The host as the URL parser spells it, for resolving names.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether `url` goes to this host (and port, if one was given; `http`'s default port 80
+    /// when the URL names none).
+    fn matches(&self, url: &Url) -> bool {
+        url.host_str() == Some(self.host.as_str())
+            && self
+                .port
+                .is_none_or(|port| url.port_or_known_default() == Some(port))
     }
 }
 
@@ -116,6 +199,49 @@ mod tests {
                 assert!(!message.contains(secret), "{url}: {message}");
             }
         }
+    }
+
+    #[test]
+    fn plain_http_hosts_parse_as_hosts_only() {
+        let host = PlainHttpHost::parse("Metadata.Example:8080").unwrap();
+        assert_eq!(host.host(), "metadata.example");
+        assert_eq!(host.port, Some(8080));
+        assert_eq!(host.to_string(), "metadata.example:8080");
+        assert_eq!(PlainHttpHost::parse("10.0.0.5").unwrap().port, None);
+        assert_eq!(
+            PlainHttpHost::parse("10.0.0.5").unwrap().to_string(),
+            "10.0.0.5"
+        );
+        for bad in [
+            "",
+            "a/b",
+            "a?b",
+            "a#b",
+            "user@host",
+            "a\\b",
+            "host:notaport",
+            "[::1",
+        ] {
+            assert_eq!(PlainHttpHost::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_host_matches_its_port_or_any() {
+        let any = [PlainHttpHost::parse("mds.example").unwrap()];
+        let one = [PlainHttpHost::parse("mds.example:8080").unwrap()];
+        let url = |s: &str| Url::parse(s).unwrap();
+        assert!(is_direct_url(&url("http://mds.example:1234/"), &any));
+        assert!(is_direct_url(&url("http://mds.example:8080/"), &one));
+        assert!(!is_direct_url(&url("http://mds.example:8081/"), &one));
+        assert!(!is_direct_url(&url("http://mds.example/"), &one));
+        let eighty = [PlainHttpHost::parse("mds.example:80").unwrap()];
+        assert!(is_direct_url(&url("http://mds.example/"), &eighty));
+        assert!(!is_direct_url(&url("http://mds.example.evil/"), &any));
+        assert!(!is_direct_url(&url("http://evil.example/"), &any));
+        assert!(check_endpoint_allowing("http://mds.example:8080/x", &one).is_ok());
+        assert!(check_endpoint_allowing("http://mds.example:9/x", &one).is_err());
+        assert!(check_endpoint("http://mds.example:8080/x").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Its builder is in `builder.rs`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ use reqwest::{Client, Url};
 use crate::ReqwestTransportBuilder;
 use crate::body::read_capped;
 use crate::error;
-use crate::policy::{check_endpoint, is_loopback_url, origin_for_message};
+use crate::policy::{PlainHttpHost, check_endpoint_allowing, is_direct_url, origin_for_message};
 
 /// How long establishing a connection (TCP and TLS) may take by default: 10 seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,7 +49,9 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 /// What it does for every request:
 ///
 /// - **Checks the URL first.** [`check_endpoint`](crate::check_endpoint) runs before anything
-///   is resolved or connected: `https://` is required except for loopback hosts.
+///   is resolved or connected: `https://` is required except for loopback hosts, the metadata
+///   server (exactly `169.254.169.254` and `metadata.google.internal`) and the hosts named with
+///   [`allow_plain_http_host`](crate::ReqwestTransportBuilder::allow_plain_http_host).
 /// - **Never follows redirects.** A 3xx is returned as a response, so a refresh token is never
 ///   replayed to wherever a `Location` header points.
 /// - **Bounds time.** A connect timeout, and a total timeout over the whole exchange, body
@@ -57,9 +60,10 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 ///   the cap fails with a permanent error; no more than the cap is ever buffered. Nothing is
 ///   decompressed.
 /// - **Keeps loopback on the machine.** Proxies from the environment (`HTTPS_PROXY`,
-///   `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply to other hosts, but loopback requests always
-///   go direct, so a plain-http request carrying a refresh token never reaches a proxy; and
-///   `localhost` is taken to mean `127.0.0.1` and `::1` without asking DNS.
+///   `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) apply to other hosts, but requests to loopback, to
+///   the metadata server and to the other hosts allowed plain http always go direct, so a
+///   plain-http request carrying a refresh token (or a metadata server's token) never reaches
+///   a proxy; and `localhost` is taken to mean `127.0.0.1` and `::1` without asking DNS.
 /// - **Wipes its buffer.** The body is read into a buffer that is zeroed whenever it grows; the
 ///   final bytes are handed to the caller without a copy.
 /// - **Maps failures** onto [`Error::transport`](credkit_core::Error::transport): connect
@@ -74,12 +78,15 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct ReqwestTransport {
     pub(crate) client: Client,
-    /// A client without proxies that resolves `localhost` itself, for loopback hosts; `None`
-    /// when the caller brought their own client, which is then used for everything.
+    /// A client without proxies that resolves `localhost` itself, for loopback hosts, the
+    /// metadata server and the other hosts allowed plain http; `None` when the caller brought
+    /// their own client, which is then used for everything.
     pub(crate) loopback: Option<Client>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) timeout: Duration,
     pub(crate) max_body_size: usize,
+    /// The hosts besides loopback and the metadata server that plain http may reach.
+    pub(crate) plain_http_hosts: Arc<[PlainHttpHost]>,
 }
 
 impl ReqwestTransport {
@@ -149,6 +156,7 @@ impl ReqwestTransport {
             connect_timeout: None,
             timeout: DEFAULT_TIMEOUT,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            plain_http_hosts: Arc::new([]),
         }
     }
 
@@ -198,9 +206,23 @@ impl ReqwestTransport {
         self.max_body_size
     }
 
+    /// The hosts, besides loopback and the metadata server, that this transport sends plain
+    /// `http` to (see
+    /// [`allow_plain_http_host`](crate::ReqwestTransportBuilder::allow_plain_http_host)), as
+    /// `host` or `host:port`.
+    ///
+    /// ```
+    /// let transport = credkit_reqwest::ReqwestTransport::new()?;
+    /// assert_eq!(transport.plain_http_hosts().count(), 0);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn plain_http_hosts(&self) -> impl Iterator<Item = String> + '_ {
+        self.plain_http_hosts.iter().map(ToString::to_string)
+    }
+
     fn client_for(&self, url: &Url) -> &Client {
         match &self.loopback {
-            Some(loopback) if is_loopback_url(url) => loopback,
+            Some(direct) if is_direct_url(url, &self.plain_http_hosts) => direct,
             _ => &self.client,
         }
     }
@@ -243,6 +265,7 @@ impl fmt::Debug for ReqwestTransport {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("max_body_size", &self.max_body_size)
+            .field("plain_http_hosts", &self.plain_http_hosts)
             .finish_non_exhaustive()
     }
 }
@@ -255,8 +278,8 @@ impl Transport for ReqwestTransport {
     /// # Errors
     ///
     /// - [`Configuration`](credkit_core::ErrorKind::Configuration), permanent: the URL is
-    ///   refused by [`check_endpoint`](crate::check_endpoint) (nothing was sent), or a caller's
-    ///   client followed a redirect.
+    ///   refused by [`check_endpoint`](crate::check_endpoint) (with the hosts this transport
+    ///   allows plain http to; nothing was sent), or a caller's client followed a redirect.
     /// - [`Timeout`](credkit_core::ErrorKind::Timeout), transient: the connect or total timeout
     ///   passed.
     /// - [`Transport`](credkit_core::ErrorKind::Transport), transient: the connection could not
@@ -264,7 +287,7 @@ impl Transport for ReqwestTransport {
     /// - [`Transport`](credkit_core::ErrorKind::Transport), permanent: the body is over the cap,
     ///   or another failure.
     async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>> {
-        let url = check_endpoint(&request.uri().to_string())?;
+        let url = check_endpoint_allowing(&request.uri().to_string(), &self.plain_http_hosts)?;
         let origin = origin_for_message(&url);
         match tokio::time::timeout(self.timeout, self.exchange(request, url, &origin)).await {
             Ok(result) => result,
@@ -318,5 +341,32 @@ mod tests {
         // environment's (possibly empty) one, the loopback client has none.
         assert!(for_remote.contains("proxies"), "{for_remote}");
         assert!(!for_loopback.contains("proxies"), "{for_loopback}");
+    }
+
+    #[test]
+    fn metadata_and_allowed_hosts_use_the_client_without_proxies() {
+        let transport = ReqwestTransport::builder()
+            .allow_plain_http_host("mds.example:8080")
+            .build()
+            .unwrap();
+        let direct = format!("{:?}", transport.loopback.as_ref().unwrap());
+        for url in [
+            "http://169.254.169.254/computeMetadata/v1/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.GOOGLE.INTERNAL/",
+            "http://mds.example:8080/computeMetadata/v1/",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert_eq!(format!("{:?}", transport.client_for(&url)), direct, "{url}");
+        }
+        for url in [
+            "http://169.254.169.253/",
+            "http://metadata.google.internal.evil.example/",
+            "http://mds.example:8081/",
+            "https://oauth2.googleapis.com/token",
+        ] {
+            let url = Url::parse(url).unwrap();
+            assert_ne!(format!("{:?}", transport.client_for(&url)), direct, "{url}");
+        }
     }
 }

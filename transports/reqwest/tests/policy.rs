@@ -31,6 +31,12 @@ const ACCEPTED: &[&str] = &[
     "http://[::1]:8080/",
     "http://[0:0:0:0:0:0:0:1]/token",
     "http://[::ffff:127.0.0.1]/",
+    // http to the metadata server: exactly its address and its name, any port.
+    "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token",
+    "http://169.254.169.254:80/",
+    "http://0xa9fea9fe/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://Metadata.Google.Internal:8080/",
     // http to localhost, exactly.
     "http://localhost/",
     "http://LOCALHOST:8080/token",
@@ -46,7 +52,23 @@ const REFUSED: &[&str] = &[
     "http://0.0.0.0/",
     "http://10.0.0.1/",
     "http://192.168.1.1/",
-    "http://169.254.169.254/",
+    // Link-local, but not the metadata server: nothing wider than its one address.
+    "http://169.254.169.253/",
+    "http://169.254.169.255/",
+    "http://169.254.0.1/",
+    "http://[fe80::a9fe:a9fe]/",
+    "http://[::ffff:169.254.169.254]/",
+    // Names that only look like the metadata server's.
+    "http://metadata.google.internal./",
+    "http://metadata.google.internal.evil.com/",
+    "http://evil.metadata.google.internal/",
+    "http://metadata.google.internals/",
+    "http://metadata.internal/",
+    "http://metadata/",
+    "http://google.internal/",
+    "http://169.254.169.254.evil.example/",
+    "http://169.254.169.254@evil.example/",
+    "http://metadata.google.internal@evil.example/",
     "http://[::]/",
     "http://[::2]/",
     "http://[fe80::1]/",
@@ -101,6 +123,49 @@ fn refused_urls_are_permanent_configuration_errors() {
         assert_eq!(err.kind(), ErrorKind::Configuration, "{url:?}: {err:?}");
         assert!(!err.is_transient(), "{url:?}");
     }
+}
+
+#[test]
+fn the_plain_http_refusal_names_what_is_allowed() {
+    let err = check_endpoint("http://169.254.169.253/computeMetadata/v1/").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("169.254.169.254, metadata.google.internal"),
+        "{message}"
+    );
+    assert!(message.contains("allow_plain_http_host"), "{message}");
+    assert!(!message.contains("computeMetadata"), "{message}");
+}
+
+#[tokio::test]
+async fn an_allowed_host_is_reached_over_plain_http_and_others_are_not()
+-> Result<(), Box<dyn std::error::Error>> {
+    // The loopback fake stands for a metadata server named in GCE_METADATA_HOST; the `.invalid`
+    // name can never resolve, so nothing is sent anywhere but loopback.
+    let server = FakeTokenServer::start().await?;
+    let port = server.addr().port();
+    let transport = ReqwestTransport::builder()
+        .allow_plain_http_host(format!("127.0.0.1:{port}"))
+        .allow_plain_http_host("mds.invalid:8080")
+        .build()?;
+    assert_eq!(
+        transport.plain_http_hosts().collect::<Vec<_>>(),
+        [format!("127.0.0.1:{port}"), "mds.invalid:8080".to_owned()]
+    );
+    let request = http::Request::post(server.token_url()).body(bytes::Bytes::new())?;
+    credkit_core::Transport::send(&transport, request).await?;
+    assert_eq!(server.request_count(), 1);
+    // Another port of the allowed name is refused before any lookup.
+    let err = send_err(&transport, "http://mds.invalid:8081/computeMetadata/v1/").await;
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err:?}");
+    // The allowed name itself passes the policy and fails only at resolution (`.invalid`).
+    let err = send_err(&transport, "http://mds.invalid:8080/computeMetadata/v1/").await;
+    assert_ne!(err.kind(), ErrorKind::Configuration, "{err:?}");
+    // Without the option, the same name is refused by the policy.
+    let plain = ReqwestTransport::new()?;
+    let err = send_err(&plain, "http://mds.invalid:8080/computeMetadata/v1/").await;
+    assert_eq!(err.kind(), ErrorKind::Configuration, "{err:?}");
+    Ok(())
 }
 
 #[test]

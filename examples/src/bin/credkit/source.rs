@@ -69,17 +69,14 @@ impl Origin {
 
     /// The ID-token source for `audience`, when the credential has one.
     pub(crate) fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>, Failure> {
-        let source = match self {
-            Self::User(user) => AuthorizedUser::new(user.clone()).id_token_source(audience),
-            Self::Gcloud(_) => None,
-            Self::Other(found) => return Ok(found.id_token_source(audience)?),
-        };
-        source.ok_or_else(|| {
-            Failure::new(format!(
+        match self {
+            Self::User(user) => Ok(AuthorizedUser::new(user.clone()).id_token_source(audience)?),
+            Self::Gcloud(_) => Err(Failure::new(format!(
                 "credentials of type {} cannot issue ID tokens",
                 self.kind()
-            ))
-        })
+            ))),
+            Self::Other(found) => Ok(found.id_token_source(audience)?),
+        }
     }
 
     /// The scopes requested but not granted by the last refresh, in request order; empty when
@@ -150,7 +147,7 @@ pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
     let cache = storage.as_ref().map(cache::Cache::location);
     let outcome = Outcome::default();
     let builder = cache::attach(
-        with_quota_project(Credentials::builder(user.clone()), user.quota_project()),
+        Credentials::builder(user.clone()),
         storage,
         cache::key(&user),
         &outcome,
@@ -220,11 +217,7 @@ fn gcloud_source(
 }
 
 fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
-    let credentials = retries(
-        with_quota_project(Credentials::builder(gcloud.clone()), gcloud.quota_project()),
-        args,
-    )
-    .build()?;
+    let credentials = retries(Credentials::builder(gcloud.clone()), args).build()?;
     // Not cached: gcloud keeps its own cache, and its active account can change under a key.
     Ok(Loaded {
         credentials,
@@ -238,16 +231,6 @@ fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded,
 /// The reqwest transport, with `--timeout` as its total timeout, built on the first request.
 fn transport(args: &SourceArgs) -> Arc<dyn Transport> {
     Arc::new(LazyTransport::new(args.timeout))
-}
-
-/// `builder` sending `project` as `x-goog-user-project`, whichever token it serves: one the
-/// provider fetched, or one from the token cache (whose record keeps no quota project). An
-/// empty project sends no header, as the reference.
-fn with_quota_project(builder: CredentialsBuilder, project: Option<&str>) -> CredentialsBuilder {
-    match project.filter(|p| !p.is_empty()) {
-        Some(project) => builder.with_quota_project(project),
-        None => builder,
-    }
 }
 
 /// The default retry policy, or none with `--no-retry`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use credkit_core::{
-    AccessToken, CredentialRecord, Result, TokenSource, Transport, interactive, oauth,
+    AccessToken, Clock, CredentialRecord, Result, TokenSource, Transport, interactive, oauth,
 };
 use credkit_refresh_handler::{RefreshHandler, RefreshHandlerSource};
 use secrecy::{ExposeSecret, SecretString};
@@ -74,6 +74,19 @@ impl TokenSource for UserCredentials {
     /// Adopts the stored refresh token (see [`TokenSource::adopt_record`]).
     fn adopt_record(&self, record: &CredentialRecord) {
         self.adopt(record);
+    }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        Some(Arc::clone(&self.config.clock))
+    }
+
+    /// The quota project, as the reference tests it for truthiness: an empty one sends no
+    /// `x-goog-user-project` header at all.
+    fn quota_project(&self) -> Option<&str> {
+        self.config
+            .quota_project
+            .as_deref()
+            .filter(|p| !p.is_empty())
     }
 }
 

@@ -9,7 +9,7 @@ mod scopes;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use credkit_core::{AccessToken, BuildError, Clock, Credentials, CredentialsBuilder, Transport};
+use credkit_core::{Clock, Transport};
 use credkit_refresh_handler::RefreshHandler;
 use secrecy::SecretString;
 use time::OffsetDateTime;
@@ -31,8 +31,9 @@ pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 /// `UserCredentials` is configuration plus a [`TokenSource`](credkit_core::TokenSource): each
 /// `fetch_token` runs the refresh grant (RFC 6749 section 6) against the token endpoint. It
 /// caches nothing; turn it into the caching `Credentials` (lock-free hot path, single-flight
-/// refresh, refresh ahead, retries) with `into_credentials`. The reference's state members (`valid`, `expired`, `token`, `expiry`,
-/// `refresh`, `before_request`, `apply`) live there.
+/// refresh, refresh ahead, retries) with `Credentials::new(creds)` or `Credentials::builder(creds)`,
+/// which take its clock, quota project and token. The reference's state members (`valid`,
+/// `expired`, `token`, `expiry`, `refresh`, `before_request`, `apply`) live there.
 ///
 /// It is a cheap handle: clones share the state a refresh updates (the rotated refresh token, the
 /// latest ID token and granted scopes), so the clone the caching layer holds and the one the
@@ -131,50 +132,6 @@ impl UserCredentials {
     /// The reauth proof token sent as `rapt`.
     pub fn rapt_token(&self) -> Option<SecretString> {
         self.state().rapt_token.clone()
-    }
-
-    /// A [`CredentialsBuilder`] over these credentials, seeded with the current token and its
-    /// expiry and carrying the quota project and clock: add storage, a spawner or a retry policy,
-    /// then `build()`.
-    pub fn credentials_builder(&self) -> CredentialsBuilder {
-        let (token, expiry) = {
-            let state = self.state();
-            (state.token.clone(), state.expiry)
-        };
-        let mut builder =
-            Credentials::builder(self.clone()).with_clock(Arc::clone(&self.config.clock));
-        // As the reference, which tests the project for truthiness: an empty one sends no
-        // `x-goog-user-project` header at all, rather than an empty one.
-        if let Some(project) = self.config.quota_project.as_ref().filter(|p| !p.is_empty()) {
-            builder = builder.with_quota_project(project.clone());
-        }
-        if let Some(token) = token {
-            builder = builder
-                .with_initial_token(AccessToken::from_secret(token).with_optional_expiry(expiry));
-        }
-        builder
-    }
-
-    /// The caching [`Credentials`] over these credentials, seeded with the current token and
-    /// expiry and carrying the quota project: where the reference's state members (`valid`,
-    /// `expired`, `token`, `expiry`, `refresh`, `before_request`, `apply`) live.
-    ///
-    /// ```
-    /// use credkit_core::TokenState;
-    /// use credkit_refresh_token::UserCredentials;
-    ///
-    /// let creds = UserCredentials::builder().with_token("ya29.t").with_quota_project("p").build()?;
-    /// let credentials = creds.into_credentials()?;
-    /// assert_eq!(credentials.token_state(), TokenState::Fresh); // no expiry: fresh until rejected
-    /// assert_eq!(credentials.quota_project(), Some("p"));
-    /// # Ok::<(), credkit_core::BuildError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`] when the quota project cannot go into an HTTP header.
-    pub fn into_credentials(self) -> Result<Credentials, BuildError> {
-        self.credentials_builder().build()
     }
 
     /// The token endpoint.

@@ -23,7 +23,7 @@ impl UserCredentials {
     /// token it came with, and the other processes sharing the record adopt it.
     ///
     /// `Credentials` writes the same kind of record itself after every refresh when given a
-    /// storage (see `credentials_builder`); this is for seeding one.
+    /// storage (`CredentialsBuilder::with_storage`); this is for seeding one.
     ///
     /// ```
     /// use credkit_refresh_token::UserCredentials;
@@ -76,7 +76,7 @@ impl UserCredentials {
     /// storage:
     ///
     /// ```
-    /// use credkit_core::{MemoryStorage, Storage};
+    /// use credkit_core::{Credentials, MemoryStorage, Storage};
     /// use credkit_refresh_token::UserCredentials;
     /// use secrecy::{ExposeSecret, SecretString};
     ///
@@ -89,7 +89,7 @@ impl UserCredentials {
     ///     None => creds,
     /// };
     /// assert_eq!(creds.refresh_token().unwrap().expose_secret(), "rotated");
-    /// let credentials = creds.credentials_builder().with_storage(storage, "me").build()?;
+    /// let credentials = Credentials::builder(creds.clone()).with_storage(storage, "me").build()?;
     /// # let _ = credentials;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();

@@ -12,6 +12,7 @@
 // A member answers on standard output.
 #![allow(clippy::print_stdout)]
 
+use credkit_core::LeasePolicy;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -208,7 +209,7 @@ pub(crate) fn run_member() {
             })
             .with_storage(storage, KEY)
             // Rotating refresh tokens: never refresh outside the lease.
-            .with_fail_closed_without_lease(true)
+            .with_lease_policy(LeasePolicy::strict())
             .build()
             .unwrap();
         (user, credentials)
