@@ -135,6 +135,6 @@ impl TokenSource for UserIdTokens {
     }
 
     fn clock(&self) -> Option<Arc<dyn credkit_core::Clock>> {
-        TokenSource::clock(&self.0)
+        Some(Arc::clone(UserCredentials::clock(&self.0)))
     }
 }

@@ -233,8 +233,87 @@ fn the_found_credentials_fetch_through_the_given_transport() {
     assert_eq!(headers["authorization"], "Bearer ya29.adc");
     assert_eq!(headers["x-goog-user-project"], "from-file");
     assert_eq!(endpoint.request_count(), 1);
+    let debug = format!("{:?}", Adc::new().with_env(|_| None));
     assert!(
-        format!("{:?}", Adc::new().with_env(|_| None))
-            .starts_with("Adc { credential_types: [\"authorized_user\"], fallbacks: [")
+        debug.starts_with("Adc { credential_types: [\"authorized_user\""),
+        "{debug}"
+    );
+    assert!(debug.contains("fallbacks: ["), "{debug}");
+}
+
+#[test]
+fn a_file_of_1_mib_loads_and_a_larger_one_is_refused_unread() {
+    const MIB: usize = 1024 * 1024;
+    let padded = |len: usize| {
+        let base = USER_FILE.replace("\"type\"", "\"padding\": \"\", \"type\"");
+        let file = USER_FILE.replace(
+            "\"type\"",
+            &format!(
+                "\"padding\": \"{}\", \"type\"",
+                "x".repeat(len - base.len())
+            ),
+        );
+        assert_eq!(file.len(), len);
+        file
+    };
+    let exactly = AdcEnv::new().with_credentials_file(&padded(MIB));
+    assert_eq!(find(&exactly).unwrap().client_id(), Some("123"));
+
+    let env = AdcEnv::new().with_credentials_file(&padded(MIB + 1));
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let err = find(&env).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert_eq!(
+        err.to_string(),
+        format!("File {file} is larger than 1 MiB; it is not a credentials file")
+    );
+}
+
+#[test]
+fn the_email_of_user_credentials_is_the_files_account() {
+    let with_account = USER_FILE.replace("\"type\"", "\"account\": \"me@example.com\", \"type\"");
+    let found =
+        block_on(adc(&AdcEnv::new().with_credentials_file(&with_account)).discover()).unwrap();
+    assert_eq!(
+        block_on(found.email()).unwrap().as_deref(),
+        Some("me@example.com")
+    );
+    assert_eq!(block_on(found.project_id()).unwrap(), None);
+    assert!(found.signer().is_none());
+    let found = block_on(adc(&AdcEnv::new().with_credentials_file(USER_FILE)).discover()).unwrap();
+    assert_eq!(block_on(found.email()).unwrap(), None);
+}
+
+#[test]
+fn the_id_token_source_shares_the_users_state_and_clock() {
+    use credkit::core::{AccessToken, Clock, CredentialRecord, TokenSource};
+    use credkit_testing::FakeClock;
+    use secrecy::{ExposeSecret, SecretString};
+
+    let clock = FakeClock::new();
+    let found = block_on(
+        adc(&AdcEnv::new().with_credentials_file(USER_FILE))
+            .with_clock(clock.clone())
+            .discover(),
+    )
+    .unwrap();
+    let ids = found.id_token_source("aud").unwrap();
+    assert_eq!(ids.clock().unwrap().now(), clock.now());
+    let record = CredentialRecord::new()
+        .with_access_token(&AccessToken::new("eyJ.stored"))
+        .with_refresh_token(SecretString::from("1//rotated"));
+    ids.adopt_record(&record);
+    let user = found
+        .credential()
+        .as_any()
+        .and_then(|any| any.downcast_ref::<UserCredentials>())
+        .unwrap();
+    assert_eq!(user.refresh_token().unwrap().expose_secret(), "1//rotated");
+    assert_eq!(
+        format!("{:?}", credkit::adc::Env::with_lookup(|_| None)),
+        "Env { .. }"
     );
 }

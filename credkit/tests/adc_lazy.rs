@@ -202,3 +202,31 @@ fn a_fetch_dropped_mid_discovery_leaves_the_source_usable() {
     let token = block_on(source.fetch_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "ya29.later");
 }
+
+#[test]
+fn records_go_to_the_credential_found() {
+    use credkit::core::CredentialRecord;
+    use credkit::refresh_token::UserCredentials;
+    use secrecy::SecretString;
+
+    let env = AdcEnv::new().with_well_known_file(USER_FILE);
+    let endpoint = FakeTokenEndpoint::new();
+    endpoint.push_reply(Reply::token("ya29.t"));
+    let source = Adc::new()
+        .with_env(env.lookup())
+        .with_transport(endpoint.clone())
+        .source();
+    block_on(source.fetch_token()).unwrap();
+    let record = CredentialRecord::new()
+        .with_access_token(&AccessToken::new("ya29.stored"))
+        .with_refresh_token(SecretString::from("1//rotated"));
+    source.adopt_record(&record);
+    let user = source
+        .discovered()
+        .unwrap()
+        .credential()
+        .as_any()
+        .and_then(|any| any.downcast_ref::<UserCredentials>())
+        .unwrap();
+    assert_eq!(user.refresh_token().unwrap().expose_secret(), "1//rotated");
+}

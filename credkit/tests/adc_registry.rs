@@ -75,16 +75,25 @@ fn an_unregistered_type_gets_the_references_error_naming_it() {
         .to_owned();
     let err = block_on(adc(&env).discover()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Configuration);
-    let expected = if cfg!(feature = "refresh-token") {
-        format!(
-            "The file {file} does not have a valid type. Type is external_account, expected one of ('authorized_user',)."
-        )
-    } else {
-        format!(
-            "The file {file} does not have a valid type. Type is external_account, expected one of ()."
-        )
+    // The registered types in the reference's tuple notation: `('a',)`, `('a', 'b')`, `()`.
+    let quoted: Vec<String> = adc(&env)
+        .credential_types()
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect();
+    let tuple = match quoted.as_slice() {
+        [one] => format!("({one},)"),
+        many => format!("({})", many.join(", ")),
     };
-    assert_eq!(err.to_string(), expected);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "The file {file} does not have a valid type. Type is external_account, expected one of {tuple}."
+        )
+    );
+    if cfg!(feature = "refresh-token") {
+        assert!(tuple.starts_with("('authorized_user'"), "{tuple}");
+    }
 
     let env = AdcEnv::new().with_well_known_file(r#"{"client_id": "x"}"#);
     let err = block_on(
@@ -178,11 +187,17 @@ fn a_built_in_type_can_be_replaced() {
     )
     .unwrap();
     assert_eq!(found.credential_type(), "fixed_token");
+    let replaced = adc(&env).with_credential_type("authorized_user", load_fixed);
     assert_eq!(
-        adc(&env)
-            .with_credential_type("authorized_user", load_fixed)
+        replaced.credential_types().len(),
+        adc(&env).credential_types().len()
+    );
+    assert_eq!(
+        replaced
             .credential_types()
-            .len(),
+            .iter()
+            .filter(|t| **t == "authorized_user")
+            .count(),
         1
     );
 }
@@ -342,4 +357,208 @@ fn without_a_transport_or_the_reqwest_feature_loading_says_what_to_do() {
             "{err}"
         );
     }
+}
+
+/// The context the last `record_context` loader was given.
+static SEEN: std::sync::Mutex<Option<LoadContext>> = std::sync::Mutex::new(None);
+
+fn record_context(
+    json: &serde_json::Value,
+    context: &LoadContext,
+) -> Result<Box<dyn AdcCredential>> {
+    *SEEN.lock().unwrap() = Some(context.clone());
+    load_fixed(json, context)
+}
+
+#[test]
+fn a_loader_is_given_everything_the_adc_was_told() {
+    use credkit_testing::FakeClock;
+    use std::time::Duration;
+
+    let env = AdcEnv::new()
+        .with_credentials_file(r#"{"type": "recorded", "token": "ya29.r"}"#)
+        .with_var("MY_SETTING", "on")
+        .with_var("GOOGLE_CLOUD_QUOTA_PROJECT", "from-env");
+    let file = env
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .unwrap()
+        .to_owned();
+    let clock = FakeClock::new();
+    block_on(
+        adc(&env)
+            .with_credential_type("recorded", record_context)
+            .with_scopes(["s1"])
+            .with_default_scopes(["d1", "d2"])
+            .with_probe_timeout(Duration::from_millis(250))
+            .with_clock(clock.clone())
+            .discover(),
+    )
+    .unwrap();
+    let seen = SEEN.lock().unwrap().take().unwrap();
+    assert_eq!(seen.scopes().unwrap(), ["s1"]);
+    assert_eq!(seen.default_scopes().unwrap(), ["d1", "d2"]);
+    assert_eq!(seen.probe_timeout(), Duration::from_millis(250));
+    assert_eq!(seen.quota_project(), Some("from-env"));
+    assert_eq!(seen.var("MY_SETTING").as_deref(), Some("on"));
+    assert_eq!(seen.env().var("MY_SETTING").as_deref(), Some("on"));
+    assert_eq!(seen.path().unwrap().display().to_string(), file);
+    assert_eq!(
+        seen.origin(),
+        format!("{file} file via the GOOGLE_APPLICATION_CREDENTIALS environment variable")
+    );
+    assert_eq!(
+        seen.clock().unwrap().now(),
+        credkit::core::Clock::now(&clock)
+    );
+    assert!(seen.transport().is_ok());
+
+    // The defaults: no scopes, the reference's 3 s probe, the builder's quota project first.
+    block_on(
+        adc(&env)
+            .with_credential_type("recorded", record_context)
+            .with_quota_project("from-code")
+            .discover(),
+    )
+    .unwrap();
+    let seen = SEEN.lock().unwrap().take().unwrap();
+    assert!(seen.scopes().is_none() && seen.default_scopes().is_none() && seen.clock().is_none());
+    assert_eq!(seen.probe_timeout(), credkit::adc::DEFAULT_PROBE_TIMEOUT);
+    assert_eq!(credkit::adc::DEFAULT_PROBE_TIMEOUT, Duration::from_secs(3));
+    assert_eq!(seen.quota_project(), Some("from-code"));
+}
+
+/// A fallback whose project lookup answers as told.
+#[derive(Debug)]
+struct ProjectAnswer(fn() -> Result<Option<String>>);
+
+#[async_trait]
+impl AdcFallback for ProjectAnswer {
+    fn place(&self) -> &'static str {
+        "a project place"
+    }
+
+    async fn credential(&self, _: &LoadContext) -> Result<Box<dyn AdcCredential>> {
+        absent()
+    }
+
+    async fn project_id(&self, _: &LoadContext) -> Result<Option<String>> {
+        (self.0)()
+    }
+}
+
+#[test]
+fn a_fallbacks_project_lookup_passes_the_turn_only_when_not_configured() {
+    let env = AdcEnv::new();
+    let not_here = || Err(Error::not_configured("no server here"));
+    let failing = || Err(Error::new(ErrorKind::Provider, "the server failed"));
+    let found = || Ok(Some("later".to_owned()));
+    let project = block_on(
+        adc(&env)
+            .with_fallback(ProjectAnswer(not_here))
+            .with_fallback(ProjectAnswer(found))
+            .project_id(),
+    )
+    .unwrap();
+    assert_eq!(project, "later");
+    let err = block_on(
+        adc(&env)
+            .with_fallback(ProjectAnswer(failing))
+            .with_fallback(ProjectAnswer(found))
+            .project_id(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "the server failed");
+    let err = block_on(
+        adc(&env)
+            .with_fallback(ProjectAnswer(not_here))
+            .project_id(),
+    )
+    .unwrap_err();
+    assert!(err.is_not_configured());
+    assert!(
+        err.to_string()
+            .ends_with("; a project place (no server here)."),
+        "{err}"
+    );
+}
+
+/// A credential that states only what it must.
+#[derive(Debug)]
+struct Minimal;
+
+impl AdcCredential for Minimal {
+    fn credential_type(&self) -> &'static str {
+        "minimal"
+    }
+
+    fn token_source(&self) -> Arc<dyn TokenSource> {
+        Arc::new(StaticSource::new(AccessToken::new("ya29.minimal")))
+    }
+}
+
+#[test]
+fn a_credential_knows_nothing_it_does_not_say() {
+    let minimal = Minimal;
+    assert_eq!(block_on(minimal.email()).unwrap(), None);
+    assert_eq!(block_on(minimal.project_id()).unwrap(), None);
+    assert!(minimal.signer().is_none());
+    let err = minimal.id_token_source("aud").err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "credentials of type minimal cannot issue ID tokens"
+    );
+    assert!(minimal.as_any().is_none());
+}
+
+/// A signer that signs nothing: enough to see it handed through.
+#[derive(Debug)]
+struct NamedSigner;
+
+#[async_trait]
+impl credkit::Signer for NamedSigner {
+    async fn sign(&self, message: &[u8]) -> Result<credkit::core::Signature> {
+        Ok(credkit::core::Signature::new(message.to_vec()))
+    }
+
+    fn signer_email(&self) -> &'static str {
+        "signer@example.iam.gserviceaccount.com"
+    }
+}
+
+/// A credential that can sign.
+#[derive(Debug)]
+struct Signing;
+
+impl AdcCredential for Signing {
+    fn credential_type(&self) -> &'static str {
+        "signing"
+    }
+
+    fn token_source(&self) -> Arc<dyn TokenSource> {
+        Arc::new(StaticSource::new(AccessToken::new("ya29.signing")))
+    }
+
+    fn signer(&self) -> Option<Arc<dyn credkit::Signer>> {
+        Some(Arc::new(NamedSigner))
+    }
+}
+
+fn load_signing(_: &serde_json::Value, _: &LoadContext) -> Result<Box<dyn AdcCredential>> {
+    Ok(Box::new(Signing))
+}
+
+#[test]
+fn a_signer_is_handed_through() {
+    let env = AdcEnv::new().with_credentials_file(r#"{"type": "signing"}"#);
+    let found = block_on(
+        adc(&env)
+            .with_credential_type("signing", load_signing)
+            .discover(),
+    )
+    .unwrap();
+    let signer = found.signer().unwrap();
+    assert_eq!(
+        signer.signer_email(),
+        "signer@example.iam.gserviceaccount.com"
+    );
 }

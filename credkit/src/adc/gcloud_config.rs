@@ -151,4 +151,27 @@ mod tests {
             assert!(!valid_config_name(bad), "{bad}");
         }
     }
+
+    #[test]
+    fn comments_are_not_assignments() {
+        let text = "[core]\nproject = real\n# project = hashed\n; project = semicolon\n";
+        assert_eq!(ini_value(text, "core", "project").as_deref(), Some("real"));
+        assert_eq!(ini_value("[core]\n#project=x\n", "core", "#project"), None);
+        assert_eq!(ini_value("[core]\n;project=x\n", "core", ";project"), None);
+    }
+
+    #[test]
+    fn a_properties_file_of_64_kib_is_read_and_a_larger_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config_default");
+        let text = |len: usize| {
+            let head = "[core]\nproject = p\n#";
+            format!("{head}{}", "x".repeat(len - head.len()))
+        };
+        std::fs::write(&file, text(64 * 1024)).unwrap();
+        assert!(read_small(&file).is_some());
+        std::fs::write(&file, text(64 * 1024 + 1)).unwrap();
+        assert!(read_small(&file).is_none());
+        assert!(read_small(&dir.path().join("missing")).is_none());
+    }
 }
