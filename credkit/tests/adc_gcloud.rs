@@ -89,7 +89,7 @@ fn gcloud_with_nobody_logged_in_is_not_configured_and_the_error_lists_every_plac
         .join("config_default");
     assert!(
         message.ends_with(&format!(
-            "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`).",
+            "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`); the metadata server (NO_GCE_CHECK is set).",
             gcloud.path().display(),
             properties.display()
         )),
@@ -146,7 +146,9 @@ fn without_gcloud_on_path_the_error_lists_it_too() {
     assert!(message.starts_with("Your default credentials were not found."));
     assert!(message.contains("GOOGLE_APPLICATION_CREDENTIALS (not set)"));
     assert!(
-        message.ends_with("the gcloud CLI (gcloud not found on PATH)."),
+        message.ends_with(
+            "the gcloud CLI (gcloud not found on PATH); the metadata server (NO_GCE_CHECK is set)."
+        ),
         "{message}"
     );
 }

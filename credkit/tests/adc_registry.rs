@@ -397,7 +397,7 @@ fn a_loader_is_given_everything_the_adc_was_told() {
     let seen = SEEN.lock().unwrap().take().unwrap();
     assert_eq!(seen.scopes().unwrap(), ["s1"]);
     assert_eq!(seen.default_scopes().unwrap(), ["d1", "d2"]);
-    assert_eq!(seen.probe_timeout(), Duration::from_millis(250));
+    assert_eq!(seen.probe_timeout(), Some(Duration::from_millis(250)));
     assert_eq!(seen.quota_project(), Some("from-env"));
     assert_eq!(seen.var("MY_SETTING").as_deref(), Some("on"));
     assert_eq!(seen.env().var("MY_SETTING").as_deref(), Some("on"));
@@ -412,7 +412,8 @@ fn a_loader_is_given_everything_the_adc_was_told() {
     );
     assert!(seen.transport().is_ok());
 
-    // The defaults: no scopes, the reference's 3 s probe, the builder's quota project first.
+    // The defaults: no scopes, the prober's own timeout (GCE_METADATA_TIMEOUT, else the
+    // reference's 3 s), the builder's quota project first.
     block_on(
         adc(&env)
             .with_credential_type("recorded", record_context)
@@ -422,8 +423,7 @@ fn a_loader_is_given_everything_the_adc_was_told() {
     .unwrap();
     let seen = SEEN.lock().unwrap().take().unwrap();
     assert!(seen.scopes().is_none() && seen.default_scopes().is_none() && seen.clock().is_none());
-    assert_eq!(seen.probe_timeout(), credkit::adc::DEFAULT_PROBE_TIMEOUT);
-    assert_eq!(credkit::adc::DEFAULT_PROBE_TIMEOUT, Duration::from_secs(3));
+    assert_eq!(seen.probe_timeout(), None);
     assert_eq!(seen.quota_project(), Some("from-code"));
 }
 

@@ -625,7 +625,7 @@ mod gcloud {
             );
             assert!(
                 message.ends_with(&format!(
-                    "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`)."
+                    "the gcloud CLI ({} is on PATH, but no account is logged in: {} sets no [core] account. Run `gcloud auth login`); the metadata server (NO_GCE_CHECK is set)."
                     , gcloud.path().display(), properties.display()
                 )),
                 "{message}"

@@ -32,6 +32,13 @@ impl LazyTransport {
                 if let Some(timeout) = self.timeout {
                     builder = builder.with_timeout(timeout);
                 }
+                // Plain http to the metadata server the environment names, and no wider.
+                if let Some(host) = std::env::var("GCE_METADATA_HOST")
+                    .ok()
+                    .filter(|host| !host.is_empty())
+                {
+                    builder = builder.allow_plain_http_host(host);
+                }
                 builder.build().map_err(|err| err.to_string())
             })
             .as_ref()
