@@ -218,8 +218,13 @@ mod tests {
             .with_client(Client::new())
             .with_timeout(Duration::from_millis(1500))
             .with_max_body_size(10)
+            .allow_plain_http_host("mds.example:8080")
             .build()
             .unwrap();
+        assert_eq!(
+            transport.plain_http_hosts().collect::<Vec<_>>(),
+            ["mds.example:8080"]
+        );
         assert_eq!(transport.timeout(), Duration::from_millis(1500));
         assert_eq!(transport.max_body_size(), 10);
         assert_eq!(transport.connect_timeout(), None);
