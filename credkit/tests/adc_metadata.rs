@@ -35,6 +35,12 @@ async fn with_no_files_the_metadata_server_serves_tokens_email_and_project() {
     let env = AdcEnv::new().with_metadata_host(fake.host());
     let found = adc(&env).discover().await.unwrap();
     assert_eq!(found.credential_type(), "metadata");
+    let source = found
+        .credential()
+        .as_any()
+        .and_then(|any| any.downcast_ref::<credkit::metadata::MetadataCredentials>())
+        .unwrap();
+    assert_eq!(source.service_account(), "default");
     assert_eq!(found.email().await.unwrap().as_deref(), Some(fake.email()));
     assert_eq!(
         found.project_id().await.unwrap().as_deref(),
@@ -127,4 +133,34 @@ async fn no_gce_check_skips_the_probe_and_says_so() {
         "{err}"
     );
     assert_eq!(fake.request_count(), 0);
+}
+
+#[tokio::test]
+async fn an_answer_without_the_metadata_flavor_is_not_the_metadata_server() {
+    let fake = FakeMetadataServer::start().await.unwrap();
+    fake.set_flavor_header(false);
+    let env = AdcEnv::new().with_metadata_host(fake.host());
+    let err = adc(&env).discover().await.unwrap_err();
+    assert!(err.is_not_configured());
+    assert!(
+        err.to_string().contains(&format!(
+            "the metadata server ({} answered HTTP 200, not as the metadata server does)",
+            fake.host()
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_probe_the_transport_refuses_is_unreachable_and_nothing_is_sent() {
+    // Plain http to an address that is neither loopback nor the metadata server's: the
+    // transport refuses it before sending anything, and the probe does not retry a refusal.
+    let env = AdcEnv::new().with_metadata_host("10.255.255.1");
+    let err = adc(&env).discover().await.unwrap_err();
+    assert!(err.is_not_configured());
+    assert!(
+        err.to_string()
+            .contains("the metadata server (10.255.255.1 is unreachable: "),
+        "{err}"
+    );
 }

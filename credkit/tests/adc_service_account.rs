@@ -40,6 +40,12 @@ fn a_key_file_is_found_and_makes_jwt_bearer_grants_with_the_callers_scopes() {
     let (_key, endpoint, env) = setup(Some(SCOPE));
     let found = block_on(adc(&env, &endpoint).discover()).unwrap();
     assert_eq!(found.credential_type(), "service_account");
+    let source = found
+        .credential()
+        .as_any()
+        .and_then(|any| any.downcast_ref::<credkit::service_account::ServiceAccountCredentials>())
+        .unwrap();
+    assert_eq!(source.scopes().unwrap(), [SCOPE]);
     assert_eq!(block_on(found.email()).unwrap().as_deref(), Some(EMAIL));
     assert_eq!(
         block_on(found.project_id()).unwrap().as_deref(),
