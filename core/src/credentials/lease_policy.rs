@@ -98,3 +98,22 @@ impl LeasePolicy {
         self.on_storage_error
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_setter_changes_its_own_reason_only() {
+        let policy = LeasePolicy::default().with_on_timeout(WithoutLease::RefreshLocally);
+        assert_eq!(policy.on_timeout(), WithoutLease::RefreshLocally);
+        assert_eq!(policy.on_storage_error(), WithoutLease::RefreshLocally);
+        let policy = LeasePolicy::default().with_on_storage_error(WithoutLease::Fail);
+        assert_eq!(policy.on_timeout(), WithoutLease::Fail);
+        assert_eq!(policy.on_storage_error(), WithoutLease::Fail);
+        assert_eq!(policy, LeasePolicy::strict());
+        let policy = LeasePolicy::strict().with_on_timeout(WithoutLease::RefreshLocally);
+        assert_eq!(policy.on_timeout(), WithoutLease::RefreshLocally);
+        assert_eq!(policy.on_storage_error(), WithoutLease::Fail);
+    }
+}
