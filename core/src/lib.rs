@@ -92,6 +92,7 @@
 
 pub mod authorize;
 pub mod classify;
+pub mod credentials_file;
 pub mod endpoint;
 pub mod interactive;
 pub mod oauth;

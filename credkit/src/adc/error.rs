@@ -2,9 +2,6 @@
 //! `google/auth/_default.py` has a message, it is kept verbatim; none carries a secret or the
 //! content of a credentials file.
 
-use std::io;
-use std::path::Path;
-
 use credkit_core::{Error, ErrorKind};
 
 /// The reference's text when Application Default Credentials are not found anywhere.
@@ -14,42 +11,6 @@ pub(crate) const NOT_FOUND: &str = "Your default credentials were not found. To 
 /// configured", so a chain passes the turn and a lazily discovering source looks again.
 pub(crate) fn not_found(looked: &[String]) -> Error {
     Error::not_configured(format!("{NOT_FOUND} Looked at: {}.", looked.join("; ")))
-}
-
-/// A credentials file that could not be opened or read (the reference's "File ... was not
-/// found." when it does not exist).
-pub(crate) fn file_unreadable(path: &Path, source: io::Error) -> Error {
-    let shown = path.display();
-    let message = match source.kind() {
-        io::ErrorKind::NotFound => format!("File {shown} was not found."),
-        _ => format!("File {shown} could not be read ({source})"),
-    };
-    Error::new(ErrorKind::Configuration, message).with_source(source)
-}
-
-/// A credentials file larger than any credentials file.
-pub(crate) fn file_too_large(path: &Path) -> Error {
-    Error::new(
-        ErrorKind::Configuration,
-        format!(
-            "File {} is larger than 1 MiB; it is not a credentials file",
-            path.display()
-        ),
-    )
-}
-
-/// A credentials file that is not JSON. Only the position is named: serde's message may quote
-/// the file.
-pub(crate) fn file_not_json(path: &Path, source: &serde_json::Error) -> Error {
-    Error::new(
-        ErrorKind::Configuration,
-        format!(
-            "File {} is not a valid json file. (line {}, column {})",
-            path.display(),
-            source.line(),
-            source.column()
-        ),
-    )
 }
 
 /// The file's `type` is not registered: the reference's message, with the registered types in

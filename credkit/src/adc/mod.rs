@@ -50,6 +50,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use credkit_core::credentials_file;
 use credkit_core::{
     Clock, Credentials, CredentialsBuilder, Result, Signer, TokenSource, Transport,
 };
@@ -73,9 +74,6 @@ pub use registry::{AdcCredential, LoadContext, Loader};
 
 use gcloud_config::GcloudConfig;
 use registry::Registry;
-
-/// The largest credentials file read.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Application Default Credentials discovery, and everything it can be told: the environment
 /// to read, the transport and clock to build with, scopes, quota project, the metadata probe's
@@ -367,8 +365,8 @@ impl Adc {
 
     /// The file at `path` through the loader of its `type`.
     fn load_file(&self, path: &Path, shown: &str, origin: String) -> Result<Discovered> {
-        let json = WipedOnDrop(read_json(path)?);
-        let found_type = json.0.get("type").and_then(serde_json::Value::as_str);
+        let json = credentials_file::read_json(path)?;
+        let found_type = json.get("type").and_then(serde_json::Value::as_str);
         let Some(loader) = found_type.and_then(|t| self.registry.get(t)) else {
             return Err(error::unknown_type(
                 shown,
@@ -378,7 +376,7 @@ impl Adc {
         };
         let credential_type = found_type.unwrap_or_default().to_owned();
         let context = self.context(Some(path), origin.clone());
-        let credential = loader(&json.0, &context)
+        let credential = loader(&json, &context)
             .map_err(|err| error::load_failed(shown, &credential_type, err))?;
         Ok(Discovered {
             credential: Arc::from(credential),
@@ -527,30 +525,4 @@ fn builder_for(source: Arc<dyn TokenSource>, context: &LoadContext) -> Credentia
         builder = builder.with_spawner(spawner);
     }
     builder
-}
-
-/// The JSON of a credentials file, at most 1 MiB, the bytes read wiped after parsing.
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
-    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES);
-    let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(
-        usize::try_from(size).unwrap_or_default() + 1,
-    ));
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|err| error::file_unreadable(path, err))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(error::file_too_large(path));
-    }
-    serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))
-}
-
-/// A credentials file's JSON, its strings wiped when dropped.
-struct WipedOnDrop(serde_json::Value);
-
-impl Drop for WipedOnDrop {
-    fn drop(&mut self) {
-        credkit_core::oauth::zeroize_json(&mut self.0);
-    }
 }

@@ -2,9 +2,6 @@
 //! a message, it is kept verbatim (its grammar included); none carries a secret or the content of
 //! a credentials file.
 
-use std::io;
-use std::path::Path;
-
 use credkit_core::{BuildError, Error, ErrorKind};
 
 /// The reference's text when a refresh lacks a field (its grammar kept).
@@ -192,32 +189,3 @@ pub(crate) fn unusable_token(cause: Error) -> BuildError {
 }
 
 // ===== files =====
-
-/// A credentials file could not be opened or read.
-pub(crate) fn file_unreadable(path: &Path, source: io::Error) -> BuildError {
-    let shown = path.display();
-    let message = match source.kind() {
-        io::ErrorKind::NotFound => format!("File {shown} was not found."),
-        _ => format!("File {shown} could not be read ({source})"),
-    };
-    BuildError::loading(message).with_source(source)
-}
-
-/// A credentials file is larger than any credentials file.
-pub(crate) fn file_too_large(path: &Path) -> BuildError {
-    BuildError::loading(format!(
-        "File {} is larger than 1 MiB; it is not a credentials file",
-        path.display()
-    ))
-}
-
-/// A credentials file is not JSON. Only the position is named: serde's message may quote the
-/// file.
-pub(crate) fn file_not_json(path: &Path, source: &serde_json::Error) -> BuildError {
-    BuildError::parsing(format!(
-        "File {} is not a valid json file. (line {}, column {})",
-        path.display(),
-        source.line(),
-        source.column()
-    ))
-}

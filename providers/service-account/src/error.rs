@@ -1,9 +1,6 @@
 //! The errors of this crate, one constructor each. Texts the reference library has are kept
 //! verbatim; none ever carries the private key, an assertion or a token.
 
-use std::io;
-use std::path::Path;
-
 use credkit_core::{BuildError, Error, ErrorKind};
 
 // ===== service_account info =====
@@ -70,34 +67,6 @@ pub(crate) fn key_not_rsa(found: &str) -> BuildError {
 pub(crate) fn key_rejected(reason: &str) -> BuildError {
     BuildError::invalid_value(format!(
         "The service account's private_key is not an acceptable RSA key ({reason}); RSA keys of 2048 to 8192 bits are."
-    ))
-}
-
-/// A key file could not be read.
-pub(crate) fn file_unreadable(path: &Path, source: io::Error) -> BuildError {
-    let shown = path.display();
-    let message = match source.kind() {
-        io::ErrorKind::NotFound => format!("File {shown} was not found."),
-        _ => format!("File {shown} could not be read ({})", source.kind()),
-    };
-    BuildError::loading(message).with_source(source)
-}
-
-/// A key file is larger than any key file.
-pub(crate) fn file_too_large(path: &Path) -> BuildError {
-    BuildError::loading(format!(
-        "File {} is larger than 1 MiB; it is not a service account key file",
-        path.display()
-    ))
-}
-
-/// A key file is not JSON. Only the position is named: serde's message may quote the file.
-pub(crate) fn file_not_json(path: &Path, source: &serde_json::Error) -> BuildError {
-    BuildError::parsing(format!(
-        "File {} is not a valid json file. (line {}, column {})",
-        path.display(),
-        source.line(),
-        source.column()
     ))
 }
 

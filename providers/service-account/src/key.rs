@@ -1,21 +1,17 @@
 //! `ServiceAccountKey`: a `service_account` key file, parsed and its private key loaded.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 use credkit_core::BuildError;
+use credkit_core::credentials_file::{self, WipedJson};
 use serde_json::{Map, Value};
-use zeroize::Zeroizing;
 
 use crate::error;
 use crate::signer::ServiceAccountSigner;
 
 /// The universe of Google's public cloud, where key files without a `universe_domain` belong.
 pub const DEFAULT_UNIVERSE_DOMAIN: &str = "googleapis.com";
-
-/// The largest key file read; real ones are about 2.3 KB.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The members every key must have, in the order missing ones are named.
 const REQUIRED: [&str; 2] = ["client_email", "token_uri"];
@@ -92,8 +88,9 @@ impl ServiceAccountKey {
     ///
     /// As [`from_json`](Self::from_json), and a parsing error for text that is not JSON.
     pub fn from_json_str(info: &str) -> Result<Self, BuildError> {
-        let value = WipedOnDrop(serde_json::from_str(info).map_err(|e| error::info_not_json(&e))?);
-        Self::from_json(&value.0)
+        let value =
+            WipedJson::new(serde_json::from_str(info).map_err(|e| error::info_not_json(&e))?);
+        Self::from_json(&value)
     }
 
     /// A key from a `service_account` key file.
@@ -105,23 +102,8 @@ impl ServiceAccountKey {
     /// file."); then as [`from_json`](Self::from_json).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
-        // Sized from the file's length (one byte more to see the end), so the buffer does not
-        // grow while reading and leave an unwiped copy of the key behind.
-        let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES);
-        let mut bytes = Zeroizing::new(Vec::with_capacity(
-            usize::try_from(size).unwrap_or_default() + 1,
-        ));
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|err| error::file_unreadable(path, err))?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(error::file_too_large(path));
-        }
-        let value = WipedOnDrop(
-            serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))?,
-        );
-        Self::from_json(&value.0)
+        let value = credentials_file::read_json(path)?;
+        Self::from_json(&value)
     }
 
     /// The service account's email (`client_email`).
@@ -219,15 +201,6 @@ fn parse(object: &Map<String, Value>) -> Result<ServiceAccountKey, BuildError> {
             signer,
         },
     })
-}
-
-/// A JSON value holding a private key, wiped when dropped.
-struct WipedOnDrop(Value);
-
-impl Drop for WipedOnDrop {
-    fn drop(&mut self) {
-        credkit_core::oauth::zeroize_json(&mut self.0);
-    }
 }
 
 /// A value from the file fit for a message: at most 64 visible ASCII characters.

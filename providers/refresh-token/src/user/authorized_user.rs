@@ -1,8 +1,8 @@
 //! `authorized_user` JSON in (`from_authorized_user_info` / `_file`) and out (`to_json`).
 
-use std::io;
 use std::path::Path;
 
+use credkit_core::credentials_file;
 use credkit_core::{BuildError, Clock, REFRESH_THRESHOLD, SystemClock};
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -16,9 +16,6 @@ use zeroize::Zeroizing;
 use super::{GOOGLE_TOKEN_URI, UserCredentials, UserCredentialsBuilder};
 use crate::error;
 use crate::python_json::python_json_vec;
-
-/// The largest credentials file read; real ones are well under a kilobyte.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 impl UserCredentials {
     /// Credentials from parsed `authorized_user` JSON, as the reference's
@@ -72,8 +69,8 @@ impl UserCredentials {
         path: impl AsRef<Path>,
         scopes: Option<Vec<String>>,
     ) -> Result<Self, BuildError> {
-        let info = WipedOnDrop(read_json_file(path.as_ref())?);
-        Self::from_authorized_user_info(&info.0, scopes)
+        let info = credentials_file::read_json(path.as_ref())?;
+        Self::from_authorized_user_info(&info, scopes)
     }
 
     /// The credentials as `authorized_user` JSON, byte for byte as the reference's `to_json`:
@@ -194,31 +191,6 @@ pub(crate) fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
     )
     .ok()
     .map(PrimitiveDateTime::assume_utc)
-}
-
-fn read_json_file(path: &Path) -> Result<Value, BuildError> {
-    let file = std::fs::File::open(path).map_err(|err| error::file_unreadable(path, err))?;
-    // Sized from the file's length (one byte more to see the end), so the buffer does not grow
-    // while reading and leave an unwiped copy of the secrets behind.
-    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FILE_BYTES);
-    let mut bytes = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(size).unwrap_or_default() + 1,
-    ));
-    io::Read::read_to_end(&mut io::Read::take(file, MAX_FILE_BYTES + 1), &mut bytes)
-        .map_err(|err| error::file_unreadable(path, err))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(error::file_too_large(path));
-    }
-    serde_json::from_slice(&bytes).map_err(|err| error::file_not_json(path, &err))
-}
-
-/// A JSON value holding secrets, wiped when dropped.
-struct WipedOnDrop(Value);
-
-impl Drop for WipedOnDrop {
-    fn drop(&mut self) {
-        credkit_core::oauth::zeroize_json(&mut self.0);
-    }
 }
 
 fn from_info(
