@@ -147,5 +147,13 @@ mod tests {
             format!("{:?}", WipedJson::new(Value::Null)),
             "WipedJson(..)"
         );
+
+        let missing = dir.path().join("missing.json");
+        let err = read_json(&missing).unwrap_err();
+        assert!(err.is_loading());
+        assert_eq!(
+            err.to_string(),
+            format!("File {} was not found.", missing.display())
+        );
     }
 }
