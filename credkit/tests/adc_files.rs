@@ -132,7 +132,9 @@ fn nothing_found_lists_where_it_looked() {
         "{message}"
     );
 
-    let nothing = block_on(Adc::new().with_env(|_| None).discover()).unwrap_err();
+    // Nothing set but NO_GCE_CHECK: the metadata server's default address is never probed.
+    let only_no_gce_check = |name: &str| (name == "NO_GCE_CHECK").then(|| "True".to_owned());
+    let nothing = block_on(Adc::new().with_env(only_no_gce_check).discover()).unwrap_err();
     assert!(nothing.to_string().contains(
         "gcloud's configuration folder (neither CLOUDSDK_CONFIG nor a home folder is set)"
     ));

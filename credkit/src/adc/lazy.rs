@@ -37,9 +37,11 @@ const NAME: &str = "application default credentials";
 /// use credkit::Adc;
 /// use credkit::core::{AccessToken, ChainSource, StaticSource, TokenSource};
 ///
-/// // Nothing configured here: the chain passes ADC's turn to the next member.
+/// // Nothing configured here (and the metadata server not probed): the chain passes ADC's
+/// // turn to the next member.
+/// let nothing = |name: &str| (name == "NO_GCE_CHECK").then(|| "True".to_owned());
 /// let chain = ChainSource::new()
-///     .with(Adc::new().with_env(|_| None).source())
+///     .with(Adc::new().with_env(nothing).source())
 ///     .with(StaticSource::new(AccessToken::new("ya29.fallback")));
 /// assert!(chain.fetch_token().await.is_ok());
 /// assert_eq!(chain.name(), "static token");

@@ -102,6 +102,8 @@ use registry::Registry;
 ///
 /// let adc = Adc::new().with_env(|name| match name {
 ///     "CLOUDSDK_CONFIG" => Some("/nonexistent/gcloud".to_owned()),
+///     // Off Google Cloud: the metadata server is not probed.
+///     "NO_GCE_CHECK" => Some("True".to_owned()),
 ///     _ => None,
 /// });
 /// let err = adc.discover().await.unwrap_err();
