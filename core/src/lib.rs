@@ -103,6 +103,7 @@ mod credentials;
 mod env_source;
 mod error;
 mod forward;
+mod id_token;
 mod retry;
 mod signer;
 mod source;

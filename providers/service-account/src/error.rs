@@ -126,14 +126,6 @@ pub(crate) fn no_id_token() -> Error {
     Error::new(ErrorKind::InvalidResponse, "No ID token in response.")
 }
 
-/// The ID token's payload has no readable `exp`; `what` says which part failed.
-pub(crate) fn id_token_unreadable(what: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidResponse,
-        format!("the token endpoint's ID token is not a JWT with a numeric exp: {what}"),
-    )
-}
-
 /// The crypto library failed to sign with a key it had accepted.
 pub(crate) fn signing_failed() -> Error {
     Error::internal("aws-lc-rs failed to sign with an RSA key it had accepted")

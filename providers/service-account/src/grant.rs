@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::credentials::{Config, GOOGLE_TOKEN_URI};
 use crate::error;
 use crate::id_token::IdConfig;
-use crate::jwt::{encode_jwt, expiry_of, issued_and_expiry};
+use crate::jwt::{encode_jwt, issued_and_expiry};
 
 /// The grant type of RFC 7523's JWT-bearer grant.
 pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -84,9 +84,7 @@ pub(crate) async fn id_token(config: &IdConfig) -> Result<AccessToken> {
         return Err(failure(&response, config.clock.as_ref(), &assertion));
     }
     let id_token = read_id_token(response.body())?;
-    let expiry = expiry_of(id_token.expose_secret())?;
-    let token = AccessToken::validated(id_token)?;
-    Ok(token.with_issued_at(now).with_expiry(expiry))
+    Ok(AccessToken::from_id_token(id_token)?.with_issued_at(now))
 }
 
 /// The `id_token` of a 200 response, parsed straight into a secret.

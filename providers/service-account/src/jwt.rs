@@ -2,7 +2,7 @@
 //! encoded as google-auth's `jwt.encode` encodes them.
 
 use base64::Engine;
-use base64::engine::general_purpose::{URL_SAFE_NO_PAD, URL_SAFE_NO_PAD_INDIFFERENT};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use credkit_core::{Result, Signer};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -87,43 +87,6 @@ fn joined(signing_input: &str, signature: &str) -> String {
     jwt
 }
 
-/// The claims of a JWT as far as this crate reads them: the payload of a token endpoint's ID
-/// token, decoded without verifying its signature (the token came straight from the endpoint
-/// over the transport; it is the caller's to verify, as in the reference's
-/// `jwt.decode(id_token, verify=False)`).
-pub(crate) fn unverified_claims(jwt: &str) -> Result<Map<String, Value>> {
-    let mut parts = jwt.split('.');
-    let (Some(_header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(error::id_token_unreadable(
-            "it does not have three dot-separated parts",
-        ));
-    };
-    let bytes = Zeroizing::new(
-        URL_SAFE_NO_PAD_INDIFFERENT
-            .decode(payload)
-            .map_err(|_| error::id_token_unreadable("its payload is not base64url"))?,
-    );
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(claims)) => Ok(claims),
-        _ => Err(error::id_token_unreadable(
-            "its payload is not a JSON object",
-        )),
-    }
-}
-
-/// The `exp` of an ID token, as an instant.
-pub(crate) fn expiry_of(jwt: &str) -> Result<OffsetDateTime> {
-    let claims = unverified_claims(jwt)?;
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| error::id_token_unreadable("its payload has no integer exp"))?;
-    OffsetDateTime::from_unix_timestamp(exp)
-        .map_err(|_| error::id_token_unreadable("its exp is out of range"))
-}
-
 /// `iat` and `exp` for a JWT made at `now`: whole seconds (the reference's `datetime_to_secs`
 /// truncates), one [`JWT_LIFETIME_SECS`] apart.
 pub(crate) fn issued_and_expiry(now: OffsetDateTime) -> (i64, i64) {
@@ -134,41 +97,6 @@ pub(crate) fn issued_and_expiry(now: OffsetDateTime) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn jwt_with_payload(payload: &str) -> String {
-        format!("e30.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
-    }
-
-    #[test]
-    fn reads_exp_from_an_unverified_id_token() {
-        let expiry = expiry_of(&jwt_with_payload(r#"{"exp":1700000000,"aud":"x"}"#)).unwrap();
-        assert_eq!(expiry.unix_timestamp(), 1_700_000_000);
-        // Padded base64 is read too, as the reference pads before decoding.
-        let padded = format!(
-            "e30.{}.c2ln",
-            base64::engine::general_purpose::URL_SAFE.encode(r#"{"exp":5}"#)
-        );
-        assert_eq!(expiry_of(&padded).unwrap().unix_timestamp(), 5);
-    }
-
-    #[test]
-    fn unreadable_id_tokens_are_invalid_responses() {
-        for (jwt, why) in [
-            ("onlyone".to_owned(), "three dot-separated parts"),
-            ("a.b.c.d".to_owned(), "three dot-separated parts"),
-            ("e30.!!!.c2ln".to_owned(), "not base64url"),
-            (jwt_with_payload("[1]"), "not a JSON object"),
-            (jwt_with_payload(r#"{"exp":"soon"}"#), "no integer exp"),
-            (
-                jwt_with_payload(r#"{"exp":99999999999999}"#),
-                "out of range",
-            ),
-        ] {
-            let err = expiry_of(&jwt).unwrap_err();
-            assert_eq!(err.kind(), credkit_core::ErrorKind::InvalidResponse);
-            assert!(err.to_string().contains(why), "{err}");
-        }
-    }
 
     #[test]
     fn lifetimes_are_whole_hours_of_whole_seconds() {

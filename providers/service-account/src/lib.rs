@@ -102,6 +102,9 @@ pub mod fuzzing {
 
     /// Reads the `exp` of an unverified ID token.
     pub fn id_token_expiry(jwt: &str) -> Option<i64> {
-        crate::jwt::expiry_of(jwt).ok().map(|t| t.unix_timestamp())
+        credkit_core::AccessToken::from_id_token(jwt)
+            .ok()
+            .and_then(|t| t.expiry())
+            .map(time::OffsetDateTime::unix_timestamp)
     }
 }
