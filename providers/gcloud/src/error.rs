@@ -11,23 +11,51 @@ use credkit_core::{Error, ErrorKind};
 
 use crate::stderr;
 
-/// The reference library's message, kept verbatim at the start of every error.
+/// The reference library's message, kept verbatim at the start of every error of the access
+/// token source.
 pub(crate) const FAILED: &str = "Failed to obtain access token";
+
+/// What a command was run for: the lead of its errors and the noun they use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    /// An access token ([`GcloudSource`](crate::GcloudSource)).
+    AccessToken,
+    /// An ID token ([`GcloudIdTokenSource`](crate::GcloudIdTokenSource)).
+    IdToken,
+}
+
+impl Wanted {
+    /// The start of every error message.
+    pub(crate) fn lead(self) -> &'static str {
+        match self {
+            Self::AccessToken => FAILED,
+            Self::IdToken => "Failed to obtain ID token",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access token",
+            Self::IdToken => "ID token",
+        }
+    }
+}
 
 /// The program could not be found: typed "not configured", since without gcloud this source has
 /// nothing to offer, so a chain moves on to its next source.
-pub(crate) fn not_found(program: &Path, source: io::Error) -> Error {
+pub(crate) fn not_found(wanted: Wanted, program: &Path, source: io::Error) -> Error {
     Error::not_configured(format!(
-        "{FAILED}: the gcloud program `{}` was not found; install the Google Cloud SDK \
+        "{}: the gcloud program `{}` was not found; install the Google Cloud SDK \
              (https://cloud.google.com/sdk/docs/install) or set the program path with \
              GcloudSourceBuilder::with_program",
+        wanted.lead(),
         program.display()
     ))
     .with_source(source)
 }
 
 /// The program exists but could not be started.
-pub(crate) fn spawn_failed(program: &Path, source: io::Error) -> Error {
+pub(crate) fn spawn_failed(wanted: Wanted, program: &Path, source: io::Error) -> Error {
     // A busy executable (being replaced, ETXTBSY) or a passing resource shortage may clear.
     let transient = matches!(
         source.kind(),
@@ -36,7 +64,8 @@ pub(crate) fn spawn_failed(program: &Path, source: io::Error) -> Error {
     Error::new(
         ErrorKind::Configuration,
         format!(
-            "{FAILED}: the gcloud program `{}` could not be started ({})",
+            "{}: the gcloud program `{}` could not be started ({})",
+            wanted.lead(),
             program.display(),
             source.kind()
         ),
@@ -46,44 +75,58 @@ pub(crate) fn spawn_failed(program: &Path, source: io::Error) -> Error {
 }
 
 /// The command exited unsuccessfully.
-pub(crate) fn exited(command: &str, status: ExitStatus, stderr_bytes: &[u8]) -> Error {
+pub(crate) fn exited(
+    wanted: Wanted,
+    command: &str,
+    status: ExitStatus,
+    stderr_bytes: &[u8],
+) -> Error {
+    let lead = wanted.lead();
     let how = status.code().map_or_else(
         || "was terminated by a signal".to_owned(),
         |code| format!("exited with status {code}"),
     );
     let excerpt = stderr::excerpt(stderr_bytes);
     let message = if excerpt.is_empty() {
-        format!("{FAILED}: `{command}` {how} and printed nothing on standard error")
+        format!("{lead}: `{command}` {how} and printed nothing on standard error")
     } else {
-        format!("{FAILED}: `{command}` {how}: {excerpt}")
+        format!("{lead}: `{command}` {how}: {excerpt}")
     };
     let transient = stderr::is_transient_failure(&String::from_utf8_lossy(stderr_bytes));
     Error::new(ErrorKind::Provider, message).with_transient(transient)
 }
 
 /// The command ran past its timeout and was stopped.
-pub(crate) fn timed_out(command: &str, timeout: Duration) -> Error {
+pub(crate) fn timed_out(wanted: Wanted, command: &str, timeout: Duration) -> Error {
     Error::new(
         ErrorKind::Timeout,
-        format!("{FAILED}: `{command}` did not finish within {timeout:?} and was stopped"),
+        format!(
+            "{}: `{command}` did not finish within {timeout:?} and was stopped",
+            wanted.lead()
+        ),
     )
     .with_transient(true)
 }
 
 /// The command's output is not what it should be.
-pub(crate) fn invalid_output(command: &str, reason: &str) -> Error {
+pub(crate) fn invalid_output(wanted: Wanted, command: &str, reason: &str) -> Error {
     Error::new(
         ErrorKind::InvalidResponse,
-        format!("{FAILED}: `{command}` gave no usable access token: {reason}"),
+        format!(
+            "{}: `{command}` gave no usable {}: {reason}",
+            wanted.lead(),
+            wanted.noun()
+        ),
     )
 }
 
 /// Reading the command's output or waiting for it failed.
-pub(crate) fn io_failed(command: &str, source: io::Error) -> Error {
+pub(crate) fn io_failed(wanted: Wanted, command: &str, source: io::Error) -> Error {
     Error::new(
         ErrorKind::Provider,
         format!(
-            "{FAILED}: reading the output of `{command}` failed ({})",
+            "{}: reading the output of `{command}` failed ({})",
+            wanted.lead(),
             source.kind()
         ),
     )

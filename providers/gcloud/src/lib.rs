@@ -63,6 +63,7 @@
 
 mod builder;
 mod error;
+mod id_token;
 mod output;
 mod run;
 mod source;
@@ -70,6 +71,7 @@ mod stderr;
 
 // The public interface is:
 pub use builder::GcloudSourceBuilder;
+pub use id_token::GcloudIdTokenSource;
 pub use source::{DEFAULT_FALLBACK_LIFETIME, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, GcloudSource};
 
 /// Re-exported so users of this provider name the same core.
@@ -93,6 +95,11 @@ pub mod fuzzing {
         fallback_lifetime: Duration,
     ) -> Result<AccessToken, String> {
         crate::output::from_config_helper(stdout, started, now, fallback_lifetime)
+    }
+
+    /// `gcloud auth print-identity-token`'s line.
+    pub fn print_identity_token(stdout: &[u8]) -> Result<AccessToken, String> {
+        crate::output::from_print_identity_token(stdout)
     }
 
     /// `gcloud auth print-access-token`'s line.

@@ -88,6 +88,21 @@ pub(crate) fn from_print_access_token(
     started: OffsetDateTime,
     lifetime: Duration,
 ) -> Result<AccessToken, String> {
+    let line = one_line(stdout)?;
+    let token =
+        AccessToken::validated(line).map_err(|e| format!("what it printed is unusable: {e}"))?;
+    Ok(token.with_lifetime(started, lifetime))
+}
+
+/// The ID token `gcloud auth print-identity-token` printed: one line, trimmed, a JWT whose
+/// `exp` is its expiry (see [`AccessToken::from_id_token`]).
+pub(crate) fn from_print_identity_token(stdout: &[u8]) -> Result<AccessToken, String> {
+    let line = one_line(stdout)?;
+    AccessToken::from_id_token(line).map_err(|e| format!("what it printed is unusable: {e}"))
+}
+
+/// The one line a command printed, trimmed; the reason when it printed something else.
+fn one_line(stdout: &[u8]) -> Result<&str, String> {
     let text = std::str::from_utf8(stdout).map_err(|_| "its output is not UTF-8".to_owned())?;
     let line = text.trim_ascii();
     if line.is_empty() {
@@ -96,9 +111,7 @@ pub(crate) fn from_print_access_token(
     if line.contains(['\n', '\r']) {
         return Err("it printed more than one line".to_owned());
     }
-    let token =
-        AccessToken::validated(line).map_err(|e| format!("what it printed is unusable: {e}"))?;
-    Ok(token.with_lifetime(started, lifetime))
+    Ok(line)
 }
 
 #[cfg(test)]
@@ -183,6 +196,33 @@ mod tests {
         let token =
             helper(r#"{"credential": {"access_token": "ya29.a", "id_token": "bad id"}}"#).unwrap();
         assert!(token.id_token().is_none());
+    }
+
+    #[test]
+    fn print_identity_token_output() {
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"aud":"https://run.app","exp":1767229200,"iat":1767225600}"#);
+        let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2lnbmF0dXJl");
+        let token = from_print_identity_token(format!("{jwt}\n").as_bytes()).unwrap();
+        assert_eq!(token.secret().expose_secret(), jwt);
+        assert_eq!(token.expiry(), Some(datetime!(2026-01-01 1:00 UTC)));
+        assert_eq!(token.issued_at(), Some(datetime!(2026-01-01 0:00 UTC)));
+
+        for (out, reason) in [
+            (b"".to_vec(), "printed nothing"),
+            (
+                format!("WARNING: x\n{jwt}").into_bytes(),
+                "more than one line",
+            ),
+            (b"ya29.not-a-jwt-c2lnbmF0dXJl".to_vec(), "not a JWT"),
+            (b"a.b c.c2lnbmF0dXJl".to_vec(), "whitespace"),
+        ] {
+            let err = from_print_identity_token(&out).unwrap_err();
+            assert!(err.starts_with("what it printed is unusable") || err.contains(reason));
+            assert!(err.contains(reason), "{err}");
+            assert!(!err.contains("c2lnbmF0dXJl"), "{err}");
+        }
     }
 
     #[test]

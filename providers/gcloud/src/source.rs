@@ -12,6 +12,7 @@ use credkit_core::{AccessToken, Clock, Error, TokenSource};
 use time::OffsetDateTime;
 
 use crate::GcloudSourceBuilder;
+use crate::error::Wanted;
 use crate::run::{self, RunError};
 use crate::{error, output, stderr};
 
@@ -223,29 +224,41 @@ impl GcloudSource {
     }
 
     async fn run(&self, command: Command) -> Result<run::Finished, Error> {
+        self.run_args(Wanted::AccessToken, command.name(), &self.args(command))
+            .await
+    }
+
+    /// Runs the program with `args` (`name` is the command as messages name it): its output,
+    /// or the error that stopped it.
+    pub(crate) async fn run_args(
+        &self,
+        wanted: Wanted,
+        name: &'static str,
+        args: &[String],
+    ) -> Result<run::Finished, Error> {
         let config = &self.inner;
-        let args = self.args(command);
         run::run(
             config.program.as_os_str(),
-            &args,
+            args,
             config.timeout,
             &*config.clock,
         )
         .await
         .map_err(|e| match e {
             RunError::Spawn(e) if e.kind() == io::ErrorKind::NotFound => {
-                error::not_found(&config.program, e)
+                error::not_found(wanted, &config.program, e)
             }
-            RunError::Spawn(e) => error::spawn_failed(&config.program, e),
-            RunError::TimedOut => error::timed_out(command.name(), config.timeout),
+            RunError::Spawn(e) => error::spawn_failed(wanted, &config.program, e),
+            RunError::TimedOut => error::timed_out(wanted, name, config.timeout),
             RunError::TooMuchOutput => error::invalid_output(
-                command.name(),
+                wanted,
+                name,
                 &format!(
                     "it printed more than {} KiB on standard output",
                     run::STDOUT_LIMIT / 1024
                 ),
             ),
-            RunError::Io(e) => error::io_failed(command.name(), e),
+            RunError::Io(e) => error::io_failed(wanted, name, e),
         })
     }
 
@@ -262,7 +275,12 @@ impl GcloudSource {
             Err(err) => return Attempt::Done(Err(err)),
         };
         if !finished.status.success() {
-            let err = error::exited(command.name(), finished.status, &finished.stderr);
+            let err = error::exited(
+                Wanted::AccessToken,
+                command.name(),
+                finished.status,
+                &finished.stderr,
+            );
             let text = String::from_utf8_lossy(&finished.stderr);
             let unsupported = stderr::is_unsupported_command(&text);
             if unsupported {
@@ -284,7 +302,11 @@ impl GcloudSource {
             self.inner.fallback_lifetime,
         ) {
             Ok(token) => Attempt::Done(Ok(token)),
-            Err(reason) => Attempt::FallBack(error::invalid_output(command.name(), &reason)),
+            Err(reason) => Attempt::FallBack(error::invalid_output(
+                Wanted::AccessToken,
+                command.name(),
+                &reason,
+            )),
         }
     }
 
@@ -297,13 +319,14 @@ impl GcloudSource {
         let finished = self.run(command).await?;
         if !finished.status.success() {
             return Err(error::exited(
+                Wanted::AccessToken,
                 command.name(),
                 finished.status,
                 &finished.stderr,
             ));
         }
         output::from_print_access_token(&finished.stdout, started, self.inner.fallback_lifetime)
-            .map_err(|reason| error::invalid_output(command.name(), &reason))
+            .map_err(|reason| error::invalid_output(Wanted::AccessToken, command.name(), &reason))
     }
 }
 

@@ -22,8 +22,9 @@ pub const FAKE_GCLOUD_TOKEN: &str = "ya29.fake-gcloud-token";
 pub const FAKE_GCLOUD_ACCOUNT: &str = "user@example.com";
 
 /// A fake `gcloud`: a shell script in a temporary directory that answers
-/// `gcloud auth print-access-token [--account=A]` and
-/// `gcloud config config-helper --format=json [--account=A]` as scripted, and records every time
+/// `gcloud auth print-access-token [--account=A]`,
+/// `gcloud config config-helper --format=json [--account=A]` and
+/// `gcloud auth print-identity-token [...]` as scripted, and records every time
 /// it runs. The directory is deleted when the last clone is dropped.
 ///
 /// By default it prints [`FAKE_GCLOUD_TOKEN`], and config-helper reports that token expiring one
@@ -231,11 +232,13 @@ pub struct FakeGcloudBuilder {
     token_expiry: OffsetDateTime,
     expiry_set: bool,
     id_token: Option<String>,
+    identity_token: Option<String>,
     account: String,
     project: String,
     stderr_noise: Option<String>,
     print_access_token: GcloudReply,
     config_helper: GcloudReply,
+    print_identity_token: GcloudReply,
 }
 
 impl Default for FakeGcloudBuilder {
@@ -245,11 +248,13 @@ impl Default for FakeGcloudBuilder {
             token_expiry: SystemClock.now() + DEFAULT_LIFETIME,
             expiry_set: false,
             id_token: None,
+            identity_token: None,
             account: FAKE_GCLOUD_ACCOUNT.to_owned(),
             project: "fake-project".to_owned(),
             stderr_noise: None,
             print_access_token: GcloudReply::Token,
             config_helper: GcloudReply::Token,
+            print_identity_token: GcloudReply::Token,
         }
     }
 }
@@ -293,6 +298,21 @@ impl FakeGcloudBuilder {
     /// An `id_token` for config-helper to report beside the access token. Default none.
     pub fn with_id_token(mut self, id_token: impl Into<String>) -> Self {
         self.id_token = Some(id_token.into());
+        self
+    }
+
+    /// The ID token `gcloud auth print-identity-token` prints (whatever `--audiences` asks:
+    /// mint one per audience with your own issuer if a test needs that). Without one that
+    /// command fails as gcloud does for an account that has none.
+    pub fn with_identity_token(mut self, id_token: impl Into<String>) -> Self {
+        self.identity_token = Some(id_token.into());
+        self
+    }
+
+    /// How `gcloud auth print-identity-token` answers. Default [`GcloudReply::Token`]: the
+    /// token given to [`with_identity_token`](Self::with_identity_token).
+    pub fn with_print_identity_token(mut self, reply: GcloudReply) -> Self {
+        self.print_identity_token = reply;
         self
     }
 

@@ -127,6 +127,19 @@ case $cmd in
         }
         other => s.extend(reply(other)),
     }
+    s.push("  ' auth print-identity-token')".to_owned());
+    match (&builder.print_identity_token, &builder.identity_token) {
+        (GcloudReply::Token, Some(id_token)) => {
+            s.extend(noise(builder));
+            s.push(format!("    printf '%s\\n' {}", quote(id_token)));
+            s.push("    exit 0 ;;".to_owned());
+        }
+        (GcloudReply::Token, None) => s.extend(reply(&GcloudReply::Fail {
+            stderr: "ERROR: (gcloud.auth.print-identity-token) No identity token can be obtained from the current credentials.\n".to_owned(),
+            exit_code: 1,
+        })),
+        (other, _) => s.extend(reply(other)),
+    }
     s.push(
         r#"  *)
     printf '%s\n' "ERROR: (gcloud) Invalid choice: '${cmd# }'." >&2
