@@ -105,6 +105,48 @@ pub async fn default_credentials() -> Result<Credentials> {
     Adc::new().credentials().await
 }
 
+/// Caching credentials of ID tokens for `audience` from the process environment's ADC:
+/// `Adc::new().id_token_credentials(audience)`. Hold on to them: each token is fetched once
+/// and served until shortly before its `exp`. See [`Adc::id_token_credentials`] for where the
+/// tokens come from.
+///
+/// ```no_run
+/// # async fn f() -> credkit::Result<()> {
+/// let ids = credkit::id_token_credentials("https://my-service-abc123-uc.a.run.app").await?;
+/// let token = ids.access_token().await?; // the ID token, with its expiry
+/// # let _ = token;
+/// # Ok(()) }
+/// # let _ = f;
+/// ```
+///
+/// # Errors
+///
+/// As [`Adc::id_token_credentials`].
+pub async fn id_token_credentials(audience: &str) -> Result<Credentials> {
+    Adc::new().id_token_credentials(audience).await
+}
+
+/// One ID token for `audience` from the process environment's ADC, fetched now. For more than
+/// one, hold [`id_token_credentials`] instead: this discovers and fetches on every call.
+///
+/// ```no_run
+/// use credkit::core::secrecy::ExposeSecret;
+///
+/// # async fn f() -> credkit::Result<()> {
+/// let token = credkit::id_token("https://my-service-abc123-uc.a.run.app").await?;
+/// let header = format!("Bearer {}", token.secret().expose_secret());
+/// # let _ = header;
+/// # Ok(()) }
+/// # let _ = f;
+/// ```
+///
+/// # Errors
+///
+/// As [`Adc::id_token_credentials`], and the fetch's error.
+pub async fn id_token(audience: &str) -> Result<std::sync::Arc<AccessToken>> {
+    id_token_credentials(audience).await?.access_token().await
+}
+
 /// The project ID of the process environment: `Adc::new().project_id()`.
 ///
 /// # Errors

@@ -165,3 +165,39 @@ fn a_malformed_file_does_not_fall_through_to_gcloud() {
     assert!(!err.is_not_configured());
     assert_eq!(gcloud.calls(), 0);
 }
+
+/// A JWT-shaped ID token for `audience` (unsigned: ADC never verifies it), an hour from now.
+fn id_token(audience: &str) -> String {
+    use base64::Engine as _;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims = serde_json::json!({"aud": audience, "iat": now, "exp": now + 3600});
+    format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+#[test]
+fn gcloud_gives_id_tokens_for_the_audience_of_a_service_account_only() {
+    let jwt = id_token("https://run.app");
+    let gcloud = FakeGcloud::builder()
+        .with_identity_token(jwt.clone())
+        .build()
+        .unwrap();
+    for (account, with_audience) in [
+        ("robot@p.iam.gserviceaccount.com", true),
+        ("dev@example.com", false),
+    ] {
+        let env = with_gcloud(&gcloud).with_gcloud_properties(&[("account", account)]);
+        let credentials = block_on(adc(&env).id_token_credentials("https://run.app")).unwrap();
+        let token = block_on(credentials.access_token()).unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(token.secret()), jwt);
+        let last = gcloud.invocations().pop().unwrap();
+        assert_eq!(last[..2], ["auth", "print-identity-token"]);
+        assert_eq!(
+            last.contains(&"--audiences=https://run.app".to_owned()),
+            with_audience,
+            "{account}: {last:?}"
+        );
+    }
+}

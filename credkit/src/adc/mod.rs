@@ -279,6 +279,33 @@ impl Adc {
         Ok(self.discover().await?.credentials_builder().build()?)
     }
 
+    /// The caching [`Credentials`] of ID tokens for `audience` (a Cloud Run URL, an IAP client
+    /// ID) from the first credential found, as [`credentials`](Self::credentials) for access
+    /// tokens: a service account signs its own, the metadata server issues them
+    /// (`identity?audience=`), impersonated credentials ask IAM's `generateIdToken`, the gcloud
+    /// CLI runs `print-identity-token`, and a user's refresh token yields the ID token of each
+    /// refresh (issued to the OAuth client, whatever `audience` says, as in the reference).
+    /// Each is cached until shortly before its `exp`, with one fetch for concurrent callers.
+    ///
+    /// ```no_run
+    /// # async fn f() -> credkit::Result<()> {
+    /// let ids = credkit::Adc::new()
+    ///     .id_token_credentials("https://my-service-abc123-uc.a.run.app")
+    ///     .await?;
+    /// let headers = ids.headers().await?; // Authorization: Bearer <the ID token>
+    /// # let _ = headers;
+    /// # Ok(()) }
+    /// # let _ = f;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`discover`](Self::discover); a configuration error when the credential found issues
+    /// no ID tokens (the message names its type).
+    pub async fn id_token_credentials(&self, audience: &str) -> Result<Credentials> {
+        self.discover().await?.id_token_credentials(audience)
+    }
+
     /// A source that discovers on its first fetch and again on each fetch while nothing is
     /// found, then keeps what it found: see [`AdcSource`].
     pub fn source(&self) -> AdcSource {
