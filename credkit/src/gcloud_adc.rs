@@ -84,11 +84,13 @@ impl AdcCredential for GcloudCredential {
     /// audience for it), as the reference's user credentials.
     fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
         let source = self.source.id_token_source();
-        Ok(Arc::new(if is_service_account(&self.account) {
-            source.with_audience(audience)
-        } else {
-            source
-        }))
+        Ok(Arc::new(
+            if credkit_gcloud::is_service_account(&self.account) {
+                source.with_audience(audience)
+            } else {
+                source
+            },
+        ))
     }
 
     async fn email(&self) -> Result<Option<String>> {
@@ -97,29 +99,5 @@ impl AdcCredential for GcloudCredential {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(&*self.source)
-    }
-}
-
-/// Whether gcloud's account is a service account (`…@….gserviceaccount.com`), for which gcloud
-/// accepts an ID token's audience.
-fn is_service_account(account: &str) -> bool {
-    account
-        .rsplit_once('@')
-        .is_some_and(|(_, domain)| domain.ends_with(".gserviceaccount.com"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_accounts_are_told_apart_from_users() {
-        assert!(is_service_account("robot@p.iam.gserviceaccount.com"));
-        assert!(is_service_account(
-            "123-compute@developer.gserviceaccount.com"
-        ));
-        assert!(!is_service_account("user@example.com"));
-        assert!(!is_service_account("gserviceaccount.com"));
-        assert!(!is_service_account("x@gserviceaccount.com.evil"));
     }
 }

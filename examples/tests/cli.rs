@@ -559,6 +559,47 @@ mod gcloud {
     }
 
     #[tokio::test]
+    async fn id_tokens_from_gcloud_for_a_service_account_and_a_user() {
+        use base64::Engine as _;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = json!({"aud": "https://run.app", "iat": now, "exp": now + 3600});
+        let jwt = format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2lnbmF0dXJl",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let gcloud = FakeGcloud::builder()
+            .with_identity_token(jwt.clone())
+            .build()
+            .unwrap();
+        for (account, audience_sent) in [
+            ("robot@p.iam.gserviceaccount.com", true),
+            ("dev@example.com", false),
+        ] {
+            let sandbox = Sandbox::new().with_gcloud(&gcloud);
+            let out = run(sandbox.credkit([
+                "token",
+                "--gcloud",
+                "--account",
+                account,
+                "--id-token",
+                "--audience",
+                "https://run.app",
+            ]))
+            .await;
+            assert_eq!(out.code, Some(0), "{out:#?}");
+            assert_eq!(out.stdout, format!("{jwt}\n"));
+            let last = gcloud.invocations().pop().unwrap();
+            assert_eq!(last[..2], ["auth", "print-identity-token"]);
+            assert_eq!(
+                last.contains(&"--audiences=https://run.app".to_owned()),
+                audience_sent,
+                "{last:?}"
+            );
+            assert!(last.contains(&format!("--account={account}")), "{last:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn info_for_gcloud_found_by_discovery() {
         let sandbox = Sandbox::new().with_env(|env| {
             env.with_gcloud_properties(&[

@@ -157,9 +157,37 @@ impl fmt::Debug for GcloudIdTokenSource {
     }
 }
 
+/// Whether `account` is a service account (`…@….gserviceaccount.com`): the accounts for
+/// which gcloud accepts an ID token's audience
+/// ([`GcloudIdTokenSource::with_audience`]).
+///
+/// ```
+/// use credkit_gcloud::is_service_account;
+///
+/// assert!(is_service_account("robot@my-project.iam.gserviceaccount.com"));
+/// assert!(!is_service_account("me@example.com"));
+/// ```
+pub fn is_service_account(account: &str) -> bool {
+    account
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domain.ends_with(".gserviceaccount.com"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_accounts_are_told_apart_from_users() {
+        assert!(is_service_account("robot@p.iam.gserviceaccount.com"));
+        assert!(is_service_account(
+            "123-compute@developer.gserviceaccount.com"
+        ));
+        assert!(!is_service_account("user@example.com"));
+        assert!(!is_service_account("gserviceaccount.com"));
+        assert!(!is_service_account("x@gserviceaccount.com"));
+        assert!(!is_service_account("x@p.gserviceaccount.com.evil"));
+    }
 
     #[test]
     fn arguments() {

@@ -71,7 +71,7 @@ mod stderr;
 
 // The public interface is:
 pub use builder::GcloudSourceBuilder;
-pub use id_token::GcloudIdTokenSource;
+pub use id_token::{GcloudIdTokenSource, is_service_account};
 pub use source::{DEFAULT_FALLBACK_LIFETIME, DEFAULT_PROGRAM, DEFAULT_TIMEOUT, GcloudSource};
 
 /// Re-exported so users of this provider name the same core.

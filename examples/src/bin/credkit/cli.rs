@@ -164,10 +164,12 @@ pub(crate) struct TokenArgs {
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 
-    /// Print an ID token for --audience instead of an access token. For authorized_user
-    /// credentials it is the ID token of the refresh response (as the reference library's),
-    /// whose audience is the OAuth client; it is not cached.
-    #[arg(long, requires = "audience", conflicts_with = "gcloud")]
+    /// Print an ID token for --audience instead of an access token, from any credential:
+    /// a service account signs one, the metadata server and impersonation ask Google for
+    /// one, gcloud runs print-identity-token. For authorized_user credentials (and a gcloud
+    /// user account) it is the ID token of a refresh (as the reference library's), whose
+    /// audience is the OAuth client. It is not cached.
+    #[arg(long, requires = "audience")]
     pub(crate) id_token: bool,
 
     /// With --id-token: the audience the ID token is for (the URL of the service it calls).

@@ -25,7 +25,9 @@ const USER_PROJECT: &str = "x-goog-user-project";
 pub(crate) async fn token(args: &TokenArgs) -> Result<(), Failure> {
     let loaded = source::load(&args.source).await?;
     if let (true, Some(audience)) = (args.id_token, &args.audience) {
-        let source = loaded.origin.id_token_source(audience)?;
+        let source = loaded
+            .origin
+            .id_token_source(audience, loaded.email.as_deref())?;
         let mut builder = credkit_core::Credentials::builder(source);
         if args.source.no_retry {
             builder = builder.without_retries();

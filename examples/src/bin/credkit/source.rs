@@ -67,14 +67,26 @@ impl Origin {
         }
     }
 
-    /// The ID-token source for `audience`, when the credential has one.
-    pub(crate) fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>, Failure> {
+    /// The ID-token source for `audience`, when the credential has one. `account` is the
+    /// account discovery found (gcloud's active one), when the provider does not name it.
+    pub(crate) fn id_token_source(
+        &self,
+        audience: &str,
+        account: Option<&str>,
+    ) -> Result<Arc<dyn TokenSource>, Failure> {
         match self {
             Self::User(user) => Ok(AuthorizedUser::new(user.clone()).id_token_source(audience)?),
-            Self::Gcloud(_) => Err(Failure::new(format!(
-                "credentials of type {} cannot issue ID tokens",
-                self.kind()
-            ))),
+            Self::Gcloud(gcloud) => {
+                // gcloud takes an audience for a service account only; a user's ID token is
+                // issued to gcloud's OAuth client.
+                let source = gcloud.id_token_source();
+                let account = gcloud.account().or(account).unwrap_or_default();
+                Ok(Arc::new(if credkit_gcloud::is_service_account(account) {
+                    source.with_audience(audience)
+                } else {
+                    source
+                }))
+            }
             Self::Other(found) => Ok(found.id_token_source(audience)?),
         }
     }
