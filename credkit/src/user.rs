@@ -97,8 +97,8 @@ impl AdcCredential for AuthorizedUser {
 }
 
 /// The ID tokens of a user's refresh responses: each fetch is a refresh, and its `id_token` is
-/// the token (with the access token's expiry: Google issues both for the same hour). A rotated
-/// refresh token travels with it, so a caching layer with a storage keeps it.
+/// the token, expiring at its own `exp` (at the access token's expiry if it has no readable
+/// one). A rotated refresh token travels with it, so a caching layer with a storage keeps it.
 #[derive(Debug)]
 struct UserIdTokens(UserCredentials);
 
@@ -112,10 +112,19 @@ impl TokenSource for UserIdTokens {
                 "the token endpoint returned no ID token: the refresh token must be granted the openid scope (run `gcloud auth application-default login`)",
             ));
         };
-        let mut id = AccessToken::from_secret(id_token).with_optional_expiry(token.expiry());
-        if let Some(issued) = token.issued_at() {
-            id = id.with_issued_at(issued);
-        }
+        // The ID token's own `exp` when it is a readable JWT (as every OpenID Connect ID token
+        // is); otherwise the access token's expiry: Google issues both for the same hour.
+        let mut id = match AccessToken::from_id_token(id_token.clone()) {
+            Ok(id) => id,
+            Err(err) => {
+                tracing::debug!(reason = %err, "the refresh response's ID token has no readable exp; it expires with the access token");
+                let mut id = AccessToken::validated(id_token)?.with_optional_expiry(token.expiry());
+                if let Some(issued) = token.issued_at() {
+                    id = id.with_issued_at(issued);
+                }
+                id
+            }
+        };
         if let Some(rotated) = token.rotated_refresh_token() {
             id = id.with_rotated_refresh_token(rotated.clone());
         }

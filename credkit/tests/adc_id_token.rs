@@ -59,3 +59,36 @@ fn user_credentials_give_the_id_token_of_the_refresh_response() {
     assert_eq!(source.name(), "user credentials (ID token)");
     assert!(!format!("{source:?}").contains("rt2"));
 }
+
+#[test]
+fn a_users_id_token_expires_at_its_own_exp() {
+    use base64::Engine as _;
+    let env = AdcEnv::new().with_credentials_file(USER_FILE);
+    let clock = FakeClock::new();
+    let now = credkit::core::Clock::now(&clock);
+    let exp = (now + time::Duration::minutes(30)).unix_timestamp();
+    let claims = json!({"aud": "123", "iat": now.unix_timestamp(), "exp": exp});
+    let jwt = format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::json(
+        200,
+        json!({"access_token": "ya29.a", "expires_in": 3600, "token_type": "Bearer", "id_token": jwt}),
+    ));
+    let found = block_on(
+        Adc::new()
+            .with_env(env.lookup())
+            .with_transport(endpoint.clone())
+            .with_clock(clock.clone())
+            .discover(),
+    )
+    .unwrap();
+    let token = block_on(found.id_token_source("ignored").unwrap().fetch_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), jwt);
+    assert_eq!(
+        token.expiry().map(time::OffsetDateTime::unix_timestamp),
+        Some(exp)
+    );
+}
