@@ -50,6 +50,7 @@ mod gcloud;
 mod keys;
 mod logs;
 mod metadata;
+mod mint;
 mod mocks;
 mod reauth;
 mod responses;
@@ -71,6 +72,7 @@ pub use metadata::{
     FakeMetadataServerBuilder, MetadataRequest,
 };
 /// Re-exported so tests name the version the mocks are made with (`mockall::Sequence`, say).
+pub use mint::IdTokenMinter;
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
 pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};

@@ -10,6 +10,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use credkit_core::{Clock, SystemClock};
+
+use crate::IdTokenMinter;
 use http::{HeaderMap, Method};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -107,6 +109,7 @@ pub(crate) struct Script {
     pub(crate) universe_domain: Option<String>,
     pub(crate) instance_scopes: Vec<String>,
     pub(crate) id_token_lifetime: Duration,
+    pub(crate) minter: Option<IdTokenMinter>,
 }
 
 /// The fake's state, shared with its connections.
@@ -153,6 +156,7 @@ impl Default for FakeMetadataServerBuilder {
                 universe_domain: Some("googleapis.com".to_owned()),
                 instance_scopes: Vec::new(),
                 id_token_lifetime: Duration::from_secs(3600),
+                minter: None,
             },
             clock: Arc::new(SystemClock),
             start: Start::Serving,
@@ -207,6 +211,13 @@ impl FakeMetadataServerBuilder {
     /// The lifetime of identity tokens (`exp - iat`). Default one hour.
     pub fn with_id_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.script.id_token_lifetime = lifetime;
+        self
+    }
+
+    /// Signs identity tokens with `minter` (a test issuer whose keys a verifier can fetch)
+    /// instead of a fake signature. The claims are the same.
+    pub fn with_id_token_minter(mut self, minter: IdTokenMinter) -> Self {
+        self.script.minter = Some(minter);
         self
     }
 

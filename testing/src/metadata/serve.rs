@@ -166,7 +166,10 @@ fn route(request: &MetadataRequest, state: &State) -> Response<Full<Bytes>> {
                 if param("licenses") == Some("TRUE") {
                     claims["google"]["compute_engine"]["license_id"] = serde_json::json!([]);
                 }
-                let token = super::FakeMetadataServer::fake_id_token(&claims);
+                let token = match &script.minter {
+                    Some(minter) => minter.mint(&claims),
+                    None => super::FakeMetadataServer::fake_id_token(&claims),
+                };
                 let mut response = text(StatusCode::OK, &token);
                 response
                     .headers_mut()

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::record::RecordedRequest;
 use super::reply::Reply;
+use crate::IdTokenMinter;
 use crate::keys::TestKey;
 
 /// The grant type of the JWT-bearer grant.
@@ -59,6 +60,7 @@ pub struct JwtBearerCheck {
     audience: String,
     scope: Option<String>,
     subject: SubjectRule,
+    minter: Option<IdTokenMinter>,
 }
 
 /// What the check asks of `sub`.
@@ -80,6 +82,7 @@ impl JwtBearerCheck {
             audience: GOOGLE_TOKEN_URI.to_owned(),
             scope: None,
             subject: SubjectRule::Unchecked,
+            minter: None,
         }
     }
 
@@ -104,6 +107,14 @@ impl JwtBearerCheck {
             Some(subject) => SubjectRule::Is(subject.to_owned()),
             None => SubjectRule::Absent,
         };
+        self
+    }
+
+    /// Signs the ID tokens the endpoint answers with `minter` (a test issuer whose keys a
+    /// verifier can fetch) instead of the fixed HS256 secret. The claims are the same.
+    #[must_use]
+    pub fn with_id_token_minter(mut self, minter: IdTokenMinter) -> Self {
+        self.minter = Some(minter);
         self
     }
 
@@ -204,6 +215,9 @@ impl JwtBearerCheck {
             "iat": assertion.get("iat"),
             "exp": assertion.get("exp"),
         });
+        if let Some(minter) = &self.minter {
+            return minter.mint(&claims);
+        }
         EncodingKey::from_secret(ID_TOKEN_SECRET)
             .and_then(|key| jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key))
             .unwrap_or_else(|e| format!("credkit-testing: the fake ID token failed: {e}"))
