@@ -219,10 +219,21 @@ mod tests {
 
     #[test]
     fn names_and_settings() {
-        let source = GcloudSource::new().id_token_source();
+        let gcloud = GcloudSource::builder()
+            .with_program("/opt/sdk/bin/gcloud")
+            .build()
+            .unwrap();
+        let source = gcloud.id_token_source();
         assert_eq!(source.name(), "gcloud (ID token)");
         assert!(!source.include_email());
-        assert_eq!(source.gcloud().program(), GcloudSource::new().program());
+        assert_eq!(
+            source.gcloud().program(),
+            std::path::Path::new("/opt/sdk/bin/gcloud")
+        );
+        // The clock the caching layer should share: the gcloud source's.
+        let clock = TokenSource::clock(&source).unwrap();
+        let theirs = TokenSource::clock(&gcloud).unwrap();
+        assert!(Arc::ptr_eq(&clock, &theirs));
         assert!(format!("{source:?}").starts_with("GcloudIdTokenSource"));
     }
 }
