@@ -1,0 +1,228 @@
+//! The claims of a verified ID token, and the checks on them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::VerifyError;
+use crate::error::{sanitize, sanitize_list};
+
+/// The claims of an ID token that passed every check.
+///
+/// The claims Google sets are typed; every other claim is kept in [`other`](Self::other).
+/// `Serialize` writes them back as one JSON object (the `credkit verify-id-token` output).
+///
+/// ```
+/// # use credkit_verifier::IdTokenClaims;
+/// fn greet(claims: &IdTokenClaims) -> String {
+///     format!("hello {}", claims.email.as_deref().unwrap_or(&claims.sub))
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct IdTokenClaims {
+    /// The issuer, one of the verifier's accepted issuers.
+    pub iss: String,
+    /// The subject: the account's stable, unique ID (required by OpenID Connect).
+    pub sub: String,
+    /// The audience that matched one of the verifier's (of several in the token, the first
+    /// that matched), or the token's only audience when the audience is not checked.
+    pub aud: String,
+    /// The authorized party: the client the token was issued to, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: i64,
+    /// Issue time, in seconds since the Unix epoch.
+    pub iat: i64,
+    /// The account's email address, when the token carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether Google verified the email address (also read from the strings `"true"` and
+    /// `"false"`, as some older tokens carry it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// The hosted domain of a Google Workspace account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hd: Option<String>,
+    /// The user's full name, when the token carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Every other claim, as in the token.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    /// [`exp`](Self::exp) as a time.
+    pub fn expires_at(&self) -> OffsetDateTime {
+        timestamp(self.exp)
+    }
+
+    /// [`iat`](Self::iat) as a time.
+    pub fn issued_at(&self) -> OffsetDateTime {
+        timestamp(self.iat)
+    }
+}
+
+fn timestamp(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(if seconds < 0 {
+        OffsetDateTime::UNIX_EPOCH
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
+}
+
+/// What the claims are checked against.
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    pub(crate) issuers: Vec<String>,
+    /// `None`: the audience is not checked (an explicit, dangerous choice).
+    pub(crate) audiences: Option<Vec<String>>,
+    pub(crate) clock_skew: Duration,
+    pub(crate) hosted_domain: Option<String>,
+    pub(crate) require_email_verified: bool,
+}
+
+impl Policy {
+    /// Checks the claims of `payload` (a verified token's payload) at `now`, in the reference's
+    /// order: times, issuer, audience; then the hosted domain and the email.
+    pub(crate) fn check(
+        &self,
+        payload: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<IdTokenClaims, VerifyError> {
+        let Ok(Value::Object(mut claims)) = serde_json::from_slice::<Value>(payload) else {
+            return Err(VerifyError::malformed("the payload is not a JSON object"));
+        };
+        let exp = numeric_date(claims.remove("exp"), "exp")?;
+        let iat = numeric_date(claims.remove("iat"), "iat")?;
+        let nbf = match claims.get("nbf") {
+            None => None,
+            Some(nbf) => Some(numeric_date(Some(nbf.clone()), "nbf")?),
+        };
+        let now = now.unix_timestamp();
+        let skew = i64::try_from(self.clock_skew.as_secs()).unwrap_or(i64::MAX);
+        let not_before = nbf.map_or(iat, |nbf| nbf.max(iat));
+        if now < not_before.saturating_sub(skew) {
+            return Err(VerifyError::NotYetValid { not_before, now });
+        }
+        if now > exp.saturating_add(skew) {
+            return Err(VerifyError::Expired { exp, now });
+        }
+        let iss = string(claims.remove("iss"), "iss")?;
+        if !self.issuers.iter().any(|accepted| *accepted == iss) {
+            return Err(VerifyError::WrongIssuer {
+                iss: sanitize(&iss),
+            });
+        }
+        let aud = self.audience(claims.remove("aud"))?;
+        let sub = string(claims.remove("sub"), "sub")?;
+        let hd = optional_string(claims.remove("hd"), "hd")?;
+        if let Some(required) = &self.hosted_domain {
+            if hd.as_deref() != Some(required.as_str()) {
+                return Err(VerifyError::WrongHostedDomain {
+                    hd: sanitize(hd.as_deref().unwrap_or("")),
+                });
+            }
+        }
+        let email_verified = match claims.remove("email_verified") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(verified)) => Some(verified),
+            Some(Value::String(text)) if text == "true" => Some(true),
+            Some(Value::String(text)) if text == "false" => Some(false),
+            Some(_) => {
+                return Err(VerifyError::malformed(
+                    "the email_verified claim is not a boolean",
+                ));
+            }
+        };
+        if self.require_email_verified && email_verified != Some(true) {
+            return Err(VerifyError::EmailNotVerified);
+        }
+        Ok(IdTokenClaims {
+            iss,
+            sub,
+            aud,
+            azp: optional_string(claims.remove("azp"), "azp")?,
+            exp,
+            iat,
+            email: optional_string(claims.remove("email"), "email")?,
+            email_verified,
+            hd,
+            name: optional_string(claims.remove("name"), "name")?,
+            other: claims,
+        })
+    }
+
+    /// The token's audience that matched, or why none did. `aud` is a string or an array of
+    /// strings (RFC 7519); Google's ID tokens carry a string.
+    fn audience(&self, aud: Option<Value>) -> Result<String, VerifyError> {
+        let audiences = match aud {
+            None | Some(Value::Null) => return Err(VerifyError::MissingClaim { claim: "aud" }),
+            Some(Value::String(aud)) => vec![aud],
+            Some(Value::Array(values)) => values
+                .into_iter()
+                .map(|value| match value {
+                    Value::String(aud) => Ok(aud),
+                    _ => Err(VerifyError::malformed("the aud claim is not a string")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(VerifyError::malformed("the aud claim is not a string")),
+        };
+        let matched = match &self.audiences {
+            None => audiences.first(),
+            Some(accepted) => audiences.iter().find(|aud| accepted.contains(aud)),
+        };
+        matched.cloned().ok_or_else(|| VerifyError::WrongAudience {
+            aud: sanitize_list(&audiences),
+        })
+    }
+}
+
+/// A NumericDate: an integer (or a finite fraction, floored) number of seconds.
+fn numeric_date(value: Option<Value>, claim: &'static str) -> Result<i64, VerifyError> {
+    let not_a_number = match claim {
+        "exp" => "the exp claim is not a number",
+        "iat" => "the iat claim is not a number",
+        _ => "the nbf claim is not a number",
+    };
+    match value {
+        None | Some(Value::Null) => Err(VerifyError::MissingClaim { claim }),
+        Some(Value::Number(number)) => number
+            .as_i64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|seconds| seconds.is_finite())
+                    // Saturating: `as` clamps to i64's range.
+                    .map(|seconds| seconds.floor() as i64)
+            })
+            .ok_or(VerifyError::malformed(not_a_number)),
+        Some(_) => Err(VerifyError::malformed(not_a_number)),
+    }
+}
+
+fn string(value: Option<Value>, claim: &'static str) -> Result<String, VerifyError> {
+    optional_string(value, claim)?.ok_or(VerifyError::MissingClaim { claim })
+}
+
+fn optional_string(
+    value: Option<Value>,
+    claim: &'static str,
+) -> Result<Option<String>, VerifyError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(VerifyError::malformed(match claim {
+            "iss" => "the iss claim is not a string",
+            "sub" => "the sub claim is not a string",
+            "hd" => "the hd claim is not a string",
+            "azp" => "the azp claim is not a string",
+            "email" => "the email claim is not a string",
+            _ => "the name claim is not a string",
+        })),
+    }
+}
