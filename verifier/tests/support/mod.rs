@@ -1,7 +1,7 @@
 //! Shared helpers of the verifier's integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
@@ -56,7 +56,7 @@ pub fn assert_clean(err: &VerifyError, token: &str) {
 pub struct MemoryKeys {
     body: std::sync::Mutex<String>,
     cache_control: Option<&'static str>,
-    status: u16,
+    status: AtomicU16,
     pub requests: AtomicUsize,
     hang_first: bool,
 }
@@ -66,7 +66,7 @@ impl MemoryKeys {
         Arc::new(Self {
             body: std::sync::Mutex::new(body),
             cache_control,
-            status: 200,
+            status: AtomicU16::new(200),
             requests: AtomicUsize::new(0),
             hang_first: false,
         })
@@ -76,7 +76,7 @@ impl MemoryKeys {
         Arc::new(Self {
             body: std::sync::Mutex::new(body),
             cache_control: None,
-            status: 200,
+            status: AtomicU16::new(200),
             requests: AtomicUsize::new(0),
             hang_first: true,
         })
@@ -86,7 +86,7 @@ impl MemoryKeys {
         Arc::new(Self {
             body: std::sync::Mutex::new("oops".into()),
             cache_control: None,
-            status,
+            status: AtomicU16::new(status),
             requests: AtomicUsize::new(0),
             hang_first: false,
         })
@@ -94,6 +94,10 @@ impl MemoryKeys {
 
     pub fn set_body(&self, body: String) {
         *self.body.lock().unwrap() = body;
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
     }
 
     pub fn count(&self) -> usize {
@@ -112,9 +116,14 @@ impl Transport for MemoryKeys {
         if self.hang_first && n == 0 {
             std::future::pending::<()>().await;
         }
+        // Take a few turns of the scheduler, so that concurrent callers really overlap.
+        for _ in 0..4 {
+            yield_once().await;
+        }
         let body = self.body.lock().unwrap().clone();
         let mut response = http::Response::new(Bytes::from(body));
-        *response.status_mut() = http::StatusCode::from_u16(self.status).unwrap();
+        *response.status_mut() =
+            http::StatusCode::from_u16(self.status.load(Ordering::SeqCst)).unwrap();
         if let Some(value) = self.cache_control {
             response
                 .headers_mut()
@@ -122,4 +131,20 @@ impl Transport for MemoryKeys {
         }
         Ok(response)
     }
+}
+
+/// A future pending on its first poll (waking itself), ready on the second: a yield without a
+/// runtime.
+pub async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
