@@ -266,14 +266,14 @@ impl IdTokenVerifierBuilder {
                      (with_transport); or give it keys offline (with_jwk_set, with_pem_keys)",
                 ));
             };
-            KeySource::Remote(RemoteKeys::new(
+            KeySource::Remote(Box::new(RemoteKeys::new(
                 url,
                 transport,
                 Arc::clone(&self.clock),
                 self.min_refresh_interval,
                 self.default_max_age,
                 self.fetch_timeout,
-            ))
+            )))
         } else {
             KeySource::Offline(Arc::new(offline_keys(self.offline)?))
         };

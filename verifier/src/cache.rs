@@ -251,10 +251,10 @@ pub(crate) fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
             if name.eq_ignore_ascii_case("no-cache") || name.eq_ignore_ascii_case("no-store") {
                 return Some(Duration::ZERO);
             }
-            if name.eq_ignore_ascii_case("max-age") {
-                if let Some(seconds) = argument.and_then(|a| a.parse::<u64>().ok()) {
-                    max_age = Some(Duration::from_secs(seconds));
-                }
+            if name.eq_ignore_ascii_case("max-age")
+                && let Some(seconds) = argument.and_then(|a| a.parse::<u64>().ok())
+            {
+                max_age = Some(Duration::from_secs(seconds));
             }
         }
     }

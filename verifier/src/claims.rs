@@ -113,7 +113,7 @@ impl Policy {
             return Err(VerifyError::Expired { exp, now });
         }
         let iss = string(claims.remove("iss"), "iss")?;
-        if !self.issuers.iter().any(|accepted| *accepted == iss) {
+        if !self.issuers.contains(&iss) {
             return Err(VerifyError::WrongIssuer {
                 iss: sanitize(&iss),
             });
@@ -121,12 +121,12 @@ impl Policy {
         let aud = self.audience(claims.remove("aud"))?;
         let sub = string(claims.remove("sub"), "sub")?;
         let hd = optional_string(claims.remove("hd"), "hd")?;
-        if let Some(required) = &self.hosted_domain {
-            if hd.as_deref() != Some(required.as_str()) {
-                return Err(VerifyError::WrongHostedDomain {
-                    hd: sanitize(hd.as_deref().unwrap_or("")),
-                });
-            }
+        if let Some(required) = &self.hosted_domain
+            && hd.as_deref() != Some(required.as_str())
+        {
+            return Err(VerifyError::WrongHostedDomain {
+                hd: sanitize(hd.as_deref().unwrap_or("")),
+            });
         }
         let email_verified = match claims.remove("email_verified") {
             None | Some(Value::Null) => None,
@@ -182,7 +182,7 @@ impl Policy {
     }
 }
 
-/// A NumericDate: an integer (or a finite fraction, floored) number of seconds.
+/// A `NumericDate`: an integer (or a finite fraction, floored) number of seconds.
 fn numeric_date(value: Option<Value>, claim: &'static str) -> Result<i64, VerifyError> {
     let not_a_number = match claim {
         "exp" => "the exp claim is not a number",
@@ -197,8 +197,13 @@ fn numeric_date(value: Option<Value>, claim: &'static str) -> Result<i64, Verify
                 number
                     .as_f64()
                     .filter(|seconds| seconds.is_finite())
-                    // Saturating: `as` clamps to i64's range.
-                    .map(|seconds| seconds.floor() as i64)
+                    // Intended: `as` saturates to i64's range, and a date that far is
+                    // expired or not yet valid whichever way it is clamped.
+                    .map(|seconds| {
+                        #[allow(clippy::cast_possible_truncation)]
+                        let whole = seconds.floor() as i64;
+                        whole
+                    })
             })
             .ok_or(VerifyError::malformed(not_a_number)),
         Some(_) => Err(VerifyError::malformed(not_a_number)),

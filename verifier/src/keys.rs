@@ -119,25 +119,23 @@ impl KeySet {
     }
 
     pub(crate) fn select(&self, kid: Option<&str>, algorithm: Algorithm) -> Selection<'_> {
-        match kid {
-            Some(kid) => match self.by_kid.get(kid) {
+        if let Some(kid) = kid {
+            return match self.by_kid.get(kid) {
                 Some(key) if key.serves(algorithm) => Selection::Keys(vec![key]),
                 Some(_) => Selection::Mismatch,
                 None => Selection::Unknown,
-            },
-            None => {
-                let keys: Vec<&Key> = self
-                    .by_kid
-                    .values()
-                    .chain(&self.unnamed)
-                    .filter(|key| key.serves(algorithm))
-                    .collect();
-                if keys.is_empty() {
-                    Selection::Unknown
-                } else {
-                    Selection::Keys(keys)
-                }
-            }
+            };
+        }
+        let keys: Vec<&Key> = self
+            .by_kid
+            .values()
+            .chain(&self.unnamed)
+            .filter(|key| key.serves(algorithm))
+            .collect();
+        if keys.is_empty() {
+            Selection::Unknown
+        } else {
+            Selection::Keys(keys)
         }
     }
 

@@ -80,7 +80,7 @@ pub(crate) struct Inner {
 
 pub(crate) enum KeySource {
     Offline(Arc<KeySet>),
-    Remote(RemoteKeys),
+    Remote(Box<RemoteKeys>),
 }
 
 impl IdTokenVerifier {

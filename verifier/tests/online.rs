@@ -1,5 +1,7 @@
-//! Verification with keys fetched from FakeKeyServer (real HTTP on loopback) or an in-memory
+//! Verification with keys fetched from `FakeKeyServer` (real HTTP on loopback) or an in-memory
 //! transport: formats, Cache-Control, the unknown-kid refresh limit, failures, cancellation.
+// Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
 
@@ -183,7 +185,7 @@ async fn earlier_keys_stay_in_use_while_the_endpoint_fails() {
             "{fault:?}: stale keys serve"
         );
         assert_eq!(server.fetches(), fetches + 1);
-        clock.advance(FAILED_FETCH_RETRY - Duration::from_secs(1));
+        clock.advance(FAILED_FETCH_RETRY.saturating_sub(Duration::from_secs(1)));
         verifier.verify(&token).await.unwrap();
         assert_eq!(server.fetches(), fetches + 1, "{fault:?}: no hammering");
         clock.advance(Duration::from_secs(1));
@@ -257,7 +259,8 @@ async fn a_hung_key_server_times_out_on_the_clock() {
         let token = token.clone();
         async move { verifier.verify(&token).await }
     });
-    while clock.pending_timeouts() == 0 {
+    // The request reached the server (and took the fault), and the deadline is armed.
+    while server.fetches() == 0 || clock.pending_timeouts() == 0 {
         tokio::task::yield_now().await;
     }
     clock.advance(Duration::from_secs(7));

@@ -1,4 +1,6 @@
 //! Any single-byte change to a valid token is rejected.
+// Helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod support;
 

@@ -218,8 +218,9 @@ async fn answer(
     request: Request<Incoming>,
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    state.fetches.fetch_add(1, Ordering::SeqCst);
+    // Counted after the fault is taken: a test that saw the count knows which fault it got.
     let fault = state.faults().pop_front();
+    state.fetches.fetch_add(1, Ordering::SeqCst);
     let (body, status) = match fault {
         Some(KeyServerFault::Hang) => std::future::pending().await,
         Some(KeyServerFault::Status(status)) => (

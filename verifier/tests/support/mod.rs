@@ -1,5 +1,12 @@
 //! Shared helpers of the verifier's integration tests.
-#![allow(dead_code, unreachable_pub)]
+// Test helpers: each binary uses some of them, and a failed setup is a failed test.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
