@@ -15,10 +15,26 @@ use crate::error::{sanitize, sanitize_list};
 /// `Serialize` writes them back as one JSON object (the `credkit verify-id-token` output).
 ///
 /// ```
-/// # use credkit_verifier::IdTokenClaims;
-/// fn greet(claims: &IdTokenClaims) -> String {
-///     format!("hello {}", claims.email.as_deref().unwrap_or(&claims.sub))
-/// }
+/// use credkit_core::Clock;
+/// use credkit_testing::{FakeClock, TestIdTokenIssuer};
+/// use credkit_verifier::IdTokenVerifier;
+///
+/// # futures::executor::block_on(async {
+/// let issuer = TestIdTokenIssuer::generate()?;
+/// let clock = FakeClock::new();
+/// let mut claims = TestIdTokenIssuer::google_claims("https://svc.example", clock.now());
+/// claims["picture"] = "https://example.com/me.png".into();
+/// let verifier = IdTokenVerifier::builder()
+///     .with_audience("https://svc.example")
+///     .with_jwk_set(issuer.jwk_set_json())
+///     .with_clock(clock.clone())
+///     .build()?;
+/// let verified = verifier.verify(&issuer.mint(&claims)).await?;
+/// assert_eq!(verified.email.as_deref(), Some("robot@credkit-test.iam.gserviceaccount.com"));
+/// assert_eq!(verified.other["picture"], "https://example.com/me.png");
+/// assert_eq!(serde_json::to_value(&verified)?, claims);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]

@@ -65,6 +65,7 @@ use crate::{Algorithm, IdTokenClaims, VerifyError};
 /// println!("caller: {}", claims.email.as_deref().unwrap_or(&claims.sub));
 /// # Ok(())
 /// # }
+/// # let _ = run;
 /// ```
 #[derive(Clone)]
 pub struct IdTokenVerifier {
