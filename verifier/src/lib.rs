@@ -63,6 +63,48 @@ pub use error::VerifyError;
 pub use token::MAX_TOKEN_LEN;
 pub use verifier::IdTokenVerifier;
 
+/// The crate-private parsers, for the fuzz targets in `fuzz/` (compiled only under
+/// `--cfg fuzzing`, which cargo-fuzz sets). Not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Duration;
+
+    /// Checks `payload` as a verified token's claims (Google's issuers, audience `aud`, 10 s of
+    /// skew, `hd` `example.com` and `email_verified` required) at `now` (Unix seconds).
+    ///
+    /// # Errors
+    ///
+    /// The rejection's message.
+    pub fn check_claims(payload: &[u8], now: i64) -> Result<(), String> {
+        let policy = crate::claims::Policy {
+            issuers: crate::GOOGLE_ISSUERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            audiences: Some(vec!["aud".to_owned()]),
+            clock_skew: Duration::from_secs(10),
+            hosted_domain: Some("example.com".to_owned()),
+            require_email_verified: true,
+        };
+        let now = time::OffsetDateTime::from_unix_timestamp(now)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        policy
+            .check(payload, now)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Parses a keys document; the number of usable keys.
+    ///
+    /// # Errors
+    ///
+    /// Why the document holds no usable key.
+    pub fn parse_keys(document: &[u8]) -> Result<usize, &'static str> {
+        crate::keys::KeySet::parse(document).map(|set| set.len())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
