@@ -53,3 +53,29 @@ impl fmt::Display for Algorithm {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_nothing_else_is_an_algorithm() {
+        for algorithm in [Algorithm::RS256, Algorithm::ES256] {
+            assert_eq!(Algorithm::from_name(algorithm.name()), Some(algorithm));
+            assert_eq!(algorithm.to_string(), algorithm.name());
+        }
+        assert_eq!(Algorithm::RS256.to_string(), "RS256");
+        assert_eq!(Algorithm::ES256.to_string(), "ES256");
+        for other in ["none", "HS256", "rs256", "ES384", ""] {
+            assert_eq!(Algorithm::from_name(other), None, "{other}");
+        }
+        assert_eq!(
+            Algorithm::RS256.jsonwebtoken(),
+            jsonwebtoken::Algorithm::RS256
+        );
+        assert_eq!(
+            Algorithm::ES256.jsonwebtoken(),
+            jsonwebtoken::Algorithm::ES256
+        );
+    }
+}

@@ -247,3 +247,61 @@ fn optional_string(
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_out_of_range_saturate() {
+        assert_eq!(timestamp(0), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(timestamp(-1).unix_timestamp(), -1);
+        assert_eq!(timestamp(i64::MIN), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            timestamp(i64::MAX),
+            time::PrimitiveDateTime::MAX.assume_utc()
+        );
+        assert_eq!(timestamp(1_700_000_000).unix_timestamp(), 1_700_000_000);
+    }
+
+    #[test]
+    fn numeric_dates_floor_fractions_and_clamp() {
+        use serde_json::json;
+        assert_eq!(numeric_date(Some(json!(5)), "exp").unwrap(), 5);
+        assert_eq!(numeric_date(Some(json!(5.9)), "exp").unwrap(), 5);
+        assert_eq!(numeric_date(Some(json!(-0.5)), "iat").unwrap(), -1);
+        assert_eq!(numeric_date(Some(json!(1e300)), "exp").unwrap(), i64::MAX);
+        assert_eq!(
+            numeric_date(Some(json!(u64::MAX)), "exp").unwrap(),
+            i64::MAX
+        );
+        let reason = |claim| match numeric_date(Some(json!("x")), claim) {
+            Err(VerifyError::Malformed { reason }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason("exp"), "the exp claim is not a number");
+        assert_eq!(reason("iat"), "the iat claim is not a number");
+        assert_eq!(reason("nbf"), "the nbf claim is not a number");
+        assert!(matches!(
+            numeric_date(None, "iat"),
+            Err(VerifyError::MissingClaim { claim: "iat" })
+        ));
+    }
+
+    #[test]
+    fn string_claims_name_themselves_when_mistyped() {
+        for claim in ["iss", "sub", "hd", "azp", "email", "name"] {
+            match optional_string(Some(serde_json::json!(1)), claim) {
+                Err(VerifyError::Malformed { reason }) => {
+                    assert_eq!(reason, format!("the {claim} claim is not a string"));
+                }
+                other => panic!("{claim}: {other:?}"),
+            }
+        }
+        assert_eq!(optional_string(Some(Value::Null), "hd").unwrap(), None);
+        assert!(matches!(
+            string(None, "sub"),
+            Err(VerifyError::MissingClaim { claim: "sub" })
+        ));
+    }
+}

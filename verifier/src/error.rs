@@ -158,9 +158,6 @@ pub(crate) fn sanitize_list(values: &[String]) -> String {
             joined.push(',');
         }
         joined.push_str(value);
-        if joined.chars().count() > ECHO_LIMIT {
-            break;
-        }
     }
     sanitize(&joined)
 }

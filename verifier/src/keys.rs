@@ -190,3 +190,138 @@ impl fmt::Debug for KeySet {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use credkit_testing::TestIdTokenIssuer;
+    use serde_json::json;
+
+    use super::*;
+
+    fn issuer() -> TestIdTokenIssuer {
+        TestIdTokenIssuer::generate().unwrap()
+    }
+
+    fn jwk(value: &Value) -> Jwk {
+        serde_json::from_value(value.clone()).unwrap()
+    }
+
+    #[test]
+    fn jwks_members_are_kept_only_when_usable_for_signatures() {
+        let issuer = issuer();
+        let keys = issuer.jwk_set()["keys"].as_array().unwrap().clone();
+        let (rsa, ec) = (keys[0].clone(), keys[1].clone());
+        assert_eq!(
+            Key::from_jwk(&jwk(&rsa)).unwrap().algorithm,
+            Algorithm::RS256
+        );
+        assert_eq!(
+            Key::from_jwk(&jwk(&ec)).unwrap().algorithm,
+            Algorithm::ES256
+        );
+        let mut no_alg = rsa.clone();
+        no_alg.as_object_mut().unwrap().remove("alg");
+        no_alg.as_object_mut().unwrap().remove("use");
+        assert!(Key::from_jwk(&jwk(&no_alg)).is_ok());
+        let mut enc = rsa.clone();
+        enc["use"] = json!("enc");
+        assert_eq!(
+            Key::from_jwk(&jwk(&enc)).err(),
+            Some("the key is not for signatures")
+        );
+        let mut other_use = rsa.clone();
+        other_use["use"] = json!("tls");
+        assert!(Key::from_jwk(&jwk(&other_use)).is_err());
+        let mut rs384 = rsa.clone();
+        rs384["alg"] = json!("RS384");
+        assert_eq!(
+            Key::from_jwk(&jwk(&rs384)).err(),
+            Some("the key is restricted to another algorithm")
+        );
+        let mut es_on_rsa = rsa.clone();
+        es_on_rsa["alg"] = json!("ES256");
+        assert!(Key::from_jwk(&jwk(&es_on_rsa)).is_err());
+        let mut rs_on_ec = ec.clone();
+        rs_on_ec["alg"] = json!("RS256");
+        assert!(Key::from_jwk(&jwk(&rs_on_ec)).is_err());
+        let mut p384 = ec.clone();
+        p384["crv"] = json!("P-384");
+        assert_eq!(
+            Key::from_jwk(&jwk(&p384)).err(),
+            Some("the key is neither RSA nor P-256")
+        );
+        let oct = json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"});
+        assert!(Key::from_jwk(&jwk(&oct)).is_err());
+        let mut bad_n = rsa.clone();
+        bad_n["n"] = json!("!!!");
+        assert_eq!(
+            Key::from_jwk(&jwk(&bad_n)).err(),
+            Some("the key's parameters are not valid")
+        );
+    }
+
+    #[test]
+    fn a_jwk_set_skips_what_it_cannot_use() {
+        let issuer = issuer();
+        let mut keys = issuer.jwk_set()["keys"].as_array().unwrap().clone();
+        keys.push(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"}));
+        keys.push(json!({"kty": "whatever", "kid": "x"}));
+        keys.push(json!(17));
+        let mut unnamed = keys[0].clone();
+        unnamed.as_object_mut().unwrap().remove("kid");
+        keys.push(unnamed);
+        let set = KeySet::parse(json!({ "keys": keys }).to_string().as_bytes()).unwrap();
+        assert_eq!(set.len(), 3);
+        assert_eq!(set.by_kid.len(), 2);
+        assert_eq!(set.unnamed.len(), 1);
+        assert!(!set.is_empty());
+        assert!(matches!(
+            set.select(Some("hmac"), Algorithm::RS256),
+            Selection::Unknown
+        ));
+        match set.select(None, Algorithm::RS256) {
+            Selection::Keys(found) => assert_eq!(found.len(), 2),
+            _ => panic!("no RS256 keys"),
+        }
+        match set.select(None, Algorithm::ES256) {
+            Selection::Keys(found) => assert_eq!(found.len(), 1),
+            _ => panic!("no ES256 keys"),
+        }
+        let shown = format!("{set:?}");
+        assert!(
+            shown.contains(issuer.rsa_kid()) && shown.contains("unnamed: 1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn pem_maps_skip_what_they_cannot_use() {
+        let issuer = issuer();
+        let mut map = serde_json::Map::new();
+        for (kid, pem) in issuer.pem_certificates() {
+            map.insert(kid, pem.into());
+        }
+        map.insert("number".into(), json!(1));
+        map.insert(
+            "garbage".into(),
+            json!("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+        );
+        let set = KeySet::parse(Value::Object(map).to_string().as_bytes()).unwrap();
+        assert_eq!(set.len(), 2);
+        assert!(matches!(
+            set.select(Some(issuer.rsa_kid()), Algorithm::RS256),
+            Selection::Keys(_)
+        ));
+        assert!(matches!(
+            set.select(Some(issuer.ec_kid()), Algorithm::ES256),
+            Selection::Keys(_)
+        ));
+        assert!(matches!(
+            set.select(Some(issuer.ec_kid()), Algorithm::RS256),
+            Selection::Mismatch
+        ));
+        assert!(KeySet::parse(br#"{"a": "b"}"#).is_err());
+        assert!(KeySet::default().is_empty());
+        assert_eq!(KeySet::default().len(), 0);
+    }
+}

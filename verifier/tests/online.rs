@@ -343,3 +343,24 @@ fn an_online_verifier_needs_a_transport() {
     assert!(shown.contains("https://keys.example/certs"), "{shown}");
     let _ = clock.now();
 }
+
+#[test]
+fn keys_documents_are_capped_at_256_kib() {
+    let clock = FakeClock::new();
+    let token = issuer().mint(&claims(&clock));
+    let jwks = issuer().jwk_set_json();
+    let cap = 256 * 1024;
+    let at_cap = format!("{jwks}{}", " ".repeat(cap - jwks.len()));
+    let transport = MemoryKeys::new(at_cap, None);
+    assert!(block_on(in_memory(&transport, &clock).verify(&token)).is_ok());
+    let over = format!("{jwks}{}", " ".repeat(cap + 1 - jwks.len()));
+    let transport = MemoryKeys::new(over, None);
+    let err = block_on(in_memory(&transport, &clock).verify(&token)).unwrap_err();
+    let VerifyError::KeyFetch(inner) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        inner.message().contains("larger than 262144 bytes"),
+        "{inner}"
+    );
+}
