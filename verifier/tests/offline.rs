@@ -690,6 +690,7 @@ fn builder_errors_say_what_to_fix() {
     assert!(err(base().with_keys_url("not a url")).contains("http or https"));
     assert!(err(base().with_keys_url("ftp://example.com/keys")).contains("http or https"));
     assert!(err(base().with_keys_url("/relative")).contains("http or https"));
+    assert!(err(base().with_keys_url("http://:80/keys")).contains("http or https"));
 }
 
 #[test]
