@@ -84,8 +84,8 @@ impl IdTokenClaims {
 }
 
 fn timestamp(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(if seconds < 0 {
-        OffsetDateTime::UNIX_EPOCH
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(if seconds.is_negative() {
+        time::PrimitiveDateTime::MIN.assume_utc()
     } else {
         time::PrimitiveDateTime::MAX.assume_utc()
     })
@@ -256,7 +256,10 @@ mod tests {
     fn times_out_of_range_saturate() {
         assert_eq!(timestamp(0), OffsetDateTime::UNIX_EPOCH);
         assert_eq!(timestamp(-1).unix_timestamp(), -1);
-        assert_eq!(timestamp(i64::MIN), OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            timestamp(i64::MIN),
+            time::PrimitiveDateTime::MIN.assume_utc()
+        );
         assert_eq!(
             timestamp(i64::MAX),
             time::PrimitiveDateTime::MAX.assume_utc()

@@ -364,3 +364,19 @@ fn keys_documents_are_capped_at_256_kib() {
         "{inner}"
     );
 }
+
+#[test]
+fn concurrent_callers_share_one_failed_fetch() {
+    let clock = FakeClock::new();
+    let transport = MemoryKeys::failing(500);
+    let verifier = in_memory(&transport, &clock);
+    let token = issuer().mint(&claims(&clock));
+    let (first, second) = block_on(futures::future::join(
+        verifier.verify(&token),
+        verifier.verify(&token),
+    ));
+    for result in [first, second] {
+        assert!(matches!(result, Err(VerifyError::KeyFetch(_))));
+    }
+    assert_eq!(transport.count(), 1, "the waiter takes the fetcher's error");
+}
