@@ -638,6 +638,11 @@ fn email_verified_is_checked_when_required() {
             .email_verified,
         Some(true)
     );
+    unverified["email_verified"] = json!("yes");
+    assert!(matches!(
+        rejected(&verifier, &issuer().mint(&unverified)),
+        VerifyError::Malformed { .. }
+    ));
     unverified["email_verified"] = json!(1);
     assert!(matches!(
         rejected(&verifier, &issuer().mint(&unverified)),
