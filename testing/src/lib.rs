@@ -11,6 +11,9 @@
 //!   passes them, and an auto-advance mode makes backoff instant.
 //! - [`FakeTokenServer`]: a real HTTP token endpoint on 127.0.0.1 with scripted and hostile
 //!   [`Reply`]s and a record of every request; [`FakeTokenEndpoint`] is the same in memory.
+//! - [`TestIdTokenIssuer`]: ID tokens (RS256, ES256) signed with per-run keys, and the JWK set
+//!   and PEM maps that publish the keys; [`FakeKeyServer`] serves them on 127.0.0.1 with a
+//!   configurable `Cache-Control`, a fetch counter and scripted [`KeyServerFault`]s.
 //! - [`FakeReauthServer`]: Google's reauthentication API (`sessions:start`, `:continue`) on
 //!   127.0.0.1, answering scripted [`ReauthReply`]s with [`FakeChallenge`]s.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
@@ -47,6 +50,7 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod id_tokens;
 mod keys;
 mod logs;
 mod metadata;
@@ -64,6 +68,10 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 #[cfg(unix)]
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
+};
+pub use id_tokens::{
+    FakeKeyServer, KeyServerFault, TEST_ID_TOKEN_EMAIL, TEST_ID_TOKEN_ISSUER,
+    TEST_ID_TOKEN_SUBJECT, TestIdTokenIssuer,
 };
 pub use keys::TestKey;
 pub use logs::{LogLine, capture_logs};
