@@ -9,8 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use credkit_core::{
-    AccessToken, BuildError, Clock, Credentials, Result, SystemClock, TokenSource, Transport,
-    oauth,
+    AccessToken, BuildError, Clock, Credentials, Result, SystemClock, TokenSource, Transport, oauth,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -295,7 +294,10 @@ impl ImpersonatedCredentials {
         let assertion = read_signed_jwt(response.body())?;
         let form = oauth::form_body(&[
             ("grant_type", JWT_BEARER),
-            ("assertion", secrecy::ExposeSecret::expose_secret(&assertion)),
+            (
+                "assertion",
+                secrecy::ExposeSecret::expose_secret(&assertion),
+            ),
         ]);
         let request = http::Request::post(config.token_url.as_str())
             .header(
@@ -568,7 +570,10 @@ mod tests {
             SENT,
         )
         .unwrap();
-        assert_eq!(secrecy::ExposeSecret::expose_secret(token.secret()), "ya29.imp");
+        assert_eq!(
+            secrecy::ExposeSecret::expose_secret(token.secret()),
+            "ya29.imp"
+        );
         assert_eq!(
             token.expiry().unwrap(),
             time::macros::datetime!(2026-01-01 1:00:00.5 UTC)

@@ -113,7 +113,11 @@ impl ImpersonatedServiceAccountInfo {
                     "service_account_impersonation_url must be a string",
                 ));
             }
-            None => return Err(BuildError::missing_field("service_account_impersonation_url")),
+            None => {
+                return Err(BuildError::missing_field(
+                    "service_account_impersonation_url",
+                ));
+            }
         };
         let target_principal = target_principal(&impersonation_url).ok_or_else(|| {
             BuildError::invalid_value(format!(
@@ -303,9 +307,7 @@ mod tests {
         assert_eq!(target_principal("https://h/v1/x@y"), None);
         let bad = "https://h/v1/x@y:signBlob";
         assert_eq!(
-            message(&file(
-                json!({"service_account_impersonation_url": bad})
-            )),
+            message(&file(json!({"service_account_impersonation_url": bad}))),
             format!("Cannot extract target principal from {bad}")
         );
     }
@@ -313,7 +315,9 @@ mod tests {
     #[test]
     fn refuses_what_the_reference_refuses() {
         assert_eq!(
-            message(&file(json!({"source_credentials": {"type": "external_account"}}))),
+            message(&file(
+                json!({"source_credentials": {"type": "external_account"}})
+            )),
             "source credential of type external_account is not supported."
         );
         assert_eq!(
@@ -345,9 +349,7 @@ mod tests {
             .unwrap()
             .remove("service_account_impersonation_url");
         assert!(message(&no_url).contains("service_account_impersonation_url"));
-        assert!(
-            message(&file(json!({"service_account_impersonation_url": 1}))).contains("string")
-        );
+        assert!(message(&file(json!({"service_account_impersonation_url": 1}))).contains("string"));
         assert!(message(&file(json!({"type": "service_account"}))).contains("service_account"));
         assert!(message(&file(json!({"delegates": "a"}))).contains("delegates"));
         assert!(message(&file(json!({"scopes": [1]}))).contains("scopes"));
@@ -360,8 +362,8 @@ mod tests {
         let err = ImpersonatedServiceAccountInfo::from_json_str("{\"secret-text").unwrap_err();
         assert!(!err.to_string().contains("secret-text"));
         assert!(err.is_parsing());
-        let info = ImpersonatedServiceAccountInfo::from_json_str(&file(json!({})).to_string())
-            .unwrap();
+        let info =
+            ImpersonatedServiceAccountInfo::from_json_str(&file(json!({})).to_string()).unwrap();
         assert_eq!(info.source_type(), "service_account");
     }
 }

@@ -141,7 +141,9 @@ impl Signer for IamSigner {
             "delegates": self.iam.delegates_json(),
         });
         self.policy
-            .run(self.iam.clock.as_ref(), "signBlob", || self.attempt(&url, &body))
+            .run(self.iam.clock.as_ref(), "signBlob", || {
+                self.attempt(&url, &body)
+            })
             .await
             .map_err(|err| {
                 if err.is_transient() {
