@@ -20,16 +20,16 @@ async fn sends_what_the_reference_sends_and_reads_the_expiry() {
     let iam = iam(&clock).await;
     let (source, _) = source(&clock, &[SOURCE_TOKEN]);
     let target = builder(source, &iam, &clock)
-        .with_delegates(["projects/-/serviceAccounts/a@p", "projects/-/serviceAccounts/b@p"])
+        .with_delegates([
+            "projects/-/serviceAccounts/a@p",
+            "projects/-/serviceAccounts/b@p",
+        ])
         .with_scopes(["s1", "s2"])
         .with_lifetime(Duration::from_secs(500))
         .build()
         .unwrap();
     let token = target.fetch_token().await.unwrap();
-    assert_eq!(
-        token.secret().expose_secret(),
-        iam.access_token_for(TARGET)
-    );
+    assert_eq!(token.secret().expose_secret(), iam.access_token_for(TARGET));
     assert_eq!(
         token.expiry().unwrap(),
         clock.now() + Duration::from_secs(500)
@@ -81,7 +81,10 @@ async fn defaults_are_cloud_platform_an_hour_and_no_delegates() {
             "lifetime": "3600s",
         })
     );
-    assert_eq!(target.scopes(), ["https://www.googleapis.com/auth/cloud-platform"]);
+    assert_eq!(
+        target.scopes(),
+        ["https://www.googleapis.com/auth/cloud-platform"]
+    );
 }
 
 #[tokio::test]
@@ -165,7 +168,10 @@ async fn a_401_refreshes_the_source_once_and_replays_once() {
         .start()
         .await
         .unwrap();
-    let (source, scripted) = source(&clock, &["ya29.revoked-source-token", "ya29.fresh-source-token"]);
+    let (source, scripted) = source(
+        &clock,
+        &["ya29.revoked-source-token", "ya29.fresh-source-token"],
+    );
     let target = builder(source, &iam, &clock).build().unwrap();
     let token = target.fetch_token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), iam.access_token_for(TARGET));
@@ -332,17 +338,23 @@ async fn the_universe_domain_and_the_override_choose_the_url() {
     };
     assert_eq!(
         plain(None).access_token_url(),
-        format!("https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken")
+        format!(
+            "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken"
+        )
     );
     let other = plain(Some("example.goog"));
     assert_eq!(
         other.access_token_url(),
-        format!("https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken")
+        format!(
+            "https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken"
+        )
     );
     assert_eq!(other.universe_domain(), "example.goog");
     assert_eq!(
         other.signer().sign_url(),
-        format!("https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:signBlob")
+        format!(
+            "https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:signBlob"
+        )
     );
 
     // The reference's override is the full URL of generateAccessToken alone.
@@ -356,7 +368,10 @@ async fn the_universe_domain_and_the_override_choose_the_url() {
         .build()
         .unwrap();
     let token = target.fetch_token().await.unwrap();
-    assert_eq!(token.secret().expose_secret(), iam.access_token_for("elsewhere@p"));
+    assert_eq!(
+        token.secret().expose_secret(),
+        iam.access_token_for("elsewhere@p")
+    );
     assert_eq!(
         target.signer().sign_url(),
         format!("https://unused.example/v1/projects/-/serviceAccounts/{TARGET}:signBlob")
@@ -404,7 +419,13 @@ async fn domain_wide_delegation_signs_a_jwt_then_grants() {
     assert_eq!(requests[1].path(), "/token");
     assert_eq!(requests[1].header("authorization"), None);
     let form = requests[1].form();
-    assert_eq!(form[0], ("grant_type".into(), "urn:ietf:params:oauth:grant-type:jwt-bearer".into()));
+    assert_eq!(
+        form[0],
+        (
+            "grant_type".into(),
+            "urn:ietf:params:oauth:grant-type:jwt-bearer".into()
+        )
+    );
     assert_eq!(form[1].0, "assertion");
     assert_eq!(form[1].1.split('.').count(), 3);
 
@@ -420,14 +441,18 @@ async fn domain_wide_delegation_signs_a_jwt_then_grants() {
 fn builders_refuse_what_cannot_work() {
     let clock = FakeClock::new();
     let (source, _) = source(&clock, &[SOURCE_TOKEN]);
-    let with_transport = |b: ImpersonatedCredentialsBuilder| {
-        b.with_transport(ReqwestTransport::new().unwrap())
-    };
+    let with_transport =
+        |b: ImpersonatedCredentialsBuilder| b.with_transport(ReqwestTransport::new().unwrap());
     let message = |b: ImpersonatedCredentialsBuilder| b.build().unwrap_err().to_string();
-    assert!(message(ImpersonatedCredentials::builder(source.clone(), TARGET)).contains("transport"));
     assert!(
-        message(with_transport(ImpersonatedCredentials::builder(source.clone(), "a/b")))
-            .contains("target principal")
+        message(ImpersonatedCredentials::builder(source.clone(), TARGET)).contains("transport")
+    );
+    assert!(
+        message(with_transport(ImpersonatedCredentials::builder(
+            source.clone(),
+            "a/b"
+        )))
+        .contains("target principal")
     );
     assert_eq!(
         message(with_transport(
@@ -471,7 +496,10 @@ fn debug_shows_settings_and_never_a_secret() {
         .with_quota_project("qp")
         .with_transport(ReqwestTransport::new().unwrap());
     let shown = format!("{builder:?}");
-    assert!(shown.contains(TARGET) && shown.contains("d@p") && shown.contains("qp"), "{shown}");
+    assert!(
+        shown.contains(TARGET) && shown.contains("d@p") && shown.contains("qp"),
+        "{shown}"
+    );
     let target = builder.build().unwrap();
     let shown = format!("{target:?}");
     assert!(shown.contains(TARGET) && shown.contains("d@p"), "{shown}");

@@ -100,7 +100,12 @@ async fn permanent_errors_are_not_retried() {
         "Error calling sign_bytes: PERMISSION_DENIED: denied [REDACTED]"
     );
     assert_eq!(iam.request_count(), 1);
-    for body in [r#"{"keyId":"k"}"#, r#"{"signedBlob":"***"}"#, r#"{"signedBlob":""}"#, "[]"] {
+    for body in [
+        r#"{"keyId":"k"}"#,
+        r#"{"signedBlob":"***"}"#,
+        r#"{"signedBlob":""}"#,
+        "[]",
+    ] {
         iam.push_reply(200, "application/json", body);
         let err = signer.sign(b"m").await.unwrap_err();
         assert_eq!(
@@ -110,7 +115,11 @@ async fn permanent_errors_are_not_retried() {
         );
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     }
-    iam.push_reply(200, "application/json", r#"{"signedBlob":"AQI=","keyId":""}"#);
+    iam.push_reply(
+        200,
+        "application/json",
+        r#"{"signedBlob":"AQI=","keyId":""}"#,
+    );
     let signature = signer.sign(b"m").await.unwrap();
     assert_eq!(signature.bytes(), [1, 2]);
     assert_eq!(signature.key_id(), None);
@@ -131,7 +140,10 @@ async fn one_attempt_with_no_retries() {
         .unwrap();
     iam.fail_next(1, 503);
     let err = signer.sign(b"m").await.unwrap_err();
-    assert!(err.to_string().starts_with("exhausted signBlob endpoint retries"));
+    assert!(
+        err.to_string()
+            .starts_with("exhausted signBlob endpoint retries")
+    );
     assert_eq!(iam.request_count(), 1);
     assert!(signer.sign(b"m").await.is_ok());
     assert_eq!(iam.requests()[1].json().unwrap()["delegates"], json!(["d"]));
@@ -144,14 +156,25 @@ fn the_standalone_builder_checks_its_inputs() {
     let message = |b: credkit_impersonated::IamSignerBuilder| b.build().unwrap_err().to_string();
     assert!(message(IamSigner::builder(source.clone(), TARGET)).contains("transport"));
     let transport = || ReqwestTransport::new().unwrap();
-    assert!(message(IamSigner::builder(source.clone(), "").with_transport(transport())).contains("target principal"));
     assert!(
-        message(IamSigner::builder(source.clone(), TARGET).with_transport(transport()).with_universe_domain(""))
-            .contains("universe domain")
+        message(IamSigner::builder(source.clone(), "").with_transport(transport()))
+            .contains("target principal")
     );
     assert!(
-        message(IamSigner::builder(source.clone(), TARGET).with_transport(transport()).with_iam_base_url("x"))
-            .contains("IAM base URL")
+        message(
+            IamSigner::builder(source.clone(), TARGET)
+                .with_transport(transport())
+                .with_universe_domain("")
+        )
+        .contains("universe domain")
+    );
+    assert!(
+        message(
+            IamSigner::builder(source.clone(), TARGET)
+                .with_transport(transport())
+                .with_iam_base_url("x")
+        )
+        .contains("IAM base URL")
     );
     let signer = IamSigner::builder(source, TARGET)
         .with_universe_domain("example.goog")
@@ -160,7 +183,9 @@ fn the_standalone_builder_checks_its_inputs() {
         .unwrap();
     assert_eq!(
         signer.sign_url(),
-        format!("https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:signBlob")
+        format!(
+            "https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/{TARGET}:signBlob"
+        )
     );
     assert!(format!("{signer:?}").contains("example.goog"));
     let builder = IamSigner::builder(signer_source(&clock), TARGET).with_delegates(["d@p"]);
