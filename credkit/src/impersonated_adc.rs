@@ -65,7 +65,7 @@ fn load_source(
     context: &LoadContext,
 ) -> Result<Box<dyn AdcCredential>> {
     let kind = info.source_type();
-    let Some(loader) = context.builtin_loader(kind) else {
+    let Some(loader) = LoadContext::builtin_loader(kind) else {
         return Err(Error::new(
             ErrorKind::Configuration,
             format!(

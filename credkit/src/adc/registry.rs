@@ -219,7 +219,7 @@ impl LoadContext {
     /// The loader built in for `credential_type`, for a credential that nests another (the
     /// source of an `impersonated_service_account` file).
     #[cfg_attr(not(feature = "impersonated"), allow(dead_code))]
-    pub(crate) fn builtin_loader(&self, credential_type: &str) -> Option<Loader> {
+    pub(crate) fn builtin_loader(credential_type: &str) -> Option<Loader> {
         Registry::builtin().get(credential_type)
     }
 }

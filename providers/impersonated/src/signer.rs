@@ -53,9 +53,9 @@ use crate::error::{self, SIGN_ERROR};
 /// # Errors
 ///
 /// From [`sign`](Signer::sign): the credentials' and the transport's errors; an IAM error
-/// reply as "Error calling sign_bytes: <status>: <message>" (typed and scrubbed as
-/// [`ImpersonatedCredentials`](crate::ImpersonatedCredentials)' are); "Error calling
-/// sign_bytes: No signature in response." for a 200 without a base64 `signedBlob`.
+/// reply as `Error calling sign_bytes: <status>: <message>` (typed and scrubbed as
+/// [`ImpersonatedCredentials`](crate::ImpersonatedCredentials)' are); `Error calling
+/// sign_bytes: No signature in response.` for a 200 without a base64 `signedBlob`.
 #[derive(Clone)]
 pub struct IamSigner {
     iam: Iam,

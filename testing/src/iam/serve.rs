@@ -161,31 +161,7 @@ fn route(request: &IamRequest, state: &State) -> Response<Full<Bytes>> {
             };
             json_reply(&json!({ "token": token }))
         }
-        "signBlob" => {
-            let Some(payload) = body["payload"]
-                .as_str()
-                .and_then(|p| STANDARD.decode(p).ok())
-            else {
-                return google_error(StatusCode::BAD_REQUEST, "payload must be base64");
-            };
-            let mut signature = vec![0; state.pair.public_modulus_len()];
-            if state
-                .pair
-                .sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    &payload,
-                    &mut signature,
-                )
-                .is_err()
-            {
-                return google_error(StatusCode::INTERNAL_SERVER_ERROR, "signing failed");
-            }
-            json_reply(&json!({
-                "keyId": state.key.key_id(),
-                "signedBlob": STANDARD.encode(signature),
-            }))
-        }
+        "signBlob" => sign_blob(state, &body),
         "signJwt" => {
             let Some(claims) = body["payload"]
                 .as_str()
@@ -200,6 +176,33 @@ fn route(request: &IamRequest, state: &State) -> Response<Full<Bytes>> {
         }
         _ => google_error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `signBlob`: an RS256 signature of the base64 payload with the server's key.
+fn sign_blob(state: &State, body: &Value) -> Response<Full<Bytes>> {
+    let Some(payload) = body["payload"]
+        .as_str()
+        .and_then(|p| STANDARD.decode(p).ok())
+    else {
+        return google_error(StatusCode::BAD_REQUEST, "payload must be base64");
+    };
+    let mut signature = vec![0; state.pair.public_modulus_len()];
+    if state
+        .pair
+        .sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            &payload,
+            &mut signature,
+        )
+        .is_err()
+    {
+        return google_error(StatusCode::INTERNAL_SERVER_ERROR, "signing failed");
+    }
+    json_reply(&json!({
+        "keyId": state.key.key_id(),
+        "signedBlob": STANDARD.encode(signature),
+    }))
 }
 
 /// The JWT-bearer grant of domain-wide delegation.
