@@ -81,7 +81,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 ///
 /// From [`fetch_token`](TokenSource::fetch_token): the source's errors (it could not get a
 /// token to call IAM with); the transport's; an IAM error reply as a `TokenEndpoint` error
-/// "Unable to acquire impersonated credentials: <status>: <message>" with the HTTP status and
+/// `Unable to acquire impersonated credentials: <status>: <message>` with the HTTP status and
 /// Google's `status` as [`oauth_error`](credkit_core::Error::oauth_error) (transient for 500,
 /// 503, 504, 408, 429; `Retry-After` kept), any text of IAM's scrubbed of the source's token;
 /// "Unable to acquire impersonated credentials: No access token or invalid expiration in

@@ -24,7 +24,7 @@ use crate::error::{self, ID_TOKEN_ERROR};
 /// # Examples
 ///
 /// ```
-/// use credkit_core::{AccessToken, Credentials, StaticSource, TokenSource};
+/// use credkit_core::{AccessToken, Credentials, StaticSource};
 /// use credkit_impersonated::ImpersonatedCredentials;
 /// use credkit_reqwest::ReqwestTransport;
 /// use credkit_testing::FakeIamServer;
@@ -50,7 +50,7 @@ use crate::error::{self, ID_TOKEN_ERROR};
 /// # Errors
 ///
 /// From [`fetch_token`](TokenSource::fetch_token): the source's and the transport's errors; an
-/// IAM error reply as "Error getting ID token: <status>: <message>" (typed and scrubbed as
+/// IAM error reply as `Error getting ID token: <status>: <message>` (typed and scrubbed as
 /// [`ImpersonatedCredentials`](crate::ImpersonatedCredentials)' are); "Error getting ID token:
 /// No ID token in response." for a 200 without `token`; a token that is not a JWT with an `exp`.
 #[derive(Clone)]

@@ -24,11 +24,11 @@ pub const SUPPORTED_SOURCE_TYPES: [&str; 3] = [
 ///
 /// Read as the reference reads it:
 /// - `service_account_impersonation_url` (required): the target principal is the text between
-///   its last `/` and `:generateAccessToken` ("Cannot extract target principal from <url>").
+///   its last `/` and `:generateAccessToken` ("Cannot extract target principal from URL").
 ///   Only the principal is taken from it: the IAM endpoint follows the universe domain, so a
 ///   file cannot send the source's token to another host.
 /// - `source_credentials` (required): a JSON object of type `authorized_user`,
-///   `service_account` or `external_account_authorized_user` ("source credential of type <t>
+///   `service_account` or `external_account_authorized_user` ("source credential of type T
 ///   is not supported.").
 /// - `delegates`, `quota_project_id`, `scopes` (optional).
 ///
@@ -71,8 +71,8 @@ impl ImpersonatedServiceAccountInfo {
     ///
     /// Not a JSON object; a `type` other than `impersonated_service_account`; a missing or
     /// non-string `service_account_impersonation_url`, or one without a principal ("Cannot
-    /// extract target principal from <url>"); missing `source_credentials`, or a source type
-    /// that is not supported ("source credential of type <t> is not supported."); `delegates`
+    /// extract target principal from URL"); missing `source_credentials`, or a source type
+    /// that is not supported ("source credential of type T is not supported."); `delegates`
     /// or `scopes` that are not lists of strings; a `quota_project_id` that is not a string.
     pub fn from_json(json: &Value) -> Result<Self, BuildError> {
         let Value::Object(map) = json else {

@@ -26,11 +26,12 @@
 //! # Quick start
 //!
 //! ```no_run
-//! use credkit_core::{Credentials, TokenSource};
+//! use credkit_core::Credentials;
 //! use credkit_impersonated::ImpersonatedCredentials;
 //! use credkit_reqwest::ReqwestTransport;
 //!
-//! # async fn f(user: Credentials) -> Result<(), Box<dyn std::error::Error>> {
+//! # #[allow(dead_code)]
+//! async fn impersonate(user: Credentials) -> Result<(), Box<dyn std::error::Error>> {
 //! let target = ImpersonatedCredentials::builder(user, "robot@my-project.iam.gserviceaccount.com")
 //!     .with_delegates(["projects/-/serviceAccounts/hop@my-project.iam.gserviceaccount.com"])
 //!     .with_scopes(["https://www.googleapis.com/auth/cloud-platform"])
@@ -40,8 +41,8 @@
 //! let credentials = Credentials::new(target);
 //! let headers = credentials.headers().await?;
 //! # let _ = (headers, id_tokens);
-//! # Ok(())
-//! # }
+//! Ok(())
+//! }
 //! ```
 //!
 //! # Testing
