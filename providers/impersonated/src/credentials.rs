@@ -312,7 +312,7 @@ impl ImpersonatedCredentials {
 }
 
 /// A `generateAccessToken` success: `accessToken` and `expireTime` (RFC 3339).
-fn read_access_token(body: &Bytes, sent_at: OffsetDateTime) -> Result<AccessToken> {
+pub(crate) fn read_access_token(body: &Bytes, sent_at: OffsetDateTime) -> Result<AccessToken> {
     #[derive(Deserialize)]
     struct Wire {
         #[serde(rename = "accessToken")]
@@ -337,7 +337,7 @@ fn read_access_token(body: &Bytes, sent_at: OffsetDateTime) -> Result<AccessToke
 }
 
 /// A `signJwt` success: `signedJwt`.
-fn read_signed_jwt(body: &Bytes) -> Result<SecretString> {
+pub(crate) fn read_signed_jwt(body: &Bytes) -> Result<SecretString> {
     #[derive(Deserialize)]
     struct Wire {
         #[serde(rename = "signedJwt")]

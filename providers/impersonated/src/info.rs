@@ -5,7 +5,7 @@
 use std::fmt;
 
 use credkit_core::BuildError;
-use credkit_core::oauth::zeroize_json;
+use credkit_core::oauth::{scrub, zeroize_json};
 use serde_json::Value;
 
 /// The `type` of an impersonated service account's credentials file.
@@ -97,7 +97,7 @@ impl ImpersonatedServiceAccountInfo {
             None => return Err(BuildError::missing_field("source_credentials")),
         };
         let source_type = match source.get("type") {
-            Some(Value::String(kind)) => kind.clone(),
+            Some(Value::String(kind)) => scrub(kind, &[]),
             Some(other) => other.to_string(),
             None => "None".to_owned(),
         };
@@ -121,7 +121,8 @@ impl ImpersonatedServiceAccountInfo {
         };
         let target_principal = target_principal(&impersonation_url).ok_or_else(|| {
             BuildError::invalid_value(format!(
-                "Cannot extract target principal from {impersonation_url}"
+                "Cannot extract target principal from {}",
+                scrub(&impersonation_url, &[])
             ))
         })?;
         let quota_project = match map.get("quota_project_id") {
@@ -355,6 +356,22 @@ mod tests {
         assert!(message(&file(json!({"scopes": [1]}))).contains("scopes"));
         assert!(message(&file(json!({"quota_project_id": 1}))).contains("quota_project_id"));
         assert!(message(&json!([])).contains("not a JSON object"));
+    }
+
+    #[test]
+    fn echoed_text_is_one_clean_line() {
+        let err = message(&file(json!({"source_credentials": {"type": "a\nb"}})));
+        assert_eq!(
+            err,
+            "source credential of type a\u{FFFD}b is not supported."
+        );
+        let err = message(&file(
+            json!({"service_account_impersonation_url": "x\r\ny"}),
+        ));
+        assert_eq!(
+            err,
+            "Cannot extract target principal from x\u{FFFD}\u{FFFD}y"
+        );
     }
 
     #[test]

@@ -85,6 +85,48 @@ pub use signer::{IamSigner, IamSignerBuilder};
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
 
+/// The readers of IAM's replies, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use bytes::Bytes;
+    use credkit_core::{AccessToken, Error};
+    use secrecy::SecretString;
+    use time::OffsetDateTime;
+
+    /// A `generateAccessToken` success body.
+    pub fn access_token(body: &[u8], sent_at: OffsetDateTime) -> Result<AccessToken, Error> {
+        crate::credentials::read_access_token(&Bytes::copy_from_slice(body), sent_at)
+    }
+
+    /// A `signJwt` success body.
+    pub fn signed_jwt(body: &[u8]) -> Result<SecretString, Error> {
+        crate::credentials::read_signed_jwt(&Bytes::copy_from_slice(body))
+    }
+
+    /// The error of an IAM reply with any status, content type and body, `secret` scrubbed.
+    pub fn error(
+        status: u16,
+        content_type: &[u8],
+        body: &[u8],
+        now: OffsetDateTime,
+        secret: &SecretString,
+    ) -> Option<Error> {
+        let mut builder = http::Response::builder().status(status);
+        if let Ok(value) = http::HeaderValue::from_bytes(content_type) {
+            builder = builder.header(http::header::CONTENT_TYPE, value);
+        }
+        let response = builder.body(Bytes::copy_from_slice(body)).ok()?;
+        Some(crate::error::from_reply(
+            crate::error::REFRESH_ERROR,
+            &response,
+            now,
+            &[secret],
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
