@@ -35,6 +35,8 @@
 pub mod adc;
 #[cfg(feature = "gcloud")]
 mod gcloud_adc;
+#[cfg(feature = "impersonated")]
+mod impersonated_adc;
 #[cfg(feature = "metadata")]
 mod metadata_adc;
 #[cfg(feature = "service-account")]
@@ -62,6 +64,12 @@ pub use credkit_refresh_token as refresh_token;
 #[cfg(feature = "service-account")]
 #[cfg_attr(docsrs, doc(cfg(feature = "service-account")))]
 pub use credkit_service_account as service_account;
+
+/// Service-account impersonation through the IAM Credentials API (access tokens, ID tokens, a
+/// `signBlob` signer): `credkit-impersonated`.
+#[cfg(feature = "impersonated")]
+#[cfg_attr(docsrs, doc(cfg(feature = "impersonated")))]
+pub use credkit_impersonated as impersonated;
 
 /// The metadata server of Compute Engine, GKE and Cloud Run: `credkit-metadata`.
 #[cfg(feature = "metadata")]

@@ -16,6 +16,9 @@
 //!   configurable `Cache-Control`, a fetch counter and scripted [`KeyServerFault`]s.
 //! - [`FakeReauthServer`]: Google's reauthentication API (`sessions:start`, `:continue`) on
 //!   127.0.0.1, answering scripted [`ReauthReply`]s with [`FakeChallenge`]s.
+//! - [`FakeIamServer`]: the IAM Credentials API (`generateAccessToken`, `generateIdToken`,
+//!   `signBlob`, `signJwt`) on 127.0.0.1, with real signatures by a per-run key, scripted
+//!   errors and hangs, and a record of every request.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`contract`]: contract suites your own implementations run, such as
@@ -50,6 +53,7 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod iam;
 mod id_tokens;
 mod keys;
 mod logs;
@@ -68,6 +72,9 @@ pub use clock::{FAKE_CLOCK_START, FakeClock};
 #[cfg(unix)]
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
+};
+pub use iam::{
+    FAKE_IAM_DWD_TOKEN, FAKE_IAM_TOKEN, FakeIamServer, FakeIamServerBuilder, IamRequest,
 };
 pub use id_tokens::{
     FakeKeyServer, KeyServerFault, TEST_ID_TOKEN_EMAIL, TEST_ID_TOKEN_ISSUER,

@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Turns an ID token's claims into the token a fake hands out: what
-/// [`JwtBearerCheck::with_id_token_minter`](crate::JwtBearerCheck::with_id_token_minter) and
+/// [`JwtBearerCheck::with_id_token_minter`](crate::JwtBearerCheck::with_id_token_minter),
 /// [`FakeMetadataServerBuilder::with_id_token_minter`](crate::FakeMetadataServerBuilder::with_id_token_minter)
-/// take, so that a test's own issuer (with keys a verifier can fetch) signs them. Without one,
-/// the fakes hand out tokens for reading only.
+/// and [`FakeIamServerBuilder::with_id_token_minter`](crate::FakeIamServerBuilder::with_id_token_minter)
+/// keep, so that a test's own issuer (with keys a verifier can fetch) signs them.
 ///
 /// ```
 /// use credkit_testing::IdTokenMinter;

@@ -215,6 +215,13 @@ impl LoadContext {
     pub fn origin(&self) -> &str {
         &self.origin
     }
+
+    /// The loader built in for `credential_type`, for a credential that nests another (the
+    /// source of an `impersonated_service_account` file).
+    #[cfg_attr(not(feature = "impersonated"), allow(dead_code))]
+    pub(crate) fn builtin_loader(credential_type: &str) -> Option<Loader> {
+        Registry::builtin().get(credential_type)
+    }
 }
 
 /// The credential types ADC knows without registration. Adding a provider is one line here
@@ -226,6 +233,11 @@ const BUILTIN_TYPES: &[(&str, Loader)] = &[
     (
         crate::service_account_adc::SERVICE_ACCOUNT,
         crate::service_account_adc::load,
+    ),
+    #[cfg(feature = "impersonated")]
+    (
+        crate::impersonated_adc::IMPERSONATED,
+        crate::impersonated_adc::load,
     ),
 ];
 

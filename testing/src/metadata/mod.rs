@@ -216,8 +216,11 @@ impl FakeMetadataServerBuilder {
 
     /// Signs identity tokens with `minter` (a test issuer whose keys a verifier can fetch)
     /// instead of a fake signature. The claims are the same.
-    pub fn with_id_token_minter(mut self, minter: IdTokenMinter) -> Self {
-        self.script.minter = Some(minter);
+    pub fn with_id_token_minter(
+        mut self,
+        minter: impl Fn(&serde_json::Value) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.script.minter = Some(IdTokenMinter::new(minter));
         self
     }
 

@@ -113,8 +113,11 @@ impl JwtBearerCheck {
     /// Signs the ID tokens the endpoint answers with `minter` (a test issuer whose keys a
     /// verifier can fetch) instead of the fixed HS256 secret. The claims are the same.
     #[must_use]
-    pub fn with_id_token_minter(mut self, minter: IdTokenMinter) -> Self {
-        self.minter = Some(minter);
+    pub fn with_id_token_minter(
+        mut self,
+        minter: impl Fn(&Value) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.minter = Some(IdTokenMinter::new(minter));
         self
     }
 
