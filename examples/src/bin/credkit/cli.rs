@@ -62,6 +62,13 @@ pub(crate) enum Command {
     /// expiry, the granted scopes and the state are live; a failed refresh exits 1. With
     /// --no-refresh it reports what is known without a request.
     Info(InfoArgs),
+    /// Verify a Google-issued ID token and print its claims as JSON.
+    ///
+    /// Checks the signature (RS256 or ES256) with Google's public keys (fetched, or from
+    /// --keys-file), the issuer, the audience, exp and iat (with --clock-skew), and with the
+    /// options the hosted domain and email_verified. An invalid token exits 1 with one line
+    /// `error: the ID token is not valid: <why>`; the token is never printed.
+    VerifyIdToken(VerifyArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
@@ -133,8 +140,58 @@ pub(crate) struct SourceArgs {
     #[arg(long)]
     pub(crate) no_retry: bool,
 
+    /// Impersonate a service account with the credentials found (gcloud's flag): its email,
+    /// or a comma-separated delegation chain whose last account is the target and whose
+    /// others are delegates, in order. The credentials found must hold the Service Account
+    /// Token Creator role on the first account of the chain; --scope then names the
+    /// impersonated token's scopes (default cloud-platform). The impersonated token is not
+    /// cached on disk (the source's token is, as without this flag). Like gcloud, the IAM
+    /// endpoint may be overridden with CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS.
+    #[arg(long, value_name = "EMAILS", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) impersonate_service_account: Option<String>,
+
+    /// With --impersonate-service-account: a delegate between the credentials found and the
+    /// target, in order, after those of the chain; repeat or separate with commas. An email
+    /// is sent as IAM names accounts (projects/-/serviceAccounts/EMAIL).
+    #[arg(
+        long = "delegates",
+        value_name = "EMAIL",
+        value_delimiter = ',',
+        requires = "impersonate_service_account",
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub(crate) delegates: Vec<String>,
+
     #[command(flatten)]
     pub(crate) reauth: ReauthArgs,
+}
+
+impl SourceArgs {
+    /// The service account to impersonate and the delegates before it, in order, when
+    /// --impersonate-service-account is given: the chain's last account is the target.
+    pub(crate) fn impersonation(&self) -> Option<(String, Vec<String>)> {
+        let chain = self.impersonate_service_account.as_deref()?;
+        let mut accounts: Vec<String> = chain
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let target = accounts.pop()?;
+        accounts.extend(self.delegates.iter().map(|d| d.trim().to_owned()));
+        // IAM names delegates by resource name, as gcloud writes them.
+        let delegates = accounts
+            .into_iter()
+            .map(|account| {
+                if account.starts_with("projects/") {
+                    account
+                } else {
+                    format!("projects/-/serviceAccounts/{account}")
+                }
+            })
+            .collect();
+        Some((target, delegates))
+    }
 }
 
 /// The reauthentication options of `token`, `header` and `info`.
@@ -194,6 +251,59 @@ pub(crate) struct InfoArgs {
     pub(crate) no_refresh: bool,
 }
 
+/// The options of `verify-id-token`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The ID token; `-` or nothing reads it from one line of standard input (better: a
+    /// token on the command line is visible to other users of the machine).
+    #[arg(value_name = "TOKEN")]
+    pub(crate) token: Option<String>,
+
+    /// An audience the token must be for (its aud claim); repeat for several.
+    #[arg(
+        long = "audience",
+        value_name = "A",
+        required = true,
+        value_parser = NonEmptyStringValueParser::new()
+    )]
+    pub(crate) audiences: Vec<String>,
+
+    /// Verify an Identity-Aware Proxy token: IAP's issuer (https://cloud.google.com/iap)
+    /// and keys (ES256), not Google's ID-token issuers and keys.
+    #[arg(long)]
+    pub(crate) iap: bool,
+
+    /// An accepted issuer instead of the default ones; repeat for several.
+    #[arg(long = "issuer", value_name = "ISS", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) issuers: Vec<String>,
+
+    /// Fetch the keys from URL (a JWK set or a JSON object of PEM certificates) instead of
+    /// Google's. https is required except on loopback.
+    #[arg(long, value_name = "URL", conflicts_with = "keys_file")]
+    pub(crate) keys_url: Option<String>,
+
+    /// Verify offline with the keys in FILE (a JWK set or a JSON object of PEM certificates
+    /// or public keys by key ID): nothing is fetched.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keys_file: Option<PathBuf>,
+
+    /// Require this hosted domain (the hd claim of a Google Workspace account).
+    #[arg(long, value_name = "DOMAIN", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) hosted_domain: Option<String>,
+
+    /// Require email_verified to be true.
+    #[arg(long)]
+    pub(crate) require_email_verified: bool,
+
+    /// How far the clocks may disagree, in seconds (decimals allowed; at most 300).
+    #[arg(long, value_name = "SECS", value_parser = parse_skew)]
+    pub(crate) clock_skew: Option<Duration>,
+
+    /// How long fetching the keys may take, in seconds (decimals allowed). Default: 30.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+}
+
 /// The options of `demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
@@ -236,6 +346,18 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `--clock-skew`: seconds, at most the verifier's bound (5 minutes); zero is allowed.
+fn parse_skew(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, such as 10 or 2.5".to_owned())?;
+    if !(0.0..=300.0).contains(&secs) {
+        return Err("expected at least 0 and at most 300 seconds".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 impl Cli {
     /// Reads the command line; exits 2 with clap's message on a usage error (0 for `--help`
     /// and `--version`).
@@ -268,6 +390,7 @@ impl Command {
             Self::Token(_) => "token",
             Self::Header(_) => "header",
             Self::Info(_) => "info",
+            Self::VerifyIdToken(_) => "verify-id-token",
         }
     }
 
@@ -277,7 +400,7 @@ impl Command {
             Self::Token(args) => Some(&args.source),
             Self::Header(args) => Some(args),
             Self::Info(info) => Some(&info.source),
-            Self::Demo(_) => None,
+            Self::Demo(_) | Self::VerifyIdToken(_) => None,
         }
     }
 }

@@ -208,6 +208,16 @@ impl Info {
                 source: Some(found.origin().to_owned()),
                 ..common(loaded.origin.kind())
             },
+            Origin::Impersonated(impersonated) => Self {
+                account: Some(impersonated.target_principal().to_owned()),
+                scopes: Some(impersonated.scopes().to_vec()),
+                source: Some(format!(
+                    "{} impersonated with {} credentials",
+                    impersonated.target_principal(),
+                    impersonated.source().source_name()
+                )),
+                ..common(loaded.origin.kind())
+            },
         }
     }
 }

@@ -4,6 +4,7 @@
 //! - `credkit token`: the access token and a newline.
 //! - `credkit header`: the request headers, one `name: value` a line.
 //! - `credkit info [--no-refresh]`: the non-secret facts as JSON.
+//! - `credkit verify-id-token [TOKEN] --audience A`: a Google-issued ID token's claims as JSON.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -21,6 +22,7 @@ mod lazy;
 mod output;
 mod password;
 mod source;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -49,6 +51,7 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::Token(args) => commands::token(args).await,
             Command::Header(args) => commands::header(args).await,
             Command::Info(args) => commands::info(args).await,
+            Command::VerifyIdToken(args) => verify::run(args).await,
         }
     })
 }

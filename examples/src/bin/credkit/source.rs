@@ -8,6 +8,9 @@ use credkit::Adc;
 use credkit::adc::{AdcCredential, AuthorizedUser, Discovered};
 use credkit_core::{Credentials, CredentialsBuilder, TokenSource, Transport};
 use credkit_gcloud::{DEFAULT_PROGRAM, GcloudSource, GcloudSourceBuilder};
+use credkit_impersonated::{
+    CLOUD_PLATFORM_SCOPE, IMPERSONATED_SERVICE_ACCOUNT, ImpersonatedCredentials,
+};
 use credkit_refresh_token::UserCredentials;
 
 use crate::cache::{self, Outcome};
@@ -44,6 +47,9 @@ pub(crate) enum Origin {
     Gcloud(GcloudSource),
     /// Another type Application Default Credentials found (through the facade's registry).
     Other(Box<Discovered>),
+    /// A service account impersonated with the credentials found
+    /// (`--impersonate-service-account`).
+    Impersonated(ImpersonatedCredentials),
 }
 
 impl Origin {
@@ -54,6 +60,7 @@ impl Origin {
             Self::User(_) => "authorized_user",
             Self::Gcloud(_) => "gcloud",
             Self::Other(found) => found.credential_type(),
+            Self::Impersonated(_) => IMPERSONATED_SERVICE_ACCOUNT,
         }
     }
 
@@ -64,6 +71,9 @@ impl Origin {
             Self::User(user) => Ok(Some(user.account().to_owned()).filter(|a| !a.is_empty())),
             Self::Gcloud(gcloud) => Ok(gcloud.account().map(str::to_owned)),
             Self::Other(found) => Ok(found.email().await?),
+            Self::Impersonated(impersonated) => {
+                Ok(Some(impersonated.target_principal().to_owned()))
+            }
         }
     }
 
@@ -88,6 +98,9 @@ impl Origin {
                 }))
             }
             Self::Other(found) => Ok(found.id_token_source(audience)?),
+            Self::Impersonated(impersonated) => {
+                Ok(Arc::new(impersonated.id_token_source(audience)?))
+            }
         }
     }
 
@@ -96,7 +109,7 @@ impl Origin {
     pub(crate) fn missing_scopes(&self) -> Vec<String> {
         match self {
             Self::User(user) => user.scope_shortfall(),
-            Self::Gcloud(_) | Self::Other(_) => Vec::new(),
+            Self::Gcloud(_) | Self::Other(_) | Self::Impersonated(_) => Vec::new(),
         }
     }
 }
@@ -108,6 +121,61 @@ impl Origin {
 /// A missing, unreadable or malformed file; no Application Default Credentials; options that
 /// do not apply to the gcloud CLI that discovery found; a transport that cannot be built.
 pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
+    let loaded = load_source(args).await?;
+    match args.impersonation() {
+        Some((target, delegates)) => impersonate(loaded, target, delegates, args),
+        None => Ok(loaded),
+    }
+}
+
+/// gcloud's environment variable for the IAM Credentials API's endpoint
+/// (`api_endpoint_overrides/iamcredentials`): its origin, such as
+/// `https://iamcredentials.googleapis.com/`.
+const IAM_ENDPOINT_OVERRIDE: &str = "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS";
+
+/// The credentials found acting as `target` through IAM's `generateAccessToken`, with the
+/// options' scopes (default cloud-platform) and quota project.
+fn impersonate(
+    source: Loaded,
+    target: String,
+    delegates: Vec<String>,
+    args: &SourceArgs,
+) -> Result<Loaded, Failure> {
+    let mut builder = ImpersonatedCredentials::builder(source.credentials, target)
+        .with_transport(transport(args));
+    if !delegates.is_empty() {
+        builder = builder.with_delegates(delegates);
+    }
+    // gcloud's property for another IAM Credentials endpoint (a regional one, or a test's).
+    if let Some(url) = std::env::var(IAM_ENDPOINT_OVERRIDE)
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        builder = builder.with_iam_base_url(url.trim_end_matches('/'));
+    }
+    if !args.scopes.is_empty() {
+        builder = builder.with_scopes(args.scopes.iter().cloned());
+    }
+    if let Some(project) = &args.quota_project {
+        builder = builder.with_quota_project(project.clone());
+    }
+    let impersonated = builder.build()?;
+    let credentials = retries(Credentials::builder(impersonated.clone()), args).build()?;
+    Ok(Loaded {
+        credentials,
+        origin: Origin::Impersonated(impersonated),
+        cache: source.cache,
+        outcome: source.outcome,
+        email: None,
+    })
+}
+
+/// The credentials the options name, before any impersonation. When impersonating,
+/// `--scope` is the impersonated token's: the source keeps its file's scopes, and one found
+/// by discovery asks for cloud-platform (enough to call IAM).
+async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
+    let impersonating = args.impersonation().is_some();
+    let scopes: &[String] = if impersonating { &[] } else { &args.scopes };
     if args.gcloud {
         let program = gcloud_on_path().ok_or_else(|| {
             Failure::new(format!(
@@ -118,20 +186,22 @@ pub(crate) async fn load(args: &SourceArgs) -> Result<Loaded, Failure> {
         return gcloud_credentials(gcloud, args);
     }
     let mut user = if let Some(path) = &args.credentials {
-        from_file(path, args)?
+        from_file(path, scopes)?
             .to_builder()
             .with_credential_source(path.display().to_string())
     } else {
         let mut adc = Adc::new().with_transport(transport(args));
-        if !args.scopes.is_empty() {
-            adc = adc.with_scopes(args.scopes.iter().cloned());
+        if impersonating {
+            adc = adc.with_scopes([CLOUD_PLATFORM_SCOPE]);
+        } else if !scopes.is_empty() {
+            adc = adc.with_scopes(scopes.iter().cloned());
         }
         let found = adc.discover().await?;
         let provider = found.credential().as_any();
         if let Some(user) = provider.and_then(|any| any.downcast_ref::<UserCredentials>()) {
             user.to_builder()
         } else if let Some(gcloud) = provider.and_then(|any| any.downcast_ref::<GcloudSource>()) {
-            if args.token_uri.is_some() || !args.scopes.is_empty() {
+            if args.token_uri.is_some() || !scopes.is_empty() {
                 return Err(Failure::new(
                     "no credentials file was found, and the gcloud CLI that Application Default Credentials fell back to takes neither --token-uri nor --scope; give --credentials FILE",
                 ));
@@ -205,9 +275,9 @@ fn gcloud_on_path() -> Option<std::path::PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// An `authorized_user` file, with `--scope` winning over the file's scopes.
-fn from_file(path: &Path, args: &SourceArgs) -> Result<UserCredentials, Failure> {
-    let scopes = (!args.scopes.is_empty()).then(|| args.scopes.clone());
+/// An `authorized_user` file, with `scopes` (`--scope`) winning over the file's scopes.
+fn from_file(path: &Path, scopes: &[String]) -> Result<UserCredentials, Failure> {
+    let scopes = (!scopes.is_empty()).then(|| scopes.to_vec());
     Ok(UserCredentials::from_authorized_user_file(path, scopes)?)
 }
 
