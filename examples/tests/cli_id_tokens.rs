@@ -116,10 +116,7 @@ async fn an_invalid_token_is_one_error_line_without_the_token() {
             "audience",
         ),
         (issuer.mint(&expired), "expired"),
-        (
-            "not.a-token.c2lnbmF0dXJlLXNlY3JldA".to_owned(),
-            "malformed",
-        ),
+        ("not.a-token.c2lnbmF0dXJlLXNlY3JldA".to_owned(), "malformed"),
     ];
     for (token, why) in cases {
         let out = run(sandbox.credkit([
