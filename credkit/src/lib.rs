@@ -21,8 +21,12 @@
 //! | feature | default | gives |
 //! |---|---|---|
 //! | `refresh-token` | yes | `authorized_user` files in ADC; [`refresh_token`] (`credkit-refresh-token`) |
+//! | `service-account` | yes | `service_account` key files in ADC; [`service_account`] (`credkit-service-account`) |
+//! | `metadata` | yes | the metadata server as ADC's last fallback, behind its probe; [`metadata`] (`credkit-metadata`) |
+//! | `impersonated` | yes | `impersonated_service_account` files in ADC; [`impersonated`] (`credkit-impersonated`) |
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
+//! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
 //! | `reqwest-middleware` | no | [`reqwest_middleware`] (`credkit-reqwest-middleware`) |
 //!
@@ -80,6 +84,11 @@ pub use credkit_metadata as metadata;
 #[cfg(feature = "gcloud")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gcloud")))]
 pub use credkit_gcloud as gcloud;
+
+/// Verifying Google-issued ID tokens: `credkit-verifier`.
+#[cfg(feature = "verifier")]
+#[cfg_attr(docsrs, doc(cfg(feature = "verifier")))]
+pub use credkit_verifier as verifier;
 
 /// The reqwest transport: `credkit-reqwest`.
 #[cfg(feature = "reqwest")]

@@ -1,27 +1,33 @@
 //! ID tokens end to end, from every origin ADC finds, against the test kit's fakes: each
 //! origin's token is cached by `Credentials` until its `exp` (one fetch for concurrent
-//! callers) and put on requests by the tower layer like an access token.
+//! callers), put on requests by the tower layer like an access token, and accepted by the
+//! verifier (every fake signs with one test issuer, whose keys the verifier is given).
 #![cfg(all(
     unix,
     feature = "refresh-token",
     feature = "service-account",
     feature = "metadata",
+    feature = "impersonated",
     feature = "gcloud",
-    feature = "reqwest"
+    feature = "reqwest",
+    feature = "verifier"
 ))]
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use credkit::core::Credentials;
+use credkit::core::{Credentials, Transport};
 use credkit::reqwest::ReqwestTransport;
+use credkit::verifier::IdTokenVerifier;
 use credkit::{AccessToken, Adc};
 use credkit_testing::{
-    AdcEnv, FakeGcloud, FakeMetadataServer, FakeTokenEndpoint, JwtBearerCheck, Reply, TestKey,
+    AdcEnv, FakeGcloud, FakeIamServer, FakeMetadataServer, FakeTokenEndpoint, JwtBearerCheck,
+    Reply, TestIdTokenIssuer, TestKey,
 };
 use credkit_tower::AuthLayer;
 use http_body_util::Full;
@@ -32,20 +38,43 @@ use tower::{ServiceBuilder, ServiceExt};
 const AUDIENCE: &str = "https://my-service-abc123-uc.a.run.app";
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
 
+/// The one issuer every fake signs its ID tokens with in these tests.
+fn issuer() -> &'static TestIdTokenIssuer {
+    static ISSUER: OnceLock<TestIdTokenIssuer> = OnceLock::new();
+    ISSUER.get_or_init(|| TestIdTokenIssuer::generate().unwrap())
+}
+
+/// A fake's minting hook: the claims it chose, signed by [`issuer`].
+fn mint(claims: &Value) -> String {
+    issuer().mint(claims)
+}
+
+/// Verifies `token` for `audience` with the issuer's keys (offline), as a service receiving
+/// it would; the verified claims.
+async fn verified(token: &AccessToken, audience: &str) -> credkit::verifier::IdTokenClaims {
+    let verifier = IdTokenVerifier::builder()
+        .with_audience(audience)
+        .with_jwk_set(issuer().jwk_set_json())
+        .build()
+        .unwrap();
+    verifier
+        .verify(token.secret().expose_secret())
+        .await
+        .unwrap()
+}
+
 /// The claims of a JWT, read without verification.
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-/// An unsigned JWT-shaped ID token for `audience`, an hour from now.
+/// An ID token for `audience` from [`issuer`], an hour from now.
 fn jwt(audience: &str) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = json!({"aud": audience, "iss": "https://accounts.google.com", "iat": now, "exp": now + 3600});
-    format!(
-        "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    )
+    mint(&TestIdTokenIssuer::google_claims(
+        audience,
+        time::OffsetDateTime::now_utc(),
+    ))
 }
 
 /// Sends `callers` concurrent requests through the tower layer over `credentials`; returns the
@@ -115,16 +144,18 @@ async fn a_users_refresh_token() {
         .unwrap();
     through_tower(&credentials, 8).await;
     assert_eq!(endpoint.requests().len(), 1, "one refresh for every caller");
-    let claims = assert_cached_until_exp(&credentials.token().unwrap());
+    let token = credentials.token().unwrap();
+    let claims = assert_cached_until_exp(&token);
     // The reference's semantics: the OAuth client's token, whatever the audience.
     assert_eq!(claims["aud"], "32555940559.apps.googleusercontent.com");
+    verified(&token, "32555940559.apps.googleusercontent.com").await;
 }
 
 #[tokio::test]
 async fn a_service_account_key() {
     let key = TestKey::generate().unwrap();
     let endpoint = FakeTokenEndpoint::new();
-    endpoint.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL));
+    endpoint.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL).with_id_token_minter(mint));
     let env = AdcEnv::new()
         .with_credentials_file(&key.service_account_json(EMAIL, &endpoint.token_url()))
         .without_metadata_check();
@@ -136,13 +167,22 @@ async fn a_service_account_key() {
         .unwrap();
     through_tower(&credentials, 8).await;
     assert_eq!(endpoint.requests().len(), 1, "one grant for every caller");
-    let claims = assert_cached_until_exp(&credentials.token().unwrap());
+    let token = credentials.token().unwrap();
+    let claims = assert_cached_until_exp(&token);
     assert_eq!(claims["aud"], AUDIENCE);
+    assert_eq!(
+        verified(&token, AUDIENCE).await.email.as_deref(),
+        Some(EMAIL)
+    );
 }
 
 #[tokio::test]
 async fn the_metadata_server() {
-    let fake = FakeMetadataServer::start().await.unwrap();
+    let fake = FakeMetadataServer::builder()
+        .with_id_token_minter(mint)
+        .start()
+        .await
+        .unwrap();
     let env = AdcEnv::new().with_metadata_host(fake.host());
     let credentials = Adc::new()
         .with_env(env.lookup())
@@ -157,8 +197,10 @@ async fn the_metadata_server() {
         1,
         "one identity request for every caller"
     );
-    let claims = assert_cached_until_exp(&credentials.token().unwrap());
+    let token = credentials.token().unwrap();
+    let claims = assert_cached_until_exp(&token);
     assert_eq!(claims["aud"], AUDIENCE);
+    verified(&token, AUDIENCE).await;
 }
 
 #[tokio::test]
@@ -187,5 +229,79 @@ async fn the_gcloud_cli() {
             &format!("--audiences={AUDIENCE}")
         ]
     );
-    assert_cached_until_exp(&credentials.token().unwrap());
+    let token = credentials.token().unwrap();
+    assert_cached_until_exp(&token);
+    verified(&token, AUDIENCE).await;
+}
+
+/// Sends IAM's requests (to `iamcredentials.googleapis.com`) to the loopback fake, and every
+/// other request to the in-memory token endpoint.
+#[derive(Debug, Clone)]
+struct Route {
+    iam_url: String,
+    iam: ReqwestTransport,
+    token: FakeTokenEndpoint,
+}
+
+#[async_trait]
+impl Transport for Route {
+    async fn send(
+        &self,
+        mut request: http::Request<Bytes>,
+    ) -> credkit::Result<http::Response<Bytes>> {
+        if request.uri().host() == Some("iamcredentials.googleapis.com") {
+            let path = request.uri().path().to_owned();
+            *request.uri_mut() = format!("{}{path}", self.iam_url).parse().unwrap();
+            return self.iam.send(request).await;
+        }
+        self.token.send(request).await
+    }
+}
+
+#[tokio::test]
+async fn an_impersonated_service_account() {
+    let iam = FakeIamServer::builder()
+        .with_accepted_bearer("ya29.source")
+        .with_id_token_minter(mint)
+        .start()
+        .await
+        .unwrap();
+    let endpoint = FakeTokenEndpoint::new();
+    endpoint.push_reply(Reply::token("ya29.source"));
+    let file = json!({
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url": format!(
+            "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{EMAIL}:generateAccessToken"
+        ),
+        "delegates": ["projects/-/serviceAccounts/middle@credkit-test.iam.gserviceaccount.com"],
+        "source_credentials": {"type": "authorized_user", "client_id": "c", "client_secret": "s", "refresh_token": "1//r"},
+    });
+    let env = AdcEnv::new()
+        .with_credentials_file(&file.to_string())
+        .without_metadata_check();
+    let route = Route {
+        iam_url: iam.url(),
+        iam: ReqwestTransport::new().unwrap(),
+        token: endpoint.clone(),
+    };
+    let credentials = Adc::new()
+        .with_env(env.lookup())
+        .with_transport(route)
+        .id_token_credentials(AUDIENCE)
+        .await
+        .unwrap();
+    through_tower(&credentials, 8).await;
+    let calls: Vec<_> = iam.requests();
+    assert_eq!(calls.len(), 1, "one generateIdToken for every caller");
+    assert_eq!(calls[0].rpc(), Some("generateIdToken"));
+    assert_eq!(calls[0].principal(), Some(EMAIL));
+    assert_eq!(
+        calls[0].json().unwrap()["delegates"],
+        json!(["projects/-/serviceAccounts/middle@credkit-test.iam.gserviceaccount.com"])
+    );
+    assert_eq!(endpoint.requests().len(), 1, "the source refreshed once");
+    let token = credentials.token().unwrap();
+    let claims = assert_cached_until_exp(&token);
+    assert_eq!(claims["aud"], AUDIENCE);
+    verified(&token, AUDIENCE).await;
 }
