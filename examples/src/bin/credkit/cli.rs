@@ -268,8 +268,8 @@ pub(crate) struct VerifyArgs {
     )]
     pub(crate) audiences: Vec<String>,
 
-    /// Verify an Identity-Aware Proxy token: IAP's issuer (https://cloud.google.com/iap)
-    /// and keys (ES256), not Google's ID-token issuers and keys.
+    /// Verify an Identity-Aware Proxy token: IAP's issuer and keys (ES256), not Google's
+    /// ID-token issuers and keys.
     #[arg(long)]
     pub(crate) iap: bool,
 
