@@ -285,9 +285,7 @@ async fn a_hung_iam_call_can_be_dropped_and_the_next_one_succeeds() {
         let target = target.clone();
         async move { target.fetch_token().await }
     });
-    while iam.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    support::wait_for_requests(&iam, 1).await;
     assert!(!hung.is_finished(), "a hung IAM call must not complete");
     hung.abort();
     assert!(hung.await.unwrap_err().is_cancelled());
@@ -315,9 +313,7 @@ async fn the_flight_deadline_ends_a_hung_iam_call_with_a_transient_timeout() {
         let credentials = credentials.clone();
         async move { credentials.access_token().await }
     });
-    while iam.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    support::wait_for_requests(&iam, 1).await;
     clock.advance(Duration::from_secs(11));
     let err = waiting.await.unwrap().unwrap_err();
     assert!(err.is_transient(), "{err}");
