@@ -28,6 +28,14 @@ async fn sends_what_the_reference_sends_and_reads_the_expiry() {
         .with_lifetime(Duration::from_secs(500))
         .build()
         .unwrap();
+    assert_eq!(
+        target.delegates(),
+        [
+            "projects/-/serviceAccounts/a@p",
+            "projects/-/serviceAccounts/b@p"
+        ]
+    );
+    assert_eq!(target.lifetime(), Duration::from_secs(500));
     let token = target.fetch_token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), iam.access_token_for(TARGET));
     assert_eq!(
