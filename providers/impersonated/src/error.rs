@@ -173,6 +173,19 @@ mod tests {
         assert!(!err.is_transient());
         assert_eq!(err.oauth_error(), Some("502"));
         assert_eq!(err.to_string(), "Error calling sign_bytes: 502");
+        let err = from_reply(
+            SIGN_ERROR,
+            &reply(
+                429,
+                "application/json",
+                r#"{"error":{"status":"","message":"slow down"}}"#,
+            ),
+            NOW,
+            &[],
+        );
+        assert_eq!(err.oauth_error(), Some("429"));
+        assert_eq!(err.error_description(), Some("slow down"));
+        assert!(err.is_transient());
     }
 
     #[test]

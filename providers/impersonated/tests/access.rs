@@ -28,6 +28,14 @@ async fn sends_what_the_reference_sends_and_reads_the_expiry() {
         .with_lifetime(Duration::from_secs(500))
         .build()
         .unwrap();
+    assert_eq!(
+        target.delegates(),
+        [
+            "projects/-/serviceAccounts/a@p",
+            "projects/-/serviceAccounts/b@p"
+        ]
+    );
+    assert_eq!(target.lifetime(), Duration::from_secs(500));
     let token = target.fetch_token().await.unwrap();
     assert_eq!(token.secret().expose_secret(), iam.access_token_for(TARGET));
     assert_eq!(
@@ -285,9 +293,7 @@ async fn a_hung_iam_call_can_be_dropped_and_the_next_one_succeeds() {
         let target = target.clone();
         async move { target.fetch_token().await }
     });
-    while iam.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    support::wait_for_requests(&iam, 1).await;
     assert!(!hung.is_finished(), "a hung IAM call must not complete");
     hung.abort();
     assert!(hung.await.unwrap_err().is_cancelled());
@@ -315,9 +321,7 @@ async fn the_flight_deadline_ends_a_hung_iam_call_with_a_transient_timeout() {
         let credentials = credentials.clone();
         async move { credentials.access_token().await }
     });
-    while iam.request_count() == 0 {
-        tokio::task::yield_now().await;
-    }
+    support::wait_for_requests(&iam, 1).await;
     clock.advance(Duration::from_secs(11));
     let err = waiting.await.unwrap().unwrap_err();
     assert!(err.is_transient(), "{err}");

@@ -73,7 +73,9 @@ async fn cached_by_credentials_with_the_minter_of_the_caller() {
         .unwrap();
     let (source, _) = source(&clock, &[SOURCE_TOKEN]);
     let target = builder(source, &iam, &clock).build().unwrap();
-    let ids = Credentials::new(target.id_token_source(AUDIENCE).unwrap());
+    let source = target.id_token_source(AUDIENCE).unwrap();
+    assert!(!source.include_email());
+    let ids = Credentials::new(source);
     let first = ids.access_token().await.unwrap();
     let second = ids.access_token().await.unwrap();
     assert_eq!(

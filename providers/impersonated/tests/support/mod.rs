@@ -46,3 +46,19 @@ pub async fn iam(clock: &FakeClock) -> FakeIamServer {
         .await
         .unwrap()
 }
+
+/// Waits until `iam` received `count` requests: yields to the runtime, and fails the test
+/// (rather than hanging it) when they never come.
+pub async fn wait_for_requests(iam: &FakeIamServer, count: usize) {
+    let arrived = async {
+        while iam.request_count() < count {
+            tokio::task::yield_now().await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), arrived)
+            .await
+            .is_ok(),
+        "the fake IAM server never received {count} request(s)"
+    );
+}
