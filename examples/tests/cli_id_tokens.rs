@@ -7,44 +7,15 @@
 
 mod support;
 
-use std::io::Write as _;
-use std::process::Stdio;
-
 use credkit_testing::{FakeIamServer, FakeKeyServer, FakeTokenServer, Reply, TestIdTokenIssuer};
 use serde_json::{Value, json};
-use support::{CLIENT_SECRET, REFRESH_TOKEN, Run, Sandbox, run};
+use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run, run_with_stdin};
 
 const AUDIENCE: &str = "https://my-service-abc123-uc.a.run.app";
 const TARGET: &str = "target@credkit-test.iam.gserviceaccount.com";
 
 fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
-}
-
-/// Runs `command` with `input` on its standard input.
-async fn run_with_stdin(mut command: std::process::Command, input: String) -> Run {
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
 }
 
 // ===== verify-id-token =====

@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use credkit_testing::{FakeChallenge, FakeReauthServer, FakeTokenServer, ReauthReply, Reply};
 use serde_json::json;
-use support::{Run, Sandbox};
+use support::{Sandbox, run_with_stdin};
 
 fn invalid_rapt() -> Reply {
     Reply::json(
@@ -40,32 +39,6 @@ fn reauth_command(
     ];
     args.extend(extra.iter().map(|a| (*a).to_owned()));
     sandbox.credkit(args)
-}
-
-/// Runs `command` with `input` on its standard input, off the async runtime.
-async fn run_with_stdin(mut command: Command, input: &'static str) -> Run {
-    let output = tokio::task::spawn_blocking(move || {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 // Test helpers: each test binary uses a different subset, and a broken helper should fail loudly.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic)]
 
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use credkit_testing::AdcEnv;
 
@@ -97,11 +98,30 @@ pub async fn run(mut command: Command) -> Run {
         .await
         .unwrap()
         .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    Run::of(output)
+}
+
+/// Runs `command` with `input` on its standard input, off the async runtime.
+pub async fn run_with_stdin(mut command: Command, input: impl Into<String>) -> Run {
+    let input = input.into();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    Run::of(output)
 }
 
 pub const CLIENT_ID: &str = "123-cli-test.apps.googleusercontent.com";
@@ -109,6 +129,14 @@ pub const CLIENT_SECRET: &str = "cli-test-client-secret";
 pub const REFRESH_TOKEN: &str = "1//cli-test-refresh-token";
 
 impl Run {
+    fn of(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
     /// Asserts that none of `secrets` appears on either stream.
     pub fn assert_no_secret(&self, secrets: &[&str]) {
         for secret in secrets {
