@@ -10,44 +10,20 @@
 ))]
 #![allow(clippy::unwrap_used)]
 
-use async_trait::async_trait;
-use bytes::Bytes;
+mod support;
+
 use credkit::Adc;
-use credkit::core::{Signer, TokenSource, Transport};
+use credkit::core::{Signer, TokenSource};
 use credkit::impersonated::ImpersonatedCredentials;
-use credkit::reqwest::ReqwestTransport;
 use credkit_testing::{AdcEnv, FakeIamServer, FakeTokenEndpoint, JwtBearerCheck, TestKey};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use support::Route;
 
 const TARGET: &str = "target@credkit-test.iam.gserviceaccount.com";
 const SOURCE_EMAIL: &str = "source@credkit-test.iam.gserviceaccount.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
 const IAM_SCOPE: &str = "https://www.googleapis.com/auth/iam";
-
-/// Sends IAM's requests (to `iamcredentials.googleapis.com`) to the loopback fake, and every
-/// other request to the in-memory token endpoint.
-#[derive(Debug, Clone)]
-struct Route {
-    iam_url: String,
-    iam: ReqwestTransport,
-    token: FakeTokenEndpoint,
-}
-
-#[async_trait]
-impl Transport for Route {
-    async fn send(
-        &self,
-        mut request: http::Request<Bytes>,
-    ) -> credkit::Result<http::Response<Bytes>> {
-        if request.uri().host() == Some("iamcredentials.googleapis.com") {
-            let path = request.uri().path().to_owned();
-            *request.uri_mut() = format!("{}{path}", self.iam_url).parse().unwrap();
-            return self.iam.send(request).await;
-        }
-        self.token.send(request).await
-    }
-}
 
 struct Setup {
     iam: FakeIamServer,
@@ -58,11 +34,7 @@ struct Setup {
 async fn setup() -> Setup {
     let iam = FakeIamServer::start().await.unwrap();
     let endpoint = FakeTokenEndpoint::new();
-    let route = Route {
-        iam_url: iam.url(),
-        iam: ReqwestTransport::new().unwrap(),
-        token: endpoint.clone(),
-    };
+    let route = Route::new(&iam, &endpoint);
     Setup {
         iam,
         endpoint,

@@ -15,13 +15,14 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::sync::{Arc, Mutex, OnceLock};
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use credkit::core::{Credentials, Transport};
+use credkit::core::Credentials;
 use credkit::reqwest::ReqwestTransport;
 use credkit::verifier::IdTokenVerifier;
 use credkit::{AccessToken, Adc};
@@ -33,6 +34,7 @@ use credkit_tower::AuthLayer;
 use http_body_util::Full;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use support::Route;
 use tower::{ServiceBuilder, ServiceExt};
 
 const AUDIENCE: &str = "https://my-service-abc123-uc.a.run.app";
@@ -234,30 +236,6 @@ async fn the_gcloud_cli() {
     verified(&token, AUDIENCE).await;
 }
 
-/// Sends IAM's requests (to `iamcredentials.googleapis.com`) to the loopback fake, and every
-/// other request to the in-memory token endpoint.
-#[derive(Debug, Clone)]
-struct Route {
-    iam_url: String,
-    iam: ReqwestTransport,
-    token: FakeTokenEndpoint,
-}
-
-#[async_trait]
-impl Transport for Route {
-    async fn send(
-        &self,
-        mut request: http::Request<Bytes>,
-    ) -> credkit::Result<http::Response<Bytes>> {
-        if request.uri().host() == Some("iamcredentials.googleapis.com") {
-            let path = request.uri().path().to_owned();
-            *request.uri_mut() = format!("{}{path}", self.iam_url).parse().unwrap();
-            return self.iam.send(request).await;
-        }
-        self.token.send(request).await
-    }
-}
-
 #[tokio::test]
 async fn an_impersonated_service_account() {
     let iam = FakeIamServer::builder()
@@ -279,11 +257,7 @@ async fn an_impersonated_service_account() {
     let env = AdcEnv::new()
         .with_credentials_file(&file.to_string())
         .without_metadata_check();
-    let route = Route {
-        iam_url: iam.url(),
-        iam: ReqwestTransport::new().unwrap(),
-        token: endpoint.clone(),
-    };
+    let route = Route::new(&iam, &endpoint);
     let credentials = Adc::new()
         .with_env(env.lookup())
         .with_transport(route)
