@@ -53,6 +53,7 @@ mod clock;
 pub mod contract;
 #[cfg(unix)]
 mod gcloud;
+mod http_serve;
 mod iam;
 mod id_tokens;
 mod keys;
