@@ -61,13 +61,18 @@ fn setup() -> &'static (IdTokenVerifier, String, i64) {
     })
 }
 
-/// An error message is one line and does not repeat `input` (when it is long enough that a
-/// coincidence is impossible).
+/// An error message is one line and does not repeat `input` when it is shaped like a token
+/// (longer than 16 bytes, with two dots or more). Text without two dots may be a piece of a
+/// message's own fixed wording, which the fuzzer finds and feeds back ("the ID token is
+/// malformed: ..."); no message has two dots of its own wording, and a token cannot hold
+/// itself in the header or claims a message quotes.
 fn check_clean(message: &str, input: &[u8]) {
     assert!(!message.contains('\n') && !message.contains('\r'), "{message:?}");
     if input.len() > 16 {
         if let Ok(text) = std::str::from_utf8(input) {
-            assert!(!message.contains(text), "the error repeats the input: {message:?}");
+            if text.matches('.').count() >= 2 {
+                assert!(!message.contains(text), "the error repeats the input: {message:?}");
+            }
         }
     }
 }
