@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
-use jsonwebtoken::{AlgorithmFamily, DecodingKey};
 use serde::Deserialize as _;
 use serde_json::Value;
 
@@ -68,13 +68,13 @@ impl Key {
                 algorithm: Algorithm::RS256,
             });
         }
-        match DecodingKey::from_ec_pem(bytes) {
-            Ok(decoding) if decoding.family() == AlgorithmFamily::Ec => Ok(Self {
+        // from_ec_pem accepts only EC keys; the family needs no second check.
+        DecodingKey::from_ec_pem(bytes)
+            .map(|decoding| Self {
                 decoding,
                 algorithm: Algorithm::ES256,
-            }),
-            _ => Err("not a PEM certificate or public key of RSA or P-256"),
-        }
+            })
+            .map_err(|_| "not a PEM certificate or public key of RSA or P-256")
     }
 }
 
