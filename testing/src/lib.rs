@@ -62,6 +62,7 @@ mod metadata;
 mod mint;
 mod mocks;
 mod reauth;
+mod reference;
 mod responses;
 mod scripted;
 mod server;
@@ -92,6 +93,7 @@ pub use mint::IdTokenMinter;
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
 pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
+pub use reference::google_auth_python;
 pub use responses::{block_on, json_response, reply_response, response};
 pub use scripted::{ScriptedSource, Step};
 pub use server::{

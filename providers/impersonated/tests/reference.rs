@@ -26,36 +26,6 @@ use support::{HOUR, SOURCE_TOKEN, TARGET};
 const DEFAULT_ORIGIN: &str = "https://iamcredentials.googleapis.com";
 const KEPT_HEADERS: [&str; 3] = ["authorization", "content-type", "x-goog-user-project"];
 
-/// The Python to run google-auth with, or `None` (after saying why) when the test is skipped.
-fn python() -> Option<PathBuf> {
-    let required = std::env::var("CREDKIT_REQUIRE_GOOGLE_AUTH").is_ok_and(|v| v == "1");
-    let skip = |why: &str| {
-        assert!(!required, "CREDKIT_REQUIRE_GOOGLE_AUTH=1, but {why}");
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: the comparison with google-auth did not run: {why}"
-        );
-        None
-    };
-    let Some(python) = std::env::var_os("CREDKIT_GOOGLE_AUTH_PYTHON") else {
-        return skip("CREDKIT_GOOGLE_AUTH_PYTHON is not set");
-    };
-    let python = PathBuf::from(python);
-    let imports = Command::new(&python)
-        .args([
-            "-c",
-            "import google.auth.impersonated_credentials, google.auth.transport.requests",
-        ])
-        .status();
-    match imports {
-        Ok(status) if status.success() => Some(python),
-        _ => skip(&format!(
-            "{} cannot import google-auth and requests",
-            python.display()
-        )),
-    }
-}
-
 fn google_error(status: u16, name: &str) -> Value {
     json!([status, {"error": {"code": status, "message": "fake IAM failure", "status": name}}])
 }
@@ -211,7 +181,11 @@ async fn run_credkit(case: &Value) -> Outcome {
 
 #[tokio::test]
 async fn credkit_sends_what_google_auth_sends() {
-    let Some(python) = python() else { return };
+    let Some(python) = credkit_testing::google_auth_python(
+        "google.auth.impersonated_credentials, google.auth.transport.requests",
+    ) else {
+        return;
+    };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/reference/google_auth_impersonated.py");
     let cases = cases();

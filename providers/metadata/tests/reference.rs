@@ -73,36 +73,8 @@ fn wire(request: &MetadataRequest) -> Wire {
     }
 }
 
-/// The Python with google-auth, or `None` after saying why the comparison is skipped.
-fn python() -> Option<String> {
-    let required = std::env::var("CREDKIT_REQUIRE_GOOGLE_AUTH").is_ok_and(|v| v == "1");
-    let skip = |why: &str| {
-        assert!(!required, "CREDKIT_REQUIRE_GOOGLE_AUTH=1 but {why}");
-        println!("SKIPPED: the reference wire comparison did not run: {why}");
-        eprintln!("SKIPPED: the reference wire comparison did not run: {why}");
-        None
-    };
-    let Some(python) = std::env::var("CREDKIT_GOOGLE_AUTH_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    else {
-        return skip("CREDKIT_GOOGLE_AUTH_PYTHON is not set");
-    };
-    let has_google_auth = Command::new(&python)
-        .args(["-c", "import google.auth.compute_engine"])
-        .env_clear()
-        .status()
-        .is_ok_and(|status| status.success());
-    if !has_google_auth {
-        return skip(&format!(
-            "{python} cannot import google.auth.compute_engine"
-        ));
-    }
-    Some(python)
-}
-
 /// Runs the reference's `scenario` against `fake`; returns its JSON line.
-async fn reference(python: &str, fake: &FakeMetadataServer, scenario: &str) -> serde_json::Value {
+async fn reference(python: &Path, fake: &FakeMetadataServer, scenario: &str) -> serde_json::Value {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/google_auth_requests.py");
     let mut command = Command::new(python);
@@ -152,7 +124,7 @@ fn ending_with<'a>(requests: &'a [MetadataRequest], tail: &str) -> Vec<&'a Metad
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credkit_sends_what_google_auth_sends() -> TestResult {
-    let Some(python) = python() else {
+    let Some(python) = credkit_testing::google_auth_python("google.auth.compute_engine") else {
         return Ok(());
     };
     let fake = FakeMetadataServer::builder()

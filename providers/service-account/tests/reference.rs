@@ -11,7 +11,6 @@
 
 mod support;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -21,38 +20,6 @@ use credkit_testing::{FakeTokenServer, RecordedRequest};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 use support::{CLOUD_PLATFORM, EMAIL, test_key, verify};
-
-/// The Python to run google-auth with, or `None` (after saying why) when the test is skipped.
-fn python() -> Option<PathBuf> {
-    let required = std::env::var("CREDKIT_REQUIRE_GOOGLE_AUTH").is_ok_and(|v| v == "1");
-    let skip = |why: &str| {
-        assert!(!required, "CREDKIT_REQUIRE_GOOGLE_AUTH=1, but {why}");
-        // Straight to the process's standard error, past the test harness's capture: a skip
-        // must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: the comparison with google-auth did not run: {why}"
-        );
-        None
-    };
-    let Some(python) = std::env::var_os("CREDKIT_GOOGLE_AUTH_PYTHON") else {
-        return skip("CREDKIT_GOOGLE_AUTH_PYTHON is not set");
-    };
-    let python = PathBuf::from(python);
-    let imports = Command::new(&python)
-        .args([
-            "-c",
-            "import google.oauth2.service_account, google.auth.transport.requests",
-        ])
-        .status();
-    match imports {
-        Ok(status) if status.success() => Some(python),
-        _ => skip(&format!(
-            "{} cannot import google-auth and requests",
-            python.display()
-        )),
-    }
-}
 
 /// One case: what both libraries are given.
 #[derive(Clone)]
@@ -233,7 +200,11 @@ fn compare_requests(case: &str, python: &RecordedRequest, credkit: &RecordedRequ
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credkit_sends_what_google_auth_sends() {
-    let Some(python) = python() else { return };
+    let Some(python) = credkit_testing::google_auth_python(
+        "google.oauth2.service_account, google.auth.transport.requests",
+    ) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key.json");
     std::fs::write(
