@@ -118,42 +118,70 @@ async fn an_audience_is_required() {
 // ===== impersonation =====
 
 /// A user's credentials file whose refresh gives `ya29.source`, and an IAM fake accepting it.
-async fn impersonation_setup() -> (Sandbox, FakeTokenServer, FakeIamServer, String) {
-    let server = FakeTokenServer::start().await.unwrap();
-    server.push_reply(Reply::token("ya29.source"));
-    let iam = FakeIamServer::builder()
-        .with_accepted_bearer("ya29.source")
-        .start()
-        .await
-        .unwrap();
-    let url = iam.url();
-    let sandbox = Sandbox::new().with_env(|env| {
-        env.with_var(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
-            format!("{url}/"),
-        )
-    });
-    let file = sandbox.credentials_file(&json!({})).display().to_string();
-    (sandbox, server, iam, file)
+struct Impersonation {
+    sandbox: Sandbox,
+    server: FakeTokenServer,
+    iam: FakeIamServer,
+    file: String,
+}
+
+impl Impersonation {
+    async fn start() -> Self {
+        let server = FakeTokenServer::start().await.unwrap();
+        server.push_reply(Reply::token("ya29.source"));
+        let iam = FakeIamServer::builder()
+            .with_accepted_bearer("ya29.source")
+            .start()
+            .await
+            .unwrap();
+        let url = iam.url();
+        let sandbox = Sandbox::new().with_env(|env| {
+            env.with_var(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
+                format!("{url}/"),
+            )
+        });
+        let file = sandbox.credentials_file(&json!({})).display().to_string();
+        Self {
+            sandbox,
+            server,
+            iam,
+            file,
+        }
+    }
+
+    /// `credkit <command> --credentials <file> --token-uri <server>
+    /// --impersonate-service-account <chain> <extra...>`.
+    fn credkit(&self, command: &str, chain: &str, extra: &[&str]) -> std::process::Command {
+        let mut args = vec![
+            command.to_owned(),
+            "--credentials".to_owned(),
+            self.file.clone(),
+            "--token-uri".to_owned(),
+            self.server.token_url(),
+            "--impersonate-service-account".to_owned(),
+            chain.to_owned(),
+        ];
+        args.extend(extra.iter().map(|&a| a.to_owned()));
+        self.sandbox.credkit(args)
+    }
 }
 
 #[tokio::test]
 async fn token_impersonates_through_a_delegation_chain() {
-    let (sandbox, server, iam, file) = impersonation_setup().await;
+    let setup = Impersonation::start().await;
+    let (server, iam) = (&setup.server, &setup.iam);
 
-    let out = run(sandbox.credkit([
+    let out = run(setup.credkit(
         "token",
-        "--credentials",
-        &file,
-        "--token-uri",
-        &server.token_url(),
-        "--impersonate-service-account",
         &format!("first@credkit-test.iam.gserviceaccount.com,{TARGET}"),
-        "--delegates",
-        "projects/-/serviceAccounts/second@credkit-test.iam.gserviceaccount.com",
-        "--scope",
-        "https://www.googleapis.com/auth/devstorage.read_only",
-    ]))
+        &[
+            "--delegates",
+            "projects/-/serviceAccounts/second@credkit-test.iam.gserviceaccount.com",
+            "--scope",
+            "https://www.googleapis.com/auth/devstorage.read_only",
+        ],
+    ))
     .await;
 
     assert_eq!(out.code, Some(0), "{out:#?}");
@@ -182,44 +210,23 @@ async fn token_impersonates_through_a_delegation_chain() {
 
 #[tokio::test]
 async fn an_id_token_of_the_impersonated_account() {
-    let (sandbox, server, iam, file) = impersonation_setup().await;
+    let setup = Impersonation::start().await;
 
-    let out = run(sandbox.credkit([
-        "token",
-        "--credentials",
-        &file,
-        "--token-uri",
-        &server.token_url(),
-        "--impersonate-service-account",
-        TARGET,
-        "--id-token",
-        "--audience",
-        AUDIENCE,
-    ]))
-    .await;
+    let out = run(setup.credkit("token", TARGET, &["--id-token", "--audience", AUDIENCE])).await;
 
     assert_eq!(out.code, Some(0), "{out:#?}");
     let token = out.stdout.trim_end();
     assert_eq!(token.split('.').count(), 3);
-    let sent = iam.requests().pop().unwrap();
+    let sent = setup.iam.requests().pop().unwrap();
     assert_eq!(sent.rpc(), Some("generateIdToken"));
     assert_eq!(sent.json().unwrap()["audience"], AUDIENCE);
 }
 
 #[tokio::test]
 async fn info_names_the_impersonated_account() {
-    let (sandbox, server, _iam, file) = impersonation_setup().await;
+    let setup = Impersonation::start().await;
 
-    let out = run(sandbox.credkit([
-        "info",
-        "--credentials",
-        &file,
-        "--token-uri",
-        &server.token_url(),
-        "--impersonate-service-account",
-        TARGET,
-    ]))
-    .await;
+    let out = run(setup.credkit("info", TARGET, &[])).await;
 
     assert_eq!(out.code, Some(0), "{out:#?}");
     let info: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -229,24 +236,14 @@ async fn info_names_the_impersonated_account() {
 
 #[tokio::test]
 async fn an_iam_refusal_is_one_error_line() {
-    let (sandbox, server, iam, file) = impersonation_setup().await;
-    iam.push_reply(
+    let setup = Impersonation::start().await;
+    setup.iam.push_reply(
         403,
         "application/json",
         json!({"error": {"code": 403, "message": "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).", "status": "PERMISSION_DENIED"}}).to_string(),
     );
 
-    let out = run(sandbox.credkit([
-        "token",
-        "--credentials",
-        &file,
-        "--token-uri",
-        &server.token_url(),
-        "--impersonate-service-account",
-        TARGET,
-        "--no-retry",
-    ]))
-    .await;
+    let out = run(setup.credkit("token", TARGET, &["--no-retry"])).await;
 
     let message = out.assert_error();
     assert!(message.contains("PERMISSION_DENIED"), "{message}");
