@@ -83,13 +83,10 @@ impl AdcCredential for GcloudCredential {
     /// account; a user account's ID token is issued to gcloud's OAuth client (gcloud refuses an
     /// audience for it), as the reference's user credentials.
     fn id_token_source(&self, audience: &str) -> Result<Arc<dyn TokenSource>> {
-        let source = self.source.id_token_source();
         Ok(Arc::new(
-            if credkit_gcloud::is_service_account(&self.account) {
-                source.with_audience(audience)
-            } else {
-                source
-            },
+            self.source
+                .id_token_source()
+                .with_audience_for_account(audience, &self.account),
         ))
     }
 

@@ -81,6 +81,18 @@ impl GcloudIdTokenSource {
         self
     }
 
+    /// Asks for `audience` when `account` (the account gcloud runs as) is a service account,
+    /// and for none otherwise: gcloud refuses an audience for a user, whose ID token is issued
+    /// to gcloud's OAuth client (see [`is_service_account`]).
+    #[must_use]
+    pub fn with_audience_for_account(self, audience: impl Into<String>, account: &str) -> Self {
+        if is_service_account(account) {
+            self.with_audience(audience)
+        } else {
+            self
+        }
+    }
+
     /// Asks for the account's `email` and `email_verified` claims (`--include-email`; a service
     /// account only).
     #[must_use]
@@ -214,7 +226,19 @@ mod tests {
         );
         assert_eq!(source.audience(), Some("https://a b"));
         assert!(source.include_email());
-        assert_eq!(source.with_audience("").audience(), None);
+        assert_eq!(source.clone().with_audience("").audience(), None);
+        let ids = GcloudSource::new().id_token_source();
+        assert_eq!(
+            ids.clone()
+                .with_audience_for_account("https://a", "robot@p.iam.gserviceaccount.com")
+                .audience(),
+            Some("https://a")
+        );
+        assert_eq!(
+            ids.with_audience_for_account("https://a", "me@example.com")
+                .audience(),
+            None
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use credkit_core::{AuthorizedTransport, Clock, Credentials, Result, Transport};
+use credkit_core::{AuthorizedTransport, BuildError, Clock, Credentials, Result, Transport};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
@@ -28,22 +28,34 @@ pub(crate) struct Iam {
 }
 
 impl Iam {
-    pub(crate) fn new(
+    /// The calls for `principal` by `source`, checked: a principal that can go into a URL
+    /// path, a universe domain that is a DNS name, and the origin of every method (`base_url`,
+    /// an absolute `http(s)` URL, else the universe's).
+    pub(crate) fn build(
         source: Credentials,
         transport: Arc<dyn Transport>,
         clock: Arc<dyn Clock>,
         principal: String,
-    ) -> Self {
-        Self {
+        delegates: Option<Vec<String>>,
+        universe_domain: String,
+        base_url: Option<String>,
+    ) -> std::result::Result<Self, BuildError> {
+        endpoint::check_principal(&principal)?;
+        endpoint::check_universe(&universe_domain)?;
+        let base_url = match base_url {
+            Some(url) => endpoint::check_url(&url, "IAM base URL", true)?,
+            None => endpoint::origin(&universe_domain),
+        };
+        Ok(Self {
             authorized: AuthorizedTransport::new(Arc::clone(&transport), source.clone()),
             source,
             transport,
             clock,
             principal,
-            delegates: None,
-            universe_domain: endpoint::DEFAULT_UNIVERSE_DOMAIN.to_owned(),
-            base_url: endpoint::origin(endpoint::DEFAULT_UNIVERSE_DOMAIN),
-        }
+            delegates,
+            universe_domain,
+            base_url,
+        })
     }
 
     /// The URL of `method` for the target principal.

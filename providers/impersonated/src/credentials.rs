@@ -483,18 +483,18 @@ impl ImpersonatedCredentialsBuilder {
         let transport = self
             .transport
             .ok_or_else(|| error::no_transport("ImpersonatedCredentials"))?;
-        endpoint::check_principal(&self.principal)?;
-        endpoint::check_universe(&self.universe_domain)?;
-        if self.subject.is_some() && self.universe_domain != DEFAULT_UNIVERSE_DOMAIN {
+        let iam = Iam::build(
+            self.source,
+            transport,
+            self.clock,
+            self.principal,
+            self.delegates,
+            self.universe_domain,
+            self.base_url,
+        )?;
+        if self.subject.is_some() && iam.universe_domain != DEFAULT_UNIVERSE_DOMAIN {
             return Err(error::dwd_universe());
         }
-        let mut iam = Iam::new(self.source, transport, self.clock, self.principal);
-        iam.base_url = match self.base_url {
-            Some(url) => endpoint::check_url(&url, "IAM base URL", true)?,
-            None => endpoint::origin(&self.universe_domain),
-        };
-        iam.universe_domain = self.universe_domain;
-        iam.delegates = self.delegates;
         let iam_endpoint_override = match self.iam_endpoint_override {
             Some(url) => Some(endpoint::check_url(&url, "IAM endpoint override", false)?),
             None => None,

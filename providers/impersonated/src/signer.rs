@@ -13,7 +13,7 @@ use credkit_core::{
 use serde::Deserialize;
 
 use crate::call::Iam;
-use crate::endpoint::{self, DEFAULT_UNIVERSE_DOMAIN};
+use crate::endpoint::DEFAULT_UNIVERSE_DOMAIN;
 use crate::error::{self, SIGN_ERROR};
 
 /// Signs bytes as a service account through `signBlob`: a [`Signer`] for accounts whose keys
@@ -214,15 +214,15 @@ impl IamSignerBuilder {
         let transport = self
             .transport
             .ok_or_else(|| error::no_transport("IamSigner"))?;
-        endpoint::check_principal(&self.email)?;
-        endpoint::check_universe(&self.universe_domain)?;
-        let mut iam = Iam::new(self.source, transport, self.clock, self.email);
-        iam.base_url = match self.base_url {
-            Some(url) => endpoint::check_url(&url, "IAM base URL", true)?,
-            None => endpoint::origin(&self.universe_domain),
-        };
-        iam.universe_domain = self.universe_domain;
-        iam.delegates = self.delegates;
+        let iam = Iam::build(
+            self.source,
+            transport,
+            self.clock,
+            self.email,
+            self.delegates,
+            self.universe_domain,
+            self.base_url,
+        )?;
         Ok(IamSigner {
             iam,
             policy: self.policy,

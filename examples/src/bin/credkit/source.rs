@@ -87,15 +87,12 @@ impl Origin {
         match self {
             Self::User(user) => Ok(AuthorizedUser::new(user.clone()).id_token_source(audience)?),
             Self::Gcloud(gcloud) => {
-                // gcloud takes an audience for a service account only; a user's ID token is
-                // issued to gcloud's OAuth client.
-                let source = gcloud.id_token_source();
                 let account = gcloud.account().or(account).unwrap_or_default();
-                Ok(Arc::new(if credkit_gcloud::is_service_account(account) {
-                    source.with_audience(audience)
-                } else {
-                    source
-                }))
+                Ok(Arc::new(
+                    gcloud
+                        .id_token_source()
+                        .with_audience_for_account(audience, account),
+                ))
             }
             Self::Other(found) => Ok(found.id_token_source(audience)?),
             Self::Impersonated(impersonated) => {

@@ -55,8 +55,8 @@ fn verifier(args: &VerifyArgs) -> Result<IdTokenVerifier, Failure> {
                 path.display()
             ))
         })?;
-        builder = keys_from_document(builder, &text)
-            .map_err(|why| Failure::new(format!("the keys file {} {why}", path.display())))?;
+        // A JWK set or a `kid → PEM` map: the verifier tells them apart, as for a keys URL.
+        builder = builder.with_jwk_set(text);
     } else {
         if let Some(url) = &args.keys_url {
             builder = builder.with_keys_url(url.clone());
@@ -64,27 +64,6 @@ fn verifier(args: &VerifyArgs) -> Result<IdTokenVerifier, Failure> {
         builder = builder.with_transport(Arc::new(LazyTransport::new(args.timeout)));
     }
     Ok(builder.build()?)
-}
-
-/// Offline keys: a JWK set (`{"keys": [...]}`), else a `kid → PEM` map, as the endpoints serve
-/// them.
-fn keys_from_document(
-    builder: credkit_verifier::IdTokenVerifierBuilder,
-    text: &str,
-) -> Result<credkit_verifier::IdTokenVerifierBuilder, &'static str> {
-    let document: serde_json::Value = serde_json::from_str(text).map_err(|_| "is not JSON")?;
-    if document.get("keys").is_some() {
-        return Ok(builder.with_jwk_set(text));
-    }
-    let Some(map) = document.as_object() else {
-        return Err("is neither a JWK set nor a JSON object of PEM keys");
-    };
-    let mut pems = Vec::with_capacity(map.len());
-    for (kid, pem) in map {
-        let pem = pem.as_str().ok_or("has a key that is not a PEM text")?;
-        pems.push((kid.clone(), pem.to_owned()));
-    }
-    Ok(builder.with_pem_keys(pems))
 }
 
 /// The token from the argument, or from one line of standard input when it is `-` or absent.
