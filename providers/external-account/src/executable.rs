@@ -1,0 +1,19 @@
+//! Executable-sourced subject tokens (the reference's `pluggable` module).
+
+use std::sync::Arc;
+
+use credkit_core::BuildError;
+use serde_json::{Map, Value};
+
+use crate::info::SourceContext;
+use crate::supplier::SubjectTokenSupplier;
+
+/// Parses an `executable` `credential_source`.
+pub(crate) fn from_credential_source(
+    _source: &Map<String, Value>,
+    _context: &SourceContext<'_>,
+) -> Result<Arc<dyn SubjectTokenSupplier>, BuildError> {
+    Err(BuildError::invalid_value(
+        "executable-sourced credentials are not supported by this build",
+    ))
+}
