@@ -24,6 +24,7 @@
 //! | `service-account` | yes | `service_account` key files in ADC; [`service_account`] (`credkit-service-account`) |
 //! | `metadata` | yes | the metadata server as ADC's last fallback, behind its probe; [`metadata`] (`credkit-metadata`) |
 //! | `impersonated` | yes | `impersonated_service_account` files in ADC; [`impersonated`] (`credkit-impersonated`) |
+//! | `external-account` | yes | `external_account` files in ADC (workload and workforce identity federation: file, URL, executable and AWS sources); [`external_account`] (`credkit-external-account`) |
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
@@ -41,6 +42,8 @@ pub mod adc;
 mod gcloud_adc;
 #[cfg(feature = "impersonated")]
 mod impersonated_adc;
+#[cfg(feature = "external-account")]
+mod external_account_adc;
 #[cfg(feature = "metadata")]
 mod metadata_adc;
 #[cfg(feature = "service-account")]
@@ -74,6 +77,12 @@ pub use credkit_service_account as service_account;
 #[cfg(feature = "impersonated")]
 #[cfg_attr(docsrs, doc(cfg(feature = "impersonated")))]
 pub use credkit_impersonated as impersonated;
+
+/// Workload and workforce identity federation: external tokens (files, URLs, executables, AWS,
+/// a supplier of your own) exchanged at Google's STS: `credkit-external-account`.
+#[cfg(feature = "external-account")]
+#[cfg_attr(docsrs, doc(cfg(feature = "external-account")))]
+pub use credkit_external_account as external_account;
 
 /// The metadata server of Compute Engine, GKE and Cloud Run: `credkit-metadata`.
 #[cfg(feature = "metadata")]

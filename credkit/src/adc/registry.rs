@@ -239,6 +239,11 @@ const BUILTIN_TYPES: &[(&str, Loader)] = &[
         crate::impersonated_adc::IMPERSONATED,
         crate::impersonated_adc::load,
     ),
+    #[cfg(feature = "external-account")]
+    (
+        crate::external_account_adc::EXTERNAL,
+        crate::external_account_adc::load,
+    ),
 ];
 
 /// The registered types, in registration order; a later registration of a type replaces an

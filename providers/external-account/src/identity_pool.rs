@@ -332,15 +332,27 @@ pub(crate) fn from_credential_source(
             "Invalid Identity Pool credential_source field 'environment_id'",
         ));
     }
+    // The reference's order: one source only, then its format.
+    let file = crate::info::optional_string(source, "file")?;
+    let url = crate::info::optional_string(source, "url")?;
+    let certificate = source.get("certificate").filter(|value| !value.is_null());
+    let given = usize::from(file.is_some())
+        + usize::from(url.is_some())
+        + usize::from(certificate.is_some());
+    if given > 1 {
+        return Err(BuildError::invalid_value(
+            "Ambiguous credential_source. 'file', 'url', and 'certificate' are mutually exclusive..",
+        ));
+    }
+    if certificate.is_some() {
+        return Err(BuildError::invalid_value(
+            "certificate credential sources (X.509 workload identity federation) are not supported by credkit: use a file, URL, executable or AWS source",
+        ));
+    }
     let format = SubjectTokenFormat::from_source(source)?;
-    let file = crate::info::optional_string(source, "file")?.filter(|f| !f.is_empty());
-    let url = crate::info::optional_string(source, "url")?.filter(|u| !u.is_empty());
     match (file, url) {
-        (Some(_), Some(_)) => Err(BuildError::invalid_value(
-            "Ambiguous credential_source. 'file' is mutually exclusive with 'url'.",
-        )),
-        (None, None) => Err(BuildError::missing_fields(
-            "Missing credential_source. A 'file' or 'url' must be provided.",
+        (Some(_), Some(_)) | (None, None) => Err(BuildError::missing_fields(
+            "Missing credential_source. A 'file', 'url', or 'certificate' must be provided.",
         )),
         (Some(file), None) => Ok(Arc::new(FileSource::new(file).with_format(format))),
         (None, Some(url)) => {
