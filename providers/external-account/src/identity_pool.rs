@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use credkit_core::oauth::scrub;
 use credkit_core::{BuildError, Error, ErrorKind};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
@@ -59,7 +60,7 @@ impl SubjectTokenFormat {
             }
             Some(Value::String(kind)) => Err(BuildError::invalid_value(format!(
                 "Invalid credential_source format '{}'",
-                credkit_core::oauth::scrub(kind, &[])
+                scrub(kind, &[])
             ))),
             Some(other) => Err(BuildError::invalid_value(format!(
                 "Invalid credential_source format '{other}'"
@@ -68,7 +69,9 @@ impl SubjectTokenFormat {
     }
 
     /// The subject token in `content`, read from `location`.
-    fn token(&self, content: &[u8], location: &str) -> Result<SecretString, Error> {
+    pub(crate) fn token(&self, content: &[u8], location: &str) -> Result<SecretString, Error> {
+        // The path or URL and the field name come from the configuration: kept to one clean line.
+        let location = &scrub(location, &[]);
         let token = match self {
             Self::Text => {
                 let text = std::str::from_utf8(content).map_err(|_| {
@@ -86,7 +89,8 @@ impl SubjectTokenFormat {
                     Error::new(
                         ErrorKind::InvalidResponse,
                         format!(
-                            "Unable to parse subject_token from JSON file '{location}' using key '{field}'"
+                            "Unable to parse subject_token from JSON file '{location}' using key '{}'",
+                            scrub(field, &[])
                         ),
                     )
                 };
@@ -157,7 +161,7 @@ impl FileSource {
 impl SubjectTokenSupplier for FileSource {
     /// Reads the file (at most [`MAX_SUBJECT_TOKEN_BYTES`]; a few kilobytes, read in place).
     async fn subject_token(&self, _context: &SupplierContext) -> Result<SecretString, Error> {
-        let location = self.path.display().to_string();
+        let location = scrub(&self.path.display().to_string(), &[]);
         let file = std::fs::File::open(&self.path).map_err(|err| {
             let message = if err.kind() == std::io::ErrorKind::NotFound {
                 format!("File '{location}' was not found.")
@@ -247,7 +251,7 @@ impl UrlSource {
         let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
             BuildError::invalid_value(format!(
                 "credential_source.headers: {:?} is not an HTTP header name",
-                credkit_core::oauth::scrub(name, &[])
+                scrub(name, &[])
             ))
         })?;
         let mut value = http::HeaderValue::from_str(value).map_err(|_| {

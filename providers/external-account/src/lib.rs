@@ -41,3 +41,22 @@ pub use supplier::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
+
+/// The parsers of untrusted input, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use credkit_core::Error;
+    use secrecy::SecretString;
+
+    /// A file or URL source's content, as text (`field` `None`) or as JSON with the token in
+    /// `field`.
+    pub fn subject_token(content: &[u8], field: Option<&str>) -> Result<SecretString, Error> {
+        let format = match field {
+            Some(field) => crate::SubjectTokenFormat::Json(field.to_owned()),
+            None => crate::SubjectTokenFormat::Text,
+        };
+        format.token(content, "/fuzzed")
+    }
+}

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use credkit_core::http::header::AUTHORIZATION;
 use credkit_core::http::{HeaderMap, HeaderName};
 use credkit_core::interactive::interactive;
+use credkit::external_account::ExternalAccountCredentials;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -149,6 +150,13 @@ struct Info {
     token_uri: Option<String>,
     /// Where the credentials came from: a file's path, or the gcloud program.
     source: Option<String>,
+    /// An external account's STS audience (`external_account` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
+    /// What supplies an external account's subject token: `file`, `url`, `executable`, `aws`
+    /// (`external_account` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_token_source: Option<String>,
     /// When the cached token expires, RFC 3339 in UTC, to the second.
     expiry: Option<String>,
     /// `fresh`, `stale` or `invalid`.
@@ -179,6 +187,8 @@ impl Info {
             quota_project: credentials.quota_project().map(str::to_owned),
             token_uri: None,
             source: None,
+            audience: None,
+            subject_token_source: None,
             expiry: credentials.expiry().and_then(rfc3339),
             token_state: credentials.token_state().as_str(),
             cache: loaded.cache.clone(),
@@ -204,10 +214,27 @@ impl Info {
                 source: Some(format!("gcloud CLI ({})", gcloud.program().display())),
                 ..common(loaded.origin.kind())
             },
-            Origin::Other(found) => Self {
-                source: Some(found.origin().to_owned()),
-                ..common(loaded.origin.kind())
-            },
+            Origin::Other(found) => {
+                let external = found
+                    .credential()
+                    .as_any()
+                    .and_then(|any| any.downcast_ref::<ExternalAccountCredentials>());
+                match external {
+                    Some(external) => Self {
+                        source: Some(found.origin().to_owned()),
+                        account: external.service_account_email().map(str::to_owned),
+                        scopes: Some(external.scopes().to_vec()),
+                        token_uri: Some(external.token_url().to_owned()),
+                        audience: Some(external.audience().to_owned()),
+                        subject_token_source: Some(external.source_kind().to_owned()),
+                        ..common(loaded.origin.kind())
+                    },
+                    None => Self {
+                        source: Some(found.origin().to_owned()),
+                        ..common(loaded.origin.kind())
+                    },
+                }
+            }
             Origin::Impersonated(impersonated) => Self {
                 account: Some(impersonated.target_principal().to_owned()),
                 scopes: Some(impersonated.scopes().to_vec()),
