@@ -182,6 +182,27 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
         let gcloud = gcloud_source(GcloudSource::builder().with_program(program), args)?;
         return gcloud_credentials(gcloud, args);
     }
+    if let Some(path) = args.credentials.as_deref().filter(|path| is_other_type(path)) {
+        // Another type (external_account, service_account, ...): loaded by the facade's
+        // registry, as Application Default Credentials would load it from
+        // GOOGLE_APPLICATION_CREDENTIALS.
+        let file = path.to_path_buf();
+        let mut adc = Adc::new()
+            .with_env(move |name| {
+                if name == "GOOGLE_APPLICATION_CREDENTIALS" {
+                    Some(file.display().to_string())
+                } else {
+                    std::env::var(name).ok()
+                }
+            })
+            .with_transport(transport(args));
+        if impersonating {
+            adc = adc.with_scopes([CLOUD_PLATFORM_SCOPE]);
+        } else if !scopes.is_empty() {
+            adc = adc.with_scopes(scopes.iter().cloned());
+        }
+        return discovered_credentials(adc.discover().await?, args);
+    }
     let mut user = if let Some(path) = &args.credentials {
         from_file(path, scopes)?
             .to_builder()
@@ -270,6 +291,16 @@ fn gcloud_on_path() -> Option<std::path::PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(DEFAULT_PROGRAM))
         .find(|candidate| candidate.is_file())
+}
+
+/// Whether the file at `path` names a `type` other than `authorized_user`. Anything else (no
+/// `type`, an unreadable file) is left to the `authorized_user` reader and its messages.
+fn is_other_type(path: &Path) -> bool {
+    credkit_core::credentials_file::read_json(path).is_ok_and(|json| {
+        json.get("type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|kind| kind != "authorized_user")
+    })
 }
 
 /// An `authorized_user` file, with `scopes` (`--scope`) winning over the file's scopes.
