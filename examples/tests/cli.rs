@@ -434,9 +434,14 @@ async fn a_malformed_credentials_file_exits_1() {
             "{\"type\": \"authorized_user\", \"client_id\": \"c\"}",
             "Authorized user info was not in the expected format, missing fields refresh_token, client_secret.",
         ),
+        // Another registered type is loaded as ADC loads it, with its own messages.
         (
             "{\"type\": \"service_account\"}",
-            "The credentials are of type service_account",
+            "Service account info was not in the expected format, missing fields client_email, token_uri.",
+        ),
+        (
+            "{\"type\": \"mystery\"}",
+            "does not have a valid type. Type is mystery",
         ),
     ];
     for (text, expected) in cases {
