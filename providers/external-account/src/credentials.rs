@@ -92,6 +92,9 @@ impl fmt::Debug for StsSource {
 #[async_trait]
 impl TokenSource for StsSource {
     async fn fetch_token(&self) -> Result<AccessToken> {
+        // Before the subject token is fetched: the Google token's lifetime counts from here, as
+        // the reference counts it.
+        let started = self.context.clock().now();
         let subject_token = self.supplier.subject_token(&self.context).await?;
         // Google's `options` carry the user project only when no client authenticates: the
         // client ID is enough for STS to find it.
@@ -105,7 +108,9 @@ impl TokenSource for StsSource {
             subject_token_type: self.context.subject_token_type(),
             user_project,
         };
-        self.client.exchange(&exchange, &subject_token).await
+        self.client
+            .exchange(&exchange, &subject_token, started)
+            .await
     }
 
     fn name(&self) -> &'static str {

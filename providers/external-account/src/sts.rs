@@ -10,6 +10,7 @@ use bytes::Bytes;
 use credkit_core::{AccessToken, Clock, Error, Transport, oauth};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret as _, SecretString};
+use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 /// The grant type of the token exchange.
@@ -81,14 +82,16 @@ pub(crate) struct StsClient {
 }
 
 impl StsClient {
-    /// Exchanges `subject_token` as RFC 8693 says, for an access token.
+    /// Exchanges `subject_token` as RFC 8693 says, for an access token whose lifetime counts
+    /// from `started` (taken before the subject token was fetched, as the reference does).
     pub(crate) async fn exchange(
         &self,
         exchange: &Exchange<'_>,
         subject_token: &SecretString,
+        started: OffsetDateTime,
     ) -> Result<AccessToken, Error> {
         let body = exchange_form(exchange, subject_token);
-        self.post(body, &[subject_token]).await
+        self.post(body, &[subject_token], Some(started)).await
     }
 
     /// The refresh-token grant of RFC 6749, section 6, to the same endpoint.
@@ -98,10 +101,16 @@ impl StsClient {
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose_secret()),
         ]);
-        self.post(body, &[refresh_token]).await
+        self.post(body, &[refresh_token], None).await
     }
 
-    async fn post(&self, body: Bytes, secrets: &[&SecretString]) -> Result<AccessToken, Error> {
+    /// Posts `body`; the token's lifetime counts from `started`, else from now.
+    async fn post(
+        &self,
+        body: Bytes,
+        secrets: &[&SecretString],
+        started: Option<OffsetDateTime>,
+    ) -> Result<AccessToken, Error> {
         let mut request = http::Request::post(self.token_url.as_str())
             .header(
                 http::header::CONTENT_TYPE,
@@ -130,7 +139,7 @@ impl StsClient {
             scrubbed.push(secret);
         }
         // Before the request: the token's lifetime counts from here.
-        let sent_at = self.clock.now();
+        let sent_at = started.unwrap_or_else(|| self.clock.now());
         let response = self.transport.send(request).await?;
         oauth::read_token_response(&response, sent_at, &scrubbed)
     }

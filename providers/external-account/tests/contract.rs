@@ -1,0 +1,75 @@
+//! The `TokenSource` contract suite on external account credentials with each identity-pool
+//! source (a file, a URL, a programmatic supplier), over the in-memory endpoint the suite
+//! scripts: the STS exchange (and the URL source's own request) get the suite's answers.
+// The factory closures unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use async_trait::async_trait;
+use credkit_core::Error;
+use credkit_external_account::{
+    ExternalAccountCredentials, FileSource, SubjectTokenFormat, SubjectTokenSupplier,
+    SupplierContext, UrlSource,
+};
+use credkit_testing::contract::token_source::{Contract, Far};
+use secrecy::SecretString;
+
+const AUDIENCE: &str =
+    "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q";
+const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const SUBJECT_TOKEN: &str = "eyJhbGciOiJSUzI1NiJ9.contract-subject-token.c2ln";
+const CLIENT_SECRET: &str = "contract-client-secret-value";
+
+fn credentials(
+    far: &Far,
+    supplier: impl SubjectTokenSupplier + 'static,
+) -> ExternalAccountCredentials {
+    ExternalAccountCredentials::builder(AUDIENCE, JWT, supplier)
+        .with_token_url(far.token_url())
+        .with_client("client", Some(CLIENT_SECRET.into()))
+        .with_transport(far.endpoint().clone())
+        .with_clock(far.clock().clone())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_file_source_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token");
+    std::fs::write(&path, SUBJECT_TOKEN).unwrap();
+    Contract::new(|far| credentials(far, FileSource::new(&path)))
+        .with_secret(SUBJECT_TOKEN)
+        .with_secret(CLIENT_SECRET)
+        .check();
+}
+
+#[test]
+fn a_url_source_keeps_the_contract() {
+    // The suite's endpoint answers the URL too: its token response is the subject token.
+    Contract::new(|far| {
+        let url = UrlSource::new("https://tokens.example/subject")
+            .unwrap()
+            .with_format(SubjectTokenFormat::Json("access_token".into()));
+        credentials(far, url)
+    })
+    .with_secret(CLIENT_SECRET)
+    .check();
+}
+
+#[derive(Debug)]
+struct Fixed;
+
+#[async_trait]
+impl SubjectTokenSupplier for Fixed {
+    async fn subject_token(&self, _: &SupplierContext) -> Result<SecretString, Error> {
+        Ok(SUBJECT_TOKEN.into())
+    }
+}
+
+#[test]
+fn a_programmatic_supplier_keeps_the_contract() {
+    Contract::new(|far| credentials(far, Fixed))
+        .with_secret(SUBJECT_TOKEN)
+        .with_secret(CLIENT_SECRET)
+        .check();
+}
