@@ -14,6 +14,70 @@
 //! [`Credentials`](credkit_core::Credentials) for caching, single flight, refresh ahead and
 //! retries. The crate needs no particular async runtime and takes any
 //! [`Transport`](credkit_core::Transport).
+//!
+//! # Quick start
+//!
+//! A GitHub Actions job whose OIDC token a step wrote to a file, exchanged at STS and used to
+//! impersonate a service account:
+//!
+//! ```no_run
+//! use credkit_core::Credentials;
+//! use credkit_external_account::ExternalAccountInfo;
+//! use credkit_reqwest::ReqwestTransport;
+//!
+//! # #[allow(dead_code)]
+//! async fn federated() -> Result<(), Box<dyn std::error::Error>> {
+//! let info = ExternalAccountInfo::from_json_str(r#"{
+//!   "type": "external_account",
+//!   "audience": "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/github/providers/my-repo",
+//!   "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+//!   "token_url": "https://sts.googleapis.com/v1/token",
+//!   "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/deployer@my-project.iam.gserviceaccount.com:generateAccessToken",
+//!   "credential_source": {"file": "/tmp/github-oidc-token"}
+//! }"#)?;
+//! let source = info.builder().with_transport(ReqwestTransport::new()?).build()?;
+//! let credentials = Credentials::new(source);
+//! let headers = credentials.headers().await?;
+//! # let _ = headers;
+//! Ok(())
+//! }
+//! ```
+//!
+//! Through the facade crate, `GOOGLE_APPLICATION_CREDENTIALS=/path/to/that.json` is all it
+//! takes: ADC loads `external_account` files like any other.
+//!
+//! # Sources
+//!
+//! | `credential_source` | subject token | notes |
+//! |---|---|---|
+//! | `file` | the file's text, or a JSON member (`format`) | read anew at each exchange (a projected token is rotated in place) |
+//! | `url` | a `GET`'s body, text or JSON, with `headers` | `https`, or plain `http` to loopback and `169.254.169.254` only; no redirects |
+//! | `executable` | a program's version-1 JSON response | only with `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1`; no shell; a timeout kills its process tree; `output_file` cache |
+//! | `environment_id: aws1` | a SigV4-signed `GetCallerIdentity` request | credentials and region from the `AWS_*` environment, else IMDSv2 |
+//! | (a [`SubjectTokenSupplier`] or [`AwsSecurityCredentialsSupplier`] of yours) | what it supplies | [`ExternalAccountCredentials::builder`], [`ExternalAccountCredentials::aws_builder`] |
+//!
+//! # Testing
+//!
+//! `credkit_testing::FakeStsServer` is Google's STS on 127.0.0.1 (it checks the exchange form
+//! and answers scripted tokens or errors); `FakeIamServer` the impersonation; a fake AWS
+//! metadata service and scripted executables serve the other sources.
+//!
+//! # Differences from the reference
+//!
+//! - With impersonation, the STS token asks for `cloud-platform` (it only calls IAM), as the
+//!   Go library does; the reference asks for the target's scopes, which IAM refuses when they
+//!   are narrower. Without scopes, `cloud-platform` (as the Rust peer), not an empty scope.
+//! - A text subject token is trimmed of surrounding whitespace (as the Go library), so a
+//!   token written with `echo` works; a token with control characters, or larger than
+//!   [`MAX_SUBJECT_TOKEN_BYTES`], is refused.
+//! - Errors name what is wrong and never quote a response body or a token; the reference
+//!   puts a URL source's body in its exception. No metrics header is sent.
+//! - A URL source follows no redirect: a 3xx is an error naming the status.
+//! - The impersonation URL is checked when the credentials are built, not at the first
+//!   refresh.
+//! - `certificate` sources (X.509 workload identity federation, mutual TLS to STS) are
+//!   refused by name: credkit's transports do not yet present client certificates per
+//!   credential.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
