@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use credkit_core::{Error, ErrorKind, Result, Signer, TokenSource};
-use credkit_external_account::{
-    EXTERNAL_ACCOUNT, ExternalAccountCredentials, ExternalAccountInfo,
-};
+use credkit_external_account::{EXTERNAL_ACCOUNT, ExternalAccountCredentials, ExternalAccountInfo};
 
 use crate::adc::{AdcCredential, LoadContext};
 

@@ -38,12 +38,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adc;
+#[cfg(feature = "external-account")]
+mod external_account_adc;
 #[cfg(feature = "gcloud")]
 mod gcloud_adc;
 #[cfg(feature = "impersonated")]
 mod impersonated_adc;
-#[cfg(feature = "external-account")]
-mod external_account_adc;
 #[cfg(feature = "metadata")]
 mod metadata_adc;
 #[cfg(feature = "service-account")]

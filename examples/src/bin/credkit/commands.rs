@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
+use credkit::external_account::ExternalAccountCredentials;
 use credkit_core::http::header::AUTHORIZATION;
 use credkit_core::http::{HeaderMap, HeaderName};
 use credkit_core::interactive::interactive;
-use credkit::external_account::ExternalAccountCredentials;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;

@@ -182,7 +182,11 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
         let gcloud = gcloud_source(GcloudSource::builder().with_program(program), args)?;
         return gcloud_credentials(gcloud, args);
     }
-    if let Some(path) = args.credentials.as_deref().filter(|path| is_other_type(path)) {
+    if let Some(path) = args
+        .credentials
+        .as_deref()
+        .filter(|path| is_other_type(path))
+    {
         // Another type (external_account, service_account, ...): loaded by the facade's
         // registry, as Application Default Credentials would load it from
         // GOOGLE_APPLICATION_CREDENTIALS.
