@@ -67,6 +67,7 @@ mod responses;
 mod scripted;
 mod server;
 pub mod strategies;
+mod sts;
 
 // The public interface is:
 pub use adc_env::AdcEnv;
@@ -99,4 +100,8 @@ pub use scripted::{ScriptedSource, Step};
 pub use server::{
     FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, JwtBearerCheck,
     RecordedRequest, Reply,
+};
+pub use sts::{
+    FAKE_STS_REFRESH_TOKEN, FAKE_STS_TOKEN, FakeStsServer, FakeStsServerBuilder, StsReply,
+    StsRequest,
 };

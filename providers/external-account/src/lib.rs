@@ -91,6 +91,10 @@ mod sts;
 mod supplier;
 
 // The public interface is:
+pub use authorized_user::{
+    EXTERNAL_ACCOUNT_AUTHORIZED_USER, ExternalAccountAuthorizedUserCredentials,
+    ExternalAccountAuthorizedUserCredentialsBuilder, ExternalAccountAuthorizedUserInfo,
+};
 pub use credentials::{
     CLOUD_PLATFORM_SCOPE, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountCredentials,
     ExternalAccountCredentialsBuilder,

@@ -95,7 +95,6 @@ impl StsClient {
     }
 
     /// The refresh-token grant of RFC 6749, section 6, to the same endpoint.
-    #[allow(dead_code, reason = "the grant of external_account_authorized_user")]
     pub(crate) async fn refresh(&self, refresh_token: &SecretString) -> Result<AccessToken, Error> {
         let body = oauth::form_body(&[
             ("grant_type", "refresh_token"),

@@ -1,0 +1,219 @@
+//! `StsRequest`: what the fake STS received.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, Method, Uri};
+use time::OffsetDateTime;
+
+/// Form members whose values `Debug` hides.
+const SECRET_MEMBERS: [&str; 4] = [
+    "subject_token",
+    "refresh_token",
+    "actor_token",
+    "client_secret",
+];
+
+/// One request as the fake STS received it: method, path, headers, the raw body, the form
+/// members decoded from it, and when it arrived (on the server's clock).
+///
+/// Its `Debug` hides the subject token, the refresh token and the `Authorization` header; the
+/// accessors return everything.
+///
+/// # Examples
+///
+/// ```
+/// use credkit_testing::FakeStsServer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let sts = FakeStsServer::start().await?;
+/// // ... the code under test posts an exchange to sts.token_url(), then:
+/// for request in sts.requests() {
+///     assert_eq!(request.method(), "POST");
+///     assert_eq!(request.grant_type(), Some("urn:ietf:params:oauth:grant-type:token-exchange"));
+///     assert!(request.scopes().contains(&"https://www.googleapis.com/auth/cloud-platform"));
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct StsRequest {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) form: Vec<(String, String)>,
+    pub(crate) received_at: OffsetDateTime,
+}
+
+impl StsRequest {
+    pub(crate) fn new(
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        received_at: OffsetDateTime,
+    ) -> Self {
+        let form = if is_form(&headers) {
+            form_urlencoded::parse(&body).into_owned().collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            method,
+            uri,
+            headers,
+            body,
+            form,
+            received_at,
+        }
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    /// The path, such as `/v1/token`.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The query string without the `?`, if there was one.
+    pub fn query(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    /// The first value of header `name`, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// All headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The form members in the order sent, decoded, when the content type was
+    /// `application/x-www-form-urlencoded`; empty otherwise.
+    pub fn form(&self) -> &[(String, String)] {
+        &self.form
+    }
+
+    /// The value of the first form member named `name`.
+    pub fn form_value(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The form member names in the order sent, repeats included.
+    pub fn form_keys(&self) -> Vec<&str> {
+        self.form.iter().map(|(key, _)| key.as_str()).collect()
+    }
+
+    /// The `grant_type` member.
+    pub fn grant_type(&self) -> Option<&str> {
+        self.form_value("grant_type")
+    }
+
+    /// The `scope` member split on spaces; empty without one.
+    pub fn scopes(&self) -> Vec<&str> {
+        self.form_value("scope")
+            .map(|scope| scope.split(' ').filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The `options` member as Google's STS reads it: the form-decoded value is itself
+    /// percent-encoded JSON (the reference sends `quote(json.dumps(options))`). `None` without
+    /// the member, or when it is not percent-encoded JSON.
+    pub fn options(&self) -> Option<serde_json::Value> {
+        self.form_value("options").and_then(decode_options)
+    }
+
+    /// The client of `Authorization: Basic base64(id:secret)`, as `(id, secret)`, if the
+    /// request carried such a header.
+    pub fn basic_auth(&self) -> Option<(String, String)> {
+        let encoded = self
+            .header(AUTHORIZATION.as_str())?
+            .strip_prefix("Basic ")?;
+        let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        Some((id.to_owned(), secret.to_owned()))
+    }
+
+    /// When the request arrived, on the server's clock.
+    pub fn received_at(&self) -> OffsetDateTime {
+        self.received_at
+    }
+}
+
+/// Whether the content type is a form's.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Percent-decodes `value` (without turning `+` into a space: Python's `quote` never writes
+/// one for a space) and parses the JSON.
+pub(crate) fn decode_options(value: &str) -> Option<serde_json::Value> {
+    let escaped = value.replace('+', "%2B");
+    let decoded: String = form_urlencoded::parse(format!("v={escaped}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    serde_json::from_str(&decoded).ok()
+}
+
+impl fmt::Debug for StsRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let form: Vec<(&str, &str)> = self
+            .form
+            .iter()
+            .map(|(key, value)| {
+                let shown = if SECRET_MEMBERS.contains(&key.as_str()) {
+                    "[REDACTED]"
+                } else {
+                    value.as_str()
+                };
+                (key.as_str(), shown)
+            })
+            .collect();
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if *name == AUTHORIZATION {
+                    "[REDACTED]"
+                } else {
+                    value.to_str().unwrap_or("[binary]")
+                };
+                (name.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("StsRequest")
+            .field("method", &self.method)
+            .field("path", &self.path())
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .field("form", &form)
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
+}
