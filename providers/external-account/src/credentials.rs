@@ -456,10 +456,14 @@ impl ExternalAccountCredentialsBuilder {
         if let Some(env) = self.env {
             context = context.with_env_lookup(env);
         }
-        let client_auth = self.client_id.map(|client_id| ClientAuth {
-            client_id,
-            client_secret: self.client_secret,
-        });
+        // An empty client ID is no client, as the reference's `if self._client_id`.
+        let client_auth = self
+            .client_id
+            .filter(|id| !id.is_empty())
+            .map(|client_id| ClientAuth {
+                client_id,
+                client_secret: self.client_secret,
+            });
         let impersonating = self.impersonation_url.is_some();
         let sts = Arc::new(StsSource {
             supplier: self.supplier,

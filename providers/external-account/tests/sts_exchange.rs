@@ -204,7 +204,6 @@ async fn the_same_from_an_external_account_file() {
 // The reference tests `if self._client_id:` both to authenticate the client and to leave
 // `userProject` out: an empty `client_id` is no client at all.
 #[tokio::test]
-#[ignore = "lead: an empty client_id still makes a ClientAuth (Basic base64(\":secret\")) and drops the workforce pool's userProject; the reference treats \"\" as no client"]
 async fn an_empty_client_id_is_no_client() {
     let sts = FakeStsServer::start().await.unwrap();
     let file = token_file();
