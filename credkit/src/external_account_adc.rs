@@ -5,12 +5,19 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use credkit_core::{Error, ErrorKind, Result, Signer, TokenSource};
-use credkit_external_account::{EXTERNAL_ACCOUNT, ExternalAccountCredentials, ExternalAccountInfo};
+use credkit_external_account::{
+    EXTERNAL_ACCOUNT, EXTERNAL_ACCOUNT_AUTHORIZED_USER, ExternalAccountAuthorizedUserCredentials,
+    ExternalAccountAuthorizedUserInfo, ExternalAccountCredentials, ExternalAccountInfo,
+};
 
 use crate::adc::{AdcCredential, LoadContext};
 
 /// The `type` of an external account's credentials file.
 pub(crate) const EXTERNAL: &str = EXTERNAL_ACCOUNT;
+
+/// The `type` of a workforce identity user's credentials file (`gcloud auth
+/// application-default login` with a workforce pool).
+pub(crate) const EXTERNAL_USER: &str = EXTERNAL_ACCOUNT_AUTHORIZED_USER;
 
 /// The loader of `external_account` files: the caller's scopes, else the default scopes, else
 /// `cloud-platform`; the context's quota project, else the file's; the context's transport,
@@ -78,6 +85,47 @@ impl AdcCredential for External {
         self.0
             .impersonated()
             .map(|impersonated| Arc::new(impersonated.signer()) as Arc<dyn Signer>)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(&self.0)
+    }
+}
+
+/// The loader of `external_account_authorized_user` files: the file's refresh token, client and
+/// STS endpoint; the caller's scopes, else the file's; the context's quota project, else the
+/// file's; the context's transport and clock.
+pub(crate) fn load_authorized_user(
+    json: &serde_json::Value,
+    context: &LoadContext,
+) -> Result<Box<dyn AdcCredential>> {
+    let info = ExternalAccountAuthorizedUserInfo::from_json(json)?;
+    let mut builder = info.builder().with_transport(context.transport()?);
+    if let Some(scopes) = context.scopes() {
+        builder = builder.with_scopes(scopes.iter().cloned());
+    }
+    if let Some(clock) = context.clock() {
+        builder = builder.with_clock(Arc::clone(clock));
+    }
+    if let Some(project) = context.quota_project() {
+        builder = builder.with_quota_project(project);
+    }
+    Ok(Box::new(ExternalUser(builder.build()?)))
+}
+
+/// A workforce identity user's credentials as an [`AdcCredential`]: access tokens through
+/// STS's refresh grant, the rotation kept as a user's.
+#[derive(Clone, Debug)]
+struct ExternalUser(ExternalAccountAuthorizedUserCredentials);
+
+#[async_trait]
+impl AdcCredential for ExternalUser {
+    fn credential_type(&self) -> &'static str {
+        EXTERNAL_USER
+    }
+
+    fn token_source(&self) -> Arc<dyn TokenSource> {
+        Arc::new(self.0.clone())
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -244,6 +244,11 @@ const BUILTIN_TYPES: &[(&str, Loader)] = &[
         crate::external_account_adc::EXTERNAL,
         crate::external_account_adc::load,
     ),
+    #[cfg(feature = "external-account")]
+    (
+        crate::external_account_adc::EXTERNAL_USER,
+        crate::external_account_adc::load_authorized_user,
+    ),
 ];
 
 /// The registered types, in registration order; a later registration of a type replaces an

@@ -53,7 +53,7 @@
 //! | `file` | the file's text, or a JSON member (`format`) | read anew at each exchange (a projected token is rotated in place) |
 //! | `url` | a `GET`'s body, text or JSON, with `headers` | `https`, or plain `http` to loopback and `169.254.169.254` only; no redirects |
 //! | `executable` | a program's version-1 JSON response | only with `GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES=1`; no shell; a timeout kills its process tree; `output_file` cache |
-//! | `environment_id: aws1` | a SigV4-signed `GetCallerIdentity` request | credentials and region from the `AWS_*` environment, else IMDSv2 |
+//! | `environment_id: aws1` | a SigV4-signed `GetCallerIdentity` request | credentials and region from the `AWS_*` environment, else `IMDSv2` |
 //! | (a [`SubjectTokenSupplier`] or [`AwsSecurityCredentialsSupplier`] of yours) | what it supplies | [`ExternalAccountCredentials::builder`], [`ExternalAccountCredentials::aws_builder`] |
 //!
 //! # Testing

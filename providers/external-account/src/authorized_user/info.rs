@@ -280,7 +280,7 @@ pub(crate) fn parse_expiry(text: &str) -> Option<OffsetDateTime> {
 /// The reference's `expiry.isoformat() + "Z"` of a naive UTC time: `YYYY-MM-DDTHH:MM:SS`,
 /// `.ffffff` only with non-zero microseconds, then `Z`.
 pub(crate) fn format_expiry(expiry: OffsetDateTime) -> String {
-    let utc = expiry.to_offset(credkit_core::time::UtcOffset::UTC);
+    let utc = expiry.to_offset(time::UtcOffset::UTC);
     let base = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         utc.year(),
