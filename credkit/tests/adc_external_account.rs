@@ -87,8 +87,7 @@ async fn through_tower(credentials: &Credentials, callers: usize) -> Vec<String>
     for response in futures::future::join_all(requests).await {
         assert_eq!(response.unwrap().status(), 200);
     }
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
