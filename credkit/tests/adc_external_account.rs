@@ -135,7 +135,7 @@ async fn a_github_token_is_exchanged_impersonated_and_put_on_requests() {
     assert_eq!(exchange.form_value("audience"), Some(AUDIENCE));
     assert_eq!(
         exchange.form_value("scope"),
-        Some("https://www.googleapis.com/auth/cloud-platform")
+        Some("https://www.googleapis.com/auth/iam")
     );
     assert_eq!(iam.request_count(), 1);
     let impersonation = &iam.requests()[0];

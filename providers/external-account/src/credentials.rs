@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use credkit_core::{
     AccessToken, BuildError, Clock, Credentials, Result, SystemClock, TokenSource, Transport,
 };
-use credkit_impersonated::ImpersonatedCredentials;
+use credkit_impersonated::{IAM_SCOPE, ImpersonatedCredentials};
 use secrecy::SecretString;
 
 use crate::info::ExternalAccountInfo;
@@ -474,10 +474,10 @@ impl ExternalAccountCredentialsBuilder {
                 transport: Arc::clone(&transport),
                 clock: Arc::clone(&self.clock),
             },
-            // The STS token of an impersonation only calls IAM: cloud-platform, whatever the
-            // target's scopes (a narrower one would make IAM refuse it).
+            // The STS token of an impersonation only calls IAM: the IAM scope, whatever the
+            // target's scopes, as the reference narrows every scoped impersonation source.
             scopes: if impersonating {
-                vec![CLOUD_PLATFORM_SCOPE.to_owned()]
+                vec![IAM_SCOPE.to_owned()]
             } else {
                 scopes.clone()
             },

@@ -64,9 +64,8 @@
 //!
 //! # Differences from the reference
 //!
-//! - With impersonation, the STS token asks for `cloud-platform` (it only calls IAM), as the
-//!   Go library does; the reference asks for the target's scopes, which IAM refuses when they
-//!   are narrower. Without scopes, `cloud-platform` (as the Rust peer), not an empty scope.
+//! - Without scopes, `cloud-platform` (as the Rust peer), not an empty scope. With
+//!   impersonation, the STS token asks for the IAM scope alone, as the reference narrows it.
 //! - A text subject token is trimmed of surrounding whitespace (as the Go library), so a
 //!   token written with `echo` works; a token with control characters, or larger than
 //!   [`MAX_SUBJECT_TOKEN_BYTES`], is refused.
