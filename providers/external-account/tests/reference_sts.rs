@@ -109,6 +109,7 @@ fn cases(token_file: &str, json_file: &str, sts: &FakeStsServer, iam: &FakeIamSe
 }
 
 /// One request as the comparison sees it.
+#[allow(clippy::needless_pass_by_value)] // Called with owned values built on the spot.
 fn normalized(path: &str, method: &str, headers: Vec<(String, String)>, body: Value) -> Value {
     let headers: serde_json::Map<String, Value> = headers
         .into_iter()
