@@ -81,6 +81,11 @@ impl AdcCredential for External {
         Ok(self.0.service_account_email().map(str::to_owned))
     }
 
+    /// The pool's project, from Cloud Resource Manager (the reference's `get_project_id`).
+    async fn project_id(&self) -> Result<Option<String>> {
+        self.0.project_id().await
+    }
+
     fn signer(&self) -> Option<Arc<dyn Signer>> {
         self.0
             .impersonated()

@@ -77,7 +77,11 @@ async fn info_names_the_source_and_audience_and_no_token() {
         )}),
     );
     let sandbox = sandbox
-        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
+        // A project ID set: discovery asks no Cloud Resource Manager (off loopback).
+        .with_env(|env| {
+            env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string())
+                .with_var("GOOGLE_CLOUD_PROJECT", "credkit-test")
+        });
 
     let out = run(sandbox.credkit(["info", "--no-cache"])).await;
     assert_eq!(out.code, Some(0), "{out:#?}");
@@ -87,6 +91,7 @@ async fn info_names_the_source_and_audience_and_no_token() {
     assert_eq!(info["subject_token_source"], "file");
     assert_eq!(info["account"], TARGET);
     assert_eq!(info["token_uri"], sts.token_url());
+    assert_eq!(info["project_id"], "credkit-test");
     out.assert_no_secret(&[SUBJECT, FAKE_STS_TOKEN, &iam.access_token_for(TARGET)]);
 }
 

@@ -36,18 +36,22 @@ fn default_token_url(universe: &str) -> String {
 /// retries. Clones share one inner state (the STS token cached for impersonation).
 #[derive(Clone)]
 pub struct ExternalAccountCredentials {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    sts: Arc<StsSource>,
+pub(crate) struct Inner {
+    pub(crate) sts: Arc<StsSource>,
     impersonated: Option<ImpersonatedCredentials>,
     impersonation_url: Option<String>,
-    quota_project: Option<String>,
+    pub(crate) quota_project: Option<String>,
     scopes: Vec<String>,
     universe_domain: String,
     token_info_url: Option<String>,
     clock: Arc<dyn Clock>,
+    /// Cloud Resource Manager's origin, for [`project_id`](ExternalAccountCredentials::project_id).
+    pub(crate) resource_manager_url: String,
+    /// The project ID, once Cloud Resource Manager told it.
+    pub(crate) project_id: std::sync::Mutex<Option<String>>,
 }
 
 impl fmt::Debug for ExternalAccountCredentials {
@@ -71,10 +75,10 @@ impl fmt::Debug for ExternalAccountCredentials {
 }
 
 /// The STS half: the supplier's subject token exchanged for a Google token.
-struct StsSource {
+pub(crate) struct StsSource {
     supplier: Arc<dyn SubjectTokenSupplier>,
     context: SupplierContext,
-    client: StsClient,
+    pub(crate) client: StsClient,
     scopes: Vec<String>,
     workforce_pool_user_project: Option<String>,
     quota_project: Option<String>,
@@ -181,6 +185,7 @@ impl ExternalAccountCredentials {
             universe_domain: DEFAULT_UNIVERSE_DOMAIN.to_owned(),
             impersonation_url: None,
             impersonation_lifetime: None,
+            resource_manager_url: None,
             transport: None,
             clock: Arc::new(SystemClock),
             env: None,
@@ -321,6 +326,7 @@ pub struct ExternalAccountCredentialsBuilder {
     universe_domain: String,
     impersonation_url: Option<String>,
     impersonation_lifetime: Option<Duration>,
+    resource_manager_url: Option<String>,
     transport: Option<Arc<dyn Transport>>,
     clock: Arc<dyn Clock>,
     env: Option<EnvLookup>,
@@ -405,6 +411,14 @@ impl ExternalAccountCredentialsBuilder {
         self
     }
 
+    /// Cloud Resource Manager's origin for
+    /// [`project_id`](ExternalAccountCredentials::project_id); by default
+    /// `https://cloudresourcemanager.{universe_domain}`.
+    pub fn with_cloud_resource_manager_url(mut self, url: impl Into<String>) -> Self {
+        self.resource_manager_url = Some(url.into());
+        self
+    }
+
     /// The transport of every request: the source's, STS's and IAM's.
     pub fn with_transport(mut self, transport: impl Transport + 'static) -> Self {
         self.transport = Some(Arc::new(transport));
@@ -446,6 +460,12 @@ impl ExternalAccountCredentialsBuilder {
         let token_url = match self.token_url {
             Some(url) => check_url(&url, "token_url")?,
             None => default_token_url(&self.universe_domain),
+        };
+        let resource_manager_url = match self.resource_manager_url {
+            Some(url) => check_url(&url, "the Cloud Resource Manager URL")?
+                .trim_end_matches('/')
+                .to_owned(),
+            None => format!("https://cloudresourcemanager.{}", self.universe_domain),
         };
         let scopes = self
             .scopes
@@ -524,6 +544,8 @@ impl ExternalAccountCredentialsBuilder {
                 universe_domain: self.universe_domain,
                 token_info_url: self.token_info_url,
                 clock: self.clock,
+                resource_manager_url,
+                project_id: std::sync::Mutex::new(None),
             }),
         })
     }

@@ -86,6 +86,7 @@ mod credentials;
 mod executable;
 mod identity_pool;
 mod info;
+mod project;
 mod sts;
 mod supplier;
 
