@@ -27,6 +27,10 @@ mod sts;
 mod supplier;
 
 // The public interface is:
+pub use aws::{
+    AwsSource, DEFAULT_AWS_REGIONAL_CREDENTIAL_VERIFICATION_URL,
+    DefaultAwsSecurityCredentialsSupplier, MAX_AWS_METADATA_REPLY_BYTES,
+};
 pub use credentials::{
     CLOUD_PLATFORM_SCOPE, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountCredentials,
     ExternalAccountCredentialsBuilder,
@@ -41,3 +45,14 @@ pub use supplier::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
+
+/// The crate-private parsers of untrusted input, for the fuzz targets in `fuzz/`: compiled only
+/// under `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::aws::fuzzing::{
+        aws_metadata_url_accepted, aws_region, aws_role_name, aws_security_credentials,
+        aws_session_token, aws_subject_token, aws_verification_url_accepted,
+    };
+}
