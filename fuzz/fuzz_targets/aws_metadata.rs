@@ -38,7 +38,9 @@ fn clean(what: &str, err: &credkit_core::Error, body: &[u8]) {
 
 /// `body` with [`PLANTED`] put in at a place it chooses.
 fn planted(body: &[u8]) -> Vec<u8> {
-    let at = body.first().map_or(0, |b| usize::from(*b) % (body.len() + 1));
+    let at = body
+        .first()
+        .map_or(0, |b| usize::from(*b) % (body.len() + 1));
     let mut out = body[..at].to_vec();
     out.extend_from_slice(PLANTED.as_bytes());
     out.extend_from_slice(&body[at..]);
@@ -69,11 +71,19 @@ fn region(body: &[u8]) {
     match fuzzing::aws_region(body) {
         Ok(region) => {
             assert!(!region.is_empty() && region.len() <= 64);
-            assert!(region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            assert!(
+                region
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            );
             let zone = std::str::from_utf8(body).expect("a region read from UTF-8");
             let mut chars = zone.chars();
             chars.next_back();
-            assert_eq!(chars.as_str(), region, "the zone without its last character");
+            assert_eq!(
+                chars.as_str(),
+                region,
+                "the zone without its last character"
+            );
         }
         Err(err) => clean("a zone", &err, body),
     }
@@ -101,7 +111,10 @@ fn security_credentials(body: &[u8]) {
                 );
                 assert!(!credentials.secret_access_key().expose_secret().is_empty());
                 if !credentials.access_key_id().contains(PLANTED) {
-                    assert!(!format!("{credentials:?}").contains(PLANTED), "Debug shows the secret");
+                    assert!(
+                        !format!("{credentials:?}").contains(PLANTED),
+                        "Debug shows the secret"
+                    );
                 }
                 if let Some(token) = credentials.session_token() {
                     assert!(token.expose_secret().bytes().all(|b| b.is_ascii_graphic()));

@@ -447,7 +447,15 @@ mod tests {
     #[test]
     fn role_names_are_iam_names() {
         assert_eq!(read_role_name(b"my-role+=,.@_").unwrap(), "my-role+=,.@_");
-        for bad in [&b""[..], b"a/b", b"role\n", b"role name", b"r\xc3\xa9", b".", b".."] {
+        for bad in [
+            &b""[..],
+            b"a/b",
+            b"role\n",
+            b"role name",
+            b"r\xc3\xa9",
+            b".",
+            b"..",
+        ] {
             assert!(read_role_name(bad).is_err(), "{bad:?}");
         }
         assert!(read_role_name(&[b'a'; MAX_ROLE_NAME_BYTES + 1]).is_err());
