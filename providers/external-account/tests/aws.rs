@@ -1006,3 +1006,60 @@ fn a_custom_verification_url_is_checked() {
     );
     let _unused: Arc<dyn SubjectTokenSupplier> = Arc::new(source);
 }
+
+/// A supplier of the given region and credentials.
+#[derive(Debug)]
+struct Given {
+    region: String,
+    credentials: AwsSecurityCredentials,
+}
+
+#[async_trait]
+impl AwsSecurityCredentialsSupplier for Given {
+    async fn aws_region(&self, _: &SupplierContext) -> Result<String, Error> {
+        Ok(self.region.clone())
+    }
+
+    async fn aws_security_credentials(
+        &self,
+        _: &SupplierContext,
+    ) -> Result<AwsSecurityCredentials, Error> {
+        Ok(self.credentials.clone())
+    }
+}
+
+proptest::proptest! {
+    /// For any secret key, region and time: the key shows nowhere (it only keys the HMAC), the
+    /// session token is carried as given, and `x-amz-date` is the clock's time.
+    #[test]
+    fn any_signature_keeps_the_secret_key_and_dates_by_the_clock(
+        secret in credkit_testing::strategies::secret(),
+        session in proptest::option::of(credkit_testing::strategies::secret()),
+        region in "[a-z]{2}(-gov)?-[a-z]{4,9}-[1-9]",
+        seconds in 0i64..4_102_444_800,
+    ) {
+        let mut credentials = AwsSecurityCredentials::new(ENV_ACCESS_KEY_ID, secret.clone().into());
+        if let Some(session) = &session {
+            credentials = credentials.with_session_token(session.clone().into());
+        }
+        let now = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap();
+        let source = AwsSource::new(Given { region: region.clone(), credentials });
+        let context = SupplierContext::new(AWS_SUBJECT_TOKEN_TYPE, AUDIENCE)
+            .with_clock(Arc::new(FakeClock::at(now)));
+        let token = credkit_testing::block_on(source.subject_token(&context)).unwrap();
+        let text = token.expose_secret();
+        proptest::prop_assert!(!text.contains(&secret));
+        let shown = format!("{source:?}");
+        proptest::prop_assert!(!shown.contains(&secret));
+        let token = decoded(text);
+        let date = now
+            .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+            .unwrap();
+        proptest::prop_assert_eq!(header(&token, "x-amz-date"), Some(date.as_str()));
+        proptest::prop_assert_eq!(header(&token, "x-amz-security-token"), session.as_deref());
+        let url = format!("https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15");
+        proptest::prop_assert_eq!(token["url"].as_str(), Some(url.as_str()));
+        let scope = format!("/{}/{region}/sts/aws4_request, ", &date[..8]);
+        proptest::prop_assert!(header(&token, "Authorization").unwrap().contains(&scope));
+    }
+}
