@@ -49,6 +49,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod adc_env;
+mod aws;
 mod clock;
 pub mod contract;
 #[cfg(unix)]
@@ -71,6 +72,11 @@ mod sts;
 
 // The public interface is:
 pub use adc_env::AdcEnv;
+pub use aws::{
+    AwsMetadataEndpoint, AwsMetadataFault, AwsMetadataRequest, FAKE_AWS_ACCESS_KEY_ID,
+    FAKE_AWS_ROLE, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, FAKE_AWS_ZONE,
+    FAKE_IMDSV2_TOKEN, FakeAwsMetadataServer, FakeAwsMetadataServerBuilder,
+};
 pub use clock::{FAKE_CLOCK_START, FakeClock};
 #[cfg(unix)]
 pub use gcloud::{

@@ -95,6 +95,10 @@ pub use authorized_user::{
     EXTERNAL_ACCOUNT_AUTHORIZED_USER, ExternalAccountAuthorizedUserCredentials,
     ExternalAccountAuthorizedUserCredentialsBuilder, ExternalAccountAuthorizedUserInfo,
 };
+pub use aws::{
+    AwsSource, DEFAULT_AWS_REGIONAL_CREDENTIAL_VERIFICATION_URL,
+    DefaultAwsSecurityCredentialsSupplier, MAX_AWS_METADATA_REPLY_BYTES,
+};
 pub use credentials::{
     CLOUD_PLATFORM_SCOPE, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountCredentials,
     ExternalAccountCredentialsBuilder,
@@ -117,6 +121,11 @@ pub use credkit_core as core;
 pub mod fuzzing {
     use credkit_core::Error;
     use secrecy::SecretString;
+
+    pub use crate::aws::fuzzing::{
+        aws_metadata_url_accepted, aws_region, aws_role_name, aws_security_credentials,
+        aws_session_token, aws_subject_token, aws_verification_url_accepted,
+    };
 
     /// A file or URL source's content, as text (`field` `None`) or as JSON with the token in
     /// `field`.
