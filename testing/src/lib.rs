@@ -52,6 +52,8 @@ mod adc_env;
 mod clock;
 pub mod contract;
 #[cfg(unix)]
+mod executable;
+#[cfg(unix)]
 mod gcloud;
 mod http_serve;
 mod iam;
@@ -71,6 +73,8 @@ pub mod strategies;
 // The public interface is:
 pub use adc_env::AdcEnv;
 pub use clock::{FAKE_CLOCK_START, FakeClock};
+#[cfg(unix)]
+pub use executable::{ExecutableRun, ScriptedExecutable, ScriptedExecutableBuilder};
 #[cfg(unix)]
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,
