@@ -31,6 +31,7 @@ pub use credentials::{
     CLOUD_PLATFORM_SCOPE, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountCredentials,
     ExternalAccountCredentialsBuilder,
 };
+pub use executable::{ExecutableSource, ExecutableSourceBuilder};
 pub use identity_pool::{FileSource, MAX_SUBJECT_TOKEN_BYTES, SubjectTokenFormat, UrlSource};
 pub use info::{AWS_SUBJECT_TOKEN_TYPE, EXTERNAL_ACCOUNT, ExternalAccountInfo};
 pub use sts::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE};
@@ -41,3 +42,43 @@ pub use supplier::{
 
 /// Re-exported so users of this provider name the same core.
 pub use credkit_core as core;
+
+/// The parsers of the executable source, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::path::Path;
+    use std::time::SystemTime;
+
+    use credkit_core::Error;
+    use secrecy::SecretString;
+
+    /// What the program printed: its token, `None` for no response.
+    pub fn executable_output(
+        stdout: &[u8],
+        subject_token_type: &str,
+        now: SystemTime,
+    ) -> Result<Option<SecretString>, Error> {
+        crate::executable::printed(stdout, subject_token_type, now)
+    }
+
+    /// A response cached in the output file: its token, `None` to run the program.
+    pub fn executable_cache(
+        bytes: &[u8],
+        subject_token_type: &str,
+        now: SystemTime,
+    ) -> Result<Option<SecretString>, Error> {
+        crate::executable::cached_response(
+            bytes,
+            Path::new("/fuzz/output.json"),
+            subject_token_type,
+            now,
+        )
+    }
+
+    /// The command line split into words, or Python's message.
+    pub fn split_command(line: &str) -> Result<Vec<String>, &'static str> {
+        crate::executable::split(line).map_err(|err| err.message())
+    }
+}
