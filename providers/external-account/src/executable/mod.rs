@@ -40,7 +40,7 @@ pub(crate) const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// (`pluggable.Credentials`), run without a shell and safer at the edges.
 ///
 /// ```
-/// use std::time::{Duration, SystemTime};
+/// use std::time::Duration;
 /// use credkit_external_account::ExecutableSource;
 ///
 /// let source = ExecutableSource::builder("/opt/idp/get-token --audience 'my pool'")
