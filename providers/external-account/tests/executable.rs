@@ -395,6 +395,28 @@ fn a_program_that_prints_nothing_without_an_output_file_to_read_fails() {
     );
 }
 
+#[test]
+fn an_output_file_too_large_to_be_a_response_is_an_error_after_the_run() {
+    let clock = FakeClock::new();
+    let huge = format!(
+        "{}{}",
+        " ".repeat(1024 * 1024),
+        ScriptedExecutable::oidc_response(TOKEN, None)
+    );
+    let program = ScriptedExecutable::builder()
+        .with_output_file_contents(huge)
+        .build()
+        .unwrap();
+    let output_file = program.dir().join("written.json");
+    let err = failure(&cached_source(&program, &output_file), &context(&clock));
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(
+        err.message().contains("is larger than 1048576 bytes"),
+        "{err}"
+    );
+    assert_eq!(program.calls(), 1);
+}
+
 // ---- Hostile programs ----
 
 #[test]
@@ -564,6 +586,26 @@ fn a_missing_program_is_a_configuration_error() {
         err.message(),
         "The executable `/nonexistent/credkit/helper` was not found."
     );
+}
+
+#[test]
+fn a_program_that_cannot_be_started_is_a_configuration_error() {
+    let clock = FakeClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let not_executable = dir.path().join("helper");
+    std::fs::write(&not_executable, "#!/bin/sh\necho hi\n").unwrap();
+    let source = ExecutableSource::builder(not_executable.to_str().unwrap())
+        .build()
+        .unwrap();
+    let err = failure(&source, &context(&clock));
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(
+        err.message()
+            .ends_with("could not be started (permission denied)."),
+        "{err}"
+    );
+    assert!(!err.is_transient());
+    assert!(std::error::Error::source(&err).is_some());
 }
 
 #[test]
