@@ -282,6 +282,22 @@ fn stale_or_unreadable_caches_are_passed_over() -> TestResult {
 }
 
 #[test]
+fn a_cache_of_exactly_one_mebibyte_is_read_and_one_byte_more_is_not() -> TestResult {
+    let clock = FakeClock::new();
+    let response = ScriptedExecutable::oidc_response(CACHED_TOKEN, Some(at(&clock, 60)));
+    for (padding, used) in [(0, true), (1, false)] {
+        let program = printing(&ScriptedExecutable::oidc_response(TOKEN, None));
+        let output_file = program.dir().join("cache.json");
+        let spaces = 1024 * 1024 - response.len() + padding;
+        std::fs::write(&output_file, format!("{}{response}", " ".repeat(spaces)))?;
+        let token = fetch(&cached_source(&program, &output_file), &context(&clock))?;
+        assert_eq!(token == CACHED_TOKEN, used, "{padding} byte(s) over");
+        assert_eq!(program.calls(), usize::from(!used));
+    }
+    Ok(())
+}
+
+#[test]
 fn a_malformed_cache_is_an_error_and_the_program_does_not_run() {
     let clock = FakeClock::new();
     let fresh = at(&clock, 3600);

@@ -135,7 +135,8 @@ pub(super) fn parse(
         }
     };
     let command = match executable.get("command") {
-        Some(Value::String(command)) if !command.is_empty() => command,
+        // An empty one is refused by the builder, with the same message.
+        Some(Value::String(command)) => command,
         Some(value) if !response::is_falsy(value) => {
             return Err(BuildError::invalid_value(
                 "credential_source.executable.command must be a string",

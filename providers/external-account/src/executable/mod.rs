@@ -314,13 +314,15 @@ enum Unread {
 /// The file at `path`, if it holds at most [`MAX_OUTPUT_BYTES`].
 fn read_bounded(path: &Path) -> Result<Zeroizing<Vec<u8>>, Unread> {
     let file = std::fs::File::open(path).map_err(Unread::Io)?;
-    // Allocated once at its final size, so no reallocation leaves an unwiped copy behind.
+    // Allocated once at its final size (one byte past the limit, to see a larger file), so no
+    // reallocation leaves an unwiped copy behind.
     let mut content = Zeroizing::new(Vec::with_capacity(MAX_OUTPUT_BYTES + 1));
-    let limit = u64::try_from(MAX_OUTPUT_BYTES).unwrap_or(u64::MAX);
-    file.take(limit + 1)
+    let read_at_most = u64::try_from(content.capacity()).unwrap_or(u64::MAX);
+    file.take(read_at_most)
         .read_to_end(&mut content)
         .map_err(Unread::Io)?;
-    if content.len() > MAX_OUTPUT_BYTES {
+    // A byte past the limit: the file is larger.
+    if content.get(MAX_OUTPUT_BYTES).is_some() {
         return Err(Unread::TooBig);
     }
     Ok(content)
