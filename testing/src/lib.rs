@@ -53,6 +53,8 @@ mod aws;
 mod clock;
 pub mod contract;
 #[cfg(unix)]
+mod executable;
+#[cfg(unix)]
 mod gcloud;
 mod http_serve;
 mod iam;
@@ -78,6 +80,8 @@ pub use aws::{
     FAKE_IMDSV2_TOKEN, FakeAwsMetadataServer, FakeAwsMetadataServerBuilder,
 };
 pub use clock::{FAKE_CLOCK_START, FakeClock};
+#[cfg(unix)]
+pub use executable::{ExecutableRun, ScriptedExecutable, ScriptedExecutableBuilder};
 #[cfg(unix)]
 pub use gcloud::{
     FAKE_GCLOUD_ACCOUNT, FAKE_GCLOUD_TOKEN, FakeGcloud, FakeGcloudBuilder, GcloudReply,

@@ -103,6 +103,7 @@ pub use credentials::{
     CLOUD_PLATFORM_SCOPE, DEFAULT_UNIVERSE_DOMAIN, ExternalAccountCredentials,
     ExternalAccountCredentialsBuilder,
 };
+pub use executable::{ExecutableSource, ExecutableSourceBuilder};
 pub use identity_pool::{FileSource, MAX_SUBJECT_TOKEN_BYTES, SubjectTokenFormat, UrlSource};
 pub use info::{AWS_SUBJECT_TOKEN_TYPE, EXTERNAL_ACCOUNT, ExternalAccountInfo};
 pub use sts::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE};
@@ -119,6 +120,9 @@ pub use credkit_core as core;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
+    use std::path::Path;
+    use std::time::SystemTime;
+
     use credkit_core::Error;
     use secrecy::SecretString;
 
@@ -135,5 +139,33 @@ pub mod fuzzing {
             None => crate::SubjectTokenFormat::Text,
         };
         format.token(content, "/fuzzed")
+    }
+
+    /// What the program printed: its token, `None` for no response.
+    pub fn executable_output(
+        stdout: &[u8],
+        subject_token_type: &str,
+        now: SystemTime,
+    ) -> Result<Option<SecretString>, Error> {
+        crate::executable::printed(stdout, subject_token_type, now)
+    }
+
+    /// A response cached in the output file: its token, `None` to run the program.
+    pub fn executable_cache(
+        bytes: &[u8],
+        subject_token_type: &str,
+        now: SystemTime,
+    ) -> Result<Option<SecretString>, Error> {
+        crate::executable::cached_response(
+            bytes,
+            Path::new("/fuzz/output.json"),
+            subject_token_type,
+            now,
+        )
+    }
+
+    /// The command line split into words, or Python's message.
+    pub fn split_command(line: &str) -> Result<Vec<String>, &'static str> {
+        crate::executable::split(line).map_err(|err| err.message())
     }
 }

@@ -8,8 +8,8 @@
 //! retries nothing itself: wrap it in credkit-core's caching layer, and gcloud runs once per
 //! token lifetime instead of on every request.
 //!
-//! It runs gcloud asynchronously through async-process, so it needs no particular async runtime
-//! and blocks no executor thread.
+//! It runs gcloud asynchronously through `credkit-process` (on async-process), so it needs no
+//! particular async runtime and blocks no executor thread.
 //!
 //! # Quick start
 //!
@@ -65,7 +65,6 @@ mod builder;
 mod error;
 mod id_token;
 mod output;
-mod run;
 mod source;
 mod stderr;
 

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use credkit_core::{AccessToken, Clock, Error, TokenSource};
+use credkit_process::{Limits, Output, RunError};
 use time::OffsetDateTime;
 
 use crate::GcloudSourceBuilder;
 use crate::error::Wanted;
-use crate::run::{self, RunError};
 use crate::{error, output, stderr};
 
 /// The program run by default: `gcloud` (`gcloud.cmd` on Windows), found on `PATH`.
@@ -22,6 +22,9 @@ pub const DEFAULT_PROGRAM: &str = if cfg!(windows) {
 } else {
     "gcloud"
 };
+
+/// More than this on standard output is not a token or a config-helper document.
+const STDOUT_LIMIT: usize = credkit_process::DEFAULT_STDOUT_LIMIT;
 
 /// How long one gcloud command may run before it is stopped: 30 seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -223,7 +226,7 @@ impl GcloudSource {
         args
     }
 
-    async fn run(&self, command: Command) -> Result<run::Finished, Error> {
+    async fn run(&self, command: Command) -> Result<Output, Error> {
         self.run_args(Wanted::AccessToken, command.name(), &self.args(command))
             .await
     }
@@ -235,31 +238,36 @@ impl GcloudSource {
         wanted: Wanted,
         name: &'static str,
         args: &[String],
-    ) -> Result<run::Finished, Error> {
+    ) -> Result<Output, Error> {
         let config = &self.inner;
-        run::run(
-            config.program.as_os_str(),
-            args,
-            config.timeout,
-            &*config.clock,
-        )
-        .await
-        .map_err(|e| match e {
-            RunError::Spawn(e) if e.kind() == io::ErrorKind::NotFound => {
-                error::not_found(wanted, &config.program, e)
-            }
-            RunError::Spawn(e) => error::spawn_failed(wanted, &config.program, e),
-            RunError::TimedOut => error::timed_out(wanted, name, config.timeout),
-            RunError::TooMuchOutput => error::invalid_output(
-                wanted,
-                name,
-                &format!(
-                    "it printed more than {} KiB on standard output",
-                    run::STDOUT_LIMIT / 1024
+        let command = credkit_process::Command::new(&config.program)
+            .with_args(args)
+            // Never wait for an answer from a person: fail instead of prompting.
+            .with_env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1");
+        let limits = Limits::new(config.timeout).with_stdout_limit(STDOUT_LIMIT);
+        credkit_process::run(&command, &limits, &*config.clock)
+            .await
+            .map_err(|e| match e {
+                RunError::Spawn(e) if e.kind() == io::ErrorKind::NotFound => {
+                    error::not_found(wanted, &config.program, e)
+                }
+                RunError::Spawn(e) => error::spawn_failed(wanted, &config.program, e),
+                RunError::TimedOut { .. } => error::timed_out(wanted, name, config.timeout),
+                RunError::TooMuchOutput { limit } => error::invalid_output(
+                    wanted,
+                    name,
+                    &format!(
+                        "it printed more than {} KiB on standard output",
+                        limit / 1024
+                    ),
                 ),
-            ),
-            RunError::Io(e) => error::io_failed(wanted, name, e),
-        })
+                RunError::Io(e) => error::io_failed(wanted, name, e),
+                // A kind of failure the runner learns later: reported, not guessed at.
+                other => Error::new(
+                    credkit_core::ErrorKind::Provider,
+                    format!("{}: `{name}`: {other}", wanted.lead()),
+                ),
+            })
     }
 
     /// `gcloud config config-helper --format=json`: the token and its expiry, or a reason to fall

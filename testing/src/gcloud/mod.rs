@@ -1,6 +1,6 @@
 //! `FakeGcloud`: an executable that answers like the `gcloud` command-line tool.
 
-mod script;
+pub(crate) mod script;
 
 use std::fmt;
 use std::io;

@@ -26,7 +26,7 @@ const ACCOUNT_PLACEHOLDER: &str = "__CREDKIT_FAKE_GCLOUD_ACCOUNT__";
 /// that single-threaded child and its `cat`, which exit before this function returns; no thread
 /// of ours can fork a copy of it. The pipe's write end may be copied by a concurrent fork, which
 /// only delays `cat`'s end of input until that child execs.
-pub(super) fn install_executable(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn install_executable(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut writer = Command::new("/bin/sh")
         .arg("-c")
         .arg(r#"umask 077 && cat > "$1" && chmod 700 "$1""#)
@@ -55,7 +55,7 @@ pub(super) fn install_executable(path: &Path, contents: &[u8]) -> io::Result<()>
 }
 
 /// `s` as one single-quoted shell word.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
