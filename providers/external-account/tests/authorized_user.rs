@@ -20,7 +20,7 @@ use authorized_user_support::{
 use credkit_core::time::OffsetDateTime;
 use credkit_core::time::format_description::well_known::Rfc3339;
 use credkit_core::{
-    CredentialRecord, Credentials, ErrorKind, MemoryStorage, Storage as _, TokenSource as _,
+    CredentialRecord, Credentials, ErrorKind, MemoryStorage, Storage as _, TokenSource,
 };
 use credkit_external_account::{
     EXTERNAL_ACCOUNT_AUTHORIZED_USER, ExternalAccountAuthorizedUserCredentials,
@@ -598,6 +598,11 @@ async fn the_file_is_read_with_the_references_checks() {
     assert_eq!(info.audience(), Some(AUDIENCE));
     assert_eq!(info.client_id(), Some(CLIENT_ID));
     assert!(info.can_refresh());
+    for missing in ["refresh_token", "client_id", "client_secret", "token_url"] {
+        let info =
+            ExternalAccountAuthorizedUserInfo::from_json(&with(file(&sts), missing, json!("")));
+        assert!(!info.unwrap().can_refresh(), "{missing}");
+    }
     assert!(!info.has_token());
     assert_eq!(
         info.revoke_url(),
