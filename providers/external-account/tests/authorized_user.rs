@@ -347,7 +347,26 @@ async fn the_refresh_is_the_grant_with_basic_auth_and_its_token_counts_from_the_
         creds.token().unwrap().expose_secret(),
         "fake-sts-access-token-1"
     );
+    assert_eq!(creds.expiry(), token.expiry());
     assert_eq!(creds.name(), EXTERNAL_ACCOUNT_AUTHORIZED_USER);
+
+    // The caching layer bills the project; an empty one bills none, as the reference.
+    assert_eq!(TokenSource::quota_project(&creds), Some("billed"));
+    let cached = Credentials::builder(creds).build().unwrap();
+    let headers = cached.headers().await.unwrap();
+    assert_eq!(headers["x-goog-user-project"], "billed");
+    let unbilled = credentials(&with(file(&sts), "quota_project_id", json!("")), &clock);
+    assert_eq!(TokenSource::quota_project(&unbilled), None);
+    assert_eq!(unbilled.quota_project(), Some(""));
+    let unbilled = Credentials::builder(unbilled).build().unwrap();
+    assert!(
+        unbilled
+            .headers()
+            .await
+            .unwrap()
+            .get("x-goog-user-project")
+            .is_none()
+    );
 }
 
 #[tokio::test]
