@@ -20,7 +20,7 @@ use authorized_user_support::{
 use credkit_core::time::OffsetDateTime;
 use credkit_core::time::format_description::well_known::Rfc3339;
 use credkit_core::{
-    CredentialRecord, Credentials, ErrorKind, MemoryStorage, Storage as _, TokenSource as _,
+    CredentialRecord, Credentials, ErrorKind, MemoryStorage, Storage as _, TokenSource,
 };
 use credkit_external_account::{
     EXTERNAL_ACCOUNT_AUTHORIZED_USER, ExternalAccountAuthorizedUserCredentials,
@@ -347,7 +347,26 @@ async fn the_refresh_is_the_grant_with_basic_auth_and_its_token_counts_from_the_
         creds.token().unwrap().expose_secret(),
         "fake-sts-access-token-1"
     );
+    assert_eq!(creds.expiry(), token.expiry());
     assert_eq!(creds.name(), EXTERNAL_ACCOUNT_AUTHORIZED_USER);
+
+    // The caching layer bills the project; an empty one bills none, as the reference.
+    assert_eq!(TokenSource::quota_project(&creds), Some("billed"));
+    let cached = Credentials::builder(creds).build().unwrap();
+    let headers = cached.headers().await.unwrap();
+    assert_eq!(headers["x-goog-user-project"], "billed");
+    let unbilled = credentials(&with(file(&sts), "quota_project_id", json!("")), &clock);
+    assert_eq!(TokenSource::quota_project(&unbilled), None);
+    assert_eq!(unbilled.quota_project(), Some(""));
+    let unbilled = Credentials::builder(unbilled).build().unwrap();
+    assert!(
+        unbilled
+            .headers()
+            .await
+            .unwrap()
+            .get("x-goog-user-project")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -433,6 +452,11 @@ async fn through_credentials_with_storage_the_rotation_is_stored_and_survives_a_
         resumed.refresh_token().unwrap().expose_secret(),
         "fake-sts-refresh-token-2"
     );
+    assert_eq!(
+        resumed.token().unwrap().expose_secret(),
+        "fake-sts-access-token-2"
+    );
+    assert_eq!(resumed.expiry(), record.access_token().unwrap().expiry());
     resumed.fetch_token().await.unwrap();
     assert_eq!(sts.request_count(), 3);
 }
@@ -465,11 +489,18 @@ async fn to_record_seeds_a_storage_without_the_client_secret() {
 async fn the_files_token_is_served_until_stale_then_refreshed() {
     let sts = sts().start().await.unwrap();
     let clock = FakeClock::new();
+    assert!(credentials(&file(&sts), &clock).initial_token().is_none());
     let info = with(file(&sts), "token", json!("ya29.from-the-file"));
     let info = with(info, "expiry", json!("2026-01-01T00:30:00Z"));
+    let info = with(info, "quota_project_id", json!("billed"));
     let source = credentials(&info, &clock);
     let initial = source.initial_token().unwrap();
     assert_eq!(initial.secret().expose_secret(), "ya29.from-the-file");
+    assert_eq!(initial.quota_project(), Some("billed"));
+    assert_eq!(
+        initial.expiry(),
+        Some(OffsetDateTime::parse("2026-01-01T00:30:00Z", &Rfc3339).unwrap())
+    );
     let credentials = Credentials::builder(source).build().unwrap();
     let headers = credentials.headers().await.unwrap();
     assert_eq!(headers["authorization"], "Bearer ya29.from-the-file");
@@ -586,6 +617,11 @@ async fn the_file_is_read_with_the_references_checks() {
     assert_eq!(info.audience(), Some(AUDIENCE));
     assert_eq!(info.client_id(), Some(CLIENT_ID));
     assert!(info.can_refresh());
+    for missing in ["refresh_token", "client_id", "client_secret", "token_url"] {
+        let info =
+            ExternalAccountAuthorizedUserInfo::from_json(&with(file(&sts), missing, json!("")));
+        assert!(!info.unwrap().can_refresh(), "{missing}");
+    }
     assert!(!info.has_token());
     assert_eq!(
         info.revoke_url(),
@@ -681,6 +717,91 @@ async fn credentials_neither_valid_nor_refreshable_do_not_build() {
     assert_eq!(err.to_string(), "token_url must be an absolute https URL");
 }
 
+#[tokio::test]
+async fn every_member_is_kept_and_to_builder_copies_the_current_state() {
+    let sts = sts()
+        .with_strict_rotation(REFRESH_TOKEN)
+        .start()
+        .await
+        .unwrap();
+    let clock = FakeClock::new();
+    let mut info = file(&sts);
+    info.as_object_mut().unwrap().extend(
+        json!({
+            "scopes": "scope-a scope-b",
+            "quota_project_id": "billed",
+            "universe_domain": "example.goog",
+            "token": "ya29.held",
+            "expiry": "2026-01-01T00:30:00Z",
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
+    let parsed = ExternalAccountAuthorizedUserInfo::from_json(&info).unwrap();
+    assert_eq!(
+        parsed.token_url(),
+        Some(format!("{}/v1/oauth/token", sts.url()).as_str())
+    );
+    assert_eq!(
+        parsed.token_info_url(),
+        Some(format!("{}/v1/introspect", sts.url()).as_str())
+    );
+    assert_eq!(parsed.quota_project(), Some("billed"));
+    assert_eq!(parsed.scopes().unwrap(), ["scope-a", "scope-b"]);
+    assert_eq!(parsed.universe_domain(), Some("example.goog"));
+    assert_eq!(
+        parsed.expiry(),
+        Some(OffsetDateTime::parse("2026-01-01T00:30:00Z", &Rfc3339).unwrap())
+    );
+    assert!(parsed.has_token());
+    let creds = credentials(&info, &clock);
+    assert_eq!(creds.audience(), Some(AUDIENCE));
+    assert_eq!(creds.token_url(), parsed.token_url());
+    assert_eq!(creds.token_info_url(), parsed.token_info_url());
+    assert_eq!(creds.revoke_url(), parsed.revoke_url());
+    assert_eq!(creds.client_id(), Some(CLIENT_ID));
+    assert_eq!(
+        creds.client_secret().unwrap().expose_secret(),
+        CLIENT_SECRET
+    );
+    assert_eq!(creds.scopes().unwrap(), ["scope-a", "scope-b"]);
+    assert_eq!(creds.quota_project(), Some("billed"));
+    assert_eq!(creds.universe_domain(), "example.goog");
+    assert!(creds.is_user());
+    assert!(creds.can_refresh());
+
+    creds.fetch_token().await.unwrap();
+    let copy = creds
+        .to_builder()
+        .with_quota_project("other")
+        .build()
+        .unwrap();
+    assert_eq!(copy.quota_project(), Some("other"));
+    assert_eq!(creds.quota_project(), Some("billed"));
+    // Everything else, the state included, is the original's.
+    assert_eq!(
+        copy.to_json(&["quota_project_id"]).as_str(),
+        creds.to_json(&["quota_project_id"]).as_str()
+    );
+    assert_eq!(
+        copy.refresh_token().unwrap().expose_secret(),
+        "fake-sts-refresh-token-1"
+    );
+    // The copy is independent: its refresh rotates its own refresh token, not the original's.
+    copy.fetch_token().await.unwrap();
+    assert_eq!(
+        creds.refresh_token().unwrap().expose_secret(),
+        "fake-sts-refresh-token-1"
+    );
+    assert_eq!(
+        copy.refresh_token().unwrap().expose_secret(),
+        "fake-sts-refresh-token-2"
+    );
+    // Its requests go through the same transport and token URL.
+    assert_eq!(sts.request_count(), 2);
+}
+
 // ===== secrets =====
 
 #[tokio::test]
@@ -705,10 +826,16 @@ async fn debug_and_errors_never_show_a_secret() {
         format!("{err:?}"),
         format!("{:?}", sts.last_request().unwrap()),
     ];
-    for text in shown {
+    for text in &shown {
         for secret in [REFRESH_TOKEN, CLIENT_SECRET, "ya29.held-secret"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+    }
+    // What they do show: the client and the audience, and that the secrets are there.
+    for text in &shown[..3] {
+        assert!(text.contains(CLIENT_ID), "{text}");
+        assert!(text.contains(AUDIENCE), "{text}");
+        assert!(text.contains("[REDACTED]"), "{text}");
     }
 }
 

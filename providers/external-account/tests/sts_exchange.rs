@@ -233,6 +233,31 @@ async fn an_empty_client_id_is_no_client() {
     );
 }
 
+// The reference writes `options` with `json.dumps`, whose `ensure_ascii` escapes every
+// character outside ASCII (`\u00f6`) before `quote`; STS reads the same JSON either way, but the
+// bytes on the wire differ from google-auth's (seen against it with this fake).
+#[tokio::test]
+#[ignore = "lead: exchange_form writes the user project's non-ASCII characters raw (%C3%B6) where json.dumps escapes them (\\u00f6): same JSON, different bytes"]
+async fn options_are_written_as_json_dumps_writes_them() {
+    let sts = FakeStsServer::start().await.unwrap();
+    let file = token_file();
+    let clock = FakeClock::new();
+    let creds = builder(WORKFORCE, &file, &sts, &clock)
+        .with_workforce_pool_user_project("proj-\u{f6}")
+        .build()
+        .unwrap();
+    creds.fetch_token().await.unwrap();
+    let request = sts.last_request().unwrap();
+    assert_eq!(
+        request.options(),
+        Some(json!({"userProject": "proj-\u{f6}"}))
+    );
+    assert_eq!(
+        request.form_value("options"),
+        Some("%7B%22userProject%22%3A%20%22proj-%5Cu00f6%22%7D")
+    );
+}
+
 #[tokio::test]
 async fn sts_s_refusals_name_its_error_and_description() {
     let file = token_file();

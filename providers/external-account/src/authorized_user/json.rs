@@ -125,15 +125,18 @@ mod tests {
     #[test]
     fn strings_lists_and_values_are_written_as_json_dumps() {
         let scopes = ["a".to_owned(), "b\"c".to_owned()];
-        let value = serde_json::json!({"x": [1, true, null, "é"]});
+        let value = serde_json::json!({"x": [1, true, false, null, "é", {}], "y": {"z": 2.5}});
         let out = python_object(&[
-            ("k", Field::Text("plain \\ \n \u{7f} ö 😀")),
+            (
+                "k",
+                Field::Text("plain \\ \n \u{7f} ö 😀 \r\t\u{8}\u{c}\u{1}/"),
+            ),
             ("scopes", Field::List(&scopes)),
             ("tb", Field::Json(&value)),
         ]);
         assert_eq!(
             out.as_str(),
-            r#"{"k": "plain \\ \n \u007f \u00f6 \ud83d\ude00", "scopes": ["a", "b\"c"], "tb": {"x": [1, true, null, "\u00e9"]}}"#
+            r#"{"k": "plain \\ \n \u007f \u00f6 \ud83d\ude00 \r\t\b\f\u0001/", "scopes": ["a", "b\"c"], "tb": {"x": [1, true, false, null, "\u00e9", {}], "y": {"z": 2.5}}}"#
         );
         assert_eq!(out.capacity(), out.len());
         assert_eq!(python_object(&[]).as_str(), "{}");
