@@ -3,6 +3,7 @@
 //! optional HTTP basic client authentication.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -151,11 +152,9 @@ impl StsClient {
 pub(crate) fn exchange_form(exchange: &Exchange<'_>, subject_token: &SecretString) -> Bytes {
     let scope = exchange.scopes.join(" ");
     let options = exchange.user_project.map(|project| {
-        // `json.dumps({"userProject": project})`: a space after the colon.
-        let json = format!(
-            "{{\"userProject\": {}}}",
-            serde_json::Value::String(project.to_owned())
-        );
+        // `json.dumps({"userProject": project})`: a space after the colon, and every character
+        // past ASCII escaped as `\uXXXX` (UTF-16), as `ensure_ascii` does.
+        let json = format!("{{\"userProject\": {}}}", ascii_json_string(project));
         utf8_percent_encode(&json, PYTHON_QUOTE).to_string()
     });
     let members = [
@@ -172,6 +171,27 @@ pub(crate) fn exchange_form(exchange: &Exchange<'_>, subject_token: &SecretStrin
         .filter_map(|(name, value)| value.filter(|v| !v.is_empty()).map(|v| (*name, v)))
         .collect();
     oauth::form_body(&pairs)
+}
+
+/// `s` as Python's `json.dumps` writes a string: quoted, JSON escapes, and every non-ASCII
+/// character as `\uXXXX` escapes of its UTF-16 units.
+fn ascii_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    // serde_json writes the quotes and the ASCII escapes (`\"`, `\\`, `\n`, `\u0001`); what is
+    // left past ASCII is re-escaped here.
+    let quoted = serde_json::Value::String(s.to_owned()).to_string();
+    for c in quoted.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0_u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -201,6 +221,14 @@ mod tests {
              &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token\
              &options=%257B%2522userProject%2522%253A%2520%2522123%2522%257D"
         );
+    }
+
+    #[test]
+    fn json_strings_are_written_as_json_dumps_writes_them() {
+        assert_eq!(ascii_json_string("p-1"), "\"p-1\"");
+        assert_eq!(ascii_json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(ascii_json_string("proj-\u{f6}"), "\"proj-\\u00f6\"");
+        assert_eq!(ascii_json_string("\u{1f600}"), "\"\\ud83d\\ude00\"");
     }
 
     #[test]

@@ -237,7 +237,6 @@ async fn an_empty_client_id_is_no_client() {
 // character outside ASCII (`\u00f6`) before `quote`; STS reads the same JSON either way, but the
 // bytes on the wire differ from google-auth's (seen against it with this fake).
 #[tokio::test]
-#[ignore = "lead: exchange_form writes the user project's non-ASCII characters raw (%C3%B6) where json.dumps escapes them (\\u00f6): same JSON, different bytes"]
 async fn options_are_written_as_json_dumps_writes_them() {
     let sts = FakeStsServer::start().await.unwrap();
     let file = token_file();
