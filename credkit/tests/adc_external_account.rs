@@ -331,3 +331,68 @@ async fn a_workforce_user_is_an_impersonation_source() {
         Some("staff-project")
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_executable_token_is_exchanged_impersonated_and_put_on_requests() {
+    use credkit_testing::ScriptedExecutable;
+
+    let token = github_token();
+    let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 600;
+    let program = ScriptedExecutable::builder()
+        .with_stdout(ScriptedExecutable::oidc_response(&token, Some(expires)))
+        .build()
+        .unwrap();
+    let sts = FakeStsServer::builder()
+        .with_audience(AUDIENCE)
+        .with_subject_token(token.clone())
+        .start()
+        .await
+        .unwrap();
+    let iam = FakeIamServer::start().await.unwrap();
+    let file = json!({
+        "type": "external_account",
+        "audience": AUDIENCE,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "token_url": sts.token_url(),
+        "service_account_impersonation_url": format!(
+            "{}/v1/projects/-/serviceAccounts/{TARGET}:generateAccessToken", iam.url()
+        ),
+        "credential_source": {"executable": {
+            "command": program.command_line(),
+            "timeout_millis": 10000,
+        }},
+    })
+    .to_string();
+
+    // Not allowed to run programs: refused, with the reference's words, and nothing ran.
+    let denied = AdcEnv::new()
+        .with_credentials_file(&file)
+        .without_metadata_check();
+    let credentials = adc(&denied).credentials().await.unwrap();
+    let err = credentials.headers().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"),
+        "{err}"
+    );
+    assert_eq!(program.calls(), 0);
+
+    let env = AdcEnv::new()
+        .with_var("GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES", "1")
+        .with_credentials_file(&file)
+        .without_metadata_check();
+    let credentials = adc(&env).credentials().await.unwrap();
+    let seen = through_tower(&credentials, 8).await;
+    let expected = format!("Bearer {}", iam.access_token_for(TARGET));
+    assert!(seen.iter().all(|value| *value == expected), "{seen:?}");
+    // One run of the program, one exchange, one impersonation for eight callers.
+    assert_eq!(program.calls(), 1);
+    assert_eq!(sts.request_count(), 1);
+    assert_eq!(iam.request_count(), 1);
+    let run = program.last_run().unwrap();
+    let google = run.google_env();
+    assert_eq!(google["GOOGLE_EXTERNAL_ACCOUNT_AUDIENCE"], AUDIENCE);
+    assert_eq!(google["GOOGLE_EXTERNAL_ACCOUNT_IMPERSONATED_EMAIL"], TARGET);
+    assert_eq!(google["GOOGLE_EXTERNAL_ACCOUNT_INTERACTIVE"], "0");
+}

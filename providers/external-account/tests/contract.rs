@@ -73,3 +73,42 @@ fn a_programmatic_supplier_keeps_the_contract() {
         .with_secret(CLIENT_SECRET)
         .check();
 }
+
+#[cfg(unix)]
+#[test]
+fn an_executable_source_keeps_the_contract() {
+    use std::sync::Arc;
+
+    use credkit_core::Clock as _;
+    use credkit_external_account::ExecutableSource;
+    use credkit_testing::ScriptedExecutable;
+
+    // Valid far beyond the suite's clock, which starts in 2026.
+    let program = ScriptedExecutable::builder()
+        .with_stdout(ScriptedExecutable::oidc_response(
+            SUBJECT_TOKEN,
+            Some(4_102_444_800),
+        ))
+        .build()
+        .unwrap();
+    Contract::new(|far| {
+        let source = ExecutableSource::builder(program.command_line())
+            .build()
+            .unwrap();
+        ExternalAccountCredentials::builder(AUDIENCE, JWT, source)
+            .with_token_url(far.token_url())
+            .with_client("client", Some(CLIENT_SECRET.into()))
+            .with_transport(far.endpoint().clone())
+            // A clock of its own at the same time: the far side's auto-advances, and the
+            // program's timeout (a sleep on the clock) would then fire at once.
+            .with_clock(credkit_testing::FakeClock::at(far.clock().now()))
+            .with_env_lookup(Arc::new(|name| {
+                (name == "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES").then(|| "1".to_owned())
+            }))
+            .build()
+            .unwrap()
+    })
+    .with_secret(SUBJECT_TOKEN)
+    .with_secret(CLIENT_SECRET)
+    .check();
+}
