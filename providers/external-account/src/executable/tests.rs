@@ -309,6 +309,8 @@ fn malformed_responses_have_the_reference_s_messages() {
     );
     let huge = "x".repeat(crate::MAX_SUBJECT_TOKEN_BYTES + 1);
     assert!(malformed(&with(ok_response(), "id_token", json!(huge)), JWT).contains("larger"));
+    let largest = "x".repeat(crate::MAX_SUBJECT_TOKEN_BYTES);
+    assert!(check(&with(ok_response(), "id_token", json!(largest)), JWT).is_ok());
 }
 
 #[test]
