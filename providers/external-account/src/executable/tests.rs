@@ -396,3 +396,12 @@ fn python_s_falsy_values_are_no_response() {
         assert!(!response::is_falsy(&value), "{value}");
     }
 }
+
+#[test]
+fn expiry_is_compared_before_the_epoch_too() {
+    let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
+    let response = with(ok_response(), "expiration_time", json!(-5));
+    assert!(response::check(&response, JWT, before_epoch).is_ok());
+    let response = with(ok_response(), "expiration_time", json!(-11));
+    assert!(response::check(&response, JWT, before_epoch).is_err());
+}
