@@ -93,7 +93,12 @@ fn variables_are_set_on_top_of_the_inherited_environment() -> TestResult {
     .with_env("CREDKIT_PROCESS_TEST", "first")
     .with_env("CREDKIT_PROCESS_TEST", "second");
     assert_eq!(command.envs().count(), 2);
-    assert!(!format!("{command:?}").contains("second"));
+    let shown = format!("{command:?}");
+    assert!(!shown.contains("second"), "{shown}");
+    assert!(
+        shown.contains("/bin/sh") && shown.contains("CREDKIT_PROCESS_TEST"),
+        "{shown}"
+    );
     let output = run(&command, &Limits::new(MINUTE))?;
     assert_eq!(&output.stdout[..], b"second|inherited");
     Ok(())
@@ -138,20 +143,32 @@ fn standard_output_up_to_the_limit_is_kept_and_one_byte_more_is_an_error() -> Te
 }
 
 #[test]
+fn by_default_64_kib_of_standard_output_and_8_kib_of_standard_error_are_kept() -> TestResult {
+    let limits = Limits::new(MINUTE);
+    let script = "head -c \"$1\" /dev/zero; head -c 10000 /dev/zero >&2";
+    let output = run(&sh(script, &["65536"]), &limits)?;
+    assert_eq!(output.stdout.len(), 64 * 1024);
+    assert_eq!(output.stderr.len(), 8 * 1024);
+    let err = run(&sh(script, &["65537"]), &limits).unwrap_err();
+    assert!(
+        matches!(err, RunError::TooMuchOutput { limit: 65536 }),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[test]
 fn standard_error_is_read_to_its_end_and_only_its_start_kept() -> TestResult {
-    // 200 KiB on standard error: more than a pipe holds, so a runner that stopped reading would
-    // hang here (on a clock that never moves).
+    // 200 KiB on standard error, written by the shell itself: more than a pipe holds, so a
+    // runner that stopped reading would hang here (on a clock that never moves), and one that
+    // closed the pipe early would kill the shell with SIGPIPE.
     let limits = Limits::new(MINUTE).with_stderr_kept(100);
-    let output = run(
-        &sh(
-            "head -c 204800 /dev/zero | tr '\\0' e >&2; printf done",
-            &[],
-        ),
-        &limits,
-    )?;
-    assert!(output.status.success());
+    let script =
+        r"i=0; while [ $i -lt 200 ]; do printf '%01024d' 0 >&2; i=$((i+1)); done; printf done";
+    let output = run(&sh(script, &[]), &limits)?;
+    assert!(output.status.success(), "{:?}", output.status);
     assert_eq!(&output.stdout[..], b"done");
-    assert_eq!(&output.stderr[..], [b'e'; 100]);
+    assert_eq!(&output.stderr[..], [b'0'; 100]);
     Ok(())
 }
 
@@ -237,5 +254,29 @@ fn dropping_a_run_kills_the_whole_tree() -> TestResult {
     });
     let sleeper = reported_pid(&pid_file)?;
     assert!(gone_soon(sleeper), "the grandchild {sleeper} still runs");
+    Ok(())
+}
+
+#[test]
+fn a_run_that_ends_well_leaves_what_the_program_left_running() -> TestResult {
+    // A helper may start a daemon that outlives it (detached from the output pipes): only a
+    // failed or dropped run kills the group.
+    let output = run(
+        &sh(r#"sleep 60 >/dev/null 2>&1 & printf '%s' "$!""#, &[]),
+        &Limits::new(MINUTE),
+    )?;
+    assert!(output.status.success());
+    let daemon: u32 = std::str::from_utf8(&output.stdout)?.parse()?;
+    std::thread::sleep(Duration::from_millis(200));
+    let alive = std::fs::read_to_string(format!("/proc/{daemon}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'))
+    });
+    let _ = std::process::Command::new("kill")
+        .arg(daemon.to_string())
+        .status();
+    assert!(alive, "the daemon {daemon} was killed after a good run");
     Ok(())
 }

@@ -193,13 +193,14 @@ fn check_schema(response: &Map<String, Value>) -> Result<(), Problem> {
             ));
         }
         Some(Value::Number(version)) => match version.as_u64() {
+            None | Some(0) => return Err(not_a_version()),
             Some(SUPPORTED_VERSION) => {}
-            Some(version) if version > SUPPORTED_VERSION => {
+            // Only newer versions are left.
+            Some(version) => {
                 return Err(Problem::Unusable(Cow::Owned(format!(
                     "Executable returned unsupported version {version}."
                 ))));
             }
-            _ => return Err(not_a_version()),
         },
         Some(_) => return Err(not_a_version()),
     }

@@ -309,6 +309,8 @@ fn malformed_responses_have_the_reference_s_messages() {
     );
     let huge = "x".repeat(crate::MAX_SUBJECT_TOKEN_BYTES + 1);
     assert!(malformed(&with(ok_response(), "id_token", json!(huge)), JWT).contains("larger"));
+    let largest = "x".repeat(crate::MAX_SUBJECT_TOKEN_BYTES);
+    assert!(check(&with(ok_response(), "id_token", json!(largest)), JWT).is_ok());
 }
 
 #[test]
@@ -393,4 +395,13 @@ fn python_s_falsy_values_are_no_response() {
     ] {
         assert!(!response::is_falsy(&value), "{value}");
     }
+}
+
+#[test]
+fn expiry_is_compared_before_the_epoch_too() {
+    let before_epoch = UNIX_EPOCH - Duration::from_secs(10);
+    let response = with(ok_response(), "expiration_time", json!(-5));
+    assert!(response::check(&response, JWT, before_epoch).is_ok());
+    let response = with(ok_response(), "expiration_time", json!(-11));
+    assert!(response::check(&response, JWT, before_epoch).is_err());
 }
