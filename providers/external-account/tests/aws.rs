@@ -983,6 +983,61 @@ fn aws_credentials_keep_the_token_source_contract() {
 }
 
 #[test]
+fn the_supplier_keeps_its_urls() {
+    let supplier = DefaultAwsSecurityCredentialsSupplier::new();
+    assert_eq!(supplier.region_url(), None);
+    assert_eq!(supplier.security_credentials_url(), None);
+    assert_eq!(supplier.imdsv2_session_token_url(), None);
+    let supplier = supplier
+        .with_region_url("http://169.254.169.254/latest/meta-data/placement/availability-zone")
+        .unwrap()
+        .with_security_credentials_url(
+            "http://[fd00:ec2::254]/latest/meta-data/iam/security-credentials",
+        )
+        .unwrap()
+        .with_imdsv2_session_token_url("http://169.254.169.254/latest/api/token")
+        .unwrap();
+    assert_eq!(
+        supplier.region_url(),
+        Some("http://169.254.169.254/latest/meta-data/placement/availability-zone")
+    );
+    assert_eq!(
+        supplier.security_credentials_url(),
+        Some("http://[fd00:ec2::254]/latest/meta-data/iam/security-credentials")
+    );
+    assert_eq!(
+        supplier.imdsv2_session_token_url(),
+        Some("http://169.254.169.254/latest/api/token")
+    );
+    let shown = format!("{:?}", AwsSource::new(supplier));
+    assert!(shown.starts_with("AwsSource"), "{shown}");
+    assert!(
+        shown.contains(DEFAULT_AWS_REGIONAL_CREDENTIAL_VERIFICATION_URL),
+        "{shown}"
+    );
+    assert!(shown.contains("\"programmatic\""), "{shown}");
+    assert!(shown.contains("/latest/api/token"), "{shown}");
+}
+
+/// A reply of exactly the limit passes the cap (and is refused for what it says).
+#[tokio::test]
+async fn a_reply_at_the_limit_is_read() {
+    let fake = FakeAwsMetadataServer::start().await.unwrap();
+    fake.push_fault(
+        AwsMetadataEndpoint::Region,
+        AwsMetadataFault::Body(vec![b'a'; MAX_AWS_METADATA_REPLY_BYTES].into()),
+    );
+    let err = supplier_of(&fake)
+        .aws_region(&context(&[]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unable to retrieve AWS region: the availability zone is not a region name followed by a zone letter"
+    );
+}
+
+#[test]
 fn a_custom_verification_url_is_checked() {
     let source = AwsSource::new(DefaultAwsSecurityCredentialsSupplier::new());
     assert_eq!(

@@ -3,8 +3,6 @@
 //! service (IMDS), with an `IMDSv2` session token when a token URL is configured. Every reply is
 //! size-capped and checked; no error repeats a reply's body.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use bytes::Bytes;
 use credkit_core::{BuildError, Error, ErrorKind};
@@ -172,7 +170,7 @@ impl DefaultAwsSecurityCredentialsSupplier {
     }
 }
 
-/// The session token as a header value (marked sensitive).
+/// The session token as a header value (marked sensitive; no `Debug`, so it cannot be shown).
 struct SessionToken(HeaderValue);
 
 impl SessionToken {
@@ -415,12 +413,6 @@ fn credentials_of(json: &Value) -> Result<AwsSecurityCredentials, Error> {
     })
 }
 
-impl fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken([redacted])")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +434,24 @@ mod tests {
         }
         // The last character, not the last byte.
         assert!(read_region("us-east-1é".as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn replies_are_capped_at_the_limit_not_before() {
+        let at_limit = vec![b'a'; MAX_AWS_METADATA_REPLY_BYTES];
+        let over = vec![b'a'; MAX_AWS_METADATA_REPLY_BYTES + 1];
+        // At the limit, the reply is read (and refused for what it says).
+        assert_eq!(
+            read_region(&at_limit).unwrap_err().to_string(),
+            format!(
+                "{REGION}: the availability zone is not a region name followed by a zone letter"
+            )
+        );
+        assert_eq!(
+            read_region(&over).unwrap_err().to_string(),
+            format!("{REGION}: the reply is larger than {MAX_AWS_METADATA_REPLY_BYTES} bytes")
+        );
+        assert!(read_session_token(&[b'a'; MAX_SESSION_TOKEN_BYTES]).is_ok());
     }
 
     #[test]

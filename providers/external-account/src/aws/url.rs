@@ -113,7 +113,9 @@ pub(crate) fn canonical_uri(path: &str) -> String {
     }
 }
 
-/// Python's `posixpath.normpath`.
+/// Python's `posixpath.normpath` of a URL's path, which is empty or absolute (after the
+/// authority, it starts with `/`): `.` and empty segments dropped, `..` removing the segment
+/// before it (at the root, nothing), exactly two leading slashes kept as two.
 fn normpath(path: &str) -> String {
     if path.is_empty() {
         return ".".to_owned();
@@ -121,26 +123,19 @@ fn normpath(path: &str) -> String {
     let initial_slashes = if path.starts_with("//") && !path.starts_with("///") {
         2
     } else {
-        usize::from(path.starts_with('/'))
+        1
     };
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
-        if part.is_empty() || part == "." {
-            continue;
-        }
-        if part != ".." || (initial_slashes == 0 && parts.is_empty()) || parts.last() == Some(&"..")
-        {
-            parts.push(part);
-        } else if !parts.is_empty() {
-            parts.pop();
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
         }
     }
-    let joined = format!("{}{}", "/".repeat(initial_slashes), parts.join("/"));
-    if joined.is_empty() {
-        ".".to_owned()
-    } else {
-        joined
-    }
+    format!("{}{}", "/".repeat(initial_slashes), parts.join("/"))
 }
 
 /// The canonical query string of the signature as the reference computes it: `parse_qs` (pairs split
