@@ -19,6 +19,13 @@
 //! - [`FakeIamServer`]: the IAM Credentials API (`generateAccessToken`, `generateIdToken`,
 //!   `signBlob`, `signJwt`) on 127.0.0.1, with real signatures by a per-run key, scripted
 //!   errors and hangs, and a record of every request.
+//! - [`FakeStsServer`]: Google's Security Token Service on 127.0.0.1: the token exchange checked
+//!   as STS checks it (members, audience, subject token, basic client auth), the refresh-token
+//!   grant with strict rotation, scripted [`StsReply`]s, and every [`StsRequest`] recorded.
+//! - [`FakeAwsMetadataServer`]: AWS's instance metadata service (IMDSv1 and v2) on 127.0.0.1,
+//!   with scripted faults and a record of requests.
+//! - `ScriptedExecutable` (Unix): a program for the executable credential source that prints a
+//!   given response, records its arguments and environment, hangs, floods or fails.
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`contract`]: contract suites your own implementations run, such as

@@ -5,8 +5,11 @@
 //! impersonate a service account through `credkit-impersonated`.
 //!
 //! - [`ExternalAccountCredentials`]: the reference's `external_account.Credentials`, with every
-//!   source: [`FileSource`], [`UrlSource`], an executable, AWS, or a caller's own
-//!   [`SubjectTokenSupplier`] / [`AwsSecurityCredentialsSupplier`].
+//!   source: [`FileSource`], [`UrlSource`], [`ExecutableSource`], [`AwsSource`] (over
+//!   [`DefaultAwsSecurityCredentialsSupplier`]), or a caller's own [`SubjectTokenSupplier`] /
+//!   [`AwsSecurityCredentialsSupplier`].
+//! - [`ExternalAccountAuthorizedUserCredentials`]: a workforce identity user's
+//!   `external_account_authorized_user` file, refreshed through STS, its rotation kept.
 //! - [`ExternalAccountInfo`]: the `external_account` credentials file, checked as the reference
 //!   checks it. The facade crate `credkit` registers it with ADC.
 //!
