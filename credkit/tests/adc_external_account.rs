@@ -11,22 +11,15 @@
 // Helpers outside #[test] functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
 use credkit::Adc;
-use credkit::core::Credentials;
 use credkit::reqwest::ReqwestTransport;
 use credkit_testing::{
     AdcEnv, FAKE_STS_REFRESH_TOKEN, FAKE_STS_TOKEN, FakeIamServer, FakeStsServer,
     FakeTokenEndpoint, TestIdTokenIssuer,
 };
-use credkit_tower::AuthLayer;
-use http_body_util::Full;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use support::Route;
-use tower::{ServiceBuilder, ServiceExt};
 
 mod support;
 
@@ -56,38 +49,6 @@ fn adc(env: &AdcEnv) -> Adc {
     Adc::new()
         .with_env(env.lookup())
         .with_transport(ReqwestTransport::new().unwrap())
-}
-
-/// Sends `callers` concurrent requests through the tower layer; the `Authorization` values
-/// the service saw.
-async fn through_tower(credentials: &Credentials, callers: usize) -> Vec<String> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let service = {
-        let seen = Arc::clone(&seen);
-        ServiceBuilder::new()
-            .layer(AuthLayer::new(credentials.clone()))
-            .service_fn(move |request: http::Request<Full<Bytes>>| {
-                let seen = Arc::clone(&seen);
-                async move {
-                    let value = request.headers()[http::header::AUTHORIZATION]
-                        .to_str()
-                        .unwrap()
-                        .to_owned();
-                    seen.lock().unwrap().push(value);
-                    Ok::<_, std::convert::Infallible>(http::Response::new(()))
-                }
-            })
-    };
-    let requests = (0..callers).map(|_| {
-        let request = http::Request::get(API)
-            .body(Full::<Bytes>::default())
-            .unwrap();
-        service.clone().oneshot(request)
-    });
-    for response in futures::future::join_all(requests).await {
-        assert_eq!(response.unwrap().status(), 200);
-    }
-    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
@@ -123,7 +84,7 @@ async fn a_github_token_is_exchanged_impersonated_and_put_on_requests() {
     assert_eq!(found.email().await.unwrap().as_deref(), Some(TARGET));
     let credentials = found.credentials_builder().build().unwrap();
 
-    let seen = through_tower(&credentials, 16).await;
+    let seen = support::through_tower(&credentials, 16, API).await;
     let expected = format!("Bearer {}", iam.access_token_for(TARGET));
     assert_eq!(seen.len(), 16);
     assert!(seen.iter().all(|value| *value == expected), "{seen:?}");
@@ -383,7 +344,7 @@ async fn an_executable_token_is_exchanged_impersonated_and_put_on_requests() {
         .with_credentials_file(&file)
         .without_metadata_check();
     let credentials = adc(&env).credentials().await.unwrap();
-    let seen = through_tower(&credentials, 8).await;
+    let seen = support::through_tower(&credentials, 8, API).await;
     let expected = format!("Bearer {}", iam.access_token_for(TARGET));
     assert!(seen.iter().all(|value| *value == expected), "{seen:?}");
     // One run of the program, one exchange, one impersonation for eight callers.

@@ -17,11 +17,10 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
 use credkit::core::Credentials;
 use credkit::reqwest::ReqwestTransport;
 use credkit::verifier::IdTokenVerifier;
@@ -30,12 +29,9 @@ use credkit_testing::{
     AdcEnv, FakeGcloud, FakeIamServer, FakeMetadataServer, FakeTokenEndpoint, JwtBearerCheck,
     Reply, TestIdTokenIssuer, TestKey,
 };
-use credkit_tower::AuthLayer;
-use http_body_util::Full;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use support::Route;
-use tower::{ServiceBuilder, ServiceExt};
 
 const AUDIENCE: &str = "https://my-service-abc123-uc.a.run.app";
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
@@ -82,35 +78,9 @@ fn jwt(audience: &str) -> String {
 /// Sends `callers` concurrent requests through the tower layer over `credentials`; returns the
 /// `Authorization` values the service saw, and checks the token is the one cached.
 async fn through_tower(credentials: &Credentials, callers: usize) -> Vec<String> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let service = {
-        let seen = Arc::clone(&seen);
-        ServiceBuilder::new()
-            .layer(AuthLayer::new(credentials.clone()))
-            .service_fn(move |request: http::Request<Full<Bytes>>| {
-                let seen = Arc::clone(&seen);
-                async move {
-                    let value = request.headers()[http::header::AUTHORIZATION]
-                        .to_str()
-                        .unwrap()
-                        .to_owned();
-                    seen.lock().unwrap().push(value);
-                    Ok::<_, std::convert::Infallible>(http::Response::new(()))
-                }
-            })
-    };
-    let requests = (0..callers).map(|_| {
-        let request = http::Request::get(AUDIENCE)
-            .body(Full::<Bytes>::default())
-            .unwrap();
-        service.clone().oneshot(request)
-    });
-    for response in futures::future::join_all(requests).await {
-        assert_eq!(response.unwrap().status(), 200);
-    }
+    let seen = support::through_tower(credentials, callers, AUDIENCE).await;
     let token = credentials.token().unwrap();
     let expected = format!("Bearer {}", token.secret().expose_secret());
-    let seen = seen.lock().unwrap().clone();
     assert!(seen.iter().all(|value| *value == expected), "{seen:?}");
     seen
 }

@@ -22,7 +22,7 @@
 //! - [`FakeStsServer`]: Google's Security Token Service on 127.0.0.1: the token exchange checked
 //!   as STS checks it (members, audience, subject token, basic client auth), the refresh-token
 //!   grant with strict rotation, scripted [`StsReply`]s, and every [`StsRequest`] recorded.
-//! - [`FakeAwsMetadataServer`]: AWS's instance metadata service (IMDSv1 and v2) on 127.0.0.1,
+//! - [`FakeAwsMetadataServer`]: AWS's instance metadata service (`IMDSv1` and `IMDSv2`) on 127.0.0.1,
 //!   with scripted faults and a record of requests.
 //! - `ScriptedExecutable` (Unix): a program for the executable credential source that prints a
 //!   given response, records its arguments and environment, hangs, floods or fails.

@@ -42,3 +42,44 @@ impl Transport for Route {
         self.token.send(request).await
     }
 }
+
+/// Sends `callers` concurrent requests to `uri` through the tower layer over `credentials`;
+/// the `Authorization` values the service saw, in no particular order.
+pub async fn through_tower(
+    credentials: &credkit::core::Credentials,
+    callers: usize,
+    uri: &str,
+) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::Full;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let service = {
+        let seen = Arc::clone(&seen);
+        ServiceBuilder::new()
+            .layer(credkit_tower::AuthLayer::new(credentials.clone()))
+            .service_fn(move |request: http::Request<Full<Bytes>>| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let value = request.headers()[http::header::AUTHORIZATION]
+                        .to_str()
+                        .unwrap()
+                        .to_owned();
+                    seen.lock().unwrap().push(value);
+                    Ok::<_, std::convert::Infallible>(http::Response::new(()))
+                }
+            })
+    };
+    let requests = (0..callers).map(|_| {
+        let request = http::Request::get(uri)
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        service.clone().oneshot(request)
+    });
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    seen.lock().unwrap().clone()
+}

@@ -72,16 +72,18 @@ impl ExternalAccountInfo {
     ///
     /// As [`from_json`](Self::from_json), and text that is not JSON.
     pub fn from_json_str(text: &str) -> Result<Self, BuildError> {
-        let mut value: Value = serde_json::from_str(text).map_err(|err| {
-            BuildError::parsing(format!(
-                "the external_account credentials are not valid JSON (line {}, column {})",
-                err.line(),
-                err.column()
-            ))
-        })?;
-        let info = Self::from_json(&value);
-        credkit_core::oauth::zeroize_json(&mut value);
-        info
+        from_text(text, EXTERNAL_ACCOUNT, Self::from_json)
+    }
+
+    /// Reads the file at `path` (at most 1 MiB).
+    ///
+    /// # Errors
+    ///
+    /// The file is missing, unreadable or not JSON (the reference's texts), or as
+    /// [`from_json`](Self::from_json).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, BuildError> {
+        let json = credkit_core::credentials_file::read_json(path.as_ref())?;
+        Self::from_json(&json)
     }
 
     /// Reads the file's JSON.
@@ -94,21 +96,7 @@ impl ExternalAccountInfo {
     /// `workforce_pool_user_project` on a workload pool (`workforce_pool_user_project should
     /// not be set for non-workforce pool credentials`).
     pub fn from_json(json: &Value) -> Result<Self, BuildError> {
-        let Value::Object(map) = json else {
-            return Err(BuildError::parsing(
-                "the external_account credentials are not a JSON object",
-            ));
-        };
-        if let Some(kind) = map.get("type")
-            && kind.as_str() != Some(EXTERNAL_ACCOUNT)
-        {
-            let kind = kind
-                .as_str()
-                .map_or_else(|| kind.to_string(), |kind| scrub(kind, &[]));
-            return Err(BuildError::unknown_type(format!(
-                "the credentials' type is {kind}, not {EXTERNAL_ACCOUNT}"
-            )));
-        }
+        let map = object_of_type(json, EXTERNAL_ACCOUNT)?;
         let audience = required_string(map, "audience")?;
         let subject_token_type = required_string(map, "subject_token_type")?;
         let impersonation_url = optional_string(map, "service_account_impersonation_url")?;
@@ -261,6 +249,48 @@ fn supplier_for(
     } else {
         crate::identity_pool::from_credential_source(credential_source, context)
     }
+}
+
+/// `text` parsed as JSON and read by `read`; the parsed copy is wiped afterwards.
+pub(crate) fn from_text<T>(
+    text: &str,
+    kind: &str,
+    read: impl FnOnce(&Value) -> Result<T, BuildError>,
+) -> Result<T, BuildError> {
+    let mut value: Value = serde_json::from_str(text).map_err(|err| {
+        BuildError::parsing(format!(
+            "the {kind} credentials are not valid JSON (line {}, column {})",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    let read = read(&value);
+    credkit_core::oauth::zeroize_json(&mut value);
+    read
+}
+
+/// The members of a credentials file of type `kind`: a JSON object whose `type`, if any, is
+/// `kind`.
+pub(crate) fn object_of_type<'a>(
+    json: &'a Value,
+    kind: &str,
+) -> Result<&'a Map<String, Value>, BuildError> {
+    let Value::Object(map) = json else {
+        return Err(BuildError::parsing(format!(
+            "the {kind} credentials are not a JSON object"
+        )));
+    };
+    if let Some(found) = map.get("type")
+        && found.as_str() != Some(kind)
+    {
+        let found = found
+            .as_str()
+            .map_or_else(|| found.to_string(), |found| scrub(found, &[]));
+        return Err(BuildError::unknown_type(format!(
+            "the credentials' type is {found}, not {kind}"
+        )));
+    }
+    Ok(map)
 }
 
 /// A required string member.

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::path::Path;
 
-use credkit_core::oauth::scrub;
 use credkit_core::time::OffsetDateTime;
 use credkit_core::time::format_description::well_known::Rfc3339;
 use credkit_core::{BuildError, credentials_file};
@@ -84,16 +83,7 @@ impl ExternalAccountAuthorizedUserInfo {
     ///
     /// As [`from_json`](Self::from_json), and text that is not JSON.
     pub fn from_json_str(text: &str) -> Result<Self, BuildError> {
-        let mut value: Value = serde_json::from_str(text).map_err(|err| {
-            BuildError::parsing(format!(
-                "the {EXTERNAL_ACCOUNT_AUTHORIZED_USER} credentials are not valid JSON (line {}, column {})",
-                err.line(),
-                err.column()
-            ))
-        })?;
-        let info = Self::from_json(&value);
-        credkit_core::oauth::zeroize_json(&mut value);
-        info
+        crate::info::from_text(text, EXTERNAL_ACCOUNT_AUTHORIZED_USER, Self::from_json)
     }
 
     /// Reads the file's JSON.
@@ -105,21 +95,7 @@ impl ExternalAccountAuthorizedUserInfo {
     /// `expiry` that is not a time as the reference writes one (`2024-01-01T00:00:00Z`,
     /// fractional seconds allowed, or RFC 3339 with an offset). No error quotes a secret.
     pub fn from_json(json: &Value) -> Result<Self, BuildError> {
-        let Value::Object(map) = json else {
-            return Err(BuildError::parsing(format!(
-                "the {EXTERNAL_ACCOUNT_AUTHORIZED_USER} credentials are not a JSON object"
-            )));
-        };
-        if let Some(kind) = map.get("type")
-            && kind.as_str() != Some(EXTERNAL_ACCOUNT_AUTHORIZED_USER)
-        {
-            let kind = kind
-                .as_str()
-                .map_or_else(|| kind.to_string(), |kind| scrub(kind, &[]));
-            return Err(BuildError::unknown_type(format!(
-                "the credentials' type is {kind}, not {EXTERNAL_ACCOUNT_AUTHORIZED_USER}"
-            )));
-        }
+        let map = crate::info::object_of_type(json, EXTERNAL_ACCOUNT_AUTHORIZED_USER)?;
         let secret =
             |name: &str| -> Result<Option<SecretString>, BuildError> { secret_string(map, name) };
         let expiry = match optional_string(map, "expiry")? {
