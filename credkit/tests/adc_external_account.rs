@@ -119,6 +119,14 @@ async fn a_github_token_is_exchanged_impersonated_and_put_on_requests() {
         body["scope"],
         json!(["https://www.googleapis.com/auth/cloud-platform"])
     );
+    // ID tokens come from the impersonated account's generateIdToken.
+    let ids = found.id_token_source("https://svc.run.app").unwrap();
+    let id_token = ids.fetch_token().await.unwrap();
+    assert_eq!(id_token.secret().expose_secret().split('.').count(), 3);
+    assert_eq!(
+        iam.requests().last().unwrap().rpc(),
+        Some("generateIdToken")
+    );
     // The quota project goes on the requests the credentials authorize, too.
     let headers = credentials.headers().await.unwrap();
     assert_eq!(headers["x-goog-user-project"], "billing-project");

@@ -443,6 +443,12 @@ fn default_transport(env: &Env) -> Result<Arc<dyn Transport>> {
     if let Some(host) = env.var("GCE_METADATA_HOST") {
         builder = builder.allow_plain_http_host(host);
     }
+    // AWS's instance metadata service over IPv6, which an `external_account` file's AWS source
+    // may name (its IPv4 address is the metadata server's, already allowed).
+    #[cfg(feature = "external-account")]
+    {
+        builder = builder.allow_plain_http_host("[fd00:ec2::254]");
+    }
     Ok(Arc::new(builder.build()?))
 }
 

@@ -522,6 +522,9 @@ impl ExternalAccountCredentialsBuilder {
                     .with_scopes(scopes.iter().cloned())
                     .with_universe_domain(&self.universe_domain)
                     .with_iam_endpoint_override(url.clone())
+                    // ID tokens and signatures go to the same IAM origin as the access tokens
+                    // (a regional or private endpoint, a test's fake), not to the default one.
+                    .with_iam_base_url(iam_origin(&url))
                     .with_transport(Arc::clone(&transport))
                     .with_clock(Arc::clone(&self.clock));
                 if let Some(lifetime) = self.impersonation_lifetime {
@@ -557,6 +560,14 @@ pub(crate) fn service_account_email(url: &str) -> Option<&str> {
     let end = url.find(":generateAccessToken")?;
     let start = url.rfind('/')? + 1;
     url.get(start..end).filter(|email| !email.is_empty())
+}
+
+/// The origin (`scheme://host[:port]`) of an impersonation URL, already checked by
+/// [`check_url`].
+fn iam_origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    format!("{scheme}://{host}")
 }
 
 /// Whether `audience` is a workforce pool's: `//iam.googleapis.com/locations/LOCATION/workforcePools/...`.
@@ -635,6 +646,20 @@ mod tests {
         assert_eq!(
             service_account_email("https://x/:generateAccessToken"),
             None
+        );
+    }
+
+    #[test]
+    fn the_iam_origin_is_the_urls() {
+        assert_eq!(
+            iam_origin(
+                "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/a:generateAccessToken"
+            ),
+            "https://iamcredentials.googleapis.com"
+        );
+        assert_eq!(
+            iam_origin("http://127.0.0.1:8080/v1/x?y"),
+            "http://127.0.0.1:8080"
         );
     }
 

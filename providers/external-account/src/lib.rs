@@ -76,7 +76,8 @@
 //!   puts a URL source's body in its exception. No metrics header is sent.
 //! - A URL source follows no redirect: a 3xx is an error naming the status.
 //! - The impersonation URL is checked when the credentials are built, not at the first
-//!   refresh.
+//!   refresh. Its origin serves every IAM call (ID tokens and `signBlob` too), so a regional
+//!   or private endpoint is used throughout; the reference sends those to the default one.
 //! - `certificate` sources (X.509 workload identity federation, mutual TLS to STS) are
 //!   refused by name: credkit's transports do not yet present client certificates per
 //!   credential.
