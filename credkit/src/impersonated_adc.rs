@@ -18,8 +18,7 @@ pub(crate) const IMPERSONATED: &str = IMPERSONATED_SERVICE_ACCOUNT;
 /// The loader of `impersonated_service_account` files.
 ///
 /// - The source is built from `source_credentials` by the built-in loader of its type
-///   (`authorized_user`, `service_account`; `external_account_authorized_user` once a loader
-///   for it is built in), with the context's transport and clock but none of the caller's
+///   (`authorized_user`, `service_account`, `external_account_authorized_user`), with the context's transport and clock but none of the caller's
 ///   scopes or quota project: those are the target's. A service-account source asks for the
 ///   IAM scope only, as the reference narrows every scoped source; a user's keeps its grant.
 ///   The source keeps the quota project of its own file, sent on the IAM calls.
