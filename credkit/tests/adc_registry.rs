@@ -68,7 +68,7 @@ fn adc(env: &AdcEnv) -> Adc {
 
 #[test]
 fn an_unregistered_type_gets_the_references_error_naming_it() {
-    let env = AdcEnv::new().with_credentials_file(r#"{"type": "external_account"}"#);
+    let env = AdcEnv::new().with_credentials_file(r#"{"type": "vault_account"}"#);
     let file = env
         .var("GOOGLE_APPLICATION_CREDENTIALS")
         .unwrap()
@@ -88,7 +88,7 @@ fn an_unregistered_type_gets_the_references_error_naming_it() {
     assert_eq!(
         err.to_string(),
         format!(
-            "The file {file} does not have a valid type. Type is external_account, expected one of {tuple}."
+            "The file {file} does not have a valid type. Type is vault_account, expected one of {tuple}."
         )
     );
     if cfg!(feature = "refresh-token") {
