@@ -124,10 +124,6 @@ impl TokenSource for StsSource {
     fn quota_project(&self) -> Option<&str> {
         self.quota_project.as_deref()
     }
-
-    fn clock(&self) -> Option<Arc<dyn Clock>> {
-        Some(Arc::clone(self.context.clock()))
-    }
 }
 
 impl ExternalAccountCredentials {

@@ -114,6 +114,7 @@ fn an_impersonation_asks_sts_for_the_iam_scope_and_iam_for_the_targets() {
         .with_scopes(["https://www.googleapis.com/auth/devstorage.read_only"])
         .with_service_account_impersonation_url(IMPERSONATION)
         .with_impersonation_lifetime(std::time::Duration::from_secs(600))
+        .with_quota_project("billing")
         .with_transport(endpoint.clone())
         .build()
         .unwrap();
@@ -134,6 +135,11 @@ fn an_impersonation_asks_sts_for_the_iam_scope_and_iam_for_the_targets() {
     );
     assert_eq!(body["lifetime"], "600s");
     assert_eq!(requests[1].header("authorization"), Some("Bearer sts"));
+    // The STS token, the impersonation's source, bills the IAM call to the quota project.
+    assert_eq!(requests[1].header("x-goog-user-project"), Some("billing"));
+    let source = credentials.impersonated().unwrap().source();
+    assert_eq!(source.source_name(), "external_account (STS)");
+    assert!(format!("{source:?}").contains("external_account (STS)"));
 }
 
 #[test]
