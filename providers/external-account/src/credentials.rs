@@ -74,7 +74,9 @@ impl fmt::Debug for ExternalAccountCredentials {
     }
 }
 
-/// The STS half: the supplier's subject token exchanged for a Google token.
+/// The STS half: the supplier's subject token exchanged for a Google token. Its `Debug` shows
+/// no secret: the client secret is redacted by `ClientAuth`, and suppliers show no token.
+#[derive(Debug)]
 pub(crate) struct StsSource {
     supplier: Arc<dyn SubjectTokenSupplier>,
     context: SupplierContext,
@@ -82,15 +84,6 @@ pub(crate) struct StsSource {
     scopes: Vec<String>,
     workforce_pool_user_project: Option<String>,
     quota_project: Option<String>,
-}
-
-impl fmt::Debug for StsSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StsSource")
-            .field("supplier", &self.supplier)
-            .field("client", &self.client)
-            .finish_non_exhaustive()
-    }
 }
 
 #[async_trait]
