@@ -135,30 +135,8 @@ impl RecordedRequest {
 
 impl fmt::Debug for RecordedRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let form: Vec<(&str, &str)> = self
-            .form
-            .iter()
-            .map(|(key, value)| {
-                let shown = if SECRET_FIELDS.contains(&key.as_str()) {
-                    "[REDACTED]"
-                } else {
-                    value.as_str()
-                };
-                (key.as_str(), shown)
-            })
-            .collect();
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let shown = if *name == AUTHORIZATION {
-                    "[REDACTED]"
-                } else {
-                    value.to_str().unwrap_or("[binary]")
-                };
-                (name.as_str(), shown)
-            })
-            .collect();
+        let form = redacted_form(&self.form, &SECRET_FIELDS);
+        let headers = redacted_headers(&self.headers);
         f.debug_struct("RecordedRequest")
             .field("method", &self.method)
             .field("path", &self.path())
@@ -167,6 +145,38 @@ impl fmt::Debug for RecordedRequest {
             .field("form", &form)
             .finish_non_exhaustive()
     }
+}
+
+/// A recorded form for `Debug`: the members named in `secrets` shown as `[REDACTED]`.
+pub(crate) fn redacted_form<'a>(
+    form: &'a [(String, String)],
+    secrets: &[&str],
+) -> Vec<(&'a str, &'a str)> {
+    form.iter()
+        .map(|(key, value)| {
+            let shown = if secrets.contains(&key.as_str()) {
+                "[REDACTED]"
+            } else {
+                value.as_str()
+            };
+            (key.as_str(), shown)
+        })
+        .collect()
+}
+
+/// Recorded headers for `Debug`: `Authorization` shown as `[REDACTED]`.
+pub(crate) fn redacted_headers(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            let shown = if *name == AUTHORIZATION {
+                "[REDACTED]"
+            } else {
+                value.to_str().unwrap_or("[binary]")
+            };
+            (name.as_str(), shown)
+        })
+        .collect()
 }
 
 #[cfg(test)]

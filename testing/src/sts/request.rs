@@ -183,30 +183,8 @@ pub(crate) fn decode_options(value: &str) -> Option<serde_json::Value> {
 
 impl fmt::Debug for StsRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let form: Vec<(&str, &str)> = self
-            .form
-            .iter()
-            .map(|(key, value)| {
-                let shown = if SECRET_MEMBERS.contains(&key.as_str()) {
-                    "[REDACTED]"
-                } else {
-                    value.as_str()
-                };
-                (key.as_str(), shown)
-            })
-            .collect();
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let shown = if *name == AUTHORIZATION {
-                    "[REDACTED]"
-                } else {
-                    value.to_str().unwrap_or("[binary]")
-                };
-                (name.as_str(), shown)
-            })
-            .collect();
+        let form = crate::server::redacted_form(&self.form, &SECRET_MEMBERS);
+        let headers = crate::server::redacted_headers(&self.headers);
         f.debug_struct("StsRequest")
             .field("method", &self.method)
             .field("path", &self.path())
