@@ -289,3 +289,34 @@ fn a_file_names_its_source_and_format() {
     assert!(info(json!({"file": "/t", "format": "json"})).is_err());
     assert!(info(json!({"file": "/t", "format": {"type": 3}})).is_err());
 }
+
+#[test]
+fn text_may_be_named_or_left_empty() {
+    for format in [
+        json!({"type": "text"}),
+        json!({"type": ""}),
+        json!({}),
+        json!(null),
+    ] {
+        let info = ExternalAccountInfo::from_json(&json!({
+            "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "credential_source": {"file": "/t", "format": format},
+        }));
+        assert!(info.is_ok(), "{format}: {info:?}");
+    }
+}
+
+#[test]
+fn a_token_of_exactly_the_limit_is_read() {
+    let limit = vec![b'a'; MAX_SUBJECT_TOKEN_BYTES];
+    let (_dir, path) = file_with(&limit);
+    let token = block_on(FileSource::new(&path).subject_token(&no_network())).unwrap();
+    assert_eq!(token.expose_secret().len(), MAX_SUBJECT_TOKEN_BYTES);
+
+    let transport = Canned::new(200, limit);
+    let source = UrlSource::new("https://tokens.example/t").unwrap();
+    assert_eq!(source.url(), "https://tokens.example/t");
+    let token = block_on(source.subject_token(&context(transport))).unwrap();
+    assert_eq!(token.expose_secret().len(), MAX_SUBJECT_TOKEN_BYTES);
+}
