@@ -248,7 +248,10 @@ mod tests {
         };
         // base64("id:s3cret")
         assert_eq!(auth.header().as_str(), "Basic aWQ6czNjcmV0");
-        assert!(!format!("{auth:?}").contains("s3cret"));
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("client_id: \"id\""), "{debug}");
+        assert!(debug.contains("[redacted]"), "{debug}");
         let no_secret = ClientAuth {
             client_id: "id".into(),
             client_secret: None,

@@ -118,3 +118,56 @@ fn a_token_failure_is_an_error() {
     let err = block_on(credentials(&endpoint, WORKLOAD).project_id()).unwrap_err();
     assert_eq!(err.oauth_error(), Some("invalid_grant"));
 }
+
+#[test]
+fn a_user_project_that_is_not_a_path_segment_is_not_looked_up() {
+    for project in ["a/b", "a?b", "a#b", "a%2Fb", "a\u{1}b"] {
+        let endpoint = FakeTokenEndpoint::new();
+        let credentials = ExternalAccountCredentials::builder(
+            WORKFORCE,
+            "urn:ietf:params:oauth:token-type:jwt",
+            Fixed,
+        )
+        .with_workforce_pool_user_project(project)
+        .with_transport(endpoint.clone())
+        .build()
+        .unwrap();
+        assert_eq!(
+            block_on(credentials.project_id()).unwrap(),
+            None,
+            "{project:?}"
+        );
+        assert_eq!(endpoint.request_count(), 0, "{project:?}");
+    }
+}
+
+/// A project reply of exactly `len` bytes.
+fn padded(project: &str, len: usize) -> String {
+    let bare = json!({"projectId": project, "pad": ""}).to_string();
+    let pad = "a".repeat(len - bare.len());
+    let body = json!({"projectId": project, "pad": pad}).to_string();
+    assert_eq!(body.len(), len);
+    body
+}
+
+#[test]
+fn replies_are_read_up_to_64_kib_and_an_empty_id_is_none() {
+    let cases = [
+        (padded("p", 2_000), Some("p")),
+        (padded("p", 64 * 1024), Some("p")),
+        (padded("p", 64 * 1024 + 1), None),
+        (json!({"projectId": ""}).to_string(), None),
+        (json!({"projectId": "a\u{7}b"}).to_string(), None),
+    ];
+    for (body, expected) in cases {
+        let endpoint = FakeTokenEndpoint::new();
+        endpoint.push_replies([token(), Reply::raw(200, "application/json", body.clone())]);
+        let credentials = credentials(&endpoint, WORKLOAD);
+        assert_eq!(
+            block_on(credentials.project_id()).unwrap().as_deref(),
+            expected,
+            "a reply of {} bytes",
+            body.len()
+        );
+    }
+}

@@ -320,3 +320,70 @@ fn a_token_of_exactly_the_limit_is_read() {
     let token = block_on(source.subject_token(&context(transport))).unwrap();
     assert_eq!(token.expose_secret().len(), MAX_SUBJECT_TOKEN_BYTES);
 }
+
+#[test]
+fn a_file_reads_into_its_accessors() {
+    let full = ExternalAccountInfo::from_json(&json!({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/77/locations/global/workloadIdentityPools/p/providers/q",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": "https://sts.example/v1/token",
+        "service_account_impersonation_url": "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken",
+        "client_id": "client",
+        "client_secret": "client-secret-value",
+        "quota_project_id": "billing",
+        "universe_domain": "example.net",
+        "credential_source": {"file": "/t"},
+    }))
+    .unwrap();
+    assert_eq!(
+        full.audience(),
+        "//iam.googleapis.com/projects/77/locations/global/workloadIdentityPools/p/providers/q"
+    );
+    assert_eq!(
+        full.subject_token_type(),
+        "urn:ietf:params:oauth:token-type:jwt"
+    );
+    assert_eq!(full.token_url(), Some("https://sts.example/v1/token"));
+    assert!(
+        full.service_account_impersonation_url()
+            .unwrap()
+            .ends_with("sa@p.iam.gserviceaccount.com:generateAccessToken")
+    );
+    assert_eq!(
+        full.service_account_email(),
+        Some("sa@p.iam.gserviceaccount.com")
+    );
+    assert_eq!(full.client_id(), Some("client"));
+    assert_eq!(full.quota_project(), Some("billing"));
+    assert_eq!(full.universe_domain(), Some("example.net"));
+    assert_eq!(full.workforce_pool_user_project(), None);
+    assert_eq!(full.project_number(), Some("77"));
+    assert!(!full.is_workforce_pool());
+    assert!(!format!("{full:?}").contains("client-secret-value"));
+
+    let bare = ExternalAccountInfo::from_json(&json!({
+        "audience": "//iam.googleapis.com/locations/global/workforcePools/p/providers/q",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "credential_source": {"url": "https://x/t"},
+    }))
+    .unwrap();
+    assert_eq!(bare.token_url(), None);
+    assert_eq!(bare.service_account_impersonation_url(), None);
+    assert_eq!(bare.service_account_email(), None);
+    assert_eq!(bare.client_id(), None);
+    assert_eq!(bare.quota_project(), None);
+    assert_eq!(bare.universe_domain(), None);
+    assert_eq!(bare.project_number(), None);
+    assert!(bare.is_workforce_pool());
+}
+
+#[test]
+fn a_supplier_context_shows_what_it_asks_for() {
+    let debug = format!("{:?}", no_network());
+    assert!(
+        debug.contains("urn:ietf:params:oauth:token-type:jwt"),
+        "{debug}"
+    );
+    assert!(debug.contains("//iam.googleapis.com/x"), "{debug}");
+}
