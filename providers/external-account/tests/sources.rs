@@ -387,3 +387,17 @@ fn a_supplier_context_shows_what_it_asks_for() {
     );
     assert!(debug.contains("//iam.googleapis.com/x"), "{debug}");
 }
+
+#[test]
+fn aws_credentials_show_their_key_id_only() {
+    let credentials = credkit_external_account::AwsSecurityCredentials::new(
+        "AKIDEXAMPLE",
+        "secret-key-value".into(),
+    )
+    .with_session_token("session-token-value".into());
+    let debug = format!("{credentials:?}");
+    assert!(debug.contains("AKIDEXAMPLE"), "{debug}");
+    assert!(debug.contains("[redacted]"), "{debug}");
+    assert!(!debug.contains("secret-key-value"), "{debug}");
+    assert!(!debug.contains("session-token-value"), "{debug}");
+}
