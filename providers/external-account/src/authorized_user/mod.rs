@@ -63,14 +63,9 @@ pub(crate) fn can_refresh(
 ///
 /// ```
 /// use credkit_external_account::ExternalAccountAuthorizedUserInfo;
-/// # #[derive(Debug)]
-/// # struct MyTransport;
-/// # #[async_trait::async_trait]
-/// # impl credkit_core::Transport for MyTransport {
-/// #     async fn send(&self, _: http::Request<bytes::Bytes>) -> credkit_core::Result<http::Response<bytes::Bytes>> {
-/// #         unimplemented!()
-/// #     }
-/// # }
+/// // Any `Transport`: `credkit_reqwest::ReqwestTransport` in a program; the test kit's
+/// // in-memory token endpoint here.
+/// let transport = credkit_testing::FakeTokenEndpoint::new();
 ///
 /// let info = ExternalAccountAuthorizedUserInfo::from_json_str(r#"{
 ///   "type": "external_account_authorized_user",
@@ -80,7 +75,7 @@ pub(crate) fn can_refresh(
 ///   "client_id": "client-id",
 ///   "client_secret": "client-secret"
 /// }"#)?;
-/// let creds = info.builder().with_transport(MyTransport).build()?;
+/// let creds = info.builder().with_transport(transport).build()?;
 /// assert!(creds.can_refresh());
 /// assert!(!format!("{creds:?}").contains("refresh-token"));
 /// # Ok::<(), credkit_core::BuildError>(())
@@ -275,19 +270,14 @@ impl ExternalAccountAuthorizedUserCredentials {
     ///
     /// ```
     /// use credkit_external_account::ExternalAccountAuthorizedUserCredentials;
-    /// # #[derive(Debug)]
-    /// # struct T;
-    /// # #[async_trait::async_trait]
-    /// # impl credkit_core::Transport for T {
-    /// #     async fn send(&self, _: http::Request<bytes::Bytes>) -> credkit_core::Result<http::Response<bytes::Bytes>> { unimplemented!() }
-    /// # }
+    /// use credkit_testing::FakeTokenEndpoint;
     ///
     /// let creds = ExternalAccountAuthorizedUserCredentials::builder()
     ///     .with_refresh_token("rt")
     ///     .with_token_url("https://sts.googleapis.com/v1/oauth/token")
     ///     .with_client_id("id")
     ///     .with_client_secret("secret")
-    ///     .with_transport(T)
+    ///     .with_transport(FakeTokenEndpoint::new())
     ///     .build()?;
     /// assert_eq!(
     ///     creds.to_json(&["client_secret"]).as_str(),
