@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 mod endpoint;
 mod jwt_bearer;
 mod record;
-pub(crate) use record::{redacted_form, redacted_headers};
+pub(crate) use record::{is_form, redacted_form, redacted_headers};
 mod reply;
 mod rotation;
 mod script;

@@ -60,16 +60,7 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub(crate) fn new(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Self {
-        let is_form = headers
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .is_some_and(|media| {
-                media
-                    .trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        let form = if is_form {
+        let form = if is_form(&headers) {
             form_urlencoded::parse(&body).into_owned().collect()
         } else {
             Vec::new()
@@ -145,6 +136,19 @@ impl fmt::Debug for RecordedRequest {
             .field("form", &form)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether `headers` declare an `application/x-www-form-urlencoded` body.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// A recorded form for `Debug`: the members named in `secrets` shown as `[REDACTED]`.

@@ -5,9 +5,11 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::AUTHORIZATION;
 use http::{HeaderMap, Method, Uri};
 use time::OffsetDateTime;
+
+use crate::RecordedRequest;
 
 /// Form members whose values `Debug` hides.
 const SECRET_MEMBERS: [&str; 4] = [
@@ -42,12 +44,18 @@ const SECRET_MEMBERS: [&str; 4] = [
 /// ```
 #[derive(Clone)]
 pub struct StsRequest {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    pub(crate) form: Vec<(String, String)>,
-    pub(crate) received_at: OffsetDateTime,
+    request: RecordedRequest,
+    received_at: OffsetDateTime,
+}
+
+/// Everything but the arrival time (path, headers, body, the decoded form) is the recorded
+/// request's: [`RecordedRequest`]'s accessors answer for it.
+impl std::ops::Deref for StsRequest {
+    type Target = RecordedRequest;
+
+    fn deref(&self) -> &RecordedRequest {
+        &self.request
+    }
 }
 
 impl StsRequest {
@@ -58,68 +66,15 @@ impl StsRequest {
         body: Bytes,
         received_at: OffsetDateTime,
     ) -> Self {
-        let form = if is_form(&headers) {
-            form_urlencoded::parse(&body).into_owned().collect()
-        } else {
-            Vec::new()
-        };
         Self {
-            method,
-            uri,
-            headers,
-            body,
-            form,
+            request: RecordedRequest::new(method, uri, headers, body),
             received_at,
         }
     }
 
-    /// The HTTP method.
+    /// The method, such as `POST`.
     pub fn method(&self) -> &str {
-        self.method.as_str()
-    }
-
-    /// The path, such as `/v1/token`.
-    pub fn path(&self) -> &str {
-        self.uri.path()
-    }
-
-    /// The query string without the `?`, if there was one.
-    pub fn query(&self) -> Option<&str> {
-        self.uri.query()
-    }
-
-    /// The first value of header `name`, if present and text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-
-    /// All headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// The raw body.
-    pub fn body(&self) -> &[u8] {
-        &self.body
-    }
-
-    /// The form members in the order sent, decoded, when the content type was
-    /// `application/x-www-form-urlencoded`; empty otherwise.
-    pub fn form(&self) -> &[(String, String)] {
-        &self.form
-    }
-
-    /// The value of the first form member named `name`.
-    pub fn form_value(&self, name: &str) -> Option<&str> {
-        self.form
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// The form member names in the order sent, repeats included.
-    pub fn form_keys(&self) -> Vec<&str> {
-        self.form.iter().map(|(key, _)| key.as_str()).collect()
+        self.request.method().as_str()
     }
 
     /// The `grant_type` member.
@@ -158,17 +113,9 @@ impl StsRequest {
     }
 }
 
-/// Whether the content type is a form's.
+/// Whether the content type is a form's (the recorded request's rule).
 pub(crate) fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| {
-            media
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+    crate::server::is_form(headers)
 }
 
 /// Percent-decodes `value` (without turning `+` into a space: Python's `quote` never writes
@@ -183,13 +130,13 @@ pub(crate) fn decode_options(value: &str) -> Option<serde_json::Value> {
 
 impl fmt::Debug for StsRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let form = crate::server::redacted_form(&self.form, &SECRET_MEMBERS);
-        let headers = crate::server::redacted_headers(&self.headers);
+        let form = crate::server::redacted_form(self.form(), &SECRET_MEMBERS);
+        let headers = crate::server::redacted_headers(self.headers());
         f.debug_struct("StsRequest")
-            .field("method", &self.method)
+            .field("method", &self.method())
             .field("path", &self.path())
             .field("headers", &headers)
-            .field("body_len", &self.body.len())
+            .field("body_len", &self.body().len())
             .field("form", &form)
             .field("received_at", &self.received_at)
             .finish_non_exhaustive()

@@ -238,7 +238,7 @@ fn check(
     if !request.path().ends_with("/token") {
         return Err(Refusal::NotFound);
     }
-    if request.method != Method::POST {
+    if request.method() != Method::POST.as_str() {
         return Err(Refusal::OAuth {
             status: StatusCode::METHOD_NOT_ALLOWED,
             error: "invalid_request",
