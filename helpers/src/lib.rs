@@ -1,0 +1,20 @@
+//! The protocols of the programs that ask for credentials, over any credkit
+//! [`Credentials`](credkit_core::Credentials).
+//!
+//! kubectl, docker, git, Bazel and programs built on Google's client libraries in other
+//! languages never link a Rust library: they run a helper program, or call the metadata
+//! server. This crate speaks each of their protocols, so that one process's (or a whole
+//! fleet's) cached, single-flight, rotation-keeping credentials serve all of them. The
+//! `credkit` command-line tool serves them from its subcommands; a program of your own can
+//! embed any of them.
+//!
+//! - [`hosts`]: which hosts a Google token may be sent to. Every helper declines a host
+//!   outside its list, so a token never leaves for a server that is not Google's (or one
+//!   you named).
+//!
+//! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
+//! messages, and the caller owns the process, the pipes and the sockets.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod hosts;
