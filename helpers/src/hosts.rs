@@ -231,10 +231,17 @@ mod tests {
 
     #[test]
     fn the_builtin_patterns_are_well_formed() {
-        for pattern in REGISTRY_PATTERNS.iter().chain(GIT_PATTERNS).chain(API_PATTERNS) {
+        for pattern in REGISTRY_PATTERNS
+            .iter()
+            .chain(GIT_PATTERNS)
+            .chain(API_PATTERNS)
+        {
             assert!(Pattern::parse(pattern).is_some(), "{pattern}");
         }
-        assert_eq!(HostList::registries().patterns.len(), REGISTRY_PATTERNS.len());
+        assert_eq!(
+            HostList::registries().patterns.len(),
+            REGISTRY_PATTERNS.len()
+        );
         assert_eq!(HostList::git().patterns.len(), GIT_PATTERNS.len());
         assert_eq!(HostList::apis().patterns.len(), API_PATTERNS.len());
     }
@@ -303,7 +310,16 @@ mod tests {
 
     #[test]
     fn bad_patterns_say_what_to_give() {
-        for bad in ["", "*.", "a..b", ".gcr.io", "gcr.io:port", "gcr.io:70000", "a b", "*"] {
+        for bad in [
+            "",
+            "*.",
+            "a..b",
+            ".gcr.io",
+            "gcr.io:port",
+            "gcr.io:70000",
+            "a b",
+            "*",
+        ] {
             let err = HostList::none().with_pattern(bad).unwrap_err();
             assert!(err.to_string().contains("host pattern"), "{bad}");
         }

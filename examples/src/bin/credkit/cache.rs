@@ -101,19 +101,76 @@ pub(crate) fn key(user: &UserCredentials) -> String {
     }
     hash.update([0]);
     hash.update(user.token_uri().unwrap_or_default().as_bytes());
-    let mut scopes = user.requested_scopes().to_vec();
+    hash_scopes(&mut hash, user.requested_scopes());
+    format!(
+        "user-{}-{}",
+        user.client_id().unwrap_or("no-client-id"),
+        hex16(&hash.finalize())
+    )
+}
+
+/// The record's key for a credential read from a file of another type (`service_account`,
+/// `external_account`, ...): the type, then a hash of the file's bytes and the scopes. The file
+/// holds what makes the token what it is (the key or the external source, the audience, the
+/// impersonated account); none of it appears in the key.
+pub(crate) fn file_key(kind: &str, file: &[u8], scopes: &[String]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(file);
+    hash_scopes(&mut hash, scopes);
+    format!("{}-{}", key_safe(kind), hex16(&hash.finalize()))
+}
+
+/// The record's key for a service account impersonated with the credentials of `source` (the
+/// source's own key, or what names it): a hash of the source, the target, the delegates in
+/// order and the scopes.
+pub(crate) fn impersonated_key(
+    source: &str,
+    target: &str,
+    delegates: &[String],
+    scopes: &[String],
+) -> String {
+    let mut hash = Sha256::new();
+    hash.update(source.as_bytes());
+    hash.update([0]);
+    hash.update(target.as_bytes());
+    for delegate in delegates {
+        hash.update([1]);
+        hash.update(delegate.as_bytes());
+    }
+    hash_scopes(&mut hash, scopes);
+    format!("impersonated-{}", hex16(&hash.finalize()))
+}
+
+/// Adds `scopes` to `hash` in sorted order, each after a zero byte.
+fn hash_scopes(hash: &mut Sha256, scopes: &[String]) {
+    let mut scopes = scopes.to_vec();
     scopes.sort();
     for scope in &scopes {
         hash.update([0]);
         hash.update(scope.as_bytes());
     }
-    let digest = hash.finalize();
-    let hex = digest.iter().take(16).fold(String::new(), |mut hex, b| {
+}
+
+/// The first 16 bytes of `digest` in hex.
+fn hex16(digest: &[u8]) -> String {
+    digest.iter().take(16).fold(String::new(), |mut hex, b| {
         // Writing to a String cannot fail.
         let _ = write!(hex, "{b:02x}");
         hex
-    });
-    format!("user-{}-{hex}", user.client_id().unwrap_or("no-client-id"))
+    })
+}
+
+/// `text` with anything but ASCII letters, digits, `-` and `_` made `_`, for a key.
+fn key_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `builder` with the cache (if any) as its storage, and an observer that notes where the
@@ -172,5 +229,43 @@ mod tests {
         assert_eq!(key, super::key(&user("1//refresh-secret", &["b", "a"])));
         assert_ne!(key, super::key(&user("1//other", &["a", "b"])));
         assert_ne!(key, super::key(&user("1//refresh-secret", &["a"])));
+    }
+
+    #[test]
+    fn file_keys_name_the_type_and_hide_the_file() {
+        let file = br#"{"type":"service_account","private_key":"-----BEGIN secret"}"#;
+        let scopes = ["a".to_owned(), "b".to_owned()];
+        let key = file_key("service_account", file, &scopes);
+        assert!(key.starts_with("service_account-"), "{key}");
+        assert_eq!(key.len(), "service_account-".len() + 32);
+        assert!(!key.contains("secret"));
+        let reversed = ["b".to_owned(), "a".to_owned()];
+        assert_eq!(key, file_key("service_account", file, &reversed));
+        assert_ne!(key, file_key("service_account", b"{}", &scopes));
+        assert_ne!(key, file_key("service_account", file, &scopes[..1]));
+        assert!(file_key("a/../b c", b"", &[]).starts_with("a____b_c-"));
+    }
+
+    #[test]
+    fn impersonated_keys_tell_every_part_apart() {
+        let scopes = ["s".to_owned()];
+        let delegates = ["d1".to_owned(), "d2".to_owned()];
+        let key = impersonated_key("source", "sa@p.iam", &delegates, &scopes);
+        assert!(key.starts_with("impersonated-"), "{key}");
+        assert_ne!(
+            key,
+            impersonated_key("other", "sa@p.iam", &delegates, &scopes)
+        );
+        assert_ne!(
+            key,
+            impersonated_key("source", "sb@p.iam", &delegates, &scopes)
+        );
+        let swapped = ["d2".to_owned(), "d1".to_owned()];
+        assert_ne!(
+            key,
+            impersonated_key("source", "sa@p.iam", &swapped, &scopes)
+        );
+        assert_ne!(key, impersonated_key("source", "sa@p.iam", &delegates, &[]));
+        assert_ne!(key, impersonated_key("source", "sa@p.iam", &[], &scopes));
     }
 }

@@ -123,7 +123,8 @@ pub(crate) struct SourceArgs {
     /// share it with other machines. The cache keeps the token and any rotated refresh token
     /// (files only this user can read; in Redis as they are), so a second run while the token
     /// is fresh makes no request, and several runs at once make one refresh between them.
-    /// authorized_user credentials only.
+    /// Every credential is cached but the gcloud CLI (which keeps its own cache) and the
+    /// metadata server (which is one).
     #[arg(
         long,
         value_name = "DIR|redis://HOST:PORT/DB",
@@ -144,9 +145,9 @@ pub(crate) struct SourceArgs {
     /// or a comma-separated delegation chain whose last account is the target and whose
     /// others are delegates, in order. The credentials found must hold the Service Account
     /// Token Creator role on the first account of the chain; --scope then names the
-    /// impersonated token's scopes (default cloud-platform). The impersonated token is not
-    /// cached on disk (the source's token is, as without this flag). Like gcloud, the IAM
-    /// endpoint may be overridden with CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS.
+    /// impersonated token's scopes (default cloud-platform). The impersonated token is cached
+    /// as the source's is, under a key of its own. Like gcloud, the IAM endpoint may be
+    /// overridden with CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS.
     #[arg(long, value_name = "EMAILS", value_parser = NonEmptyStringValueParser::new())]
     pub(crate) impersonate_service_account: Option<String>,
 

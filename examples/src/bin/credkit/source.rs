@@ -36,6 +36,10 @@ pub(crate) struct Loaded {
     /// The account's e-mail address as discovery found it, when the provider does not know
     /// it (gcloud's active account, read from its configuration).
     pub(crate) email: Option<String>,
+    /// What names the token: its key in the cache, or for the gcloud CLI and the metadata
+    /// server (not cached by this tool) their name and account. An impersonated token's key
+    /// is derived from it.
+    pub(crate) identity: String,
 }
 
 /// Which provider the credentials came from.
@@ -157,13 +161,31 @@ fn impersonate(
         builder = builder.with_quota_project(project.clone());
     }
     let impersonated = builder.build()?;
-    let credentials = retries(Credentials::builder(impersonated.clone()), args).build()?;
+    // Cached like any other token, under a key of its own: the source's identity, the chain
+    // and the scopes.
+    let key = cache::impersonated_key(
+        &source.identity,
+        impersonated.target_principal(),
+        impersonated.delegates(),
+        impersonated.scopes(),
+    );
+    let storage = cache::open(args)?;
+    let cache = storage.as_ref().map(cache::Cache::location);
+    let outcome = Outcome::default();
+    let builder = cache::attach(
+        Credentials::builder(impersonated.clone()),
+        storage,
+        key.clone(),
+        &outcome,
+    );
+    let credentials = retries(builder, args).build()?;
     Ok(Loaded {
         credentials,
         origin: Origin::Impersonated(impersonated),
-        cache: source.cache,
-        outcome: source.outcome,
+        cache,
+        outcome,
         email: None,
+        identity: key,
     })
 }
 
@@ -205,7 +227,8 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
         } else if !scopes.is_empty() {
             adc = adc.with_scopes(scopes.iter().cloned());
         }
-        return discovered_credentials(adc.discover().await?, args);
+        let found = adc.discover().await?;
+        return discovered_credentials(found, Some(path), args);
     }
     let mut user = if let Some(path) = &args.credentials {
         from_file(path, scopes)?
@@ -233,7 +256,7 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
             loaded.email = found.email().await?;
             return Ok(loaded);
         } else {
-            return discovered_credentials(found, args);
+            return discovered_credentials(found, adc_file(&adc).as_deref(), args);
         }
     };
     user = user.with_transport(transport(args));
@@ -247,13 +270,14 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
         user = password::with_reauth(user, &args.reauth);
     }
     let user = user.build()?;
+    let key = cache::key(&user);
     let storage = cache::open(args)?;
     let cache = storage.as_ref().map(cache::Cache::location);
     let outcome = Outcome::default();
     let builder = cache::attach(
         Credentials::builder(user.clone()),
         storage,
-        cache::key(&user),
+        key.clone(),
         &outcome,
     );
     let credentials = retries(builder, args).build()?;
@@ -263,12 +287,33 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
         cache,
         outcome,
         email: None,
+        identity: key,
     })
 }
 
-/// Any other type discovery found, through the facade: not cached by this tool, and none of
-/// the options that shape a refresh-token grant apply.
-fn discovered_credentials(found: Discovered, args: &SourceArgs) -> Result<Loaded, Failure> {
+/// The file discovery reads: `GOOGLE_APPLICATION_CREDENTIALS`, else the well-known file. (The
+/// fallbacks read none; their types are not cached.)
+fn adc_file(adc: &Adc) -> Option<std::path::PathBuf> {
+    adc.env()
+        .var("GOOGLE_APPLICATION_CREDENTIALS")
+        .filter(|path| !path.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| adc.well_known_file())
+}
+
+/// The credential types whose tokens this tool does not cache: the metadata server (on this
+/// machine's network, with a cache of its own, and its tokens belong to the machine) and the
+/// gcloud CLI (its own cache, and an active account that can change under a key).
+const UNCACHED_TYPES: &[&str] = &["metadata", "gcloud"];
+
+/// Any other type discovery found, through the facade, read from `file` (`None` for a
+/// fallback such as the metadata server). Cached under a key of the type, the file's bytes and
+/// the scopes; none of the options that shape a refresh-token grant apply.
+fn discovered_credentials(
+    found: Discovered,
+    file: Option<&Path>,
+    args: &SourceArgs,
+) -> Result<Loaded, Failure> {
     if args.token_uri.is_some() || args.reauth.enable_reauth {
         return Err(Failure::new(format!(
             "--token-uri and --enable-reauth apply to authorized_user credentials; Application Default Credentials found {}",
@@ -279,14 +324,44 @@ fn discovered_credentials(found: Discovered, args: &SourceArgs) -> Result<Loaded
     if let Some(project) = &args.quota_project {
         builder = builder.with_quota_project(project.clone());
     }
+    let kind = found.credential_type().to_owned();
+    // The file as it is now: if it changed since discovery read it, the key names the newer
+    // contents, and the next run (which reads those) finds the token under it.
+    let bytes = file
+        .filter(|_| !UNCACHED_TYPES.contains(&kind.as_str()))
+        .and_then(|path| std::fs::read(path).ok());
+    let (builder, cache, outcome, identity) = match bytes {
+        Some(bytes) => {
+            let key = cache::file_key(&kind, &bytes, args_scopes(args));
+            let storage = cache::open(args)?;
+            let cache = storage.as_ref().map(cache::Cache::location);
+            let outcome = Outcome::default();
+            let builder = cache::attach(builder, storage, key.clone(), &outcome);
+            (builder, cache, outcome, key)
+        }
+        None => (builder, None, Outcome::default(), kind),
+    };
     let credentials = retries(builder, args).build()?;
     Ok(Loaded {
         credentials,
         origin: Origin::Other(Box::new(found)),
-        cache: None,
-        outcome: Outcome::default(),
+        cache,
+        outcome,
         email: None,
+        identity,
     })
+}
+
+/// The scopes the source is asked for: `--scope`, or cloud-platform when impersonating (as
+/// `load_source` asks discovery for).
+fn args_scopes(args: &SourceArgs) -> &[String] {
+    static CLOUD_PLATFORM: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec![CLOUD_PLATFORM_SCOPE.to_owned()]);
+    if args.impersonation().is_some() {
+        &CLOUD_PLATFORM
+    } else {
+        &args.scopes
+    }
 }
 
 /// The gcloud program in a folder of `PATH`.
@@ -333,12 +408,14 @@ fn gcloud_source(
 fn gcloud_credentials(gcloud: GcloudSource, args: &SourceArgs) -> Result<Loaded, Failure> {
     let credentials = retries(Credentials::builder(gcloud.clone()), args).build()?;
     // Not cached: gcloud keeps its own cache, and its active account can change under a key.
+    let identity = format!("gcloud-{}", gcloud.account().unwrap_or("active-account"));
     Ok(Loaded {
         credentials,
         origin: Origin::Gcloud(gcloud),
         cache: None,
         outcome: Outcome::default(),
         email: None,
+        identity,
     })
 }
 
