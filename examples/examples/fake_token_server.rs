@@ -7,14 +7,16 @@
 //!
 //! It writes an `authorized_user` file to `DIR/authorized_user.json`, prints the token URL on
 //! one line, and answers every refresh with a new token valid for an hour until its standard
-//! input closes. Then, in another shell:
+//! input closes. Each line `count` on its standard input is answered with a line holding the
+//! number of token requests served so far (for benchmarks that count requests). Then, in
+//! another shell:
 //!
 //! ```text
 //! credkit token --credentials DIR/authorized_user.json --token-uri URL --cache DIR/cache
 //! ```
 
 use std::error::Error;
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use credkit_testing::FakeTokenServer;
@@ -39,8 +41,19 @@ async fn main() -> Result<(), Box<dyn Error>> {
     writeln!(out, "{}", server.token_url())?;
     out.flush()?;
     drop(out);
-    // Serve until standard input closes.
-    tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await??;
+    // Serve until standard input closes, answering `count` lines.
+    let counter = server.endpoint().clone();
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        for line in std::io::stdin().lock().lines() {
+            if line?.trim() == "count" {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", counter.request_count())?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    })
+    .await??;
     let requests = server.request_count();
     server.shutdown().await;
     eprintln!("served {requests} token requests");
