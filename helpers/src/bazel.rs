@@ -340,6 +340,16 @@ mod tests {
     }
 
     #[test]
+    fn a_long_signed_url_is_read() {
+        // Signed URLs carry their signature in the query: several kilobytes.
+        let uri = format!(
+            "https://storage.googleapis.com/b/o?X-Goog-Signature={}",
+            "a".repeat(16 * 1024)
+        );
+        assert_eq!(request(&uri).uri().as_str(), uri);
+    }
+
+    #[test]
     fn a_request_over_the_bound_is_refused() {
         let prefix = r#"{"uri": "https://storage.googleapis.com/"#;
         let fill = MAX_REQUEST_LEN - prefix.len() - 2;

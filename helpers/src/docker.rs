@@ -524,6 +524,15 @@ mod tests {
     }
 
     #[test]
+    fn a_long_secret_is_read() {
+        // An identity token given to `docker login` is a few kilobytes.
+        let input =
+            json!({"ServerURL": "gcr.io", "Username": "u", "Secret": "a".repeat(16 * 1024)});
+        let request = StoreRequest::parse(input.to_string().as_bytes()).unwrap();
+        assert_eq!(request.server_url().as_str(), "gcr.io");
+    }
+
+    #[test]
     fn erase_accepts_google_registries_and_finds_nothing_for_others() {
         let registries = HostList::registries();
         erase(&ServerUrl::parse(b"gcr.io").unwrap(), &registries).unwrap();
