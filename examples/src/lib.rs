@@ -12,6 +12,9 @@
 //! cargo credkit info   [...the same options] [--no-refresh]
 //! cargo credkit token --gcloud [--account A]
 //! cargo credkit token --id-token --audience A [...]
+//! cargo credkit exec-credential [...]          # kubectl's exec credential plugin
+//! cargo credkit docker-credential get|store|erase|list|version [--host PATTERN]... [...]
+//! cargo credkit credential-helper get [--host PATTERN]... [...]
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -26,6 +29,13 @@
 //!   well-known file, then the gcloud CLI when an account is logged in. `info` reports the
 //!   credential type, the account's e-mail and the project ID; `token --id-token --audience A`
 //!   prints an ID token (for user credentials, the refresh response's).
+//! - `exec-credential` is kubectl's exec credential plugin: it reads `KUBERNETES_EXEC_INFO`
+//!   and prints an `ExecCredential` (`client.authentication.k8s.io/v1` or `v1beta1`) with the
+//!   token and its expiry. `docker-credential` is docker's credential helper (a link named
+//!   `docker-credential-credkit` runs it) and `credential-helper` the credential helper of
+//!   Bazel and uv (a link named `credkit-credential-helper`); each answers only Google's hosts
+//!   and those named with `--host` or `CREDKIT_HELPER_HOSTS`. All three read the token cache
+//!   `token` fills, with the same options; the protocols are in `credkit-helpers`.
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

@@ -11,10 +11,21 @@
 //! - [`hosts`]: which hosts a Google token may be sent to. Every helper declines a host
 //!   outside its list, so a token never leaves for a server that is not Google's (or one
 //!   you named).
+//! - [`kubectl`]: kubectl's exec credential plugins (`client.authentication.k8s.io` `v1` and
+//!   `v1beta1`): the `KUBERNETES_EXEC_INFO` request and the `ExecCredential` answer.
+//! - [`docker`]: docker's credential helpers (`docker-credential-<name> get|store|erase|list|
+//!   version`): a registry's token for Google's registries, the protocol's "not found" for
+//!   the others.
+//! - [`bazel`]: the credential-helper spec of Bazel and `uv` (`<helper> get` with
+//!   `{"uri": ...}`): the headers and their expiry for Google's APIs, no credentials for other
+//!   hosts.
 //!
 //! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
 //! messages, and the caller owns the process, the pipes and the sockets.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod bazel;
+pub mod docker;
 pub mod hosts;
+pub mod kubectl;

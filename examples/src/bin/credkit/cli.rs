@@ -69,6 +69,44 @@ pub(crate) enum Command {
     /// options the hosted domain and email_verified. An invalid token exits 1 with one line
     /// `error: the ID token is not valid: <why>`; the token is never printed.
     VerifyIdToken(VerifyArgs),
+    /// Answer kubectl as its exec credential plugin: print an ExecCredential with a token.
+    ///
+    /// Reads kubectl's request from KUBERNETES_EXEC_INFO and answers in the apiVersion it
+    /// asks (client.authentication.k8s.io/v1 or v1beta1; v1alpha1 and others are refused):
+    /// the access token as status.token and its expiry as status.expirationTimestamp
+    /// (RFC 3339), so kubectl runs it again only then. Without KUBERNETES_EXEC_INFO it
+    /// answers v1beta1, as gke-gcloud-auth-plugin does. Only when the request says
+    /// spec.interactive (kubeconfig interactiveMode IfAvailable or Always, at a terminal) may
+    /// reauthentication (--enable-reauth) ask for a password; otherwise nothing is read from
+    /// standard input. The token comes from the token cache while it is fresh, as `token`'s.
+    ExecCredential(ExecCredentialArgs),
+    /// Answer docker as its credential helper (docker-credential-credkit).
+    ///
+    /// ACTION is get, store, erase, list or version, with docker's input on standard input.
+    /// get answers a Google registry (gcr.io, *.gcr.io, *.pkg.dev, and the --host patterns)
+    /// with {"ServerURL":..,"Username":"oauth2accesstoken","Secret":<access token>}, and any
+    /// other with "credentials not found in native keychain", exit 1. store and erase accept
+    /// a Google registry and keep nothing (the secret is the token get answers); for another
+    /// registry store fails and erase answers "not found". list names Container Registry's
+    /// hosts. An error is the message on standard output (docker reads it there), exit 1, and
+    /// one line `error: <message>` on standard error.
+    ///
+    /// A link to credkit named docker-credential-credkit runs this: `docker-credential-credkit
+    /// get` is `credkit docker-credential get`, with CREDKIT_HELPER_HOSTS for --host.
+    DockerCredential(DockerCredentialArgs),
+    /// Answer Bazel (or uv) as its credential helper (credkit-credential-helper).
+    ///
+    /// COMMAND is get, with {"uri": "https://..."} on standard input. For a URI on Google's
+    /// APIs (*.googleapis.com, storage.cloud.google.com, the registries, and the --host
+    /// patterns; https or grpcs) it prints the spec's answer: headers (Authorization: Bearer
+    /// and the access token, and x-goog-user-project when there is a quota project) and
+    /// expires (RFC 3339); for any other URI {} (no credentials), so the token never leaves
+    /// for another host.
+    ///
+    /// A link to credkit named credkit-credential-helper runs this (Bazel's
+    /// --credential_helper takes a path and no arguments), with CREDKIT_HELPER_HOSTS for
+    /// --host.
+    CredentialHelper(CredentialHelperArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
@@ -359,11 +397,61 @@ fn parse_skew(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The options of `exec-credential`.
+#[derive(Debug, Args)]
+pub(crate) struct ExecCredentialArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+}
+
+/// The options of `docker-credential`.
+#[derive(Debug, Args)]
+pub(crate) struct DockerCredentialArgs {
+    /// get, store, erase, list or version (docker's argument).
+    #[arg(value_name = "ACTION")]
+    pub(crate) action: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) hosts: HostArgs,
+
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+}
+
+/// The options of `credential-helper`.
+#[derive(Debug, Args)]
+pub(crate) struct CredentialHelperArgs {
+    /// get (the one command of the credential-helper spec).
+    #[arg(value_name = "COMMAND")]
+    pub(crate) command: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) hosts: HostArgs,
+
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+}
+
+/// The hosts a credential helper answers besides Google's.
+#[derive(Debug, Args)]
+pub(crate) struct HostArgs {
+    /// Also answer this host: a host name (registry.example.com), a wildcard of its
+    /// subdomains (*.example.com) or either with a port (127.0.0.1:5000); repeat for several.
+    /// https only, except on loopback. The comma-separated patterns of CREDKIT_HELPER_HOSTS
+    /// are added too (the only way to name hosts when run through a link).
+    #[arg(long = "host", value_name = "PATTERN")]
+    pub(crate) hosts: Vec<String>,
+}
+
 impl Cli {
-    /// Reads the command line; exits 2 with clap's message on a usage error (0 for `--help`
+    /// Reads the command line `args` (the program's name first); exits 2 with clap's message on a usage error (0 for `--help`
     /// and `--version`).
-    pub(crate) fn read() -> Self {
-        let cli = Self::parse();
+    pub(crate) fn read_from<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Self::parse_from(args);
         if let Some(uri) = cli.command.source().and_then(|s| s.token_uri.as_deref()) {
             // Checked here rather than by a clap value parser, whose message would repeat the
             // value: a URL may carry a password.
@@ -392,6 +480,9 @@ impl Command {
             Self::Header(_) => "header",
             Self::Info(_) => "info",
             Self::VerifyIdToken(_) => "verify-id-token",
+            Self::ExecCredential(_) => "exec-credential",
+            Self::DockerCredential(_) => "docker-credential",
+            Self::CredentialHelper(_) => "credential-helper",
         }
     }
 
@@ -401,6 +492,9 @@ impl Command {
             Self::Token(args) => Some(&args.source),
             Self::Header(args) => Some(args),
             Self::Info(info) => Some(&info.source),
+            Self::ExecCredential(args) => Some(&args.source),
+            Self::DockerCredential(args) => Some(&args.source),
+            Self::CredentialHelper(args) => Some(&args.source),
             Self::Demo(_) | Self::VerifyIdToken(_) => None,
         }
     }
