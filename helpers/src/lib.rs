@@ -11,10 +11,15 @@
 //! - [`hosts`]: which hosts a Google token may be sent to. Every helper declines a host
 //!   outside its list, so a token never leaves for a server that is not Google's (or one
 //!   you named).
+//! - [`git`]: git's credential helper protocol (`git-credential-credkit`).
+//! - [`token_file`]: a token file written atomically (0600) and kept fresh, for programs
+//!   that read a token from a file (`gcloud --access-token-file`).
 //!
 //! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
 //! messages, and the caller owns the process, the pipes and the sockets.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod git;
 pub mod hosts;
+pub mod token_file;
