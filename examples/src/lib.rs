@@ -12,6 +12,8 @@
 //! cargo credkit info   [...the same options] [--no-refresh]
 //! cargo credkit token --gcloud [--account A]
 //! cargo credkit token --id-token --audience A [...]
+//! cargo credkit token --output-file FILE [--keep-fresh] [...]
+//! cargo credkit git-credential [--host PATTERN]... [...] get|store|erase
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -26,6 +28,12 @@
 //!   well-known file, then the gcloud CLI when an account is logged in. `info` reports the
 //!   credential type, the account's e-mail and the project ID; `token --id-token --audience A`
 //!   prints an ID token (for user credentials, the refresh response's).
+//! - `token --output-file FILE` writes the token to FILE instead (no newline, mode 0600,
+//!   atomically), for `gcloud --access-token-file` and the like; with `--keep-fresh` it stays
+//!   and rewrites the file before each expiry until SIGINT or SIGTERM.
+//! - `git-credential` is git's credential helper (also as a link named
+//!   `git-credential-credkit`): Google's git hosts, and those named with `--host` or
+//!   `CREDKIT_HELPER_HOSTS`, get the token as the password; any other host gets no answer.
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

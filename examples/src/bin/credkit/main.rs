@@ -5,6 +5,9 @@
 //! - `credkit header`: the request headers, one `name: value` a line.
 //! - `credkit info [--no-refresh]`: the non-secret facts as JSON.
 //! - `credkit verify-id-token [TOKEN] --audience A`: a Google-issued ID token's claims as JSON.
+//! - `credkit git-credential get|store|erase`: git's credential helper (also run as
+//!   `git-credential-credkit`).
+//! - `credkit token --output-file FILE [--keep-fresh]`: the token in a file, kept fresh.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -18,12 +21,16 @@ mod cli;
 mod commands;
 mod demo;
 mod failure;
+mod git;
 mod lazy;
 mod output;
 mod password;
 mod source;
+mod token_file;
 mod verify;
 
+use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
 use cli::{Cli, Command};
@@ -52,6 +59,58 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::Header(args) => commands::header(args).await,
             Command::Info(args) => commands::info(args).await,
             Command::VerifyIdToken(args) => verify::run(args).await,
+            Command::GitCredential(args) => git::run(args).await,
         }
     })
+}
+
+/// The subcommand a link to this program runs by the link's name: git runs a helper named
+/// `git-credential-<name>`.
+const LINK_NAMES: &[(&str, &str)] = &[("git-credential-credkit", "git-credential")];
+
+/// The command line, with a link name (see [`LINK_NAMES`]) read as `credkit <subcommand>`:
+/// `git-credential-credkit get` is `credkit git-credential get`.
+fn args_by_link_name(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let name = args
+        .first()
+        .and_then(|program| Path::new(program).file_stem())
+        .and_then(|stem| stem.to_str());
+    if let Some((_, subcommand)) = LINK_NAMES.iter().find(|(link, _)| Some(*link) == name) {
+        args.splice(0..1, ["credkit".into(), OsString::from(subcommand)]);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped(args: &[&str]) -> Vec<String> {
+        args_by_link_name(args.iter().map(OsString::from))
+            .into_iter()
+            .map(|arg| arg.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_link_name_picks_its_subcommand() {
+        assert_eq!(
+            mapped(&["/usr/local/bin/git-credential-credkit", "get"]),
+            ["credkit", "git-credential", "get"]
+        );
+        assert_eq!(
+            mapped(&["git-credential-credkit.exe", "store"]),
+            ["credkit", "git-credential", "store"]
+        );
+        assert_eq!(
+            mapped(&["/bin/credkit", "token"]),
+            ["/bin/credkit", "token"]
+        );
+        assert_eq!(
+            mapped(&["git-credential-other", "get"]),
+            ["git-credential-other", "get"]
+        );
+        assert!(mapped(&[]).is_empty());
+    }
 }
