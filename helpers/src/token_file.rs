@@ -129,10 +129,8 @@ impl TokenFile {
     ///
     /// As [`write_token`](Self::write_token).
     pub fn write(&self, secret: &str) -> Result<(), FileError> {
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
+        // A bare file name's parent is the empty path: the current directory.
+        let dir = self.path.parent().unwrap_or(Path::new("."));
         let written = tempfile::Builder::new()
             .prefix(".credkit-token-")
             .tempfile_in(dir)
