@@ -26,12 +26,12 @@ pub(crate) const HELPER_HOSTS_VAR: &str = "CREDKIT_HELPER_HOSTS";
 pub(crate) async fn run(args: &GitCredentialArgs) -> Result<(), Failure> {
     let request =
         Request::read(std::io::stdin().lock()).map_err(|err| Failure::new(err.to_string()))?;
-    let hosts = helper_hosts(
-        HostList::git(),
-        &args.hosts,
-        std::env::var(HELPER_HOSTS_VAR).ok(),
-    )?;
-    if args.operation != "get" || !request.is_for(&hosts) {
+    if args.operation != "get" {
+        return Ok(());
+    }
+    let var = std::env::var(HELPER_HOSTS_VAR).ok();
+    let hosts = helper_hosts(HostList::git(), &args.hosts, var)?;
+    if !request.is_for(&hosts) {
         return Ok(());
     }
     let loaded = source::load(&args.source).await?;
