@@ -15,6 +15,8 @@
 //! cargo credkit exec-credential [...]          # kubectl's exec credential plugin
 //! cargo credkit docker-credential get|store|erase|list|version [--host PATTERN]... [...]
 //! cargo credkit credential-helper get [--host PATTERN]... [...]
+//! cargo credkit token --output-file FILE [--keep-fresh] [...]
+//! cargo credkit git-credential [--host PATTERN]... [...] get|store|erase
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -36,6 +38,12 @@
 //!   Bazel and uv (a link named `credkit-credential-helper`); each answers only Google's hosts
 //!   and those named with `--host` or `CREDKIT_HELPER_HOSTS`. All three read the token cache
 //!   `token` fills, with the same options; the protocols are in `credkit-helpers`.
+//! - `token --output-file FILE` writes the token to FILE instead (no newline, mode 0600,
+//!   atomically), for `gcloud --access-token-file` and the like; with `--keep-fresh` it stays
+//!   and rewrites the file before each expiry until SIGINT or SIGTERM.
+//! - `git-credential` is git's credential helper (also as a link named
+//!   `git-credential-credkit`): Google's git hosts, and those named with `--host` or
+//!   `CREDKIT_HELPER_HOSTS`, get the token as the password; any other host gets no answer.
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

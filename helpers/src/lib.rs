@@ -19,6 +19,9 @@
 //! - [`bazel`]: the credential-helper spec of Bazel and `uv` (`<helper> get` with
 //!   `{"uri": ...}`): the headers and their expiry for Google's APIs, no credentials for other
 //!   hosts.
+//! - [`git`]: git's credential helper protocol (`git-credential-credkit`).
+//! - [`token_file`]: a token file written atomically (0600) and kept fresh, for programs
+//!   that read a token from a file (`gcloud --access-token-file`).
 //!
 //! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
 //! messages, and the caller owns the process, the pipes and the sockets.
@@ -27,5 +30,7 @@
 
 pub mod bazel;
 pub mod docker;
+pub mod git;
 pub mod hosts;
 pub mod kubectl;
+pub mod token_file;

@@ -6,8 +6,9 @@ use credkit_helpers::hosts::HostList;
 use secrecy::ExposeSecret;
 
 use crate::cli::CredentialHelperArgs;
-use crate::docker::{host_list, read_stdin};
+use crate::docker::read_stdin;
 use crate::failure::Failure;
+use crate::helper_hosts::host_list;
 use crate::output;
 use crate::source;
 

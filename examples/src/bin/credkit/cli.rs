@@ -107,6 +107,22 @@ pub(crate) enum Command {
     /// --credential_helper takes a path and no arguments), with CREDKIT_HELPER_HOSTS for
     /// --host.
     CredentialHelper(CredentialHelperArgs),
+    /// git's credential helper: answer git's requests for Google's git hosts with a token.
+    ///
+    /// Set it up with `git config --global credential.https://source.developers.google.com.helper credkit`
+    /// (and the same for *.googlesource.com, *.sourcemanager.dev), with a link named
+    /// git-credential-credkit to this program on PATH; or with
+    /// `credential.helper '!credkit git-credential --credentials FILE'` for options.
+    ///
+    /// git writes its request (key=value lines) on standard input. `get` answers a Google
+    /// git host (source.developers.google.com, *.googlesource.com, *.sourcemanager.dev, and
+    /// those of --host and CREDKIT_HELPER_HOSTS) over https (or http on loopback) with
+    /// username=<the account's e-mail address, or oauth2accesstoken>, password=<the access
+    /// token> and password_expiry_utc=<its expiry, Unix seconds>. Any other host gets no
+    /// answer (exit 0: git asks its next helper), and never a token. `store`, `erase` and any
+    /// other operation are read and ignored. A malformed request, or a token that cannot be
+    /// had for a Google host, exits 1 with one line on standard error.
+    GitCredential(GitCredentialArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
@@ -276,6 +292,36 @@ pub(crate) struct TokenArgs {
         value_parser = NonEmptyStringValueParser::new()
     )]
     pub(crate) audience: Option<String>,
+
+    /// Write the token to FILE instead of standard output, for programs that read one
+    /// (gcloud's --access-token-file, CLOUDSDK_AUTH_ACCESS_TOKEN_FILE). The file holds the
+    /// token alone, without a newline, written atomically (a temporary file in the same
+    /// directory, renamed) with mode 0600. Nothing is printed.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output_file: Option<PathBuf>,
+
+    /// With --output-file: keep running and rewrite the file with a new token each time the
+    /// token turns stale (225 s before it expires), until SIGINT or SIGTERM; then exit 0 and
+    /// leave the last file. A failed refresh is retried (10 s, doubling, at most 5 min apart),
+    /// with one warning on standard error; if the token expires before a refresh succeeds,
+    /// the file is removed (readers then fail plainly rather than send an expired token) and
+    /// written again with the next token.
+    #[arg(long, requires = "output_file")]
+    pub(crate) keep_fresh: bool,
+}
+
+/// The options of `git-credential`.
+#[derive(Debug, Args)]
+pub(crate) struct GitCredentialArgs {
+    /// git's operation: get, store or erase.
+    #[arg(value_name = "OPERATION")]
+    pub(crate) operation: String,
+
+    #[command(flatten)]
+    pub(crate) hosts: HostArgs,
+
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 }
 
 /// The options of `info`.
@@ -483,6 +529,7 @@ impl Command {
             Self::ExecCredential(_) => "exec-credential",
             Self::DockerCredential(_) => "docker-credential",
             Self::CredentialHelper(_) => "credential-helper",
+            Self::GitCredential(_) => "git-credential",
         }
     }
 
@@ -495,6 +542,7 @@ impl Command {
             Self::ExecCredential(args) => Some(&args.source),
             Self::DockerCredential(args) => Some(&args.source),
             Self::CredentialHelper(args) => Some(&args.source),
+            Self::GitCredential(args) => Some(&args.source),
             Self::Demo(_) | Self::VerifyIdToken(_) => None,
         }
     }

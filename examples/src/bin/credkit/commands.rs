@@ -16,6 +16,7 @@ use crate::cli::{InfoArgs, SourceArgs, TokenArgs};
 use crate::failure::Failure;
 use crate::output;
 use crate::source::{self, Loaded, Origin};
+use crate::token_file;
 
 /// The quota-project header.
 const USER_PROJECT: &str = "x-goog-user-project";
@@ -34,8 +35,19 @@ pub(crate) async fn token(args: &TokenArgs) -> Result<(), Failure> {
             builder = builder.without_retries();
         }
         let id_tokens = builder.build()?;
+        if let Some(path) = &args.output_file {
+            return token_file::run(&id_tokens, path, args.keep_fresh).await;
+        }
         let token = interactive(id_tokens.access_token()).await?;
         return output::print(&format!("{}\n", token.secret().expose_secret()));
+    }
+    if let Some(path) = &args.output_file {
+        if args.keep_fresh {
+            return token_file::run(&loaded.credentials, path, true).await;
+        }
+        token_file::run(&loaded.credentials, path, false).await?;
+        warn_on_scope_shortfall(&loaded);
+        return Ok(());
     }
     let token = interactive(loaded.credentials.access_token()).await?;
     warn_on_scope_shortfall(&loaded);

@@ -10,17 +10,14 @@ use credkit_helpers::hosts::HostList;
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use crate::cli::{DockerCredentialArgs, HostArgs};
+use crate::cli::DockerCredentialArgs;
 use crate::failure::Failure;
+use crate::helper_hosts::{HOSTS_ENV, host_list, named_hosts};
 use crate::output;
 use crate::source;
 
 /// The name docker runs the helper by.
 const PROGRAM: &str = "docker-credential-credkit";
-
-/// The environment variable of the hosts a helper answers besides Google's: comma-separated
-/// patterns (a link gets no `--host`).
-pub(crate) const HOSTS_ENV: &str = "CREDKIT_HELPER_HOSTS";
 
 /// Runs docker's action. A refusal is the protocol's message on standard output (where docker
 /// reads it) and one `error:` line on standard error, exit status 1.
@@ -119,31 +116,4 @@ pub(crate) fn read_stdin(max: usize) -> Result<Zeroizing<Vec<u8>>, Failure> {
         .read_to_end(&mut input)
         .map_err(|err| Failure::new(format!("could not read standard input: {err}")))?;
     Ok(input)
-}
-
-/// The patterns of `--host` and of [`HOSTS_ENV`], in order.
-fn patterns(args: &HostArgs) -> Vec<String> {
-    let from_env = std::env::var(HOSTS_ENV).unwrap_or_default();
-    args.hosts
-        .iter()
-        .map(|host| host.trim().to_owned())
-        .chain(from_env.split(',').map(|host| host.trim().to_owned()))
-        .filter(|host| !host.is_empty())
-        .collect()
-}
-
-/// `base` with the patterns of `--host` and [`HOSTS_ENV`].
-pub(crate) fn host_list(base: HostList, args: &HostArgs) -> Result<HostList, Failure> {
-    patterns(args).iter().try_fold(base, |list, pattern| {
-        list.with_pattern(pattern)
-            .map_err(|err| Failure::new(format!("--host or {HOSTS_ENV}: {err}")))
-    })
-}
-
-/// The named hosts that are not wildcards, for `list`.
-fn named_hosts(args: &HostArgs) -> Vec<String> {
-    patterns(args)
-        .into_iter()
-        .filter(|pattern| !pattern.starts_with("*."))
-        .collect()
 }

@@ -10,6 +10,9 @@
 //!   `docker-credential-credkit`.
 //! - `credkit credential-helper get`: Bazel's (and uv's) credential helper; also run as a link
 //!   named `credkit-credential-helper`.
+//! - `credkit git-credential get|store|erase`: git's credential helper (also run as
+//!   `git-credential-credkit`).
+//! - `credkit token --output-file FILE [--keep-fresh]`: the token in a file, kept fresh.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -25,11 +28,14 @@ mod commands;
 mod demo;
 mod docker;
 mod failure;
+mod git;
+mod helper_hosts;
 mod kubectl;
 mod lazy;
 mod output;
 mod password;
 mod source;
+mod token_file;
 mod verify;
 
 use std::ffi::OsString;
@@ -65,6 +71,7 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::ExecCredential(args) => kubectl::run(args).await,
             Command::DockerCredential(args) => docker::run(args).await,
             Command::CredentialHelper(args) => bazel::run(args).await,
+            Command::GitCredential(args) => git::run(args).await,
         }
     })
 }
@@ -74,6 +81,7 @@ fn run(command: &Command) -> Result<(), Failure> {
 const LINK_NAMES: &[(&str, &str)] = &[
     ("docker-credential-credkit", "docker-credential"),
     ("credkit-credential-helper", "credential-helper"),
+    ("git-credential-credkit", "git-credential"),
 ];
 
 /// The command line as clap reads it: for a program named in [`LINK_NAMES`],
@@ -106,6 +114,14 @@ mod tests {
         assert_eq!(
             mapped(&["/usr/local/bin/docker-credential-credkit", "get"]),
             ["credkit", "docker-credential", "get"]
+        );
+        assert_eq!(
+            mapped(&["/usr/local/bin/git-credential-credkit", "get"]),
+            ["credkit", "git-credential", "get"]
+        );
+        assert_eq!(
+            mapped(&["git-credential-credkit.exe", "store"]),
+            ["credkit", "git-credential", "store"]
         );
         assert_eq!(
             mapped(&["credkit-credential-helper", "get"]),
