@@ -11,6 +11,9 @@
 //! - [`hosts`]: which hosts a Google token may be sent to. Every helper declines a host
 //!   outside its list, so a token never leaves for a server that is not Google's (or one
 //!   you named).
+//! - [`metadata_server`]: the Compute Engine metadata server's HTTP interface (tokens, ID
+//!   tokens, the account, the project), answering Google's client libraries in any language
+//!   from your credentials.
 //!
 //! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
 //! messages, and the caller owns the process, the pipes and the sockets.
@@ -18,3 +21,4 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod hosts;
+pub mod metadata_server;
