@@ -157,7 +157,8 @@ pub trait MetadataBackend: Send + Sync + Debug {
     /// The token could not be obtained, or the credentials have no ID tokens.
     async fn id_token(&self, audience: &str, format: IdTokenFormat) -> Result<Arc<AccessToken>>;
 
-    /// The account's email.
+    /// The account's email; [`DEFAULT_ALIAS`] when it is not known (the account is then
+    /// listed by its alias alone).
     ///
     /// # Errors
     ///
@@ -363,17 +364,23 @@ impl MetadataHandler {
     /// `instance/service-accounts/`: the two names of the one account.
     async fn accounts(&self, query: &Query) -> Result<Body, Failed> {
         let email = self.backend.email().await.map_err(failed)?;
+        // An account whose email is unknown goes by its alias alone.
+        let names: Vec<&str> = if email == DEFAULT_ALIAS {
+            vec![DEFAULT_ALIAS]
+        } else {
+            vec![DEFAULT_ALIAS, &email]
+        };
         if query.recursive() {
             let info = self.account_info(&email).await?;
-            let mut all = Map::new();
-            all.insert(DEFAULT_ALIAS.to_owned(), info.clone());
-            all.insert(email, info);
+            let all: Map<String, Value> = names
+                .into_iter()
+                .map(|name| (name.to_owned(), info.clone()))
+                .collect();
             return Ok(Body::Json(Value::Object(all)));
         }
-        Ok(Body::List(vec![
-            format!("{DEFAULT_ALIAS}/"),
-            format!("{email}/"),
-        ]))
+        Ok(Body::List(
+            names.into_iter().map(|name| format!("{name}/")).collect(),
+        ))
     }
 
     /// `{"aliases":["default"],"email":..,"scopes":[..]}`.

@@ -129,6 +129,18 @@ impl MetadataBackend for Fake {
     }
 }
 
+#[test]
+fn an_account_without_an_email_goes_by_its_alias() {
+    let handler = MetadataHandler::new(Minimal);
+    assert_text(&get(&handler, &format!("{SA}/")), "default/\n");
+    let response = get(&handler, &format!("{SA}/?recursive=true"));
+    assert_eq!(
+        json_of(&response),
+        json!({"default": {"aliases": ["default"], "email": "default", "scopes": []}})
+    );
+    assert_text(&get(&handler, &format!("{SA}/default/email")), "default");
+}
+
 /// A backend that keeps the trait's defaults.
 #[derive(Debug)]
 struct Minimal;
@@ -142,7 +154,7 @@ impl MetadataBackend for Minimal {
         Ok(Arc::new(AccessToken::new("i")))
     }
     async fn email(&self) -> Result<String> {
-        Ok(EMAIL.to_owned())
+        Ok(DEFAULT_ALIAS.to_owned())
     }
     async fn scopes(&self) -> Result<Vec<String>> {
         Ok(Vec::new())
