@@ -5,6 +5,8 @@
 //! - `credkit header`: the request headers, one `name: value` a line.
 //! - `credkit info [--no-refresh]`: the non-secret facts as JSON.
 //! - `credkit verify-id-token [TOKEN] --audience A`: a Google-issued ID token's claims as JSON.
+//! - `credkit metadata-server [--port P]`: the Compute Engine metadata server's interface,
+//!   serving tokens from the credentials found.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -19,6 +21,7 @@ mod commands;
 mod demo;
 mod failure;
 mod lazy;
+mod metadata_server;
 mod output;
 mod password;
 mod source;
@@ -52,6 +55,7 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::Header(args) => commands::header(args).await,
             Command::Info(args) => commands::info(args).await,
             Command::VerifyIdToken(args) => verify::run(args).await,
+            Command::MetadataServer(args) => metadata_server::run(args).await,
         }
     })
 }
