@@ -12,6 +12,7 @@
 //! cargo credkit info   [...the same options] [--no-refresh]
 //! cargo credkit token --gcloud [--account A]
 //! cargo credkit token --id-token --audience A [...]
+//! cargo credkit metadata-server [--port P] [--bind ADDR] [--project ID] [...the same options]
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -26,6 +27,10 @@
 //!   well-known file, then the gcloud CLI when an account is logged in. `info` reports the
 //!   credential type, the account's e-mail and the project ID; `token --id-token --audience A`
 //!   prints an ID token (for user credentials, the refresh response's).
+//! - `metadata-server` serves the Compute Engine metadata server's interface on 127.0.0.1
+//!   (a free port unless `--port`), from the credentials found, for programs on Google's
+//!   client libraries in any language: it prints `GCE_METADATA_HOST=...` and
+//!   `GCE_METADATA_IP=...` lines to set, then serves until SIGINT or SIGTERM.
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

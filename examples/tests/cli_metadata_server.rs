@@ -315,6 +315,23 @@ fn jwt(claims: &Value) -> String {
 }
 
 #[tokio::test]
+async fn another_bind_address_is_printed_and_served() {
+    let sandbox = Sandbox::new();
+    let tokens = FakeTokenServer::start().await.unwrap();
+    // Every address of 127.0.0.0/8 is on the loopback interface.
+    let server = Server::start(&sandbox, &tokens, &["--bind", "127.0.0.2"]).await;
+    assert!(server.host.starts_with("127.0.0.2:"), "{}", server.host);
+    assert_eq!(server.text(&format!("{SA}/default/email")).await, EMAIL);
+    assert_eq!(server.stop().await.code, Some(0));
+
+    // Every interface: the address printed is the one this machine's programs reach.
+    let server = Server::start(&sandbox, &tokens, &["--bind", "0.0.0.0"]).await;
+    assert!(server.host.starts_with("127.0.0.1:"), "{}", server.host);
+    assert_eq!(server.text(&format!("{SA}/default/email")).await, EMAIL);
+    assert_eq!(server.stop().await.code, Some(0));
+}
+
+#[tokio::test]
 async fn requests_as_the_real_server_refuses_them() {
     let sandbox = Sandbox::new();
     let tokens = FakeTokenServer::start().await.unwrap();
