@@ -455,13 +455,28 @@ async fn the_metadata_server_pointing_back_at_itself_is_refused() {
         env.with_metadata_host(fake.host())
             .with_var("GCE_METADATA_HOST", own.clone())
     });
-    let out = run(sandbox.credkit(["metadata-server", "--port", &port.to_string()])).await;
-    let message = out.assert_error();
+    let port = port.to_string();
+    let impersonating = [
+        "--impersonate-service-account",
+        "sa@proj.iam.gserviceaccount.com",
+    ];
+    for extra in [&[][..], &impersonating[..]] {
+        let mut args = vec!["metadata-server", "--port", &port];
+        args.extend(extra);
+        let out = run(sandbox.credkit(args)).await;
+        let message = out.assert_error();
+        assert!(
+            message.starts_with(&format!(
+                "the credentials found are the metadata server's at {own} (GCE_METADATA_HOST), which is this server"
+            )),
+            "{message}"
+        );
+    }
+    // Nothing was asked of the fake but its probe.
     assert!(
-        message.starts_with(&format!(
-            "the credentials found are the metadata server's at {own} (GCE_METADATA_HOST), which is this server"
-        )),
-        "{message}"
+        fake.requests().iter().all(|request| request.path() == "/"),
+        "{:#?}",
+        fake.requests()
     );
 }
 

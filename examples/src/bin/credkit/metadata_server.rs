@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use credkit::external_account::ExternalAccountCredentials;
-use credkit::metadata::MetadataCredentials;
+use credkit::metadata::{DEFAULT_HOST, GCE_METADATA_HOST, GCE_METADATA_ROOT, MetadataCredentials};
 use credkit::service_account::ServiceAccountCredentials;
 use credkit_core::{AccessToken, Credentials, Error, ErrorKind, Result};
 use credkit_helpers::metadata_server::{
@@ -166,24 +166,39 @@ async fn shutdown_signal() {
 /// Fails when the credentials are the metadata server's and that server is this one: every
 /// token request would ask itself.
 async fn refuse_loop(loaded: &Loaded, local: SocketAddr) -> Result<(), Failure> {
-    let Origin::Other(found) = &loaded.origin else {
-        return Ok(());
+    let host = match &loaded.origin {
+        Origin::Other(found) => {
+            let Some(metadata) = found
+                .credential()
+                .as_any()
+                .and_then(|any| any.downcast_ref::<MetadataCredentials>())
+            else {
+                return Ok(());
+            };
+            metadata.server().host().to_owned()
+        }
+        // Impersonation over the metadata server's token: the source's host is the one the
+        // environment names, as the metadata client reads it.
+        Origin::Impersonated(impersonated)
+            if impersonated.source().source_name() == METADATA_SOURCE =>
+        {
+            [GCE_METADATA_HOST, GCE_METADATA_ROOT]
+                .into_iter()
+                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+                .unwrap_or_else(|| DEFAULT_HOST.to_owned())
+        }
+        _ => return Ok(()),
     };
-    let Some(metadata) = found
-        .credential()
-        .as_any()
-        .and_then(|any| any.downcast_ref::<MetadataCredentials>())
-    else {
-        return Ok(());
-    };
-    let host = metadata.server().host();
-    if names_this_server(host, local).await {
+    if names_this_server(&host, local).await {
         return Err(Failure::new(format!(
             "the credentials found are the metadata server's at {host} (GCE_METADATA_HOST), which is this server: it would ask itself for tokens; unset GCE_METADATA_HOST and GCE_METADATA_IP, or give --credentials FILE"
         )));
     }
     Ok(())
 }
+
+/// The name the metadata server's token source goes by.
+const METADATA_SOURCE: &str = "metadata server";
 
 /// Whether `host[:port]` (port 80 when absent) reaches the server listening on `local`.
 async fn names_this_server(host: &str, local: SocketAddr) -> bool {
