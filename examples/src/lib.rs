@@ -17,6 +17,7 @@
 //! cargo credkit credential-helper get [--host PATTERN]... [...]
 //! cargo credkit token --output-file FILE [--keep-fresh] [...]
 //! cargo credkit git-credential [--host PATTERN]... [...] get|store|erase
+//! cargo credkit metadata-server [--port P] [--bind ADDR] [--project ID] [...the same options]
 //! ```
 //!
 //! - `demo` starts a fake token endpoint on 127.0.0.1, writes a temporary `authorized_user`
@@ -44,6 +45,10 @@
 //! - `git-credential` is git's credential helper (also as a link named
 //!   `git-credential-credkit`): Google's git hosts, and those named with `--host` or
 //!   `CREDKIT_HELPER_HOSTS`, get the token as the password; any other host gets no answer.
+//! - `metadata-server` serves the Compute Engine metadata server's interface on 127.0.0.1
+//!   (a free port unless `--port`), from the credentials found, for programs on Google's
+//!   client libraries in any language: it prints `GCE_METADATA_HOST=...` and
+//!   `GCE_METADATA_IP=...` lines to set, then serves until SIGINT or SIGTERM.
 //! - Exit status 0 on success; 1 on a credential or refresh error, with one line
 //!   `error: <message>` on standard error; 2 on a usage error. A scope shortfall is a
 //!   `warning: ...` line on standard error, and the command still succeeds.

@@ -22,6 +22,9 @@
 //! - [`git`]: git's credential helper protocol (`git-credential-credkit`).
 //! - [`token_file`]: a token file written atomically (0600) and kept fresh, for programs
 //!   that read a token from a file (`gcloud --access-token-file`).
+//! - [`metadata_server`]: the Compute Engine metadata server's HTTP interface (tokens, ID
+//!   tokens, the account, the project), answering Google's client libraries in any language
+//!   from your credentials.
 //!
 //! The crate needs no async runtime and no HTTP stack: it reads and writes the protocols'
 //! messages, and the caller owns the process, the pipes and the sockets.
@@ -33,4 +36,5 @@ pub mod docker;
 pub mod git;
 pub mod hosts;
 pub mod kubectl;
+pub mod metadata_server;
 pub mod token_file;

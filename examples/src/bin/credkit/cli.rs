@@ -123,10 +123,19 @@ pub(crate) enum Command {
     /// other operation are read and ignored. A malformed request, or a token that cannot be
     /// had for a Google host, exits 1 with one line on standard error.
     GitCredential(GitCredentialArgs),
+    /// Serve tokens as the Compute Engine metadata server does, for programs built on
+    /// Google's client libraries (Python, Go, Java, Node, Rust).
+    ///
+    /// Prints the environment to set, one `NAME=value` a line (GCE_METADATA_HOST and
+    /// GCE_METADATA_IP), then serves until SIGINT or SIGTERM (exit 0). The tokens come from
+    /// the credentials the options name (Application Default Credentials by default), through
+    /// the token cache; a program asking for other scopes (`?scopes=`) gets a token of its
+    /// own for them. Binds to 127.0.0.1: anyone who can reach the port gets tokens.
+    MetadataServer(MetadataServerArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct SourceArgs {
     /// An authorized_user JSON file (default: Application Default Credentials).
     #[arg(long, value_name = "FILE", conflicts_with = "gcloud")]
@@ -250,7 +259,7 @@ impl SourceArgs {
 }
 
 /// The reauthentication options of `token`, `header` and `info`.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct ReauthArgs {
     /// When the token endpoint asks for reauthentication (invalid_rapt, rapt_required), run
     /// it: answer its challenges against the reauth API, then refresh again. A password
@@ -387,6 +396,33 @@ pub(crate) struct VerifyArgs {
     /// How long fetching the keys may take, in seconds (decimals allowed). Default: 30.
     #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
+}
+
+/// The options of `metadata-server`.
+#[derive(Debug, Args)]
+pub(crate) struct MetadataServerArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+
+    /// The port to listen on; 0 (the default) picks a free one, printed in the environment
+    /// lines.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub(crate) port: u16,
+
+    /// The address to listen on. Default 127.0.0.1 (this machine only). Another address, such
+    /// as 0.0.0.0 for a container network, gives tokens to anyone who can reach the port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+
+    /// The project ID to serve (project/project-id). Default: the one Application Default
+    /// Credentials find (GOOGLE_CLOUD_PROJECT, the credentials file's, gcloud's).
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) project: Option<String>,
+
+    /// The project number to serve (project/numeric-project-id); without it that path
+    /// answers 404.
+    #[arg(long, value_name = "NUMBER")]
+    pub(crate) numeric_project_id: Option<u64>,
 }
 
 /// The options of `demo`.
@@ -530,6 +566,7 @@ impl Command {
             Self::DockerCredential(_) => "docker-credential",
             Self::CredentialHelper(_) => "credential-helper",
             Self::GitCredential(_) => "git-credential",
+            Self::MetadataServer(_) => "metadata-server",
         }
     }
 
@@ -543,6 +580,7 @@ impl Command {
             Self::DockerCredential(args) => Some(&args.source),
             Self::CredentialHelper(args) => Some(&args.source),
             Self::GitCredential(args) => Some(&args.source),
+            Self::MetadataServer(args) => Some(&args.source),
             Self::Demo(_) | Self::VerifyIdToken(_) => None,
         }
     }

@@ -13,6 +13,8 @@
 //! - `credkit git-credential get|store|erase`: git's credential helper (also run as
 //!   `git-credential-credkit`).
 //! - `credkit token --output-file FILE [--keep-fresh]`: the token in a file, kept fresh.
+//! - `credkit metadata-server [--port P]`: the Compute Engine metadata server's interface,
+//!   serving tokens from the credentials found.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -32,6 +34,7 @@ mod git;
 mod helper_hosts;
 mod kubectl;
 mod lazy;
+mod metadata_server;
 mod output;
 mod password;
 mod source;
@@ -72,6 +75,7 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::DockerCredential(args) => docker::run(args).await,
             Command::CredentialHelper(args) => bazel::run(args).await,
             Command::GitCredential(args) => git::run(args).await,
+            Command::MetadataServer(args) => metadata_server::run(args).await,
         }
     })
 }
