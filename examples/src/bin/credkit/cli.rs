@@ -84,7 +84,7 @@ pub(crate) enum Command {
     ///
     /// ACTION is get, store, erase, list or version, with docker's input on standard input.
     /// get answers a Google registry (gcr.io, *.gcr.io, *.pkg.dev, and the --host patterns)
-    /// with {"ServerURL":..,"Username":"oauth2accesstoken","Secret":<access token>}, and any
+    /// with {"ServerURL":..,"Username":"oauth2accesstoken","Secret":TOKEN}, and any
     /// other with "credentials not found in native keychain", exit 1. store and erase accept
     /// a Google registry and keep nothing (the secret is the token get answers); for another
     /// registry store fails and erase answers "not found". list names Container Registry's
@@ -117,8 +117,8 @@ pub(crate) enum Command {
     /// git writes its request (key=value lines) on standard input. `get` answers a Google
     /// git host (source.developers.google.com, *.googlesource.com, *.sourcemanager.dev, and
     /// those of --host and CREDKIT_HELPER_HOSTS) over https (or http on loopback) with
-    /// username=<the account's e-mail address, or oauth2accesstoken>, password=<the access
-    /// token> and password_expiry_utc=<its expiry, Unix seconds>. Any other host gets no
+    /// username=EMAIL (the account's e-mail address, or oauth2accesstoken), password=TOKEN
+    /// (the access token) and password_expiry_utc=EXPIRY (Unix seconds). Any other host gets no
     /// answer (exit 0: git asks its next helper), and never a token. `store`, `erase` and any
     /// other operation are read and ignored. A malformed request, or a token that cannot be
     /// had for a Google host, exits 1 with one line on standard error.
