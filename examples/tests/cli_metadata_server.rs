@@ -2,7 +2,7 @@
 //! `authorized_user` file refreshed against `FakeTokenServer`, asked over HTTP by reqwest and
 //! by Google's own Python library (google-auth).
 // Test helpers outside `#[test]` functions: a failure must fail the test loudly.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
@@ -463,7 +463,21 @@ async fn the_metadata_server_pointing_back_at_itself_is_refused() {
     for extra in [&[][..], &impersonating[..]] {
         let mut args = vec!["metadata-server", "--port", &port];
         args.extend(extra);
-        let out = run(sandbox.credkit(args)).await;
+        // A regression would serve (and never exit): the deadline fails the test instead of
+        // hanging it, and the child is killed when its handle drops.
+        let mut child = tokio::process::Command::from(sandbox.credkit(args));
+        child
+            .kill_on_drop(true)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            child.spawn().unwrap().wait_with_output(),
+        )
+        .await
+        .expect("the server refused to start within the deadline")
+        .unwrap();
+        let out = Run::of(output);
         let message = out.assert_error();
         assert!(
             message.starts_with(&format!(

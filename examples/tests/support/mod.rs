@@ -129,7 +129,8 @@ pub const CLIENT_SECRET: &str = "cli-test-client-secret";
 pub const REFRESH_TOKEN: &str = "1//cli-test-refresh-token";
 
 impl Run {
-    fn of(output: Output) -> Self {
+    /// What the finished process `output` did.
+    pub fn of(output: Output) -> Self {
         Self {
             code: output.status.code(),
             stdout: String::from_utf8(output.stdout).unwrap(),
