@@ -48,7 +48,6 @@ export CLOUDSDK_CORE_DISABLE_PROMPTS=1 CLOUDSDK_CORE_CHECK_GCE_METADATA=false
 export CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=1 CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true
 # gcloud takes a user's refresh token this way (its own OAuth client; the fake accepts any).
 gcloud auth activate-refresh-token bench@credkit.example fake-refresh-token --quiet >/dev/null 2>&1
-gcloud config set project credkit-bench --quiet >/dev/null 2>&1
 
 creds=(--credentials "$work/authorized_user.json" --token-uri "$url" --cache "$work/cache")
 exec_info='{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}'
@@ -107,11 +106,17 @@ cat "$work/refresh.md"
 
 echo
 echo "== burst: 8 invocations at once with no fresh token; token requests made"
+echo "| Command | token requests |"
+echo "|:---|---:|"
 for pair in "${pairs[@]}"; do
   IFS='|' read -r name command prepare <<<"$pair"
   bash -c "$prepare"
   before=$(requests)
-  for _ in 1 2 3 4 5 6 7 8; do bash -c "$command" >/dev/null 2>&1 & done
-  wait
-  echo "| $name | $(( $(requests) - before )) |"
+  pids=()
+  for _ in 1 2 3 4 5 6 7 8; do
+    bash -c "$command" >/dev/null 2>&1 &
+    pids+=("$!")
+  done
+  wait "${pids[@]}"
+  echo "| \`$name\` | $(( $(requests) - before )) |"
 done
