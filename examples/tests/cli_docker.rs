@@ -298,6 +298,31 @@ async fn list_names_the_registries_and_version_the_helper() {
 }
 
 #[tokio::test]
+async fn version_answers_whatever_the_host_patterns_and_list_checks_them() {
+    let sandbox = Sandbox::new();
+    let server = FakeTokenServer::start().await.unwrap();
+    let out = run(helper(
+        &sandbox,
+        &server,
+        "version",
+        &["--host", "not a host"],
+    ))
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        out.stdout
+            .starts_with("docker-credential-credkit (credkit) "),
+        "{out:#?}"
+    );
+    let out = run(helper(&sandbox, &server, "list", &["--host", "not a host"])).await;
+    let line = assert_protocol_error(&out, out.stdout.trim_end());
+    assert!(
+        line.starts_with("--host or CREDKIT_HELPER_HOSTS: "),
+        "{line}"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_action_or_none_is_the_protocol_error() {
     let sandbox = Sandbox::new();
     let out = run(sandbox.credkit(["docker-credential", "fetch"])).await;

@@ -96,6 +96,30 @@ async fn answers_in_the_version_asked_with_the_token_and_its_expiry() {
 }
 
 #[tokio::test]
+async fn a_scope_shortfall_is_a_warning_beside_the_credential() {
+    let sandbox = Sandbox::new();
+    let server = FakeTokenServer::start().await.unwrap();
+    server.push_reply(Reply::json(
+        200,
+        json!({"access_token": "ya29.narrow", "expires_in": 3600, "token_type": "Bearer", "scope": "email"}),
+    ));
+    let out = run(plugin(
+        &sandbox,
+        &server,
+        Some(&exec_info(V1, false)),
+        &["--scope", "email", "--scope", "profile"],
+    ))
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(
+        out.stderr,
+        "warning: Not all requested scopes were granted by the authorization server, missing scopes profile.\n"
+    );
+    let answer: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(answer["status"]["token"], "ya29.narrow");
+}
+
+#[tokio::test]
 async fn the_expiration_timestamp_is_the_token_expiry() {
     let sandbox = Sandbox::new();
     let server = FakeTokenServer::start().await.unwrap();

@@ -114,7 +114,7 @@ fn render_headers(headers: &HeaderMap) -> Result<String, Failure> {
 
 /// The warning the reference logs when the server granted fewer scopes than requested, on
 /// standard error. Not an error: the token works for what was granted.
-fn warn_on_scope_shortfall(loaded: &Loaded) {
+pub(crate) fn warn_on_scope_shortfall(loaded: &Loaded) {
     let missing = loaded.origin.missing_scopes();
     if !missing.is_empty() {
         output::warn(&format!(

@@ -64,11 +64,12 @@ impl From<DockerError> for Refusal {
 
 async fn serve(args: &DockerCredentialArgs) -> Result<(), Refusal> {
     let action = Action::parse(args.action.as_deref(), PROGRAM)?;
-    let hosts = host_list(HostList::registries(), &args.hosts)?;
+    // `version` answers whatever the host patterns are.
+    let hosts = || host_list(HostList::registries(), &args.hosts);
     match action {
         Action::Get => {
             let url = ServerUrl::parse(&read_stdin(docker::MAX_INPUT_LEN)?)?;
-            if !url.allowed_by(&hosts) {
+            if !url.allowed_by(&hosts()?) {
                 return Err(DockerError::not_found().into());
             }
             let loaded = source::load(&args.source).await?;
@@ -82,13 +83,15 @@ async fn serve(args: &DockerCredentialArgs) -> Result<(), Refusal> {
         }
         Action::Store => {
             let input = read_stdin(docker::MAX_INPUT_LEN)?;
-            Ok(StoreRequest::parse(&input)?.accept(&hosts)?)
+            Ok(StoreRequest::parse(&input)?.accept(&hosts()?)?)
         }
         Action::Erase => {
             let url = ServerUrl::parse(&read_stdin(docker::MAX_INPUT_LEN)?)?;
-            Ok(docker::erase(&url, &hosts)?)
+            Ok(docker::erase(&url, &hosts()?)?)
         }
         Action::List => {
+            // Checked, so that list names only hosts get would answer.
+            hosts()?;
             let named = named_hosts(&args.hosts);
             let listed = LISTED_REGISTRIES
                 .iter()

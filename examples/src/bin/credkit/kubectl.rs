@@ -5,6 +5,7 @@ use credkit_helpers::kubectl::{EXEC_INFO_ENV, ExecInfo, exec_credential};
 use secrecy::ExposeSecret;
 
 use crate::cli::ExecCredentialArgs;
+use crate::commands;
 use crate::failure::Failure;
 use crate::output;
 use crate::source;
@@ -29,6 +30,8 @@ pub(crate) async fn run(args: &ExecCredentialArgs) -> Result<(), Failure> {
     } else {
         loaded.credentials.access_token().await?
     };
+    // On standard error, which kubectl shows: the token still works for what was granted.
+    commands::warn_on_scope_shortfall(&loaded);
     let answer = exec_credential(&info, token.secret(), token.expiry());
     output::print(&format!("{}\n", answer.expose_secret()))
 }
