@@ -11,8 +11,9 @@ use clap::builder::NonEmptyStringValueParser;
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-/// OAuth 2.0 user credentials from the command line: print an access token, the request
-/// headers or the credentials' facts, or watch the library work in a self-contained demo.
+/// Google and OAuth 2.0 credentials from the command line: print an access token, the request
+/// headers or the credentials' facts; serve tokens to kubectl, docker, git, Bazel and any
+/// Google client library; or watch the library work in a self-contained demo.
 ///
 /// Without --credentials or --gcloud, credentials are found as Application Default
 /// Credentials: the file named by GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
@@ -107,7 +108,7 @@ pub(crate) enum Command {
     /// --credential_helper takes a path and no arguments), with CREDKIT_HELPER_HOSTS for
     /// --host.
     CredentialHelper(CredentialHelperArgs),
-    /// git's credential helper: answer git's requests for Google's git hosts with a token.
+    /// Answer git as its credential helper (git-credential-credkit) for Google's git hosts.
     ///
     /// Set it up with `git config --global credential.https://source.developers.google.com.helper credkit`
     /// (and the same for *.googlesource.com, *.sourcemanager.dev), with a link named

@@ -1,4 +1,5 @@
-//! `credkit`: OAuth 2.0 user credentials from the command line.
+//! `credkit`: Google and OAuth 2.0 credentials from the command line, and the helpers that serve
+//! them to other programs.
 //!
 //! - `credkit demo [--json]`: the library at work against a fake token endpoint on 127.0.0.1.
 //! - `credkit token`: the access token and a newline.
