@@ -8,11 +8,9 @@ mod support;
 
 use std::path::Path;
 
-use credkit_testing::{
-    FakeIamServer, FakeMetadataServer, FakeTokenServer, JwtBearerCheck, Reply, TestKey,
-};
-use serde_json::{Value, json};
-use support::{Sandbox, run};
+use credkit_testing::{FakeMetadataServer, FakeTokenServer, JwtBearerCheck, TestKey};
+use serde_json::Value;
+use support::{Impersonation, Sandbox, run};
 
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
 const TARGET: &str = "target@credkit-test.iam.gserviceaccount.com";
@@ -88,48 +86,27 @@ async fn a_service_account_key_is_fetched_once_for_many_runs() {
 
 #[tokio::test]
 async fn an_impersonated_token_is_cached_under_its_own_key() {
-    let server = FakeTokenServer::start().await.unwrap();
-    server.push_reply(Reply::token("ya29.source"));
-    let iam = FakeIamServer::builder()
-        .with_accepted_bearer("ya29.source")
-        .start()
-        .await
-        .unwrap();
-    let url = iam.url();
-    let sandbox = Sandbox::new().with_env(|env| {
-        env.with_var(
-            "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
-            format!("{url}/"),
-        )
-    });
-    let file = sandbox.credentials_file(&json!({})).display().to_string();
-    let cache = sandbox.path("cache").display().to_string();
-    let credkit = |target: &str| {
-        sandbox.credkit([
-            "token",
-            "--credentials",
-            &file,
-            "--token-uri",
-            &server.token_url(),
-            "--cache",
-            &cache,
-            "--impersonate-service-account",
-            target,
-        ])
-    };
-
+    let setup = Impersonation::start().await;
+    let cache = setup.sandbox.path("cache").display().to_string();
+    let cached = ["--cache", cache.as_str()];
     for _ in 0..3 {
-        let out = run(credkit(TARGET)).await;
+        let out = run(setup.credkit("token", TARGET, &cached)).await;
         assert_eq!(out.code, Some(0), "{out:#?}");
-        assert_eq!(out.stdout, format!("{}\n", iam.access_token_for(TARGET)));
+        assert_eq!(
+            out.stdout,
+            format!("{}\n", setup.iam.access_token_for(TARGET))
+        );
     }
-    assert_eq!(iam.requests().len(), 1);
+    assert_eq!(setup.iam.requests().len(), 1);
     // Another target is another token; the source's own token comes from the cache.
     let other = "other@credkit-test.iam.gserviceaccount.com";
-    let out = run(credkit(other)).await;
-    assert_eq!(out.stdout, format!("{}\n", iam.access_token_for(other)));
-    assert_eq!(iam.requests().len(), 2);
-    assert_eq!(server.requests().len(), 1);
+    let out = run(setup.credkit("token", other, &cached)).await;
+    assert_eq!(
+        out.stdout,
+        format!("{}\n", setup.iam.access_token_for(other))
+    );
+    assert_eq!(setup.iam.requests().len(), 2);
+    assert_eq!(setup.server.requests().len(), 1);
 }
 
 #[tokio::test]

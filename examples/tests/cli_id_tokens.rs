@@ -7,9 +7,9 @@
 
 mod support;
 
-use credkit_testing::{FakeIamServer, FakeKeyServer, FakeTokenServer, Reply, TestIdTokenIssuer};
+use credkit_testing::{FakeKeyServer, TestIdTokenIssuer};
 use serde_json::{Value, json};
-use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run, run_with_stdin};
+use support::{CLIENT_SECRET, Impersonation, REFRESH_TOKEN, Sandbox, run, run_with_stdin};
 
 const AUDIENCE: &str = "https://my-service-abc123-uc.a.run.app";
 const TARGET: &str = "target@credkit-test.iam.gserviceaccount.com";
@@ -116,56 +116,6 @@ async fn an_audience_is_required() {
 }
 
 // ===== impersonation =====
-
-/// A user's credentials file whose refresh gives `ya29.source`, and an IAM fake accepting it.
-struct Impersonation {
-    sandbox: Sandbox,
-    server: FakeTokenServer,
-    iam: FakeIamServer,
-    file: String,
-}
-
-impl Impersonation {
-    async fn start() -> Self {
-        let server = FakeTokenServer::start().await.unwrap();
-        server.push_reply(Reply::token("ya29.source"));
-        let iam = FakeIamServer::builder()
-            .with_accepted_bearer("ya29.source")
-            .start()
-            .await
-            .unwrap();
-        let url = iam.url();
-        let sandbox = Sandbox::new().with_env(|env| {
-            env.with_var(
-                "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
-                format!("{url}/"),
-            )
-        });
-        let file = sandbox.credentials_file(&json!({})).display().to_string();
-        Self {
-            sandbox,
-            server,
-            iam,
-            file,
-        }
-    }
-
-    /// `credkit <command> --credentials <file> --token-uri <server>
-    /// --impersonate-service-account <chain> <extra...>`.
-    fn credkit(&self, command: &str, chain: &str, extra: &[&str]) -> std::process::Command {
-        let mut args = vec![
-            command.to_owned(),
-            "--credentials".to_owned(),
-            self.file.clone(),
-            "--token-uri".to_owned(),
-            self.server.token_url(),
-            "--impersonate-service-account".to_owned(),
-            chain.to_owned(),
-        ];
-        args.extend(extra.iter().map(|&a| a.to_owned()));
-        self.sandbox.credkit(args)
-    }
-}
 
 #[tokio::test]
 async fn token_impersonates_through_a_delegation_chain() {

@@ -42,6 +42,7 @@
 //! `https` and `grpcs` URIs are taken as secure (Bazel's remote cache and execution use
 //! `grpcs://`); `http` and `grpc` only on loopback, as [`HostList`] allows.
 
+use crate::shorten;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -81,14 +82,7 @@ impl Command {
         match arg {
             Some("get") => Ok(Self::Get),
             None => Err(BazelError::new(Why::Usage)),
-            Some(other) => Err(BazelError::new(Why::UnknownCommand(
-                other
-                    .chars()
-                    .take(64)
-                    .collect::<String>()
-                    .escape_debug()
-                    .to_string(),
-            ))),
+            Some(other) => Err(BazelError::new(Why::UnknownCommand(shorten(other)))),
         }
     }
 }
@@ -264,7 +258,7 @@ mod tests {
         let long = "x".repeat(100);
         let message = Command::parse(Some(&long)).unwrap_err().to_string();
         assert!(
-            message.contains(&format!("`{}`", "x".repeat(64))),
+            message.contains(&format!("`{}...`", "x".repeat(64))),
             "{message}"
         );
         assert!(!message.contains(&"x".repeat(65)), "{message}");

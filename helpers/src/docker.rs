@@ -44,6 +44,7 @@
 //! # Ok::<(), credkit_helpers::docker::DockerError>(())
 //! ```
 
+use crate::shorten;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -109,14 +110,7 @@ impl Action {
             Some("erase") => Ok(Self::Erase),
             Some("list") => Ok(Self::List),
             Some("version") => Ok(Self::Version),
-            Some(other) => Err(DockerError::new(Why::UnknownAction(
-                other
-                    .chars()
-                    .take(64)
-                    .collect::<String>()
-                    .escape_debug()
-                    .to_string(),
-            ))),
+            Some(other) => Err(DockerError::new(Why::UnknownAction(shorten(other)))),
         }
     }
 }
@@ -396,7 +390,7 @@ mod tests {
         let message = Action::parse(Some(&long), PROGRAM).unwrap_err().to_string();
         assert_eq!(
             message,
-            format!("Unknown credential action `{}`", "x".repeat(64))
+            format!("Unknown credential action `{}...`", "x".repeat(64))
         );
     }
 

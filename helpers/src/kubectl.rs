@@ -36,6 +36,7 @@
 //! name the plugin, so there is no host list here (a GKE control plane is an IP address no
 //! Google host pattern could name).
 
+use crate::shorten;
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -205,15 +206,6 @@ struct Status<'a> {
 pub(crate) fn rfc3339(time: OffsetDateTime) -> Option<String> {
     let time = time.to_offset(UtcOffset::UTC).replace_nanosecond(0).ok()?;
     time.format(&Rfc3339).ok()
-}
-
-/// At most 64 characters of untrusted text, escaped, for a message.
-fn shorten(text: &str) -> String {
-    let mut short: String = text.chars().take(64).collect();
-    if short.len() < text.len() {
-        short.push_str("...");
-    }
-    short.escape_debug().to_string()
 }
 
 /// A `KUBERNETES_EXEC_INFO` credkit cannot answer.

@@ -38,3 +38,12 @@ pub mod hosts;
 pub mod kubectl;
 pub mod metadata_server;
 pub mod token_file;
+
+/// At most 64 characters of untrusted text, escaped (and `...` when cut), for a message.
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(64).collect();
+    if short.len() < text.len() {
+        short.push_str("...");
+    }
+    short.escape_debug().to_string()
+}

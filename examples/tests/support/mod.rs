@@ -7,7 +7,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use credkit_testing::AdcEnv;
+use credkit_testing::{AdcEnv, FakeIamServer, FakeTokenServer, Reply};
+use serde_json::json;
 
 /// A temporary home for one test: an empty `HOME`, an empty gcloud configuration folder, an
 /// empty `PATH`, the metadata server on a closed loopback port, and room for credentials
@@ -159,5 +160,55 @@ impl Run {
         message
             .strip_prefix("error: ")
             .unwrap_or_else(|| panic!("not an error line: {message:?}"))
+    }
+}
+
+/// A user's credentials file whose refresh gives `ya29.source`, and an IAM fake accepting it.
+pub struct Impersonation {
+    pub sandbox: Sandbox,
+    pub server: FakeTokenServer,
+    pub iam: FakeIamServer,
+    pub file: String,
+}
+
+impl Impersonation {
+    pub async fn start() -> Self {
+        let server = FakeTokenServer::start().await.unwrap();
+        server.push_reply(Reply::token("ya29.source"));
+        let iam = FakeIamServer::builder()
+            .with_accepted_bearer("ya29.source")
+            .start()
+            .await
+            .unwrap();
+        let url = iam.url();
+        let sandbox = Sandbox::new().with_env(|env| {
+            env.with_var(
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS",
+                format!("{url}/"),
+            )
+        });
+        let file = sandbox.credentials_file(&json!({})).display().to_string();
+        Self {
+            sandbox,
+            server,
+            iam,
+            file,
+        }
+    }
+
+    /// `credkit <command> --credentials <file> --token-uri <server>
+    /// --impersonate-service-account <chain> <extra...>`.
+    pub fn credkit(&self, command: &str, chain: &str, extra: &[&str]) -> Command {
+        let mut args = vec![
+            command.to_owned(),
+            "--credentials".to_owned(),
+            self.file.clone(),
+            "--token-uri".to_owned(),
+            self.server.token_url(),
+            "--impersonate-service-account".to_owned(),
+            chain.to_owned(),
+        ];
+        args.extend(extra.iter().map(|&a| a.to_owned()));
+        self.sandbox.credkit(args)
     }
 }
