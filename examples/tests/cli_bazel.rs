@@ -9,9 +9,11 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use credkit_testing::{FakeTokenServer, JwtBearerCheck, Reply, TestKey};
+use credkit_testing::{FakeTokenServer, Reply};
 use serde_json::{Value, json};
-use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run, run_with_stdin};
+use support::{
+    CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run, run_with_stdin, service_account_sandbox,
+};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -173,17 +175,9 @@ async fn an_unreachable_token_endpoint_is_one_error_line_without_a_secret() {
 
 #[tokio::test]
 async fn the_link_runs_the_helper_with_application_default_credentials() {
-    let key = TestKey::generate().unwrap();
     let server = FakeTokenServer::start().await.unwrap();
-    server.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL));
+    let (sandbox, key, _) = service_account_sandbox(&server, EMAIL);
     server.push_reply(Reply::token("ya29.through-the-link"));
-    let sandbox = Sandbox::new();
-    let file = sandbox.write(
-        "key.json",
-        &key.service_account_json(EMAIL, &server.token_url()),
-    );
-    let sandbox = sandbox
-        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
     let program = sandbox.path("credkit-credential-helper");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_credkit"), &program).unwrap();
     let command = |host_env: Option<&str>| {

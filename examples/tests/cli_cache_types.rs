@@ -8,9 +8,9 @@ mod support;
 
 use std::path::Path;
 
-use credkit_testing::{FakeMetadataServer, FakeTokenServer, JwtBearerCheck, TestKey};
+use credkit_testing::{FakeMetadataServer, FakeTokenServer};
 use serde_json::Value;
-use support::{Impersonation, Sandbox, run};
+use support::{Impersonation, Sandbox, run, service_account_sandbox};
 
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
 const TARGET: &str = "target@credkit-test.iam.gserviceaccount.com";
@@ -28,17 +28,9 @@ fn names(dir: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_service_account_key_is_fetched_once_for_many_runs() {
-    let key = TestKey::generate().unwrap();
     let server = FakeTokenServer::start().await.unwrap();
-    server.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL));
-    let sandbox = Sandbox::new();
-    let file = sandbox.write(
-        "key.json",
-        &key.service_account_json(EMAIL, &server.token_url()),
-    );
+    let (sandbox, key, file) = service_account_sandbox(&server, EMAIL);
     let cache = sandbox.path("cache").display().to_string();
-    let sandbox = sandbox
-        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
 
     let first = run(sandbox.credkit(["token", "--cache", &cache])).await;
     assert_eq!(first.code, Some(0), "{first:#?}");

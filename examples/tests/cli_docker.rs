@@ -9,9 +9,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use credkit_testing::{FakeTokenServer, JwtBearerCheck, Reply, TestKey};
+use credkit_testing::{FakeTokenServer, Reply, TestKey};
 use serde_json::{Value, json};
-use support::{CLIENT_SECRET, REFRESH_TOKEN, Run, Sandbox, run, run_with_stdin};
+use support::{
+    CLIENT_SECRET, REFRESH_TOKEN, Run, Sandbox, run, run_with_stdin, service_account_sandbox,
+};
 
 const NOT_FOUND: &str = "credentials not found in native keychain";
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
@@ -47,18 +49,9 @@ fn link(sandbox: &Sandbox, name: &str) -> PathBuf {
     path
 }
 
-/// A sandbox whose Application Default Credentials are a service-account key for `server`
-/// (its `token_uri` is honored, unlike an `authorized_user` file's).
+/// A sandbox whose Application Default Credentials are a service-account key for `server`.
 fn sandbox_with_key(server: &FakeTokenServer) -> (Sandbox, TestKey) {
-    let key = TestKey::generate().unwrap();
-    server.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL));
-    let sandbox = Sandbox::new();
-    let file = sandbox.write(
-        "key.json",
-        &key.service_account_json(EMAIL, &server.token_url()),
-    );
-    let sandbox = sandbox
-        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
+    let (sandbox, key, _) = service_account_sandbox(server, EMAIL);
     (sandbox, key)
 }
 

@@ -5,24 +5,16 @@
 
 mod support;
 
-use credkit_testing::{FakeMetadataServer, FakeTokenServer, JwtBearerCheck, TestKey};
+use credkit_testing::{FakeMetadataServer, FakeTokenServer};
 use serde_json::Value;
-use support::{Sandbox, run};
+use support::{Sandbox, run, service_account_sandbox};
 
 const EMAIL: &str = "robot@credkit-test.iam.gserviceaccount.com";
 
 #[tokio::test]
 async fn a_service_account_key_serves_token_header_info_and_id_tokens() {
-    let key = TestKey::generate().unwrap();
     let server = FakeTokenServer::start().await.unwrap();
-    server.accept_jwt_bearer(JwtBearerCheck::new(&key, EMAIL));
-    let sandbox = Sandbox::new();
-    let file = sandbox.write(
-        "key.json",
-        &key.service_account_json(EMAIL, &server.token_url()),
-    );
-    let sandbox = sandbox
-        .with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", file.display().to_string()));
+    let (sandbox, key, _) = service_account_sandbox(&server, EMAIL);
 
     let out = run(sandbox.credkit(["token", "--no-cache"])).await;
     assert_eq!(out.code, Some(0), "{out:#?}");

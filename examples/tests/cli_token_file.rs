@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use credkit_testing::{FakeTokenServer, JwtBearerCheck, Reply, TestKey};
-use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run};
+use credkit_testing::{FakeTokenServer, Reply};
+use support::{CLIENT_SECRET, REFRESH_TOKEN, Sandbox, run, service_account_sandbox};
 
 const TOKEN: &str = "ya29.token-file-test-token";
 
@@ -82,21 +82,9 @@ async fn a_rewrite_over_an_older_file_keeps_it_private() {
 
 #[tokio::test]
 async fn an_id_token_file_too() {
-    let key = TestKey::generate().unwrap();
     let email = "robot@credkit-test.iam.gserviceaccount.com";
     let server = FakeTokenServer::start().await.unwrap();
-    server.accept_jwt_bearer(JwtBearerCheck::new(&key, email));
-    let sandbox = Sandbox::new();
-    let key_file = sandbox.write(
-        "key.json",
-        &key.service_account_json(email, &server.token_url()),
-    );
-    let sandbox = sandbox.with_env(|env| {
-        env.with_var(
-            "GOOGLE_APPLICATION_CREDENTIALS",
-            key_file.display().to_string(),
-        )
-    });
+    let (sandbox, _key, _) = service_account_sandbox(&server, email);
     let out_dir = tempfile::tempdir().unwrap();
     let output = out_dir.path().join("id-token");
     let out = run(sandbox.credkit([

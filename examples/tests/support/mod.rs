@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use credkit_testing::{AdcEnv, FakeIamServer, FakeTokenServer, Reply};
+use credkit_testing::{AdcEnv, FakeIamServer, FakeTokenServer, JwtBearerCheck, Reply, TestKey};
 use serde_json::json;
 
 /// A temporary home for one test: an empty `HOME`, an empty gcloud configuration folder, an
@@ -123,6 +123,26 @@ pub async fn run_with_stdin(mut command: Command, input: impl Into<String>) -> R
     .await
     .unwrap();
     Run::of(output)
+}
+
+/// A new service-account key for `email`, whose JWT-bearer grants `server` then accepts,
+/// written to `key.json` in a new sandbox whose Application Default Credentials it is (a key's
+/// `token_uri` is honored, unlike an `authorized_user` file's). Returns the sandbox, the key
+/// and the file.
+pub fn service_account_sandbox(
+    server: &FakeTokenServer,
+    email: &str,
+) -> (Sandbox, TestKey, PathBuf) {
+    let key = TestKey::generate().unwrap();
+    server.accept_jwt_bearer(JwtBearerCheck::new(&key, email));
+    let sandbox = Sandbox::new();
+    let file = sandbox.write(
+        "key.json",
+        &key.service_account_json(email, &server.token_url()),
+    );
+    let adc = file.display().to_string();
+    let sandbox = sandbox.with_env(|env| env.with_var("GOOGLE_APPLICATION_CREDENTIALS", adc));
+    (sandbox, key, file)
 }
 
 pub const CLIENT_ID: &str = "123-cli-test.apps.googleusercontent.com";
