@@ -159,15 +159,7 @@ async fn no_command_or_another_is_an_error() {
 #[tokio::test]
 async fn an_unreachable_token_endpoint_is_one_error_line_without_a_secret() {
     let sandbox = Sandbox::new();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", closed.local_addr().unwrap());
-    drop(closed);
-    let file = sandbox.credentials_file(&json!({}));
-    let mut command = sandbox.credkit(["credential-helper", "get", "--no-cache", "--no-retry"]);
-    command
-        .arg("--credentials")
-        .arg(file)
-        .args(["--token-uri", &url]);
+    let command = sandbox.credkit_unreachable(&["credential-helper", "get"]);
     let out = run_with_stdin(command, request("https://storage.googleapis.com/b/o")).await;
     assert!(!out.assert_error().is_empty());
     out.assert_no_secret(&[CLIENT_SECRET, REFRESH_TOKEN]);

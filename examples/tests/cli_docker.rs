@@ -171,15 +171,7 @@ async fn get_without_a_server_url_is_the_protocol_error() {
 #[tokio::test]
 async fn an_unreachable_token_endpoint_is_an_error_without_a_secret() {
     let sandbox = Sandbox::new();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", closed.local_addr().unwrap());
-    drop(closed);
-    let file = sandbox.credentials_file(&json!({}));
-    let mut command = sandbox.credkit(["docker-credential", "get", "--no-cache", "--no-retry"]);
-    command
-        .arg("--credentials")
-        .arg(file)
-        .args(["--token-uri", &url]);
+    let command = sandbox.credkit_unreachable(&["docker-credential", "get"]);
     let out = run_with_stdin(command, "gcr.io").await;
     assert_eq!(out.code, Some(1), "{out:#?}");
     let line = assert_protocol_error(&out, out.stdout.trim_end());

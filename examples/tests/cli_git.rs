@@ -479,24 +479,8 @@ async fn malformed_input_is_one_error_line_without_what_it_held() {
 #[tokio::test]
 async fn a_token_endpoint_that_cannot_be_reached_is_one_error_line() {
     let sandbox = Sandbox::new();
-    let file = sandbox.credentials_file(&serde_json::json!({}));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
-    let out = run_with_stdin(
-        sandbox.credkit([
-            "git-credential",
-            "--credentials",
-            file.to_str().unwrap(),
-            "--token-uri",
-            &format!("http://127.0.0.1:{port}/token"),
-            "--no-cache",
-            "--no-retry",
-            "get",
-        ]),
-        GOOGLE_GET,
-    )
-    .await;
+    let command = sandbox.credkit_unreachable(&["git-credential", "get"]);
+    let out = run_with_stdin(command, GOOGLE_GET).await;
     let message = out.assert_error();
     assert!(!message.is_empty());
     out.assert_no_secret(&[REFRESH_TOKEN, CLIENT_SECRET]);

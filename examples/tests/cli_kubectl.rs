@@ -205,16 +205,8 @@ async fn garbage_exec_info_is_refused() {
 #[tokio::test]
 async fn an_unreachable_token_endpoint_is_one_error_line() {
     let sandbox = Sandbox::new();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/token", closed.local_addr().unwrap());
-    drop(closed);
-    let file = sandbox.credentials_file(&json!({}));
-    let mut command = sandbox.credkit(["exec-credential", "--no-cache", "--no-retry"]);
-    command
-        .arg("--credentials")
-        .arg(file)
-        .args(["--token-uri", &url])
-        .env("KUBERNETES_EXEC_INFO", exec_info(V1, false));
+    let mut command = sandbox.credkit_unreachable(&["exec-credential"]);
+    command.env("KUBERNETES_EXEC_INFO", exec_info(V1, false));
     let out = run(command).await;
     assert!(!out.assert_error().is_empty());
     out.assert_no_secret(&[CLIENT_SECRET, REFRESH_TOKEN]);

@@ -46,6 +46,23 @@ impl Sandbox {
         }
     }
 
+    /// `credkit <args> --credentials <an authorized_user file> --token-uri <a closed loopback
+    /// port> --no-cache --no-retry`: every refresh fails at once, unreachable.
+    pub fn credkit_unreachable(&self, args: &[&str]) -> Command {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", closed.local_addr().unwrap());
+        drop(closed);
+        let file = self.credentials_file(&json!({}));
+        let mut command = self.credkit(args);
+        command.arg("--credentials").arg(file).args([
+            "--token-uri",
+            &url,
+            "--no-cache",
+            "--no-retry",
+        ]);
+        command
+    }
+
     /// The isolated environment.
     pub fn env(&self) -> &AdcEnv {
         &self.env
