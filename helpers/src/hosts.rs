@@ -176,21 +176,34 @@ impl Pattern {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        // The port, after the last colon outside an IPv6 literal's brackets.
-        let (host, port) = match rest.rsplit_once(':') {
-            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
-                (host, Some(port.parse::<u16>().ok()?))
+        let (host, port) = if let Some(literal) = rest.strip_prefix('[') {
+            // An IPv6 literal, as URLs write it, then an optional port; never a wildcard's.
+            let (inside, after) = literal.split_once(']')?;
+            let ip = inside.parse::<std::net::Ipv6Addr>().ok()?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':')?.parse::<u16>().ok()?),
+            };
+            if wildcard {
+                return None;
             }
-            _ => (rest, None),
+            // As the `url` crate writes it, so that the two compare.
+            (format!("[{ip}]"), port)
+        } else {
+            let (host, port) = match rest.split_once(':') {
+                Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+                None => (rest, None),
+            };
+            let host = normalize(host);
+            let valid = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                && !host.starts_with('.')
+                && !host.contains("..");
+            (valid.then_some(host)?, port)
         };
-        let host = normalize(host);
-        let valid = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
-            && !host.starts_with('.')
-            && !host.contains("..");
-        valid.then_some(Self {
+        Some(Self {
             host,
             wildcard,
             port,
@@ -309,8 +322,39 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_literals_compare_as_urls_write_them() {
+        let list = HostList::none()
+            .with_pattern("[0:0::1]")
+            .unwrap()
+            .with_pattern("[fd00::2]:8080")
+            .unwrap();
+        assert!(list.allows_url("http://[::1]:1234/"));
+        assert!(list.allows("[::1]", None, false));
+        assert!(list.allows_url("https://[fd00::2]:8080/"));
+        assert!(!list.allows_url("https://[fd00::2]:8081/"));
+        assert!(!list.allows_url("https://[fd00::3]:8080/"));
+    }
+
+    #[test]
+    fn a_wildcard_needs_a_label_before_its_dot() {
+        let list = HostList::registries();
+        assert!(!list.allows(".pkg.dev", None, true));
+        assert!(!list.allows("pkg.dev", None, true));
+        assert!(list.allows("a.pkg.dev", None, true));
+    }
+
+    #[test]
     fn bad_patterns_say_what_to_give() {
         for bad in [
+            "::1",
+            "a::80",
+            "a:1:2",
+            "[::1",
+            "[::1]x",
+            "[::1]:",
+            "[not-ip]",
+            "*.[::1]",
+            "host_name",
             "",
             "*.",
             "a..b",
