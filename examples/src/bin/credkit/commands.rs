@@ -42,11 +42,11 @@ pub(crate) async fn token(args: &TokenArgs) -> Result<(), Failure> {
         return output::print(&format!("{}\n", token.secret().expose_secret()));
     }
     if let Some(path) = &args.output_file {
-        if args.keep_fresh {
-            return token_file::run(&loaded.credentials, path, true).await;
+        token_file::run(&loaded.credentials, path, args.keep_fresh).await?;
+        // A file kept fresh runs until a signal: the warning is for a one-off write.
+        if !args.keep_fresh {
+            warn_on_scope_shortfall(&loaded);
         }
-        token_file::run(&loaded.credentials, path, false).await?;
-        warn_on_scope_shortfall(&loaded);
         return Ok(());
     }
     let token = interactive(loaded.credentials.access_token()).await?;
@@ -126,7 +126,7 @@ pub(crate) fn warn_on_scope_shortfall(loaded: &Loaded) {
 
 /// The project ID as Application Default Credentials find it; `None` when no place knows one
 /// or a place failed (the rest of `info` still stands).
-async fn project_id() -> Option<String> {
+pub(crate) async fn project_id() -> Option<String> {
     match credkit::Adc::new().project_id().await {
         Ok(project) => Some(project),
         Err(err) => {

@@ -38,6 +38,7 @@ mod lazy;
 mod metadata_server;
 mod output;
 mod password;
+mod signals;
 mod source;
 mod token_file;
 mod verify;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use credkit::external_account::ExternalAccountCredentials;
-use credkit::metadata::{DEFAULT_HOST, GCE_METADATA_HOST, GCE_METADATA_ROOT, MetadataCredentials};
+use credkit::metadata::{MetadataCredentials, MetadataServer};
 use credkit::service_account::ServiceAccountCredentials;
 use credkit_core::bytes::Bytes;
 use credkit_core::{AccessToken, Credentials, Error, ErrorKind, Result};
@@ -27,8 +27,9 @@ use tokio::sync::Mutex;
 
 use crate::cli::{MetadataServerArgs, SourceArgs};
 use crate::failure::Failure;
-use crate::output;
+use crate::lazy::LazyTransport;
 use crate::source::{self, Loaded, Origin};
+use crate::{commands, output, signals};
 
 /// At most this many scope sets (`?scopes=`) keep their own credentials; the oldest is
 /// dropped for a new one beyond that, so a client cannot grow the server without bound.
@@ -52,6 +53,9 @@ pub(crate) async fn run(args: &MetadataServerArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|err| Failure::new(format!("could not read the listening address: {err}")))?;
     refuse_loop(&loaded, local).await?;
+    // The handlers are in place before the environment lines are printed: from then on, a
+    // signal ends the server cleanly.
+    let stop = signals::stop_signal()?;
     let project = match &args.project {
         Some(project) => Some(project.clone()),
         None => project_id(&loaded).await,
@@ -62,6 +66,7 @@ pub(crate) async fn run(args: &MetadataServerArgs) -> Result<(), Failure> {
             .email()
             .await?
             .or_else(|| loaded.email.clone()),
+        default_set: scope_set(&scopes_of(&loaded.origin)),
         scopes: scopes_of(&loaded.origin),
         universe: universe_of(&loaded.origin),
         project,
@@ -76,7 +81,7 @@ pub(crate) async fn run(args: &MetadataServerArgs) -> Result<(), Failure> {
     output::print(&format!(
         "GCE_METADATA_HOST={host}\nGCE_METADATA_IP={host}\n"
     ))?;
-    serve(listener, handler).await;
+    serve(listener, handler, stop).await;
     Ok(())
 }
 
@@ -91,9 +96,8 @@ fn advertised(local: SocketAddr) -> SocketAddr {
 }
 
 /// Accepts connections until SIGINT or SIGTERM, then lets open ones finish (for a while).
-async fn serve(listener: TcpListener, handler: MetadataHandler) {
+async fn serve(listener: TcpListener, handler: MetadataHandler, stop: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
-    let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -141,29 +145,6 @@ async fn answer(
     Ok(response.map(Full::new))
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Fails when the credentials are the metadata server's and that server is this one: every
 /// token request would ask itself.
 async fn refuse_loop(loaded: &Loaded, local: SocketAddr) -> Result<(), Failure> {
@@ -179,14 +160,16 @@ async fn refuse_loop(loaded: &Loaded, local: SocketAddr) -> Result<(), Failure> 
             metadata.server().host().to_owned()
         }
         // Impersonation over the metadata server's token: the source's host is the one the
-        // environment names, as the metadata client reads it.
+        // environment names, read as the metadata client reads it (the transport is never
+        // built: nothing is sent).
         Origin::Impersonated(impersonated)
             if impersonated.source().source_name() == METADATA_SOURCE =>
         {
-            [GCE_METADATA_HOST, GCE_METADATA_ROOT]
-                .into_iter()
-                .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-                .unwrap_or_else(|| DEFAULT_HOST.to_owned())
+            match MetadataServer::from_env(LazyTransport::new(None)) {
+                Ok(server) => server.host().to_owned(),
+                // A host the client refuses: the credentials cannot reach anything.
+                Err(_) => return Ok(()),
+            }
         }
         _ => return Ok(()),
     };
@@ -237,15 +220,7 @@ async fn project_id(loaded: &Loaded) -> Option<String> {
     {
         return Some(project);
     }
-    match credkit::Adc::new().project_id().await {
-        Ok(project) => Some(project),
-        Err(err) => {
-            if !err.is_not_configured() {
-                output::warn(&format!("no project ID: {err}"));
-            }
-            None
-        }
-    }
+    commands::project_id().await
 }
 
 /// The scopes a token without `?scopes=` has, as the provider knows them.
@@ -269,6 +244,14 @@ fn scopes_of(origin: &Origin) -> Vec<String> {
             }
         }
     }
+}
+
+/// `scopes` sorted, without repeats.
+fn scope_set(scopes: &[String]) -> Vec<String> {
+    let mut set = scopes.to_vec();
+    set.sort();
+    set.dedup();
+    set
 }
 
 /// The universe domain the credentials belong to.
@@ -302,6 +285,8 @@ struct Backend {
     default: Loaded,
     email: Option<String>,
     scopes: Vec<String>,
+    /// `scopes` as a set (sorted, without repeats), to compare a request's with.
+    default_set: Vec<String>,
     universe: String,
     project: Option<String>,
     numeric_project: Option<String>,
@@ -315,13 +300,8 @@ impl Backend {
     /// The credentials for `scopes`: the default ones for the default scopes, else those
     /// loaded for the set (through the same token cache).
     async fn for_scopes(&self, scopes: &[String]) -> Result<Credentials> {
-        let mut wanted = scopes.to_vec();
-        wanted.sort();
-        wanted.dedup();
-        let mut default = self.scopes.clone();
-        default.sort();
-        default.dedup();
-        if wanted == default {
+        let wanted = scope_set(scopes);
+        if wanted == self.default_set {
             return Ok(self.default.credentials.clone());
         }
         let mut kept = self.scoped.lock().await;

@@ -17,7 +17,7 @@ use credkit_helpers::token_file::{Event, KeepFresh, TokenFile};
 use time::format_description::well_known::Rfc3339;
 
 use crate::failure::Failure;
-use crate::output;
+use crate::{output, signals};
 
 /// Writes a token from `credentials` to `path`; with `keep_fresh`, keeps it fresh until
 /// SIGINT or SIGTERM.
@@ -35,7 +35,7 @@ pub(crate) async fn run(
     }
     // The handlers are in place before the file is first written: once it exists, a signal
     // ends the command cleanly.
-    let stop = stop_signal()?;
+    let stop = signals::stop_signal()?;
     let keep = KeepFresh::new(file);
     let running = keep.run(credentials, &SystemClock, |event| report(&event, path));
     tokio::select! {
@@ -73,29 +73,4 @@ fn report(event: &Event<'_>, path: &Path) {
         )),
         _ => {}
     }
-}
-
-/// A future that completes on SIGINT or SIGTERM (Ctrl-C elsewhere), its handlers installed
-/// now.
-#[cfg(unix)]
-fn stop_signal() -> Result<impl Future<Output = ()>, Failure> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let install =
-        |kind| signal(kind).map_err(|err| Failure::new(format!("could not handle signals: {err}")));
-    let mut interrupt = install(SignalKind::interrupt())?;
-    let mut terminate = install(SignalKind::terminate())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-    })
-}
-
-/// A future that completes on Ctrl-C.
-#[cfg(not(unix))]
-fn stop_signal() -> Result<impl Future<Output = ()>, Failure> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
 }
