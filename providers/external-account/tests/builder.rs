@@ -2,14 +2,14 @@
 //! endpoint of the universe, `cloud-platform`), the accessors, and each refusal.
 #![allow(clippy::unwrap_used)]
 
-use async_trait::async_trait;
-use credkit_core::{Error, TokenSource as _};
+mod fixed_support;
+
+use credkit_core::TokenSource as _;
 use credkit_external_account::{
     CLOUD_PLATFORM_SCOPE, ExternalAccountCredentials, ExternalAccountCredentialsBuilder,
-    SubjectTokenSupplier, SupplierContext,
 };
 use credkit_testing::{FakeTokenEndpoint, Reply, block_on};
-use secrecy::SecretString;
+use fixed_support::SUBJECT;
 use serde_json::json;
 
 const WORKLOAD: &str =
@@ -18,18 +18,8 @@ const WORKFORCE: &str = "//iam.googleapis.com/locations/global/workforcePools/p/
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
 const IMPERSONATION: &str = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/sa@p.iam.gserviceaccount.com:generateAccessToken";
 
-#[derive(Debug)]
-struct Fixed;
-
-#[async_trait]
-impl SubjectTokenSupplier for Fixed {
-    async fn subject_token(&self, _: &SupplierContext) -> Result<SecretString, Error> {
-        Ok("subject".into())
-    }
-}
-
 fn builder(audience: &str) -> ExternalAccountCredentialsBuilder {
-    ExternalAccountCredentials::builder(audience, JWT, Fixed)
+    ExternalAccountCredentials::builder(audience, JWT, SUBJECT)
         .with_transport(FakeTokenEndpoint::new())
 }
 
@@ -110,7 +100,7 @@ fn an_impersonation_asks_sts_for_the_iam_scope_and_iam_for_the_targets() {
             json!({"accessToken": "sa-token", "expireTime": "2030-01-01T00:00:00Z"}),
         ),
     ]);
-    let credentials = ExternalAccountCredentials::builder(WORKLOAD, JWT, Fixed)
+    let credentials = ExternalAccountCredentials::builder(WORKLOAD, JWT, SUBJECT)
         .with_scopes(["https://www.googleapis.com/auth/devstorage.read_only"])
         .with_service_account_impersonation_url(IMPERSONATION)
         .with_impersonation_lifetime(std::time::Duration::from_secs(600))
@@ -146,12 +136,12 @@ fn an_impersonation_asks_sts_for_the_iam_scope_and_iam_for_the_targets() {
 fn each_bad_setting_is_refused_by_name() {
     let cases: Vec<(ExternalAccountCredentialsBuilder, &str)> = vec![
         (
-            ExternalAccountCredentials::builder(WORKLOAD, JWT, Fixed),
+            ExternalAccountCredentials::builder(WORKLOAD, JWT, SUBJECT),
             "transport",
         ),
         (builder(""), "audience"),
         (
-            ExternalAccountCredentials::builder(WORKLOAD, "", Fixed)
+            ExternalAccountCredentials::builder(WORKLOAD, "", SUBJECT)
                 .with_transport(FakeTokenEndpoint::new()),
             "subject_token_type",
         ),
@@ -200,7 +190,7 @@ fn an_empty_scope_list_sends_no_scope() {
         200,
         json!({"access_token": "t", "expires_in": 60}),
     ));
-    let credentials = ExternalAccountCredentials::builder(WORKLOAD, JWT, Fixed)
+    let credentials = ExternalAccountCredentials::builder(WORKLOAD, JWT, SUBJECT)
         .with_scopes(Vec::<String>::new())
         .with_transport(endpoint.clone())
         .build()

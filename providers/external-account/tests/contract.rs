@@ -4,14 +4,13 @@
 // The factory closures unwrap: a failure there is a test failure.
 #![allow(clippy::unwrap_used)]
 
-use async_trait::async_trait;
-use credkit_core::Error;
+mod fixed_support;
+
 use credkit_external_account::{
-    ExternalAccountCredentials, FileSource, SubjectTokenFormat, SubjectTokenSupplier,
-    SupplierContext, UrlSource,
+    ExternalAccountCredentials, FileSource, SubjectTokenFormat, SubjectTokenSupplier, UrlSource,
 };
 use credkit_testing::contract::token_source::{Contract, Far};
-use secrecy::SecretString;
+use fixed_support::Fixed;
 
 const AUDIENCE: &str =
     "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q";
@@ -56,19 +55,9 @@ fn a_url_source_keeps_the_contract() {
     .check();
 }
 
-#[derive(Debug)]
-struct Fixed;
-
-#[async_trait]
-impl SubjectTokenSupplier for Fixed {
-    async fn subject_token(&self, _: &SupplierContext) -> Result<SecretString, Error> {
-        Ok(SUBJECT_TOKEN.into())
-    }
-}
-
 #[test]
 fn a_programmatic_supplier_keeps_the_contract() {
-    Contract::new(|far| credentials(far, Fixed))
+    Contract::new(|far| credentials(far, Fixed(SUBJECT_TOKEN)))
         .with_secret(SUBJECT_TOKEN)
         .with_secret(CLIENT_SECRET)
         .check();

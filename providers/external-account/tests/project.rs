@@ -3,26 +3,16 @@
 //! gives `None`.
 #![allow(clippy::unwrap_used)]
 
-use async_trait::async_trait;
-use credkit_core::Error;
-use credkit_external_account::{ExternalAccountCredentials, SubjectTokenSupplier, SupplierContext};
+mod fixed_support;
+
+use credkit_external_account::ExternalAccountCredentials;
 use credkit_testing::{FakeTokenEndpoint, Reply, block_on};
-use secrecy::SecretString;
+use fixed_support::SUBJECT;
 use serde_json::json;
 
 const WORKLOAD: &str =
     "//iam.googleapis.com/projects/314159/locations/global/workloadIdentityPools/p/providers/q";
 const WORKFORCE: &str = "//iam.googleapis.com/locations/global/workforcePools/p/providers/q";
-
-#[derive(Debug)]
-struct Fixed;
-
-#[async_trait]
-impl SubjectTokenSupplier for Fixed {
-    async fn subject_token(&self, _: &SupplierContext) -> Result<SecretString, Error> {
-        Ok("subject".into())
-    }
-}
 
 fn token() -> Reply {
     Reply::json(
@@ -32,7 +22,7 @@ fn token() -> Reply {
 }
 
 fn credentials(endpoint: &FakeTokenEndpoint, audience: &str) -> ExternalAccountCredentials {
-    ExternalAccountCredentials::builder(audience, "urn:ietf:params:oauth:token-type:jwt", Fixed)
+    ExternalAccountCredentials::builder(audience, "urn:ietf:params:oauth:token-type:jwt", SUBJECT)
         .with_token_url("https://sts.googleapis.com/v1/token")
         .with_cloud_resource_manager_url("https://crm.example/")
         .with_quota_project("billing")
@@ -75,7 +65,7 @@ fn a_workforce_pool_asks_for_its_user_project() {
     let credentials = ExternalAccountCredentials::builder(
         WORKFORCE,
         "urn:ietf:params:oauth:token-type:jwt",
-        Fixed,
+        SUBJECT,
     )
     .with_workforce_pool_user_project("2718")
     .with_cloud_resource_manager_url("https://crm.example")
@@ -126,7 +116,7 @@ fn a_user_project_that_is_not_a_path_segment_is_not_looked_up() {
         let credentials = ExternalAccountCredentials::builder(
             WORKFORCE,
             "urn:ietf:params:oauth:token-type:jwt",
-            Fixed,
+            SUBJECT,
         )
         .with_workforce_pool_user_project(project)
         .with_transport(endpoint.clone())
