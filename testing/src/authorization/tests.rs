@@ -1073,9 +1073,6 @@ async fn unknown_grants_paths_methods_and_bodies_are_refused() {
             assert_eq!(answer.error().1, "invalid_request", "{path}");
         }
     }
-    let big = "a".repeat(1024 * 1024 + 1);
-    let answer = send(&server, "POST", "/token", Some(FORM), big).await;
-    assert_eq!(answer.status, 413);
     assert_eq!(server.requests().len(), 3 + 5 + 6 + 6);
 }
 
@@ -1230,4 +1227,46 @@ fn the_builder_and_the_replies_show_no_secret() {
         format!("{:?}", TokenReply::NoRefreshToken),
         "NoRefreshToken"
     );
+}
+
+#[tokio::test]
+async fn dropping_the_server_stops_it_and_closes_its_connections() {
+    let server = FakeAuthorizationServer::start().await.unwrap();
+    let addr = server.addr;
+    let mut open = TcpStream::connect(addr).await.unwrap();
+    drop(server);
+    // The port refuses new connections once the aborted task is gone.
+    let mut refused = false;
+    for _ in 0..1000 {
+        if TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(refused, "the server still accepts connections");
+    // And the connection opened before is closed: the read ends.
+    let mut buffer = [0u8; 16];
+    let read = tokio::io::AsyncReadExt::read(&mut open, &mut buffer).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+#[tokio::test]
+async fn a_body_of_one_mebibyte_is_read_and_a_larger_one_refused() {
+    let server = FakeAuthorizationServer::start().await.unwrap();
+    let prefix = "grant_type=none&pad=";
+    let body = format!("{prefix}{}", "a".repeat(1024 * 1024 - prefix.len()));
+    let answer = send(&server, "POST", "/token", Some(FORM), body).await;
+    assert_eq!(answer.error().1, "unsupported_grant_type");
+    let body = "a".repeat(1024 * 1024 + 1);
+    let answer = send(&server, "POST", "/token", Some(FORM), body).await;
+    assert_eq!(
+        answer.error(),
+        (
+            413,
+            "invalid_request".to_owned(),
+            "The request body is too large.".to_owned()
+        )
+    );
+    assert_eq!(server.requests().len(), 1);
 }
