@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 /// Turns an ID token's claims into the token a fake hands out: what
 /// [`JwtBearerCheck::with_id_token_minter`](crate::JwtBearerCheck::with_id_token_minter),
-/// [`FakeMetadataServerBuilder::with_id_token_minter`](crate::FakeMetadataServerBuilder::with_id_token_minter)
-/// and [`FakeIamServerBuilder::with_id_token_minter`](crate::FakeIamServerBuilder::with_id_token_minter)
+/// [`FakeMetadataServerBuilder::with_id_token_minter`](crate::FakeMetadataServerBuilder::with_id_token_minter),
+/// [`FakeIamServerBuilder::with_id_token_minter`](crate::FakeIamServerBuilder::with_id_token_minter)
+/// and [`FakeAuthorizationServerBuilder::with_id_token_minter`](crate::FakeAuthorizationServerBuilder::with_id_token_minter)
 /// keep, so that a test's own issuer (with keys a verifier can fetch) signs them.
 ///
 /// ```
