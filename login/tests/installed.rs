@@ -498,7 +498,12 @@ async fn only_plain_http_loopback_uris_with_a_port_and_no_query_are_listened_on(
         format!("http://[2001:db8::1]:{port}/"),
         "http://127.0.0.1/".to_owned(),
     ] {
-        assert!(start(vec![refused.clone()]).is_err(), "{refused}");
+        let err = start(vec![refused.clone()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("this is a \"web\" OAuth client"),
+            "{refused}: {err}"
+        );
     }
     let login = start(vec![format!("http://127.0.0.1:{port}/cb")]).unwrap();
     assert_eq!(login.redirect_uri(), format!("http://127.0.0.1:{port}/cb"));
