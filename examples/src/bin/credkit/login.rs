@@ -120,16 +120,22 @@ async fn installed(
     }
     let pending = flow.start()?;
     let url = pending.authorization_url().to_owned();
+    let wait = args
+        .login_timeout
+        .unwrap_or(DEFAULT_LOGIN_TIMEOUT)
+        .as_secs_f64();
     if args.no_browser {
         let port = pending.local_addr().port();
         say(&format!(
             "Open this URL in a browser on this machine to sign in:\n\n    {url}\n\n\
-             From another machine, forward the port first (ssh -L {port}:127.0.0.1:{port} THIS-MACHINE), \
-             with the port chosen by --port.\n"
+             From another machine, forward this port first (ssh -L {port}:127.0.0.1:{port} THIS-MACHINE; \
+             --port chooses it), then open the URL there.\n\
+             Waiting for the browser to come back (at most {wait} s)...\n"
         ));
     } else {
         say(&format!(
-            "Opening your browser; if it does not open, visit:\n\n    {url}\n"
+            "Opening your browser; if it does not open, visit:\n\n    {url}\n\n\
+             Waiting for the browser to come back (at most {wait} s)...\n"
         ));
         // Off the runtime, and not awaited: a text browser ($BROWSER=lynx) runs until the user
         // quits it, while the sign-in goes on.
@@ -164,7 +170,9 @@ async fn device(
     if let Some(complete) = authorization.verification_uri_complete() {
         let _ = writeln!(text, "(or open {complete}, which holds the code)");
     }
-    if let Ok(at) = authorization.expires_at().format(&Rfc3339) {
+    let expires_at = authorization.expires_at();
+    let expires_at = expires_at.replace_nanosecond(0).unwrap_or(expires_at);
+    if let Ok(at) = expires_at.format(&Rfc3339) {
         let _ = writeln!(text, "The code expires at {at}. Waiting for the sign-in...");
     }
     say(&text);
