@@ -27,6 +27,7 @@
 //! | `external-account` | yes | `external_account` files in ADC (workload and workforce identity federation: file, URL, executable and AWS sources); [`external_account`] (`credkit-external-account`) |
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
+//! | `login` | no | [`login`] (`credkit-login`): obtains a user's credentials without gcloud (the browser sign-in with PKCE and a loopback redirect, the device flow) and revokes them |
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
 //! | `reqwest-middleware` | no | [`reqwest_middleware`] (`credkit-reqwest-middleware`) |
@@ -93,6 +94,11 @@ pub use credkit_metadata as metadata;
 #[cfg(feature = "gcloud")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gcloud")))]
 pub use credkit_gcloud as gcloud;
+
+/// Obtaining and revoking a user's credentials: `credkit-login`.
+#[cfg(feature = "login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "login")))]
+pub use credkit_login as login;
 
 /// Verifying Google-issued ID tokens: `credkit-verifier`.
 #[cfg(feature = "verifier")]

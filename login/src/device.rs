@@ -169,6 +169,63 @@ impl DeviceFlow {
         body: &Bytes,
         sent_at: OffsetDateTime,
     ) -> Result<DeviceAuthorization> {
+        let answer = Answer::parse(body, sent_at)?;
+        Ok(DeviceAuthorization {
+            flow: self.clone(),
+            device_code: answer.device_code,
+            user_code: answer.user_code,
+            verification_uri: answer.verification_uri,
+            verification_uri_complete: answer.verification_uri_complete,
+            expires_at: answer.expires_at,
+            interval: answer.interval,
+        })
+    }
+
+    /// One token request with the device code (RFC 8628 section 3.4).
+    async fn poll(&self, device_code: &SecretString) -> Result<UserCredentials> {
+        let url = endpoint::checked(self.client.token_uri(), "token endpoint")?;
+        let mut pairs = vec![
+            ("grant_type", DEVICE_CODE_GRANT_TYPE),
+            ("device_code", device_code.expose_secret()),
+            ("client_id", self.client.client_id()),
+        ];
+        let secret = self.client.client_secret();
+        if let Some(secret) = secret {
+            pairs.push(("client_secret", secret.expose_secret()));
+        }
+        let mut secrets = vec![device_code];
+        secrets.extend(secret);
+        let token = grant::post_grant(
+            self.transport.as_ref(),
+            self.clock.as_ref(),
+            &url,
+            &pairs,
+            &secrets,
+        )
+        .await?;
+        grant::credentials(
+            &self.client,
+            &self.scopes,
+            token,
+            Arc::clone(&self.transport),
+            Arc::clone(&self.clock),
+        )
+    }
+}
+
+/// The device authorization response, checked.
+pub(crate) struct Answer {
+    pub(crate) device_code: SecretString,
+    pub(crate) user_code: String,
+    pub(crate) verification_uri: String,
+    pub(crate) verification_uri_complete: Option<String>,
+    pub(crate) expires_at: OffsetDateTime,
+    pub(crate) interval: Duration,
+}
+
+impl Answer {
+    /// Reads the answer to a request sent at `sent_at`.
+    pub(crate) fn parse(body: &[u8], sent_at: OffsetDateTime) -> Result<Self> {
         let wire: Wire = serde_json::from_slice(body).map_err(|_| {
             error::bad_device_answer("is not a JSON object of the expected members")
         })?;
@@ -202,48 +259,15 @@ impl DeviceFlow {
                 error::bad_device_answer("has an interval that is not a number of seconds")
             })?,
         };
-        Ok(DeviceAuthorization {
-            flow: self.clone(),
+        let lifetime = time::Duration::try_from(expires_in).unwrap_or(time::Duration::MAX);
+        Ok(Self {
             device_code,
             user_code,
             verification_uri,
             verification_uri_complete,
-            expires_at: sent_at.saturating_add(
-                time::Duration::try_from(expires_in).unwrap_or(time::Duration::MAX),
-            ),
+            expires_at: sent_at.saturating_add(lifetime),
             interval: interval.clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
         })
-    }
-
-    /// One token request with the device code (RFC 8628 section 3.4).
-    async fn poll(&self, device_code: &SecretString) -> Result<UserCredentials> {
-        let url = endpoint::checked(self.client.token_uri(), "token endpoint")?;
-        let mut pairs = vec![
-            ("grant_type", DEVICE_CODE_GRANT_TYPE),
-            ("device_code", device_code.expose_secret()),
-            ("client_id", self.client.client_id()),
-        ];
-        let secret = self.client.client_secret();
-        if let Some(secret) = secret {
-            pairs.push(("client_secret", secret.expose_secret()));
-        }
-        let mut secrets = vec![device_code];
-        secrets.extend(secret);
-        let token = grant::post_grant(
-            self.transport.as_ref(),
-            self.clock.as_ref(),
-            &url,
-            &pairs,
-            &secrets,
-        )
-        .await?;
-        grant::credentials(
-            &self.client,
-            &self.scopes,
-            token,
-            Arc::clone(&self.transport),
-            Arc::clone(&self.clock),
-        )
     }
 }
 

@@ -374,9 +374,8 @@ impl PendingLogin {
             Either::Left((Err(oneshot::Canceled), _)) => return Err(error::listener_gone()),
             Either::Right(((), _)) => return Err(error::timed_out(flow.timeout)),
         };
-        // No further connections: the answer is in.
-        drop(listener);
-        match arrival {
+        // The listener stays open until the end, so a reloaded tab is told the sign-in is over.
+        let result = match arrival {
             Arrival::Failed(err) => Err(err),
             Arrival::Code {
                 code,
@@ -395,6 +394,8 @@ impl PendingLogin {
                 }
                 result
             }
-        }
+        };
+        drop(listener);
+        result
     }
 }

@@ -94,3 +94,57 @@ pub use revoke::{Revocation, Revoker, TokenKind};
 
 /// Re-exported so users of this crate name the same core.
 pub use credkit_core as core;
+
+/// The parsers of untrusted input, for the fuzz targets in `fuzz/`: compiled only under
+/// `--cfg fuzzing` (which cargo-fuzz sets), never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use secrecy::ExposeSecret;
+    use time::OffsetDateTime;
+
+    /// The listener's judgement of a request head: `None` while incomplete, `Some(Ok(target))`
+    /// for a GET from loopback, `Some(Err(()))` for a refusal.
+    pub fn request_head(bytes: &[u8]) -> Option<Result<String, ()>> {
+        crate::loopback::parse_head(bytes).map(|request| match request {
+            crate::loopback::Request::Get(target) => Ok(target),
+            crate::loopback::Request::Refused => Err(()),
+        })
+    }
+
+    /// The judgement of a redirect's target: `Ok(None)` for another path, `Ok(Some(code))`,
+    /// or the error's message, its OAuth error and the page's status.
+    pub fn redirect(
+        target: &str,
+        path: &str,
+        state: &str,
+    ) -> Result<Option<String>, (String, Option<String>, u16)> {
+        match crate::redirect::judge(target, path, state) {
+            crate::redirect::Outcome::Elsewhere => Ok(None),
+            crate::redirect::Outcome::Code(code) => Ok(Some(code.expose_secret().to_owned())),
+            crate::redirect::Outcome::Failed(err, page) => Err((
+                err.to_string(),
+                err.oauth_error().map(str::to_owned),
+                page.parts().0,
+            )),
+        }
+    }
+
+    /// The device authorization answer: the user code, the URI, the interval in seconds and
+    /// the expiry, or the error's message.
+    pub fn device_answer(
+        body: &[u8],
+        sent_at: OffsetDateTime,
+    ) -> Result<(String, String, u64, OffsetDateTime), String> {
+        crate::device::Answer::parse(body, sent_at)
+            .map(|a| {
+                (
+                    a.user_code,
+                    a.verification_uri,
+                    a.interval.as_secs(),
+                    a.expires_at,
+                )
+            })
+            .map_err(|err| err.to_string())
+    }
+}

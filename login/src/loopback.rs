@@ -55,6 +55,7 @@ pub(crate) enum Arrival {
 pub(crate) struct Listener {
     local: SocketAddr,
     shared: Arc<Shared>,
+    accepting: Option<thread::JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -89,12 +90,19 @@ impl Listener {
             open: AtomicUsize::new(0),
             sender: Mutex::new(Some(sender)),
         });
-        let accepting = Arc::clone(&shared);
-        thread::Builder::new()
+        let serving = Arc::clone(&shared);
+        let accepting = thread::Builder::new()
             .name("credkit-login-listener".to_owned())
-            .spawn(move || accept(&socket, &accepting))
+            .spawn(move || accept(&socket, &serving))
             .map_err(|err| error::cannot_listen(addr, &err))?;
-        Ok((Self { local, shared }, receiver))
+        Ok((
+            Self {
+                local,
+                shared,
+                accepting: Some(accepting),
+            },
+            receiver,
+        ))
     }
 
     /// The address it listens on (with the port the system chose).
@@ -106,9 +114,13 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        // Wakes the accept thread, which sees the flag and returns, closing the socket. Should
-        // the connection fail, the thread ends at the next connection anyone makes.
-        let _ = TcpStream::connect_timeout(&self.local, Duration::from_secs(1));
+        // Wakes the accept thread, which sees the flag and returns, closing the socket; joined,
+        // so the port is closed when the drop returns (it takes that thread one accept).
+        // Should the connection fail, the thread ends at the next connection anyone makes.
+        let woken = TcpStream::connect_timeout(&self.local, Duration::from_secs(1)).is_ok();
+        if let Some(accepting) = self.accepting.take().filter(|_| woken) {
+            let _ = accepting.join();
+        }
     }
 }
 
@@ -200,7 +212,8 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
 }
 
 /// A request head, read.
-enum Request {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Request {
     /// A GET of this target, from a loopback `Host`.
     Get(String),
     /// Another method, another `Host`, a target too long, or a head that is not HTTP.
@@ -217,13 +230,21 @@ fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
             return Ok(None);
         }
         buffer.extend_from_slice(chunk.get(..read).unwrap_or_default());
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut headers);
-        match request.parse(&buffer) {
-            Ok(httparse::Status::Complete(_)) => return Ok(Some(judge_head(&request))),
-            Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD_BYTES => {}
-            Ok(httparse::Status::Partial) | Err(_) => return Ok(Some(Request::Refused)),
+        if let Some(request) = parse_head(&buffer) {
+            return Ok(Some(request));
         }
+    }
+}
+
+/// What the bytes read so far make: `None` while the head is incomplete (and under
+/// [`MAX_HEAD_BYTES`]); a GET of a target from a loopback `Host`; or a refusal.
+pub(crate) fn parse_head(buffer: &[u8]) -> Option<Request> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buffer) {
+        Ok(httparse::Status::Complete(_)) => Some(judge_head(&request)),
+        Ok(httparse::Status::Partial) if buffer.len() < MAX_HEAD_BYTES => None,
+        Ok(httparse::Status::Partial) | Err(_) => Some(Request::Refused),
     }
 }
 
@@ -276,4 +297,63 @@ fn write_page(stream: &mut TcpStream, page: Page) -> io::Result<()> {
     stream.write_all(body.as_bytes())?;
     stream.flush()?;
     stream.shutdown(Shutdown::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Option<Request> {
+        parse_head(text.as_bytes())
+    }
+
+    #[test]
+    fn a_get_from_a_loopback_host_is_served() {
+        for host in [
+            "127.0.0.1:4242",
+            "localhost:4242",
+            "[::1]:4242",
+            "LOCALHOST",
+        ] {
+            assert_eq!(
+                head(&format!("GET /?code=c HTTP/1.1\r\nHost: {host}\r\n\r\n")),
+                Some(Request::Get("/?code=c".to_owned())),
+                "{host}"
+            );
+        }
+        // HTTP/1.0 without a Host is a loopback client too.
+        assert_eq!(
+            head("GET / HTTP/1.0\r\n\r\n"),
+            Some(Request::Get("/".to_owned()))
+        );
+    }
+
+    #[test]
+    fn an_incomplete_head_waits_until_the_limit() {
+        assert_eq!(head("GET / HTTP/1.1\r\nHost: 127.0.0.1"), None);
+        assert_eq!(head(""), None);
+        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES));
+        assert_eq!(head(&long), Some(Request::Refused));
+        let just_under = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES - 30));
+        assert_eq!(head(&just_under), None);
+    }
+
+    #[test]
+    fn other_methods_hosts_and_targets_are_refused() {
+        for text in [
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1.evil.example\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: \u{ff}\r\n\r\n",
+            "GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "GET * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "HELLO\r\n\r\n",
+        ] {
+            assert_eq!(head(text), Some(Request::Refused), "{text:?}");
+        }
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_BYTES));
+        assert_eq!(head(&long_target), Some(Request::Refused));
+        let max_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_TARGET_BYTES - 1));
+        assert!(matches!(head(&max_target), Some(Request::Get(_))));
+    }
 }
