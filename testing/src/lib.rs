@@ -22,6 +22,10 @@
 //! - [`FakeStsServer`]: Google's Security Token Service on 127.0.0.1: the token exchange checked
 //!   as STS checks it (members, audience, subject token, basic client auth), the refresh-token
 //!   grant with strict rotation, scripted [`StsReply`]s, and every [`StsRequest`] recorded.
+//! - [`FakeAuthorizationServer`]: Google's OAuth 2.0 authorization server for installed apps on
+//!   127.0.0.1: the authorization-code flow with PKCE and a loopback redirect, the device flow
+//!   and revocation, checked as Google checks them, with scripted [`AuthorizeReply`]s,
+//!   [`TokenReply`]s and [`DevicePoll`]s, and every [`AuthorizationRequest`] recorded.
 //! - [`FakeAwsMetadataServer`]: AWS's instance metadata service (`IMDSv1` and `IMDSv2`) on 127.0.0.1,
 //!   with scripted faults and a record of requests.
 //! - `ScriptedExecutable` (Unix): a program for the executable credential source that prints a
@@ -56,6 +60,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod adc_env;
+mod authorization;
 mod aws;
 mod clock;
 pub mod contract;
@@ -81,6 +86,11 @@ mod sts;
 
 // The public interface is:
 pub use adc_env::AdcEnv;
+pub use authorization::{
+    AuthorizationRequest, AuthorizeReply, DevicePoll, FAKE_CLIENT_ID, FAKE_CLIENT_SECRET,
+    FAKE_USER_CODE, FAKE_USER_EMAIL, FakeAuthorizationServer, FakeAuthorizationServerBuilder,
+    TokenReply,
+};
 pub use aws::{
     AwsMetadataEndpoint, AwsMetadataFault, AwsMetadataRequest, FAKE_AWS_ACCESS_KEY_ID,
     FAKE_AWS_ROLE, FAKE_AWS_SECRET_ACCESS_KEY, FAKE_AWS_SESSION_TOKEN, FAKE_AWS_ZONE,
