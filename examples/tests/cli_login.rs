@@ -306,6 +306,45 @@ async fn scopes_not_granted_are_a_warning() {
 }
 
 #[tokio::test]
+async fn no_granted_scopes_are_said_plainly() {
+    let setup =
+        Setup::new(FakeAuthorizationServer::builder().with_granted_scopes(Vec::<String>::new()))
+            .await;
+    let out = setup
+        .signed_in(&["--no-browser", "--scope", "openid"])
+        .await;
+    assert!(
+        out.stderr
+            .contains("The server did not say which scopes it granted.\n"),
+        "{out:#?}"
+    );
+    assert!(!out.stderr.contains("Granted scopes:"), "{out:#?}");
+}
+
+#[tokio::test]
+async fn a_relative_output_is_written_in_the_working_folder() {
+    let setup = Setup::plain().await;
+    let folder = setup.sandbox.path("work");
+    std::fs::create_dir(&folder).unwrap();
+    let mut command = setup.login(&["--no-browser", "--output", "adc.json"]);
+    command.current_dir(&folder);
+    let mut login = LoginProcess::spawn(command);
+    let url = login.authorization_url().await;
+    sign_in(&url).await;
+    let out = login.finish().await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        out.stderr.contains("Saved the credentials to adc.json.\n"),
+        "{out:#?}"
+    );
+    assert_eq!(entries(&folder), ["adc.json"]);
+    assert_eq!(
+        read_json(&folder.join("adc.json"))["type"],
+        "authorized_user"
+    );
+}
+
+#[tokio::test]
 async fn an_existing_file_is_kept_without_force_and_replaced_with_it() {
     let setup = Setup::plain().await;
     let output = setup.sandbox.path("mine/adc.json");

@@ -225,13 +225,17 @@ fn authorized_user_json(
         file.token_uri.unwrap_or_default(),
         file.universe_domain,
     ];
-    // At worst every byte of a value is escaped as \uXXXX; the keys and layout take < 512.
-    let capacity = values.iter().map(|v| v.len() * 6).sum::<usize>() + 512;
-    let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+    let mut out = Zeroizing::new(Vec::with_capacity(buffer_capacity(&values)));
     serde_json::to_writer_pretty(&mut *out, &file)
         .map_err(|err| Failure::new(format!("could not write the credentials JSON: {err}")))?;
     out.push(b'\n');
     Ok(out)
+}
+
+/// Room for the file holding `values`: at worst every byte of a value is escaped as `\uXXXX`
+/// (6 bytes), and the keys and layout take less than 512.
+fn buffer_capacity(values: &[&str]) -> usize {
+    values.iter().map(|v| v.len() * 6).sum::<usize>() + 512
 }
 
 /// Whether anything (a file, a folder, a link, even a broken one) is at `path`.
@@ -284,10 +288,9 @@ pub(crate) fn write_new(path: &Path, contents: &[u8], force: bool) -> Result<(),
             }
             Ok(())
         }
-        // The temporary file is removed as `err.file` drops.
-        Err(err) if !force && err.error.kind() == io::ErrorKind::AlreadyExists => {
-            Err(exists_error(path))
-        }
+        // The temporary file is removed as `err.file` drops. (With --force the rename replaces
+        // a file; renaming a file over a folder fails otherwise.)
+        Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => Err(exists_error(path)),
         Err(err) => Err(fail(&err.error)),
     }
 }
@@ -370,6 +373,24 @@ mod tests {
         assert_eq!(value["token_uri"], "http://127.0.0.1:9/token");
         assert_eq!(value["quota_project_id"], "billing");
         assert!(value.get("token").is_none() && value.get("expiry").is_none());
+    }
+
+    #[test]
+    fn the_buffer_never_grows_even_when_every_byte_is_escaped() {
+        assert_eq!(buffer_capacity(&[]), 512);
+        assert_eq!(buffer_capacity(&["ab", "cde"]), 6 * 5 + 512);
+        // A refresh token of control characters, each written as \u00XX.
+        let nasty = "\u{1}".repeat(300);
+        let user = UserCredentials::builder()
+            .with_client_id("cid")
+            .with_client_secret("s")
+            .with_refresh_token(nasty.clone())
+            .build()
+            .unwrap();
+        let json = authorized_user_json(&user, None).unwrap();
+        let values = ["", "cid", "s", "", nasty.as_str(), "", "googleapis.com"];
+        assert_eq!(json.capacity(), buffer_capacity(&values));
+        assert!(json.len() > 6 * 300);
     }
 
     #[test]
