@@ -212,7 +212,6 @@ pub(crate) fn device_refused(cause: &Error) -> Error {
 fn describe_io(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file".to_owned(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
         _ => err.kind().to_string(),
     }
 }

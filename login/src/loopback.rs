@@ -153,11 +153,9 @@ fn accept(socket: &TcpListener, shared: &Arc<Shared>) {
 
 /// Reads one request and answers it.
 fn serve(mut stream: TcpStream, shared: &Shared) {
-    if stream.set_read_timeout(Some(IO_TIMEOUT)).is_err()
-        || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
-    {
-        return;
-    }
+    // Setting a timeout fails only for a zero duration.
+    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let target = match read_request(&mut stream) {
         Ok(Some(Request::Get(target))) => target,
         Ok(Some(Request::Refused)) => {
@@ -336,6 +334,25 @@ mod tests {
         assert_eq!(head(&long), Some(Request::Refused));
         let just_under = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_HEAD_BYTES - 30));
         assert_eq!(head(&just_under), None);
+    }
+
+    #[test]
+    fn a_head_of_up_to_sixteen_kib_is_read_and_a_target_of_up_to_eight() {
+        // A browser's head with a long query and its usual headers.
+        let target = format!("/?state=s&code={}", "c".repeat(8_000));
+        let headers = format!("X-Browser-Header: {}\r\n", "h".repeat(230)).repeat(20);
+        let text = format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n");
+        assert!(text.len() > 12 * 1024 && text.len() < 16 * 1024);
+        assert!(
+            head(&text) == Some(Request::Get(target)),
+            "a long head is refused"
+        );
+        // At the limit exactly, an unfinished head is refused.
+        let partial = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(16 * 1024));
+        assert_eq!(head(&partial[..MAX_HEAD_BYTES]), Some(Request::Refused));
+        assert_eq!(head(&partial[..MAX_HEAD_BYTES - 1]), None);
+        assert_eq!(MAX_HEAD_BYTES, 16 * 1024);
+        assert_eq!(MAX_TARGET_BYTES, 8 * 1024);
     }
 
     #[test]

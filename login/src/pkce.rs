@@ -112,6 +112,13 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_no_verifier() {
+        let verifier =
+            PkceVerifier::from_secret("a-verifier-of-forty-three-characters-000000".into());
+        assert_eq!(format!("{verifier:?}"), "PkceVerifier([REDACTED])");
+    }
+
+    #[test]
     fn states_are_fresh() {
         let a = new_state().unwrap();
         assert_eq!(a.len(), 43);

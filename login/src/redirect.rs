@@ -231,6 +231,21 @@ mod tests {
             assert!(err.to_string().contains("state"), "{target}: {err}");
             assert!(err.oauth_error().is_none());
         }
+        for (target, said) in [
+            ("/?code=c", "carried no state"),
+            (
+                "/?code=c&state=s2",
+                "carried a state that is not this login's",
+            ),
+            ("/?code=c&state=s1&state=s1", "carried more than one state"),
+        ] {
+            let (err, _) = failed(judge(target, "/", "s1"));
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("the sign-in redirect {said}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

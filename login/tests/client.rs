@@ -114,3 +114,18 @@ fn a_file_is_read_and_a_missing_one_named() {
     let err = OAuthClient::from_client_secrets_file(&big).unwrap_err();
     assert!(err.to_string().contains("larger than"), "{err}");
 }
+
+#[test]
+fn a_file_of_exactly_the_limit_is_read() {
+    let head = r#"{"installed":{"client_id":"c","pad":""#;
+    let tail = r#""}}"#;
+    let pad = "x".repeat(MAX_CLIENT_SECRETS_BYTES - head.len() - tail.len());
+    let json = format!("{head}{pad}{tail}");
+    assert_eq!(json.len(), MAX_CLIENT_SECRETS_BYTES);
+    assert!(OAuthClient::from_client_secrets_json(json.as_bytes()).is_ok());
+    assert_eq!(MAX_CLIENT_SECRETS_BYTES, 64 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exact.json");
+    std::fs::write(&path, &json).unwrap();
+    assert!(OAuthClient::from_client_secrets_file(&path).is_ok());
+}

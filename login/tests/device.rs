@@ -65,7 +65,19 @@ async fn pending_and_slow_down_are_polled_through_until_approval() {
         device.expires_at(),
         FAKE_CLOCK_START + time::Duration::seconds(1800)
     );
-    assert!(!format!("{device:?}").contains("dev-code-secret"));
+    let debug = format!("{device:?}");
+    assert!(!debug.contains("dev-code-secret"), "{debug}");
+    assert!(debug.starts_with("DeviceAuthorization"), "{debug}");
+    assert!(
+        debug.contains("WDJB-MJHT") && debug.contains("https://www.google.com/device"),
+        "{debug}"
+    );
+    let flow_debug = format!("{:?}", flow(&endpoint, &clock));
+    assert!(
+        flow_debug.starts_with("DeviceFlow") && flow_debug.contains("cid.apps"),
+        "{flow_debug}"
+    );
+    assert!(!flow_debug.contains("csecret"), "{flow_debug}");
 
     let user = device.finish().await.unwrap();
     assert_eq!(

@@ -117,7 +117,12 @@ fn check_authorization_request(login: &PendingLogin) -> (String, String) {
     let challenge = member(&pairs, "code_challenge").to_owned();
     assert_eq!(state.len(), 43);
     assert_eq!(challenge.len(), 43);
-    assert!(!format!("{login:?}").contains(&state));
+    let debug = format!("{login:?}");
+    assert!(!debug.contains(&state), "{debug}");
+    assert!(
+        debug.starts_with("PendingLogin") && debug.contains(login.redirect_uri()),
+        "{debug}"
+    );
 
     (state, challenge)
 }
@@ -471,6 +476,45 @@ async fn a_web_client_listens_on_its_registered_loopback_uri() {
         endpoint.last_request().unwrap().form_value("redirect_uri"),
         Some(format!("http://localhost:{port}/oauth2callback").as_str())
     );
+}
+
+#[tokio::test]
+async fn only_plain_http_loopback_uris_with_a_port_and_no_query_are_listened_on() {
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let endpoint = FakeTokenEndpoint::new();
+    let start = |uris: Vec<String>| {
+        let json = json!({"web": {"client_id": "web.apps", "client_secret": "s", "auth_uri": AUTH_URI, "redirect_uris": uris}});
+        let client = OAuthClient::from_client_secrets_json(json.to_string().as_bytes()).unwrap();
+        InstalledFlow::new(client, endpoint.clone()).start()
+    };
+    for refused in [
+        format!("https://localhost:{port}/"),
+        format!("http://localhost:{port}/cb?x=1"),
+        format!("http://example.com:{port}/"),
+        format!("http://10.0.0.1:{port}/"),
+        format!("http://[2001:db8::1]:{port}/"),
+        "http://127.0.0.1/".to_owned(),
+    ] {
+        let err = start(vec![refused.clone()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("this is a \"web\" OAuth client"),
+            "{refused}: {err}"
+        );
+    }
+    let login = start(vec![format!("http://127.0.0.1:{port}/cb")]).unwrap();
+    assert_eq!(login.redirect_uri(), format!("http://127.0.0.1:{port}/cb"));
+    assert_eq!(login.local_addr(), SocketAddr::from(([127, 0, 0, 1], port)));
+    drop(login);
+    // IPv6 loopback, where this machine has it.
+    if TcpListener::bind("[::1]:0").is_ok() {
+        let login = start(vec![format!("http://[::1]:{port}/")]).unwrap();
+        assert_eq!(login.redirect_uri(), format!("http://[::1]:{port}/"));
+        assert!(login.local_addr().ip().is_loopback() && login.local_addr().is_ipv6());
+    }
 }
 
 #[tokio::test]

@@ -10,6 +10,9 @@ use std::process::{Command, Output, Stdio};
 use credkit_testing::{AdcEnv, FakeIamServer, FakeTokenServer, JwtBearerCheck, Reply, TestKey};
 use serde_json::json;
 
+/// `credkit login`'s process and the browser a test plays.
+pub mod login;
+
 /// A temporary home for one test: an empty `HOME`, an empty gcloud configuration folder, an
 /// empty `PATH`, the metadata server on a closed loopback port, and room for credentials
 /// files.

@@ -15,6 +15,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 /// headers or the credentials' facts; serve tokens to kubectl, docker, git, Bazel and any
 /// Google client library; or watch the library work in a self-contained demo.
 ///
+/// Sign in with `credkit login --client-secrets client_secret.json` (your own OAuth client's
+/// file, without gcloud) to write Application Default Credentials, and out with
+/// `credkit revoke`.
+///
 /// Without --credentials or --gcloud, credentials are found as Application Default
 /// Credentials: the file named by GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
 /// application_default_credentials.json, then the gcloud CLI (when an account is logged in).
@@ -133,6 +137,34 @@ pub(crate) enum Command {
     /// the token cache; a program asking for other scopes (`?scopes=`) gets a token of its
     /// own for them. Binds to 127.0.0.1: anyone who can reach the port gets tokens.
     MetadataServer(MetadataServerArgs),
+    /// Sign in with a Google account and save its credentials (an authorized_user file) as
+    /// Application Default Credentials, without gcloud.
+    ///
+    /// Runs the OAuth authorization-code flow with PKCE for your own OAuth client (a
+    /// client_secret.json from --client-secrets or CREDKIT_CLIENT_SECRETS): prints the
+    /// sign-in URL on standard error, opens it in the browser ($BROWSER when set), and waits
+    /// for the browser to come back to a listener on 127.0.0.1. With --device, the device
+    /// flow: a code to enter on another device. The file is written as `gcloud auth
+    /// application-default login` writes it (account, client_id, client_secret,
+    /// quota_project_id with --quota-project, refresh_token, type, universe_domain, and
+    /// token_uri when the client's is not Google's), with mode 0600, atomically, to gcloud's
+    /// application_default_credentials.json ($CLOUDSDK_CONFIG, else ~/.config/gcloud) or
+    /// --output FILE; an existing file is never replaced without --force. No token is
+    /// printed. Standard error then says where the file is and which scopes were granted.
+    ///
+    /// Getting a client: Google Cloud console, APIs & Services, Credentials, Create
+    /// credentials, OAuth client ID, application type "Desktop app"; download its JSON.
+    Login(LoginArgs),
+    /// Sign out: revoke the refresh token of an authorized_user file and forget its tokens.
+    ///
+    /// Revokes the file's refresh token at Google (which ends every access token issued from
+    /// it), removes the token cache's records for it (those of the file's scopes, and of the
+    /// --scope set when given), and deletes the file when it is Application Default
+    /// Credentials' (gcloud's application_default_credentials.json, as `gcloud auth
+    /// application-default revoke` does). A file named with --credentials is kept, and no
+    /// longer works. A refresh token that was already invalid (expired, or revoked before) is
+    /// not an error: the rest is done all the same.
+    Revoke(RevokeArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
@@ -453,6 +485,134 @@ pub(crate) struct DemoArgs {
     pub(crate) callers: u32,
 }
 
+/// What the authorization server asks the user (`credkit login --prompt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PromptArg {
+    /// Always show the consent screen (so a refresh token is issued even when the user
+    /// consented before).
+    Consent,
+    /// Always let the user choose the account.
+    SelectAccount,
+    /// Both.
+    ConsentSelectAccount,
+}
+
+/// The options of `login`.
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The OAuth client's client_secret.json ("Desktop app", or "Web application" with a
+    /// loopback redirect URI such as http://localhost:8085/). Default: the file named by
+    /// CREDKIT_CLIENT_SECRETS.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_secrets: Option<PathBuf>,
+
+    /// A scope to ask for; repeat for several. Default: openid, userinfo.email and
+    /// cloud-platform, as gcloud asks. A scope the user does not grant is a warning, not an
+    /// error.
+    #[arg(long = "scope", value_name = "S", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) scopes: Vec<String>,
+
+    /// Do not open a browser: only print the URL. Open it in a browser on this machine; from
+    /// another machine, choose the port with --port P and forward it first (ssh -L
+    /// P:127.0.0.1:P this-machine), since the browser comes back to 127.0.0.1:P.
+    #[arg(long, conflicts_with = "device")]
+    pub(crate) no_browser: bool,
+
+    /// Use the device flow: enter a code on another device (a phone, say) instead of a
+    /// browser coming back to this machine. Google allows it only for OAuth clients of type
+    /// "TVs and Limited Input devices", and only for a short list of scopes (openid, email,
+    /// profile, drive.file, drive.appdata, YouTube's): not cloud-platform, so give --scope.
+    #[arg(long)]
+    pub(crate) device: bool,
+
+    /// Write the credentials to FILE instead of Application Default Credentials' file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Replace the file if it exists (otherwise an existing file is an error, checked before
+    /// the sign-in starts).
+    #[arg(long)]
+    pub(crate) force: bool,
+
+    /// The port to listen on for the browser's return (default: one the system chooses).
+    #[arg(long, value_name = "P", conflicts_with = "device")]
+    pub(crate) port: Option<u16>,
+
+    /// What Google asks the user: consent (always show the consent screen, so a refresh token
+    /// is issued even after an earlier consent), select-account, or both.
+    #[arg(long, value_name = "PROMPT", value_enum, conflicts_with = "device")]
+    pub(crate) prompt: Option<PromptArg>,
+
+    /// The account to suggest (an email address).
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        value_parser = NonEmptyStringValueParser::new(),
+        conflicts_with = "device"
+    )]
+    pub(crate) login_hint: Option<String>,
+
+    /// The project for quota and billing, written to the file as quota_project_id.
+    #[arg(long, value_name = "ID", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) quota_project: Option<String>,
+
+    /// With --device: the device authorization endpoint instead of Google's. https is
+    /// required except on loopback.
+    #[arg(long, value_name = "URL", requires = "device")]
+    pub(crate) device_authorization_uri: Option<String>,
+
+    /// How long to wait for the browser to come back, in seconds (decimals allowed).
+    /// Default: 300.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout, conflicts_with = "device")]
+    pub(crate) login_timeout: Option<Duration>,
+
+    /// How long one HTTP request may take, in seconds (decimals allowed). Default: 30.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The options of `revoke`.
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// The authorized_user file to sign out of (default: Application Default Credentials'
+    /// file, which is then deleted). A file named here is kept.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) credentials: Option<PathBuf>,
+
+    /// The revocation endpoint instead of Google's. https is required except on loopback.
+    #[arg(long, value_name = "URL")]
+    pub(crate) revoke_uri: Option<String>,
+
+    /// The token endpoint the tokens were refreshed at, as given to `credkit token
+    /// --token-uri` (part of the token cache's key; default Google's).
+    #[arg(long, value_name = "URL")]
+    pub(crate) token_uri: Option<String>,
+
+    /// Also forget the cached token of this scope set, as given to `credkit token --scope`;
+    /// repeat for several scopes of one set. The records of other scope sets stay in the
+    /// cache until they expire (within the hour), and hold tokens Google revoked with the
+    /// refresh token: they no longer work.
+    #[arg(long = "scope", value_name = "S", value_parser = NonEmptyStringValueParser::new())]
+    pub(crate) scopes: Vec<String>,
+
+    /// The token cache to clean, as given to `credkit token --cache` (default: the user's
+    /// cache directory).
+    #[arg(
+        long,
+        value_name = "DIR|redis://HOST:PORT/DB",
+        conflicts_with = "no_cache"
+    )]
+    pub(crate) cache: Option<String>,
+
+    /// Leave every token cache alone.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+
+    /// How long the HTTP request may take, in seconds (decimals allowed). Default: 30.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+}
+
 /// The longest timeout accepted: a day.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
@@ -568,6 +728,8 @@ impl Command {
             Self::CredentialHelper(_) => "credential-helper",
             Self::GitCredential(_) => "git-credential",
             Self::MetadataServer(_) => "metadata-server",
+            Self::Login(_) => "login",
+            Self::Revoke(_) => "revoke",
         }
     }
 
@@ -582,7 +744,7 @@ impl Command {
             Self::CredentialHelper(args) => Some(&args.source),
             Self::GitCredential(args) => Some(&args.source),
             Self::MetadataServer(args) => Some(&args.source),
-            Self::Demo(_) | Self::VerifyIdToken(_) => None,
+            Self::Demo(_) | Self::VerifyIdToken(_) | Self::Login(_) | Self::Revoke(_) => None,
         }
     }
 }

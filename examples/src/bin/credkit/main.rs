@@ -16,6 +16,9 @@
 //! - `credkit token --output-file FILE [--keep-fresh]`: the token in a file, kept fresh.
 //! - `credkit metadata-server [--port P]`: the Compute Engine metadata server's interface,
 //!   serving tokens from the credentials found.
+//! - `credkit login [--device]`: sign in with a Google account and write Application Default
+//!   Credentials (an `authorized_user` file), without gcloud.
+//! - `credkit revoke`: revoke that sign-in's refresh token and forget its tokens.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -35,9 +38,11 @@ mod git;
 mod helper_hosts;
 mod kubectl;
 mod lazy;
+mod login;
 mod metadata_server;
 mod output;
 mod password;
+mod revoke;
 mod signals;
 mod source;
 mod token_file;
@@ -78,6 +83,8 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::CredentialHelper(args) => bazel::run(args).await,
             Command::GitCredential(args) => git::run(args).await,
             Command::MetadataServer(args) => metadata_server::run(args).await,
+            Command::Login(args) => login::run(args).await,
+            Command::Revoke(args) => revoke::run(args).await,
         }
     })
 }
