@@ -1,8 +1,8 @@
-//! The sign-in, completed by a real browser: headless Chromium (tests/support/browser.rs) opens
-//! the authorization URL of credkit-login's `InstalledFlow`, signs in at
-//! `FakeAuthorizationServer`, which redirects it to the login's loopback listener; the page it
-//! is then shown is checked and saved as a screenshot in
-//! `$CARGO_TARGET_TMPDIR/cli_login_browser/`. Nothing leaves loopback.
+//! `credkit login`, signed in by a real browser: headless Chromium (tests/support/browser.rs)
+//! opens the URL that `credkit login --no-browser` prints, signs in at `FakeAuthorizationServer`,
+//! which redirects it to credkit's loopback listener; the page it is then shown is checked and
+//! saved as a screenshot in `$CARGO_TARGET_TMPDIR/cli_login_browser/`, and so is the file credkit
+//! writes. Two cases drive credkit-login's `InstalledFlow` directly. Nothing leaves loopback.
 //!
 //! Without Debian's chromium and chromium-driver the tests print `SKIPPED` and pass, unless
 //! `CREDKIT_REQUIRE_CHROMIUM=1` (CI sets it), when they fail.
@@ -15,6 +15,8 @@
     clippy::print_stderr
 )]
 
+mod support;
+
 #[path = "support/browser.rs"]
 mod browser;
 
@@ -23,8 +25,12 @@ use std::path::{Path, PathBuf};
 use browser::Browser;
 use credkit_login::{InstalledFlow, OAuthClient};
 use credkit_reqwest::ReqwestTransport;
-use credkit_testing::{AuthorizeReply, FAKE_CLIENT_ID, FakeAuthorizationServer};
+use credkit_testing::{
+    AuthorizeReply, FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, FakeAuthorizationServer,
+};
 use serde_json::Value;
+use support::Sandbox;
+use support::login::{LoginProcess, assert_login_error, entries, mode};
 use url::Url;
 
 const SIGNED_IN: &str = "Signed in";
@@ -38,6 +44,29 @@ fn screenshot_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("cli_login_browser")
         .join(name)
+}
+
+/// Starts `credkit login --no-browser --client-secrets <the fake's client> --output <out>` in
+/// `sandbox` and reads the authorization URL it prints (a real condition: the line on its
+/// standard error).
+async fn start_login(
+    sandbox: &Sandbox,
+    server: &FakeAuthorizationServer,
+    out: &Path,
+) -> (LoginProcess, Url) {
+    let secrets = sandbox.write(
+        "client_secret.json",
+        &server.client_secrets_json("installed"),
+    );
+    let mut command = sandbox.credkit(["login", "--no-browser", "--client-secrets"]);
+    command.arg(&secrets).arg("--output").arg(out);
+    let mut login = LoginProcess::spawn(command);
+    let url = login.authorization_url().await;
+    assert!(
+        url.starts_with(&format!("{}?", server.authorize_url())),
+        "{url}"
+    );
+    (login, Url::parse(&url).unwrap())
 }
 
 /// The `redirect_uri` in an authorization URL, checked to be a loopback listener's
@@ -82,6 +111,74 @@ fn assert_asked_by_chromium(server: &FakeAuthorizationServer) {
         .unwrap()
         .to_owned();
     assert!(agent.contains("HeadlessChrome/"), "{agent}");
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_and_credkit_login_writes_the_credentials() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = FakeAuthorizationServer::start().await.unwrap();
+    let sandbox = Sandbox::new();
+    let out = sandbox.path("adc.json");
+    let (login, url) = start_login(&sandbox, &server, &out).await;
+    let redirect_uri = redirect_uri_of(&url);
+
+    browser.open(url.as_str()).await;
+    assert_page(&browser, &redirect_uri, SIGNED_IN, SIGNED_IN_MESSAGE).await;
+    browser.screenshot(&screenshot_path("signed_in.png")).await;
+    browser.close().await;
+
+    let run = login.finish().await;
+    assert_eq!(run.code, Some(0), "{run:#?}");
+    assert_asked_by_chromium(&server);
+    let issued = server.issued_refresh_tokens();
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    run.assert_no_secret(&[&issued[0], FAKE_CLIENT_SECRET]);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(written["type"], "authorized_user", "{written}");
+    assert_eq!(written["client_id"], FAKE_CLIENT_ID);
+    assert_eq!(written["client_secret"], FAKE_CLIENT_SECRET);
+    assert_eq!(written["refresh_token"], issued[0].as_str());
+    assert_eq!(mode(&out), 0o600);
+}
+
+#[tokio::test]
+async fn a_refused_sign_in_shows_the_refusal_and_credkit_login_fails() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = FakeAuthorizationServer::builder()
+        .with_authorize_replies([AuthorizeReply::Error("access_denied".into())])
+        .start()
+        .await
+        .unwrap();
+    let sandbox = Sandbox::new();
+    let out = sandbox.path("adc.json");
+    let (login, url) = start_login(&sandbox, &server, &out).await;
+    let redirect_uri = redirect_uri_of(&url);
+    let before = entries(out.parent().unwrap());
+
+    browser.open(url.as_str()).await;
+    assert_page(&browser, &redirect_uri, REFUSED, REFUSED_MESSAGE).await;
+    let shown = browser.current_url().await;
+    assert!(
+        shown
+            .query_pairs()
+            .any(|(name, value)| name == "error" && value == "access_denied"),
+        "{shown}"
+    );
+    browser.screenshot(&screenshot_path("refused.png")).await;
+    browser.close().await;
+
+    let run = login.finish().await;
+    let message = assert_login_error(&run);
+    assert!(message.contains("access_denied"), "{message}");
+    assert_asked_by_chromium(&server);
+    assert!(server.issued_refresh_tokens().is_empty());
+    assert!(!out.exists(), "{} was written", out.display());
+    // Nothing left behind: no file, no temporary file beside it.
+    assert_eq!(entries(out.parent().unwrap()), before);
 }
 
 /// Runs credkit-login's `InstalledFlow` for the fake's client while Chromium opens its URL;
