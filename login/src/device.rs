@@ -183,33 +183,19 @@ impl DeviceFlow {
 
     /// One token request with the device code (RFC 8628 section 3.4).
     async fn poll(&self, device_code: &SecretString) -> Result<UserCredentials> {
-        let url = endpoint::checked(self.client.token_uri(), "token endpoint")?;
-        let mut pairs = vec![
+        let grant = [
             ("grant_type", DEVICE_CODE_GRANT_TYPE),
             ("device_code", device_code.expose_secret()),
-            ("client_id", self.client.client_id()),
         ];
-        let secret = self.client.client_secret();
-        if let Some(secret) = secret {
-            pairs.push(("client_secret", secret.expose_secret()));
-        }
-        let mut secrets = vec![device_code];
-        secrets.extend(secret);
-        let token = grant::post_grant(
-            self.transport.as_ref(),
-            self.clock.as_ref(),
-            &url,
-            &pairs,
-            &secrets,
-        )
-        .await?;
-        grant::credentials(
+        grant::redeem(
             &self.client,
             &self.scopes,
-            token,
-            Arc::clone(&self.transport),
-            Arc::clone(&self.clock),
+            &self.transport,
+            &self.clock,
+            &grant,
+            &[device_code],
         )
+        .await
     }
 }
 

@@ -4,11 +4,41 @@ use std::sync::Arc;
 
 use credkit_core::{AccessToken, Clock, Result, Transport, oauth};
 use credkit_refresh_token::UserCredentials;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 
 use crate::client::OAuthClient;
-use crate::error;
+use crate::{endpoint, error};
+
+/// Redeems a grant at `client`'s token endpoint: the grant's own members (`grant`, whose secret
+/// values are in `grant_secrets`) and the client's authentication (`client_id`, and
+/// `client_secret` when it has one, in the body as Google expects), then the credentials the
+/// answer makes (see [`credentials`]).
+pub(crate) async fn redeem(
+    client: &OAuthClient,
+    scopes: &[String],
+    transport: &Arc<dyn Transport>,
+    clock: &Arc<dyn Clock>,
+    grant: &[(&str, &str)],
+    grant_secrets: &[&SecretString],
+) -> Result<UserCredentials> {
+    let url = endpoint::checked(client.token_uri(), "token endpoint")?;
+    let mut pairs = grant.to_vec();
+    pairs.push(("client_id", client.client_id()));
+    let mut secrets = grant_secrets.to_vec();
+    if let Some(secret) = client.client_secret() {
+        pairs.push(("client_secret", secret.expose_secret()));
+        secrets.push(secret);
+    }
+    let token = post_grant(transport.as_ref(), clock.as_ref(), &url, &pairs, &secrets).await?;
+    credentials(
+        client,
+        scopes,
+        token,
+        Arc::clone(transport),
+        Arc::clone(clock),
+    )
+}
 
 /// Posts `pairs` as a form to `url` and reads the token response; a non-200 answer is the
 /// endpoint's error ([`oauth::error_from_response`], its OAuth fields kept). Every secret in

@@ -244,35 +244,21 @@ impl InstalledFlow {
         verifier: &PkceVerifier,
         redirect_uri: &str,
     ) -> Result<UserCredentials> {
-        let url = endpoint::checked(self.client.token_uri(), "token endpoint")?;
-        let mut pairs = vec![
+        let grant = [
             ("grant_type", "authorization_code"),
             ("code", code.expose_secret()),
             ("redirect_uri", redirect_uri),
-            ("client_id", self.client.client_id()),
+            ("code_verifier", verifier.secret().expose_secret()),
         ];
-        let secret = self.client.client_secret();
-        if let Some(secret) = secret {
-            pairs.push(("client_secret", secret.expose_secret()));
-        }
-        pairs.push(("code_verifier", verifier.secret().expose_secret()));
-        let mut secrets = vec![code, verifier.secret()];
-        secrets.extend(secret);
-        let token = grant::post_grant(
-            self.transport.as_ref(),
-            self.clock.as_ref(),
-            &url,
-            &pairs,
-            &secrets,
-        )
-        .await?;
-        grant::credentials(
+        grant::redeem(
             &self.client,
             &self.scopes,
-            token,
-            Arc::clone(&self.transport),
-            Arc::clone(&self.clock),
+            &self.transport,
+            &self.clock,
+            &grant,
+            &[code, verifier.secret()],
         )
+        .await
     }
 }
 

@@ -187,9 +187,9 @@ async fn a_signed_in_user_gets_credentials_and_a_page_saying_so() {
             "grant_type",
             "code",
             "redirect_uri",
+            "code_verifier",
             "client_id",
-            "client_secret",
-            "code_verifier"
+            "client_secret"
         ]
     );
     assert_eq!(
