@@ -1,6 +1,7 @@
 //! The blocking API beside the async one: cached `headers()` and `access_token()` on a fresh
-//! token, and a cold refresh over loopback HTTP against `FakeTokenServer` (the reqwest
-//! transport, a refresh-token grant).
+//! token; a refresh from an in-memory source (the hand-over to the blocking runtime and back);
+//! and a cold refresh over loopback HTTP against `FakeTokenServer` (the reqwest transport, a
+//! refresh-token grant).
 //!
 //! The async calls are polled with `futures::executor::block_on` (the cheapest way a caller
 //! without a runtime can await) and, for the cached path, with `now_or_never` (the bare cost
@@ -15,6 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use credkit::blocking;
+use credkit::core::http::HeaderMap;
 use credkit::core::{AccessToken, Clock, Credentials, StaticSource, SystemClock};
 use credkit::refresh_token::UserCredentials;
 use credkit::reqwest::ReqwestTransport;
@@ -48,11 +50,21 @@ fn cached(c: &mut Criterion) {
     group.bench_function("headers/async_now_or_never", |b| {
         b.iter(|| black_box(credentials.headers().now_or_never().unwrap().unwrap()));
     });
+    let mut map = HeaderMap::with_capacity(2);
+    group.bench_function("before_request/blocking", |b| {
+        b.iter(|| sync.before_request(black_box(&mut map)).unwrap());
+    });
+    group.bench_function("apply/async_sync_member", |b| {
+        b.iter(|| credentials.apply(black_box(&mut map)).unwrap());
+    });
     group.bench_function("access_token/blocking", |b| {
         b.iter(|| black_box(sync.access_token().unwrap()));
     });
     group.bench_function("access_token/async_block_on", |b| {
         b.iter(|| black_box(futures::executor::block_on(credentials.access_token()).unwrap()));
+    });
+    group.bench_function("access_token/async_now_or_never", |b| {
+        b.iter(|| black_box(credentials.access_token().now_or_never().unwrap().unwrap()));
     });
     group.finish();
 }
@@ -90,5 +102,20 @@ fn refresh(c: &mut Criterion) {
     drop(server);
 }
 
-criterion_group!(benches, cached, refresh);
+/// A refresh with nothing to wait for (an in-memory source): the hand-over to the blocking
+/// runtime and back, beside the same refresh polled on the caller's thread.
+fn hand_over(c: &mut Criterion) {
+    let credentials = fresh();
+    let sync = blocking::Credentials::from(credentials.clone());
+    let mut group = c.benchmark_group("refresh_in_memory");
+    group.bench_function("blocking", |b| {
+        b.iter(|| black_box(sync.refresh().unwrap()));
+    });
+    group.bench_function("async_block_on", |b| {
+        b.iter(|| black_box(futures::executor::block_on(credentials.refresh()).unwrap()));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cached, hand_over, refresh);
 criterion_main!(benches);

@@ -362,6 +362,9 @@ fn adc_from_an_authorized_user_file_refreshes_over_loopback() {
         found.origin()
     );
     let credentials = adc.credentials().unwrap();
+    // Discovered on the blocking runtime: its spawner runs the refreshes ahead.
+    let shown = format!("{credentials:?}");
+    assert!(shown.contains("spawner: true"), "{shown}");
     let token = credentials.access_token().unwrap();
     assert_eq!(token.secret().expose_secret(), "ya29.adc");
     assert_eq!(adc.project_id().unwrap(), "blocking-project");
