@@ -608,3 +608,42 @@ fn debug_shows_the_settings_and_no_secret() {
     let adc = format!("{:?}", blocking::Adc::new());
     assert!(adc.starts_with("Adc"), "{adc}");
 }
+
+#[test]
+fn with_handle_runs_the_refreshes_on_the_given_runtime_even_when_called_from_its_workers() {
+    let user = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("user-runtime")
+        .enable_all()
+        .build()
+        .unwrap();
+    let clock = FakeClock::new();
+    let (source, threads) = Reporting::new(ScriptedSource::new(&clock));
+    let credentials = blocking::Credentials::from(
+        credkit::Credentials::builder(source)
+            .with_clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap(),
+    )
+    .with_handle(user.handle().clone());
+
+    // From a plain thread.
+    let first = credentials.access_token().unwrap();
+    assert_eq!(first.secret().expose_secret(), "scripted-token-1");
+    assert_eq!(threads.try_recv().unwrap().as_deref(), Some("user-runtime"));
+
+    // From the runtime's only worker, which must hand its tasks over to let the refresh run.
+    let on_worker = credentials.clone();
+    let second = guarded(move || {
+        let outcome = user.block_on(async move {
+            tokio::spawn(async move { on_worker.refresh() })
+                .await
+                .unwrap()
+        });
+        user.shutdown_background();
+        outcome
+    })
+    .unwrap();
+    assert_eq!(second.secret().expose_secret(), "scripted-token-2");
+    assert_eq!(threads.try_recv().unwrap().as_deref(), Some("user-runtime"));
+}
