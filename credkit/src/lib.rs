@@ -26,6 +26,7 @@
 //! | `impersonated` | yes | `impersonated_service_account` files in ADC; [`impersonated`] (`credkit-impersonated`) |
 //! | `external-account` | yes | `external_account` files in ADC (workload and workforce identity federation: file, URL, executable and AWS sources); [`external_account`] (`credkit-external-account`) |
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
+//! | `blocking` | yes | [`blocking`]: the credentials for synchronous code, refreshed on a runtime of their own; needs and enables `reqwest` |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
 //! | `login` | no | [`login`] (`credkit-login`): obtains a user's credentials without gcloud (the browser sign-in with PKCE and a loopback redirect, the device flow) and revokes them |
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
@@ -39,6 +40,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adc;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 #[cfg(feature = "external-account")]
 mod external_account_adc;
 #[cfg(feature = "gcloud")]
