@@ -72,6 +72,14 @@
 //! needs a scope that covers Cloud Storage (`devstorage.read_only`, `devstorage.read_write`,
 //! `devstorage.full_control` or `cloud-platform`).
 //!
+//! # A token Cloud Storage refuses
+//!
+//! `object_store` does not tell its credential provider about a 401: a token revoked before
+//! its expiry would be sent until it expires. Keep an `Arc` of the provider beside the store
+//! and, on [`object_store::Error::Unauthenticated`], call
+//! [`GcsCredentialProvider::invalidate_served_token`]: the next request waits for a new token
+//! (one refresh for a burst of refusals, as credkit's adapters do).
+//!
 //! # Signed URLs
 //!
 //! `object_store` signs a URL by calling a key **synchronously**. A local key signs at once; a

@@ -110,6 +110,41 @@ impl GcsCredentialProvider {
         &self.credentials
     }
 
+    /// After Cloud Storage refused the token this provider served last (`object_store`
+    /// reports a 401 as [`object_store::Error::Unauthenticated`]), drops it from the
+    /// credentials' cache if it is still the cached one, so that the next request waits for a
+    /// new token instead of sending the refused one until it expires. Returns whether it
+    /// dropped it; `false` when nothing was served yet or the token was already replaced.
+    ///
+    /// `object_store` tells a credential provider nothing of a 401, so this is the caller's to
+    /// call: keep an `Arc` of the provider beside the store. As
+    /// [`Credentials::invalidate_if`], a burst of refusals of one token costs one refresh, and
+    /// a token refused again right after it replaced a refused one is kept (the wrong scopes or
+    /// bucket, not a revoked token).
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, StaticSource, TokenState};
+    /// use credkit_object_store::GcsCredentialProvider;
+    /// use object_store::CredentialProvider;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let credentials = Credentials::new(StaticSource::new(AccessToken::new("ya29.t")));
+    /// let provider = GcsCredentialProvider::new(credentials.clone());
+    /// provider.get_credential().await?;
+    /// // ... the store's request failed with object_store::Error::Unauthenticated ...
+    /// assert!(provider.invalidate_served_token());
+    /// assert_eq!(credentials.token_state(), TokenState::Invalid);
+    /// assert!(!provider.invalidate_served_token()); // already dropped
+    /// # Ok::<(), object_store::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn invalidate_served_token(&self) -> bool {
+        match &*self.last.load() {
+            Some(made) => self.credentials.invalidate_if(&*made.token),
+            None => false,
+        }
+    }
+
     /// The credential for `token`: the one made last if it was made from this very token, else
     /// a new one, kept for the next calls.
     fn credential_for(&self, token: Arc<AccessToken>) -> Arc<GcpCredential> {

@@ -4,8 +4,10 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use credkit_object_store::GcsCredentialProvider;
 use credkit_testing::{FakeClock, FakeTokenServer, Reply};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
@@ -206,6 +208,45 @@ async fn a_refused_refresh_is_an_error_naming_the_cause_and_no_secret() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid_grant"), "{err}");
+}
+
+#[tokio::test]
+async fn after_a_401_the_served_token_is_dropped_and_the_next_request_refreshes() {
+    let server = FakeTokenServer::start().await.unwrap();
+    let gcs = FakeGcs::start().await;
+    gcs.accept(TOKEN_2); // the first token was revoked before its expiry
+    gcs.insert("data/x", b"x");
+    let clock = FakeClock::new();
+    let provider = Arc::new(GcsCredentialProvider::new(user_credentials(
+        &server, &clock,
+    )));
+    let store = store_builder(&gcs, provider.credentials().clone())
+        .with_credentials(provider.clone())
+        .build()
+        .unwrap();
+    let path = Path::from("data/x");
+
+    let err = store.get(&path).await.unwrap_err();
+    assert!(
+        matches!(err, object_store::Error::Unauthenticated { .. }),
+        "{err:?}"
+    );
+    assert!(!format!("{err:?} {err}").contains(TOKEN_1));
+    // Unasked, the refused token would be sent until it expires:
+    assert!(store.get(&path).await.is_err());
+    assert_eq!(server.request_count(), 1);
+
+    assert!(provider.invalidate_served_token());
+    assert!(!provider.invalidate_served_token());
+    assert_eq!(
+        &store.get(&path).await.unwrap().bytes().await.unwrap()[..],
+        b"x"
+    );
+    assert_eq!(server.request_count(), 2);
+    assert_eq!(
+        gcs.bearers(),
+        [(Some(TOKEN_1.to_owned()), 2), (Some(TOKEN_2.to_owned()), 1)]
+    );
 }
 
 #[tokio::test]
