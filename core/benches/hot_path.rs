@@ -100,6 +100,9 @@ fn one_thread(c: &mut Criterion) {
     group.bench_function("headers (SystemClock)", |b| {
         b.iter(|| black_box(system.headers().now_or_never().unwrap().unwrap()));
     });
+    group.bench_function("access_token (SystemClock)", |b| {
+        b.iter(|| black_box(system.access_token().now_or_never().unwrap().unwrap()));
+    });
     group.bench_function("baseline: Mutex<HeaderMap> clone", |b| {
         b.iter(|| black_box(naive.lock().unwrap().clone()));
     });

@@ -89,6 +89,10 @@ fn a_fresh_token_takes_the_fast_path_one_system_time_read_and_no_calendar_read()
     counting.reset();
     assert_eq!(bearer(&block_on(credentials.headers()).unwrap()), "tok-1");
     assert_eq!(counting.reads(), (0, 1), "headers");
+    counting.reset();
+    let token = block_on(credentials.access_token()).unwrap();
+    assert_eq!(token.secret().expose_secret(), "tok-1");
+    assert_eq!(counting.reads(), (0, 1), "access_token");
     // The authorizer's hot path is the same one, for a first send and for a replay.
     let authorizer = Authorizer::new(credentials.clone());
     let mut request = http::Request::get("https://api.example/v1")

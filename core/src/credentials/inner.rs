@@ -19,6 +19,7 @@ use super::marks::Marks;
 use super::refresher::{Plan, Refresher, Trigger};
 use super::snapshot::Snapshot;
 use super::{lock, quietly};
+use crate::AccessToken;
 use crate::{Clock, Error, Spawner, TokenState};
 
 /// Marks "no retry gate" in [`Inner::retry_not_before`].
@@ -104,6 +105,12 @@ impl Inner {
     #[inline]
     pub(super) fn headers_if_fresh(&self) -> Option<HeaderMap> {
         self.if_fresh(Snapshot::headers)
+    }
+
+    /// The hot path of `access_token()`: the fresh token itself.
+    #[inline]
+    pub(super) fn token_if_fresh(&self) -> Option<Arc<AccessToken>> {
+        self.if_fresh(|snapshot| Arc::clone(snapshot.token()))
     }
 
     /// `f` on the cached token if it is certainly fresh; `None` when there is no token or the

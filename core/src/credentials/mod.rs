@@ -456,6 +456,9 @@ impl Credentials {
     /// # }).unwrap();
     /// ```
     pub async fn access_token(&self) -> Result<Arc<AccessToken>> {
+        if let Some(token) = self.inner.token_if_fresh() {
+            return Ok(token);
+        }
         Ok(Arc::clone(self.usable().await?.token()))
     }
 
