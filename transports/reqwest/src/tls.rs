@@ -12,6 +12,8 @@ use std::sync::Arc;
 use credkit_core::BuildError;
 
 /// Hands reqwest the rustls configuration this crate builds, when it builds one.
+// Only the `ring` configuration can fail; with aws-lc-rs alone reqwest builds it.
+#[cfg_attr(not(feature = "ring"), allow(clippy::unnecessary_wraps))]
 pub(crate) fn configure(
     builder: reqwest::ClientBuilder,
 ) -> Result<reqwest::ClientBuilder, BuildError> {
