@@ -1,5 +1,45 @@
 //! The test kit of credkit, for credkit's own tests and for yours.
 //!
+//! # Testing code that uses credkit
+//!
+//! Code of yours that takes a `Credentials` and calls an API is tested with two pieces:
+//! [`scripted_credentials`] (credentials whose tokens you script, on a clock you move) and
+//! [`FakeApiServer`] (the API on 127.0.0.1, recording the bearer tokens it got, answering
+//! `401`s and other statuses as told):
+//!
+//! ```
+//! use std::time::Duration;
+//! use credkit_core::Credentials;
+//! use credkit_testing::{FakeApiServer, ScriptedCredentials};
+//!
+//! /// The code under test: a GET with the credentials' headers.
+//! async fn get(credentials: &Credentials, url: &str) -> Result<u16, Box<dyn std::error::Error>> {
+//!     let headers = credentials.headers().await?;
+//!     Ok(reqwest::Client::new().get(url).headers(headers).send().await?.status().as_u16())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let kit = ScriptedCredentials::new(); // numbered one-hour tokens
+//! let api = FakeApiServer::start().await?;
+//! assert_eq!(get(&kit.credentials, &api.url()).await?, 200);
+//! kit.clock.advance(Duration::from_secs(3600)); // the token expires
+//! assert_eq!(get(&kit.credentials, &api.url()).await?, 200);
+//! assert_eq!(api.bearer_tokens(), ["scripted-token-1", "scripted-token-2"]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The crate's `tests/user_function.rs` has the three tests such a function needs (the bearer
+//! token sent, a `401` leading to one refresh and one replay, an expired token refreshed), each
+//! under 15 lines.
+//!
+//! # What is in the kit
+//!
+//! - [`scripted_credentials`]: a [`ScriptedCredentials`], that is a `Credentials` over a
+//!   [`ScriptedSource`] with both on one [`FakeClock`], in one call.
+//! - [`FakeApiServer`]: the API your code calls, on 127.0.0.1: any path, every request
+//!   recorded with its headers, scripted [`Reply`]s used once each, a bearer-token check.
 //! - [`ScriptedSource`]: an in-memory token source answering tokens or errors in order, with
 //!   lifetimes on a [`FakeClock`], a fetch counter, and an optional delay or hang.
 //! - [`contract::token_source`]: the `TokenSource` contract suite, for your own providers.
@@ -80,6 +120,7 @@ mod reauth;
 mod reference;
 mod responses;
 mod scripted;
+mod scripted_credentials;
 mod server;
 pub mod strategies;
 mod sts;
@@ -124,9 +165,10 @@ pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
 pub use reference::google_auth_python;
 pub use responses::{block_on, json_response, reply_response, response};
 pub use scripted::{ScriptedSource, Step};
+pub use scripted_credentials::{ScriptedCredentials, scripted_credentials};
 pub use server::{
-    FAKE_EXPIRES_IN, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL, JwtBearerCheck,
-    RecordedRequest, Reply,
+    FAKE_EXPIRES_IN, FakeApiServer, FakeTokenEndpoint, FakeTokenServer, IN_MEMORY_TOKEN_URL,
+    JwtBearerCheck, RecordedRequest, Reply,
 };
 pub use sts::{
     FAKE_STS_REFRESH_TOKEN, FAKE_STS_TOKEN, FakeStsServer, FakeStsServerBuilder, StsReply,

@@ -53,6 +53,28 @@ impl Step {
     }
 }
 
+/// A token with this secret, valid for one hour from the start of its fetch:
+/// `scripted_credentials(["ya29.first", "ya29.second"])`.
+impl From<&str> for Step {
+    fn from(secret: &str) -> Self {
+        Self::token(secret, Duration::from_secs(3600))
+    }
+}
+
+/// A token with this secret, valid for one hour from the start of its fetch.
+impl From<String> for Step {
+    fn from(secret: String) -> Self {
+        Self::token(secret, Duration::from_secs(3600))
+    }
+}
+
+/// A failure with this error.
+impl From<Error> for Step {
+    fn from(error: Error) -> Self {
+        Self::Error(error)
+    }
+}
+
 /// An in-memory [`TokenSource`] that answers from a script: tokens or errors in order, with
 /// lifetimes measured on the [`FakeClock`] it was given, a fetch counter, and an optional delay
 /// or hang. The fake that nearly every test of code using credkit needs.
@@ -68,6 +90,8 @@ impl Step {
 /// Give the *same* clock to the [`Credentials`](credkit_core::Credentials) under test: tokens
 /// stamped on a fake clock look long expired to the system clock, and `Credentials` refuses
 /// them with "the token expired N s before it was received: check the clocks".
+/// [`scripted_credentials`](crate::scripted_credentials) builds the source and the credentials
+/// on one clock in one call, so the clock cannot be forgotten.
 ///
 /// Clones share the script and the counter.
 ///

@@ -6,7 +6,7 @@
 //!
 //! | check | the far side | the source must |
 //! |---|---|---|
-//! | token | a token for one hour, answered [`Far::delay`] after the request | return it, its lifetime counted from *before* the request: expiry within a second before `start + 1 h` on the clock |
+//! | token | a token for one hour, answered [`Far::delay`] after the request | return it, its lifetime counted from *before* the request: expiry within a second before `start + 1 h` on the clock (for a token without an expiry, see below) |
 //! | transient failure | HTTP 503 `temporarily_unavailable` | fail with [`Error::is_transient`] |
 //! | permanent failure | HTTP 400 `invalid_grant` | fail, not transient |
 //! | cancellation | a token, after a delay that never passes | survive its fetch being dropped mid-way, then fetch again |
@@ -14,6 +14,18 @@
 //!
 //! None of the checks may see a [not configured](Error::is_not_configured) error. A failed check
 //! panics with the clause it broke.
+//!
+//! # Tokens without an expiry
+//!
+//! A token without an expiry is served by the caching layer until a `401` invalidates it, so
+//! the suite checks what it can of one:
+//!
+//! - a source that asked the far side's endpoint, which answered `expires_in: 3600`, must not
+//!   drop that expiry: such a token fails the lifetime row;
+//! - a source that is not HTTP (a fixed token, one read from a variable or a file) may hand
+//!   out tokens without an expiry: the lifetime row is then exempt, but a token's
+//!   [`issued_at`](credkit_core::AccessToken::issued_at), when set, must not be later than the
+//!   start of the fetch.
 //!
 //! # Examples
 //!
@@ -242,19 +254,52 @@ where
         if token.secret().expose_secret() != CONTRACT_TOKEN {
             fail("token", "the token is not the one the far side handed out");
         }
-        if let Some(expiry) = token.expiry() {
-            let latest = start + CONTRACT_LIFETIME;
-            if expiry > latest || expiry < latest - time::Duration::SECOND {
-                fail(
-                    "lifetime counted from before the request",
-                    &format!(
-                        "the request was sent at {start} for a {CONTRACT_LIFETIME:?} token, answered {CONTRACT_DELAY:?} later; the token expires at {expiry}, not at {latest}"
-                    ),
-                );
-            }
+        match token.expiry() {
+            Some(expiry) => Self::lifetime_from_start(start, expiry),
+            None => Self::without_expiry(&far, start, token.issued_at()),
         }
         self.no_secret("token", &format!("{token:?}"));
         self.no_secret("source", &format!("{source:?}"));
+    }
+
+    /// The lifetime row for a token with an expiry: counted from before the request.
+    fn lifetime_from_start(start: time::OffsetDateTime, expiry: time::OffsetDateTime) {
+        let latest = start + CONTRACT_LIFETIME;
+        if expiry > latest || expiry < latest - time::Duration::SECOND {
+            fail(
+                "lifetime counted from before the request",
+                &format!(
+                    "the request was sent at {start} for a {CONTRACT_LIFETIME:?} token, answered {CONTRACT_DELAY:?} later; the token expires at {expiry}, not at {latest}"
+                ),
+            );
+        }
+    }
+
+    /// The lifetime row for a token without an expiry: see "Tokens without an expiry" in the
+    /// module docs.
+    fn without_expiry(
+        far: &Far,
+        start: time::OffsetDateTime,
+        issued_at: Option<time::OffsetDateTime>,
+    ) {
+        let clause = "lifetime counted from before the request";
+        if far.endpoint.request_count() > 0 {
+            fail(
+                clause,
+                &format!(
+                    "the token has no expiry, but the far side's endpoint answered the source's request with `expires_in: {}`: the source dropped it, so the caching layer would serve the token forever (a source that is not HTTP may hand out tokens without an expiry; one that reads a token response may not)",
+                    CONTRACT_LIFETIME.as_secs()
+                ),
+            );
+        }
+        if let Some(issued_at) = issued_at.filter(|&issued_at| issued_at > start) {
+            fail(
+                clause,
+                &format!(
+                    "the token has no expiry (allowed for a source that is not HTTP), but it was issued at {issued_at}, after the fetch started at {start}: stamp tokens before the request"
+                ),
+            );
+        }
     }
 
     async fn failure(&self, behaviour: Behaviour, transient: bool) {
@@ -365,6 +410,68 @@ mod tests {
             async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
                 self.0.sleep(CONTRACT_DELAY).await;
                 Ok(AccessToken::new(CONTRACT_TOKEN).with_lifetime(self.0.now(), CONTRACT_LIFETIME))
+            }
+        }
+        Contract::new(|far| Late(far.clock().clone())).check();
+    }
+
+    /// A source that is not HTTP and has no expiry to give passes (the row's exemption).
+    #[test]
+    fn a_token_without_an_expiry_from_a_source_that_is_not_http_passes() {
+        Contract::new(|far| {
+            let step = match far.step() {
+                Step::Token { secret, .. } => Step::Token {
+                    secret,
+                    expires_in: None,
+                },
+                other => other,
+            };
+            ScriptedSource::new(far.clock())
+                .with_delay(far.delay())
+                .then(step)
+        })
+        .check();
+    }
+
+    /// An HTTP source that reads `expires_in: 3600` and drops it.
+    #[test]
+    #[should_panic(expected = "the source dropped it")]
+    fn an_http_source_that_drops_the_expiry_is_caught() {
+        #[derive(Debug)]
+        struct Forgetful(FakeTokenEndpoint);
+        #[async_trait::async_trait]
+        impl TokenSource for Forgetful {
+            async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
+                use credkit_core::Transport;
+                let request = http::Request::post(IN_MEMORY_TOKEN_URL).body(bytes::Bytes::new())?;
+                let response = self.0.send(request).await?;
+                if !response.status().is_success() {
+                    return Err(Error::token_endpoint(
+                        response.status().as_u16(),
+                        credkit_core::OAuthError::new(if response.status() == 503 {
+                            "temporarily_unavailable"
+                        } else {
+                            "invalid_grant"
+                        }),
+                    ));
+                }
+                Ok(AccessToken::new(CONTRACT_TOKEN))
+            }
+        }
+        Contract::new(|far| Forgetful(far.endpoint().clone())).check();
+    }
+
+    /// A token without an expiry stamped after the fetch.
+    #[test]
+    #[should_panic(expected = "stamp tokens before the request")]
+    fn a_token_without_an_expiry_issued_after_the_fetch_is_caught() {
+        #[derive(Debug)]
+        struct Late(FakeClock);
+        #[async_trait::async_trait]
+        impl TokenSource for Late {
+            async fn fetch_token(&self) -> credkit_core::Result<AccessToken> {
+                self.0.sleep(CONTRACT_DELAY).await;
+                Ok(AccessToken::new(CONTRACT_TOKEN).with_issued_at(self.0.now()))
             }
         }
         Contract::new(|far| Late(far.clock().clone())).check();

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+mod api;
+mod bearer;
 mod endpoint;
 mod jwt_bearer;
 mod record;
@@ -18,12 +20,18 @@ mod rotation;
 mod script;
 mod serve;
 
+pub use api::FakeApiServer;
 pub use endpoint::{FakeTokenEndpoint, IN_MEMORY_TOKEN_URL};
 pub use jwt_bearer::JwtBearerCheck;
 pub use record::RecordedRequest;
 pub use reply::{FAKE_EXPIRES_IN, Reply};
 
 /// A real HTTP/1.1 OAuth token endpoint on `127.0.0.1`, at a port the OS picks, for tests.
+///
+/// It is the far side of a *token* request (its default reply is a new token, its last
+/// scripted reply repeats). For the API your code calls with the tokens, use
+/// [`FakeApiServer`](crate::FakeApiServer): the same machinery, with each scripted reply used
+/// once, `200 {}` by default, and a bearer-token check.
 ///
 /// # Examples
 ///

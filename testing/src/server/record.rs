@@ -99,6 +99,26 @@ impl RecordedRequest {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
+    /// The token of an `Authorization: Bearer <token>` header, if the request had one.
+    ///
+    /// ```
+    /// use credkit_core::Transport;
+    /// use credkit_testing::FakeTokenEndpoint;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let endpoint = FakeTokenEndpoint::new();
+    /// let request = http::Request::get("http://127.0.0.1:9/v1/files")
+    ///     .header("authorization", "Bearer ya29.sent")
+    ///     .body(bytes::Bytes::new())?;
+    /// endpoint.send(request).await?;
+    /// assert_eq!(endpoint.last_request().unwrap().bearer_token(), Some("ya29.sent"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn bearer_token(&self) -> Option<&str> {
+        super::bearer::bearer_token(self.header(AUTHORIZATION.as_str()))
+    }
+
     /// The raw body.
     pub fn body(&self) -> &[u8] {
         &self.body

@@ -37,7 +37,8 @@ const JSON: &str = "application/json; charset=utf-8";
 ///
 /// - **Responses:** [`json`](Self::json), [`raw`](Self::raw), [`html`](Self::html),
 ///   [`token`](Self::token), [`rotation`](Self::rotation),
-///   [`oauth_error`](Self::oauth_error), [`redirect`](Self::redirect), and the generated
+///   [`oauth_error`](Self::oauth_error), [`unauthorized`](Self::unauthorized),
+///   [`redirect`](Self::redirect), and the generated
 ///   [`default_token`](Self::default_token) and [`rotating_token`](Self::rotating_token).
 /// - **Hostile behaviours:** [`stall`](Self::stall), [`drip`](Self::drip),
 ///   [`reset`](Self::reset), [`oversize`](Self::oversize) and
@@ -203,6 +204,33 @@ impl Reply {
             object.insert("error_description".to_owned(), description.into());
         }
         Self::json(status, body)
+    }
+
+    /// A `401 Unauthorized` as a Google API answers a request whose access token it refuses
+    /// (expired, revoked, or for another audience): `WWW-Authenticate: Bearer
+    /// error="invalid_token"` and the JSON error body with `"status": "UNAUTHENTICATED"`. What
+    /// a [`FakeApiServer`](crate::FakeApiServer) answers when its bearer check refuses a token.
+    ///
+    /// ```
+    /// let reply = credkit_testing::Reply::unauthorized();
+    /// assert_eq!(reply.status(), 401);
+    /// assert!(reply.header("www-authenticate").unwrap().contains("invalid_token"));
+    /// ```
+    pub fn unauthorized() -> Self {
+        Self::json(
+            401,
+            json!({
+                "error": {
+                    "code": 401,
+                    "message": "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+                    "status": "UNAUTHENTICATED",
+                }
+            }),
+        )
+        .with_header(
+            http::header::WWW_AUTHENTICATE,
+            r#"Bearer realm="https://accounts.google.com/", error="invalid_token""#,
+        )
     }
 
     /// A `302 Found` whose `Location` is `path` on the same endpoint (its scheme, host and port),

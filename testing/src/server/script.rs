@@ -10,6 +10,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::json;
 
+use super::bearer::BearerCheck;
 use super::jwt_bearer::{Judgement, JwtBearerCheck};
 use super::record::RecordedRequest;
 use super::reply::{Body, FAKE_EXPIRES_IN, Reply};
@@ -31,6 +32,10 @@ struct State {
     requests: Vec<RecordedRequest>,
     rotation: Rotation,
     jwt_bearer: Option<JwtBearerCheck>,
+    /// `None`, a token endpoint's script: the last reply repeats, an empty script answers
+    /// default tokens. `Some`, an API's: each reply is used once, then this one answers.
+    after_script: Option<Reply>,
+    bearer: BearerCheck,
 }
 
 /// A reply resolved for one request: generated bodies made, the redirect's `Location` set.
@@ -53,6 +58,13 @@ pub(crate) enum PlannedBody {
 }
 
 impl Shared {
+    /// The state of a fake API: each scripted reply once, then `after_script`.
+    pub(crate) fn api(after_script: Reply) -> Self {
+        let shared = Self::default();
+        shared.lock().after_script = Some(after_script);
+        shared
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking test thread cannot leave the script half-updated: every change is one
         // push or pop.
@@ -87,6 +99,18 @@ impl Shared {
         self.lock().jwt_bearer = Some(check);
     }
 
+    pub(crate) fn set_after_script(&self, reply: Reply) {
+        self.lock().after_script = Some(reply);
+    }
+
+    pub(crate) fn accept_bearer(&self, token: &str) {
+        self.lock().bearer.accept(token);
+    }
+
+    pub(crate) fn reject_bearer(&self, token: &str) {
+        self.lock().bearer.reject(token);
+    }
+
     pub(crate) fn valid_refresh_token(&self) -> Option<String> {
         self.lock().rotation.valid().map(str::to_owned)
     }
@@ -108,11 +132,15 @@ impl Shared {
         self.lock().script.len()
     }
 
-    /// Records `request` and picks its reply: the next scripted one (the last one repeats), or
-    /// the default. `base` is the endpoint's `scheme://host:port`, for redirects.
+    /// Records `request` and picks its reply: a refusal by a check (the bearer token, strict
+    /// rotation, the JWT-bearer grant), else the next scripted one (see `State::next_reply`).
+    /// `base` is the endpoint's `scheme://host:port`, for redirects.
     pub(crate) fn record_and_plan(&self, request: RecordedRequest, base: &str) -> Planned {
         let mut state = self.lock();
-        let mut refused = state.rotation.refuse(&request);
+        let mut refused = state
+            .bearer
+            .refuse(&request)
+            .or_else(|| state.rotation.refuse(&request));
         let mut id_token = None;
         match state.jwt_bearer.as_ref().map(|check| check.judge(&request)) {
             Some(Judgement::Refused(refusal)) => refused = Some(refusal),
@@ -121,12 +149,7 @@ impl Shared {
         }
         let reply = match refused {
             Some(refusal) => refusal,
-            None => if state.script.len() > 1 {
-                state.script.pop_front()
-            } else {
-                state.script.front().cloned()
-            }
-            .unwrap_or_else(Reply::default_token),
+            None => state.next_reply(),
         };
         let scope = request.form_value("scope").map(str::to_owned);
         state.requests.push(request);
@@ -147,6 +170,22 @@ impl Shared {
         drop(state);
         self.recorded.notify_waiters();
         planned
+    }
+}
+
+impl State {
+    /// The next reply of the script, as a token endpoint or an API uses it up.
+    fn next_reply(&mut self) -> Reply {
+        if let Some(after) = &self.after_script {
+            let after = after.clone();
+            return self.script.pop_front().unwrap_or(after);
+        }
+        if self.script.len() > 1 {
+            self.script.pop_front()
+        } else {
+            self.script.front().cloned()
+        }
+        .unwrap_or_else(Reply::default_token)
     }
 }
 

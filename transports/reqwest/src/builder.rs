@@ -124,7 +124,12 @@ impl ReqwestTransportBuilder {
     ///   the proxy. The client is used for those hosts as it is, and `localhost` is resolved by
     ///   its own resolver;
     /// - **no decompression** features, a connect timeout, and rustls or another TLS stack you
-    ///   trust.
+    ///   trust. With this crate's `ring` feature alone, reqwest has no crypto provider of its
+    ///   own: install one for the process before building the client
+    ///   (`rustls::crypto::ring::default_provider().install_default()`), or reqwest panics.
+    ///
+    /// See [the crate docs](crate#bring-your-own-client) for an example with a proxy, a
+    /// corporate CA and a client certificate.
     pub fn with_client(mut self, client: Client) -> Self {
         self.client = Some(client);
         self
@@ -163,7 +168,7 @@ impl ReqwestTransportBuilder {
         if self.connect_timeout.is_zero() {
             return Err(error::zero_limit("connect timeout"));
         }
-        let client = base_client(self.connect_timeout)
+        let client = base_client(self.connect_timeout)?
             .build()
             .map_err(error::client_build)?;
         // The names the direct client may resolve: the metadata server's, and the allowed ones.
@@ -172,7 +177,7 @@ impl ReqwestTransportBuilder {
             .map(|&host| host.to_owned())
             .chain(plain_http_hosts.iter().map(|h| h.host().to_owned()))
             .collect();
-        let direct = base_client(self.connect_timeout)
+        let direct = base_client(self.connect_timeout)?
             .no_proxy()
             .dns_resolver(DirectResolver::new(names))
             .build()
@@ -188,12 +193,14 @@ impl ReqwestTransportBuilder {
     }
 }
 
-fn base_client(connect_timeout: Duration) -> reqwest::ClientBuilder {
-    Client::builder()
-        .redirect(redirect::Policy::none())
-        .retry(reqwest::retry::never())
-        .connect_timeout(connect_timeout)
-        .user_agent(USER_AGENT)
+fn base_client(connect_timeout: Duration) -> Result<reqwest::ClientBuilder, BuildError> {
+    crate::tls::configure(
+        Client::builder()
+            .redirect(redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(connect_timeout)
+            .user_agent(USER_AGENT),
+    )
 }
 
 #[cfg(test)]
@@ -215,7 +222,7 @@ mod tests {
     #[test]
     fn builder_keeps_settings_with_a_client_of_ones_own() {
         let transport = ReqwestTransport::builder()
-            .with_client(Client::new())
+            .with_client(crate::tls::caller_client().build().unwrap())
             .with_timeout(Duration::from_millis(1500))
             .with_max_body_size(10)
             .allow_plain_http_host("mds.example:8080")
@@ -246,7 +253,7 @@ mod tests {
             assert!(err.is_invalid_value(), "{bad}");
         }
         let err = ReqwestTransport::builder()
-            .with_client(Client::new())
+            .with_client(crate::tls::caller_client().build().unwrap())
             .allow_plain_http_host("a/b")
             .build()
             .unwrap_err();

@@ -153,6 +153,16 @@ pub(crate) fn client_build(err: reqwest::Error) -> BuildError {
     BuildError::invalid_value("could not build the reqwest client").with_source(err.without_url())
 }
 
+/// The rustls configuration of the `ring` feature could not be built: the platform's trust
+/// store could not be loaded, or the provider offers no TLS version rustls supports.
+#[cfg(feature = "ring")]
+pub(crate) fn tls_config(err: rustls::Error) -> BuildError {
+    BuildError::invalid_value(
+        "could not configure rustls with the ring provider (the platform's certificate verifier, or the TLS versions of the installed provider)",
+    )
+    .with_source(err)
+}
+
 /// A request sent outside a tokio runtime: reqwest needs one.
 pub(crate) fn no_runtime() -> Error {
     Error::new(

@@ -27,6 +27,13 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 
 /// A [`Transport`] on reqwest with rustls: safe defaults for talking to token endpoints.
 ///
+/// **For token endpoints only**: a response body over 1 MiB is refused, a redirect is returned
+/// unfollowed, plain `http` is refused off loopback, and every body is buffered whole. Send
+/// your API calls with your own client instead, and put the credentials on them with
+/// `credkit-reqwest-middleware`, `credkit-tower`, or
+/// [`Credentials::headers`](credkit_core::Credentials::headers) (see
+/// [the crate docs](crate#credentials-on-your-api-calls)).
+///
 /// # Examples
 ///
 /// ```no_run
@@ -138,6 +145,9 @@ impl ReqwestTransport {
     /// ```
     /// use credkit_reqwest::ReqwestTransport;
     ///
+    /// # // With `ring` alone, reqwest needs a process default provider to build a client.
+    /// # #[cfg(feature = "ring")]
+    /// # let _ = rustls::crypto::ring::default_provider().install_default();
     /// let client = reqwest::Client::builder()
     ///     .redirect(reqwest::redirect::Policy::none())
     ///     .no_proxy()
@@ -323,7 +333,7 @@ mod tests {
 
     #[test]
     fn debug_shows_limits_not_the_clients_configuration() {
-        let client = Client::builder()
+        let client = crate::tls::caller_client()
             .proxy(reqwest::Proxy::all("http://alice:hunter2@proxy.invalid:3128").unwrap())
             .build()
             .unwrap();

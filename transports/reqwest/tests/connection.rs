@@ -45,7 +45,7 @@ async fn a_request_the_client_refuses_to_build_is_a_permanent_configuration_erro
     let server = FakeTokenServer::start().await?;
     // A caller's client that allows https only: the loopback http request passes the
     // transport's policy and is refused by the client as it builds the request.
-    let client = reqwest::Client::builder().https_only(true).build()?;
+    let client = support::own_client().https_only(true).build()?;
     let err = send_err(&ReqwestTransport::from_client(client), &server.token_url()).await;
     assert_eq!(err.kind(), ErrorKind::Configuration, "{err:?}");
     assert!(!err.is_transient(), "{err:?}");

@@ -29,7 +29,7 @@ async fn a_client_of_ones_own_that_follows_redirects_is_caught()
     let server = FakeTokenServer::start().await?;
     server.push_replies([Reply::redirect("/elsewhere"), Reply::default_token()]);
     // reqwest's default policy follows redirects: the mistake this check exists for.
-    let client = reqwest::Client::builder().no_proxy().build()?;
+    let client = support::own_client().no_proxy().build()?;
     let transport = ReqwestTransport::from_client(client);
     let err = send_err(&transport, &server.token_url()).await;
     assert_eq!(err.kind(), ErrorKind::Configuration, "{err:?}");

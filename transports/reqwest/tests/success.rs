@@ -83,7 +83,7 @@ async fn a_body_exactly_at_the_cap_is_accepted() -> Result<(), Box<dyn std::erro
 async fn a_client_of_ones_own_is_used() -> Result<(), Box<dyn std::error::Error>> {
     let server = FakeTokenServer::start().await?;
     // The user agent tells this client's requests from any other client's.
-    let client = reqwest::Client::builder()
+    let client = support::own_client()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .user_agent("a-client-of-ones-own")

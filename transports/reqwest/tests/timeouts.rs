@@ -46,7 +46,7 @@ async fn the_total_timeout_applies_to_a_client_of_ones_own()
 -> Result<(), Box<dyn std::error::Error>> {
     let server = FakeTokenServer::start().await?;
     server.push_reply(Reply::stall());
-    let client = reqwest::Client::builder()
+    let client = support::own_client()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()?;
@@ -65,7 +65,7 @@ async fn a_timeout_of_the_clients_own_is_a_timeout() -> Result<(), Box<dyn std::
     server.push_reply(Reply::stall());
     // The client's own timeout is the shorter one here: reqwest reports the timeout, and the
     // transport must still call it one.
-    let client = reqwest::Client::builder()
+    let client = support::own_client()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(support::SHORT_TIMEOUT)

@@ -75,3 +75,12 @@ pub async fn raw_server(response: &'static [u8]) -> String {
     });
     url
 }
+
+/// reqwest's builder for a client of one's own. With the `ring` feature alone reqwest has no
+/// crypto provider of its own, so the test process installs ring's as the process default
+/// first, as the crate docs tell a caller bringing a client to do.
+pub fn own_client() -> reqwest::ClientBuilder {
+    #[cfg(feature = "ring")]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
