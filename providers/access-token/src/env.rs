@@ -63,6 +63,7 @@ pub struct TokenEnvSource {
     variable: String,
     lookup: Lookup,
     clock: Arc<dyn Clock>,
+    quota_project: Option<String>,
 }
 
 impl Default for TokenEnvSource {
@@ -88,6 +89,7 @@ impl TokenEnvSource {
             variable: variable.into(),
             lookup: Arc::new(|name| std::env::var(name).ok()),
             clock: Arc::new(SystemClock),
+            quota_project: None,
         }
     }
 
@@ -110,9 +112,23 @@ impl TokenEnvSource {
         self
     }
 
+    /// The quota project given to every token (sent as `x-goog-user-project`). Default none;
+    /// an empty string also means none.
+    #[must_use]
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        let project = project.into();
+        self.quota_project = (!project.is_empty()).then_some(project);
+        self
+    }
+
     /// The variable's name.
     pub fn variable(&self) -> &str {
         &self.variable
+    }
+
+    /// The quota project given to every token, if any.
+    pub fn quota_project(&self) -> Option<&str> {
+        self.quota_project.as_deref()
     }
 }
 
@@ -121,6 +137,7 @@ impl fmt::Debug for TokenEnvSource {
         f.debug_struct("TokenEnvSource")
             .field("variable", &self.variable)
             .field("clock", &self.clock)
+            .field("quota_project", &self.quota_project)
             .finish_non_exhaustive()
     }
 }
@@ -138,12 +155,16 @@ impl TokenSource for TokenEnvSource {
         let value = secrecy::ExposeSecret::expose_secret(&value).as_bytes();
         let parsed = parse::parse(value, None).map_err(|r| error::variable_refused(variable, r))?;
         let expiry = parsed.expiry;
-        parsed
+        let token = parsed
             .at(self.clock.now(), None)
             .map_err(|refusal| match expiry {
                 Some(expiry) => error::variable_expired(variable, expiry),
                 None => error::variable_refused(variable, refusal),
-            })
+            })?;
+        Ok(match &self.quota_project {
+            Some(project) => token.with_quota_project(project.clone()),
+            None => token,
+        })
     }
 
     fn name(&self) -> &'static str {

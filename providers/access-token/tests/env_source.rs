@@ -111,3 +111,15 @@ fn debug_names_the_variable_never_the_value() {
     assert!(debug.contains("CLOUDSDK_AUTH_ACCESS_TOKEN"), "{debug}");
     assert!(!debug.contains("never-shown"), "{debug}");
 }
+
+#[test]
+fn the_quota_project_goes_on_every_token() {
+    let source = with_value("ya29.q").with_quota_project("billing");
+    assert_eq!(source.quota_project(), Some("billing"));
+    let token = block_on(source.fetch_token()).unwrap();
+    assert_eq!(token.quota_project(), Some("billing"));
+    let none = with_value("ya29.q").with_quota_project("");
+    assert_eq!(none.quota_project(), None);
+    assert_eq!(block_on(none.fetch_token()).unwrap().quota_project(), None);
+    assert!(format!("{source:?}").contains("billing"));
+}
