@@ -27,6 +27,7 @@
 //! | `external-account` | yes | `external_account` files in ADC (workload and workforce identity federation: file, URL, executable and AWS sources); [`external_account`] (`credkit-external-account`) |
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
+//! | `access-token` | no | a token handed in as gcloud takes one, first in ADC: `CLOUDSDK_AUTH_ACCESS_TOKEN`, then the file of `auth/access_token_file` (`CLOUDSDK_AUTH_ACCESS_TOKEN_FILE`), re-read as it changes (`credkit-access-token`) |
 //! | `login` | no | [`login`] (`credkit-login`): obtains a user's credentials without gcloud (the browser sign-in with PKCE and a loopback redirect, the device flow) and revokes them |
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
@@ -38,6 +39,8 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "access-token")]
+mod access_token_adc;
 pub mod adc;
 #[cfg(feature = "external-account")]
 mod external_account_adc;
