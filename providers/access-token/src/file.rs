@@ -23,6 +23,10 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024;
 /// again: 60 seconds. See [`TokenFileSource`] ("When the file is read").
 pub const DEFAULT_REREAD_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How much of a file is read: one byte more than the largest accepted, which tells a file
+/// that grew past the limit after it was measured.
+const READ_LIMIT: u64 = MAX_FILE_SIZE + 1;
+
 /// A [`TokenSource`] that reads an access token from a file, gcloud's `--access-token-file`:
 /// for a tool handed a token by a CI step, a sidecar or `credkit token --output-file F
 /// --keep-fresh`.
@@ -193,9 +197,9 @@ fn read_bounded(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Option<OffsetDateTim
     let written = metadata.modified().ok().map(OffsetDateTime::from);
     // Room for the whole bound up front, so the buffer never moves and leaves a copy behind.
     let mut bytes = Zeroizing::new(Vec::with_capacity(
-        usize::try_from(MAX_FILE_SIZE + 1).unwrap_or(usize::MAX),
+        usize::try_from(READ_LIMIT).unwrap_or(usize::MAX),
     ));
-    file.take(MAX_FILE_SIZE + 1)
+    file.take(READ_LIMIT)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
     // It grew between the stat and the read.

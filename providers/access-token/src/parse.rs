@@ -114,9 +114,10 @@ fn document(text: &[u8], written: Option<OffsetDateTime>) -> Result<Parsed, Refu
     })?;
     let secret = document.access_token.ok_or(Refusal::NoToken)?;
     check(secret.expose_secret().as_bytes())?;
-    let absolute = document.expiry.map(absolute_expiry).transpose()?.flatten();
+    let absolute = document.expiry.map(absolute_expiry).transpose()?;
+    // A member that is `null` arrives as `None` (serde reads `null` into an `Option` so).
     let relative = match document.expires_in {
-        None | Some(serde_json::Value::Null) => None,
+        None => None,
         Some(value) => {
             let written = written.ok_or(Refusal::BadExpiry)?;
             Some((written, relative_expiry(&value, written)?))
@@ -134,13 +135,12 @@ fn document(text: &[u8], written: Option<OffsetDateTime>) -> Result<Parsed, Refu
     })
 }
 
-/// An RFC 3339 `expiry`; `null` means none.
-fn absolute_expiry(value: serde_json::Value) -> Result<Option<OffsetDateTime>, Refusal> {
+/// An RFC 3339 `expiry`.
+fn absolute_expiry(value: serde_json::Value) -> Result<OffsetDateTime, Refusal> {
     match value {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::String(text) => OffsetDateTime::parse(&text, &Rfc3339)
-            .map(Some)
-            .map_err(|_| Refusal::BadExpiry),
+        serde_json::Value::String(text) => {
+            OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| Refusal::BadExpiry)
+        }
         _ => Err(Refusal::BadExpiry),
     }
 }

@@ -218,6 +218,7 @@ fn the_quota_project_goes_on_every_token() {
         .with_quota_project("billing-project")
         .build()
         .unwrap();
+    assert_eq!(source.quota_project(), Some("billing-project"));
     let token = block_on(source.fetch_token()).unwrap();
     assert_eq!(token.quota_project(), Some("billing-project"));
     let credentials = Credentials::new(source);
