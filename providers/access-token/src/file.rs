@@ -24,7 +24,7 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024;
 pub const DEFAULT_REREAD_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How much of a file is read: one byte more than the largest accepted, which tells a file
-/// that grew past the limit after it was measured.
+/// too large.
 const READ_LIMIT: u64 = MAX_FILE_SIZE + 1;
 
 /// A [`TokenSource`] that reads an access token from a file, gcloud's `--access-token-file`:
@@ -190,9 +190,6 @@ fn read_bounded(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Option<OffsetDateTim
     if !metadata.is_file() {
         return Err(error::not_a_file(path));
     }
-    if metadata.len() > MAX_FILE_SIZE {
-        return Err(error::too_large(path));
-    }
     let file = File::open(path).map_err(io_error)?;
     let written = metadata.modified().ok().map(OffsetDateTime::from);
     // Room for the whole bound up front, so the buffer never moves and leaves a copy behind.
@@ -202,7 +199,8 @@ fn read_bounded(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Option<OffsetDateTim
     file.take(READ_LIMIT)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
-    // It grew between the stat and the read.
+    // Never more than READ_LIMIT is read, whatever the file's size (which may change between
+    // a stat and the read, or be reported as 0 by a special file system).
     if bytes.len() as u64 > MAX_FILE_SIZE {
         return Err(error::too_large(path));
     }
