@@ -28,6 +28,7 @@
 //! | `reqwest` | yes | the reqwest transport as ADC's default, [`reqwest`] (`credkit-reqwest`); a tokio spawner for background refresh, [`tokio`] (`credkit-tokio`) |
 //! | `blocking` | yes | [`blocking`]: the credentials for synchronous code, refreshed on a runtime of their own; needs and enables `reqwest` |
 //! | `gcloud` | no | the gcloud CLI as ADC's fallback; [`gcloud`] (`credkit-gcloud`) |
+//! | `access-token` | no | a token handed in as gcloud takes one, first in ADC: `CLOUDSDK_AUTH_ACCESS_TOKEN`, then the file of `auth/access_token_file` (`CLOUDSDK_AUTH_ACCESS_TOKEN_FILE`), re-read as it changes (`credkit-access-token`) |
 //! | `login` | no | [`login`] (`credkit-login`): obtains a user's credentials without gcloud (the browser sign-in with PKCE and a loopback redirect, the device flow) and revokes them |
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
@@ -40,6 +41,8 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "access-token")]
+mod access_token_adc;
 pub mod adc;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]

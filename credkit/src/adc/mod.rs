@@ -7,6 +7,17 @@
 //! a place that has them but broken (a file that is not JSON, a type nobody registered, a
 //! missing field) is an error, never a reason to look further:
 //!
+//! 0. with the `access-token` feature (off by default; the reference has no such step), a
+//!    token handed in as gcloud takes one, ahead of everything else as in gcloud:
+//!    `CLOUDSDK_AUTH_ACCESS_TOKEN` (the token itself; a value that is not a usable token is an
+//!    error), then the file named by gcloud's `auth/access_token_file` property
+//!    (`CLOUDSDK_AUTH_ACCESS_TOKEN_FILE`, else the active configuration's
+//!    `[auth] access_token_file`; it must exist), read on every fetch by
+//!    `credkit_access_token::TokenFileSource` (a bare token, re-read every 60 s, or a JSON
+//!    document with its expiry). Credential types `access_token` and `access_token_file`;
+//!    they take no scopes, and issue no ID tokens. Whoever sets them hands the program its
+//!    identity for this run on purpose, so they win, and a tool that runs gcloud too then
+//!    acts as gcloud's identity;
 //! 1. the file named by `GOOGLE_APPLICATION_CREDENTIALS`, if set and not empty (it must
 //!    exist), of any registered `type`;
 //! 2. `application_default_credentials.json` in gcloud's configuration folder
@@ -247,6 +258,23 @@ impl Adc {
     /// unregistered type or refused by its loader; a fallback's own failure.
     pub async fn discover(&self) -> Result<Discovered> {
         let mut looked = Vec::new();
+        #[cfg(feature = "access-token")]
+        {
+            let context = self.context(None, String::new());
+            match crate::access_token_adc::find(&context).await? {
+                Some((credential, origin)) => {
+                    return Ok(Discovered {
+                        credential: Arc::from(credential),
+                        context: LoadContext {
+                            origin: origin.clone(),
+                            ..context
+                        },
+                        origin,
+                    });
+                }
+                None => looked.push(format!("{} (not set)", crate::access_token_adc::PLACES)),
+            }
+        }
         if let Some(found) = self.find_file(&mut looked)? {
             return Ok(found);
         }

@@ -19,9 +19,12 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 /// file, without gcloud) to write Application Default Credentials, and out with
 /// `credkit revoke`.
 ///
-/// Without --credentials or --gcloud, credentials are found as Application Default
-/// Credentials: the file named by GOOGLE_APPLICATION_CREDENTIALS, then gcloud's
-/// application_default_credentials.json, then the gcloud CLI (when an account is logged in).
+/// Without --credentials, --access-token-file or --gcloud, credentials are found as
+/// Application Default Credentials: a token handed in as gcloud takes one
+/// (CLOUDSDK_AUTH_ACCESS_TOKEN, then the file of CLOUDSDK_AUTH_ACCESS_TOKEN_FILE or gcloud's
+/// auth/access_token_file property), then the file named by GOOGLE_APPLICATION_CREDENTIALS,
+/// then gcloud's application_default_credentials.json, then the gcloud CLI (when an account
+/// is logged in).
 ///
 /// Exit status: 0 on success; 1 on a credential or refresh error, with one line
 /// `error: <message>` on standard error; 2 on a usage error.
@@ -173,6 +176,21 @@ pub(crate) struct SourceArgs {
     /// An authorized_user JSON file (default: Application Default Credentials).
     #[arg(long, value_name = "FILE", conflicts_with = "gcloud")]
     pub(crate) credentials: Option<PathBuf>,
+
+    /// Use the access token in FILE (gcloud's --access-token-file) instead of finding
+    /// credentials: a bare token (one line), or a JSON document with access_token and its
+    /// expiry (expiry or expireTime in RFC 3339, or expires_in counted from the file's
+    /// modification time). Nothing refreshes it: whoever writes the file writes the next
+    /// token. A long-running command (--keep-fresh, metadata-server) reads it again every 60 s
+    /// for a bare token, and when a JSON token turns stale; an expired token is an error
+    /// (exit 1). Not cached. Wins over CLOUDSDK_AUTH_ACCESS_TOKEN. Its scopes are whatever
+    /// the token has: --scope applies only with --impersonate-service-account.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["credentials", "gcloud", "token_uri"]
+    )]
+    pub(crate) access_token_file: Option<PathBuf>,
 
     /// The token endpoint to refresh against, instead of Google's. A token_uri inside the
     /// file is ignored, as in the reference library; this is how to point at another server.

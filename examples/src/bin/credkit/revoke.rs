@@ -153,6 +153,7 @@ async fn forget_cached(
 fn cache_options(args: &RevokeArgs) -> SourceArgs {
     SourceArgs {
         credentials: None,
+        access_token_file: None,
         token_uri: None,
         scopes: Vec::new(),
         quota_project: None,

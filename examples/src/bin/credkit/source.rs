@@ -195,6 +195,9 @@ fn impersonate(
 async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
     let impersonating = args.impersonation().is_some();
     let scopes: &[String] = if impersonating { &[] } else { &args.scopes };
+    if let Some(path) = &args.access_token_file {
+        return access_token_file(path, scopes, args).await;
+    }
     if args.gcloud {
         let program = gcloud_on_path().ok_or_else(|| {
             Failure::new(format!(
@@ -291,6 +294,36 @@ async fn load_source(args: &SourceArgs) -> Result<Loaded, Failure> {
     })
 }
 
+/// The token in the file of `--access-token-file`, through the facade's access-token step
+/// (not cached: the file is its only truth).
+async fn access_token_file(
+    path: &Path,
+    scopes: &[String],
+    args: &SourceArgs,
+) -> Result<Loaded, Failure> {
+    if !scopes.is_empty() {
+        return Err(Failure::new(
+            "--scope does not apply to --access-token-file (the token has the scopes it was issued with), except with --impersonate-service-account",
+        ));
+    }
+    if !path.exists() {
+        return Err(Failure::new(format!(
+            "--access-token-file: {} does not exist; write an access token to it",
+            path.display()
+        )));
+    }
+    // The facade's access-token step, pointed at this file alone: the flag wins over a
+    // token in CLOUDSDK_AUTH_ACCESS_TOKEN (gcloud's own flag does not).
+    let file = path.display().to_string();
+    let adc = Adc::new().with_env(move |name| match name {
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE" => Some(file.clone()),
+        "CLOUDSDK_AUTH_ACCESS_TOKEN" => None,
+        _ => std::env::var(name).ok(),
+    });
+    let found = adc.discover().await?;
+    discovered_credentials(found, None, args)
+}
+
 /// The file discovery reads: `GOOGLE_APPLICATION_CREDENTIALS`, else the well-known file. (The
 /// fallbacks read none; their types are not cached.)
 fn adc_file(adc: &Adc) -> Option<std::path::PathBuf> {
@@ -302,9 +335,10 @@ fn adc_file(adc: &Adc) -> Option<std::path::PathBuf> {
 }
 
 /// The credential types whose tokens this tool does not cache: the metadata server (on this
-/// machine's network, with a cache of its own, and its tokens belong to the machine) and the
-/// gcloud CLI (its own cache, and an active account that can change under a key).
-const UNCACHED_TYPES: &[&str] = &["metadata", "gcloud"];
+/// machine's network, with a cache of its own, and its tokens belong to the machine), the
+/// gcloud CLI (its own cache, and an active account that can change under a key), and tokens
+/// handed in (the variable or the file is their only truth).
+const UNCACHED_TYPES: &[&str] = &["metadata", "gcloud", "access_token", "access_token_file"];
 
 /// Any other type discovery found, through the facade, read from `file` (`None` for a
 /// fallback such as the metadata server). Cached under a key of the type, the file's bytes and
