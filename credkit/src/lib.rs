@@ -98,6 +98,12 @@ pub use credkit_external_account as external_account;
 #[cfg_attr(docsrs, doc(cfg(feature = "metadata")))]
 pub use credkit_metadata as metadata;
 
+/// Tokens handed in: a token file re-read as it changes, a token in the environment:
+/// `credkit-access-token`.
+#[cfg(feature = "access-token")]
+#[cfg_attr(docsrs, doc(cfg(feature = "access-token")))]
+pub use credkit_access_token as access_token;
+
 /// Tokens from the gcloud CLI: `credkit-gcloud`.
 #[cfg(feature = "gcloud")]
 #[cfg_attr(docsrs, doc(cfg(feature = "gcloud")))]
