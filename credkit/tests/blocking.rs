@@ -647,3 +647,30 @@ fn with_handle_runs_the_refreshes_on_the_given_runtime_even_when_called_from_its
     assert_eq!(second.secret().expose_secret(), "scripted-token-2");
     assert_eq!(threads.try_recv().unwrap().as_deref(), Some("user-runtime"));
 }
+
+#[test]
+fn the_blocking_adcs_settings_reach_discovery_and_the_credentials_it_makes() {
+    let server = Server::start();
+    server.get().push_reply(Reply::token("ya29.settings"));
+    let env = user_env();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let adc = user_adc(&env, server.get())
+        .with_timeout(Duration::from_secs(30))
+        .with_handle(runtime.handle().clone());
+    // The async discovery underneath is the one configured: its environment, not the process's.
+    let project = runtime.block_on(adc.as_async().project_id()).unwrap();
+    assert_eq!(project, "blocking-project");
+    let credentials = adc.credentials().unwrap();
+    assert_eq!(credentials.timeout(), Some(Duration::from_secs(30)));
+    let shown = format!("{credentials:?}");
+    assert!(shown.contains("own_runtime: true"), "{shown}");
+    assert_eq!(
+        credentials.access_token().unwrap().secret().expose_secret(),
+        "ya29.settings"
+    );
+    // The given runtime does the work: once it is gone, a refresh says so.
+    drop(runtime);
+    let err = credentials.refresh().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Configuration);
+    assert!(err.to_string().contains("with_handle"), "{err}");
+}

@@ -17,6 +17,8 @@ async fn child_reports_what_the_process_environment_gives() {
         return;
     }
     let project = credkit::project_id().await.unwrap();
+    // The blocking API reads the same environment (and may be called from inside a runtime).
+    assert_eq!(credkit::blocking::project_id().unwrap(), project);
     // Built, not used: nothing is fetched, so nothing is sent anywhere.
     let credentials = credkit::default_credentials().await.unwrap();
     println!("project={project} source={}", credentials.source_name());
