@@ -33,7 +33,7 @@
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
 //! | `reqwest-middleware` | no | [`reqwest_middleware`] (`credkit-reqwest-middleware`) |
-//! | `object-store` | no | [`object_store`] (`credkit-object-store`): object_store's GCS `CredentialProvider` over any [`Credentials`] (arrow, DataFusion, delta-rs, polars), and signed URLs through a [`Signer`] |
+//! | `object-store` | no | [`object_store`] (`credkit-object-store`): `object_store`'s GCS `CredentialProvider` over any [`Credentials`] (arrow, `DataFusion`, delta-rs, polars), and signed URLs through a [`Signer`] |
 //!
 //! Every provider crate depends on `credkit-core` alone; this crate is the one place that
 //! knows them all.
@@ -139,7 +139,7 @@ pub use credkit_tower as tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use credkit_reqwest_middleware as reqwest_middleware;
 
-/// object_store's GCS credential provider and signed-URL signer over credkit's credentials:
+/// `object_store`'s GCS credential provider and signed-URL signer over credkit's credentials:
 /// `credkit-object-store`.
 #[cfg(feature = "object-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "object-store")))]
