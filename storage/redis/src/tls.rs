@@ -18,9 +18,23 @@ pub(crate) struct TlsSettings {
     pub(crate) client: Option<(Vec<u8>, Zeroizing<Vec<u8>>)>,
 }
 
+/// The redis crate builds its rustls configuration on the process's default crypto provider,
+/// which rustls picks by itself only when exactly one of its providers is compiled in: with
+/// both (ring enabled by another crate of the program, credkit-reqwest's `ring` feature say),
+/// the first `rediss://` connection would panic. So, when no default is installed, this
+/// installs the aws-lc-rs provider this crate builds with, the one rustls picks when it is
+/// alone. A default the application installed is never replaced.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one in between, which is as good.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
 impl TlsSettings {
     /// The redis client for `url`, with these settings when there are any.
     pub(crate) fn client(self, url: &str) -> Result<redis::Client, BuildError> {
+        ensure_crypto_provider();
         if self.roots.is_none() && self.client.is_none() {
             return redis::Client::open(url).map_err(error::bad_url);
         }
