@@ -129,7 +129,10 @@ pub use signer::{RS256, Signature, Signer};
 pub use source::TokenSource;
 pub use spawner::{IntoSpawner, IsClosure, IsSpawner, SpawnFn, Spawner, spawn_fn};
 pub use static_source::StaticSource;
-pub use storage::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, MemoryStorage, Storage};
+pub use storage::{
+    CredentialRecord, Fence, FenceCheck, Fences, KeyPage, Lease, LeaseHandle, LeaseOptions,
+    MemoryStorage, PlainJson, RecordCodec, Storage,
+};
 pub use token::{AccessToken, REFRESH_THRESHOLD, TokenState};
 pub use transport::Transport;
 

@@ -116,6 +116,7 @@ mod logs;
 mod metadata;
 mod mint;
 mod mocks;
+mod programs;
 mod reauth;
 mod reference;
 mod responses;
@@ -161,6 +162,7 @@ pub use metadata::{
 pub use mint::IdTokenMinter;
 pub use mockall;
 pub use mocks::{MockClock, MockSpawner, MockStorage, MockTokenSource, MockTransport};
+pub use programs::program_available;
 pub use reauth::{FakeChallenge, FakeReauthServer, ReauthReply};
 pub use reference::google_auth_python;
 pub use responses::{block_on, json_response, reply_response, response};

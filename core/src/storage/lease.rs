@@ -56,7 +56,9 @@ impl LeaseOptions {
 /// - [`release`](LeaseHandle::release) releases it now and reports a failure.
 /// - [`is_held`](LeaseHandle::is_held) is false once the storage knows the lease lapsed (a time
 ///   to live ran out, or a store was fenced off because another holder stored since); stores
-///   made after that may be fenced off by the storage. When a refresh ends with its lease no
+///   made after that are fenced off by a storage whose lease can lapse, by the rules of
+///   [fencing](crate::Storage#fencing) ([`Fence::is_held`](crate::Fence::is_held) is the
+///   answer such a storage gives). When a refresh ends with its lease no
 ///   longer held, `Credentials` loads the record again and the stored one wins: it is adopted,
 ///   any rotation of its own not yet stored is dropped, and its token is used if fresh.
 #[async_trait]

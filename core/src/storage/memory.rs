@@ -1,14 +1,15 @@
 //! The in-memory store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Debug};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use futures::channel::oneshot;
 use futures::future::{Either, select};
 
-use super::{CredentialRecord, Lease, LeaseHandle, LeaseOptions, Storage};
+use super::{CredentialRecord, KeyPage, Lease, LeaseHandle, LeaseOptions, Storage};
 use crate::{Error, ErrorKind, Result};
 
 /// A [`Storage`] in process memory: records live as long as the value (and its clones, which
@@ -37,7 +38,8 @@ pub struct MemoryStorage {
 
 #[derive(Default)]
 struct Shared {
-    records: HashMap<String, CredentialRecord>,
+    /// Ordered, so that a listing's cursor is the last key it gave.
+    records: BTreeMap<String, CredentialRecord>,
     /// The keys leased now, with their holder's number.
     leases: HashMap<String, u64>,
     next_holder: u64,
@@ -131,6 +133,30 @@ impl Storage for MemoryStorage {
                 }
             }
         }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<KeyPage>> {
+        let shared = self.lock();
+        let from = match cursor {
+            Some(after) => Bound::Excluded(after.to_owned()),
+            None => Bound::Included(prefix.to_owned()),
+        };
+        let mut matching = shared
+            .records
+            .range((from, Bound::Unbounded))
+            .map(|(key, _)| key)
+            .take_while(|key| key.starts_with(prefix));
+        let keys: Vec<String> = matching.by_ref().take(limit.max(1)).cloned().collect();
+        let next = match (matching.next(), keys.last()) {
+            (Some(_), Some(last)) => Some(last.clone()),
+            _ => None,
+        };
+        Ok(Some(KeyPage::new(keys, next)))
     }
 }
 

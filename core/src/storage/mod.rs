@@ -1,5 +1,6 @@
 //! The `Storage` trait and its forwarding impls; the record it persists (`record.rs`, the one
-//! door secrets leave by); the in-memory store (`memory.rs`).
+//! door secrets leave by); the in-memory store (`memory.rs`); fencing by generation
+//! (`fence.rs`); the codec record bytes pass through (`codec.rs`).
 
 use std::fmt::Debug;
 
@@ -7,13 +8,54 @@ use async_trait::async_trait;
 
 use crate::Result;
 
+mod codec;
+mod fence;
 mod lease;
 mod memory;
 mod record;
 
+pub use codec::{PlainJson, RecordCodec};
+pub use fence::{Fence, FenceCheck, Fences};
 pub use lease::{Lease, LeaseHandle, LeaseOptions};
 pub use memory::MemoryStorage;
 pub use record::CredentialRecord;
+
+/// One page of the keys a storage holds, from [`Storage::list`].
+///
+/// ```
+/// use credkit_core::KeyPage;
+///
+/// let page = KeyPage::new(vec!["user-1".into()], Some("cursor".into()));
+/// assert_eq!(page.keys(), ["user-1"]);
+/// assert_eq!(page.next(), Some("cursor"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    keys: Vec<String>,
+    next: Option<String>,
+}
+
+impl KeyPage {
+    /// A page of `keys`, with the cursor of the next page (`None`: this was the last).
+    pub fn new(keys: Vec<String>, next: Option<String>) -> Self {
+        Self { keys, next }
+    }
+
+    /// The keys on this page, in no particular order.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The cursor to pass to [`Storage::list`] for the next page; `None` on the last page.
+    pub fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
+    /// The keys and the next cursor, by value.
+    pub fn into_parts(self) -> (Vec<String>, Option<String>) {
+        (self.keys, self.next)
+    }
+}
 
 /// Persists credential records by key, so a restarted process can reuse a still-valid token and
 /// never loses a rotated refresh token.
@@ -39,6 +81,40 @@ pub use record::CredentialRecord;
 ///   that they make one refresh per expiry between them and never lose a rotated refresh token:
 ///   `Credentials` refreshes under the lease (take it, load the record again, use a token
 ///   another process stored if it is still fresh, else fetch, store, release).
+/// - [`list`](Storage::list) is optional: a storage that can enumerate its keys without reading
+///   records offers it (operators' tools and the vault's listing use it).
+///
+/// # Fencing
+///
+/// A lease that can *lapse* while its holder still runs (a time to live that ran out during a
+/// pause, a lost connection) lets two holders refresh at once, and the late one could overwrite
+/// the rotation the other just stored, losing the newer refresh token. A storage whose lease
+/// can lapse therefore fences stores by **generation**; a lease that cannot lapse while its
+/// holder lives (an operating system's file lock, [`MemoryStorage`]'s) needs none of this.
+///
+/// - Each record has a generation: 0 when there is none, and each store that lands sets a
+///   higher one, atomically with the record ([`FenceCheck::generation`]).
+/// - Taking the lease reads the record's generation, atomically with taking it, and records it
+///   in the handle's [`Fences`] ([`Fences::taken`]).
+/// - A store made through a handle that holds the key's lease goes under that lease's fence
+///   ([`Fences::fence`]) and obeys [`Fence::check`] atomically with the write (a
+///   compare-and-set, a script, a row lock):
+///   - the record is at a **higher** generation (another holder stored since): the store is
+///     refused with a permanent [`ErrorKind::Storage`](crate::ErrorKind::Storage) error
+///     ([`Fence::refusal`]) and the lease reports itself no longer held
+///     ([`LeaseHandle::is_held`] false, through [`Fences::refused`]); `Credentials` then loads
+///     the newer record and adopts it;
+///   - the same generation: the store lands at the next one, and the fence moves with it
+///     ([`Fences::landed`]), so a second store under the same lease lands too;
+///   - a **lower** one (the medium lost writes: a failover, a removal): the holder's record is
+///     the newer one, and lands past the fence.
+/// - A store made without the lease is not fenced: it lands (a user's own write, a refresh
+///   after the policy allowed one without the lease).
+/// - Fences belong to one handle: `Clone` makes a handle with none, which stands for another
+///   holder, as another process would. Give each `Credentials` its own clone.
+///
+/// [`credkit_testing::contract::storage::run_fenced`](https://docs.rs/credkit-testing) checks
+/// all of this given a way to make a lease lapse.
 ///
 /// # Examples
 ///
@@ -121,6 +197,28 @@ pub trait Storage: Send + Sync + Debug {
         let _ = (key, options);
         Ok(None)
     }
+
+    /// One page of at most `limit` keys starting with `prefix`, from `cursor` (`None`: the
+    /// first page; else the previous page's [`KeyPage::next`]). Reads no record: listing never
+    /// loads a secret. `Ok(None)`: this storage cannot list. Default: `Ok(None)`.
+    ///
+    /// Every key present for the whole listing appears exactly once across the pages; a key
+    /// stored or removed meanwhile may or may not. A page may hold fewer than `limit` keys (even
+    /// none) and still have a next one.
+    ///
+    /// # Errors
+    ///
+    /// An [`ErrorKind::Storage`](crate::ErrorKind::Storage) error when the medium fails or the
+    /// cursor is not one this storage gave.
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<KeyPage>> {
+        let _ = (prefix, cursor, limit);
+        Ok(None)
+    }
 }
 
 crate::forward_impls! {
@@ -130,5 +228,6 @@ crate::forward_impls! {
         async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()>;
         async fn remove(&self, key: &str) -> Result<()>;
         async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>>;
+        async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<Option<KeyPage>>;
     }
 }

@@ -90,20 +90,6 @@ pub(crate) fn malformed(source: Error) -> Error {
     .with_source(source)
 }
 
-/// A store made under a lease found a higher generation than the one the lease began on (or
-/// its last store wrote): another holder stored a rotation after this holder's lease lapsed.
-/// Permanent: the newer record wins, and this holder must load it rather than retry. (A lower
-/// generation is not this error: the store lands over a record that went backwards.)
-pub(crate) fn fenced(expected: i64, found: i64) -> Error {
-    Error::new(
-        ErrorKind::Storage,
-        format!(
-            "the store was fenced off: the record is at generation {found}, newer than this lease's {expected}; \
-             another holder stored a newer rotation after this lease lapsed (load the record again)"
-        ),
-    )
-}
-
 /// Another process kept the lease past the wait: transient, as core's contract wants.
 pub(crate) fn lease_timeout(waited: Duration) -> Error {
     Error::new(

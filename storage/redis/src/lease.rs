@@ -2,18 +2,15 @@
 //! by compare-and-delete, on drop too.
 
 use std::fmt::{self, Write as _};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use credkit_core::{Lease, LeaseHandle, LeaseOptions, Result};
+use credkit_core::{Fence, Lease, LeaseHandle, LeaseOptions, Result};
 use futures::StreamExt;
 use futures::future::{Either, select};
 use redis::aio::PubSub;
 
 use crate::error;
-use crate::fence::Fence;
 use crate::keys::Names;
 use crate::scripts;
 use crate::store::RedisStorage;
@@ -101,28 +98,22 @@ async fn try_take(storage: &RedisStorage, names: &Names, owner: &str) -> Result<
 
 /// The lease is ours: fence stores by `generation`, renew it in the background.
 fn held(storage: &RedisStorage, names: Names, owner: String, generation: i64) -> Lease {
-    let is_held = Arc::new(AtomicBool::new(true));
-    storage.fences().taken(
-        &names.record,
-        Fence {
-            owner: owner.clone(),
-            generation,
-            held: Arc::clone(&is_held),
-        },
-    );
+    let fence = storage
+        .fences
+        .taken(&names.record, u64::try_from(generation).unwrap_or(0));
     let renewal = tokio::runtime::Handle::try_current().ok().map(|runtime| {
         runtime.spawn(renew(
             storage.same_holder(),
             names.clone(),
             owner.clone(),
-            Arc::clone(&is_held),
+            fence.clone(),
         ))
     });
     Lease::new(RedisLease {
         storage: storage.same_holder(),
         names,
         owner,
-        is_held,
+        fence,
         renewal,
         released: false,
     })
@@ -130,7 +121,7 @@ fn held(storage: &RedisStorage, names: Names, owner: String, generation: i64) ->
 
 /// Extends the lease every third of its time to live until it is released (the task is then
 /// aborted) or lost. Waits on real time: the time to live runs on the server's clock.
-async fn renew(storage: RedisStorage, names: Names, owner: String, is_held: Arc<AtomicBool>) {
+async fn renew(storage: RedisStorage, names: Names, owner: String, fence: Fence) {
     let ttl = storage.inner.lease_ttl;
     let mut last = Instant::now();
     loop {
@@ -157,13 +148,12 @@ async fn renew(storage: RedisStorage, names: Names, owner: String, is_held: Arc<
             }
         }
     }
-    is_held.store(false, Ordering::Release);
+    fence.lapsed();
     tracing::warn!("the refresh lease lapsed while held; stores under it may be fenced off");
 }
 
 /// Gives the lease back if this owner holds it, announcing the release.
 async fn release(storage: &RedisStorage, names: &Names, owner: &str) -> Result<()> {
-    forget_fence(storage, names, owner);
     let mut connection = storage.connection().await?;
     scripts::RELEASE
         .key(&names.lease)
@@ -175,14 +165,9 @@ async fn release(storage: &RedisStorage, names: &Names, owner: &str) -> Result<(
         .map_err(|err| error::command("releasing the refresh lease", err))
 }
 
-fn forget_fence(storage: &RedisStorage, names: &Names, owner: &str) {
-    storage.fences().forget(&names.record, owner);
-}
-
 /// Releases in the background (a drop cannot wait); without a runtime, the time to live frees
 /// the lease.
 fn release_later(storage: &RedisStorage, names: &Names, owner: &str) {
-    forget_fence(storage, names, owner);
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let (storage, names, owner) = (storage.same_holder(), names.clone(), owner.to_owned());
         runtime.spawn(async move {
@@ -228,7 +213,7 @@ struct RedisLease {
     storage: RedisStorage,
     names: Names,
     owner: String,
-    is_held: Arc<AtomicBool>,
+    fence: Fence,
     renewal: Option<tokio::task::JoinHandle<()>>,
     released: bool,
 }
@@ -240,11 +225,12 @@ impl LeaseHandle for RedisLease {
             renewal.abort();
         }
         self.released = true;
+        self.storage.fences.forget(&self.names.record, &self.fence);
         release(&self.storage, &self.names, &self.owner).await
     }
 
     fn is_held(&self) -> bool {
-        self.is_held.load(Ordering::Acquire)
+        self.fence.is_held()
     }
 }
 
@@ -254,6 +240,7 @@ impl Drop for RedisLease {
             renewal.abort();
         }
         if !self.released {
+            self.storage.fences.forget(&self.names.record, &self.fence);
             release_later(&self.storage, &self.names, &self.owner);
         }
     }

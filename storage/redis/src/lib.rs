@@ -54,9 +54,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
-mod codec;
 mod error;
-mod fence;
 mod keys;
 mod lease;
 mod scripts;
@@ -65,7 +63,8 @@ mod store;
 mod tls;
 
 // The public interface is:
-pub use codec::{PlainJson, RecordCodec};
+/// Re-exported from `credkit-core`: the codec record bytes pass through (encryption at rest).
+pub use credkit_core::{PlainJson, RecordCodec};
 pub use store::{RedisStorage, RedisStorageBuilder};
 
 // Only the feature's side effect is wanted: rustls with its aws-lc-rs provider as the

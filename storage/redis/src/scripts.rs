@@ -4,8 +4,10 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Stores a record. `KEYS[1]`: the record hash. `ARGV[1]`: the bytes; `ARGV[2]`: the
-/// generation of the lease the store is made under (its fence), or `""` for an unfenced store.
+/// Stores a record. `KEYS[1]`: the record hash, `KEYS[2]`: the index of listed keys.
+/// `ARGV[1]`: the bytes; `ARGV[2]`: the generation of the lease the store is made under (its
+/// fence), or `""` for an unfenced store; `ARGV[3]`: the caller's key for the index, or `""`
+/// (listing is off).
 ///
 /// A fenced store is refused only when the record is at a higher generation than its fence
 /// (another holder stored since the lease began), and then replies `{0, found generation}`.
@@ -28,7 +30,24 @@ if fence and found < fence then
   generation = fence + 1
 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'gen', generation)
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[2], 0, ARGV[3])
+end
 return {reply, generation}
+",
+    )
+});
+
+/// Removes a record. `KEYS[1]`: the record hash, `KEYS[2]`: the index of listed keys.
+/// `ARGV[1]`: the caller's key for the index, or `""` (listing is off).
+pub(crate) static REMOVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('DEL', KEYS[1])
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 0
 ",
     )
 });

@@ -21,19 +21,19 @@
 //! (`min-replicas-to-write`, `WAIT`).
 
 use std::fmt;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{BuildError, CredentialRecord, Lease, LeaseOptions, Result, Storage};
+use credkit_core::{
+    BuildError, CredentialRecord, Fences, KeyPage, Lease, LeaseOptions, PlainJson, RecordCodec,
+    Result, Storage,
+};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
-use crate::codec::{PlainJson, RecordCodec};
 use crate::error;
-use crate::fence::Fences;
 use crate::keys::Names;
 use crate::scripts;
 
@@ -97,7 +97,7 @@ pub struct RedisStorage {
     pub(crate) inner: Arc<Inner>,
     /// The leases taken through this handle, which fence its stores. Not shared by clones:
     /// each clone is a holder of its own.
-    fences: Arc<Mutex<Fences>>,
+    pub(crate) fences: Arc<Fences>,
 }
 
 pub(crate) struct Inner {
@@ -108,6 +108,7 @@ pub(crate) struct Inner {
     pub(crate) lease_ttl: Duration,
     pub(crate) poll_interval: Duration,
     codec: Arc<dyn RecordCodec>,
+    listing: bool,
 }
 
 /// Builds a [`RedisStorage`]: the prefix, the lease's timing, the connection's timeouts and
@@ -135,6 +136,7 @@ pub struct RedisStorageBuilder {
     poll_interval: Duration,
     timeout: Duration,
     codec: Arc<dyn RecordCodec>,
+    listing: bool,
     #[cfg(feature = "tls")]
     tls: crate::tls::TlsSettings,
 }
@@ -166,7 +168,8 @@ impl RedisStorage {
             lease_ttl: DEFAULT_LEASE_TTL,
             poll_interval: DEFAULT_POLL_INTERVAL,
             timeout: DEFAULT_TIMEOUT,
-            codec: Arc::new(PlainJson),
+            codec: Arc::new(PlainJson::default()),
+            listing: false,
             #[cfg(feature = "tls")]
             tls: crate::tls::TlsSettings::default(),
         }
@@ -209,6 +212,16 @@ impl RedisStorage {
         self.names(key).record
     }
 
+    /// The sorted set of listed keys (with [`RedisStorageBuilder::with_listing`]).
+    fn index_name(&self) -> String {
+        format!("{}index", self.inner.prefix)
+    }
+
+    /// The key as the index holds it: `""` (not indexed) without listing.
+    fn indexed_key<'k>(&self, key: &'k str) -> &'k str {
+        if self.inner.listing { key } else { "" }
+    }
+
     pub(crate) fn names(&self, key: &str) -> Names {
         Names::new(&self.inner.prefix, key)
     }
@@ -226,11 +239,6 @@ impl RedisStorage {
             .await
             .cloned()
             .map_err(|err| error::command("connecting", err))
-    }
-
-    pub(crate) fn fences(&self) -> std::sync::MutexGuard<'_, Fences> {
-        // Each critical section is one map operation: a poisoned lock still guards whole data.
-        self.fences.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// This handle itself, fences and all (a clone is another holder): for the tasks that act
@@ -293,6 +301,23 @@ impl RedisStorageBuilder {
     #[must_use]
     pub fn with_codec(mut self, codec: impl RecordCodec + 'static) -> Self {
         self.codec = Arc::new(codec);
+        self
+    }
+
+    /// Keeps an index of the keys stored (a sorted set, `PREFIX + "index"`), so that
+    /// [`Storage::list`] can page through them without reading a record (off by default:
+    /// Redis then holds no caller key, only their SHA-256). Records stored before it was on are
+    /// listed after their next store. The vault and `credkit vault` need it.
+    ///
+    /// ```
+    /// # use credkit_storage_redis::RedisStorage;
+    /// let storage = RedisStorage::builder("redis://127.0.0.1/").with_listing().build()?;
+    /// # let _ = storage;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn with_listing(mut self) -> Self {
+        self.listing = true;
         self
     }
 
@@ -364,6 +389,7 @@ impl RedisStorageBuilder {
                 lease_ttl: self.lease_ttl,
                 poll_interval: self.poll_interval,
                 codec: self.codec,
+                listing: self.listing,
             }),
             fences: Arc::default(),
         })
@@ -384,7 +410,11 @@ impl Storage for RedisStorage {
         let Some(stored) = stored.map(Zeroizing::new) else {
             return Ok(None);
         };
-        let json = self.inner.codec.decode(&stored).map_err(error::malformed)?;
+        let json = self
+            .inner
+            .codec
+            .decode(key, &stored)
+            .map_err(error::malformed)?;
         CredentialRecord::from_json(&json)
             .map(Some)
             .map_err(error::malformed)
@@ -393,39 +423,42 @@ impl Storage for RedisStorage {
     async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
         let names = self.names(key);
         let json = record.to_json()?;
-        let bytes = Zeroizing::new(self.inner.codec.encode(&json)?);
-        let fence = self.fences().fence(&names.record);
+        let bytes = Zeroizing::new(self.inner.codec.encode(key, &json)?);
+        let fence = self.fences.fence(&names.record);
         let expected = fence
             .as_ref()
-            .map(|fence| fence.generation.to_string())
+            .map(|fence| fence.generation().to_string())
             .unwrap_or_default();
         let mut connection = self.connection().await?;
         let (stored, generation): (i64, i64) = scripts::STORE
             .key(&names.record)
+            .key(self.index_name())
             .arg(&bytes[..])
             .arg(expected)
+            .arg(self.indexed_key(key))
             .invoke_async(&mut connection)
             .await
             .map_err(|err| error::command("storing a credential record", err))?;
+        let generation = u64::try_from(generation)
+            .map_err(|_| error::unexpected_reply("storing a credential record"))?;
         match (stored, fence) {
             (1 | 2, Some(fence)) => {
                 if stored == 2 {
                     tracing::warn!(
-                        fence = fence.generation,
+                        fence = fence.generation(),
                         generation,
                         "the credential record in Redis was older than the one this lease began on \
                          (a failover to a replica that lost the last writes, or a removal); \
                          this holder's newer record replaced it"
                     );
                 }
-                self.fences().landed(&names.record, &fence, generation);
+                self.fences.landed(&names.record, &fence, generation);
                 Ok(())
             }
             (1, None) => Ok(()),
             (0, Some(fence)) => {
-                fence.held.store(false, Ordering::Release);
-                self.fences().refused(&names.record, generation);
-                Err(error::fenced(fence.generation, generation))
+                self.fences.refused(&names.record, &fence, generation);
+                Err(fence.refusal(generation))
             }
             _ => Err(error::unexpected_reply("storing a credential record")),
         }
@@ -434,11 +467,48 @@ impl Storage for RedisStorage {
     async fn remove(&self, key: &str) -> Result<()> {
         let names = self.names(key);
         let mut connection = self.connection().await?;
-        redis::cmd("DEL")
-            .arg(&names.record)
-            .query_async::<()>(&mut connection)
+        scripts::REMOVE
+            .key(&names.record)
+            .key(self.index_name())
+            .arg(self.indexed_key(key))
+            .invoke_async::<()>(&mut connection)
             .await
             .map_err(|err| error::command("removing a credential record", err))
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<KeyPage>> {
+        if !self.inner.listing {
+            return Ok(None);
+        }
+        let limit = limit.max(1);
+        let from = match cursor {
+            Some(after) => format!("({after}"),
+            None => format!("[{prefix}"),
+        };
+        let mut connection = self.connection().await?;
+        let mut keys: Vec<String> = redis::cmd("ZRANGEBYLEX")
+            .arg(self.index_name())
+            .arg(from)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit.saturating_add(1))
+            .query_async(&mut connection)
+            .await
+            .map_err(|err| error::command("listing credential records", err))?;
+        keys.retain(|key| key.starts_with(prefix));
+        let next = if keys.len() > limit {
+            keys.truncate(limit);
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok(Some(KeyPage::new(keys, next)))
     }
 
     async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
@@ -459,7 +529,8 @@ impl fmt::Debug for RedisStorageBuilder {
             .field("lease_ttl", &self.lease_ttl)
             .field("poll_interval", &self.poll_interval)
             .field("timeout", &self.timeout)
-            .field("codec", &self.codec);
+            .field("codec", &self.codec)
+            .field("listing", &self.listing);
         #[cfg(feature = "tls")]
         debug.field("tls", &self.tls);
         debug.finish()
@@ -476,6 +547,7 @@ impl fmt::Debug for RedisStorage {
             .field("lease_ttl", &self.inner.lease_ttl)
             .field("poll_interval", &self.inner.poll_interval)
             .field("codec", &self.inner.codec)
+            .field("listing", &self.inner.listing)
             .finish_non_exhaustive()
     }
 }

@@ -153,8 +153,8 @@ async fn after_a_failover_a_history_that_went_further_still_fences_the_holder_of
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert_eq!(
         err.to_string(),
-        "the store was fenced off: the record is at generation 8, newer than this lease's 7; \
-         another holder stored a newer rotation after this lease lapsed (load the record again)"
+        "the store was fenced off: the lease lapsed and another holder stored a newer record \
+         (generation 8, this lease began at 7); the newer record is kept"
     );
     assert!(!a_lease.is_held());
     assert_eq!(stored_refresh(&a).await, "rt-b5");

@@ -67,10 +67,10 @@ async fn keys_are_prefixed_and_reveal_nothing() {
 struct Flip;
 
 impl RecordCodec for Flip {
-    fn encode(&self, json: &[u8]) -> Result<Vec<u8>> {
+    fn encode(&self, _key: &str, json: &[u8]) -> Result<Vec<u8>> {
         Ok(json.iter().map(|b| !b).collect())
     }
-    fn decode(&self, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    fn decode(&self, _key: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         if stored.first() == Some(&b'{') {
             return Err(Error::new(ErrorKind::Storage, "not sealed"));
         }

@@ -56,6 +56,11 @@ const GENEROUS_WAIT: Duration = Duration::from_secs(20);
 ///   transient [`ErrorKind::Timeout`] error after no more than the wait (on the options'
 ///   clock), and a waiter gets the lease once its holder lets go. Stores without a lease skip
 ///   these.
+/// - If the store can list ([`Storage::list`] not `Ok(None)`): every key under a prefix comes
+///   back exactly once across pages of the limit given, keys under other prefixes never, and a
+///   removed key no more.
+///
+/// A store whose lease can *lapse* (a time to live, a connection) also runs [`run_fenced`].
 ///
 /// # Panics
 ///
@@ -79,6 +84,228 @@ where
         bounded_wait(&make).await;
         waiter_gets_the_lease(&make).await;
     }
+    if offers_list(&make()).await {
+        listing(&make()).await;
+    }
+}
+
+/// Runs [`run`], then the checks of [fencing](credkit_core::Storage#fencing): for a store whose
+/// lease can lapse while its holder still runs.
+///
+/// `lapse(key)` makes the lease on `key` lapse as if its holder had paused past its time to
+/// live, without telling the holder's handle: delete the lease's key in Redis, its row in a
+/// database. The checks:
+///
+/// - A holder whose lease lapsed, after another holder took the lease and stored, is fenced
+///   off: its store fails with a permanent [`ErrorKind::Storage`] error, its lease reports
+///   itself no longer held, and the newer record is kept. It can take the lease again, and its
+///   stores then land.
+/// - Several stores under one lease all land (the fence moves with each).
+/// - A store without the lease always lands.
+/// - A record removed under a holder's lease (the medium lost it) does not fence the holder
+///   off: its store lands.
+/// - Fences are per key: another key's lapse fences nothing here.
+///
+/// # Panics
+///
+/// When the store breaks the contract, or offers no lease, or one of its operations fails.
+pub async fn run_fenced<S, F, L, Fut>(make: F, lapse: L)
+where
+    S: Storage + 'static,
+    F: Fn() -> S,
+    L: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    run(&make).await;
+    assert!(
+        offers_lease(&make()).await,
+        "run_fenced is for stores that offer a lease"
+    );
+    a_lapsed_holder_is_fenced_off(&make, &lapse).await;
+    stores_under_one_lease_land(&make()).await;
+    a_removed_record_fences_nothing(&make).await;
+    fences_are_per_key(&make, &lapse).await;
+}
+
+async fn a_lapsed_holder_is_fenced_off<S, F, L, Fut>(make: &F, lapse: &L)
+where
+    S: Storage,
+    F: Fn() -> S,
+    L: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let key = "credkit-contract-fenced";
+    let (a, b) = (make(), make());
+    store(&a, key, &record(1)).await;
+    let stale = take(&a, key, GENEROUS_WAIT).await;
+    lapse(key.to_owned()).await;
+    let fresh = take(&b, key, GENEROUS_WAIT).await;
+    store(&b, key, &record(2)).await;
+    if let Err(err) = fresh.release().await {
+        panic!("release failed: {err}");
+    }
+    match a.store(key, &record(3)).await {
+        Ok(()) => panic!(
+            "a holder whose lease lapsed overwrote the record another holder stored since \
+             (fence stores by generation: see credkit_core::Storage#fencing)"
+        ),
+        Err(err) => {
+            assert_eq!(err.kind(), ErrorKind::Storage, "a fenced-off store: {err}");
+            assert!(
+                !err.is_transient(),
+                "a fenced-off store is a permanent error (retrying cannot help): {err}"
+            );
+        }
+    }
+    assert!(
+        !stale.is_held(),
+        "a lease whose store was fenced off must report itself no longer held"
+    );
+    let kept = load(&b, key).await.expect("the newer record must be kept");
+    assert_eq!(which(&kept, "after a fenced-off store"), 2);
+    drop(stale);
+    // Not fenced for good: the lease again, and its stores land.
+    let again = take(&a, key, GENEROUS_WAIT).await;
+    store(&a, key, &record(4)).await;
+    assert!(again.is_held(), "a store that landed lapses nothing");
+    drop(again);
+    let kept = load(&b, key).await.expect("a stored record must load");
+    assert_eq!(which(&kept, "under a lease taken again"), 4);
+    // Without the lease, a store lands.
+    store(&a, key, &record(5)).await;
+    let kept = load(&b, key).await.expect("a stored record must load");
+    assert_eq!(which(&kept, "without the lease"), 5);
+    remove(&a, key).await;
+}
+
+async fn stores_under_one_lease_land<S: Storage>(storage: &S) {
+    let key = "credkit-contract-fence-moves";
+    store(storage, key, &record(0)).await;
+    let lease = take(storage, key, GENEROUS_WAIT).await;
+    for n in 1..=3 {
+        store(storage, key, &record(n)).await;
+    }
+    assert!(lease.is_held(), "stores that landed lapse nothing");
+    drop(lease);
+    let kept = load(storage, key).await.expect("a stored record must load");
+    assert_eq!(which(&kept, "stores under one lease"), 3);
+    remove(storage, key).await;
+}
+
+async fn a_removed_record_fences_nothing<S: Storage, F: Fn() -> S>(make: &F) {
+    let key = "credkit-contract-fence-lost";
+    let (a, b) = (make(), make());
+    store(&a, key, &record(1)).await;
+    store(&a, key, &record(2)).await;
+    let lease = take(&a, key, GENEROUS_WAIT).await;
+    // The medium loses the record (a failover, an operator): the holder's is the newer one.
+    remove(&b, key).await;
+    store(&a, key, &record(3)).await;
+    assert!(
+        lease.is_held(),
+        "a record that went backwards lapses nothing"
+    );
+    drop(lease);
+    let kept = load(&b, key).await.expect("the holder's store must land");
+    assert_eq!(which(&kept, "after the record was lost"), 3);
+    remove(&a, key).await;
+}
+
+async fn fences_are_per_key<S, F, L, Fut>(make: &F, lapse: &L)
+where
+    S: Storage,
+    F: Fn() -> S,
+    L: Fn(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (mine, theirs) = (
+        "credkit-contract-fence-mine",
+        "credkit-contract-fence-theirs",
+    );
+    let (a, b) = (make(), make());
+    let held = take(&a, mine, GENEROUS_WAIT).await;
+    let other = take(&a, theirs, GENEROUS_WAIT).await;
+    lapse(theirs.to_owned()).await;
+    let newer = take(&b, theirs, GENEROUS_WAIT).await;
+    store(&b, theirs, &record(1)).await;
+    drop(newer);
+    store(&a, mine, &record(2)).await;
+    assert!(held.is_held(), "another key's lapse fenced this key off");
+    drop((held, other));
+    remove(&a, mine).await;
+    remove(&a, theirs).await;
+}
+
+async fn offers_list<S: Storage>(storage: &S) -> bool {
+    match storage.list("credkit-contract-list-", None, 10).await {
+        Ok(listed) => listed.is_some(),
+        Err(err) => panic!("listing failed: {err}"),
+    }
+}
+
+async fn listing<S: Storage>(storage: &S) {
+    let prefix = "credkit-contract-list-";
+    let keys: Vec<String> = (0..7).map(|i| format!("{prefix}{i}")).collect();
+    for (n, key) in (0u32..).zip(&keys) {
+        store(storage, key, &record(n)).await;
+    }
+    store(storage, "credkit-contract-lisT-other", &record(9)).await;
+    let listed = list_all(storage, prefix, 3).await;
+    let mut sorted = listed.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        listed.len(),
+        "a key came back twice across pages: {listed:?}"
+    );
+    assert_eq!(
+        sorted, keys,
+        "listing under {prefix:?} must give exactly the keys stored under it"
+    );
+    remove(storage, &keys[2]).await;
+    let listed = list_all(storage, prefix, 100).await;
+    assert!(
+        !listed.contains(&keys[2]) && listed.len() == 6,
+        "a removed key was still listed: {listed:?}"
+    );
+    for key in &keys {
+        remove(storage, key).await;
+    }
+    remove(storage, "credkit-contract-lisT-other").await;
+    assert!(
+        list_all(storage, prefix, 100).await.is_empty(),
+        "removed keys were still listed"
+    );
+}
+
+/// Every key under `prefix`, through pages of at most `limit`.
+async fn list_all<S: Storage>(storage: &S, prefix: &str, limit: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let page = match storage.list(prefix, cursor.as_deref(), limit).await {
+            Ok(Some(page)) => page,
+            Ok(None) => panic!("a store that listed once must keep listing"),
+            Err(err) => panic!("listing failed: {err}"),
+        };
+        let (page_keys, next) = page.into_parts();
+        assert!(
+            page_keys.len() <= limit,
+            "a page held {} keys, past its limit of {limit}",
+            page_keys.len()
+        );
+        assert!(
+            page_keys.iter().all(|key| key.starts_with(prefix)),
+            "a key outside {prefix:?} was listed: {page_keys:?}"
+        );
+        keys.extend(page_keys);
+        match next {
+            Some(next) => cursor = Some(next),
+            None => return keys,
+        }
+    }
+    panic!("listing never ended (a cursor that goes round?)");
 }
 
 fn record(n: u32) -> CredentialRecord {

@@ -18,22 +18,11 @@ use std::time::{Duration, Instant};
 /// Whether `redis-server` can run here. Without it these tests are skipped, loudly, unless
 /// `CREDKIT_REQUIRE_REDIS=1` (CI sets it), where they fail.
 pub(crate) fn redis_available() -> bool {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !found {
-        assert!(
-            std::env::var("CREDKIT_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "redis-server is required here (CREDKIT_REQUIRE_REDIS=1) but is not installed: apt-get install redis-server"
-        );
-        eprintln!(
-            "SKIPPED: redis-server is not installed (apt-get install redis-server); set CREDKIT_REQUIRE_REDIS=1 to fail instead"
-        );
-    }
-    found
+    credkit_testing::program_available(
+        "redis-server",
+        "CREDKIT_REQUIRE_REDIS",
+        "apt-get install redis-server",
+    )
 }
 
 /// Returns from the test, loudly skipped, when `redis-server` is not installed (see
