@@ -527,6 +527,8 @@ impl fmt::Debug for CredentialsBuilder {
             .field("flight_deadline", &self.flight_deadline)
             .field("lease_policy", &self.lease_policy)
             .field("initial_token", &self.initial_token)
+            // The record holds secrets: only whether one was given.
+            .field("loaded_record", &self.loaded_record.is_some())
             .field("observer", &self.observer.is_some())
             .finish()
     }

@@ -556,7 +556,7 @@ impl Credentials {
             .refresher
             .storage
             .as_ref()
-            .is_some_and(|slot| slot.rotation_pending())
+            .is_some_and(slot::StorageSlot::rotation_pending)
     }
 
     /// The cached token if it is usable (fresh or stale, driving or starting the refresh ahead
