@@ -168,6 +168,23 @@ pub(crate) enum Command {
     /// longer works. A refresh token that was already invalid (expired, or revoked before) is
     /// not an error: the rest is done all the same.
     Revoke(RevokeArgs),
+    /// Operate a vault of many users' grants (credkit-vault): list, count and inspect the
+    /// users, remove one (revoking its refresh token), re-encrypt records after a key rotation.
+    ///
+    /// The vault is the one an application keeps with credkit_vault::Vault, in Redis or
+    /// Postgres: give its storage with --storage URL (or CREDKIT_VAULT_STORAGE, better for a
+    /// URL with a password, which the command line shows to other users of the machine) and
+    /// the prefix of its users' keys with --prefix (default vault:). A Redis vault is listed
+    /// through its index of keys: the application builds its RedisStorage with_listing().
+    ///
+    /// Encryption at rest: CREDKIT_VAULT_KEYS holds the data keys records are sealed with, as
+    /// the application's SealedCodec has them (ID:BASE64[,ID:BASE64...], the current key
+    /// first, then the retired ones). Without it records are read and written as plain JSON,
+    /// as they are in a vault without a SealedCodec.
+    ///
+    /// Nothing printed holds a token or a key. An error (a bad URL, a storage out of reach, an
+    /// unknown user) is one line `error: <message>` on standard error, exit 1.
+    Vault(VaultArgs),
 }
 
 /// Where the credentials come from, and how to refresh them.
@@ -631,6 +648,149 @@ pub(crate) struct RevokeArgs {
     pub(crate) timeout: Option<Duration>,
 }
 
+/// The options of `vault`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultArgs {
+    #[command(subcommand)]
+    pub(crate) command: VaultCommand,
+}
+
+/// The subcommands of `vault`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum VaultCommand {
+    /// Print the users with a grant stored, one user ID a line (every page of the listing).
+    ///
+    /// Reads no record, so it needs no key. A user ID with a control character (which the
+    /// vault never stores) is printed escaped.
+    List(VaultListArgs),
+    /// Print how many users have a grant stored.
+    Count(VaultStoreArgs),
+    /// Print a user's standing: whether a grant is stored and holds a refresh token, when the
+    /// user consented, since when the user must consent again (a refresh was answered
+    /// invalid_grant), the stored access token's expiry and state (fresh, stale or invalid)
+    /// and its granted scopes. Never a token.
+    ///
+    /// A user with nothing stored exits 1.
+    Status(VaultStatusArgs),
+    /// Remove a user: revoke the stored refresh token at Google (RFC 7009), then delete the
+    /// record, under the user's lease (no refresh of the user runs meanwhile).
+    ///
+    /// Prints what happened: revoked, already invalid (the token had expired or was revoked
+    /// before: the record is deleted all the same) or not stored (nothing to do, exit 0). When
+    /// the revocation endpoint cannot be reached or refuses, it exits 1 and the record is
+    /// kept, so that running it again can revoke the token.
+    Remove(VaultRemoveArgs),
+    /// Re-encrypt records with the current data key, after a rotation: every record (--all)
+    /// or one user's. Needs CREDKIT_VAULT_KEYS, the new key first, then the retired ones that
+    /// opened the records before.
+    ///
+    /// Each record sealed with another key is read and stored again under the user's lease
+    /// (one at a time, so it never races a refresh); records already under the current key are
+    /// skipped, so it can be run again, and resumes where an interrupted run stopped. Prints
+    /// the counts (resealed, already current, failed) and each user whose record could not be
+    /// resealed, with why (a key not in CREDKIT_VAULT_KEYS, say); with any failure it exits 1.
+    /// Drop a retired key from the application's keys only once a run reports no failure.
+    Reseal(VaultResealArgs),
+}
+
+/// Where the vault is: its storage and its users' key prefix.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct VaultStoreArgs {
+    /// The vault's storage: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... (TLS) or
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB (postgresql:// too). Default: the URL in
+    /// CREDKIT_VAULT_STORAGE. It is never printed with its password.
+    #[arg(long, value_name = "URL")]
+    pub(crate) storage: Option<String>,
+
+    /// The prefix of the users' storage keys, as given to the application's
+    /// VaultBuilder::with_key_prefix.
+    #[arg(long, value_name = "PREFIX", default_value = credkit_vault::DEFAULT_KEY_PREFIX)]
+    pub(crate) prefix: String,
+
+    /// Redis only: the prefix of the store's own Redis keys, as given to the application's
+    /// RedisStorageBuilder::with_prefix.
+    #[arg(long, value_name = "PREFIX", default_value = "credkit:")]
+    pub(crate) redis_prefix: String,
+}
+
+/// The options of `vault list`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultListArgs {
+    #[command(flatten)]
+    pub(crate) store: VaultStoreArgs,
+
+    /// Print at most N users (default: all of them).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) limit: Option<u64>,
+
+    /// Print one JSON document, {"users": [...], "more": BOOL}, "more" telling whether
+    /// --limit left users out.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The options of `vault status`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultStatusArgs {
+    /// The user's ID, as the application gives it to the vault.
+    #[arg(value_name = "USER")]
+    pub(crate) user: String,
+
+    #[command(flatten)]
+    pub(crate) store: VaultStoreArgs,
+
+    /// Print one JSON document: user, stored, has_refresh_token, granted_at,
+    /// consent_needed_at, token_expiry (RFC 3339 in UTC, or null), token_state (fresh, stale,
+    /// invalid, or null without an access token) and granted_scopes (null when unknown).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The options of `vault remove`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultRemoveArgs {
+    /// The user's ID, as the application gives it to the vault.
+    #[arg(value_name = "USER")]
+    pub(crate) user: String,
+
+    #[command(flatten)]
+    pub(crate) store: VaultStoreArgs,
+
+    /// The application's OAuth client (its client_secret.json), whose refresh tokens the vault
+    /// holds. Default: the file named by CREDKIT_CLIENT_SECRETS, if any. Google's revocation
+    /// endpoint needs no client authentication, so it may be left out.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) client_secrets: Option<PathBuf>,
+
+    /// The revocation endpoint instead of Google's (tests). https is required except on
+    /// loopback.
+    #[arg(long, value_name = "URL", hide = true)]
+    pub(crate) revoke_uri: Option<String>,
+
+    /// How long the revocation request may take, in seconds (decimals allowed). Default: 30.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// The options of `vault reseal`.
+#[derive(Debug, Args)]
+pub(crate) struct VaultResealArgs {
+    /// The one user whose record to reseal (exit 1 when nothing is stored for it).
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub(crate) user: Option<String>,
+
+    /// Reseal every user's record.
+    #[arg(long)]
+    pub(crate) all: bool,
+
+    #[command(flatten)]
+    pub(crate) store: VaultStoreArgs,
+}
+
 /// The longest timeout accepted: a day.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
@@ -748,6 +908,7 @@ impl Command {
             Self::MetadataServer(_) => "metadata-server",
             Self::Login(_) => "login",
             Self::Revoke(_) => "revoke",
+            Self::Vault(_) => "vault",
         }
     }
 
@@ -762,7 +923,11 @@ impl Command {
             Self::CredentialHelper(args) => Some(&args.source),
             Self::GitCredential(args) => Some(&args.source),
             Self::MetadataServer(args) => Some(&args.source),
-            Self::Demo(_) | Self::VerifyIdToken(_) | Self::Login(_) | Self::Revoke(_) => None,
+            Self::Demo(_)
+            | Self::VerifyIdToken(_)
+            | Self::Login(_)
+            | Self::Revoke(_)
+            | Self::Vault(_) => None,
         }
     }
 }

@@ -262,7 +262,7 @@ impl Info {
 }
 
 /// `time` in RFC 3339, in UTC, without fractions of a second.
-fn rfc3339(time: OffsetDateTime) -> Option<String> {
+pub(crate) fn rfc3339(time: OffsetDateTime) -> Option<String> {
     let time = time.to_offset(UtcOffset::UTC).replace_nanosecond(0).ok()?;
     time.format(&Rfc3339).ok()
 }

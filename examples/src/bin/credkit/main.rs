@@ -19,6 +19,8 @@
 //! - `credkit login [--device]`: sign in with a Google account and write Application Default
 //!   Credentials (an `authorized_user` file), without gcloud.
 //! - `credkit revoke`: revoke that sign-in's refresh token and forget its tokens.
+//! - `credkit vault list|count|status|remove|reseal`: operate a vault of many users' grants
+//!   (credkit-vault) in Redis or Postgres: never a token or a key printed.
 //!
 //! `token`, `header` and `info` cache the token in the user's cache directory (`--cache DIR`
 //! for another, `--no-cache` for none).
@@ -46,6 +48,7 @@ mod revoke;
 mod signals;
 mod source;
 mod token_file;
+mod vault;
 mod verify;
 
 use std::ffi::OsString;
@@ -85,6 +88,7 @@ fn run(command: &Command) -> Result<(), Failure> {
             Command::MetadataServer(args) => metadata_server::run(args).await,
             Command::Login(args) => login::run(args).await,
             Command::Revoke(args) => revoke::run(args).await,
+            Command::Vault(args) => vault::run(args).await,
         }
     })
 }

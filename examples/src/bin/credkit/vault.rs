@@ -1,0 +1,643 @@
+//! `credkit vault`: operating a vault of many users' grants (credkit-vault's `Vault`) in the
+//! storage an application keeps it in: `list`, `count`, `status`, `remove` (revoking first) and
+//! `reseal` (re-encryption after a key rotation). Nothing printed holds a token or a key.
+//!
+//! The storage comes from `--storage URL` (or `CREDKIT_VAULT_STORAGE`), opened by
+//! [`open_storage`] (one arm per kind of store); the records' codec from `CREDKIT_VAULT_KEYS`
+//! ([`codec`]), wrapped in a [`Watch`] that notes which records `reseal` must store again.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use credkit_core::{ErrorKind, PlainJson, RecordCodec, Storage};
+use credkit_login::OAuthClient;
+use credkit_storage_redis::RedisStorage;
+use credkit_vault::{Refusal, Removed, UserStatus, Vault};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::cli::{
+    VaultArgs, VaultCommand, VaultListArgs, VaultRemoveArgs, VaultResealArgs, VaultStatusArgs,
+    VaultStoreArgs,
+};
+use crate::commands::rfc3339;
+use crate::failure::Failure;
+use crate::lazy::LazyTransport;
+use crate::login::CLIENT_SECRETS_ENV;
+use crate::output;
+
+/// The environment variable holding the storage's URL when `--storage` is not given.
+const STORAGE_ENV: &str = "CREDKIT_VAULT_STORAGE";
+/// The environment variable holding the data keys (`ID:BASE64,...`, the current key first).
+const KEYS_ENV: &str = "CREDKIT_VAULT_KEYS";
+/// Users asked of the storage per page.
+const PAGE: usize = 1000;
+/// The client ID the vault is built with when no `client_secret.json` is given: it makes no
+/// token request, and Google's revocation endpoint asks for no client.
+const NO_CLIENT_ID: &str = "credkit-vault-operator";
+
+/// `credkit vault ...`.
+pub(crate) async fn run(args: &VaultArgs) -> Result<(), Failure> {
+    match &args.command {
+        VaultCommand::List(args) => list(args).await,
+        VaultCommand::Count(args) => count(args).await,
+        VaultCommand::Status(args) => status(args).await,
+        VaultCommand::Remove(args) => remove(args).await,
+        VaultCommand::Reseal(args) => reseal(args).await,
+    }
+}
+
+/// `credkit vault list`: every user, page by page, as they come.
+async fn list(args: &VaultListArgs) -> Result<(), Failure> {
+    let opened = Opened::open(&args.store, None)?;
+    let mut left = args.limit.unwrap_or(u64::MAX);
+    let mut cursor: Option<String> = None;
+    let mut first = true;
+    if args.json {
+        output::print("{\"users\":[")?;
+    }
+    let more = loop {
+        let want = usize::try_from(left).map_or(PAGE, |left| left.min(PAGE));
+        let page = opened
+            .vault
+            .list(cursor.as_deref(), want)
+            .await
+            .map_err(|err| opened.failed(&err))?;
+        let (users, next) = page.into_parts();
+        let mut text = String::new();
+        for user in users.iter().take(want) {
+            if args.json {
+                let quoted = serde_json::to_string(user).map_err(|err| json_failure(&err))?;
+                text.push_str(if first { "" } else { "," });
+                text.push_str(&quoted);
+            } else {
+                text.push_str(&printable_id(user));
+                text.push('\n');
+            }
+            first = false;
+            left -= 1;
+        }
+        output::print(&text)?;
+        match next {
+            None => break false,
+            Some(next) if left == 0 => {
+                // Whether --limit left any user out: a page may end where the users do.
+                let after = opened
+                    .vault
+                    .list(Some(&next), 1)
+                    .await
+                    .map_err(|err| opened.failed(&err))?;
+                break !after.keys().is_empty();
+            }
+            Some(next) => cursor = Some(next),
+        }
+    };
+    if args.json {
+        output::print(&format!("],\"more\":{more}}}\n"))?;
+    }
+    Ok(())
+}
+
+/// `credkit vault count`.
+async fn count(args: &VaultStoreArgs) -> Result<(), Failure> {
+    let opened = Opened::open(args, None)?;
+    let count = opened
+        .vault
+        .count()
+        .await
+        .map_err(|err| opened.failed(&err))?;
+    output::print(&format!("{count}\n"))
+}
+
+/// `credkit vault status USER`.
+async fn status(args: &VaultStatusArgs) -> Result<(), Failure> {
+    let opened = Opened::open(&args.store, None)?;
+    let status = opened
+        .vault
+        .status(&args.user)
+        .await
+        .map_err(|err| opened.failed(&err))?;
+    if !status.stored {
+        return Err(opened.not_stored(&args.user));
+    }
+    let shown = Status::of(&status);
+    let text = if args.json {
+        let json = serde_json::to_string_pretty(&shown).map_err(|err| json_failure(&err))?;
+        format!("{json}\n")
+    } else {
+        shown.text()
+    };
+    output::print(&text)
+}
+
+/// `credkit vault remove USER`.
+async fn remove(args: &VaultRemoveArgs) -> Result<(), Failure> {
+    let opened = Opened::open(&args.store, Some(args))?;
+    let user = &args.user;
+    let removed = opened.vault.remove(user).await.map_err(|err| {
+        if err.kind() == ErrorKind::Storage {
+            opened.failed(&err)
+        } else {
+            Failure::new(format!(
+                "the refresh token of user {user:?} could not be revoked, so its record is kept (run this again once the revocation endpoint answers): {}",
+                with_causes(&err)
+            ))
+        }
+    })?;
+    let text = match removed {
+        Removed::Revoked => format!(
+            "revoked: the refresh token of user {user:?} was revoked, and its record deleted\n"
+        ),
+        Removed::AlreadyInvalid => format!(
+            "already invalid: the refresh token of user {user:?} no longer worked (it had expired, or was revoked before); its record was deleted\n"
+        ),
+        Removed::NotStored => format!("not stored: nothing is stored for user {user:?}\n"),
+        // A later kind of removal: say that it was done.
+        _ => format!("removed: user {user:?}\n"),
+    };
+    output::print(&text)
+}
+
+/// What `reseal` did, user by user.
+#[derive(Debug, Default)]
+struct Tally {
+    resealed: u64,
+    current: u64,
+    /// Users listed, then removed before their turn (`--all` only).
+    gone: u64,
+    failed: Vec<(String, String)>,
+}
+
+impl Tally {
+    fn text(&self, current_key: &str) -> String {
+        let mut text = format!(
+            "current key: {current_key}\nresealed: {}\nalready current: {}\nfailed: {}\n",
+            self.resealed,
+            self.current,
+            self.failed.len()
+        );
+        for (user, why) in &self.failed {
+            // Writing to a String cannot fail.
+            let _ = writeln!(text, "  {}: {why}", printable_id(user));
+        }
+        if self.gone > 0 {
+            let _ = writeln!(text, "removed meanwhile: {}", self.gone);
+        }
+        text
+    }
+}
+
+/// `credkit vault reseal --all | USER`.
+async fn reseal(args: &VaultResealArgs) -> Result<(), Failure> {
+    let keys = Keys::from_env()?.ok_or_else(|| {
+        Failure::new(format!(
+            "reseal needs the data keys: set {KEYS_ENV} to the application's keys, the new current key first, then the retired ones (ID:BASE64,ID:BASE64...)"
+        ))
+    })?;
+    let current_key = keys.current_key_id.clone();
+    let opened = Opened::open_with(&args.store, None, Some(keys))?;
+    let mut done = Tally::default();
+    if let Some(user) = &args.user {
+        match reseal_one(&opened, user, &mut done).await {
+            Ok(true) => {}
+            Ok(false) => return Err(opened.not_stored(user)),
+            Err(err) => return Err(opened.failed(&err)),
+        }
+        output::print(&done.text(&current_key))?;
+        return failures(&done);
+    }
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = match opened.vault.list(cursor.as_deref(), PAGE).await {
+            Ok(page) => page,
+            Err(err) => return Err(interrupted(&opened, &done, &current_key, &err)),
+        };
+        let (users, next) = page.into_parts();
+        for user in &users {
+            match reseal_one(&opened, user, &mut done).await {
+                Ok(true) => {}
+                Ok(false) => done.gone += 1,
+                Err(err) => return Err(interrupted(&opened, &done, &current_key, &err)),
+            }
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    output::print(&done.text(&current_key))?;
+    failures(&done)
+}
+
+/// Reseals `user`'s record when it is not sealed with the current key. False when nothing is
+/// stored. A permanent failure (a record no key opens) is noted in `done`; a transient one (the
+/// storage out of reach, the user's lease held too long) is returned: the run stops there.
+async fn reseal_one(
+    opened: &Opened,
+    user: &str,
+    done: &mut Tally,
+) -> Result<bool, credkit_core::Error> {
+    let key = opened.vault.storage_key(user);
+    let stale = match opened.vault.status(user).await {
+        Ok(status) if !status.stored => return Ok(false),
+        Ok(_) => opened.watch.take_stale(&key),
+        Err(err) if err.is_transient() => return Err(err),
+        Err(err) => {
+            done.failed.push((user.to_owned(), with_causes(&err)));
+            return Ok(true);
+        }
+    };
+    if !stale {
+        done.current += 1;
+        return Ok(true);
+    }
+    match opened.vault.reseal(user).await {
+        Ok(true) => done.resealed += 1,
+        Ok(false) => return Ok(false),
+        Err(err) if err.is_transient() => return Err(err),
+        Err(err) => done.failed.push((user.to_owned(), with_causes(&err))),
+    }
+    opened.watch.take_stale(&key);
+    Ok(true)
+}
+
+/// The end of a reseal run: exit 1 when a record could not be resealed.
+fn failures(done: &Tally) -> Result<(), Failure> {
+    match done.failed.len() {
+        0 => Ok(()),
+        n => Err(Failure::new(format!(
+            "{n} record(s) could not be resealed (listed above); they are still sealed with a retired key or none the keys open: fix that and run reseal again (records already under the current key are skipped)"
+        ))),
+    }
+}
+
+/// A `--all` run stopped by a transient failure: what was done, then the error.
+fn interrupted(
+    opened: &Opened,
+    done: &Tally,
+    current_key: &str,
+    err: &credkit_core::Error,
+) -> Failure {
+    // Standard output may be gone too; the error line says what matters.
+    let _ = output::print(&done.text(current_key));
+    Failure::new(format!(
+        "stopped after {} record(s) resealed: {}; run reseal --all again to resume (records already under the current key are skipped)",
+        done.resealed,
+        opened.failed(err)
+    ))
+}
+
+/// The data keys, when `CREDKIT_VAULT_KEYS` is set.
+struct Keys {
+    codec: Arc<dyn RecordCodec>,
+    current_key_id: String,
+}
+
+impl Keys {
+    /// The codec of the keys in `CREDKIT_VAULT_KEYS`; `None` when it is not set (or empty).
+    fn from_env() -> Result<Option<Self>, Failure> {
+        if std::env::var_os(KEYS_ENV).is_none_or(|value| value.is_empty()) {
+            return Ok(None);
+        }
+        Err(Failure::new(format!(
+            "{KEYS_ENV} is set, but this build of credkit cannot seal records yet (credkit-vault's SealedCodec); unset it to read a vault of plain JSON records"
+        )))
+    }
+}
+
+/// The codec records pass through: `CREDKIT_VAULT_KEYS`'s, or plain JSON without it.
+fn codec(keys: Option<Keys>) -> Result<Arc<dyn RecordCodec>, Failure> {
+    let keys = match keys {
+        Some(keys) => Some(keys),
+        None => Keys::from_env()?,
+    };
+    Ok(match keys {
+        Some(keys) => keys.codec,
+        None => Arc::new(PlainJson::default()),
+    })
+}
+
+/// A codec that notes, for each record it opens, whether it is sealed with a key other than
+/// the current one: what `reseal` asks before storing a record again.
+#[derive(Debug)]
+struct Watch {
+    codec: Arc<dyn RecordCodec>,
+    /// The storage keys of the records last opened stale.
+    stale: Mutex<HashSet<String>>,
+}
+
+impl Watch {
+    /// Whether the record under `key` was stale when last opened (and forgets it).
+    fn take_stale(&self, key: &str) -> bool {
+        self.stale
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+    }
+}
+
+impl RecordCodec for Watch {
+    fn encode(&self, key: &str, json: &[u8]) -> credkit_core::Result<Vec<u8>> {
+        self.codec.encode(key, json)
+    }
+
+    fn decode(&self, key: &str, stored: &[u8]) -> credkit_core::Result<Zeroizing<Vec<u8>>> {
+        let json = self.codec.decode(key, stored)?;
+        let mut stale = self.stale.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.codec.is_stale(stored) {
+            stale.insert(key.to_owned());
+        } else {
+            stale.remove(key);
+        }
+        Ok(json)
+    }
+
+    fn is_stale(&self, stored: &[u8]) -> bool {
+        self.codec.is_stale(stored)
+    }
+}
+
+/// The kinds of storage `--storage` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Redis,
+    Postgres,
+}
+
+/// The kind of storage `url` names, by its scheme.
+fn kind(url: &str) -> Result<Kind, Failure> {
+    let scheme = url
+        .split_once("://")
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("redis" | "rediss") => Ok(Kind::Redis),
+        Some("postgres" | "postgresql") => Ok(Kind::Postgres),
+        _ => Err(Failure::new(
+            "the vault storage URL is not one credkit knows: give redis://HOST[:PORT][/DB], rediss://... (TLS) or postgres://USER@HOST[:PORT]/DB",
+        )),
+    }
+}
+
+/// `url` fit to show: its scheme, host, port and path, without user, password or query (a
+/// Postgres URL may carry a password in its query).
+fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the vault storage".to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, after) = rest.split_at(end);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let path = after.split(['?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{host}{path}")
+}
+
+/// Opens the storage `url` names, with `codec`, able to list its keys.
+fn open_storage(
+    url: &str,
+    args: &VaultStoreArgs,
+    codec: Arc<dyn RecordCodec>,
+) -> Result<Arc<dyn Storage>, Failure> {
+    match kind(url)? {
+        Kind::Redis => {
+            let storage = RedisStorage::builder(url)
+                .with_prefix(args.redis_prefix.clone())
+                .with_listing()
+                .with_codec(codec)
+                .build()?;
+            Ok(Arc::new(storage))
+        }
+        Kind::Postgres => Err(Failure::new(
+            "this build of credkit cannot open a Postgres vault yet (credkit-storage-postgres): use a Redis vault",
+        )),
+    }
+}
+
+/// A vault opened for a command.
+struct Opened {
+    vault: Vault,
+    watch: Arc<Watch>,
+    /// The storage's URL without its password.
+    location: String,
+    prefix: String,
+}
+
+impl Opened {
+    /// The vault `args` name, with the keys of `CREDKIT_VAULT_KEYS` if set; `remove`'s client
+    /// and revocation endpoint with `remove`.
+    fn open(args: &VaultStoreArgs, remove: Option<&VaultRemoveArgs>) -> Result<Self, Failure> {
+        Self::open_with(args, remove, None)
+    }
+
+    fn open_with(
+        args: &VaultStoreArgs,
+        remove: Option<&VaultRemoveArgs>,
+        keys: Option<Keys>,
+    ) -> Result<Self, Failure> {
+        let url = storage_url(args)?;
+        let location = shown(&url);
+        let watch = Arc::new(Watch {
+            codec: codec(keys)?,
+            stale: Mutex::default(),
+        });
+        let storage = open_storage(&url, args, Arc::clone(&watch) as Arc<dyn RecordCodec>)
+            .map_err(|failure| {
+                Failure::new(format!("the vault storage ({location}): {failure}"))
+            })?;
+        let (client, timeout) = match remove {
+            Some(remove) => (client(remove)?, remove.timeout),
+            None => (OAuthClient::new(NO_CLIENT_ID, None), None),
+        };
+        let vault = Vault::builder(client, storage)
+            .with_transport(LazyTransport::new(timeout))
+            .with_key_prefix(args.prefix.clone())
+            .build()?;
+        Ok(Self {
+            vault,
+            watch,
+            location,
+            prefix: args.prefix.clone(),
+        })
+    }
+
+    /// A failure of the storage (or of the vault on it), naming where; a refusal of the vault
+    /// (a user ID it does not take) as it is.
+    fn failed(&self, err: &credkit_core::Error) -> Failure {
+        if Refusal::of(err).is_some() {
+            return Failure::new(err.to_string());
+        }
+        Failure::new(format!(
+            "the vault storage ({}): {}",
+            self.location,
+            with_causes(err)
+        ))
+    }
+
+    /// Nothing is stored for `user`.
+    fn not_stored(&self, user: &str) -> Failure {
+        Failure::new(format!(
+            "no grant is stored for user {user:?} (key prefix {:?} in {}): `credkit vault list` shows the users stored",
+            self.prefix, self.location
+        ))
+    }
+}
+
+/// The storage URL: `--storage`, else `CREDKIT_VAULT_STORAGE`.
+fn storage_url(args: &VaultStoreArgs) -> Result<Zeroizing<String>, Failure> {
+    if let Some(url) = &args.storage {
+        return Ok(Zeroizing::new(url.clone()));
+    }
+    match std::env::var(STORAGE_ENV) {
+        Ok(url) if !url.is_empty() => Ok(Zeroizing::new(url)),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::new(format!(
+            "{STORAGE_ENV} is not valid UTF-8: give a redis://, rediss:// or postgres:// URL"
+        ))),
+        _ => Err(Failure::new(format!(
+            "no vault storage: give --storage URL or set {STORAGE_ENV} (redis://HOST[:PORT][/DB], rediss://... or postgres://USER@HOST[:PORT]/DB)"
+        ))),
+    }
+}
+
+/// `remove`'s client: `--client-secrets`, else `CREDKIT_CLIENT_SECRETS`, else one with no
+/// secret (Google's revocation endpoint authenticates no client); the revocation endpoint
+/// `--revoke-uri` names.
+fn client(args: &VaultRemoveArgs) -> Result<OAuthClient, Failure> {
+    let path = args.client_secrets.clone().or_else(|| {
+        std::env::var_os(CLIENT_SECRETS_ENV)
+            .filter(|path| !path.is_empty())
+            .map(Into::into)
+    });
+    let mut client = match path {
+        Some(path) => OAuthClient::from_client_secrets_file(path)?,
+        None => OAuthClient::new(NO_CLIENT_ID, None),
+    };
+    if let Some(uri) = &args.revoke_uri {
+        client = client.with_revoke_uri(uri.clone());
+    }
+    Ok(client)
+}
+
+/// `err`'s message, then those of its sources (credkit's messages hold no secret; a source
+/// that repeats its parent's message is left out).
+fn with_causes(err: &credkit_core::Error) -> String {
+    let mut text = err.to_string();
+    let mut next = std::error::Error::source(err);
+    while let Some(source) = next {
+        let message = source.to_string();
+        if !message.is_empty() && !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        next = source.source();
+    }
+    text
+}
+
+/// A user ID fit for a line of its own: as it is, or escaped when it holds a control
+/// character (which the vault never stores, but another writer might).
+fn printable_id(user: &str) -> String {
+    if user.chars().any(char::is_control) {
+        user.escape_debug().to_string()
+    } else {
+        user.to_owned()
+    }
+}
+
+/// Serializing failed (it cannot, for these documents).
+fn json_failure(err: &serde_json::Error) -> Failure {
+    Failure::new(format!("could not write the JSON document: {err}"))
+}
+
+/// What `status` prints. No token.
+#[derive(Debug, Serialize)]
+struct Status {
+    user: String,
+    stored: bool,
+    has_refresh_token: bool,
+    granted_at: Option<String>,
+    consent_needed_at: Option<String>,
+    token_expiry: Option<String>,
+    token_state: Option<&'static str>,
+    granted_scopes: Option<Vec<String>>,
+}
+
+impl Status {
+    fn of(status: &UserStatus) -> Self {
+        Self {
+            user: status.user.clone(),
+            stored: status.stored,
+            has_refresh_token: status.has_refresh_token,
+            granted_at: status.granted_at.and_then(rfc3339),
+            consent_needed_at: status.consent_needed_at.and_then(rfc3339),
+            token_expiry: status.token_expiry.and_then(rfc3339),
+            token_state: status.token_state.map(credkit_core::TokenState::as_str),
+            granted_scopes: status.granted_scopes.clone(),
+        }
+    }
+
+    /// One `name: value` a line.
+    fn text(&self) -> String {
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        let or = |value: &Option<String>, none: &str| value.clone().unwrap_or_else(|| none.into());
+        let consent = match &self.consent_needed_at {
+            Some(at) => format!("yes, since {at} (the grant was revoked or expired)"),
+            None => "no".to_owned(),
+        };
+        let scopes = match &self.granted_scopes {
+            Some(scopes) if !scopes.is_empty() => scopes.join(" "),
+            Some(_) => "none".to_owned(),
+            None => "unknown".to_owned(),
+        };
+        format!(
+            "user: {}\nstored: {}\nrefresh token: {}\ngranted at: {}\nconsent needed: {consent}\ntoken expiry: {}\ntoken state: {}\ngranted scopes: {scopes}\n",
+            printable_id(&self.user),
+            yes(self.stored),
+            yes(self.has_refresh_token),
+            or(&self.granted_at, "unknown"),
+            or(&self.token_expiry, "none"),
+            self.token_state.unwrap_or("no access token"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_secrets() {
+        assert_eq!(
+            shown("redis://:hunter2@127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            shown("rediss://user:hunter2@redis.internal:6380"),
+            "rediss://redis.internal:6380"
+        );
+        assert_eq!(
+            shown("postgres://app:hunter2@db:5432/vault?password=hunter2&sslmode=require"),
+            "postgres://db:5432/vault"
+        );
+        assert_eq!(shown("not a url"), "the vault storage");
+    }
+
+    #[test]
+    fn kinds_by_scheme() {
+        assert_eq!(kind("redis://h/0").unwrap(), Kind::Redis);
+        assert_eq!(kind("REDISS://h").unwrap(), Kind::Redis);
+        assert_eq!(kind("postgresql://u@h/db").unwrap(), Kind::Postgres);
+        assert_eq!(kind("postgres://u@h/db").unwrap(), Kind::Postgres);
+        for bad in ["mysql://u:hunter2@h/db", "h:6379", ""] {
+            let message = kind(bad).unwrap_err().to_string();
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn odd_user_ids_are_escaped() {
+        assert_eq!(printable_id("alice@example.com"), "alice@example.com");
+        assert_eq!(printable_id("a\nb\u{1b}"), "a\\nb\\u{1b}");
+    }
+}

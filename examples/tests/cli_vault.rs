@@ -1,0 +1,479 @@
+//! `credkit vault`: the built binary operating a vault that the test fills through a `Vault`, in
+//! a real redis-server on a free loopback port (skipped in one line without redis-server, unless
+//! `CREDKIT_REQUIRE_REDIS=1`): list, count, status, remove (revoking at a loopback fake, whose
+//! form is checked), and the errors, with no token on any output.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+mod support;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use credkit_core::{AccessToken, CredentialRecord, Storage};
+use credkit_login::OAuthClient;
+use credkit_storage_redis::RedisStorage;
+use credkit_testing::{FakeApiServer, FakeTokenServer, Reply};
+use credkit_vault::{Grant, Vault};
+use serde_json::{Value, json};
+use support::{Run, Sandbox, run};
+use time::OffsetDateTime;
+
+const CLIENT_SECRET: &str = "vault-test-client-secret";
+const ALICE_REFRESH: &str = "1//alice-vault-refresh-token";
+const ALICE_ACCESS: &str = "ya29.alice-vault-access-token";
+const BOB_REFRESH: &str = "1//bob-vault-refresh-token";
+const CAROL_REFRESH: &str = "1//carol-vault-refresh-token";
+/// Every secret the test hands the vault: none may be printed.
+const SECRETS: &[&str] = &[
+    CLIENT_SECRET,
+    ALICE_REFRESH,
+    ALICE_ACCESS,
+    BOB_REFRESH,
+    CAROL_REFRESH,
+];
+
+/// A redis-server on a free loopback port, killed on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    /// A server, or `None` (after one skip line) without redis-server, unless
+    /// `CREDKIT_REQUIRE_REDIS=1`, where the test fails.
+    fn start() -> Option<Self> {
+        if !credkit_testing::program_available(
+            "redis-server",
+            "CREDKIT_REQUIRE_REDIS",
+            "apt-get install redis-server",
+        ) {
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        // Ready once it accepts a connection (polled with a deadline, never slept on).
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(Self { child, port })
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nothing listens on.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The application's side: a vault on the server's storage (listing on, as the CLI needs),
+/// whose token requests go to `token`.
+fn app_vault(url: &str, token: &FakeTokenServer) -> Vault {
+    let storage = RedisStorage::builder(url).with_listing().build().unwrap();
+    let client = OAuthClient::new("vault-test-client", Some(CLIENT_SECRET.to_owned().into()))
+        .with_token_uri(token.token_url());
+    Vault::builder(client, storage)
+        .with_transport(token.endpoint().clone())
+        .build()
+        .unwrap()
+}
+
+/// alice (with an access token, its expiry and scopes), bob and carol, inserted as the
+/// application does.
+async fn fill(vault: &Vault) {
+    let expiry = OffsetDateTime::now_utc() + Duration::from_secs(3600);
+    let token = AccessToken::new(ALICE_ACCESS)
+        .with_expiry(expiry)
+        .with_granted_scopes(["openid", "https://www.googleapis.com/auth/drive.file"]);
+    let granted_at = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+    vault
+        .insert(
+            "alice",
+            Grant::new(ALICE_REFRESH.to_owned())
+                .with_access_token(token)
+                .with_granted_at(granted_at),
+        )
+        .await
+        .unwrap();
+    vault
+        .insert("bob", Grant::new(BOB_REFRESH.to_owned()))
+        .await
+        .unwrap();
+    vault
+        .insert("carol", Grant::new(CAROL_REFRESH.to_owned()))
+        .await
+        .unwrap();
+}
+
+/// `credkit vault <args> --storage <url>`, in a sandbox.
+fn vault_command(sandbox: &Sandbox, url: &str, args: &[&str]) -> Command {
+    let mut command = sandbox.credkit(["vault"]);
+    command.args(args).args(["--storage", url]);
+    command
+}
+
+/// Runs `credkit vault <args> --storage <url>` and checks that nothing secret was printed.
+async fn vault_run(sandbox: &Sandbox, url: &str, args: &[&str]) -> Run {
+    let out = run(vault_command(sandbox, url, args)).await;
+    out.assert_no_secret(SECRETS);
+    out
+}
+
+fn lines(out: &Run) -> Vec<&str> {
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let mut lines: Vec<&str> = out.stdout.lines().collect();
+    lines.sort_unstable();
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_count_and_status_read_the_vault_without_a_secret() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let token = FakeTokenServer::start().await.unwrap();
+    let url = redis.url();
+    fill(&app_vault(&url, &token)).await;
+    let sandbox = Sandbox::new();
+
+    let list = vault_run(&sandbox, &url, &["list"]).await;
+    assert_eq!(lines(&list), ["alice", "bob", "carol"], "{list:#?}");
+    assert_eq!(list.stderr, "");
+    let limited = vault_run(&sandbox, &url, &["list", "--limit", "2"]).await;
+    assert_eq!(lines(&limited).len(), 2, "{limited:#?}");
+
+    let json = vault_run(&sandbox, &url, &["list", "--json"]).await;
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    let mut users: Vec<&str> = json["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    users.sort_unstable();
+    assert_eq!(users, ["alice", "bob", "carol"]);
+    assert_eq!(json["more"], false);
+    let cut = vault_run(&sandbox, &url, &["list", "--json", "--limit", "2"]).await;
+    let cut: Value = serde_json::from_str(&cut.stdout).unwrap();
+    assert_eq!(cut["users"].as_array().unwrap().len(), 2);
+    assert_eq!(cut["more"], true);
+    let exact = vault_run(&sandbox, &url, &["list", "--json", "--limit", "3"]).await;
+    let exact: Value = serde_json::from_str(&exact.stdout).unwrap();
+    assert_eq!(exact["more"], false, "{exact}");
+
+    let count = vault_run(&sandbox, &url, &["count"]).await;
+    assert_eq!((count.code, count.stdout.as_str()), (Some(0), "3\n"));
+
+    let status = vault_run(&sandbox, &url, &["status", "alice"]).await;
+    assert_eq!(status.code, Some(0), "{status:#?}");
+    for line in [
+        "user: alice",
+        "stored: yes",
+        "refresh token: yes",
+        "granted at: 2026-05-28T20:26:40Z",
+        "consent needed: no",
+        "token state: fresh",
+        "granted scopes: openid https://www.googleapis.com/auth/drive.file",
+    ] {
+        assert!(
+            status.stdout.lines().any(|l| l == line),
+            "{line}: {status:#?}"
+        );
+    }
+    assert!(status.stdout.contains("token expiry: 20"), "{status:#?}");
+
+    let json = vault_run(&sandbox, &url, &["status", "alice", "--json"]).await;
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["user"], "alice");
+    assert_eq!(json["stored"], true);
+    assert_eq!(json["has_refresh_token"], true);
+    assert_eq!(json["granted_at"], "2026-05-28T20:26:40Z");
+    assert_eq!(json["consent_needed_at"], Value::Null);
+    assert_eq!(json["token_state"], "fresh");
+    assert_eq!(
+        json["granted_scopes"],
+        json!(["openid", "https://www.googleapis.com/auth/drive.file"])
+    );
+    assert!(json["token_expiry"].as_str().unwrap().ends_with('Z'));
+
+    // bob has no access token stored.
+    let bob = vault_run(&sandbox, &url, &["status", "bob", "--json"]).await;
+    let bob: Value = serde_json::from_str(&bob.stdout).unwrap();
+    assert_eq!(bob["token_state"], Value::Null);
+    assert_eq!(bob["token_expiry"], Value::Null);
+    assert_eq!(bob["granted_scopes"], Value::Null);
+
+    // An unknown user: one error line, exit 1.
+    let unknown = vault_run(&sandbox, &url, &["status", "mallory"]).await;
+    let message = unknown.assert_error();
+    assert!(
+        message.starts_with("no grant is stored for user \"mallory\""),
+        "{message}"
+    );
+    // A user ID the vault refuses.
+    let empty = vault_run(&sandbox, &url, &["status", ""]).await;
+    assert!(empty.assert_error().contains("the user ID is not valid"));
+
+    // Another key prefix is another vault: empty.
+    let other = vault_run(&sandbox, &url, &["count", "--prefix", "other:"]).await;
+    assert_eq!(other.stdout, "0\n", "{other:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_user_whose_consent_is_needed() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let token = FakeTokenServer::start().await.unwrap();
+    token.push_reply(Reply::oauth_error(
+        400,
+        "invalid_grant",
+        Some("Token has been expired or revoked."),
+    ));
+    let url = redis.url();
+    let vault = app_vault(&url, &token);
+    vault
+        .insert("dave", Grant::new(BOB_REFRESH.to_owned()))
+        .await
+        .unwrap();
+    // The application's refresh is refused: the vault marks the record.
+    vault.headers("dave").await.unwrap_err();
+
+    let sandbox = Sandbox::new();
+    let json = vault_run(&sandbox, &url, &["status", "dave", "--json"]).await;
+    let json: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(json["consent_needed_at"].as_str().unwrap().ends_with('Z'));
+    let text = vault_run(&sandbox, &url, &["status", "dave"]).await;
+    assert!(
+        text.stdout.contains("consent needed: yes, since 20"),
+        "{text:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_listed_and_counted() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    // More users than a page holds, stored as a vault stores them.
+    let storage = RedisStorage::builder(&url).with_listing().build().unwrap();
+    let record = CredentialRecord::new().with_refresh_token(ALICE_REFRESH.to_owned().into());
+    for n in 0..1003 {
+        storage
+            .store(&format!("vault:user-{n:04}"), &record)
+            .await
+            .unwrap();
+    }
+    let sandbox = Sandbox::new();
+    let count = vault_run(&sandbox, &url, &["count"]).await;
+    assert_eq!(count.stdout, "1003\n", "{count:#?}");
+    let list = vault_run(&sandbox, &url, &["list"]).await;
+    let users = lines(&list);
+    assert_eq!(users.len(), 1003);
+    assert_eq!(users[0], "user-0000");
+    assert_eq!(users[1002], "user-1002");
+    let limited = vault_run(&sandbox, &url, &["list", "--limit", "1001"]).await;
+    assert_eq!(lines(&limited).len(), 1001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_revokes_then_deletes() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let token = FakeTokenServer::start().await.unwrap();
+    let url = redis.url();
+    let vault = app_vault(&url, &token);
+    fill(&vault).await;
+    let revocation = FakeApiServer::start().await.unwrap();
+    let revoke_uri = format!("{}/revoke", revocation.url());
+    let sandbox = Sandbox::new();
+
+    // Revoked: the form RFC 7009 asks for, then the record is gone.
+    let out = vault_run(
+        &sandbox,
+        &url,
+        &["remove", "alice", "--revoke-uri", &revoke_uri],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with("revoked: "), "{out:#?}");
+    let request = revocation.last_request().unwrap();
+    assert_eq!(request.method(), "POST");
+    assert_eq!(request.path(), "/revoke");
+    assert_eq!(request.form_value("token"), Some(ALICE_REFRESH));
+    assert_eq!(request.form_value("token_type_hint"), Some("refresh_token"));
+    assert_eq!(request.form_keys(), ["token", "token_type_hint"]);
+    assert!(!vault.status("alice").await.unwrap().stored);
+
+    // A token the server no longer knows: deleted all the same.
+    revocation.push_reply(Reply::oauth_error(400, "invalid_token", None));
+    let out = vault_run(
+        &sandbox,
+        &url,
+        &["remove", "bob", "--revoke-uri", &revoke_uri],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with("already invalid: "), "{out:#?}");
+    assert!(!vault.status("bob").await.unwrap().stored);
+
+    // Nothing stored: said, exit 0, no request.
+    let before = revocation.request_count();
+    let out = vault_run(
+        &sandbox,
+        &url,
+        &["remove", "alice", "--revoke-uri", &revoke_uri],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.starts_with("not stored: "), "{out:#?}");
+    assert_eq!(revocation.request_count(), before);
+
+    // The revocation endpoint out of reach: exit 1, the record kept.
+    let closed = format!("http://127.0.0.1:{}/revoke", free_port());
+    let out = vault_run(
+        &sandbox,
+        &url,
+        &["remove", "carol", "--revoke-uri", &closed],
+    )
+    .await;
+    let message = out.assert_error();
+    assert!(message.contains("its record is kept"), "{message}");
+    assert!(vault.status("carol").await.unwrap().stored);
+
+    // The endpoint refusing (a 500): the same.
+    revocation.push_reply(Reply::json(500, json!({"error": "internal"})));
+    let out = vault_run(
+        &sandbox,
+        &url,
+        &["remove", "carol", "--revoke-uri", &revoke_uri],
+    )
+    .await;
+    out.assert_error();
+    assert!(vault.status("carol").await.unwrap().stored);
+
+    // With the application's client_secret.json (named through the environment).
+    let secrets = sandbox.write(
+        "client_secret.json",
+        &json!({"installed": {"client_id": "vault-test-client", "client_secret": CLIENT_SECRET}})
+            .to_string(),
+    );
+    let mut command = vault_command(
+        &sandbox,
+        &url,
+        &["remove", "carol", "--revoke-uri", &revoke_uri],
+    );
+    command.env("CREDKIT_CLIENT_SECRETS", &secrets);
+    let out = run(command).await;
+    out.assert_no_secret(SECRETS);
+    assert!(out.stdout.starts_with("revoked: "), "{out:#?}");
+    assert_eq!(
+        revocation.last_request().unwrap().form_value("token"),
+        Some(CAROL_REFRESH)
+    );
+    let count = vault_run(&sandbox, &url, &["count"]).await;
+    assert_eq!(count.stdout, "0\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_errors_are_one_line() {
+    let sandbox = Sandbox::new();
+    // Not a storage credkit knows; the password is never repeated.
+    let out = vault_run(&sandbox, "mysql://app:hunter2@db/vault", &["count"]).await;
+    let message = out.assert_error();
+    assert!(message.contains("redis://"), "{message}");
+    out.assert_no_secret(&["hunter2"]);
+
+    // A Redis URL the client refuses.
+    let out = vault_run(&sandbox, "redis://:hunter2@127.0.0.1:notaport/0", &["list"]).await;
+    let message = out.assert_error();
+    assert!(message.contains("the Redis URL is not valid"), "{message}");
+    out.assert_no_secret(&["hunter2"]);
+
+    // Nothing listens there: the storage is down.
+    let down = format!("redis://:hunter2@127.0.0.1:{}/0", free_port());
+    for args in [
+        &["count"][..],
+        &["list"],
+        &["status", "alice"],
+        &["remove", "alice"],
+    ] {
+        let out = vault_run(&sandbox, &down, args).await;
+        let message = out.assert_error();
+        assert!(
+            message.starts_with("the vault storage (redis://127.0.0.1:"),
+            "{args:?}: {message}"
+        );
+        out.assert_no_secret(&["hunter2"]);
+    }
+
+    // No storage at all.
+    let out = run(sandbox.credkit(["vault", "count"])).await;
+    let message = out.assert_error();
+    assert!(message.contains("CREDKIT_VAULT_STORAGE"), "{message}");
+
+    // The storage from the environment.
+    let mut command = sandbox.credkit(["vault", "count"]);
+    command.env("CREDKIT_VAULT_STORAGE", &down);
+    let out = run(command).await;
+    out.assert_error();
+    out.assert_no_secret(&["hunter2"]);
+}
+
+#[tokio::test]
+async fn reseal_needs_the_keys() {
+    let sandbox = Sandbox::new();
+    let out = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal", "--all"]).await;
+    let message = out.assert_error();
+    assert!(message.contains("CREDKIT_VAULT_KEYS"), "{message}");
+    // --all or one user, not both nor neither: a usage error.
+    let both = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal", "--all", "a"]).await;
+    assert_eq!(both.code, Some(2), "{both:#?}");
+    let neither = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal"]).await;
+    assert_eq!(neither.code, Some(2), "{neither:#?}");
+}
+
+#[tokio::test]
+async fn the_help_says_where_the_keys_come_from() {
+    let sandbox = Sandbox::new();
+    let out = run(sandbox.credkit(["vault", "--help"])).await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("CREDKIT_VAULT_KEYS"), "{out:#?}");
+    assert!(out.stdout.contains("plain JSON"), "{out:#?}");
+    for sub in ["list", "count", "status", "remove", "reseal"] {
+        assert!(out.stdout.contains(sub), "{sub}: {out:#?}");
+    }
+    let remove = run(sandbox.credkit(["vault", "remove", "--help"])).await;
+    assert!(!remove.stdout.contains("--revoke-uri"), "{remove:#?}");
+}
