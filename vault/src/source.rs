@@ -40,8 +40,11 @@ impl UserState {
         self.consent_needed.load(Ordering::Acquire)
     }
 
-    /// Marks the grant refused; true if it was not known already.
-    fn refused(&self) -> bool {
+    /// Marks the grant refused at `now` (Unix seconds): calls are refused without a look at
+    /// the storage for `interval`. True if it was not known already.
+    fn refused(&self, now: i64, interval: Duration) -> bool {
+        let next = now.saturating_add(i64::try_from(interval.as_secs()).unwrap_or(i64::MAX));
+        self.recheck_at.fetch_max(next, Ordering::AcqRel);
         !self.consent_needed.swap(true, Ordering::AcqRel)
     }
 
@@ -118,7 +121,8 @@ impl UserSource {
     /// still holds that refresh token: a new grant inserted meanwhile is not touched), and the
     /// observer told, once.
     async fn refused(&self, presented: Option<&SecretString>) {
-        let first = self.state.refused();
+        let now = self.shared.clock.now().unix_timestamp();
+        let first = self.state.refused(now, self.shared.consent_recheck);
         let marked = self.mark(presented).await;
         if first && marked {
             tracing::warn!(

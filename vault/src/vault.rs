@@ -101,13 +101,13 @@ struct Inner {
     loading: Mutex<HashMap<Arc<str>, Loading>>,
     spawner: Option<Arc<dyn Spawner>>,
     configure: Option<Configure>,
-    consent_recheck: Duration,
 }
 
 /// What a user's source needs of the vault.
 pub(crate) struct Shared {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) consent_recheck: Duration,
     observer: Option<Observer>,
 }
 
@@ -401,7 +401,7 @@ impl Vault {
             let now = self.inner.shared.clock.now().unix_timestamp();
             if entry
                 .state
-                .refuse_without_looking(now, self.inner.consent_recheck)
+                .refuse_without_looking(now, self.inner.shared.consent_recheck)
             {
                 return Err(error::consent_needed(user));
             }
@@ -419,7 +419,7 @@ impl Vault {
             let now = self.inner.shared.clock.now().unix_timestamp();
             entry
                 .state
-                .refuse_without_looking(now, self.inner.consent_recheck);
+                .refuse_without_looking(now, self.inner.shared.consent_recheck);
             return Err(error::consent_needed(user));
         }
         Ok(entry)
@@ -652,6 +652,7 @@ impl VaultBuilder {
         let shared = Arc::new(Shared {
             storage: self.storage,
             clock: self.clock,
+            consent_recheck: self.consent_recheck,
             observer: self.observer,
         });
         let kept: Arc<Mutex<HashMap<Arc<str>, Entry>>> = Arc::default();
@@ -683,7 +684,6 @@ impl VaultBuilder {
                 loading: Mutex::default(),
                 spawner: self.spawner,
                 configure: self.configure,
-                consent_recheck: self.consent_recheck,
             }),
         })
     }
