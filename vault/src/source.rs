@@ -143,8 +143,11 @@ impl UserSource {
         // again to nobody, and this wait ends at once for stores without reentrant leases
         // (they refuse: marking goes ahead without it, as the refresh itself did).
         let options = LeaseOptions::new(Duration::ZERO, Arc::clone(&self.shared.clock));
-        let lease = storage.lease(&self.key, &options).await.ok().flatten();
-        let outcome = async {
+        let lease = error::guarded("leasing", storage.lease(&self.key, &options))
+            .await
+            .ok()
+            .flatten();
+        let outcome = error::guarded("marking", async {
             let Some(record) = storage.load(&self.key).await? else {
                 return Ok(false);
             };
@@ -167,7 +170,7 @@ impl UserSource {
             meta.consent_needed_at = Some(self.shared.clock.now());
             storage.store(&self.key, &meta.write(record)).await?;
             Ok::<bool, credkit_core::Error>(true)
-        }
+        })
         .await;
         if let Some(lease) = lease {
             let _ = lease.release().await;

@@ -283,3 +283,59 @@ fn a_grant_from_user_credentials_keeps_its_access_token() {
     let granted = block_on(vault.status("u")).unwrap().granted_at.unwrap();
     assert_eq!(granted.unix_timestamp(), clock.now().unix_timestamp());
 }
+
+/// A storage whose loads panic while `panicking` is set.
+#[derive(Debug, Default)]
+struct Panicking {
+    inner: MemoryStorage,
+    panicking: AtomicBool,
+}
+
+#[async_trait]
+impl Storage for Panicking {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        assert!(!self.panicking.load(Ordering::SeqCst), "storage bug");
+        self.inner.load(key).await
+    }
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        self.inner.store(key, record).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        self.inner.lease(key, options).await
+    }
+}
+
+#[test]
+fn a_panicking_storage_is_an_error_and_the_next_call_recovers() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    let storage = Arc::new(Panicking::default());
+    let vault = Vault::builder(client(&endpoint), Arc::clone(&storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    block_on(vault.insert(
+        "u",
+        Grant::new("rt".to_owned()).with_access_token(token(&clock, "at-kept")),
+    ))
+    .unwrap();
+    vault.forget("u");
+    storage.panicking.store(true, Ordering::SeqCst);
+    for (what, call) in [
+        ("headers", block_on(vault.headers("u")).map(drop)),
+        ("status", block_on(vault.status("u")).map(drop)),
+        ("reseal", block_on(vault.reseal("u")).map(drop)),
+    ] {
+        let err = call.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(err.to_string().contains("panicked"), "{what}: {err}");
+    }
+    storage.panicking.store(false, Ordering::SeqCst);
+    let headers = block_on(vault.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-kept");
+    assert!(block_on(vault.reseal("u")).unwrap());
+}
