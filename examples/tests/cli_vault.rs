@@ -48,6 +48,12 @@ impl RedisServer {
     /// A server, or `None` (after one skip line) without redis-server, unless
     /// `CREDKIT_REQUIRE_REDIS=1`, where the test fails.
     fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// A server with `extra` arguments, where `{port}` is its port: TLS only on it with
+    /// `--port 0 --tls-port {port}`.
+    fn start_with(extra: &[&str]) -> Option<Self> {
         if !credkit_testing::program_available(
             "redis-server",
             "CREDKIT_REQUIRE_REDIS",
@@ -56,9 +62,19 @@ impl RedisServer {
             return None;
         }
         let port = free_port();
+        let extra: Vec<String> = extra
+            .iter()
+            .map(|arg| arg.replace("{port}", &port.to_string()))
+            .collect();
+        let mut args = vec!["--port".to_owned(), port.to_string()];
+        if extra.iter().any(|arg| arg == "--tls-port") {
+            args.clear();
+        }
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(&args)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&extra)
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -404,6 +420,98 @@ async fn remove_revokes_then_deletes() {
     );
     let count = vault_run(&sandbox, &url, &["count"]).await;
     assert_eq!(count.stdout, "0\n");
+}
+
+/// A private CA and a certificate for 127.0.0.1 it signed, as PEM files in `dir`; the CA's
+/// PEM.
+fn private_ca(dir: &std::path::Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "credkit vault test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    ca.pem()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_ca() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("pki");
+    std::fs::create_dir(&dir).unwrap();
+    let ca = private_ca(&dir);
+    let file = |name: &str| dir.join(name).display().to_string();
+    let Some(redis) = RedisServer::start_with(&[
+        "--tls-port",
+        "{port}",
+        "--tls-cert-file",
+        &file("server.pem"),
+        "--tls-key-file",
+        &file("server.key"),
+        "--tls-ca-cert-file",
+        &file("ca.pem"),
+        "--tls-auth-clients",
+        "no",
+    ]) else {
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{}/0", redis.port);
+    let storage = RedisStorage::builder(&url)
+        .with_listing()
+        .with_tls_root_certificates(ca)
+        .build()
+        .unwrap();
+    let token = FakeTokenServer::start().await.unwrap();
+    let client = OAuthClient::new("vault-test-client", Some(CLIENT_SECRET.to_owned().into()));
+    let vault = Vault::builder(client, storage)
+        .with_transport(token.endpoint().clone())
+        .build()
+        .unwrap();
+    fill(&vault).await;
+
+    let count = vault_run(
+        &sandbox,
+        &url,
+        &["count", "--redis-ca-file", &file("ca.pem")],
+    )
+    .await;
+    assert_eq!(
+        (count.code, count.stdout.as_str()),
+        (Some(0), "3\n"),
+        "{count:#?}"
+    );
+    // Without the CA the server is not trusted: one line.
+    let untrusted = vault_run(&sandbox, &url, &["count"]).await;
+    let message = untrusted.assert_error();
+    assert!(message.contains("UnknownIssuer"), "{message}");
+    assert!(
+        message.ends_with("give that CA with --redis-ca-file FILE"),
+        "{message}"
+    );
+    let missing = vault_run(
+        &sandbox,
+        &url,
+        &["count", "--redis-ca-file", &file("none.pem")],
+    )
+    .await;
+    assert!(
+        missing
+            .assert_error()
+            .contains("could not read --redis-ca-file")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -711,6 +711,12 @@ pub(crate) struct VaultStoreArgs {
     /// RedisStorageBuilder::with_prefix.
     #[arg(long, value_name = "PREFIX", default_value = "credkit:")]
     pub(crate) redis_prefix: String,
+
+    /// Redis only, rediss://: trust the certificate authorities in FILE (PEM) instead of the
+    /// web PKI's roots, for a server whose certificate a private CA signed (a managed Redis's
+    /// server CA, say).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) redis_ca_file: Option<PathBuf>,
 }
 
 /// The options of `vault list`.

@@ -402,12 +402,20 @@ fn open_storage(
 ) -> Result<Arc<dyn Storage>, Failure> {
     match kind(url)? {
         Kind::Redis => {
-            let storage = RedisStorage::builder(url)
+            let mut builder = RedisStorage::builder(url)
                 .with_prefix(args.redis_prefix.clone())
                 .with_listing()
-                .with_codec(codec)
-                .build()?;
-            Ok(Arc::new(storage))
+                .with_codec(codec);
+            if let Some(path) = &args.redis_ca_file {
+                let pem = std::fs::read(path).map_err(|err| {
+                    Failure::new(format!(
+                        "could not read --redis-ca-file {}: {err}",
+                        path.display()
+                    ))
+                })?;
+                builder = builder.with_tls_root_certificates(pem);
+            }
+            Ok(Arc::new(builder.build()?))
         }
         Kind::Postgres => Err(Failure::new(
             "this build of credkit cannot open a Postgres vault yet (credkit-storage-postgres): use a Redis vault",
@@ -468,11 +476,13 @@ impl Opened {
         if Refusal::of(err).is_some() {
             return Failure::new(err.to_string());
         }
-        Failure::new(format!(
-            "the vault storage ({}): {}",
-            self.location,
-            with_causes(err)
-        ))
+        let mut text = with_causes(err);
+        if text.contains("UnknownIssuer") {
+            text.push_str(
+                "; for a server whose certificate a private CA signed, give that CA with --redis-ca-file FILE",
+            );
+        }
+        Failure::new(format!("the vault storage ({}): {text}", self.location))
     }
 
     /// Nothing is stored for `user`.
