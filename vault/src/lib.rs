@@ -3,3 +3,7 @@
 //! as one `Credentials`, refreshed once per user per expiry across a fleet, and revocations
 //! handled once.
 #![doc(test(attr(deny(warnings))))]
+
+mod sealed;
+
+pub use sealed::{DataKey, KeyUnwrapper, Keyring, SealedCodec, SealedError, WrappedKey};
