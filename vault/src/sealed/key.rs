@@ -145,7 +145,7 @@ impl DataKey {
     fn of(id: &str, bytes: Zeroizing<[u8; KEY_LEN]>) -> Result<Self, BuildError> {
         check_key_id(id)?;
         let cipher = RandomizedNonceKey::new(&AES_256_GCM, &bytes[..]).map_err(|_| {
-            BuildError::invalid_value(format!("aws-lc-rs refused a data key for AES-256-GCM"))
+            BuildError::invalid_value("aws-lc-rs refused a data key for AES-256-GCM")
         })?;
         Ok(Self {
             id: id.to_owned(),
