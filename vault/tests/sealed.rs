@@ -301,6 +301,7 @@ fn no_key_bytes_in_debug_or_errors() {
 
 #[test]
 fn from_env_names_an_unset_variable() {
+    assert_eq!(Keyring::VARIABLE, "CREDKIT_VAULT_KEYS");
     let err = Keyring::from_env("CREDKIT_VAULT_KEYS_NEVER_SET_IN_THESE_TESTS").unwrap_err();
     assert!(err.is_loading());
     assert!(

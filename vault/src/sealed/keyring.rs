@@ -41,6 +41,10 @@ pub struct Keyring {
 }
 
 impl Keyring {
+    /// The environment variable the `credkit vault` command reads the keyring from:
+    /// `CREDKIT_VAULT_KEYS`.
+    pub const VARIABLE: &str = "CREDKIT_VAULT_KEYS";
+
     /// A keyring whose current key is `current`, with no retired key.
     pub fn new(current: DataKey) -> Self {
         Self {
@@ -93,8 +97,17 @@ impl Keyring {
         parse(text, "the keyring text")
     }
 
-    /// The keyring in the environment variable `variable` (`CREDKIT_VAULT_KEYS`, as the
-    /// `credkit vault` command reads it), written as [`parse`](Keyring::parse) reads it.
+    /// The keyring in the environment variable `variable` ([`Keyring::VARIABLE`],
+    /// `CREDKIT_VAULT_KEYS`, as the `credkit vault` command reads it), written as
+    /// [`parse`](Keyring::parse) reads it.
+    ///
+    /// ```no_run
+    /// use credkit_vault::{Keyring, SealedCodec};
+    ///
+    /// let codec = SealedCodec::new(Keyring::from_env(Keyring::VARIABLE)?);
+    /// # drop(codec);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
     ///
     /// # Errors
     ///

@@ -66,6 +66,9 @@ fn an_invalid_key_id_is_described_not_repeated() {
             .contains("1 to 64 printable ASCII characters")
     );
     assert!(key::check_key_id(&"x".repeat(64)).is_ok());
+    // 64 bytes is not too long: a bad 64-byte ID is bad for its characters.
+    let spaced = key::check_key_id(&format!("{} x", "x".repeat(62))).unwrap_err();
+    assert!(spaced.to_string().contains("holds a space"), "{spaced}");
 }
 
 #[test]
