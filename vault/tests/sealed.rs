@@ -469,3 +469,119 @@ fn wrapped_keys_show_their_id_and_length_only() {
     assert_eq!(wrapped.id(), "k");
     assert_eq!(wrapped.wrapped().len(), 32);
 }
+
+/// A `redis-server` on a free loopback port, without persistence, killed on drop.
+struct RedisServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Poll a connect (not a fixed sleep), with a deadline.
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Self { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The codec inside a real store: Redis holds ciphertext only, a record moved under another
+/// user's key is refused (the store's error carries the typed refusal), and a rotated keyring
+/// still loads what the old key sealed.
+#[tokio::test]
+async fn sealed_records_in_redis() {
+    use credkit_core::Storage;
+    use credkit_storage_redis::RedisStorage;
+    if !credkit_testing::program_available(
+        "redis-server",
+        "CREDKIT_REQUIRE_REDIS",
+        "apt-get install redis-server",
+    ) {
+        return;
+    }
+    let server = RedisServer::start();
+    let old = key("2026-11");
+    let storage = RedisStorage::builder(server.url())
+        .with_codec(codec(&old))
+        .build()
+        .unwrap();
+    let record = CredentialRecord::from_json(&typical_record()).unwrap();
+    storage.store("user:alice", &record).await.unwrap();
+
+    let mut redis = server.connection();
+    let raw: Vec<u8> = redis::cmd("HGET")
+        .arg(storage.record_key("user:alice"))
+        .arg("rec")
+        .query(&mut redis)
+        .unwrap();
+    assert!(raw.starts_with(b"CKV\x01"));
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        !text.contains("planted") && !text.contains("ya29"),
+        "a token shows in Redis"
+    );
+    let loaded = storage.load("user:alice").await.unwrap().unwrap();
+    assert_eq!(
+        loaded
+            .refresh_token()
+            .map(secrecy::ExposeSecret::expose_secret),
+        Some(REFRESH_TOKEN)
+    );
+
+    // Alice's record copied under Bob's key: refused, never served as Bob's.
+    redis::cmd("HSET")
+        .arg(storage.record_key("user:bob"))
+        .arg("rec")
+        .arg(&raw)
+        .query::<()>(&mut redis)
+        .unwrap();
+    let err = storage.load("user:bob").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(!err.is_transient());
+    assert_eq!(SealedError::of(&err), Some(&SealedError::ForeignOrAltered));
+
+    // After a rotation the old key still opens Alice's record, which is stale.
+    let rotated = SealedCodec::new(Keyring::new(key("2026-12")).with_retired(old).unwrap());
+    assert!(rotated.is_stale(&raw));
+    let storage = RedisStorage::builder(server.url())
+        .with_codec(rotated)
+        .build()
+        .unwrap();
+    assert!(storage.load("user:alice").await.unwrap().is_some());
+}
