@@ -1,90 +1,12 @@
 //! Encryption at rest: [`SealedCodec`], a [`RecordCodec`] that seals every credential record with
 //! AES-256-GCM (aws-lc-rs) before a store writes it, under a [`Keyring`] of [`DataKey`]s that
-//! rotates, optionally unwrapped from a KMS at startup ([`KeyUnwrapper`]).
+//! rotates, optionally unwrapped from a KMS at startup ([`KeyUnwrapper`]). The format and what
+//! it protects against are documented on [`SealedCodec`] (this module is private: its items are
+//! re-exported at the crate root).
 //!
-//! ```
-//! use credkit_core::RecordCodec;
-//! use credkit_vault::{Keyring, SealedCodec};
-//!
-//! // CREDKIT_VAULT_KEYS="2026-02:<base64>,2026-01:<base64>" in production: Keyring::from_env.
-//! let keyring = Keyring::parse(
-//!     "2026-02:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,\
-//!      2026-01:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=",
-//! )?;
-//! let codec = SealedCodec::new(keyring);
-//! let stored = codec.encode("user-1", br#"{"version":1}"#)?;
-//! assert_eq!(&codec.decode("user-1", &stored)?[..], br#"{"version":1}"#);
-//! assert!(codec.decode("user-2", &stored).is_err()); // Sealed for user-1 only.
-//! assert!(!codec.is_stale(&stored)); // Sealed with the current key.
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Give the codec to a store that keeps records outside the process
-//! (`RedisStorageBuilder::with_codec` in credkit-storage-redis, say).
-//!
-//! # What it protects against
-//!
-//! - **A copy of the store**: a dump, a backup, a replica, a disk snapshot, a stolen volume. The
-//!   records are ciphertext; without the data keys they reveal no token.
-//! - **An operator reading rows** (a `redis-cli GET`, a `SELECT`): the same.
-//! - **A record moved under another key**: the record's key (the user ID it is stored under) is
-//!   bound as associated data, so a record copied from one user to another fails to open
-//!   ([`SealedError::ForeignOrAltered`]) instead of serving one user's tokens to another.
-//! - **Tampering**: any change to any byte (header, nonce, ciphertext or tag) fails to open. A
-//!   record that fails to open is reported as a record that cannot be read (a permanent storage
-//!   error); it is never served.
-//!
-//! # What it does not protect against
-//!
-//! - **A compromised process that holds the keys**: it can open every record, as the vault
-//!   does. Encryption at rest protects the store, not the service.
-//! - **Losing a key**: a record sealed with a key nobody holds any more is lost (its user signs
-//!   in again). Deleting a key is crypto-shredding of every record sealed with it; keep the
-//!   keys (or the KMS's wrapped keys and the KMS key) as carefully as backups.
-//! - **Metadata**: record keys (user IDs), the number of records, their sizes (the ciphertext is
-//!   as long as the JSON, so the length of a token shows), the data key's ID, the store's
-//!   generations and when records are written are all visible to whoever reads the store.
-//! - **Replay**: an older record of the same key, written back in place of the current one (the
-//!   same user's refresh token from last month's backup), opens fine: the codec sees only bytes
-//!   and a key. Fencing and generations are the store's job, and a revoked refresh token is
-//!   refused by Google anyway.
-//!
-//! # Format
-//!
-//! A sealed record (version 1) is, byte by byte:
-//!
-//! | offset | length | content |
-//! |---|---|---|
-//! | 0 | 3 | magic: `CKV` (`0x43 0x4B 0x56`) |
-//! | 3 | 1 | format version: `0x01` |
-//! | 4 | 1 | *n*, the length of the key ID (1 to 64) |
-//! | 5 | *n* | the key ID: the [`DataKey`]'s ID, printable ASCII |
-//! | 5 + *n* | 12 | the nonce: 96 random bits from aws-lc-rs's generator, new for every seal |
-//! | 17 + *n* | *m* | the ciphertext: the record's JSON (*m* bytes) under AES-256-GCM |
-//! | 17 + *n* + *m* | 16 | the GCM tag |
-//!
-//! The associated data is the header (bytes 0 to 5 + *n*: magic, version, length and key ID)
-//! followed by the record's key as UTF-8 (the `key` argument of
-//! [`encode`](RecordCodec::encode) and [`decode`](RecordCodec::decode)). The header is
-//! self-delimiting, so no two (header, key) pairs give the same associated data. The nonce is
-//! authenticated by GCM itself. A sealed record is 33 + *n* bytes longer than its JSON.
-//!
-//! Random 96-bit nonces stay safe for about 2³² seals per key (NIST SP 800-38D): rotate the
-//! current key well before four billion stores.
-//!
-//! # Keys and rotation
-//!
-//! A [`Keyring`] holds the current key (which seals) and retired keys (which only open). A
-//! record names its key by ID, so opening picks the right key at once; a record sealed with a
-//! key the ring does not hold fails with [`SealedError::UnknownKey`], naming the ID. To rotate:
-//! make a new key current, keep the old one as retired, let records be stored again (or run a
-//! re-encryption pass over the records whose [`is_stale`](RecordCodec::is_stale) is true), then
-//! drop the old key once none is left.
-//!
-//! Keys come from the environment or a secret file ([`Keyring::from_env`], [`Keyring::parse`]:
-//! `ID:BASE64,ID:BASE64`, current first), or from a KMS ([`Keyring::unwrap_with`]: data keys
-//! stored wrapped, unwrapped once at startup). No error and no `Debug` output shows key bytes;
-//! key IDs are not secret and are shown.
+//! Files: `format.rs` (the bytes), `key.rs` ([`DataKey`], key IDs), `keyring.rs` ([`Keyring`],
+//! its text and the environment), `unwrap.rs` ([`KeyUnwrapper`], [`WrappedKey`]), `error.rs`
+//! ([`SealedError`] and the codec's errors).
 
 mod error;
 mod format;
@@ -105,15 +27,96 @@ pub use unwrap::{KeyUnwrapper, WrappedKey};
 
 use format::{NONCE_LEN, TAG_LEN};
 
-/// The [`RecordCodec`] that seals records with AES-256-GCM under a [`Keyring`]'s current key and
-/// opens them with the key their header names, binding each record to its key (see the
-/// [module docs](self) for the format and what it protects against).
+/// The [`RecordCodec`] that encrypts records at rest: it seals each record with AES-256-GCM
+/// (aws-lc-rs) under a [`Keyring`]'s current key, binding it to the record's key, and opens it
+/// with the key its header names.
 ///
-/// Sealing and opening are synchronous and take microseconds: no I/O, no lock.
+/// ```
+/// use credkit_core::RecordCodec;
+/// use credkit_vault::{Keyring, SealedCodec};
 ///
-/// `decode` errors are permanent [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) errors
-/// whose source is a [`SealedError`]; they never quote the stored bytes. `Debug` shows the key
-/// IDs only.
+/// // CREDKIT_VAULT_KEYS="2026-02:<base64>,2026-01:<base64>" in production: Keyring::from_env.
+/// let keyring = Keyring::parse(
+///     "2026-02:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,\
+///      2026-01:HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=",
+/// )?;
+/// let codec = SealedCodec::new(keyring);
+/// let stored = codec.encode("user-1", br#"{"version":1}"#)?;
+/// assert_eq!(&codec.decode("user-1", &stored)?[..], br#"{"version":1}"#);
+/// assert!(codec.decode("user-2", &stored).is_err()); // Sealed for user-1 only.
+/// assert!(!codec.is_stale(&stored)); // Sealed with the current key.
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Give the codec to a store that keeps records outside the process
+/// (`RedisStorageBuilder::with_codec` in credkit-storage-redis, say). Sealing and opening are
+/// synchronous and take about a microsecond: no I/O, no lock. `decode` errors are permanent
+/// [`ErrorKind::Storage`](credkit_core::ErrorKind::Storage) errors whose source is a
+/// [`SealedError`]; they never quote the stored bytes. `Debug` shows the key IDs only.
+///
+/// # What it protects against
+///
+/// - **A copy of the store**: a dump, a backup, a replica, a disk snapshot, a stolen volume. The
+///   records are ciphertext; without the data keys they reveal no token.
+/// - **An operator reading rows** (a `redis-cli GET`, a `SELECT`): the same.
+/// - **A record moved under another key**: the record's key (the user ID it is stored under) is
+///   bound as associated data, so a record copied from one user to another fails to open
+///   ([`SealedError::ForeignOrAltered`]) instead of serving one user's tokens to another.
+/// - **Tampering**: any change to any byte (header, nonce, ciphertext or tag) fails to open. A
+///   record that fails to open is reported as a record that cannot be read (a permanent storage
+///   error); it is never served.
+///
+/// # What it does not protect against
+///
+/// - **A compromised process that holds the keys**: it can open every record, as the vault
+///   does. Encryption at rest protects the store, not the service.
+/// - **Losing a key**: a record sealed with a key nobody holds any more is lost (its user signs
+///   in again). Deleting a key is crypto-shredding of every record sealed with it; keep the
+///   keys (or the KMS's wrapped keys and the KMS key) as carefully as backups.
+/// - **Metadata**: record keys (user IDs), the number of records, their sizes (the ciphertext is
+///   as long as the JSON, so the length of a token shows), the data key's ID, the store's
+///   generations and when records are written are all visible to whoever reads the store.
+/// - **Replay**: an older record of the same key, written back in place of the current one (the
+///   same user's refresh token from last month's backup), opens fine: the codec sees only bytes
+///   and a key. Fencing and generations are the store's job, and a revoked refresh token is
+///   refused by Google anyway.
+///
+/// # Format
+///
+/// A sealed record (version 1) is, byte by byte:
+///
+/// | offset | length | content |
+/// |---|---|---|
+/// | 0 | 3 | magic: `CKV` (`0x43 0x4B 0x56`) |
+/// | 3 | 1 | format version: `0x01` |
+/// | 4 | 1 | *n*, the length of the key ID (1 to 64) |
+/// | 5 | *n* | the key ID: the [`DataKey`]'s ID, printable ASCII |
+/// | 5 + *n* | 12 | the nonce: 96 random bits from aws-lc-rs's generator, new for every seal |
+/// | 17 + *n* | *m* | the ciphertext: the record's JSON (*m* bytes) under AES-256-GCM |
+/// | 17 + *n* + *m* | 16 | the GCM tag |
+///
+/// The associated data is the header (bytes 0 to 5 + *n*: magic, version, length and key ID)
+/// followed by the record's key as UTF-8 (the `key` argument of
+/// [`encode`](RecordCodec::encode) and [`decode`](RecordCodec::decode)). The header is
+/// self-delimiting, so no two (header, key) pairs give the same associated data. The nonce is
+/// authenticated by GCM itself. A sealed record is 33 + *n* bytes longer than its JSON.
+///
+/// Random 96-bit nonces stay safe for about 2³² seals per key (NIST SP 800-38D): rotate the
+/// current key well before four billion stores.
+///
+/// # Keys and rotation
+///
+/// A [`Keyring`] holds the current key (which seals) and retired keys (which only open). A
+/// record names its key by ID, so opening picks the right key at once; a record sealed with a
+/// key the ring does not hold fails with [`SealedError::UnknownKey`], naming the ID. To rotate:
+/// make a new key current, keep the old one as retired, let records be stored again (or run a
+/// re-encryption pass over the records whose [`is_stale`](RecordCodec::is_stale) is true), then
+/// drop the old key once none is left.
+///
+/// Keys come from the environment or a secret file ([`Keyring::from_env`], [`Keyring::parse`]:
+/// `ID:BASE64,ID:BASE64`, current first), or from a KMS ([`Keyring::unwrap_with`]: data keys
+/// stored wrapped, unwrapped once at startup). No error and no `Debug` output shows key bytes;
+/// key IDs are not secret and are shown.
 ///
 /// # Examples
 ///
