@@ -13,6 +13,9 @@
 //! - [`Grant`]: what a user's consent gave (from an OAuth callback or `credkit login`).
 //! - [`VaultEvent`]: a revoked grant (once, fleet-wide), each user's refresh events.
 //! - [`Refusal`]: why a call was refused (consent needed, unknown user, newer grant).
+//! - [`SealedCodec`]: encryption at rest for the store (AES-256-GCM, key rotation, the record's
+//!   key bound as associated data, KMS-held keys through [`KeyUnwrapper`]); its docs say what it
+//!   protects against and what it does not.
 //!
 //! The storage is any [`Storage`](credkit_core::Storage) with a lease that can list:
 //! `credkit-storage-redis` (`with_listing()`), `credkit-storage-postgres`, or
