@@ -19,7 +19,8 @@ use credkit_core::{AccessToken, CredentialRecord, Storage};
 use credkit_login::OAuthClient;
 use credkit_storage_redis::RedisStorage;
 use credkit_testing::{FakeApiServer, FakeTokenServer, Reply};
-use credkit_vault::{Grant, Vault};
+use credkit_vault::{DataKey, Grant, Keyring, SealedCodec, Vault};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use support::{Run, Sandbox, run};
 use time::OffsetDateTime;
@@ -559,16 +560,210 @@ async fn storage_errors_are_one_line() {
     out.assert_no_secret(&["hunter2"]);
 }
 
-#[tokio::test]
-async fn reseal_needs_the_keys() {
+/// A data key for the test, and its `ID:BASE64` entry.
+fn data_key(id: &str) -> (DataKey, String) {
+    let key = DataKey::generate(id).unwrap();
+    let entry = format!("{id}:{}", key.to_base64().expose_secret());
+    (key, entry)
+}
+
+/// A vault on `url` whose records pass through `codec` (the application's, or a test's view).
+fn sealed_vault(url: &str, token: &FakeTokenServer, codec: Option<SealedCodec>) -> Vault {
+    let mut storage = RedisStorage::builder(url).with_listing();
+    if let Some(codec) = codec {
+        storage = storage.with_codec(codec);
+    }
+    let client = OAuthClient::new("vault-test-client", Some(CLIENT_SECRET.to_owned().into()))
+        .with_token_uri(token.token_url());
+    Vault::builder(client, storage.build().unwrap())
+        .with_transport(token.endpoint().clone())
+        .build()
+        .unwrap()
+}
+
+/// `credkit vault <args>` with `CREDKIT_VAULT_KEYS=keys`; no key, token or secret printed.
+async fn with_keys(sandbox: &Sandbox, url: &str, keys: &str, args: &[&str]) -> Run {
+    let mut command = vault_command(sandbox, url, args);
+    command.env("CREDKIT_VAULT_KEYS", keys);
+    let out = run(command).await;
+    out.assert_no_secret(SECRETS);
+    for entry in keys.split(',') {
+        out.assert_no_secret(&[entry.split_once(':').unwrap().1]);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseal_moves_every_record_to_the_current_key() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let token = FakeTokenServer::start().await.unwrap();
+    let url = redis.url();
+    let (old, old_entry) = data_key("2026-01");
+    let (new, new_entry) = data_key("2026-02");
+    let (_lost, lost_entry) = data_key("lost");
+    // The application seals with the old key.
+    fill(&sealed_vault(
+        &url,
+        &token,
+        Some(SealedCodec::new(Keyring::new(old.clone()))),
+    ))
+    .await;
+    // One record sealed with a key nobody has any more.
+    let lost = Keyring::parse(&lost_entry).unwrap();
+    sealed_vault(&url, &token, Some(SealedCodec::new(lost)))
+        .insert("erin", Grant::new(BOB_REFRESH.to_owned()))
+        .await
+        .unwrap();
     let sandbox = Sandbox::new();
-    let out = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal", "--all"]).await;
+    let rotated = format!("{new_entry},{old_entry}");
+
+    // Status and list read sealed records with the keys.
+    let status = with_keys(&sandbox, &url, &rotated, &["status", "alice", "--json"]).await;
+    assert_eq!(status.code, Some(0), "{status:#?}");
+    let count = with_keys(&sandbox, &url, &old_entry, &["count"]).await;
+    assert_eq!(count.stdout, "4\n", "{count:#?}");
+
+    // Without keys: users are listed and counted (no record is read), a record is not read.
+    let count = vault_run(&sandbox, &url, &["count"]).await;
+    assert_eq!(count.stdout, "4\n", "{count:#?}");
+    let keyless = vault_run(&sandbox, &url, &["status", "alice"]).await;
+    let message = keyless.assert_error();
+    assert!(
+        message.ends_with(
+            "the record is sealed (with the data key \"2026-01\"): set CREDKIT_VAULT_KEYS to the application's keys"
+        ),
+        "{message}"
+    );
+
+    // One user first.
+    let one = with_keys(&sandbox, &url, &rotated, &["reseal", "alice"]).await;
+    assert_eq!(one.code, Some(0), "{one:#?}");
+    assert!(one.stdout.contains("resealed: 1\n"), "{one:#?}");
+
+    // Then all: the others resealed, alice already current, erin failed (named, with why).
+    let all = with_keys(&sandbox, &url, &rotated, &["reseal", "--all"]).await;
+    assert_eq!(all.code, Some(1), "{all:#?}");
+    assert!(all.stdout.starts_with("current key: 2026-02\n"), "{all:#?}");
+    for line in ["resealed: 2", "already current: 1", "failed: 1"] {
+        assert!(all.stdout.lines().any(|l| l == line), "{line}: {all:#?}");
+    }
+    assert!(
+        all.stdout.contains(
+            "  erin: sealed with the data key \"lost\", which CREDKIT_VAULT_KEYS does not hold"
+        ),
+        "{all:#?}"
+    );
+    assert_eq!(all.stderr.lines().count(), 1, "{all:#?}");
+    assert!(
+        all.stderr
+            .starts_with("error: 1 record(s) could not be resealed")
+    );
+
+    // The status of a record no key opens says why.
+    let lost_status = with_keys(&sandbox, &url, &rotated, &["status", "erin"]).await;
+    let message = lost_status.assert_error();
+    assert!(
+        message.ends_with("the record is sealed with the data key \"lost\", which CREDKIT_VAULT_KEYS does not hold: add it after the current key"),
+        "{message}"
+    );
+
+    // The records now open with the new key alone.
+    let new_only = sealed_vault(
+        &url,
+        &token,
+        Some(SealedCodec::new(Keyring::new(new.clone()))),
+    );
+    for user in ["alice", "bob", "carol"] {
+        let status = new_only.status(user).await.unwrap();
+        assert!(status.stored && status.has_refresh_token, "{user}");
+    }
+    assert_eq!(
+        new_only.status("alice").await.unwrap().token_state,
+        Some(credkit_core::TokenState::Fresh)
+    );
+    let new_key_only = with_keys(&sandbox, &url, &new_entry, &["status", "carol"]).await;
+    assert_eq!(new_key_only.code, Some(0), "{new_key_only:#?}");
+
+    // Run again: nothing left to do but the lost record; once it is removed, a clean run.
+    let again = with_keys(
+        &sandbox,
+        &url,
+        &rotated,
+        &["reseal", "--all", "--jobs", "1"],
+    )
+    .await;
+    assert!(again.stdout.contains("resealed: 0\n"), "{again:#?}");
+    assert!(again.stdout.contains("already current: 3\n"), "{again:#?}");
+    new_only.forget("erin");
+    let storage = RedisStorage::builder(&url).with_listing().build().unwrap();
+    storage.remove("vault:erin").await.unwrap();
+    let clean = with_keys(&sandbox, &url, &new_entry, &["reseal", "--all"]).await;
+    assert_eq!(clean.code, Some(0), "{clean:#?}");
+    assert_eq!(
+        clean.stdout,
+        "current key: 2026-02\nresealed: 0\nalready current: 3\nfailed: 0\n"
+    );
+
+    // A user with nothing stored.
+    let unknown = with_keys(&sandbox, &url, &rotated, &["reseal", "mallory"]).await;
+    assert!(
+        unknown
+            .assert_error()
+            .starts_with("no grant is stored for user")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseal_from_plain_turns_encryption_on() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let token = FakeTokenServer::start().await.unwrap();
+    let url = redis.url();
+    fill(&sealed_vault(&url, &token, None)).await;
+    let (key, entry) = data_key("first");
+    let sandbox = Sandbox::new();
+
+    // Without --from-plain a plain record is a failure, as it is to a sealing application.
+    let refused = with_keys(&sandbox, &url, &entry, &["reseal", "--all"]).await;
+    assert_eq!(refused.code, Some(1), "{refused:#?}");
+    assert!(refused.stdout.contains("failed: 3\n"), "{refused:#?}");
+    assert!(
+        refused
+            .stdout
+            .contains("  bob: stored as plain JSON, not sealed: reseal it with --from-plain\n"),
+        "{refused:#?}"
+    );
+
+    let sealed = with_keys(&sandbox, &url, &entry, &["reseal", "--all", "--from-plain"]).await;
+    assert_eq!(sealed.code, Some(0), "{sealed:#?}");
+    assert!(sealed.stdout.contains("resealed: 3\n"), "{sealed:#?}");
+    let app = sealed_vault(&url, &token, Some(SealedCodec::new(Keyring::new(key))));
+    assert!(app.status("alice").await.unwrap().has_refresh_token);
+    // A plain reader no longer can.
+    sealed_vault(&url, &token, None)
+        .status("alice")
+        .await
+        .unwrap_err();
+}
+
+#[tokio::test]
+async fn the_keys_are_checked() {
+    let sandbox = Sandbox::new();
+    let url = "redis://127.0.0.1:9/0";
+    let out = vault_run(&sandbox, url, &["reseal", "--all"]).await;
     let message = out.assert_error();
     assert!(message.contains("CREDKIT_VAULT_KEYS"), "{message}");
+    // Keys that do not parse: the variable named, the value never shown.
+    let bad = with_keys(&sandbox, url, "k1:c2VjcmV0LWtleS1ieXRlcw", &["count"]).await;
+    let message = bad.assert_error();
+    assert!(message.contains("CREDKIT_VAULT_KEYS"), "{message}");
     // --all or one user, not both nor neither: a usage error.
-    let both = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal", "--all", "a"]).await;
+    let both = vault_run(&sandbox, url, &["reseal", "--all", "a"]).await;
     assert_eq!(both.code, Some(2), "{both:#?}");
-    let neither = vault_run(&sandbox, "redis://127.0.0.1:9/0", &["reseal"]).await;
+    let neither = vault_run(&sandbox, url, &["reseal"]).await;
     assert_eq!(neither.code, Some(2), "{neither:#?}");
 }
 

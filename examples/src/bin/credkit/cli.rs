@@ -685,7 +685,7 @@ pub(crate) enum VaultCommand {
     /// opened the records before.
     ///
     /// Each record sealed with another key is read and stored again under the user's lease
-    /// (one at a time, so it never races a refresh); records already under the current key are
+    /// (so it never races a refresh), --jobs users at a time; records already under the current key are
     /// skipped, so it can be run again, and resumes where an interrupted run stopped. Prints
     /// the counts (resealed, already current, failed) and each user whose record could not be
     /// resealed, with why (a key not in CREDKIT_VAULT_KEYS, say); with any failure it exits 1.
@@ -792,6 +792,22 @@ pub(crate) struct VaultResealArgs {
     /// Reseal every user's record.
     #[arg(long)]
     pub(crate) all: bool,
+
+    /// Also seal the records stored as plain JSON, to turn encryption on for a vault that ran
+    /// without keys: run `reseal --all --from-plain` as the application starts sealing (its
+    /// SealedCodec opens no plain record, so a user is refused until resealed). Without it, a
+    /// plain record is a failure, as it is to the application.
+    #[arg(long)]
+    pub(crate) from_plain: bool,
+
+    /// With --all: how many users to reseal at a time (each under its own lease).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub(crate) jobs: u16,
 
     #[command(flatten)]
     pub(crate) store: VaultStoreArgs,

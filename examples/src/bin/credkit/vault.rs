@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use credkit_core::{ErrorKind, PlainJson, RecordCodec, Storage};
 use credkit_login::OAuthClient;
 use credkit_storage_redis::RedisStorage;
-use credkit_vault::{Refusal, Removed, UserStatus, Vault};
+use credkit_vault::{Keyring, Refusal, Removed, SealedCodec, SealedError, UserStatus, Vault};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -30,7 +31,7 @@ use crate::output;
 /// The environment variable holding the storage's URL when `--storage` is not given.
 const STORAGE_ENV: &str = "CREDKIT_VAULT_STORAGE";
 /// The environment variable holding the data keys (`ID:BASE64,...`, the current key first).
-const KEYS_ENV: &str = "CREDKIT_VAULT_KEYS";
+const KEYS_ENV: &str = Keyring::VARIABLE;
 /// Users asked of the storage per page.
 const PAGE: usize = 1000;
 /// The client ID the vault is built with when no `client_secret.json` is given: it makes no
@@ -196,7 +197,7 @@ async fn reseal(args: &VaultResealArgs) -> Result<(), Failure> {
         ))
     })?;
     let current_key = keys.current_key_id.clone();
-    let opened = Opened::open_with(&args.store, None, Some(keys))?;
+    let opened = Opened::open_with(&args.store, None, Some(keys), args.from_plain)?;
     let mut done = Tally::default();
     if let Some(user) = &args.user {
         match reseal_one(&opened, user, &mut done).await {
@@ -207,27 +208,77 @@ async fn reseal(args: &VaultResealArgs) -> Result<(), Failure> {
         output::print(&done.text(&current_key))?;
         return failures(&done);
     }
+    if let Err(err) = reseal_all(&opened, usize::from(args.jobs), &mut done).await {
+        return Err(interrupted(&opened, &done, &current_key, &err));
+    }
+    output::print(&done.text(&current_key))?;
+    failures(&done)
+}
+
+/// Reseals every user's record, `jobs` users at a time (each under its own lease), page by
+/// page. The first transient failure stops the run once the users under way are done.
+async fn reseal_all(
+    opened: &Opened,
+    jobs: usize,
+    done: &mut Tally,
+) -> Result<(), credkit_core::Error> {
+    let mut running = FuturesUnordered::new();
+    let mut stopped: Option<credkit_core::Error> = None;
     let mut cursor: Option<String> = None;
-    loop {
-        let page = match opened.vault.list(cursor.as_deref(), PAGE).await {
-            Ok(page) => page,
-            Err(err) => return Err(interrupted(&opened, &done, &current_key, &err)),
-        };
-        let (users, next) = page.into_parts();
-        for user in &users {
-            match reseal_one(&opened, user, &mut done).await {
-                Ok(true) => {}
-                Ok(false) => done.gone += 1,
-                Err(err) => return Err(interrupted(&opened, &done, &current_key, &err)),
+    'pages: loop {
+        let (users, next) = match opened.vault.list(cursor.as_deref(), PAGE).await {
+            Ok(page) => page.into_parts(),
+            Err(err) => {
+                stopped = Some(err);
+                break;
             }
+        };
+        for user in users {
+            while running.len() >= jobs.max(1) {
+                if let Some(finished) = running.next().await
+                    && let Some(err) = add(done, finished)
+                {
+                    stopped = Some(err);
+                    break 'pages;
+                }
+            }
+            running.push(async move {
+                let mut tally = Tally::default();
+                let outcome = reseal_one(opened, &user, &mut tally).await;
+                (tally, outcome)
+            });
         }
         match next {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    output::print(&done.text(&current_key))?;
-    failures(&done)
+    while let Some(finished) = running.next().await {
+        if let Some(err) = add(done, finished) {
+            stopped.get_or_insert(err);
+        }
+    }
+    done.failed.sort();
+    stopped.map_or(Ok(()), Err)
+}
+
+/// Adds what one user's reseal did to `done`; its transient failure, if any.
+fn add(
+    done: &mut Tally,
+    (tally, outcome): (Tally, Result<bool, credkit_core::Error>),
+) -> Option<credkit_core::Error> {
+    done.resealed += tally.resealed;
+    done.current += tally.current;
+    done.gone += tally.gone;
+    done.failed.extend(tally.failed);
+    match outcome {
+        Ok(true) => None,
+        Ok(false) => {
+            done.gone += 1;
+            None
+        }
+        Err(err) => Some(err),
+    }
 }
 
 /// Reseals `user`'s record when it is not sealed with the current key. False when nothing is
@@ -244,7 +295,7 @@ async fn reseal_one(
         Ok(_) => opened.watch.take_stale(&key),
         Err(err) if err.is_transient() => return Err(err),
         Err(err) => {
-            done.failed.push((user.to_owned(), with_causes(&err)));
+            done.failed.push((user.to_owned(), unreadable(&err)));
             return Ok(true);
         }
     };
@@ -256,10 +307,29 @@ async fn reseal_one(
         Ok(true) => done.resealed += 1,
         Ok(false) => return Ok(false),
         Err(err) if err.is_transient() => return Err(err),
-        Err(err) => done.failed.push((user.to_owned(), with_causes(&err))),
+        Err(err) => done.failed.push((user.to_owned(), unreadable(&err))),
     }
     opened.watch.take_stale(&key);
     Ok(true)
+}
+
+/// Why a record could not be read or resealed, in the operator's terms.
+fn unreadable(err: &credkit_core::Error) -> String {
+    match SealedError::of(err) {
+        Some(SealedError::UnknownKey { key_id }) => format!(
+            "sealed with the data key {key_id:?}, which {KEYS_ENV} does not hold: add it after the current key"
+        ),
+        Some(SealedError::NotSealed) => {
+            "stored as plain JSON, not sealed: reseal it with --from-plain".to_owned()
+        }
+        Some(SealedError::ForeignOrAltered) => {
+            "altered, or copied from another user's record (it does not authenticate under its key): remove the user and ask for consent again".to_owned()
+        }
+        Some(SealedError::Damaged) => {
+            "damaged or cut short: remove the user and ask for consent again".to_owned()
+        }
+        _ => with_causes(err),
+    }
 }
 
 /// The end of a reseal run: exit 1 when a record could not be resealed.
@@ -267,7 +337,7 @@ fn failures(done: &Tally) -> Result<(), Failure> {
     match done.failed.len() {
         0 => Ok(()),
         n => Err(Failure::new(format!(
-            "{n} record(s) could not be resealed (listed above); they are still sealed with a retired key or none the keys open: fix that and run reseal again (records already under the current key are skipped)"
+            "{n} record(s) could not be resealed (listed above, with why); they are left as they were: fix that and run reseal again (records already under the current key are skipped)"
         ))),
     }
 }
@@ -300,22 +370,46 @@ impl Keys {
         if std::env::var_os(KEYS_ENV).is_none_or(|value| value.is_empty()) {
             return Ok(None);
         }
-        Err(Failure::new(format!(
-            "{KEYS_ENV} is set, but this build of credkit cannot seal records yet (credkit-vault's SealedCodec); unset it to read a vault of plain JSON records"
-        )))
+        // Its errors name the variable and the entry, never a key.
+        let keyring = Keyring::from_env(KEYS_ENV)?;
+        Ok(Some(Self {
+            current_key_id: keyring.current_key_id().to_owned(),
+            codec: Arc::new(SealedCodec::new(keyring)),
+        }))
     }
 }
 
-/// The codec records pass through: `CREDKIT_VAULT_KEYS`'s, or plain JSON without it.
-fn codec(keys: Option<Keys>) -> Result<Arc<dyn RecordCodec>, Failure> {
-    let keys = match keys {
-        Some(keys) => Some(keys),
-        None => Keys::from_env()?,
-    };
-    Ok(match keys {
-        Some(keys) => keys.codec,
-        None => Arc::new(PlainJson::default()),
-    })
+/// A sealed record met without keys: what the error from [`Watch`] says, found behind a
+/// store's error.
+#[derive(Debug)]
+struct NeedsKeys {
+    key_id: String,
+}
+
+impl std::fmt::Display for NeedsKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the record is sealed (with the data key {:?}): set {KEYS_ENV} to the application's keys",
+            self.key_id
+        )
+    }
+}
+
+impl std::error::Error for NeedsKeys {}
+
+impl NeedsKeys {
+    /// The one behind `err`, if any.
+    fn of(err: &credkit_core::Error) -> Option<&Self> {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(err) = next {
+            if let Some(found) = err.downcast_ref::<Self>() {
+                return Some(found);
+            }
+            next = err.source();
+        }
+        None
+    }
 }
 
 /// A codec that notes, for each record it opens, whether it is sealed with a key other than
@@ -325,6 +419,12 @@ struct Watch {
     codec: Arc<dyn RecordCodec>,
     /// The storage keys of the records last opened stale.
     stale: Mutex<HashSet<String>>,
+    /// Open a record that is not sealed as the plain JSON it is (`reseal --from-plain`), as
+    /// stale: what turning encryption on for a vault of plain records needs, once.
+    accept_plain: bool,
+    /// Whether `codec` seals (`CREDKIT_VAULT_KEYS` is set): without keys, a sealed record is
+    /// refused with what to do rather than read as JSON that does not parse.
+    keyed: bool,
 }
 
 impl Watch {
@@ -343,9 +443,31 @@ impl RecordCodec for Watch {
     }
 
     fn decode(&self, key: &str, stored: &[u8]) -> credkit_core::Result<Zeroizing<Vec<u8>>> {
-        let json = self.codec.decode(key, stored)?;
+        if !self.keyed
+            && let Some(key_id) = SealedCodec::key_id_of(stored)
+        {
+            let needs = NeedsKeys {
+                key_id: key_id.to_owned(),
+            };
+            return Err(
+                credkit_core::Error::new(ErrorKind::Storage, needs.to_string())
+                    .with_transient(false)
+                    .with_source(needs),
+            );
+        }
+        let (json, plain) = match self.codec.decode(key, stored) {
+            Ok(json) => (json, false),
+            Err(err)
+                if self.accept_plain
+                    && SealedError::of(&err) == Some(&SealedError::NotSealed)
+                    && stored.first() == Some(&b'{') =>
+            {
+                (Zeroizing::new(stored.to_vec()), true)
+            }
+            Err(err) => return Err(err),
+        };
         let mut stale = self.stale.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.codec.is_stale(stored) {
+        if plain || self.codec.is_stale(stored) {
             stale.insert(key.to_owned());
         } else {
             stale.remove(key);
@@ -424,6 +546,7 @@ fn open_storage(
 }
 
 /// A vault opened for a command.
+#[derive(Debug)]
 struct Opened {
     vault: Vault,
     watch: Arc<Watch>,
@@ -436,19 +559,29 @@ impl Opened {
     /// The vault `args` name, with the keys of `CREDKIT_VAULT_KEYS` if set; `remove`'s client
     /// and revocation endpoint with `remove`.
     fn open(args: &VaultStoreArgs, remove: Option<&VaultRemoveArgs>) -> Result<Self, Failure> {
-        Self::open_with(args, remove, None)
+        Self::open_with(args, remove, None, false)
     }
 
+    /// The vault `args` name, with `keys` (else those of `CREDKIT_VAULT_KEYS`, if set), opening
+    /// plain records too with `accept_plain`.
     fn open_with(
         args: &VaultStoreArgs,
         remove: Option<&VaultRemoveArgs>,
         keys: Option<Keys>,
+        accept_plain: bool,
     ) -> Result<Self, Failure> {
         let url = storage_url(args)?;
         let location = shown(&url);
+        let keys = match keys {
+            Some(keys) => Some(keys),
+            None => Keys::from_env()?,
+        };
+        let keyed = keys.is_some();
         let watch = Arc::new(Watch {
-            codec: codec(keys)?,
+            codec: keys.map_or_else(|| Arc::new(PlainJson::default()) as _, |keys| keys.codec),
             stale: Mutex::default(),
+            accept_plain,
+            keyed,
         });
         let storage = open_storage(&url, args, Arc::clone(&watch) as Arc<dyn RecordCodec>)
             .map_err(|failure| {
@@ -475,6 +608,16 @@ impl Opened {
     fn failed(&self, err: &credkit_core::Error) -> Failure {
         if Refusal::of(err).is_some() {
             return Failure::new(err.to_string());
+        }
+        if let Some(needs) = NeedsKeys::of(err) {
+            return Failure::new(format!("the vault storage ({}): {needs}", self.location));
+        }
+        if SealedError::of(err).is_some() {
+            return Failure::new(format!(
+                "the vault storage ({}): the record is {}",
+                self.location,
+                unreadable(err)
+            ));
         }
         let mut text = with_causes(err);
         if text.contains("UnknownIssuer") {
