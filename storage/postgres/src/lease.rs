@@ -65,30 +65,44 @@ pub(crate) async fn take(
 
 /// One attempt: the record's generation when the lease was free and is now ours.
 ///
-/// The statement runs in a task of its own, which hands the lease over or, when this future
-/// was dropped meanwhile (a cancelled waiter), gives it back: a cancelled take never leaves
-/// the lease held, however late the server answers.
+/// A cancelled take never leaves the lease held, however late the server answers: the
+/// statement runs in a task of its own, which hands the lease over, or gives it back when
+/// nobody takes it (this future was dropped meanwhile) or when the attempt failed after the
+/// statement may have landed (a timeout); and this future, dropped while it waits (the reply
+/// held up), gives back at once whatever the statement takes. Each give-back is a
+/// compare-and-delete on this take's own owner, which a later take never reuses.
 async fn attempt(storage: &PostgresStorage, key: &str, owner: &str) -> Result<Option<u64>> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| error::no_runtime())?;
     let (sender, receiver) = oneshot::channel();
-    let (storage, key, owner) = (storage.same_holder(), key.to_owned(), owner.to_owned());
+    let unwind = |storage: &PostgresStorage| Unwind {
+        storage: storage.same_holder(),
+        key: key.to_owned(),
+        owner: owner.to_owned(),
+        armed: true,
+    };
+    let mut waiting = unwind(storage);
+    let mut taking = unwind(storage);
     runtime.spawn(async move {
-        let outcome = try_take(&storage, &key, &owner).await.map(|taken| {
-            taken.map(|generation| Taken {
-                generation,
-                unwind: Unwind {
-                    storage,
-                    key,
-                    owner,
-                    armed: true,
-                },
-            })
-        });
-        // Undelivered (or delivered to a receiver dropped unread), a taken lease is dropped
-        // with the channel, and its `Unwind` releases it.
-        let _ = sender.send(outcome);
+        let outcome = try_take(&taking.storage, &taking.key, &taking.owner).await;
+        if !matches!(outcome, Ok(None)) {
+            // Taken (for the waiter, whose `keep` disarms it), or failed (given back now).
+            let outcome = outcome.map(|taken| {
+                taken.map(|generation| Taken {
+                    generation,
+                    unwind: taking,
+                })
+            });
+            // Undelivered (or delivered to a receiver dropped unread), a taken lease drops
+            // with the channel, and its `Unwind` gives it back.
+            let _ = sender.send(outcome);
+            return;
+        }
+        taking.disarm();
+        let _ = sender.send(Ok(None));
     });
-    match receiver.await {
+    let outcome = receiver.await;
+    waiting.disarm();
+    match outcome {
         Ok(outcome) => Ok(outcome?.map(Taken::keep)),
         Err(_) => Err(error::task_gone("taking the refresh lease")),
     }
@@ -140,7 +154,7 @@ struct Taken {
 
 impl Taken {
     fn keep(mut self) -> u64 {
-        self.unwind.armed = false;
+        self.unwind.disarm();
         self.generation
     }
 }
@@ -151,6 +165,12 @@ struct Unwind {
     key: String,
     owner: String,
     armed: bool,
+}
+
+impl Unwind {
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
 }
 
 impl Drop for Unwind {
