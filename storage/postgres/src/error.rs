@@ -61,6 +61,19 @@ pub(crate) fn statement(doing: &str, source: &tokio_postgres::Error) -> Error {
         .with_transient(transient)
 }
 
+/// A statement found a credkit table missing (dropped, or a restore from before it was made):
+/// transient, since the next call makes the tables again.
+pub(crate) fn tables_missing(doing: &str, source: &tokio_postgres::Error) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!(
+            "{doing} in Postgres failed: a credkit table is missing; the next call creates it again"
+        ),
+    )
+    .with_source(Cause::of(source))
+    .with_transient(true)
+}
+
 /// Getting a connection from the pool failed: a timeout is transient (the server is out of
 /// reach or every connection is busy), a refused connection is classified as a statement's
 /// failure is.
@@ -127,9 +140,6 @@ fn what_to_fix(source: &tokio_postgres::Error) -> Option<&'static str> {
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             "the user may not use the credkit tables: grant it SELECT, INSERT, UPDATE and DELETE on \
          them (and CREATE on the schema for the first migration)"
-        } else if *code == SqlState::UNDEFINED_TABLE {
-            "a credkit table is missing (dropped after this store created it?): restart the process \
-         to create it again"
         } else {
             return None;
         },

@@ -117,7 +117,7 @@ async fn try_take(storage: &PostgresStorage, key: &str, owner: &str) -> Result<O
     storage
         .run(DOING, async {
             let client = storage.client(DOING).await?;
-            let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+            let failed = |err: tokio_postgres::Error| storage.failed(DOING, &err);
             let statement = client
                 .prepare_cached(&format!(
                     "WITH taken AS (
@@ -258,7 +258,7 @@ async fn renew(storage: PostgresStorage, key: String, owner: String, fence: Fenc
         let extended = storage
             .run(DOING, async {
                 let client = storage.client(DOING).await?;
-                let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+                let failed = |err: tokio_postgres::Error| storage.failed(DOING, &err);
                 let statement = client
                     .prepare_cached(&format!(
                         "UPDATE {} SET expires_at = now() + $3::bigint * interval '1 millisecond'
@@ -297,7 +297,7 @@ async fn release(storage: &PostgresStorage, key: &str, owner: &str) -> Result<()
     storage
         .run(DOING, async {
             let client = storage.client(DOING).await?;
-            let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+            let failed = |err: tokio_postgres::Error| storage.failed(DOING, &err);
             let statement = client
                 .prepare_cached(&format!(
                     "WITH gone AS (DELETE FROM {} WHERE key = $1 AND owner = $2 RETURNING 1)

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +13,6 @@ use credkit_core::{
     PlainJson, RecordCodec, Result, Storage,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 use zeroize::Zeroizing;
@@ -93,7 +93,11 @@ pub(crate) struct Inner {
     pub(crate) poll_interval: Duration,
     pub(crate) timeout: Duration,
     codec: Arc<dyn RecordCodec>,
-    migrated: OnceCell<()>,
+    /// Whether the tables were found (or made) at this credkit's version; false again when a
+    /// statement finds a table missing, so that the next call makes it again.
+    migrated: AtomicBool,
+    /// One migration at a time per handle's shared state.
+    migrating: tokio::sync::Mutex<()>,
 }
 
 /// Builds a [`PostgresStorage`]: where its tables are, the lease's timing, the timeout, the
@@ -227,10 +231,11 @@ impl PostgresStorage {
             let records = &self.inner.tables.records;
             let row = if let Some(end) = &end {
                 let sql = format!("SELECT count(*) FROM {records} WHERE key >= $1 AND key < $2");
-                query_one(&client, DOING, &sql, &[&prefix, end]).await?
+                self.query_one(&client, DOING, &sql, &[&prefix, end])
+                    .await?
             } else {
                 let sql = format!("SELECT count(*) FROM {records} WHERE key >= $1");
-                query_one(&client, DOING, &sql, &[&prefix]).await?
+                self.query_one(&client, DOING, &sql, &[&prefix]).await?
             };
             let count: i64 = row
                 .try_get(0)
@@ -253,10 +258,10 @@ impl PostgresStorage {
         }
     }
 
-    /// A pooled connection, the tables migrated first (once per handle's shared state; a
-    /// failed migration is tried again by the next call).
+    /// A pooled connection, the tables migrated first (once, and again after a statement
+    /// found a table missing; a failed migration is tried again by the next call).
     pub(crate) async fn client(&self, doing: &str) -> Result<Object> {
-        if self.inner.migrated.initialized() {
+        if self.inner.migrated.load(Ordering::Acquire) {
             return self
                 .inner
                 .pool
@@ -274,11 +279,26 @@ impl PostgresStorage {
             .get()
             .await
             .map_err(|err| error::pool("connecting", err))?;
-        self.inner
-            .migrated
-            .get_or_try_init(|| schema::migrate(&mut client, &self.inner.tables))
-            .await?;
+        let _migrating = self.inner.migrating.lock().await;
+        if !self.inner.migrated.load(Ordering::Acquire) {
+            schema::migrate(&mut client, &self.inner.tables).await?;
+            self.inner.migrated.store(true, Ordering::Release);
+        }
         Ok(client)
+    }
+
+    /// The error for a failed statement. A table found missing (dropped, or a restore from
+    /// before it was made) is made again by the next call: that failure is transient.
+    pub(crate) fn failed(
+        &self,
+        doing: &str,
+        source: &tokio_postgres::Error,
+    ) -> credkit_core::Error {
+        if source.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
+            self.inner.migrated.store(false, Ordering::Release);
+            return error::tables_missing(doing, source);
+        }
+        error::statement(doing, source)
     }
 
     /// This handle itself, fences and all (a clone is another holder): for the tasks that act
@@ -293,7 +313,7 @@ impl PostgresStorage {
     /// A store under `fence`: in a transaction that locks the row, by core's rule.
     async fn store_fenced(&self, key: &str, bytes: &[u8], fence: &Fence) -> Result<()> {
         const DOING: &str = "storing a credential record";
-        let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+        let failed = |err: tokio_postgres::Error| self.failed(DOING, &err);
         let records = &self.inner.tables.records;
         let mut client = self.client(DOING).await?;
         let transaction = client.transaction().await.map_err(failed)?;
@@ -387,15 +407,18 @@ pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-async fn query_one(
-    client: &Object,
-    doing: &str,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> Result<tokio_postgres::Row> {
-    let failed = |err: tokio_postgres::Error| error::statement(doing, &err);
-    let statement = client.prepare_cached(sql).await.map_err(failed)?;
-    client.query_one(&statement, params).await.map_err(failed)
+impl PostgresStorage {
+    async fn query_one(
+        &self,
+        client: &Object,
+        doing: &str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row> {
+        let failed = |err: tokio_postgres::Error| self.failed(doing, &err);
+        let statement = client.prepare_cached(sql).await.map_err(failed)?;
+        client.query_one(&statement, params).await.map_err(failed)
+    }
 }
 
 impl Clone for PostgresStorage {
@@ -509,7 +532,8 @@ impl PostgresStorageBuilder {
                 poll_interval: self.poll_interval,
                 timeout: self.timeout,
                 codec: self.codec,
-                migrated: OnceCell::new(),
+                migrated: AtomicBool::new(false),
+                migrating: tokio::sync::Mutex::new(()),
             }),
             fences: Arc::default(),
         })
@@ -523,7 +547,7 @@ impl Storage for PostgresStorage {
         let stored = self
             .run(DOING, async {
                 let client = self.client(DOING).await?;
-                let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+                let failed = |err: tokio_postgres::Error| self.failed(DOING, &err);
                 let statement = client
                     .prepare_cached(&format!(
                         "SELECT record FROM {} WHERE key = $1",
@@ -562,7 +586,7 @@ impl Storage for PostgresStorage {
                 return self.store_fenced(key, &bytes, &fence).await;
             }
             let client = self.client(DOING).await?;
-            let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+            let failed = |err: tokio_postgres::Error| self.failed(DOING, &err);
             let statement = client
                 .prepare_cached(&format!(
                     "INSERT INTO {} AS r (key, record, generation) VALUES ($1, $2, 1)
@@ -585,7 +609,7 @@ impl Storage for PostgresStorage {
         const DOING: &str = "removing a credential record";
         self.run(DOING, async {
             let client = self.client(DOING).await?;
-            let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+            let failed = |err: tokio_postgres::Error| self.failed(DOING, &err);
             let statement = client
                 .prepare_cached(&format!(
                     "DELETE FROM {} WHERE key = $1",
@@ -640,7 +664,7 @@ impl Storage for PostgresStorage {
         let rows = self
             .run(DOING, async {
                 let client = self.client(DOING).await?;
-                let failed = |err: tokio_postgres::Error| error::statement(DOING, &err);
+                let failed = |err: tokio_postgres::Error| self.failed(DOING, &err);
                 let statement = client.prepare_cached(&sql).await.map_err(failed)?;
                 client.query(&statement, &params).await.map_err(failed)
             })

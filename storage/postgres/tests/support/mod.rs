@@ -29,9 +29,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The cluster's superuser, who logs in over TCP with [`PASSWORD`] (SCRAM).
+/// The cluster's superuser, trusted on loopback (no password: a SCRAM login costs a debug
+/// build tens of milliseconds of PBKDF2, and the contract suite makes many connections).
 pub const USER: &str = "credkit";
-/// [`USER`]'s password.
+/// The user who must log in with [`PASSWORD`] (SCRAM), made by
+/// [`PgServer::password_url`].
+pub const PASSWORD_USER: &str = "credkit_pw";
+/// [`PASSWORD_USER`]'s password.
 pub const PASSWORD: &str = "credkit-test-password";
 /// The database the URL names (made by `initdb`).
 pub const DATABASE: &str = "postgres";
@@ -110,7 +114,6 @@ impl PgServer {
         let bin = postgres_bin().unwrap_or_else(|| panic!("Postgres is not installed: {INSTALL}"));
         let dir = tempfile::tempdir().unwrap();
         let run_as = run_as();
-        std::fs::write(dir.path().join("pwfile"), PASSWORD).unwrap();
         if let Some((uid, gid)) = &run_as {
             let status = Command::new("chown")
                 .args(["-R", &format!("{uid}:{gid}")])
@@ -132,14 +135,12 @@ impl PgServer {
             child: None,
         };
         let data = server.data();
-        let pwfile = server.dir.path().join("pwfile");
         let output = server
             .command("initdb")
             .arg("-D")
             .arg(&data)
-            .args(["-U", USER, "--auth=scram-sha-256", "--auth-local=trust"])
+            .args(["-U", USER, "--auth=trust"])
             .args(["-E", "UTF8", "--no-locale", "--no-sync"])
-            .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .unwrap();
         assert!(
@@ -147,19 +148,38 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        // Only PASSWORD_USER logs in with a password; every other user is trusted.
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!(
+                "local all all trust\n\
+                 host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n\
+                 host all all 127.0.0.1/32 trust\n"
+            ),
+        )
+        .unwrap();
         server.launch();
         server
     }
 
-    /// `postgres://credkit:PASSWORD@127.0.0.1:PORT/postgres`.
+    /// `postgres://credkit@127.0.0.1:PORT/postgres` (a superuser, trusted).
     pub fn url(&self) -> String {
-        self.url_as(USER, PASSWORD)
+        format!("postgres://{USER}@127.0.0.1:{}/{DATABASE}", self.port)
     }
 
-    /// The URL with another user and password.
-    pub fn url_as(&self, user: &str, password: &str) -> String {
+    /// The URL of [`PASSWORD_USER`] with `password` (the right one is [`PASSWORD`]), made a
+    /// superuser first if it is not there yet.
+    pub async fn password_url(&self, password: &str) -> String {
+        self.execute(&format!(
+            "DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PASSWORD_USER}') THEN
+                    CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}';
+                END IF;
+            END $$"
+        ))
+        .await;
         format!(
-            "postgres://{user}:{password}@127.0.0.1:{}/{DATABASE}",
+            "postgres://{PASSWORD_USER}:{password}@127.0.0.1:{}/{DATABASE}",
             self.port
         )
     }
@@ -234,7 +254,7 @@ impl PgServer {
             .arg("-k")
             .arg(self.dir.path())
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-            .args(["-c", "synchronous_commit=off", "-c", "shared_buffers=16MB"])
+            .args(["-c", "shared_buffers=16MB"])
             .args(["-c", "max_connections=60"])
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
@@ -324,7 +344,7 @@ pub fn refusing_url() -> String {
         .local_addr()
         .unwrap()
         .port();
-    format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}")
+    format!("postgres://{USER}@127.0.0.1:{port}/{DATABASE}")
 }
 
 /// A loopback server that accepts connections and never answers, with the URL to it; the
@@ -349,7 +369,7 @@ pub fn silent_server() -> (SilentServer, String) {
             stop,
             thread: Some(thread),
         },
-        format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}"),
+        format!("postgres://{USER}@127.0.0.1:{port}/{DATABASE}"),
     )
 }
 
