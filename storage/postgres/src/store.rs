@@ -1,7 +1,7 @@
 //! `PostgresStorage`: records in one table, written by generation-fenced statements; the
 //! builder; listing and counting by key range.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -643,22 +643,14 @@ impl Storage for PostgresStorage {
         );
         let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
         let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&prefix, &fetch];
-        sql.push_str(" AND key > $3");
-        let after = cursor.unwrap_or("");
-        if cursor.is_none() {
-            // Every key is at least "", and the empty key itself is at least `prefix` only
-            // when the prefix is empty too: `key > ''` would leave it out.
-            sql.truncate(sql.len() - " AND key > $3".len());
-        } else {
-            params.push(&after);
+        // No `key > ''` without a cursor: it would leave the empty key out.
+        if let Some(after) = &cursor {
+            params.push(after);
+            let _ = write!(sql, " AND key > ${}", params.len());
         }
         if let Some(end) = &end {
-            sql.push_str(if cursor.is_some() {
-                " AND key < $4"
-            } else {
-                " AND key < $3"
-            });
             params.push(end);
+            let _ = write!(sql, " AND key < ${}", params.len());
         }
         sql.push_str(" ORDER BY key LIMIT $2");
         let rows = self

@@ -76,3 +76,47 @@ async fn prefixes_are_plain_text_and_counts_agree() {
     storage.remove("a%1").await.unwrap();
     assert_eq!(list_all(&storage, "a%", 1).await, ["a%2"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_is_an_index_range_scan_not_a_pattern_over_the_table() {
+    support::require_postgres!();
+    let server = PgServer::start();
+    let storage = PostgresStorage::new(&server.url()).unwrap();
+    storage.migrate().await.unwrap();
+    let records = storage.records_table();
+    server
+        .execute(&format!(
+            "INSERT INTO {records} (key, record, generation)
+             SELECT 'user-' || n, '\\x7b7d', 1 FROM generate_series(1, 20000) AS n;
+             ANALYZE {records};"
+        ))
+        .await;
+    // The statement `list` makes for a first page under a prefix, and for a later one.
+    let client = server.client().await;
+    for sql in [
+        format!("SELECT key FROM {records} WHERE key >= $1 AND key < $3 ORDER BY key LIMIT $2"),
+        format!(
+            "SELECT key FROM {records} WHERE key >= $1 AND key > $3 AND key < $4 ORDER BY key LIMIT $2"
+        ),
+    ] {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&"user-1", &11_i64, &"user-15", &"user-2"];
+        let count = sql.matches('$').count();
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &params[..count])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Only Scan") || plan.contains("Index Scan"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+    let page = storage.list("user-1", None, 10).await.unwrap().unwrap();
+    assert_eq!(page.keys().len(), 10);
+    assert_eq!(storage.count("user-1").await.unwrap(), 11_111);
+}
