@@ -202,7 +202,18 @@ impl PostgresStorage {
     /// Creates the tables, or brings them up to this credkit's schema version, now rather than
     /// on first use: one transaction under an advisory lock, so that processes starting
     /// together do not race. Does nothing (no DDL) when they are up to date. Each handle does
-    /// this once, by itself, before its first statement.
+    /// this by itself before its first statement (and again after a statement found a table
+    /// missing): call it to fail at start-up rather than at the first use.
+    ///
+    /// ```no_run
+    /// # use credkit_storage_postgres::PostgresStorage;
+    /// # #[allow(dead_code)]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let storage = PostgresStorage::new("postgres://credkit:PASSWORD@db.internal/app")?;
+    /// storage.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -216,8 +227,19 @@ impl PostgresStorage {
         .await
     }
 
-    /// How many records have a key starting with `prefix` (`""`: all of them). Reads no
-    /// record.
+    /// How many records have a key starting with `prefix` (`""`: all of them), by the same
+    /// key range as [`Storage::list`]. Reads no record.
+    ///
+    /// ```no_run
+    /// # use credkit_storage_postgres::PostgresStorage;
+    /// # #[allow(dead_code)]
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let storage = PostgresStorage::new("postgres://credkit:PASSWORD@db.internal/app")?;
+    /// let users = storage.count("user:").await?;
+    /// # let _ = users;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
