@@ -109,7 +109,12 @@ async fn attempt(storage: &PostgresStorage, key: &str, owner: &str) -> Result<Op
 }
 
 /// The statement of one attempt. The lease row is inserted, or taken over when it expired, on
-/// the database's clock; the record's generation is read in the same statement.
+/// the database's clock (`clock_timestamp()`, read when the row is reached: a wait for another
+/// statement's row lock neither shortens the new expiry nor counts a lapsed lease as held); the
+/// record's generation is read in the same statement, from its snapshot, which is never newer
+/// than the take: a store that lands after the take always exceeds the fence (a store that
+/// landed while the statement waited for a row lock may too, and then this holder's store is
+/// refused and it adopts that record: safe, if needless).
 async fn try_take(storage: &PostgresStorage, key: &str, owner: &str) -> Result<Option<u64>> {
     const DOING: &str = "taking the refresh lease";
     let tables = &storage.inner.tables;
@@ -122,10 +127,11 @@ async fn try_take(storage: &PostgresStorage, key: &str, owner: &str) -> Result<O
                 .prepare_cached(&format!(
                     "WITH taken AS (
                         INSERT INTO {leases} AS l (key, owner, expires_at)
-                        VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
+                        VALUES ($1, $2, clock_timestamp() + $3::bigint * interval '1 millisecond')
                         ON CONFLICT (key) DO UPDATE
-                        SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-                        WHERE l.expires_at < now()
+                        SET owner = EXCLUDED.owner,
+                            expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'
+                        WHERE l.expires_at < clock_timestamp()
                         RETURNING 1
                     )
                     SELECT EXISTS (SELECT 1 FROM taken),
@@ -261,7 +267,7 @@ async fn renew(storage: PostgresStorage, key: String, owner: String, fence: Fenc
                 let failed = |err: tokio_postgres::Error| storage.failed(DOING, &err);
                 let statement = client
                     .prepare_cached(&format!(
-                        "UPDATE {} SET expires_at = now() + $3::bigint * interval '1 millisecond'
+                        "UPDATE {} SET expires_at = clock_timestamp() + $3::bigint * interval '1 millisecond'
                          WHERE key = $1 AND owner = $2",
                         storage.inner.tables.leases
                     ))

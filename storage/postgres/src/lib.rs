@@ -61,7 +61,8 @@
 //! `record` holds the bytes of [`CredentialRecord::to_json`](credkit_core::CredentialRecord::to_json)
 //! as the [`RecordCodec`] gave them; `generation` grows with each store. Keys are in the `"C"`
 //! collation, so listing pages by byte order on the primary key's index. Leases' expiries
-//! are on the database's clock (`now()`): the clocks of the processes do not matter. A user
+//! are on the database's clock (`clock_timestamp()`): the clocks of the processes do not
+//! matter. A user
 //! that may not create tables can run with tables an administrator created from this DDL
 //! (with the version row): the store then only reads and writes rows.
 //!

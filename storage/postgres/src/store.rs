@@ -41,7 +41,7 @@ const STORE_ATTEMPTS: usize = 3;
 ///   the [`RecordCodec`], a generation, the time of the last store). The tables are created on
 ///   first use (or by [`migrate`](PostgresStorage::migrate)); the crate's docs give the DDL.
 /// - **Lease**: a row of `PREFIX + leases` with a random owner and an expiry on the
-///   *database's* clock (`now()`), taken by one statement that also reads the record's
+///   *database's* clock (`clock_timestamp()`), taken by one statement that also reads the record's
 ///   generation, renewed in the background (every third of the time to live) while held,
 ///   released by a compare-and-delete that announces the release (`NOTIFY`). Waiters `LISTEN`
 ///   and poll as a fallback; both are bounded by [`LeaseOptions::wait`] on its clock. A holder
@@ -581,19 +581,22 @@ impl Storage for PostgresStorage {
                     .query_opt(&statement, &[&key])
                     .await
                     .map_err(failed)?;
-                row.map(|row| row.try_get::<_, Vec<u8>>(0).map(Zeroizing::new))
-                    .transpose()
-                    .map_err(failed)
+                Ok(row)
             })
             .await?;
-        let Some(stored) = stored else {
+        let Some(row) = stored else {
             return Ok(None);
         };
+        // Decoded from the row's own buffer: no copy of the stored bytes is made.
+        let stored: &[u8] = row
+            .try_get(0)
+            .map_err(|err| error::statement(DOING, &err))?;
         let json = self
             .inner
             .codec
-            .decode(key, &stored)
+            .decode(key, stored)
             .map_err(error::malformed)?;
+        drop(row);
         CredentialRecord::from_json(&json)
             .map(Some)
             .map_err(error::malformed)
