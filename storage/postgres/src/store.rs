@@ -708,14 +708,22 @@ impl Storage for PostgresStorage {
 /// Where `config` connects, without the user's password: hosts (or socket directories),
 /// ports, database and user.
 fn describe(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
     let hosts: Vec<String> = config
         .get_hosts()
         .iter()
-        .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
-        .map(|(host, port)| match host {
-            Host::Tcp(name) => format!("{name}:{port}"),
-            #[cfg(unix)]
-            Host::Unix(path) => format!("{}:{port}", path.display()),
+        .enumerate()
+        .map(|(i, host)| {
+            // One port stands for every host's, as in libpq.
+            let port = match ports {
+                [one] => *one,
+                _ => ports.get(i).copied().unwrap_or(5432),
+            };
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                #[cfg(unix)]
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
         })
         .collect();
     format!(
@@ -802,6 +810,30 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let shown = format!("{:?}", PostgresStorage::builder("not: a url"));
         assert!(shown.contains("(not a Postgres URL)"), "{shown}");
+    }
+
+    #[test]
+    fn generations_convert_without_wrapping() {
+        assert_eq!(generation_of(7), 7);
+        assert_eq!(generation_of(-1), 0);
+        assert_eq!(to_column(7), 7);
+        assert_eq!(to_column(u64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn describe_names_every_host_and_port_and_the_default_ones() {
+        let config: tokio_postgres::Config = "host=a,b port=1,2 dbname=app user=me password=pw"
+            .parse()
+            .unwrap();
+        assert_eq!(describe(&config), "a:1,b:2/app as me");
+        let config: tokio_postgres::Config = "host=a,b port=7 dbname=app user=me".parse().unwrap();
+        assert_eq!(describe(&config), "a:7,b:7/app as me");
+        let config: tokio_postgres::Config = "postgres://db.internal".parse().unwrap();
+        assert_eq!(describe(&config), "db.internal:5432/ as (the default user)");
+        let config: tokio_postgres::Config = "host=/run/postgresql port=6000 dbname=app user=me"
+            .parse()
+            .unwrap();
+        assert_eq!(describe(&config), "/run/postgresql:6000/app as me");
     }
 
     #[test]
