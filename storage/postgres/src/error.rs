@@ -129,7 +129,13 @@ fn code_is_transient(code: &str) -> bool {
 
 /// What to tell the user for a failure that the next attempt meets again.
 fn what_to_fix(source: &tokio_postgres::Error) -> Option<&'static str> {
-    let code = source.code()?;
+    let Some(code) = source.code() else {
+        // The driver's own refusal when the server asks for a password the URL lacks.
+        return Cause::plain(source)
+            .0
+            .contains("password missing")
+            .then_some("the server wants a password: give it in the URL (postgres://USER:PASSWORD@HOST/DATABASE)");
+    };
     Some(
         if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION

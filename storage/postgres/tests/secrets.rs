@@ -41,6 +41,27 @@ async fn the_password_goes_in_the_url_and_a_wrong_one_says_what_to_fix() {
     let shown = format!("{err} {err:?} {wrong:?}");
     assert!(!shown.contains("not-the-password"), "{shown}");
     assert!(!shown.contains(support::PASSWORD), "{shown}");
+    // The server's refusal is kept as the source, by its code and message.
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(source.contains("28P01"), "{source}");
+
+    // No password at all, to a server that wants one: the driver refuses before asking the
+    // server again, and a retry would meet the same: permanent.
+    let url = server
+        .password_url(support::PASSWORD)
+        .await
+        .replace(&format!(":{}@", support::PASSWORD), "@");
+    let err = PostgresStorage::new(&url)
+        .unwrap()
+        .load("k")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(
+        err.to_string().contains("the server wants a password"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
