@@ -216,6 +216,57 @@ async fn a_waiter_wakes_on_the_release_long_before_its_next_poll() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_makes_no_attempt_between_its_polls_until_the_release_wakes_it() {
+    support::require_postgres!();
+    let server = PgServer::start_with(&["-c", "shared_preload_libraries=pg_stat_statements"]);
+    server.execute("CREATE EXTENSION pg_stat_statements").await;
+    let holder = PostgresStorage::new(&server.url()).unwrap();
+    let waiter = PostgresStorage::builder(server.url())
+        .with_lease_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let lease = holder.lease(KEY, &wait()).await.unwrap().unwrap();
+    // On a clock that never moves: only the release's notification can wake the waiter.
+    let clock = credkit_testing::FakeClock::new();
+    let waiting = tokio::spawn(async move {
+        let long = LeaseOptions::new(Duration::from_secs(7200), clock);
+        waiter.lease(KEY, &long).await.map(|lease| lease.is_some())
+    });
+    let client = server.client().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let row = client.query_one(sql, &[]).await.unwrap();
+            row.get::<_, i64>(0)
+        }
+    };
+    let listening = || count("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN %'");
+    let takes = || {
+        count(
+            "SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements \
+             WHERE query LIKE 'WITH taken AS%'",
+        )
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while listening().await == 0 {
+        assert!(Instant::now() < deadline, "the waiter never listened");
+        tokio::time::sleep(POLL).await;
+    }
+    // The holder's take, and the waiter's before and after it listened: then nothing, however
+    // long the lease is held.
+    let attempts = takes().await;
+    assert!(attempts <= 3, "{attempts} attempts before the waiter slept");
+    for _ in 0..20 {
+        tokio::time::sleep(POLL).await;
+        assert_eq!(takes().await, attempts, "the waiter tried again unwoken");
+    }
+    lease.release().await.unwrap();
+    let got = tokio::time::timeout(PATIENCE, waiting).await;
+    assert!(matches!(got, Ok(Ok(Ok(true)))), "{got:?}");
+    assert_eq!(takes().await, attempts + 1, "one attempt on the release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn releasing_with_postgres_away_is_a_transient_error() {
     support::require_postgres!();
     let mut server = PgServer::start();

@@ -105,12 +105,20 @@ pub struct PgServer {
     port: u16,
     /// `(uid, gid)` to run the programs as, when the tests run as root.
     run_as: Option<(String, String)>,
+    /// Settings given to `postgres` after the defaults (`["-c", "name=value"]`).
+    settings: Vec<String>,
     child: Option<Child>,
 }
 
 impl PgServer {
     /// A new cluster on a free loopback port, accepting connections.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with `settings` on `postgres`'s command line after the
+    /// defaults (`["-c", "shared_preload_libraries=pg_stat_statements"]`).
+    pub fn start_with(settings: &[&str]) -> Self {
         let bin = postgres_bin().unwrap_or_else(|| panic!("Postgres is not installed: {INSTALL}"));
         let dir = tempfile::tempdir().unwrap();
         let run_as = run_as();
@@ -132,6 +140,7 @@ impl PgServer {
             bin,
             port,
             run_as,
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
         };
         let data = server.data();
@@ -256,6 +265,7 @@ impl PgServer {
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "shared_buffers=16MB"])
             .args(["-c", "max_connections=60"])
+            .args(&self.settings)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
