@@ -64,6 +64,12 @@ async fn prefixes_are_plain_text_and_counts_agree() {
         }
         assert_eq!(storage.count(prefix).await.unwrap(), expected.len() as u64);
     }
+    // A page that holds the last keys says so: no round trip for an empty one after it.
+    let page = storage.list("a%", None, 2).await.unwrap().unwrap();
+    assert_eq!(page.keys(), ["a%1", "a%2"]);
+    assert_eq!(page.next(), None);
+    let page = storage.list("a%", None, 1).await.unwrap().unwrap();
+    assert_eq!(page.next(), Some("a%1"));
     let mut all = keys.map(str::to_owned).to_vec();
     all.sort();
     assert_eq!(
