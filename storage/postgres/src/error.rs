@@ -173,6 +173,19 @@ pub(crate) fn malformed(source: Error) -> Error {
     .with_source(source)
 }
 
+/// The record codec refused the stored bytes (a key the codec no longer holds, a record sealed
+/// for another key, bytes altered): permanent, and the codec's own message (which never quotes
+/// the bytes) says what to do, rather than "remove it", which would log the user out for a
+/// missing key; it is kept as the source too, for typed checks.
+pub(crate) fn undecodable(source: Error) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!("the credential record in Postgres could not be decoded: {source}"),
+    )
+    .with_transient(false)
+    .with_source(source)
+}
+
 /// The tables are at a schema version this credkit does not know: a newer credkit made them.
 pub(crate) fn newer_schema(found: i32, known: i32) -> Error {
     Error::new(

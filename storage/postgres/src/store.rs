@@ -595,7 +595,7 @@ impl Storage for PostgresStorage {
             .inner
             .codec
             .decode(key, stored)
-            .map_err(error::malformed)?;
+            .map_err(error::undecodable)?;
         drop(row);
         CredentialRecord::from_json(&json)
             .map(Some)

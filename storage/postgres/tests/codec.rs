@@ -93,11 +93,14 @@ async fn records_pass_through_the_codec_with_their_key() {
     let err = sealed.load("user-2").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert!(!err.is_transient());
+    // The codec's reason, not "remove it": a key the codec lacks must not log the user out.
     assert!(
         err.to_string()
-            .contains("not a readable record; remove it to start afresh"),
+            .contains("could not be decoded: sealed for another key"),
         "{err}"
     );
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(source, "sealed for another key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +119,11 @@ async fn a_record_that_is_not_one_is_a_permanent_error_that_shows_none_of_it() {
     let err = plain.load("k").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
     assert!(!err.is_transient());
+    assert!(
+        err.to_string()
+            .contains("not a readable record; remove it to start afresh"),
+        "{err}"
+    );
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("secret-refresh"), "{shown}");
     // Its next store replaces it.
