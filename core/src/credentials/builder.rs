@@ -14,8 +14,8 @@ use super::refresher::Refresher;
 use super::slot::StorageSlot;
 use super::snapshot::{Rendering, Snapshot};
 use crate::{
-    AccessToken, BuildError, Clock, REFRESH_THRESHOLD, RetryPolicy, Retrying, Spawner, Storage,
-    SystemClock, TokenSource,
+    AccessToken, BuildError, Clock, CredentialRecord, REFRESH_THRESHOLD, RetryPolicy, Retrying,
+    Spawner, Storage, SystemClock, TokenSource,
 };
 
 /// The default [`CredentialsBuilder::with_min_retry_interval`]: 10 seconds.
@@ -79,6 +79,7 @@ pub struct CredentialsBuilder {
     flight_deadline: Option<Duration>,
     lease_policy: LeasePolicy,
     initial_token: Option<AccessToken>,
+    loaded_record: Option<CredentialRecord>,
     observer: Option<Observer>,
 }
 
@@ -96,6 +97,7 @@ impl CredentialsBuilder {
             flight_deadline: None,
             lease_policy: LeasePolicy::default(),
             initial_token: None,
+            loaded_record: None,
             observer: None,
         }
     }
@@ -337,6 +339,33 @@ impl CredentialsBuilder {
         self
     }
 
+    /// The record the caller has just loaded from the storage under this key (a vault builds
+    /// each user's credentials from one): its access token seeds the cache (unless
+    /// [`with_initial_token`](Self::with_initial_token) gave one), and the first refresh does
+    /// not load the record again before it takes the lease, so a cold start costs one read of
+    /// the storage, not two. The record is also what the next store merges into. Ignored
+    /// without [`with_storage`](Self::with_storage). Give the source the same record
+    /// ([`TokenSource::adopt_record`]) so that it refreshes with the stored refresh token.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, CredentialRecord, Credentials, MemoryStorage, StaticSource, TokenState};
+    /// # use credkit_core::{Clock, SystemClock};
+    /// # use std::time::Duration;
+    /// let token = AccessToken::new("ya29.stored")
+    ///     .with_lifetime(SystemClock.now(), Duration::from_secs(3600));
+    /// let record = CredentialRecord::new().with_access_token(&token);
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.new")))
+    ///     .with_storage(MemoryStorage::new(), "user-1")
+    ///     .with_loaded_record(record)
+    ///     .build()?;
+    /// assert_eq!(credentials.token_state(), TokenState::Fresh);
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn with_loaded_record(mut self, record: CredentialRecord) -> Self {
+        self.loaded_record = Some(record);
+        self
+    }
+
     /// Calls `observer` on every [`RefreshEvent`]: refreshed, failed, storage failed, state
     /// changed. Default: none.
     ///
@@ -394,8 +423,14 @@ impl CredentialsBuilder {
         &mut self,
         rendering: &Rendering,
     ) -> Result<Option<Arc<Snapshot>>, BuildError> {
+        let from_record = self
+            .storage
+            .as_ref()
+            .and(self.loaded_record.as_ref())
+            .and_then(CredentialRecord::access_token);
         self.initial_token
             .take()
+            .or(from_record)
             .or_else(|| self.source.initial_token())
             .map(|mut token| {
                 drop(token.take_rotated_refresh_token());
@@ -448,12 +483,19 @@ impl CredentialsBuilder {
             Some(policy) => Arc::new(Retrying::new(self.source, policy, Arc::clone(&clock))),
             None => self.source,
         };
+        let mut storage_loaded = false;
+        let storage = self.storage.map(|(storage, key)| {
+            let slot = StorageSlot::new(storage, key);
+            if let Some(record) = self.loaded_record {
+                slot.remember(record);
+                storage_loaded = true;
+            }
+            slot
+        });
         let refresher = Refresher {
             source,
             clock,
-            storage: self
-                .storage
-                .map(|(storage, key)| StorageSlot::new(storage, key)),
+            storage,
             observer: self.observer,
             rendering,
             lease_policy: self.lease_policy,
@@ -463,6 +505,7 @@ impl CredentialsBuilder {
             min_retry_interval: self.min_retry_interval,
             flight_deadline,
             retries,
+            storage_loaded,
         };
         Credentials {
             inner: Inner::new(refresher, settings, initial),
@@ -484,6 +527,8 @@ impl fmt::Debug for CredentialsBuilder {
             .field("flight_deadline", &self.flight_deadline)
             .field("lease_policy", &self.lease_policy)
             .field("initial_token", &self.initial_token)
+            // The record holds secrets: only whether one was given.
+            .field("loaded_record", &self.loaded_record.is_some())
             .field("observer", &self.observer.is_some())
             .finish()
     }

@@ -31,6 +31,8 @@ pub(super) struct Settings {
     pub(super) min_retry_interval: Duration,
     pub(super) flight_deadline: Duration,
     pub(super) retries: Option<u32>,
+    /// The caller gave the record it loaded: the first refresh does not load it again.
+    pub(super) storage_loaded: bool,
 }
 
 pub(super) struct Inner {
@@ -74,6 +76,7 @@ impl Inner {
         settings: Settings,
         initial: Option<Arc<Snapshot>>,
     ) -> Arc<Self> {
+        let storage_checked = settings.storage_loaded;
         let state = initial
             .as_ref()
             .map_or(TokenState::Invalid, |s| s.state(refresher.clock.now()));
@@ -82,7 +85,11 @@ impl Inner {
             clock: Arc::clone(&refresher.clock),
             refresher: Arc::new(refresher),
             settings,
-            flights: Mutex::new(Flights::default()),
+            flights: Mutex::new({
+                let mut flights = Flights::default();
+                flights.storage_checked = storage_checked;
+                flights
+            }),
             retry_not_before: AtomicI64::new(NO_GATE),
             last_state: AtomicU8::new(state_code(state)),
             me: Weak::clone(me),

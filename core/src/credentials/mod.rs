@@ -537,6 +537,28 @@ impl Credentials {
         invalidated == Invalidated::Dropped
     }
 
+    /// Whether a rotated refresh token waits for the storage to confirm a store of it (the last
+    /// store failed; the next refresh stores it again, under the lease kept meanwhile). Always
+    /// false without a storage. A holder of many `Credentials` (a vault's cache) keeps such a
+    /// value alive rather than drop it: dropped, the rotation would be lost, and with a
+    /// strictly rotating server the user logged out.
+    ///
+    /// ```
+    /// # use credkit_core::{AccessToken, Credentials, MemoryStorage, StaticSource};
+    /// let credentials = Credentials::builder(StaticSource::new(AccessToken::new("ya29.t")))
+    ///     .with_storage(MemoryStorage::new(), "me")
+    ///     .build()?;
+    /// assert!(!credentials.has_unstored_rotation());
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    pub fn has_unstored_rotation(&self) -> bool {
+        self.inner
+            .refresher
+            .storage
+            .as_ref()
+            .is_some_and(slot::StorageSlot::rotation_pending)
+    }
+
     /// The cached token if it is usable (fresh or stale, driving or starting the refresh ahead
     /// as needed), or the result of the one refresh.
     async fn usable(&self) -> Result<Arc<Snapshot>> {
