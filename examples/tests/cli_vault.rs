@@ -780,3 +780,138 @@ async fn the_help_says_where_the_keys_come_from() {
     let remove = run(sandbox.credkit(["vault", "remove", "--help"])).await;
     assert!(!remove.stdout.contains("--revoke-uri"), "{remove:#?}");
 }
+
+// ===== Postgres =====
+
+/// credkit-storage-postgres's throwaway cluster.
+#[path = "../../storage/postgres/tests/support/mod.rs"]
+mod postgres;
+
+use credkit_storage_postgres::PostgresStorage;
+
+/// The application's vault on Postgres.
+fn pg_vault(url: &str, token: &FakeTokenServer) -> Vault {
+    let storage = PostgresStorage::builder(url)
+        .with_table_prefix("app_")
+        .build()
+        .unwrap();
+    let client = OAuthClient::new("vault-test-client", Some(CLIENT_SECRET.to_owned().into()))
+        .with_token_uri(token.token_url());
+    Vault::builder(client, storage)
+        .with_transport(token.endpoint().clone())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_work_on_postgres() {
+    if !postgres::postgres_available() {
+        return;
+    }
+    let server = postgres::PgServer::start();
+    // A user with a password: it is never printed.
+    let url = server.password_url(postgres::PASSWORD).await;
+    let token = FakeTokenServer::start().await.unwrap();
+    let vault = pg_vault(&url, &token);
+    fill(&vault).await;
+    let sandbox = Sandbox::new();
+    let pg = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--postgres-table-prefix", "app_"]);
+        all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let pg_run = async |args: &[&str]| {
+        let args = pg(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = vault_run(&sandbox, &url, &args).await;
+        out.assert_no_secret(&[postgres::PASSWORD]);
+        out
+    };
+
+    let list = pg_run(&["list"]).await;
+    assert_eq!(lines(&list), ["alice", "bob", "carol"], "{list:#?}");
+    let count = pg_run(&["count"]).await;
+    assert_eq!(count.stdout, "3\n", "{count:#?}");
+    let status = pg_run(&["status", "alice", "--json"]).await;
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["token_state"], "fresh");
+    assert_eq!(status["granted_at"], "2026-05-28T20:26:40Z");
+
+    let revocation = FakeApiServer::start().await.unwrap();
+    let revoke_uri = format!("{}/revoke", revocation.url());
+    let removed = pg_run(&["remove", "bob", "--revoke-uri", &revoke_uri]).await;
+    assert!(removed.stdout.starts_with("revoked: "), "{removed:#?}");
+    assert_eq!(
+        revocation.last_request().unwrap().form_value("token"),
+        Some(BOB_REFRESH)
+    );
+    assert!(!vault.status("bob").await.unwrap().stored);
+    let count = pg_run(&["count"]).await;
+    assert_eq!(count.stdout, "2\n", "{count:#?}");
+
+    // Another table prefix: another (empty) vault.
+    let other = vault_run(&sandbox, &url, &["count"]).await;
+    assert_eq!(other.stdout, "0\n", "{other:#?}");
+
+    // A wrong password, and a server that is gone: one line, no password.
+    let wrong = server.password_url("not-the-password").await;
+    let out = vault_run(
+        &sandbox,
+        &wrong,
+        &pg(&["count"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let message = out.assert_error();
+    assert!(
+        message.starts_with("the vault storage (postgres://127.0.0.1:"),
+        "{message}"
+    );
+    out.assert_no_secret(&["not-the-password"]);
+    drop(server);
+    let out = pg_run(&["status", "alice"]).await;
+    let message = out.assert_error();
+    assert!(
+        message.starts_with("the vault storage (postgres://127.0.0.1:"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reseal_works_on_postgres() {
+    if !postgres::postgres_available() {
+        return;
+    }
+    let server = postgres::PgServer::start();
+    let url = server.url();
+    let token = FakeTokenServer::start().await.unwrap();
+    let (old, old_entry) = data_key("pg-old");
+    let (new, new_entry) = data_key("pg-new");
+    let sealed_with = |key: DataKey| {
+        let storage = PostgresStorage::builder(&url)
+            .with_codec(SealedCodec::new(Keyring::new(key)))
+            .build()
+            .unwrap();
+        Vault::builder(OAuthClient::new("vault-test-client", None), storage)
+            .with_transport(token.endpoint().clone())
+            .build()
+            .unwrap()
+    };
+    fill(&sealed_with(old)).await;
+    let sandbox = Sandbox::new();
+    let rotated = format!("{new_entry},{old_entry}");
+    let out = with_keys(&sandbox, &url, &rotated, &["reseal", "--all"]).await;
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(out.stdout.contains("resealed: 3\n"), "{out:#?}");
+    let new_only = sealed_with(new);
+    for user in ["alice", "bob", "carol"] {
+        assert!(
+            new_only.status(user).await.unwrap().has_refresh_token,
+            "{user}"
+        );
+    }
+    let again = with_keys(&sandbox, &url, &new_entry, &["reseal", "--all"]).await;
+    assert!(again.stdout.contains("already current: 3\n"), "{again:#?}");
+}

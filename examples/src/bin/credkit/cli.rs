@@ -717,6 +717,16 @@ pub(crate) struct VaultStoreArgs {
     /// server CA, say).
     #[arg(long, value_name = "FILE")]
     pub(crate) redis_ca_file: Option<PathBuf>,
+
+    /// Postgres only: the schema of the store's tables, as given to the application's
+    /// PostgresStorageBuilder::with_schema (default: the first of the search path).
+    #[arg(long, value_name = "SCHEMA")]
+    pub(crate) postgres_schema: Option<String>,
+
+    /// Postgres only: the prefix of the store's table names, as given to the application's
+    /// PostgresStorageBuilder::with_table_prefix.
+    #[arg(long, value_name = "PREFIX", default_value = "credkit_")]
+    pub(crate) postgres_table_prefix: String,
 }
 
 /// The options of `vault list`.

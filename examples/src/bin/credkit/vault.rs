@@ -3,7 +3,7 @@
 //! `reseal` (re-encryption after a key rotation). Nothing printed holds a token or a key.
 //!
 //! The storage comes from `--storage URL` (or `CREDKIT_VAULT_STORAGE`), opened by
-//! [`open_storage`] (one arm per kind of store); the records' codec from `CREDKIT_VAULT_KEYS`
+//! [`open_storage`] (one arm per kind of store: Redis, Postgres); the records' codec from `CREDKIT_VAULT_KEYS`
 //! ([`codec`]), wrapped in a [`Watch`] that notes which records `reseal` must store again.
 
 use std::collections::HashSet;
@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use credkit_core::{ErrorKind, PlainJson, RecordCodec, Storage};
 use credkit_login::OAuthClient;
+use credkit_storage_postgres::PostgresStorage;
 use credkit_storage_redis::RedisStorage;
 use credkit_vault::{Keyring, Refusal, Removed, SealedCodec, SealedError, UserStatus, Vault};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -103,11 +104,11 @@ async fn list(args: &VaultListArgs) -> Result<(), Failure> {
 /// `credkit vault count`.
 async fn count(args: &VaultStoreArgs) -> Result<(), Failure> {
     let opened = Opened::open(args, None)?;
-    let count = opened
-        .vault
-        .count()
-        .await
-        .map_err(|err| opened.failed(&err))?;
+    let count = match &opened.postgres {
+        Some(postgres) => postgres.count(&args.prefix).await,
+        None => opened.vault.count().await,
+    }
+    .map_err(|err| opened.failed(&err))?;
     output::print(&format!("{count}\n"))
 }
 
@@ -516,12 +517,13 @@ fn shown(url: &str) -> String {
     format!("{scheme}://{host}{path}")
 }
 
-/// Opens the storage `url` names, with `codec`, able to list its keys.
+/// The storage `url` names, opened with `codec`, able to list its keys; a Postgres store
+/// beside it too, which counts in one statement.
 fn open_storage(
     url: &str,
     args: &VaultStoreArgs,
     codec: Arc<dyn RecordCodec>,
-) -> Result<Arc<dyn Storage>, Failure> {
+) -> Result<(Arc<dyn Storage>, Option<PostgresStorage>), Failure> {
     match kind(url)? {
         Kind::Redis => {
             let mut builder = RedisStorage::builder(url)
@@ -537,11 +539,18 @@ fn open_storage(
                 })?;
                 builder = builder.with_tls_root_certificates(pem);
             }
-            Ok(Arc::new(builder.build()?))
+            Ok((Arc::new(builder.build()?), None))
         }
-        Kind::Postgres => Err(Failure::new(
-            "this build of credkit cannot open a Postgres vault yet (credkit-storage-postgres): use a Redis vault",
-        )),
+        Kind::Postgres => {
+            let mut builder = PostgresStorage::builder(url)
+                .with_table_prefix(args.postgres_table_prefix.clone())
+                .with_codec(codec);
+            if let Some(schema) = &args.postgres_schema {
+                builder = builder.with_schema(schema.clone());
+            }
+            let storage = builder.build()?;
+            Ok((Arc::new(storage.clone()), Some(storage)))
+        }
     }
 }
 
@@ -550,6 +559,8 @@ fn open_storage(
 struct Opened {
     vault: Vault,
     watch: Arc<Watch>,
+    /// A Postgres store counts its keys in one statement.
+    postgres: Option<PostgresStorage>,
     /// The storage's URL without its password.
     location: String,
     prefix: String,
@@ -583,10 +594,10 @@ impl Opened {
             accept_plain,
             keyed,
         });
-        let storage = open_storage(&url, args, Arc::clone(&watch) as Arc<dyn RecordCodec>)
-            .map_err(|failure| {
-                Failure::new(format!("the vault storage ({location}): {failure}"))
-            })?;
+        let (storage, postgres) =
+            open_storage(&url, args, Arc::clone(&watch) as Arc<dyn RecordCodec>).map_err(
+                |failure| Failure::new(format!("the vault storage ({location}): {failure}")),
+            )?;
         let (client, timeout) = match remove {
             Some(remove) => (client(remove)?, remove.timeout),
             None => (OAuthClient::new(NO_CLIENT_ID, None), None),
@@ -598,6 +609,7 @@ impl Opened {
         Ok(Self {
             vault,
             watch,
+            postgres,
             location,
             prefix: args.prefix.clone(),
         })
