@@ -585,3 +585,22 @@ async fn sealed_records_in_redis() {
         .unwrap();
     assert!(storage.load("user:alice").await.unwrap().is_some());
 }
+
+#[test]
+fn plain_records_are_read_only_while_accepting_plain() {
+    let keyring = || Keyring::new(DataKey::new("k1", [9; 32]).unwrap());
+    let plain = br#"{"version":1}"#;
+    let strict = SealedCodec::new(keyring());
+    let err = strict.decode("user-1", plain).unwrap_err();
+    assert_eq!(SealedError::of(&err), Some(&SealedError::NotSealed));
+    let moving = SealedCodec::new(keyring()).accepting_plain();
+    assert_eq!(&moving.decode("user-1", plain).unwrap()[..], plain);
+    assert!(moving.is_stale(plain));
+    // Not plain JSON, not sealed: refused all the same.
+    assert!(moving.decode("user-1", b"garbage").is_err());
+    // Stores seal; sealed records open as before.
+    let sealed = moving.encode("user-1", plain).unwrap();
+    assert_ne!(&sealed[..], plain);
+    assert!(!moving.is_stale(&sealed));
+    assert_eq!(&strict.decode("user-1", &sealed).unwrap()[..], plain);
+}

@@ -147,12 +147,39 @@ use format::{NONCE_LEN, TAG_LEN};
 #[derive(Clone, Debug)]
 pub struct SealedCodec {
     keyring: Keyring,
+    accept_plain: bool,
 }
 
 impl SealedCodec {
     /// The codec sealing with `keyring`'s current key and opening with any of its keys.
     pub fn new(keyring: Keyring) -> Self {
-        Self { keyring }
+        Self {
+            keyring,
+            accept_plain: false,
+        }
+    }
+
+    /// While a store moves from plain records to sealed ones: a stored record that is not
+    /// sealed at all (plain JSON, as a store without a codec wrote it) is read as it is, and
+    /// reported stale; every store seals. Without it such a record is refused
+    /// ([`SealedError::NotSealed`]), and its user with it, until it is resealed.
+    ///
+    /// Anyone who can write to the store can then plant a plain record for any user: turn it off
+    /// as soon as a pass of `credkit vault reseal --all --from-plain` reports `failed: 0`.
+    ///
+    /// ```
+    /// use credkit_core::RecordCodec;
+    /// use credkit_vault::{DataKey, Keyring, SealedCodec};
+    ///
+    /// let codec = SealedCodec::new(Keyring::new(DataKey::generate("k1")?)).accepting_plain();
+    /// assert_eq!(&codec.decode("user-1", br#"{"version":1}"#)?[..], br#"{"version":1}"#);
+    /// assert!(codec.is_stale(br#"{"version":1}"#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn accepting_plain(mut self) -> Self {
+        self.accept_plain = true;
+        self
     }
 
     /// The keyring.
@@ -193,7 +220,13 @@ impl RecordCodec for SealedCodec {
     }
 
     fn decode(&self, key: &str, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let parts = format::parse(stored).map_err(error::refused)?;
+        let parts = match format::parse(stored) {
+            Ok(parts) => parts,
+            Err(SealedError::NotSealed) if self.accept_plain && stored.first() == Some(&b'{') => {
+                return Ok(Zeroizing::new(stored.to_vec()));
+            }
+            Err(refusal) => return Err(error::refused(refusal)),
+        };
         let data_key = self.keyring.find(parts.key_id).ok_or_else(|| {
             error::refused(SealedError::UnknownKey {
                 key_id: parts.key_id.to_owned(),
