@@ -197,6 +197,19 @@ pub(crate) fn newer_schema(found: i32, known: i32) -> Error {
     )
 }
 
+/// A store built `without_schema_changes` found no credkit tables at its version (`found`: the
+/// version there, 0 for none): the wrong database, or an application that never migrated.
+pub(crate) fn schema_missing(found: i32, known: i32) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!(
+            "the credkit tables in Postgres are not at schema version {known} (found {found}; 0 is none): \
+             check the URL, schema and table prefix, or run migrate() from the application"
+        ),
+    )
+    .with_transient(false)
+}
+
 /// Another process kept the lease past the wait: transient, as core's contract wants.
 pub(crate) fn lease_timeout(waited: Duration) -> Error {
     Error::new(

@@ -109,6 +109,33 @@ fn is_identifier(name: &str, longest: usize) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Checks that the tables are there at [`VERSION`], changing nothing (a store built
+/// `without_schema_changes`).
+pub(crate) async fn check(client: &Object, tables: &Tables) -> Result<()> {
+    let failed = |err: tokio_postgres::Error| error::statement("checking the credkit tables", &err);
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&tables.versions])
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
+    if !exists {
+        return Err(error::schema_missing(0, VERSION));
+    }
+    let found: i32 = client
+        .query_one(
+            &format!("SELECT COALESCE(max(version), 0) FROM {}", tables.versions),
+            &[],
+        )
+        .await
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
+    match found {
+        found if found > VERSION => Err(error::newer_schema(found, VERSION)),
+        found if found < VERSION => Err(error::schema_missing(found, VERSION)),
+        _ => Ok(()),
+    }
+}
+
 /// Creates the tables, or brings them up to [`VERSION`], or refuses tables of a newer one:
 /// one transaction, under a transaction-level advisory lock.
 pub(crate) async fn migrate(client: &mut Object, tables: &Tables) -> Result<()> {

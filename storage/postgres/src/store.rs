@@ -98,6 +98,8 @@ pub(crate) struct Inner {
     migrated: AtomicBool,
     /// One migration at a time per handle's shared state.
     migrating: tokio::sync::Mutex<()>,
+    /// Whether first use may create or migrate the tables (else it only checks them).
+    schema_changes: bool,
 }
 
 /// Builds a [`PostgresStorage`]: where its tables are, the lease's timing, the timeout, the
@@ -125,6 +127,7 @@ pub struct PostgresStorageBuilder {
     timeout: Duration,
     pool_size: usize,
     codec: Arc<dyn RecordCodec>,
+    schema_changes: bool,
 }
 
 impl PostgresStorage {
@@ -156,6 +159,7 @@ impl PostgresStorage {
             timeout: DEFAULT_TIMEOUT,
             pool_size: DEFAULT_POOL_SIZE,
             codec: Arc::new(PlainJson::default()),
+            schema_changes: true,
         }
     }
 
@@ -303,7 +307,11 @@ impl PostgresStorage {
             .map_err(|err| error::pool("connecting", err))?;
         let _migrating = self.inner.migrating.lock().await;
         if !self.inner.migrated.load(Ordering::Acquire) {
-            schema::migrate(&mut client, &self.inner.tables).await?;
+            if self.inner.schema_changes {
+                schema::migrate(&mut client, &self.inner.tables).await?;
+            } else {
+                schema::check(&client, &self.inner.tables).await?;
+            }
             self.inner.migrated.store(true, Ordering::Release);
         }
         Ok(client)
@@ -498,6 +506,25 @@ impl PostgresStorageBuilder {
         self
     }
 
+    /// Never creates or migrates the tables: first use only checks that they are there, at this
+    /// version (a permanent error otherwise, saying to run [`PostgresStorage::migrate`] from the
+    /// application). For read-only tools (`credkit vault`) and for a database user without
+    /// the privilege to create tables; a tool pointed at the wrong database then changes nothing.
+    ///
+    /// ```
+    /// # use credkit_storage_postgres::PostgresStorage;
+    /// let storage = PostgresStorage::builder("postgres://ops@db.internal/app")
+    ///     .without_schema_changes()
+    ///     .build()?;
+    /// # let _ = storage;
+    /// # Ok::<(), credkit_core::BuildError>(())
+    /// ```
+    #[must_use]
+    pub fn without_schema_changes(mut self) -> Self {
+        self.schema_changes = false;
+        self
+    }
+
     /// How many connections the pool keeps at most (default 4, at least 1). A waiter for a
     /// lease uses one more of its own while it waits, to `LISTEN`.
     #[must_use]
@@ -556,6 +583,7 @@ impl PostgresStorageBuilder {
                 codec: self.codec,
                 migrated: AtomicBool::new(false),
                 migrating: tokio::sync::Mutex::new(()),
+                schema_changes: self.schema_changes,
             }),
             fences: Arc::default(),
         })
@@ -750,6 +778,7 @@ impl fmt::Debug for PostgresStorageBuilder {
             .field("timeout", &self.timeout)
             .field("pool_size", &self.pool_size)
             .field("codec", &self.codec)
+            .field("schema_changes", &self.schema_changes)
             .finish()
     }
 }

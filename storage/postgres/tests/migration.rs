@@ -164,3 +164,44 @@ async fn tables_go_in_the_schema_and_under_the_prefix_given() {
     assert!(unprefixed.load("k").await.unwrap().is_none());
     assert_eq!(unprefixed.records_table(), "\"records\"");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_schema_changes_only_checks_the_tables() {
+    support::require_postgres!();
+    let server = PgServer::start();
+    let read_only = PostgresStorage::builder(server.url())
+        .without_schema_changes()
+        .build()
+        .unwrap();
+    let err = read_only.load("k").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert!(!err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("check the URL"), "{err}");
+    let created: bool = server
+        .client()
+        .await
+        .query_one("SELECT to_regclass('credkit_records') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!created, "nothing was created");
+    // Once the application has migrated, it works.
+    let application = PostgresStorage::new(&server.url()).unwrap();
+    application
+        .store("k", &CredentialRecord::new())
+        .await
+        .unwrap();
+    let read_only = PostgresStorage::builder(server.url())
+        .without_schema_changes()
+        .build()
+        .unwrap();
+    assert!(read_only.load("k").await.unwrap().is_some());
+    // An older version than this credkit's is refused too: nothing is migrated.
+    server.execute("DELETE FROM credkit_schema_version").await;
+    let read_only = PostgresStorage::builder(server.url())
+        .without_schema_changes()
+        .build()
+        .unwrap();
+    let err = read_only.load("k").await.unwrap_err();
+    assert!(err.to_string().contains("found 0"), "{err}");
+}

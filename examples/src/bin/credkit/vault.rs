@@ -542,9 +542,12 @@ fn open_storage(
             Ok((Arc::new(builder.build()?), None))
         }
         Kind::Postgres => {
+            // An operator's tool never creates tables: pointed at the wrong database, it says so
+            // and changes nothing.
             let mut builder = PostgresStorage::builder(url)
                 .with_table_prefix(args.postgres_table_prefix.clone())
-                .with_codec(codec);
+                .with_codec(codec)
+                .without_schema_changes();
             if let Some(schema) = &args.postgres_schema {
                 builder = builder.with_schema(schema.clone());
             }
