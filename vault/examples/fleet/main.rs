@@ -1,0 +1,3 @@
+//! placeholder
+mod token_server;
+fn main() {}
