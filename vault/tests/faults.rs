@@ -1,0 +1,207 @@
+//! Faults across processes, on Redis, with a token endpoint that rotates each user's refresh
+//! token and accepts only the latest:
+//!
+//! - a worker SIGKILLed mid-refresh (the endpoint holds its answer, so nothing rotated): its
+//!   lease lapses by its time to live, another worker refreshes, no refresh token is lost;
+//! - redis-server killed and started again while workers run: errors during the outage are
+//!   transient, service resumes, and still one refresh per user per expiry after.
+//!
+//! Token lifetimes are real time (processes): the tests wait for tokens to go stale, nothing
+//! else; every other wait polls a condition with a deadline.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+#![cfg(unix)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+use support::fleet::{Member, Round, Setup, round_all, seed, storage, user};
+use support::redis::RedisServer;
+use support::token_server::{TokenServer, early_grants, unix_now};
+
+const LIFETIME: Duration = Duration::from_secs(6);
+const THRESHOLD: Duration = Duration::from_millis(1500);
+const FRESH_FOR: Duration = Duration::from_millis(4500);
+const MARGIN: Duration = Duration::from_millis(500);
+
+/// The member's entry point: does nothing as an ordinary test.
+#[test]
+fn fleet_member() {
+    support::fleet::run_member();
+}
+
+fn setup(redis: &RedisServer, server: &TokenServer, lease_ttl: Duration) -> Setup {
+    Setup {
+        url: redis.url(),
+        token_url: server.token_url(),
+        revoke_url: server.revoke_url(),
+        threshold: THRESHOLD,
+        lease_ttl,
+    }
+}
+
+/// Waits (real time) until every token the server issued is stale for every process.
+async fn until_all_stale(server: &TokenServer) {
+    let last = server
+        .users()
+        .values()
+        .filter_map(|book| book.grants.last().copied())
+        .fold(0.0_f64, f64::max);
+    let wait = last + FRESH_FOR.as_secs_f64() + MARGIN.as_secs_f64() - unix_now();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
+}
+
+/// Every user of `0..users` has `grants` grants, none asked for while the last was fresh.
+fn assert_grants(server: &TokenServer, users: usize, grants: usize) {
+    let books = server.users();
+    for i in 0..users {
+        let book = &books[&user(i)];
+        assert_eq!(book.grants.len(), grants, "user {i}");
+        assert_eq!(early_grants(&book.grants, FRESH_FOR, MARGIN), 0, "user {i}");
+    }
+    assert_eq!(server.invalid_grants(), 0);
+}
+
+fn assert_clean(rounds: &[Round]) {
+    for round in rounds {
+        assert_eq!(round.errors(), 0, "{round:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_refresh_loses_no_refresh_token() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let server = TokenServer::start(LIFETIME, true).await.unwrap();
+    let ttl = Duration::from_millis(1500);
+    let setup = setup(&redis, &server, ttl);
+    seed(&setup, 10).await;
+    // The first refresh request is never answered (so it rotates nothing): its sender dies.
+    server.hold_next(1);
+    let (mut holder, mut b, mut c) = tokio::task::block_in_place(|| {
+        (
+            Member::spawn("fleet_member", &setup, 0),
+            Member::spawn("fleet_member", &setup, 1),
+            Member::spawn("fleet_member", &setup, 2),
+        )
+    });
+    holder.send("touch u0");
+    assert!(
+        server
+            .wait_until(Duration::from_secs(60), |s| s.held() == 1)
+            .await,
+        "the holder made no request"
+    );
+    // The holder has u0's lease, its request is in flight: SIGKILL.
+    tokio::task::block_in_place(|| holder.kill());
+    let killed = Instant::now();
+    b.send("touch u0");
+    c.send("touch u0");
+    let (from_b, from_c) = tokio::task::block_in_place(|| (b.touch_answer(), c.touch_answer()));
+    eprintln!(
+        "after the SIGKILL, the others had u0's token in {:?} (lease TTL {ttl:?})",
+        killed.elapsed()
+    );
+    let (from_b, from_c) = (from_b.unwrap(), from_c.unwrap());
+    assert_eq!(from_b, from_c, "one token between them");
+    assert_eq!(from_b, "at.u0.1");
+    assert_eq!(server.user("u0").grants.len(), 1);
+    assert_eq!(server.invalid_grants(), 0);
+    // The rotation is in the store: the refresh token the server accepts now.
+    let stored = storage(&setup).load("vault:u0").await.unwrap().unwrap();
+    assert_eq!(
+        stored.refresh_token().unwrap().expose_secret(),
+        server.valid_refresh_token("u0")
+    );
+    // And the fleet goes on: every user refreshed once per window, no invalid_grant.
+    let mut fleet = vec![b, c];
+    assert_clean(&tokio::task::block_in_place(|| {
+        round_all(&mut fleet, 10, 4)
+    }));
+    assert_grants(&server, 10, 1);
+    until_all_stale(&server).await;
+    assert_clean(&tokio::task::block_in_place(|| {
+        round_all(&mut fleet, 10, 4)
+    }));
+    assert_grants(&server, 10, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_under_load_costs_transient_errors_only() {
+    const USERS: usize = 200;
+    const MEMBERS: usize = 3;
+    let Some(mut redis) = RedisServer::start_persistent() else {
+        return;
+    };
+    let server = TokenServer::start(LIFETIME, true).await.unwrap();
+    let setup = setup(&redis, &server, Duration::from_secs(3));
+    seed(&setup, USERS).await;
+    let mut fleet: Vec<Member> = tokio::task::block_in_place(|| {
+        (0..MEMBERS)
+            .map(|i| Member::spawn("fleet_member", &setup, i))
+            .collect()
+    });
+    assert_clean(&tokio::task::block_in_place(|| {
+        round_all(&mut fleet, USERS, 2)
+    }));
+    assert_grants(&server, USERS, 1);
+
+    // Tokens go stale; half the users are dropped from memory (their next call must load).
+    until_all_stale(&server).await;
+    for member in &mut fleet {
+        member.send(&format!("forget {}", USERS / 2));
+        assert_eq!(member.answer(), "forgot");
+    }
+    // The store goes away: calls that need it fail, transiently; no refresh happens without
+    // the lease (strict policy), so nothing rotates unstored.
+    redis.kill();
+    let outage = tokio::task::block_in_place(|| round_all(&mut fleet, USERS, 2));
+    let mut failed = 0;
+    for round in &outage {
+        assert_eq!(round.permanent, 0, "{round:?}");
+        assert_eq!(round.invalid_grant, 0, "{round:?}");
+        failed += round.transient;
+    }
+    assert!(failed > 0, "the outage went unnoticed: {outage:?}");
+    assert_grants(&server, USERS, 1);
+
+    // Back (with every write it had): service resumes within a few rounds.
+    redis.start_again();
+    let back = Instant::now();
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        let answers = tokio::task::block_in_place(|| round_all(&mut fleet, USERS, 2));
+        if answers.iter().all(|round| round.errors() == 0) {
+            break;
+        }
+        for round in &answers {
+            assert_eq!(round.permanent + round.invalid_grant, 0, "{round:?}");
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "service did not resume: {answers:?}"
+        );
+    }
+    eprintln!(
+        "after the restart, a clean round after {rounds} round(s), {:?}",
+        back.elapsed()
+    );
+    // The stale tokens were refreshed once each, no race, no lost rotation.
+    assert_grants(&server, USERS, 2);
+    // And one refresh per expiry after.
+    until_all_stale(&server).await;
+    assert_clean(&tokio::task::block_in_place(|| {
+        round_all(&mut fleet, USERS, 2)
+    }));
+    assert_grants(&server, USERS, 3);
+}
