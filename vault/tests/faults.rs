@@ -1,7 +1,7 @@
 //! Faults across processes, on Redis, with a token endpoint that rotates each user's refresh
 //! token and accepts only the latest:
 //!
-//! - a worker SIGKILLed mid-refresh (the endpoint holds its answer, so nothing rotated): its
+//! - a worker killed (SIGKILL) mid-refresh (the endpoint holds its answer, so nothing rotated): its
 //!   lease lapses by its time to live, another worker refreshes, no refresh token is lost;
 //! - redis-server killed and started again while workers run: errors during the outage are
 //!   transient, service resumes, and still one refresh per user per expiry after.
@@ -21,9 +21,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
-use support::fleet::{Member, Round, Setup, round_all, seed, storage, user};
+use support::fleet::{Member, Round, Setup, round_all, seed, storage, until_all_stale, user};
 use support::redis::RedisServer;
-use support::token_server::{TokenServer, early_grants, unix_now};
+use support::token_server::{TokenServer, early_grants};
 
 const LIFETIME: Duration = Duration::from_secs(6);
 const THRESHOLD: Duration = Duration::from_millis(1500);
@@ -43,19 +43,6 @@ fn setup(redis: &RedisServer, server: &TokenServer, lease_ttl: Duration) -> Setu
         revoke_url: server.revoke_url(),
         threshold: THRESHOLD,
         lease_ttl,
-    }
-}
-
-/// Waits (real time) until every token the server issued is stale for every process.
-async fn until_all_stale(server: &TokenServer) {
-    let last = server
-        .users()
-        .values()
-        .filter_map(|book| book.grants.last().copied())
-        .fold(0.0_f64, f64::max);
-    let wait = last + FRESH_FOR.as_secs_f64() + MARGIN.as_secs_f64() - unix_now();
-    if wait > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
     }
 }
 
@@ -128,7 +115,7 @@ async fn a_worker_killed_mid_refresh_loses_no_refresh_token() {
         round_all(&mut fleet, 10, 4)
     }));
     assert_grants(&server, 10, 1);
-    until_all_stale(&server).await;
+    until_all_stale(&server, FRESH_FOR, MARGIN).await;
     assert_clean(&tokio::task::block_in_place(|| {
         round_all(&mut fleet, 10, 4)
     }));
@@ -156,7 +143,7 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     assert_grants(&server, USERS, 1);
 
     // Tokens go stale; half the users are dropped from memory (their next call must load).
-    until_all_stale(&server).await;
+    until_all_stale(&server, FRESH_FOR, MARGIN).await;
     for member in &mut fleet {
         member.send(&format!("forget {}", USERS / 2));
         assert_eq!(member.answer(), "forgot");
@@ -199,7 +186,7 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     // The stale tokens were refreshed once each, no race, no lost rotation.
     assert_grants(&server, USERS, 2);
     // And one refresh per expiry after.
-    until_all_stale(&server).await;
+    until_all_stale(&server, FRESH_FOR, MARGIN).await;
     assert_clean(&tokio::task::block_in_place(|| {
         round_all(&mut fleet, USERS, 2)
     }));

@@ -18,9 +18,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::fleet::{Member, Setup, round_all, seed, user};
+use support::fleet::{Member, Setup, round_all, seed, until_all_stale, user};
 use support::redis::RedisServer;
-use support::token_server::{TokenServer, early_grants, unix_now};
+use support::token_server::{TokenServer, early_grants};
 
 const MEMBERS: usize = 4;
 const USERS: usize = 500;
@@ -38,19 +38,6 @@ const MARGIN: Duration = Duration::from_millis(500);
 #[test]
 fn fleet_member() {
     support::fleet::run_member();
-}
-
-/// Waits (real time) until every token the server issued is stale for every process.
-pub async fn until_all_stale(server: &TokenServer) {
-    let last = server
-        .users()
-        .values()
-        .filter_map(|book| book.grants.last().copied())
-        .fold(0.0_f64, f64::max);
-    let wait = last + FRESH_FOR.as_secs_f64() + MARGIN.as_secs_f64() - unix_now();
-    if wait > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +60,7 @@ async fn four_processes_make_one_token_request_per_user_per_expiry() {
             .collect()
     });
     for window in 1..=WINDOWS {
-        until_all_stale(&server).await;
+        until_all_stale(&server, FRESH_FOR, MARGIN).await;
         let started = Instant::now();
         let rounds = tokio::task::block_in_place(|| round_all(&mut fleet, USERS, CALLS));
         let took = started.elapsed();

@@ -28,12 +28,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// The refresh token a user is seeded with.
-pub fn initial_refresh_token(user: &str) -> String {
+pub(crate) fn initial_refresh_token(user: &str) -> String {
     format!("rt.{user}.0")
 }
 
 /// Seconds since the Unix epoch, as the server books grants.
-pub fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |since| since.as_secs_f64())
@@ -41,13 +41,13 @@ pub fn unix_now() -> f64 {
 
 /// What the server knows of one user.
 #[derive(Clone, Debug, Default)]
-pub struct UserBook {
+pub(crate) struct UserBook {
     /// The generation of the refresh token in force (strict rotation).
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// When each grant was answered (Unix seconds), in order.
-    pub grants: Vec<f64>,
+    pub(crate) grants: Vec<f64>,
     /// Refresh grants refused `invalid_grant`.
-    pub invalid: u64,
+    pub(crate) invalid: u64,
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +76,7 @@ impl State {
 
 /// The server; dropping it stops it.
 #[derive(Debug)]
-pub struct TokenServer {
+pub(crate) struct TokenServer {
     addr: SocketAddr,
     state: Arc<State>,
     task: JoinHandle<()>,
@@ -89,7 +89,7 @@ impl TokenServer {
     /// # Errors
     ///
     /// When the socket cannot be bound.
-    pub async fn start(lifetime: Duration, strict: bool) -> std::io::Result<Self> {
+    pub(crate) async fn start(lifetime: Duration, strict: bool) -> std::io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
@@ -103,38 +103,38 @@ impl TokenServer {
     }
 
     /// The token endpoint's URL.
-    pub fn token_url(&self) -> String {
+    pub(crate) fn token_url(&self) -> String {
         format!("http://{}/token", self.addr)
     }
 
     /// The revocation endpoint's URL (answers 200).
-    pub fn revoke_url(&self) -> String {
+    pub(crate) fn revoke_url(&self) -> String {
         format!("http://{}/revoke", self.addr)
     }
 
     /// Holds the next `count` refresh requests unanswered, forever, before they are booked or
     /// rotate anything (their sender is meant to die waiting).
-    pub fn hold_next(&self, count: u64) {
+    pub(crate) fn hold_next(&self, count: u64) {
         self.state.book().to_hold += count;
     }
 
     /// Requests held so far.
-    pub fn held(&self) -> u64 {
+    pub(crate) fn held(&self) -> u64 {
         self.state.book().held
     }
 
     /// Requests received so far (held ones included).
-    pub fn requests(&self) -> u64 {
+    pub(crate) fn requests(&self) -> u64 {
         self.state.book().requests
     }
 
     /// Refresh grants refused `invalid_grant` so far.
-    pub fn invalid_grants(&self) -> u64 {
+    pub(crate) fn invalid_grants(&self) -> u64 {
         self.state.book().invalid
     }
 
     /// Grants answered so far.
-    pub fn grants(&self) -> u64 {
+    pub(crate) fn grants(&self) -> u64 {
         self.state
             .book()
             .users
@@ -144,23 +144,32 @@ impl TokenServer {
     }
 
     /// A copy of every user's book.
-    pub fn users(&self) -> HashMap<String, UserBook> {
+    pub(crate) fn users(&self) -> HashMap<String, UserBook> {
         self.state.book().users.clone()
     }
 
     /// `user`'s book.
-    pub fn user(&self, user: &str) -> UserBook {
-        self.state.book().users.get(user).cloned().unwrap_or_default()
+    pub(crate) fn user(&self, user: &str) -> UserBook {
+        self.state
+            .book()
+            .users
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The refresh token the server accepts for `user` now.
-    pub fn valid_refresh_token(&self, user: &str) -> String {
+    pub(crate) fn valid_refresh_token(&self, user: &str) -> String {
         format!("rt.{user}.{}", self.user(user).generation)
     }
 
     /// Waits until `condition` holds of the server (checked after each request), or `within`
     /// has passed: whether it holds.
-    pub async fn wait_until(&self, within: Duration, condition: impl Fn(&Self) -> bool) -> bool {
+    pub(crate) async fn wait_until(
+        &self,
+        within: Duration,
+        condition: impl Fn(&Self) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + within;
         loop {
             let changed = self.state.changed.notified();
@@ -225,7 +234,7 @@ async fn answer(
         .into_body()
         .collect()
         .await
-        .map(|body| body.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     if path == "/revoke" {
         return Ok(json(200, &serde_json::json!({})));
@@ -288,7 +297,7 @@ fn grant(state: &State, book: &mut Book, parsed: Option<(String, u64)>) -> Respo
 
 /// Grants of one user answered less than `fresh_for` after the one before (minus `margin`):
 /// a token was asked for while the last one was still fresh, so some process did not see it.
-pub fn early_grants(grants: &[f64], fresh_for: Duration, margin: Duration) -> usize {
+pub(crate) fn early_grants(grants: &[f64], fresh_for: Duration, margin: Duration) -> usize {
     let limit = fresh_for.as_secs_f64() - margin.as_secs_f64();
     grants
         .windows(2)

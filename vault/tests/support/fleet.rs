@@ -26,7 +26,7 @@ use credkit_vault::{Grant, Vault};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 
-use super::token_server::initial_refresh_token;
+use super::token_server::{TokenServer, initial_refresh_token, unix_now};
 
 const URL: &str = "CREDKIT_VAULT_FLEET_URL";
 const TOKEN_URL: &str = "CREDKIT_VAULT_FLEET_TOKEN_URL";
@@ -330,4 +330,19 @@ async fn round(vault: &Vault, index: usize, users: usize, calls: usize) -> Strin
         }
     }
     format!("{ok} {transient} {permanent} {invalid} {first}")
+}
+
+/// Waits (real time: the thing under test) until every token `server` issued is stale for
+/// every process: `fresh_for` after it was issued, plus `margin` (a client counts a token's
+/// lifetime from the answer, a little after the server booked it).
+pub async fn until_all_stale(server: &TokenServer, fresh_for: Duration, margin: Duration) {
+    let last = server
+        .users()
+        .values()
+        .filter_map(|book| book.grants.last().copied())
+        .fold(0.0_f64, f64::max);
+    let wait = last + fresh_for.as_secs_f64() + margin.as_secs_f64() - unix_now();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
 }

@@ -57,10 +57,12 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", ""]);
         match &self.dir {
-            Some(dir) => command
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--appendonly", "yes", "--appendfsync", "always"]),
+            Some(dir) => command.arg("--dir").arg(dir.path()).args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ]),
             None => command.args(["--appendonly", "no"]),
         };
         self.child = Some(command.stdout(Stdio::null()).spawn().unwrap());

@@ -1,0 +1,296 @@
+//! The two child roles: a worker (Zipf-distributed `vault.headers(user)` calls for the run's
+//! duration) and the probe (memory per cached user, cached latency against one
+//! `Credentials`, storage reads of a cold user), each the benchmark's binary run again.
+
+use std::error::Error;
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use credkit_core::{LeasePolicy, Storage};
+use credkit_login::OAuthClient;
+use credkit_reqwest::ReqwestTransport;
+use credkit_storage_redis::RedisStorage;
+use credkit_vault::Vault;
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::Args;
+use crate::counting::Counting;
+use crate::stats::{Histogram, Rng, Touches, Zipf};
+
+/// The store the vaults share, as `args` say.
+pub(crate) fn storage(args: &Args, url: &str) -> Result<Arc<dyn Storage>, Box<dyn Error>> {
+    match args.store.as_str() {
+        "redis" => Ok(Arc::new(RedisStorage::builder(url).with_listing().build()?)),
+        other => Err(format!("unknown store {other:?}: give redis or postgres").into()),
+    }
+}
+
+/// A vault over `storage`, as every process of the benchmark builds it.
+pub(crate) fn vault(
+    args: &Args,
+    storage: Arc<dyn Storage>,
+    capacity: u64,
+) -> Result<Vault, Box<dyn Error>> {
+    let client = OAuthClient::new("fleet-client", Some("fleet-secret".into()))
+        .with_token_uri(&args.token_url)
+        .with_revoke_uri(&args.revoke_url);
+    let threshold = Duration::from_secs_f64(args.threshold);
+    let strict = !args.lenient;
+    Ok(Vault::builder(client, storage)
+        .with_transport(ReqwestTransport::new()?)
+        .with_capacity(capacity)
+        .with_credentials(move |builder| {
+            let builder = builder.with_refresh_threshold(threshold);
+            if strict {
+                builder.with_lease_policy(LeasePolicy::strict())
+            } else {
+                builder
+            }
+        })
+        .build()?)
+}
+
+/// User `i`'s ID.
+pub(crate) fn user(i: usize) -> String {
+    format!("u{i}")
+}
+
+fn runtime(args: &Args) -> Result<tokio::runtime::Runtime, Box<dyn Error>> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?)
+}
+
+/// What an error counts as.
+fn class(err: &credkit_core::Error) -> &'static str {
+    if err.oauth_error() == Some("invalid_grant") {
+        "invalid_grant"
+    } else if err.is_transient() {
+        "transient"
+    } else {
+        "permanent"
+    }
+}
+
+/// One task's tally.
+#[derive(Default)]
+struct Tally {
+    calls: u64,
+    transient: u64,
+    permanent: u64,
+    invalid_grant: u64,
+    first_error: Option<String>,
+    latency: Histogram,
+}
+
+impl Tally {
+    fn add(&mut self, other: Self) {
+        self.calls += other.calls;
+        self.transient += other.transient;
+        self.permanent += other.permanent;
+        self.invalid_grant += other.invalid_grant;
+        self.first_error = self.first_error.take().or(other.first_error);
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// The worker: says `ready`, waits for `go START_UNIX_MS` on stdin, calls until the run's end,
+/// writes its touch bitmap to `--touch-file`, prints `result {json}`.
+pub(crate) fn work(args: &Args) -> Result<(), Box<dyn Error>> {
+    let runtime = runtime(args)?;
+    let vault =
+        runtime.block_on(async { vault(args, storage(args, &args.url)?, args.users as u64) })?;
+    let names: Arc<Vec<String>> = Arc::new((0..args.users).map(user).collect());
+    let zipf = Arc::new(Zipf::new(args.users, args.zipf));
+    let run = Duration::from_secs(args.seconds);
+    let touches = Arc::new(Touches::new(args.users, run));
+    crate::say("ready");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let start_ms: u64 = line
+        .trim()
+        .strip_prefix("go ")
+        .ok_or("expected `go START`")?
+        .parse()?;
+    let start = UNIX_EPOCH + Duration::from_millis(start_ms);
+    let tally = runtime.block_on(async {
+        let wait = start
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        tokio::time::sleep(wait).await;
+        let started = Instant::now();
+        let deadline = started + run;
+        // Each task paces itself to its share of the rate (0: as fast as it can).
+        let period =
+            (args.rate > 0.0).then(|| Duration::from_secs_f64(args.concurrency as f64 / args.rate));
+        let tasks: Vec<_> = (0..args.concurrency)
+            .map(|task| {
+                let (vault, names, zipf, touches) = (
+                    vault.clone(),
+                    Arc::clone(&names),
+                    Arc::clone(&zipf),
+                    Arc::clone(&touches),
+                );
+                let mut rng = Rng::new((args.index as u64) << 32 | task as u64);
+                tokio::spawn(async move {
+                    let mut tally = Tally::default();
+                    let mut next =
+                        started + period.map_or(Duration::ZERO, |p| p.mul_f64(rng.unit()));
+                    loop {
+                        if let Some(period) = period {
+                            tokio::time::sleep_until(next.into()).await;
+                            next += period;
+                        }
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        let i = zipf.sample(&mut rng);
+                        touches.touch(i, now - started);
+                        let outcome = vault.headers(&names[i]).await;
+                        tally.latency.record(now.elapsed());
+                        tally.calls += 1;
+                        if let Err(err) = outcome {
+                            match class(&err) {
+                                "invalid_grant" => tally.invalid_grant += 1,
+                                "transient" => tally.transient += 1,
+                                _ => tally.permanent += 1,
+                            }
+                            tally.first_error.get_or_insert_with(|| err.to_string());
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let mut total = Tally::default();
+        for task in tasks {
+            if let Ok(tally) = task.await {
+                total.add(tally);
+            }
+        }
+        total
+    });
+    std::fs::write(&args.touch_file, touches.to_bytes())?;
+    let report = json!({
+        "calls": tally.calls,
+        "transient": tally.transient,
+        "permanent": tally.permanent,
+        "invalid_grant": tally.invalid_grant,
+        "first_error": tally.first_error,
+        "in_memory": vault.users_in_memory(),
+        "latency": tally.latency.encode(),
+    });
+    crate::say(&format!("result {report}"));
+    Ok(())
+}
+
+/// The probe: memory per cached user, cached latency, cold reads. Prints `result {json}`.
+pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
+    let runtime = runtime(args)?;
+    let counting = Counting::new(storage(args, &args.url)?);
+    // From the top of the range down (the coldest users under Zipf): the measured users, the
+    // warm-up users, the cold-read users.
+    let warmup_n = (args.users / 4).min(500);
+    let cold_n = (args.users / 4).min(args.cold_users);
+    let k = args
+        .probe_users
+        .min(args.users.saturating_sub(warmup_n + cold_n))
+        .max(1);
+    let vault = vault(args, Arc::new(counting.clone()), (args.users + k) as u64)?;
+    let top = args.users;
+    let measured: Vec<String> = (top - k..top).map(user).collect();
+    let warmup: Vec<String> = (top - k - warmup_n..top - k).map(user).collect();
+    let cold: Vec<String> = (top - k - warmup_n - cold_n..top - k - warmup_n)
+        .map(user)
+        .collect();
+    let report = runtime.block_on(async {
+        let warm = |users: Vec<String>| {
+            let vault = vault.clone();
+            async move {
+                let failed = futures::stream::iter(users)
+                    .map(|user| {
+                        let vault = vault.clone();
+                        async move { vault.headers(&user).await.is_err() }
+                    })
+                    .buffer_unordered(32)
+                    .filter(|failed| std::future::ready(*failed))
+                    .count()
+                    .await;
+                vault.users_in_memory();
+                failed
+            }
+        };
+        // Connections, pools and the cache's own structures first, then the measured users
+        // while dhat counts.
+        let mut failed = warm(warmup).await;
+        let profiler = dhat::Profiler::builder().testing().build();
+        let before = dhat::HeapStats::get().curr_bytes;
+        failed += warm(measured.clone()).await;
+        let after = dhat::HeapStats::get().curr_bytes;
+        drop(profiler);
+        let per_user = after.saturating_sub(before) / k;
+
+        // Cached latency: the vault's headers(user) against one Credentials' headers(), timed
+        // the same way, in alternating blocks.
+        let mut rng = Rng::new(0x00C0_FFEE);
+        let one = vault.credentials(&measured[0]).await?;
+        let (mut via_vault, mut via_one) = (Histogram::default(), Histogram::default());
+        for _ in 0..args.samples.div_ceil(1000) {
+            for _ in 0..1000 {
+                let user = &measured[rng.below(k)];
+                let started = Instant::now();
+                let headers = vault.headers(user).await;
+                via_vault.record(started.elapsed());
+                drop(headers?);
+            }
+            for _ in 0..1000 {
+                let started = Instant::now();
+                let headers = one.headers().await;
+                via_one.record(started.elapsed());
+                drop(headers?);
+            }
+        }
+
+        // Cold users: storage operations up to the first token, one user at a time.
+        let (mut fresh, mut fresh_reads) = (0u64, 0u64);
+        let (mut refreshed, mut reads_before_lease, mut reads_under_lease) = (0u64, 0u64, 0u64);
+        for user in &cold {
+            let key = vault.storage_key(user);
+            counting.watch(&key);
+            if vault.headers(user).await.is_err() {
+                failed += 1;
+                continue;
+            }
+            let ops = counting.ops(&key);
+            if let Some((before, under)) = ops.split_once('L') {
+                refreshed += 1;
+                reads_before_lease += before.matches('R').count() as u64;
+                reads_under_lease += under.matches('R').count() as u64;
+            } else {
+                fresh += 1;
+                fresh_reads += ops.matches('R').count() as u64;
+            }
+        }
+        Ok::<_, Box<dyn Error>>(json!({
+            "measured_users": k,
+            "failed": failed,
+            "bytes_per_user": per_user,
+            "vault_p50_ns": via_vault.quantile(0.5).as_nanos() as u64,
+            "vault_p99_ns": via_vault.quantile(0.99).as_nanos() as u64,
+            "one_p50_ns": via_one.quantile(0.5).as_nanos() as u64,
+            "one_p99_ns": via_one.quantile(0.99).as_nanos() as u64,
+            "samples": via_vault.count(),
+            "cold_fresh": fresh,
+            "cold_fresh_reads": fresh_reads,
+            "cold_refreshed": refreshed,
+            "cold_reads_before_lease": reads_before_lease,
+            "cold_reads_under_lease": reads_under_lease,
+        }))
+    })?;
+    crate::say(&format!("result {report}"));
+    Ok(())
+}
