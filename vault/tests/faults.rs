@@ -192,3 +192,61 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     }));
     assert_grants(&server, USERS, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_answered_while_redis_is_down_is_not_lost() {
+    let Some(mut redis) = RedisServer::start_persistent() else {
+        return;
+    };
+    let server = TokenServer::start(LIFETIME, true).await.unwrap();
+    let setup = setup(&redis, &server, Duration::from_secs(2));
+    seed(&setup, 3).await;
+    server.gate_next(1);
+    let (mut a, mut b) = tokio::task::block_in_place(|| {
+        (
+            Member::spawn("fleet_member", &setup, 0),
+            Member::spawn("fleet_member", &setup, 1),
+        )
+    });
+    a.send("touch u0");
+    assert!(
+        server
+            .wait_until(Duration::from_secs(60), |s| s.gated() == 1)
+            .await,
+        "A made no request"
+    );
+    // A holds u0's lease, its request is at the endpoint: the store goes away, then the
+    // endpoint answers (rotating u0's refresh token), and A cannot store the rotation.
+    tokio::task::block_in_place(|| redis.kill());
+    server.open_gate(1);
+    let from_a = tokio::task::block_in_place(|| a.touch_answer());
+    eprintln!("A, with the store down: {from_a:?}");
+    assert_eq!(server.user("u0").grants.len(), 1);
+    tokio::task::block_in_place(|| redis.start_again());
+    // A keeps u0's lease while its rotation waits for the store (renewed once Redis is back):
+    // B cannot refresh u0 meanwhile, and never with the refresh token rotated away. Its call
+    // waits for the lease (5 s here) and fails, transiently.
+    let back = Instant::now();
+    b.send("touch u0");
+    let from_b = tokio::task::block_in_place(|| b.touch_answer());
+    eprintln!("B, after the restart: {from_b:?} in {:?}", back.elapsed());
+    if let Err((transient, message)) = &from_b {
+        assert!(transient, "{message}");
+    }
+    assert_eq!(server.invalid_grants(), 0, "a rotation was lost");
+    // A's next refresh of u0 (its token stale) sends the rotated refresh token and stores what
+    // it gets; then B is served from the store.
+    until_all_stale(&server, FRESH_FOR, MARGIN).await;
+    a.send("touch u0");
+    let from_a = tokio::task::block_in_place(|| a.touch_answer()).unwrap();
+    b.send("touch u0");
+    let from_b = tokio::task::block_in_place(|| b.touch_answer()).unwrap();
+    assert_eq!(from_a, from_b);
+    assert_eq!(server.user("u0").grants.len(), 2);
+    assert_eq!(server.invalid_grants(), 0, "a rotation was lost");
+    let stored = storage(&setup).load("vault:u0").await.unwrap().unwrap();
+    assert_eq!(
+        stored.refresh_token().unwrap().expose_secret(),
+        server.valid_refresh_token("u0")
+    );
+}

@@ -107,6 +107,9 @@ pub(crate) struct Args {
     /// Timed calls of each kind in the probe.
     #[arg(long, default_value_t = 200_000)]
     samples: usize,
+    /// Writes the probe's heap profile of the measured users there (for dhat's viewer).
+    #[arg(long, default_value = "")]
+    dhat_file: String,
     /// Concurrent inserts while seeding.
     #[arg(long, default_value_t = 64)]
     seed_concurrency: usize,
@@ -154,6 +157,7 @@ impl Args {
             format!("--probe-users={}", self.probe_users),
             format!("--cold-users={}", self.cold_users),
             format!("--samples={}", self.samples),
+            format!("--dhat-file={}", self.dhat_file),
         ];
         if self.lenient {
             args.push("--lenient".to_owned());

@@ -58,6 +58,9 @@ struct Book {
     /// Requests still to hold unanswered.
     to_hold: u64,
     held: u64,
+    /// Requests still to hold until the gate opens, and how many wait there now.
+    to_gate: u64,
+    gated: u64,
 }
 
 #[derive(Debug)]
@@ -66,6 +69,7 @@ struct State {
     lifetime: Duration,
     book: Mutex<Book>,
     changed: Notify,
+    gate: tokio::sync::Semaphore,
 }
 
 impl State {
@@ -97,6 +101,7 @@ impl TokenServer {
             lifetime,
             book: Mutex::default(),
             changed: Notify::new(),
+            gate: tokio::sync::Semaphore::new(0),
         });
         let task = tokio::spawn(accept(listener, Arc::clone(&state)));
         Ok(Self { addr, state, task })
@@ -116,6 +121,22 @@ impl TokenServer {
     /// rotate anything (their sender is meant to die waiting).
     pub(crate) fn hold_next(&self, count: u64) {
         self.state.book().to_hold += count;
+    }
+
+    /// Holds the next `count` refresh requests until [`open_gate`](Self::open_gate), before
+    /// they are booked or rotate anything; then they are answered as usual.
+    pub(crate) fn gate_next(&self, count: u64) {
+        self.state.book().to_gate += count;
+    }
+
+    /// Requests waiting at the gate now.
+    pub(crate) fn gated(&self) -> u64 {
+        self.state.book().gated
+    }
+
+    /// Lets the requests waiting at the gate (and the next ones held there) go on, one each.
+    pub(crate) fn open_gate(&self, count: usize) {
+        self.state.gate.add_permits(count);
     }
 
     /// Requests held so far.
@@ -251,9 +272,25 @@ async fn answer(
         .strip_prefix("rt.")
         .and_then(|rest| rest.rsplit_once('.'))
         .and_then(|(user, n)| Some((user.to_owned(), n.parse::<u64>().ok()?)));
-    let reply = {
+    let gated = {
         let mut book = state.book();
         book.requests += 1;
+        let gated = book.to_gate > 0;
+        if gated {
+            book.to_gate -= 1;
+            book.gated += 1;
+        }
+        gated
+    };
+    if gated {
+        state.changed.notify_waiters();
+        if let Ok(permit) = state.gate.acquire().await {
+            permit.forget();
+        }
+        state.book().gated -= 1;
+    }
+    let reply = {
+        let mut book = state.book();
         if book.to_hold > 0 {
             book.to_hold -= 1;
             book.held += 1;

@@ -227,7 +227,15 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
         // Connections, pools and the cache's own structures first, then the measured users
         // while dhat counts.
         let mut failed = warm(warmup).await;
-        let profiler = dhat::Profiler::builder().testing().build();
+        // With --dhat-file, a profile of where the bytes live (dhat's viewer, "t-end").
+        let profiler = if args.dhat_file.is_empty() {
+            dhat::Profiler::builder().testing().build()
+        } else {
+            dhat::Profiler::builder()
+                .file_name(&args.dhat_file)
+                .trim_backtraces(Some(16))
+                .build()
+        };
         let before = dhat::HeapStats::get().curr_bytes;
         failed += warm(measured.clone()).await;
         let after = dhat::HeapStats::get().curr_bytes;

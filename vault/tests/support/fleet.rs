@@ -62,7 +62,7 @@ pub fn storage(setup: &Setup) -> Arc<dyn Storage> {
 }
 
 /// A vault as every member builds it: strict lease policy (the token endpoint rotates refresh
-/// tokens), the setup's threshold.
+/// tokens), the setup's threshold, refreshes bounded to 10 s (so a lease wait to 5 s).
 pub fn vault(setup: &Setup) -> Vault {
     let client = OAuthClient::new("fleet-client", Some("fleet-secret".into()))
         .with_token_uri(&setup.token_url)
@@ -75,6 +75,8 @@ pub fn vault(setup: &Setup) -> Vault {
                 .with_refresh_threshold(threshold)
                 .with_lease_policy(LeasePolicy::strict())
                 .with_min_retry_interval(Duration::from_millis(200))
+                // A refresh waits for another process's lease at most half of this.
+                .with_flight_deadline(Duration::from_secs(10))
         })
         .build()
         .unwrap()
