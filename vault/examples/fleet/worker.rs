@@ -263,26 +263,8 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
             }
         }
 
-        // Cold users: storage operations up to the first token, one user at a time.
-        let (mut fresh, mut fresh_reads) = (0u64, 0u64);
-        let (mut refreshed, mut reads_before_lease, mut reads_under_lease) = (0u64, 0u64, 0u64);
-        for user in &cold {
-            let key = vault.storage_key(user);
-            counting.watch(&key);
-            if vault.headers(user).await.is_err() {
-                failed += 1;
-                continue;
-            }
-            let ops = counting.ops(&key);
-            if let Some((before, under)) = ops.split_once('L') {
-                refreshed += 1;
-                reads_before_lease += before.matches('R').count() as u64;
-                reads_under_lease += under.matches('R').count() as u64;
-            } else {
-                fresh += 1;
-                fresh_reads += ops.matches('R').count() as u64;
-            }
-        }
+        let cold = cold_reads(&vault, &counting, &cold).await;
+        failed += cold.failed;
         Ok::<_, Box<dyn Error>>(json!({
             "measured_users": k,
             "failed": failed,
@@ -292,13 +274,49 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
             "one_p50_ns": via_one.quantile(0.5).as_nanos() as u64,
             "one_p99_ns": via_one.quantile(0.99).as_nanos() as u64,
             "samples": via_vault.count(),
-            "cold_fresh": fresh,
-            "cold_fresh_reads": fresh_reads,
-            "cold_refreshed": refreshed,
-            "cold_reads_before_lease": reads_before_lease,
-            "cold_reads_under_lease": reads_under_lease,
+            "cold_fresh": cold.fresh,
+            "cold_fresh_reads": cold.fresh_reads,
+            "cold_refreshed": cold.refreshed,
+            "cold_reads_before_lease": cold.reads_before_lease,
+            "cold_reads_under_lease": cold.reads_under_lease,
         }))
     })?;
     crate::say(&format!("result {report}"));
     Ok(())
+}
+
+/// Storage reads of cold users up to their first token.
+#[derive(Default)]
+struct ColdReads {
+    failed: usize,
+    /// Users whose stored token was fresh (no refresh), and their reads.
+    fresh: u64,
+    fresh_reads: u64,
+    /// Users refreshed, and their reads before and under the lease.
+    refreshed: u64,
+    reads_before_lease: u64,
+    reads_under_lease: u64,
+}
+
+/// Calls each of `users` once, one at a time, and counts its storage reads.
+async fn cold_reads(vault: &Vault, counting: &Counting, users: &[String]) -> ColdReads {
+    let mut reads = ColdReads::default();
+    for user in users {
+        let key = vault.storage_key(user);
+        counting.watch(&key);
+        if vault.headers(user).await.is_err() {
+            reads.failed += 1;
+            continue;
+        }
+        let ops = counting.ops(&key);
+        if let Some((before, under)) = ops.split_once('L') {
+            reads.refreshed += 1;
+            reads.reads_before_lease += before.matches('R').count() as u64;
+            reads.reads_under_lease += under.matches('R').count() as u64;
+        } else {
+            reads.fresh += 1;
+            reads.fresh_reads += ops.matches('R').count() as u64;
+        }
+    }
+    reads
 }
