@@ -205,6 +205,7 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
     let measured: Vec<String> = (top - k..top).map(user).collect();
     let warmup: Vec<String> = (top - k - warmup_n..top - k).map(user).collect();
     let cold: Vec<String> = (top - k - warmup_n - cold_n..top - k - warmup_n)
+        .chain(top..top + args.cold_users)
         .map(user)
         .collect();
     let report = runtime.block_on(async {
@@ -242,27 +243,32 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
         drop(profiler);
         let per_user = after.saturating_sub(before) / k;
 
-        // Cached latency: the vault's headers(user) against one Credentials' headers(), timed
-        // the same way, in alternating blocks.
+        // Cached latency: the vault's headers(user), for a random warm user and for the same
+        // one each time, against that user's Credentials' headers(), all timed the same way,
+        // in alternating blocks.
         let mut rng = Rng::new(0x00C0_FFEE);
         let one = vault.credentials(&measured[0]).await?;
-        let (mut via_vault, mut via_one) = (Histogram::default(), Histogram::default());
+        let mut latency = [
+            Histogram::default(),
+            Histogram::default(),
+            Histogram::default(),
+        ];
         for _ in 0..args.samples.div_ceil(1000) {
-            for _ in 0..1000 {
-                let user = &measured[rng.below(k)];
-                let started = Instant::now();
-                let headers = vault.headers(user).await;
-                via_vault.record(started.elapsed());
-                drop(headers?);
-            }
-            for _ in 0..1000 {
-                let started = Instant::now();
-                let headers = one.headers().await;
-                via_one.record(started.elapsed());
-                drop(headers?);
+            for (kind, histogram) in latency.iter_mut().enumerate() {
+                for _ in 0..1000 {
+                    let user = &measured[if kind == 0 { rng.below(k) } else { 0 }];
+                    let started = Instant::now();
+                    let headers = if kind == 2 {
+                        one.headers().await
+                    } else {
+                        vault.headers(user).await
+                    };
+                    histogram.record(started.elapsed());
+                    drop(headers?);
+                }
             }
         }
-
+        let [via_vault, via_vault_same, via_one] = latency;
         let cold = cold_reads(&vault, &counting, &cold).await;
         failed += cold.failed;
         Ok::<_, Box<dyn Error>>(json!({
@@ -271,6 +277,8 @@ pub(crate) fn probe(args: &Args) -> Result<(), Box<dyn Error>> {
             "bytes_per_user": per_user,
             "vault_p50_ns": via_vault.quantile(0.5).as_nanos() as u64,
             "vault_p99_ns": via_vault.quantile(0.99).as_nanos() as u64,
+            "same_p50_ns": via_vault_same.quantile(0.5).as_nanos() as u64,
+            "same_p99_ns": via_vault_same.quantile(0.99).as_nanos() as u64,
             "one_p50_ns": via_one.quantile(0.5).as_nanos() as u64,
             "one_p99_ns": via_one.quantile(0.99).as_nanos() as u64,
             "samples": via_vault.count(),
