@@ -33,6 +33,7 @@
 //! | `verifier` | no | [`verifier`] (`credkit-verifier`): checks Google-issued ID tokens (signature, issuer, audience, times) with keys fetched and cached, or given |
 //! | `tower` | no | [`tower`] (`credkit-tower`): credentials on every request of a tower service |
 //! | `reqwest-middleware` | no | [`reqwest_middleware`] (`credkit-reqwest-middleware`) |
+//! | `vault` | no | [`vault`] (`credkit-vault`): many users' refresh tokens in a shared store, encrypted at rest, one refresh per user per expiry across a fleet, revocations handled once |
 //! | `object-store` | no | [`object_store`] (`credkit-object-store`): `object_store`'s GCS `CredentialProvider` over any [`Credentials`] (arrow, `DataFusion`, delta-rs, polars), and signed URLs through a [`Signer`] |
 //!
 //! Every provider crate depends on `credkit-core` alone; this crate is the one place that
@@ -138,6 +139,11 @@ pub use credkit_tower as tower;
 #[cfg(feature = "reqwest-middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
 pub use credkit_reqwest_middleware as reqwest_middleware;
+
+/// A credential vault for a service acting for many users: `credkit-vault`.
+#[cfg(feature = "vault")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vault")))]
+pub use credkit_vault as vault;
 
 /// `object_store`'s GCS credential provider and signed-URL signer over credkit's credentials:
 /// `credkit-object-store`.

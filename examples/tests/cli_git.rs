@@ -155,7 +155,11 @@ fn git_program() -> Option<PathBuf> {
             std::env::var("CREDKIT_REQUIRE_GIT").as_deref() != Ok("1"),
             "git is not installed and CREDKIT_REQUIRE_GIT=1"
         );
-        eprintln!("SKIPPED: git not installed");
+        // Past the harness's capture: a skip must be seen.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"SKIPPED: git is not installed (apt-get install git); set CREDKIT_REQUIRE_GIT=1 to fail instead\n",
+        );
     }
     found
 }

@@ -73,8 +73,11 @@
 //! - Mocks of the core traits, made with mockall: [`MockTokenSource`], [`MockTransport`],
 //!   [`MockClock`], [`MockStorage`], [`MockSpawner`].
 //! - [`contract`]: contract suites your own implementations run, such as
-//!   [`contract::storage::run`] for a `Storage` and [`contract::token_source`] for a
+//!   [`contract::storage::run`] for a `Storage` ([`contract::storage::run_fenced`] for one whose
+//!   lease can lapse: fencing by generation) and [`contract::token_source`] for a
 //!   `TokenSource`.
+//! - [`program_available`]: a test that needs a program (redis-server, postgres, chromium) is
+//!   skipped in one line where it is missing, and fails where CI requires it.
 //! - [`strategies`]: proptest strategies for secrets, tokens, expiries and scope lists, clock
 //!   steps, source behaviour, lifetimes (zero and already expired too) and hostile replies.
 //! - [`AdcEnv`]: an isolated environment for Application Default Credentials tests (its own

@@ -95,3 +95,24 @@ pub(crate) fn build(source: credkit_core::BuildError) -> Error {
     )
     .with_source(source)
 }
+
+/// The storage panicked.
+pub(crate) fn storage_panicked(doing: &str) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!("the storage panicked while {doing} a user's record (a bug in the storage)"),
+    )
+}
+
+/// Runs a storage call, turning a panic into an error: a panicking storage must not leave a
+/// user's load shared by many callers poisoned for good.
+pub(crate) async fn guarded<T>(
+    doing: &str,
+    call: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    use futures::FutureExt;
+    std::panic::AssertUnwindSafe(call)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(storage_panicked(doing)))
+}

@@ -40,8 +40,11 @@ impl UserState {
         self.consent_needed.load(Ordering::Acquire)
     }
 
-    /// Marks the grant refused; true if it was not known already.
-    fn refused(&self) -> bool {
+    /// Marks the grant refused at `now` (Unix seconds): calls are refused without a look at
+    /// the storage for `interval`. True if it was not known already.
+    fn refused(&self, now: i64, interval: Duration) -> bool {
+        let next = now.saturating_add(i64::try_from(interval.as_secs()).unwrap_or(i64::MAX));
+        self.recheck_at.fetch_max(next, Ordering::AcqRel);
         !self.consent_needed.swap(true, Ordering::AcqRel)
     }
 
@@ -118,7 +121,8 @@ impl UserSource {
     /// still holds that refresh token: a new grant inserted meanwhile is not touched), and the
     /// observer told, once.
     async fn refused(&self, presented: Option<&SecretString>) {
-        let first = self.state.refused();
+        let now = self.shared.clock.now().unix_timestamp();
+        let first = self.state.refused(now, self.shared.consent_recheck);
         let marked = self.mark(presented).await;
         if first && marked {
             tracing::warn!(
@@ -139,8 +143,11 @@ impl UserSource {
         // again to nobody, and this wait ends at once for stores without reentrant leases
         // (they refuse: marking goes ahead without it, as the refresh itself did).
         let options = LeaseOptions::new(Duration::ZERO, Arc::clone(&self.shared.clock));
-        let lease = storage.lease(&self.key, &options).await.ok().flatten();
-        let outcome = async {
+        let lease = error::guarded("leasing", storage.lease(&self.key, &options))
+            .await
+            .ok()
+            .flatten();
+        let outcome = error::guarded("marking", async {
             let Some(record) = storage.load(&self.key).await? else {
                 return Ok(false);
             };
@@ -163,7 +170,7 @@ impl UserSource {
             meta.consent_needed_at = Some(self.shared.clock.now());
             storage.store(&self.key, &meta.write(record)).await?;
             Ok::<bool, credkit_core::Error>(true)
-        }
+        })
         .await;
         if let Some(lease) = lease {
             let _ = lease.release().await;

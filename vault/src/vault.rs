@@ -101,13 +101,13 @@ struct Inner {
     loading: Mutex<HashMap<Arc<str>, Loading>>,
     spawner: Option<Arc<dyn Spawner>>,
     configure: Option<Configure>,
-    consent_recheck: Duration,
 }
 
 /// What a user's source needs of the vault.
 pub(crate) struct Shared {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) consent_recheck: Duration,
     observer: Option<Observer>,
 }
 
@@ -296,12 +296,8 @@ impl Vault {
     /// [`Refusal::InvalidUserId`](crate::Refusal::InvalidUserId), or the storage's error.
     pub async fn status(&self, user: &str) -> Result<UserStatus> {
         error::check_user(user)?;
-        let record = self
-            .inner
-            .shared
-            .storage
-            .load(&self.storage_key(user))
-            .await?;
+        let key = self.storage_key(user);
+        let record = error::guarded("reading", self.inner.shared.storage.load(&key)).await?;
         let now = self.inner.shared.clock.now();
         let cached = self.inner.cache.contains_key(user);
         Ok(UserStatus::new(
@@ -322,13 +318,12 @@ impl Vault {
     /// cannot list (Redis: build it with `with_listing`), or the storage's error.
     pub async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<KeyPage> {
         let prefix = &self.inner.prefix;
-        let page = self
-            .inner
-            .shared
-            .storage
-            .list(prefix, cursor, limit)
-            .await?
-            .ok_or_else(error::cannot_list)?;
+        let page = error::guarded(
+            "listing",
+            self.inner.shared.storage.list(prefix, cursor, limit),
+        )
+        .await?
+        .ok_or_else(error::cannot_list)?;
         let (keys, next) = page.into_parts();
         let users = keys
             .into_iter()
@@ -401,7 +396,7 @@ impl Vault {
             let now = self.inner.shared.clock.now().unix_timestamp();
             if entry
                 .state
-                .refuse_without_looking(now, self.inner.consent_recheck)
+                .refuse_without_looking(now, self.inner.shared.consent_recheck)
             {
                 return Err(error::consent_needed(user));
             }
@@ -419,7 +414,7 @@ impl Vault {
             let now = self.inner.shared.clock.now().unix_timestamp();
             entry
                 .state
-                .refuse_without_looking(now, self.inner.consent_recheck);
+                .refuse_without_looking(now, self.inner.shared.consent_recheck);
             return Err(error::consent_needed(user));
         }
         Ok(entry)
@@ -465,9 +460,7 @@ impl Vault {
     async fn build_entry(&self, user: &Arc<str>) -> Result<Entry> {
         let key = self.storage_key(user);
         let shared = &self.inner.shared;
-        let record = shared
-            .storage
-            .load(&key)
+        let record = error::guarded("loading", shared.storage.load(&key))
             .await?
             .ok_or_else(|| error::unknown_user(user))?;
         let state = Arc::new(UserState::new(
@@ -513,11 +506,10 @@ impl Vault {
     ) -> Result<T> {
         let storage = &self.inner.shared.storage;
         let options = LeaseOptions::new(LEASE_WAIT, Arc::clone(&self.inner.shared.clock));
-        let lease: Option<Lease> = storage
-            .lease(key, &options)
+        let lease: Option<Lease> = error::guarded("leasing", storage.lease(key, &options))
             .await
             .map_err(|err| error::no_lease(user, err))?;
-        let outcome = change(storage).await;
+        let outcome = error::guarded("changing", change(storage)).await;
         if let Some(lease) = lease
             && let Err(err) = lease.release().await
         {
@@ -652,6 +644,7 @@ impl VaultBuilder {
         let shared = Arc::new(Shared {
             storage: self.storage,
             clock: self.clock,
+            consent_recheck: self.consent_recheck,
             observer: self.observer,
         });
         let kept: Arc<Mutex<HashMap<Arc<str>, Entry>>> = Arc::default();
@@ -683,7 +676,6 @@ impl VaultBuilder {
                 loading: Mutex::default(),
                 spawner: self.spawner,
                 configure: self.configure,
-                consent_recheck: self.consent_recheck,
             }),
         })
     }

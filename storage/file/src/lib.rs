@@ -9,7 +9,10 @@
 //! be half-way), then reported as a permanent error, which `Credentials` answers by storing a
 //! new record over it; so is a file over 1 MiB, which is not read past that. Its lease is an
 //! advisory lock on a sibling lock file: `Credentials` refreshes under it, so N processes make
-//! one request per expiry between them and never lose a rotated refresh token.
+//! one request per expiry between them and never lose a rotated refresh token. The lock is held
+//! by the operating system for as long as its holder lives, so it cannot lapse under a live
+//! holder, and stores need no [fencing by generation](credkit_core::Storage#fencing) (a store
+//! whose lease has a time to live must fence).
 //!
 //! On Unix the directory is opened once and every later operation works through that handle,
 //! so a symlink re-pointed afterwards changes nothing; a record or lock file that is a symlink,

@@ -1,0 +1,341 @@
+//! The vault's behaviour on the fake clock: cold users read once, the consent recheck, users
+//! evicted with a rotation kept, events, no secret shown.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use credkit_core::{
+    AccessToken, Clock, CredentialRecord, Error, ErrorKind, Lease, LeaseOptions, MemoryStorage,
+    RefreshEvent, Result, Storage,
+};
+use credkit_testing::{FakeClock, FakeTokenEndpoint, Reply};
+use credkit_vault::{Grant, Refusal, Vault, VaultEvent};
+use futures::executor::block_on;
+use secrecy::ExposeSecret;
+use support::{Events, client, token_requests};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Memory that counts loads and can refuse stores.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: MemoryStorage,
+    loads: AtomicUsize,
+    refusing: AtomicBool,
+}
+
+#[async_trait]
+impl Storage for Counting {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key).await
+    }
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        if self.refusing.load(Ordering::SeqCst) {
+            return Err(Error::new(ErrorKind::Storage, "down").with_transient(true));
+        }
+        self.inner.store(key, record).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        self.inner.lease(key, options).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<credkit_core::KeyPage>> {
+        self.inner.list(prefix, cursor, limit).await
+    }
+}
+
+fn vault_on(
+    storage: &Arc<Counting>,
+    endpoint: &FakeTokenEndpoint,
+    clock: &FakeClock,
+    events: &Events,
+) -> Vault {
+    Vault::builder(client(endpoint), Arc::clone(storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .with_credentials(credkit_core::CredentialsBuilder::without_retries)
+        .on_event(events.observer())
+        .build()
+        .unwrap()
+}
+
+fn token(clock: &FakeClock, secret: &str) -> AccessToken {
+    AccessToken::new(secret).with_lifetime(clock.now(), HOUR)
+}
+
+#[test]
+fn a_cold_user_costs_one_read_and_a_refresh_one_more_under_the_lease() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::token("at-refreshed"));
+    let storage = Arc::new(Counting::default());
+    let events = Events::default();
+    let vault = vault_on(&storage, &endpoint, &clock, &events);
+    block_on(vault.insert(
+        "cold",
+        Grant::new("rt-cold".to_owned()).with_access_token(token(&clock, "at-granted")),
+    ))
+    .unwrap();
+    storage.loads.store(0, Ordering::SeqCst);
+
+    let headers = block_on(vault.headers("cold")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-granted");
+    assert_eq!(
+        storage.loads.load(Ordering::SeqCst),
+        1,
+        "one read for a cold user"
+    );
+    for _ in 0..10 {
+        block_on(vault.headers("cold")).unwrap();
+    }
+    assert_eq!(
+        storage.loads.load(Ordering::SeqCst),
+        1,
+        "none for a hot one"
+    );
+    assert_eq!(token_requests(&endpoint), 0);
+
+    clock.advance(HOUR);
+    let headers = block_on(vault.headers("cold")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-refreshed");
+    assert_eq!(token_requests(&endpoint), 1);
+    assert_eq!(
+        storage.loads.load(Ordering::SeqCst),
+        2,
+        "the refresh reads the record once more, under the lease"
+    );
+    let sent = endpoint.last_request().unwrap();
+    assert_eq!(sent.form_value("refresh_token"), Some("rt-cold"));
+    assert_eq!(sent.form_value("client_id"), Some("client-id"));
+    let refreshed = events.all().iter().any(|event| {
+        matches!(event, VaultEvent::Refresh { user, event: RefreshEvent::Refreshed { .. }, .. } if &**user == "cold")
+    });
+    assert!(
+        refreshed,
+        "each user's refresh events reach the observer, with the user"
+    );
+}
+
+#[test]
+fn a_process_notices_a_new_grant_after_the_consent_recheck() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
+    endpoint.push_reply(Reply::token("at-after-consent"));
+    let storage = Arc::new(Counting::default());
+    let events = Events::default();
+    let here = vault_on(&storage, &endpoint, &clock, &events);
+    let there = vault_on(&storage, &endpoint, &clock, &Events::default());
+    block_on(here.insert("u", Grant::new("rt-old".to_owned()))).unwrap();
+    let err = block_on(here.headers("u")).unwrap_err();
+    assert_eq!(Refusal::of(&err), Some(Refusal::ConsentNeeded));
+    assert_eq!(events.consent_needed(), ["u"]);
+
+    block_on(there.insert("u", Grant::new("rt-new".to_owned()))).unwrap();
+    storage.loads.store(0, Ordering::SeqCst);
+    // Within the recheck interval this process refuses without reading the storage...
+    for _ in 0..20 {
+        let err = block_on(here.headers("u")).unwrap_err();
+        assert_eq!(Refusal::of(&err), Some(Refusal::ConsentNeeded));
+    }
+    assert!(
+        storage.loads.load(Ordering::SeqCst) <= 1,
+        "at most the one look that set the interval"
+    );
+    assert_eq!(token_requests(&endpoint), 1);
+    // ...then looks once, and uses the new grant.
+    clock.advance(credkit_vault::DEFAULT_CONSENT_RECHECK);
+    let headers = block_on(here.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-after-consent");
+    assert_eq!(
+        endpoint.last_request().unwrap().form_value("refresh_token"),
+        Some("rt-new")
+    );
+    assert_eq!(events.consent_needed(), ["u"], "reported once");
+}
+
+#[test]
+fn a_user_evicted_with_an_unstored_rotation_is_kept_until_stored() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::rotation("at-rotated", "rt-rotated"));
+    endpoint.push_reply(Reply::token("at-other"));
+    let storage = Arc::new(Counting::default());
+    let events = Events::default();
+    let vault = Vault::builder(client(&endpoint), Arc::clone(&storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .with_capacity(1)
+        .with_credentials(credkit_core::CredentialsBuilder::without_retries)
+        .on_event(events.observer())
+        .build()
+        .unwrap();
+    for user in ["rotating", "other-0"] {
+        block_on(vault.insert(user, Grant::new(format!("rt-{user}")))).unwrap();
+    }
+    storage.refusing.store(true, Ordering::SeqCst);
+    let headers = block_on(vault.headers("rotating")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-rotated");
+    // Other users crowd it out of a cache of one.
+    let mut kept = false;
+    for round in 0..50 {
+        let _ = block_on(vault.headers("other-0"));
+        let _ = round;
+        vault.users_in_memory();
+        kept = events
+            .all()
+            .iter()
+            .any(|event| matches!(event, VaultEvent::KeptForRotation { user, .. } if &**user == "rotating"));
+        if kept {
+            break;
+        }
+    }
+    assert!(kept, "the cache never evicted the rotating user");
+    assert!(vault.users_in_memory() >= 2, "kept aside, not dropped");
+    // Its next call uses the kept credentials: the rotation is still there to store.
+    storage.refusing.store(false, Ordering::SeqCst);
+    let loads = storage.loads.load(Ordering::SeqCst);
+    let headers = block_on(vault.headers("rotating")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-rotated");
+    assert_eq!(
+        storage.loads.load(Ordering::SeqCst),
+        loads,
+        "not loaded again"
+    );
+    let credentials = block_on(vault.credentials("rotating")).unwrap();
+    assert!(credentials.has_unstored_rotation());
+    clock.advance(HOUR);
+    block_on(vault.headers("rotating")).unwrap();
+    assert!(!credentials.has_unstored_rotation());
+    let stored = block_on(storage.inner.load(&vault.storage_key("rotating")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.refresh_token().unwrap().expose_secret(),
+        "rt-rotated"
+    );
+}
+
+#[test]
+fn nothing_secret_is_shown_and_a_panicking_observer_is_contained() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::token("at-secret"));
+    let storage = MemoryStorage::new();
+    let vault = Vault::builder(client(&endpoint), storage.clone())
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .on_event(|_: &VaultEvent| panic!("observer bug"))
+        .build()
+        .unwrap();
+    let grant = Grant::new("rt-secret".to_owned());
+    assert!(!format!("{grant:?}").contains("rt-secret"));
+    block_on(vault.insert("u", grant)).unwrap();
+    let headers = block_on(vault.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-secret");
+    for shown in [
+        format!("{vault:?}"),
+        format!("{:?}", block_on(vault.status("u")).unwrap()),
+        format!("{:?}", block_on(vault.credentials("u")).unwrap()),
+    ] {
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}
+
+#[test]
+fn a_grant_from_user_credentials_keeps_its_access_token() {
+    let clock = FakeClock::new();
+    let credentials = credkit_refresh_token::UserCredentials::builder()
+        .with_refresh_token("rt-login")
+        .with_token("at-login")
+        .with_expiry(clock.now() + HOUR)
+        .build()
+        .unwrap();
+    let grant = Grant::try_from(&credentials).unwrap();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    let vault = Vault::builder(client(&endpoint), MemoryStorage::new())
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    block_on(vault.insert("u", grant)).unwrap();
+    let token = block_on(vault.access_token("u")).unwrap();
+    assert_eq!(token.secret().expose_secret(), "at-login");
+    assert_eq!(token_requests(&endpoint), 0);
+    let without = credkit_refresh_token::UserCredentials::builder()
+        .with_token("at-only")
+        .build()
+        .unwrap();
+    assert!(Grant::try_from(&without).is_err());
+    let granted = block_on(vault.status("u")).unwrap().granted_at.unwrap();
+    assert_eq!(granted.unix_timestamp(), clock.now().unix_timestamp());
+}
+
+/// A storage whose loads panic while `panicking` is set.
+#[derive(Debug, Default)]
+struct Panicking {
+    inner: MemoryStorage,
+    panicking: AtomicBool,
+}
+
+#[async_trait]
+impl Storage for Panicking {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        assert!(!self.panicking.load(Ordering::SeqCst), "storage bug");
+        self.inner.load(key).await
+    }
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        self.inner.store(key, record).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.inner.remove(key).await
+    }
+    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
+        self.inner.lease(key, options).await
+    }
+}
+
+#[test]
+fn a_panicking_storage_is_an_error_and_the_next_call_recovers() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    let storage = Arc::new(Panicking::default());
+    let vault = Vault::builder(client(&endpoint), Arc::clone(&storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    block_on(vault.insert(
+        "u",
+        Grant::new("rt".to_owned()).with_access_token(token(&clock, "at-kept")),
+    ))
+    .unwrap();
+    vault.forget("u");
+    storage.panicking.store(true, Ordering::SeqCst);
+    for (what, call) in [
+        ("headers", block_on(vault.headers("u")).map(drop)),
+        ("status", block_on(vault.status("u")).map(drop)),
+        ("reseal", block_on(vault.reseal("u")).map(drop)),
+    ] {
+        let err = call.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Storage);
+        assert!(err.to_string().contains("panicked"), "{what}: {err}");
+    }
+    storage.panicking.store(false, Ordering::SeqCst);
+    let headers = block_on(vault.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-kept");
+    assert!(block_on(vault.reseal("u")).unwrap());
+}
