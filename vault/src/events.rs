@@ -28,14 +28,6 @@ pub enum VaultEvent {
         /// What happened.
         event: RefreshEvent,
     },
-    /// The user's credentials left the in-memory cache (it was full) while a rotated refresh
-    /// token still waited for the storage to take it: they are kept aside, and used again at
-    /// the user's next call, until a store confirms the rotation.
-    #[non_exhaustive]
-    KeptForRotation {
-        /// The user.
-        user: Arc<str>,
-    },
 }
 
 /// The observer callback.

@@ -2,6 +2,7 @@
 //! in a bounded cache, loaded once per cold user, inserted and removed under the user's lease.
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,7 +18,7 @@ use credkit_login::{OAuthClient, Revocation, Revoker, TokenKind};
 use credkit_refresh_token::UserCredentials;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared as SharedFuture};
-use moka::notification::RemovalCause;
+use quick_cache::{Lifecycle, UnitWeighter};
 
 use crate::error;
 use crate::events::{Observer, VaultEvent};
@@ -43,9 +44,10 @@ const COUNT_PAGE: usize = 1000;
 /// storage (through its lease), and a revoked grant handled once.
 ///
 /// - **Hot users** stay in memory, at most [`with_capacity`](VaultBuilder::with_capacity) of
-///   them (a `moka` cache, `TinyLFU`). A cached user's [`headers`](Vault::headers) is one cache
-///   lookup plus `Credentials::headers`. A user evicted while a rotated refresh token waits for
-///   the storage is kept aside until a store confirms it ([`VaultEvent::KeptForRotation`]).
+///   them (a `quick_cache` cache: S3-FIFO, scan resistant). A cached user's
+///   [`headers`](Vault::headers) is one cache lookup (tens of nanoseconds) plus
+///   `Credentials::headers`. A user whose rotated refresh token waits for the storage is pinned:
+///   never evicted until a store confirms the rotation.
 /// - **A cold user** costs one read of the storage: the record is loaded once (concurrent
 ///   callers share the load) and given to the user's `Credentials`
 ///   ([`with_loaded_record`](CredentialsBuilder::with_loaded_record)); a refresh then reads it
@@ -94,9 +96,7 @@ struct Inner {
     template: UserCredentials,
     revoker: Revoker,
     prefix: String,
-    cache: moka::sync::Cache<Arc<str>, Entry>,
-    /// Users evicted with a rotation unstored: used again at their next call.
-    kept: Arc<Mutex<HashMap<Arc<str>, Entry>>>,
+    cache: Users,
     /// Cold users being loaded: concurrent callers share one load.
     loading: Mutex<HashMap<Arc<str>, Loading>>,
     spawner: Option<Arc<dyn Spawner>>,
@@ -126,6 +126,24 @@ impl Shared {
 struct Entry {
     credentials: Credentials,
     state: Arc<UserState>,
+}
+
+/// The hot users: at most the capacity, a user with an unstored rotation pinned.
+type Users = quick_cache::sync::Cache<Arc<str>, Entry, UnitWeighter, RandomState, Pinning>;
+
+/// Pins a user whose rotated refresh token the storage has not taken: evicted, the rotation
+/// would be lost (and with a strictly rotating server, the user logged out).
+#[derive(Clone, Copy, Debug)]
+struct Pinning;
+
+impl Lifecycle<Arc<str>, Entry> for Pinning {
+    type RequestState = ();
+
+    fn is_pinned(&self, _user: &Arc<str>, entry: &Entry) -> bool {
+        entry.credentials.has_unstored_rotation()
+    }
+
+    fn begin_request(&self) -> Self::RequestState {}
 }
 
 type Loading = SharedFuture<BoxFuture<'static, std::result::Result<Entry, Error>>>;
@@ -372,19 +390,15 @@ impl Vault {
     }
 
     /// Drops `user`'s credentials from this process's memory (not from the storage): the next
-    /// call loads the record again.
+    /// call loads the record again. (A rotation not yet stored goes with them: the vault only
+    /// forgets a user on purpose, after a new grant or a removal.)
     pub fn forget(&self, user: &str) {
-        self.inner.cache.invalidate(user);
-        self.lock_kept().remove(user);
+        self.inner.cache.remove(user);
     }
 
-    /// How many users this process holds in memory (cached, and kept aside for a rotation).
+    /// How many users this process holds in memory.
     pub fn users_in_memory(&self) -> u64 {
-        self.inner.cache.run_pending_tasks();
-        self.inner
-            .cache
-            .entry_count()
-            .saturating_add(self.lock_kept().len() as u64)
+        self.inner.cache.len() as u64
     }
 
     /// The user's entry: cached, kept aside, or loaded.
@@ -401,14 +415,9 @@ impl Vault {
                 return Err(error::consent_needed(user));
             }
             // Time to look again: a new grant may have been inserted by another process.
-            self.inner.cache.invalidate(user);
+            self.inner.cache.remove(user);
         }
         error::check_user(user)?;
-        let kept = self.lock_kept().remove(user);
-        if let Some(entry) = kept {
-            self.inner.cache.insert(Arc::from(user), entry.clone());
-            return Ok(entry);
-        }
         let entry = self.load(user).await?;
         if entry.state.consent_needed() {
             let now = self.inner.shared.clock.now().unix_timestamp();
@@ -517,13 +526,6 @@ impl Vault {
         }
         outcome
     }
-
-    fn lock_kept(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Entry>> {
-        self.inner
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl VaultBuilder {
@@ -561,8 +563,8 @@ impl VaultBuilder {
         self
     }
 
-    /// At most `users` users kept in memory (default 100 000); the least useful are evicted
-    /// first (`TinyLFU`).
+    /// At most `users` users kept in memory (default 100 000, at least 1); the least useful are
+    /// evicted first (S3-FIFO), never one whose rotated refresh token waits for the storage.
     #[must_use]
     pub fn with_capacity(mut self, users: u64) -> Self {
         self.capacity = users;
@@ -647,24 +649,14 @@ impl VaultBuilder {
             consent_recheck: self.consent_recheck,
             observer: self.observer,
         });
-        let kept: Arc<Mutex<HashMap<Arc<str>, Entry>>> = Arc::default();
-        let cache = {
-            let (kept, shared) = (Arc::clone(&kept), Arc::clone(&shared));
-            moka::sync::Cache::builder()
-                .max_capacity(self.capacity)
-                .eviction_listener(move |user: Arc<Arc<str>>, entry: Entry, cause| {
-                    // Evicted for room (not replaced or removed on purpose) with a rotation the
-                    // storage has not taken: dropping it would lose the rotation.
-                    if cause == RemovalCause::Size && entry.credentials.has_unstored_rotation() {
-                        let user: Arc<str> = Arc::clone(&*user);
-                        kept.lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .insert(Arc::clone(&user), entry);
-                        shared.emit(&VaultEvent::KeptForRotation { user });
-                    }
-                })
-                .build()
-        };
+        let capacity = self.capacity.max(1);
+        let cache = Users::with(
+            usize::try_from(capacity).unwrap_or(usize::MAX),
+            capacity,
+            UnitWeighter,
+            RandomState::new(),
+            Pinning,
+        );
         Ok(Vault {
             inner: Arc::new(Inner {
                 shared,
@@ -672,7 +664,6 @@ impl VaultBuilder {
                 revoker,
                 prefix: self.prefix,
                 cache,
-                kept,
                 loading: Mutex::default(),
                 spawner: self.spawner,
                 configure: self.configure,
@@ -686,7 +677,7 @@ impl fmt::Debug for Vault {
         f.debug_struct("Vault")
             .field("prefix", &self.inner.prefix)
             .field("storage", &self.inner.shared.storage)
-            .field("cached", &self.inner.cache.entry_count())
+            .field("cached", &self.inner.cache.len())
             .finish_non_exhaustive()
     }
 }
