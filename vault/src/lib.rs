@@ -13,6 +13,9 @@
 //! - [`Grant`]: what a user's consent gave (from an OAuth callback or `credkit login`).
 //! - [`VaultEvent`]: a revoked grant (once, fleet-wide), each user's refresh events.
 //! - [`Refusal`]: why a call was refused (consent needed, unknown user, newer grant).
+//! - [`SealedCodec`]: encryption at rest for the store (AES-256-GCM, key rotation, the record's
+//!   key bound as associated data, KMS-held keys through [`KeyUnwrapper`]); its docs say what it
+//!   protects against and what it does not.
 //!
 //! The storage is any [`Storage`](credkit_core::Storage) with a lease that can list:
 //! `credkit-storage-redis` (`with_listing()`), `credkit-storage-postgres`, or
@@ -24,6 +27,7 @@ mod events;
 mod grant;
 mod meta;
 mod refusal;
+mod sealed;
 mod source;
 mod status;
 mod vault;
@@ -32,6 +36,7 @@ mod vault;
 pub use events::VaultEvent;
 pub use grant::Grant;
 pub use refusal::Refusal;
+pub use sealed::{DataKey, KeyUnwrapper, Keyring, SealedCodec, SealedError, WrappedKey};
 pub use status::{Inserted, Removed, UserStatus};
 pub use vault::{
     DEFAULT_CAPACITY, DEFAULT_CONSENT_RECHECK, DEFAULT_KEY_PREFIX, Vault, VaultBuilder,

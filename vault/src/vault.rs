@@ -59,7 +59,7 @@ const COUNT_PAGE: usize = 1000;
 ///   [`consent recheck interval`](VaultBuilder::with_consent_recheck), until a new grant is
 ///   [inserted](Vault::insert).
 /// - **Encryption at rest** is the storage's codec's job: give Redis or Postgres a
-///   sealing codec (`SealedCodec`).
+///   [`SealedCodec`](crate::SealedCodec).
 ///
 /// Clones share everything. Runtime-free: give a [`Spawner`] for refreshes ahead of expiry.
 ///

@@ -90,6 +90,18 @@ pub(crate) fn malformed(source: Error) -> Error {
     .with_source(source)
 }
 
+/// The record codec refused the stored bytes (a key the codec no longer holds, a record sealed
+/// for another key, bytes altered): permanent, and the codec's own message (which never quotes
+/// the bytes) says what to do; it is kept as the source too, for typed checks.
+pub(crate) fn undecodable(source: Error) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!("the credential record in Redis could not be decoded: {source}"),
+    )
+    .with_transient(false)
+    .with_source(source)
+}
+
 /// Another process kept the lease past the wait: transient, as core's contract wants.
 pub(crate) fn lease_timeout(waited: Duration) -> Error {
     Error::new(

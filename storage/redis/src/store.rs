@@ -414,7 +414,7 @@ impl Storage for RedisStorage {
             .inner
             .codec
             .decode(key, &stored)
-            .map_err(error::malformed)?;
+            .map_err(error::undecodable)?;
         CredentialRecord::from_json(&json)
             .map(Some)
             .map_err(error::malformed)
