@@ -1,9 +1,9 @@
-//! Faults across processes, on Redis, with a token endpoint that rotates each user's refresh
+//! Faults across processes, on Redis (Postgres when its store is on main), with a token endpoint that rotates each user's refresh
 //! token and accepts only the latest:
 //!
 //! - a worker killed (SIGKILL) mid-refresh (the endpoint holds its answer, so nothing rotated): its
 //!   lease lapses by its time to live, another worker refreshes, no refresh token is lost;
-//! - redis-server killed and started again while workers run: errors during the outage are
+//! - the database (redis-server) stopped and started again while workers run: errors during the outage are
 //!   transient, service resumes, and still one refresh per user per expiry after.
 //!
 //! Token lifetimes are real time (processes): the tests wait for tokens to go stale, nothing
@@ -21,8 +21,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
-use support::fleet::{Member, Round, Setup, round_all, seed, storage, until_all_stale, user};
-use support::redis::RedisServer;
+use support::fleet::{Db, Member, Round, Setup, round_all, seed, storage, until_all_stale, user};
 use support::token_server::{TokenServer, early_grants};
 
 const LIFETIME: Duration = Duration::from_secs(6);
@@ -36,9 +35,9 @@ fn fleet_member() {
     support::fleet::run_member();
 }
 
-fn setup(redis: &RedisServer, server: &TokenServer, lease_ttl: Duration) -> Setup {
+fn setup(db: &Db, server: &TokenServer, lease_ttl: Duration) -> Setup {
     Setup {
-        url: redis.url(),
+        url: db.url(),
         token_url: server.token_url(),
         revoke_url: server.revoke_url(),
         threshold: THRESHOLD,
@@ -63,14 +62,29 @@ fn assert_clean(rounds: &[Round]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_killed_mid_refresh_loses_no_refresh_token() {
-    let Some(redis) = RedisServer::start() else {
-        return;
+/// Runs `$test(db)` on each store, one test each (Redis; Postgres joins when
+/// credkit-storage-postgres is on main).
+macro_rules! on_both {
+    ($test:ident, $redis:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $redis() {
+            if let Some(db) = Db::redis() {
+                $test(db).await;
+            }
+        }
     };
+}
+
+on_both!(
+    a_worker_killed_mid_refresh,
+    a_worker_killed_mid_refresh_loses_no_refresh_token_on_redis,
+    a_worker_killed_mid_refresh_loses_no_refresh_token_on_postgres
+);
+
+async fn a_worker_killed_mid_refresh(db: Db) {
     let server = TokenServer::start(LIFETIME, true).await.unwrap();
     let ttl = Duration::from_millis(1500);
-    let setup = setup(&redis, &server, ttl);
+    let setup = setup(&db, &server, ttl);
     seed(&setup, 10).await;
     // The first refresh request is never answered (so it rotates nothing): its sender dies.
     server.hold_next(1);
@@ -122,15 +136,17 @@ async fn a_worker_killed_mid_refresh_loses_no_refresh_token() {
     assert_grants(&server, 10, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restarted_under_load_costs_transient_errors_only() {
+on_both!(
+    restarted_under_load,
+    redis_restarted_under_load_costs_transient_errors_only,
+    postgres_restarted_under_load_costs_transient_errors_only
+);
+
+async fn restarted_under_load(mut db: Db) {
     const USERS: usize = 200;
     const MEMBERS: usize = 3;
-    let Some(mut redis) = RedisServer::start_persistent() else {
-        return;
-    };
     let server = TokenServer::start(LIFETIME, true).await.unwrap();
-    let setup = setup(&redis, &server, Duration::from_secs(3));
+    let setup = setup(&db, &server, Duration::from_secs(3));
     seed(&setup, USERS).await;
     let mut fleet: Vec<Member> = tokio::task::block_in_place(|| {
         (0..MEMBERS)
@@ -150,7 +166,7 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     }
     // The store goes away: calls that need it fail, transiently; no refresh happens without
     // the lease (strict policy), so nothing rotates unstored.
-    redis.kill();
+    tokio::task::block_in_place(|| db.stop());
     let outage = tokio::task::block_in_place(|| round_all(&mut fleet, USERS, 2));
     let mut failed = 0;
     for round in &outage {
@@ -162,7 +178,7 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     assert_grants(&server, USERS, 1);
 
     // Back (with every write it had): service resumes within a few rounds.
-    redis.start_again();
+    tokio::task::block_in_place(|| db.start_again());
     let back = Instant::now();
     let mut rounds = 0;
     loop {
@@ -193,13 +209,15 @@ async fn redis_restarted_under_load_costs_transient_errors_only() {
     assert_grants(&server, USERS, 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotation_answered_while_redis_is_down_is_not_lost() {
-    let Some(mut redis) = RedisServer::start_persistent() else {
-        return;
-    };
+on_both!(
+    a_rotation_answered_while_the_store_is_down,
+    a_rotation_answered_while_redis_is_down_is_not_lost,
+    a_rotation_answered_while_postgres_is_down_is_not_lost
+);
+
+async fn a_rotation_answered_while_the_store_is_down(mut db: Db) {
     let server = TokenServer::start(LIFETIME, true).await.unwrap();
-    let setup = setup(&redis, &server, Duration::from_secs(2));
+    let setup = setup(&db, &server, Duration::from_secs(2));
     seed(&setup, 3).await;
     server.gate_next(1);
     let (mut a, mut b) = tokio::task::block_in_place(|| {
@@ -217,12 +235,12 @@ async fn a_rotation_answered_while_redis_is_down_is_not_lost() {
     );
     // A holds u0's lease, its request is at the endpoint: the store goes away, then the
     // endpoint answers (rotating u0's refresh token), and A cannot store the rotation.
-    tokio::task::block_in_place(|| redis.kill());
+    tokio::task::block_in_place(|| db.stop());
     server.open_gate(1);
     let from_a = tokio::task::block_in_place(|| a.touch_answer());
     eprintln!("A, with the store down: {from_a:?}");
     assert_eq!(server.user("u0").grants.len(), 1);
-    tokio::task::block_in_place(|| redis.start_again());
+    tokio::task::block_in_place(|| db.start_again());
     // A keeps u0's lease while its rotation waits for the store (renewed once Redis is back):
     // B cannot refresh u0 meanwhile, and never with the refresh token rotated away. Its call
     // waits for the lease (5 s here) and fails, transiently.

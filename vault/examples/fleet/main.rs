@@ -99,6 +99,11 @@ pub(crate) struct Args {
     /// No rotation: the endpoint accepts any refresh token it issued.
     #[arg(long)]
     lenient: bool,
+    /// Records in clear (default: sealed with `SealedCodec`, AES-256-GCM, under a key made for
+    /// the run).
+    #[arg(long)]
+    plain: bool,
+
     /// Users the probe warms to measure memory (from those the workers call).
     #[arg(long, default_value_t = 5000)]
     probe_users: usize,
@@ -164,9 +169,15 @@ impl Args {
         if self.lenient {
             args.push("--lenient".to_owned());
         }
+        if self.plain {
+            args.push("--plain".to_owned());
+        }
         args
     }
 }
+
+/// The run's keyring text (the coordinator's; its children get it in `CREDKIT_VAULT_KEYS`).
+pub(crate) static RUN_KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Prints a line for the coordinator, at once.
 pub(crate) fn say(line: &str) {
@@ -177,6 +188,16 @@ pub(crate) fn say(line: &str) {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = Args::parse();
+    if args.role.is_empty() && !args.plain {
+        // The run's data key, for every process (children inherit the environment).
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).map_err(|_| "no randomness for the run's data key")?;
+        let text = format!(
+            "fleet-run:{}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key)
+        );
+        let _ = RUN_KEYS.set(text);
+    }
     if args.lifetime == 0 {
         args.lifetime = (args.seconds * 2 / 5).clamp(4, 20);
     }
@@ -196,7 +217,11 @@ struct Proc {
 
 impl Proc {
     fn spawn(args: &[String]) -> Result<Self, Box<dyn Error>> {
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(keys) = RUN_KEYS.get() {
+            command.env(credkit_vault::Keyring::VARIABLE, keys);
+        }
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -288,6 +313,11 @@ fn run_one(runtime: &tokio::runtime::Runtime, args: &mut Args) -> Result<Figures
             let redis = servers::Redis::start()?;
             args.url = redis.url();
             Box::new(redis)
+        }
+        "postgres" => {
+            return Err(
+                "the Postgres store is not in this build yet (credkit-storage-postgres)".into(),
+            );
         }
         other => return Err(format!("unknown store {other:?}: give redis or postgres").into()),
     };

@@ -11,7 +11,7 @@ use credkit_core::{LeasePolicy, Storage};
 use credkit_login::OAuthClient;
 use credkit_reqwest::ReqwestTransport;
 use credkit_storage_redis::RedisStorage;
-use credkit_vault::Vault;
+use credkit_vault::{Keyring, SealedCodec, Vault};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -19,10 +19,26 @@ use crate::Args;
 use crate::counting::Counting;
 use crate::stats::{Histogram, Rng, Touches, Zipf};
 
-/// The store the vaults share, as `args` say.
+/// The store the vaults share, as `args` say; records sealed with the keyring in
+/// `CREDKIT_VAULT_KEYS` (which the coordinator sets for its children) unless `--plain`.
 pub(crate) fn storage(args: &Args, url: &str) -> Result<Arc<dyn Storage>, Box<dyn Error>> {
+    let codec = if args.plain {
+        None
+    } else {
+        let keyring = match crate::RUN_KEYS.get() {
+            Some(text) => Keyring::parse(text)?,
+            None => Keyring::from_env(Keyring::VARIABLE)?,
+        };
+        Some(SealedCodec::new(keyring))
+    };
     match args.store.as_str() {
-        "redis" => Ok(Arc::new(RedisStorage::builder(url).with_listing().build()?)),
+        "redis" => {
+            let mut builder = RedisStorage::builder(url).with_listing();
+            if let Some(codec) = codec {
+                builder = builder.with_codec(codec);
+            }
+            Ok(Arc::new(builder.build()?))
+        }
         other => Err(format!("unknown store {other:?}: give redis or postgres").into()),
     }
 }

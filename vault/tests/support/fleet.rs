@@ -22,10 +22,11 @@ use credkit_core::{Error, LeasePolicy, Storage};
 use credkit_login::OAuthClient;
 use credkit_reqwest::ReqwestTransport;
 use credkit_storage_redis::RedisStorage;
-use credkit_vault::{Grant, Vault};
+use credkit_vault::{Grant, Keyring, SealedCodec, Vault};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 
+use super::redis::RedisServer;
 use super::token_server::{TokenServer, initial_refresh_token, unix_now};
 
 const URL: &str = "CREDKIT_VAULT_FLEET_URL";
@@ -34,6 +35,42 @@ const REVOKE_URL: &str = "CREDKIT_VAULT_FLEET_REVOKE_URL";
 const THRESHOLD_MS: &str = "CREDKIT_VAULT_FLEET_THRESHOLD_MS";
 const TTL_MS: &str = "CREDKIT_VAULT_FLEET_TTL_MS";
 const INDEX: &str = "CREDKIT_VAULT_FLEET_INDEX";
+
+/// The members' data key (records are sealed at rest, as in production).
+pub const TEST_KEYS: &str = "fleet-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The shared store's server, stopped and started again at will (Redis; Postgres joins when
+/// credkit-storage-postgres is on main).
+pub enum Db {
+    Redis(RedisServer),
+}
+
+impl Db {
+    /// A redis-server (persistent: it keeps every write across a stop), or `None` (skipped).
+    pub fn redis() -> Option<Self> {
+        RedisServer::start_persistent().map(Self::Redis)
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Self::Redis(redis) => redis.url(),
+        }
+    }
+
+    /// Stops the server at once (SIGKILL, `pg_ctl stop -m immediate`); its data stays.
+    pub fn stop(&mut self) {
+        match self {
+            Self::Redis(redis) => redis.kill(),
+        }
+    }
+
+    /// Starts it again on its port, and waits until it accepts connections.
+    pub fn start_again(&mut self) {
+        match self {
+            Self::Redis(redis) => redis.start_again(),
+        }
+    }
+}
 
 /// How the members are set up.
 #[derive(Clone, Debug)]
@@ -48,10 +85,12 @@ pub struct Setup {
     pub lease_ttl: Duration,
 }
 
-/// The store a member (or the test) opens.
+/// The store a member (or the test) opens, its records sealed with [`TEST_KEYS`].
 pub fn storage(setup: &Setup) -> Arc<dyn Storage> {
+    let codec = SealedCodec::new(Keyring::parse(TEST_KEYS).unwrap());
     Arc::new(
         RedisStorage::builder(&setup.url)
+            .with_codec(codec)
             .with_listing()
             .with_lease_ttl(setup.lease_ttl)
             .with_lease_poll_interval(Duration::from_millis(20))
