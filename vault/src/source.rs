@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use credkit_core::{
-    AccessToken, Clock, CredentialRecord, LeaseOptions, Result, RetryPolicy, TokenSource,
-};
+use credkit_core::{AccessToken, CredentialRecord, LeaseOptions, Result, TokenSource};
 use credkit_refresh_token::UserCredentials;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -103,16 +101,8 @@ impl TokenSource for UserSource {
             .set(Meta::read(record).consent_needed_at.is_some());
     }
 
-    fn clock(&self) -> Option<Arc<dyn Clock>> {
-        Some(Arc::clone(&self.shared.clock))
-    }
-
     fn quota_project(&self) -> Option<&str> {
         self.credentials.quota_project().filter(|p| !p.is_empty())
-    }
-
-    fn retry_policy(&self) -> Option<RetryPolicy> {
-        TokenSource::retry_policy(&self.credentials)
     }
 }
 

@@ -157,6 +157,7 @@ pub struct VaultBuilder {
     transport: Option<Arc<dyn Transport>>,
     clock: Arc<dyn Clock>,
     scopes: Vec<String>,
+    quota_project: Option<String>,
     prefix: String,
     capacity: u64,
     spawner: Option<Arc<dyn Spawner>>,
@@ -175,6 +176,7 @@ impl Vault {
             transport: None,
             clock: Arc::new(SystemClock),
             scopes: Vec::new(),
+            quota_project: None,
             prefix: DEFAULT_KEY_PREFIX.to_owned(),
             capacity: DEFAULT_CAPACITY,
             spawner: None,
@@ -555,6 +557,13 @@ impl VaultBuilder {
         self
     }
 
+    /// The project billed for every user's API calls (sent as `x-goog-user-project`).
+    #[must_use]
+    pub fn with_quota_project(mut self, project: impl Into<String>) -> Self {
+        self.quota_project = Some(project.into());
+        self
+    }
+
     /// The prefix of users' storage keys (default `vault:`): a user's record is under
     /// `PREFIX + user ID`. Give each application sharing a storage its own.
     #[must_use]
@@ -639,6 +648,9 @@ impl VaultBuilder {
         if !self.scopes.is_empty() {
             template = template.with_scopes(self.scopes.clone());
         }
+        if let Some(project) = &self.quota_project {
+            template = template.with_quota_project(project.clone());
+        }
         let template = template.build()?;
         let revoker = Revoker::new(transport)
             .with_uri(self.client.revoke_uri())
@@ -688,6 +700,7 @@ impl fmt::Debug for VaultBuilder {
             .field("client", &self.client)
             .field("storage", &self.storage)
             .field("scopes", &self.scopes)
+            .field("quota_project", &self.quota_project)
             .field("prefix", &self.prefix)
             .field("capacity", &self.capacity)
             .field("consent_recheck", &self.consent_recheck)

@@ -191,13 +191,21 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
     storage.refusing.store(true, Ordering::SeqCst);
     let headers = block_on(vault.headers("rotating")).unwrap();
     assert_eq!(headers["authorization"], "Bearer at-rotated");
-    // Other users crowd a cache of two, many times over.
+    assert_eq!(vault.users_in_memory(), 1);
+    // Other users crowd a cache of two, many times over, each used twice in a row (so that
+    // each is worth keeping).
+    let before = storage.loads.load(Ordering::SeqCst);
     for _ in 0..3 {
         for user in &others {
+            block_on(vault.headers(user)).unwrap();
             block_on(vault.headers(user)).unwrap();
         }
     }
     assert!(vault.users_in_memory() <= 3, "the cache stays bounded");
+    assert!(
+        storage.loads.load(Ordering::SeqCst) - before > others.len(),
+        "users were evicted and loaded again"
+    );
     // The rotating user was pinned: its next call needs no read, and the rotation is there.
     storage.refusing.store(false, Ordering::SeqCst);
     let loads = storage.loads.load(Ordering::SeqCst);
@@ -222,9 +230,17 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
     for _ in 0..3 {
         for user in &others {
             block_on(vault.headers(user)).unwrap();
+            block_on(vault.headers(user)).unwrap();
         }
     }
-    assert!(vault.users_in_memory() <= 2);
+    assert!(vault.users_in_memory() <= 3);
+    let loads = storage.loads.load(Ordering::SeqCst);
+    block_on(vault.headers("rotating")).unwrap();
+    assert_eq!(
+        storage.loads.load(Ordering::SeqCst),
+        loads + 1,
+        "evicted at last"
+    );
 }
 
 #[test]
@@ -336,4 +352,174 @@ fn a_panicking_storage_is_an_error_and_the_next_call_recovers() {
     let headers = block_on(vault.headers("u")).unwrap();
     assert_eq!(headers["authorization"], "Bearer at-kept");
     assert!(block_on(vault.reseal("u")).unwrap());
+}
+
+#[test]
+fn another_process_learns_of_a_refused_grant_from_the_record_and_sends_nothing() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
+    endpoint.push_reply(Reply::token("at-never"));
+    let storage = Arc::new(Counting::default());
+    let (events_a, events_b) = (Events::default(), Events::default());
+    let a = vault_on(&storage, &endpoint, &clock, &events_a);
+    let b = vault_on(&storage, &endpoint, &clock, &events_b);
+    block_on(a.insert(
+        "u",
+        Grant::new("rt-u".to_owned()).with_access_token(token(&clock, "at-u")),
+    ))
+    .unwrap();
+    // Both processes hold the user, with a fresh token.
+    block_on(a.headers("u")).unwrap();
+    block_on(b.headers("u")).unwrap();
+    clock.advance(HOUR);
+    // A refreshes first and is refused; B, refreshing after, reads the mark under the lease.
+    assert_eq!(
+        Refusal::of(&block_on(a.headers("u")).unwrap_err()),
+        Some(Refusal::ConsentNeeded)
+    );
+    assert_eq!(
+        Refusal::of(&block_on(b.headers("u")).unwrap_err()),
+        Some(Refusal::ConsentNeeded)
+    );
+    assert_eq!(token_requests(&endpoint), 1, "B sent nothing");
+    assert_eq!(events_a.consent_needed(), ["u"]);
+    assert!(events_b.consent_needed().is_empty());
+}
+
+#[test]
+fn a_transient_failure_is_not_a_refused_grant() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::oauth_error(503, "temporarily_unavailable", None));
+    endpoint.push_reply(Reply::token("at-later"));
+    let storage = Arc::new(Counting::default());
+    let events = Events::default();
+    let vault = vault_on(&storage, &endpoint, &clock, &events);
+    block_on(vault.insert("u", Grant::new("rt-u".to_owned()))).unwrap();
+    let err = block_on(vault.headers("u")).unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(Refusal::of(&err), None);
+    assert!(!block_on(vault.status("u")).unwrap().consent_needed());
+    clock.advance(Duration::from_secs(60));
+    let headers = block_on(vault.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-later");
+    assert!(events.consent_needed().is_empty());
+}
+
+/// Memory without a lease: a refresh goes ahead without reading the record again.
+#[derive(Debug, Default)]
+struct NoLease(MemoryStorage);
+
+#[async_trait]
+impl Storage for NoLease {
+    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
+        self.0.load(key).await
+    }
+    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
+        self.0.store(key, record).await
+    }
+    async fn remove(&self, key: &str) -> Result<()> {
+        self.0.remove(key).await
+    }
+}
+
+#[test]
+fn a_refused_old_grant_does_not_mark_a_new_one() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
+    endpoint.push_reply(Reply::token("at-new-grant"));
+    let storage = Arc::new(NoLease::default());
+    let events = Events::default();
+    let vault = Vault::builder(client(&endpoint), Arc::clone(&storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .on_event(events.observer())
+        .build()
+        .unwrap();
+    block_on(vault.insert(
+        "u",
+        Grant::new("rt-old".to_owned()).with_access_token(token(&clock, "at-old")),
+    ))
+    .unwrap();
+    block_on(vault.headers("u")).unwrap();
+    // Another process stores the user's new consent; this one still holds the old grant.
+    let other = Vault::builder(client(&endpoint), Arc::clone(&storage))
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    block_on(other.insert("u", Grant::new("rt-new".to_owned()))).unwrap();
+    clock.advance(HOUR);
+    // The old grant is refused: the new one is not marked, nobody is told, and the next call
+    // uses the new grant.
+    let err = block_on(vault.headers("u")).unwrap_err();
+    assert_eq!(err.oauth_error(), Some("invalid_grant"));
+    assert!(!block_on(vault.status("u")).unwrap().consent_needed());
+    assert!(events.consent_needed().is_empty());
+    let headers = block_on(vault.headers("u")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-new-grant");
+    assert_eq!(
+        endpoint.last_request().unwrap().form_value("refresh_token"),
+        Some("rt-new")
+    );
+}
+
+#[test]
+fn a_grant_is_compared_by_when_it_was_given() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
+    let storage = Arc::new(Counting::default());
+    let vault = vault_on(&storage, &endpoint, &clock, &Events::default());
+    let now = clock.now();
+    block_on(vault.insert("u", Grant::new("rt-1".to_owned()).with_granted_at(now))).unwrap();
+    // The same time is not newer.
+    block_on(vault.insert("u", Grant::new("rt-2".to_owned()).with_granted_at(now))).unwrap();
+    // A grant the server refused is no grant to keep: an older consent replaces it.
+    let _ = block_on(vault.headers("u"));
+    assert!(block_on(vault.status("u")).unwrap().consent_needed());
+    let earlier = now - Duration::from_secs(60);
+    block_on(vault.insert("u", Grant::new("rt-3".to_owned()).with_granted_at(earlier))).unwrap();
+    let kept = block_on(storage.inner.load(&vault.storage_key("u")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.refresh_token().unwrap().expose_secret(), "rt-3");
+}
+
+#[test]
+fn names_lengths_and_what_is_shown() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::token("at"));
+    let vault = Vault::builder(client(&endpoint), MemoryStorage::new())
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .with_quota_project("billed-project")
+        .build()
+        .unwrap();
+    let longest = "x".repeat(512);
+    block_on(vault.insert(&longest, Grant::new("rt".to_owned()))).unwrap();
+    let headers = block_on(vault.headers(&longest)).unwrap();
+    assert_eq!(headers["x-goog-user-project"], "billed-project");
+    let credentials = block_on(vault.credentials(&longest)).unwrap();
+    assert_eq!(credentials.source_name(), "vault user (refresh token)");
+    assert!(format!("{:?}", Grant::new("rt".to_owned())).starts_with("Grant {"));
+    assert_eq!(
+        Refusal::ConsentNeeded.to_string(),
+        "the user's consent is needed"
+    );
+    assert_eq!(
+        Refusal::UnknownUser.to_string(),
+        "no grant is stored for the user"
+    );
+    assert_eq!(
+        Refusal::NewerGrant.to_string(),
+        "a newer grant is stored for the user"
+    );
+    assert_eq!(
+        Refusal::InvalidUserId.to_string(),
+        "the user ID is not valid"
+    );
 }
