@@ -1,9 +1,9 @@
-//! Faults across processes, on Redis (Postgres when its store is on main), with a token endpoint that rotates each user's refresh
+//! Faults across processes, on Redis and on Postgres, with a token endpoint that rotates each user's refresh
 //! token and accepts only the latest:
 //!
 //! - a worker killed (SIGKILL) mid-refresh (the endpoint holds its answer, so nothing rotated): its
 //!   lease lapses by its time to live, another worker refreshes, no refresh token is lost;
-//! - the database (redis-server) stopped and started again while workers run: errors during the outage are
+//! - the database (redis-server, Postgres) stopped and started again while workers run: errors during the outage are
 //!   transient, service resumes, and still one refresh per user per expiry after.
 //!
 //! Token lifetimes are real time (processes): the tests wait for tokens to go stale, nothing
@@ -62,13 +62,19 @@ fn assert_clean(rounds: &[Round]) {
     }
 }
 
-/// Runs `$test(db)` on each store, one test each (Redis; Postgres joins when
-/// credkit-storage-postgres is on main).
+/// Runs `$test(db)` on Redis and on Postgres, as two tests.
 macro_rules! on_both {
     ($test:ident, $redis:ident, $postgres:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $redis() {
             if let Some(db) = Db::redis() {
+                $test(db).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            if let Some(db) = Db::postgres() {
                 $test(db).await;
             }
         }

@@ -1,5 +1,5 @@
 //! A fleet of four OS processes shares 500 users' rotating refresh tokens, sealed at rest, through
-//! Redis (Postgres joins when credkit-storage-postgres is on main): in each expiry window, exactly one token request per user, and no
+//! Redis, then Postgres: in each expiry window, exactly one token request per user, and no
 //! `invalid_grant` (the token endpoint rotates each user's refresh token and accepts only the
 //! latest, so two processes racing for one user's grant would show up as one).
 //!
@@ -18,7 +18,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::fleet::{Member, Setup, round_all, seed, until_all_stale, user};
+use support::fleet::{Db, Member, Setup, round_all, seed, until_all_stale, user};
 use support::redis::RedisServer;
 use support::token_server::{TokenServer, early_grants};
 
@@ -46,6 +46,14 @@ async fn four_processes_make_one_token_request_per_user_per_expiry_on_redis() {
         return;
     };
     one_token_request_per_user_per_expiry(&redis.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_make_one_token_request_per_user_per_expiry_on_postgres() {
+    let Some(postgres) = Db::postgres() else {
+        return;
+    };
+    one_token_request_per_user_per_expiry(&postgres.url()).await;
 }
 
 async fn one_token_request_per_user_per_expiry(url: &str) {

@@ -35,6 +35,11 @@
 )]
 
 mod counting;
+// The Postgres store's own test harness: a throwaway cluster on loopback (it allows itself
+// what a test harness may).
+#[allow(clippy::pedantic)]
+#[path = "../../../storage/postgres/tests/support/mod.rs"]
+mod postgres;
 mod servers;
 mod stats;
 // Shared with the vault's multi-process tests, which use the rest of it.
@@ -103,7 +108,9 @@ pub(crate) struct Args {
     /// the run).
     #[arg(long)]
     plain: bool,
-
+    /// Postgres connections per process's pool.
+    #[arg(long, default_value_t = 4)]
+    pool_size: usize,
     /// Users the probe warms to measure memory (from those the workers call).
     #[arg(long, default_value_t = 5000)]
     probe_users: usize,
@@ -172,6 +179,7 @@ impl Args {
         if self.plain {
             args.push("--plain".to_owned());
         }
+        args.push(format!("--pool-size={}", self.pool_size));
         args
     }
 }
@@ -315,9 +323,12 @@ fn run_one(runtime: &tokio::runtime::Runtime, args: &mut Args) -> Result<Figures
             Box::new(redis)
         }
         "postgres" => {
-            return Err(
-                "the Postgres store is not in this build yet (credkit-storage-postgres)".into(),
-            );
+            if !postgres::postgres_available() {
+                return Err("Postgres is not installed: apt-get install postgresql".into());
+            }
+            let cluster = postgres::PgServer::start();
+            args.url = cluster.url();
+            Box::new(cluster)
         }
         other => return Err(format!("unknown store {other:?}: give redis or postgres").into()),
     };

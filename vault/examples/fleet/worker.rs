@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use credkit_core::{LeasePolicy, Storage};
 use credkit_login::OAuthClient;
 use credkit_reqwest::ReqwestTransport;
+use credkit_storage_postgres::PostgresStorage;
 use credkit_storage_redis::RedisStorage;
 use credkit_vault::{Keyring, SealedCodec, Vault};
 use futures::StreamExt;
@@ -34,6 +35,13 @@ pub(crate) fn storage(args: &Args, url: &str) -> Result<Arc<dyn Storage>, Box<dy
     match args.store.as_str() {
         "redis" => {
             let mut builder = RedisStorage::builder(url).with_listing();
+            if let Some(codec) = codec {
+                builder = builder.with_codec(codec);
+            }
+            Ok(Arc::new(builder.build()?))
+        }
+        "postgres" => {
+            let mut builder = PostgresStorage::builder(url).with_pool_size(args.pool_size);
             if let Some(codec) = codec {
                 builder = builder.with_codec(codec);
             }

@@ -21,11 +21,13 @@ use std::time::Duration;
 use credkit_core::{Error, LeasePolicy, Storage};
 use credkit_login::OAuthClient;
 use credkit_reqwest::ReqwestTransport;
+use credkit_storage_postgres::PostgresStorage;
 use credkit_storage_redis::RedisStorage;
 use credkit_vault::{Grant, Keyring, SealedCodec, Vault};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 
+use super::postgres::{PgServer, postgres_available};
 use super::redis::RedisServer;
 use super::token_server::{TokenServer, initial_refresh_token, unix_now};
 
@@ -39,10 +41,10 @@ const INDEX: &str = "CREDKIT_VAULT_FLEET_INDEX";
 /// The members' data key (records are sealed at rest, as in production).
 pub const TEST_KEYS: &str = "fleet-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-/// The shared store's server, stopped and started again at will (Redis; Postgres joins when
-/// credkit-storage-postgres is on main).
+/// The shared store's server: Redis or Postgres, stopped and started again at will.
 pub enum Db {
     Redis(RedisServer),
+    Postgres(PgServer),
 }
 
 impl Db {
@@ -51,9 +53,15 @@ impl Db {
         RedisServer::start_persistent().map(Self::Redis)
     }
 
+    /// A Postgres cluster, or `None` (skipped; required under `CREDKIT_REQUIRE_POSTGRES=1`).
+    pub fn postgres() -> Option<Self> {
+        postgres_available().then(|| Self::Postgres(PgServer::start()))
+    }
+
     pub fn url(&self) -> String {
         match self {
             Self::Redis(redis) => redis.url(),
+            Self::Postgres(postgres) => postgres.url(),
         }
     }
 
@@ -61,6 +69,7 @@ impl Db {
     pub fn stop(&mut self) {
         match self {
             Self::Redis(redis) => redis.kill(),
+            Self::Postgres(postgres) => postgres.stop(),
         }
     }
 
@@ -68,6 +77,7 @@ impl Db {
     pub fn start_again(&mut self) {
         match self {
             Self::Redis(redis) => redis.start_again(),
+            Self::Postgres(postgres) => postgres.restart(),
         }
     }
 }
@@ -85,19 +95,32 @@ pub struct Setup {
     pub lease_ttl: Duration,
 }
 
-/// The store a member (or the test) opens, its records sealed with [`TEST_KEYS`].
+/// The store a member (or the test) opens: Redis or Postgres by the URL, records sealed with
+/// [`TEST_KEYS`].
 pub fn storage(setup: &Setup) -> Arc<dyn Storage> {
     let codec = SealedCodec::new(Keyring::parse(TEST_KEYS).unwrap());
-    Arc::new(
-        RedisStorage::builder(&setup.url)
-            .with_codec(codec)
-            .with_listing()
-            .with_lease_ttl(setup.lease_ttl)
-            .with_lease_poll_interval(Duration::from_millis(20))
-            .with_timeout(Duration::from_secs(2))
-            .build()
-            .unwrap(),
-    )
+    if setup.url.starts_with("postgres") {
+        Arc::new(
+            PostgresStorage::builder(&setup.url)
+                .with_codec(codec)
+                .with_lease_ttl(setup.lease_ttl)
+                .with_lease_poll_interval(Duration::from_millis(20))
+                .with_timeout(Duration::from_secs(2))
+                .build()
+                .unwrap(),
+        )
+    } else {
+        Arc::new(
+            RedisStorage::builder(&setup.url)
+                .with_codec(codec)
+                .with_listing()
+                .with_lease_ttl(setup.lease_ttl)
+                .with_lease_poll_interval(Duration::from_millis(20))
+                .with_timeout(Duration::from_secs(2))
+                .build()
+                .unwrap(),
+        )
+    }
 }
 
 /// A vault as every member builds it: strict lease policy (the token endpoint rotates refresh

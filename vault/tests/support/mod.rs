@@ -11,6 +11,8 @@
 use std::sync::{Arc, Mutex};
 
 pub mod fleet;
+#[path = "../../../storage/postgres/tests/support/mod.rs"]
+pub mod postgres;
 pub mod redis;
 #[path = "../../examples/fleet/token_server.rs"]
 pub mod token_server;
