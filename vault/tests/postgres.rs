@@ -3,8 +3,6 @@
 //! `CREDKIT_REQUIRE_POSTGRES=1`.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../storage/postgres/tests/support/mod.rs"]
-mod postgres;
 mod support;
 
 use std::sync::Arc;
@@ -13,7 +11,7 @@ use credkit_core::{Storage, SystemClock};
 use credkit_storage_postgres::PostgresStorage;
 use credkit_testing::FakeTokenEndpoint;
 use credkit_vault::{DataKey, Grant, Keyring, SealedCodec, SealedError, Vault};
-use postgres::PgServer;
+use support::postgres::{self, PgServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vault_keeps_its_contract_on_postgres() {

@@ -10,7 +10,12 @@
 
 use std::sync::{Arc, Mutex};
 
+pub mod fleet;
+#[path = "../../../storage/postgres/tests/support/mod.rs"]
+pub mod postgres;
 pub mod redis;
+#[path = "../../examples/fleet/token_server.rs"]
+pub mod token_server;
 
 use credkit_core::{Clock, ErrorKind, Storage};
 use credkit_login::OAuthClient;
