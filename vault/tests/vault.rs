@@ -503,6 +503,17 @@ fn names_lengths_and_what_is_shown() {
     block_on(vault.insert(&longest, Grant::new("rt".to_owned()))).unwrap();
     let headers = block_on(vault.headers(&longest)).unwrap();
     assert_eq!(headers["x-goog-user-project"], "billed-project");
+    // A token from the stored record (no refresh) is billed to the project too.
+    block_on(vault.insert(
+        "stored",
+        Grant::new("rt".to_owned()).with_access_token(token(&clock, "at-stored")),
+    ))
+    .unwrap();
+    let headers = block_on(vault.headers("stored")).unwrap();
+    assert_eq!(headers["authorization"], "Bearer at-stored");
+    assert_eq!(headers["x-goog-user-project"], "billed-project");
+    assert_eq!(vault.users_in_memory(), 2);
+    assert!(format!("{vault:?}").starts_with("Vault {"));
     let credentials = block_on(vault.credentials(&longest)).unwrap();
     assert_eq!(credentials.source_name(), "vault user (refresh token)");
     assert!(format!("{:?}", Grant::new("rt".to_owned())).starts_with("Grant {"));
@@ -522,4 +533,33 @@ fn names_lengths_and_what_is_shown() {
         Refusal::InvalidUserId.to_string(),
         "the user ID is not valid"
     );
+}
+
+#[test]
+fn refreshes_ask_for_the_vaults_scopes() {
+    let clock = FakeClock::new();
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    endpoint.push_reply(Reply::token("at"));
+    let vault = Vault::builder(client(&endpoint), MemoryStorage::new())
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .with_scopes(["scope-a", "scope-b"])
+        .build()
+        .unwrap();
+    block_on(vault.insert("u", Grant::new("rt".to_owned()))).unwrap();
+    block_on(vault.headers("u")).unwrap();
+    assert_eq!(
+        endpoint.last_request().unwrap().form_value("scope"),
+        Some("scope-a scope-b")
+    );
+    // Without scopes, none are sent: the user keeps what was granted.
+    let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
+    let vault = Vault::builder(client(&endpoint), MemoryStorage::new())
+        .with_transport(endpoint.clone())
+        .with_clock(clock.clone())
+        .build()
+        .unwrap();
+    block_on(vault.insert("u", Grant::new("rt".to_owned()))).unwrap();
+    block_on(vault.headers("u")).unwrap();
+    assert_eq!(endpoint.last_request().unwrap().form_value("scope"), None);
 }
