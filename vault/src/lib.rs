@@ -20,6 +20,7 @@
 //! The storage is any [`Storage`](credkit_core::Storage) with a lease that can list:
 //! `credkit-storage-redis` (`with_listing()`), `credkit-storage-postgres`, or
 //! [`MemoryStorage`](credkit_core::MemoryStorage) in tests.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![doc(test(attr(deny(warnings))))]
 
 mod error;
