@@ -258,7 +258,7 @@ fn no_key_bytes_in_debug_or_errors() {
     assert_eq!(shown[0], r#"DataKey { id: "current", .. }"#);
     assert_eq!(
         format!("{codec:?}"),
-        r#"SealedCodec { keyring: Keyring { current: "current", retired: ["retired"] } }"#
+        r#"SealedCodec { keyring: Keyring { current: "current", retired: ["retired"] }, accept_plain: false }"#
     );
     let stored = codec.encode("u", &typical_record()).unwrap();
     let mut errors = vec![
