@@ -696,9 +696,10 @@ pub(crate) enum VaultCommand {
 /// Where the vault is: its storage and its users' key prefix.
 #[derive(Clone, Debug, Args)]
 pub(crate) struct VaultStoreArgs {
-    /// The vault's storage: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://... (TLS) or
-    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB (postgresql:// too). Default: the URL in
-    /// CREDKIT_VAULT_STORAGE. It is never printed with its password.
+    /// The vault's storage: redis://:PASSWORD@HOST:PORT/DB, rediss://... (TLS) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DB (postgresql:// too; password, port and database
+    /// optional). Default: the URL in CREDKIT_VAULT_STORAGE. It is never printed with its
+    /// password.
     #[arg(long, value_name = "URL")]
     pub(crate) storage: Option<String>,
 

@@ -4,7 +4,7 @@
 //!
 //! The storage comes from `--storage URL` (or `CREDKIT_VAULT_STORAGE`), opened by
 //! [`open_storage`] (one arm per kind of store: Redis, Postgres); the records' codec from `CREDKIT_VAULT_KEYS`
-//! ([`codec`]), wrapped in a [`Watch`] that notes which records `reseal` must store again.
+//! (`codec`), wrapped in a [`Watch`] that notes which records `reseal` must store again.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
