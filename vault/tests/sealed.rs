@@ -2,6 +2,8 @@
 //! errors, key rotation, fresh nonces, keys that never show, and keys unwrapped by a (toy) KMS.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -470,57 +472,6 @@ fn wrapped_keys_show_their_id_and_length_only() {
     assert_eq!(wrapped.wrapped().len(), 32);
 }
 
-/// A `redis-server` on a free loopback port, without persistence, killed on drop.
-struct RedisServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // Poll a connect (not a fixed sleep), with a deadline.
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Self { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The codec inside a real store: Redis holds ciphertext only, a record moved under another
 /// user's key is refused (the store's error carries the typed refusal), and a rotated keyring
 /// still loads what the old key sealed.
@@ -528,14 +479,9 @@ impl Drop for RedisServer {
 async fn sealed_records_in_redis() {
     use credkit_core::Storage;
     use credkit_storage_redis::RedisStorage;
-    if !credkit_testing::program_available(
-        "redis-server",
-        "CREDKIT_REQUIRE_REDIS",
-        "apt-get install redis-server",
-    ) {
+    let Some(server) = support::redis::RedisServer::start() else {
         return;
-    }
-    let server = RedisServer::start();
+    };
     let old = key("2026-11");
     let storage = RedisStorage::builder(server.url())
         .with_codec(codec(&old))
@@ -544,7 +490,10 @@ async fn sealed_records_in_redis() {
     let record = CredentialRecord::from_json(&typical_record()).unwrap();
     storage.store("user:alice", &record).await.unwrap();
 
-    let mut redis = server.connection();
+    let mut redis = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
     let raw: Vec<u8> = redis::cmd("HGET")
         .arg(storage.record_key("user:alice"))
         .arg("rec")
