@@ -3,6 +3,9 @@
 use std::error::Error as _;
 use std::fmt::Debug;
 
+use credkit_core::AccessToken;
+use secrecy::SecretString;
+
 /// The members of an `authorized_user` document whose values are secrets.
 pub const SECRET_MEMBERS: [&str; 5] = [
     "refresh_token",
@@ -64,6 +67,62 @@ pub fn assert_debug_clean(value: &impl Debug, secrets: &[&str]) {
         !text.chars().any(char::is_control),
         "Debug holds a raw control character"
     );
+}
+
+/// Panics unless `secret`'s `Debug` is the same whatever the secret holds. Asking whether the
+/// rendering contains the secret is not enough: a secret may spell part of the rendering
+/// itself (`SecretBox<str>([REDACTED`, a reply the fuzzer found).
+pub fn assert_secret_debug_hidden(secret: &SecretString) {
+    assert_eq!(
+        format!("{secret:?}"),
+        format!("{:?}", another_secret()),
+        "Debug depends on the secret"
+    );
+}
+
+/// Panics unless `token`'s `Debug` is that of a token equal to it in all but its secrets (the
+/// access token, ID token, rotated refresh token and provider secrets): `Debug` shows what the
+/// token is, never what it holds. A reply may put the secret's text in a member shown by
+/// design (the token type, a scope), so "does not contain the secret" is the wrong check.
+pub fn assert_token_debug_hidden(token: &AccessToken) {
+    assert_eq!(
+        format!("{token:?}"),
+        format!("{:?}", with_other_secrets(token)),
+        "Debug depends on a token's secret"
+    );
+}
+
+fn another_secret() -> SecretString {
+    SecretString::from("another secret")
+}
+
+/// `token` with every secret replaced.
+fn with_other_secrets(token: &AccessToken) -> AccessToken {
+    let mut twin = AccessToken::from_secret(another_secret())
+        .with_optional_expiry(token.expiry())
+        .with_token_type(token.token_type());
+    if let Some(issued_at) = token.issued_at() {
+        twin = twin.with_issued_at(issued_at);
+    }
+    if let Some(scopes) = token.granted_scopes() {
+        twin = twin.with_granted_scopes(scopes);
+    }
+    if token.id_token().is_some() {
+        twin = twin.with_id_token(another_secret());
+    }
+    for (key, value) in token.extra() {
+        twin = twin.with_extra(key.clone(), value.clone());
+    }
+    if token.rotated_refresh_token().is_some() {
+        twin = twin.with_rotated_refresh_token(another_secret());
+    }
+    for (name, _) in token.provider_secrets() {
+        twin = twin.with_provider_secret(name, another_secret());
+    }
+    if let Some(project) = token.quota_project() {
+        twin = twin.with_quota_project(project);
+    }
+    twin
 }
 
 /// Whether a member the refresh needs is present but `null`: the reference checks required
