@@ -47,7 +47,10 @@ const COUNT_PAGE: usize = 1000;
 ///   them (a `quick_cache` cache: S3-FIFO, scan resistant). A cached user's
 ///   [`headers`](Vault::headers) is one cache lookup (tens of nanoseconds) plus
 ///   `Credentials::headers`. A user whose rotated refresh token waits for the storage is pinned:
-///   never evicted until a store confirms the rotation.
+///   never evicted until a store confirms the rotation. Each user's `Credentials` keeps one
+///   copy of its header values ([`with_header_copies(1)`](CredentialsBuilder::with_header_copies);
+///   [`with_credentials`](VaultBuilder::with_credentials) can change it) and its record in
+///   compact form.
 /// - **A cold user** costs one read of the storage: the record is loaded once (concurrent
 ///   callers share the load) and given to the user's `Credentials`
 ///   ([`with_loaded_record`](CredentialsBuilder::with_loaded_record)); a refresh then reads it
@@ -480,14 +483,22 @@ impl Vault {
         let source = UserSource {
             user: Arc::clone(user),
             key: key.clone(),
-            credentials: self.inner.template.with_record(&record),
+            // The token goes to the cache (the loaded record seeds it), not to a second copy
+            // in the source's state.
+            credentials: self
+                .inner
+                .template
+                .with_record(&record.clone().without_access_token()),
             state: Arc::clone(&state),
             shared: Arc::clone(shared),
         };
         let mut builder = Credentials::builder(source)
             .with_clock(Arc::clone(&shared.clock))
             .with_storage(Arc::clone(&shared.storage), key)
-            .with_loaded_record(record);
+            .with_loaded_record(record)
+            // One user's credentials are rarely used on many cores at once: one copy of the
+            // header values, not one per core (see `CredentialsBuilder::with_header_copies`).
+            .with_header_copies(1);
         if let Some(spawner) = &self.inner.spawner {
             builder = builder.with_spawner(Arc::clone(spawner));
         }
@@ -598,7 +609,7 @@ impl VaultBuilder {
     }
 
     /// Adjusts each user's [`CredentialsBuilder`] before it is built (the refresh threshold,
-    /// the retry policy, the lease policy...).
+    /// the retry policy, the lease policy, the header copies...).
     ///
     /// ```
     /// # use std::time::Duration;

@@ -156,7 +156,7 @@ impl Credentials {
         let mut builder = Self::builder(source);
         // The source's quota project, unchecked: one that cannot go into a header fails the
         // first refresh with a typed error instead.
-        let rendering = Rendering::new(builder.threshold(), builder.quota_project());
+        let rendering = Rendering::new(builder.threshold(), builder.quota_project(), None);
         // A held token that cannot go into a header is not served: the first call fetches.
         let initial = builder.seed(&rendering).ok().flatten();
         builder.assemble(rendering, initial)

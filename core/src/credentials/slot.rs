@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use super::lock;
 use super::rules::Relation;
@@ -21,11 +22,40 @@ pub(super) struct StorageSlot {
     pub(super) key: String,
     /// The record as last loaded or stored; `None` until known. New tokens are merged into it,
     /// so a store never drops the provider's fields or the refresh token.
-    record: Mutex<Option<CredentialRecord>>,
+    record: Mutex<Option<Remembered>>,
     pending: Mutex<Pending>,
     /// The lease, kept between refreshes while a rotation is pending: another process that
     /// took it would load the record without our rotation and present a rotated-away token.
     kept_lease: Mutex<Option<Lease>>,
+}
+
+/// The record as last loaded or stored, kept compact between refreshes: its JSON form takes a
+/// few hundred bytes where the parsed record's maps take several times that, and a process
+/// may hold many (one per user). It is parsed again when a store or a judgement needs it, once
+/// per refresh.
+enum Remembered {
+    Json(Zeroizing<Box<[u8]>>),
+    /// A record whose JSON form cannot be written (a date past the year 9999), as it is.
+    Record(Box<CredentialRecord>),
+}
+
+impl Remembered {
+    fn new(record: CredentialRecord) -> Self {
+        match record.to_json() {
+            // An exact-size copy: the buffer written is zeroized when it drops here.
+            Ok(json) => Self::Json(Zeroizing::new(Box::from(json.as_slice()))),
+            Err(_) => Self::Record(Box::new(record)),
+        }
+    }
+
+    /// The record again; `None` only if its own JSON does not parse, which `to_json` and
+    /// `from_json` rule out (the caller then loads it from the storage).
+    fn record(&self) -> Option<CredentialRecord> {
+        match self {
+            Self::Json(json) => CredentialRecord::from_json(json).ok(),
+            Self::Record(record) => Some(CredentialRecord::clone(record)),
+        }
+    }
 }
 
 /// The update waiting for a store, with what it replaced.
@@ -93,13 +123,20 @@ impl StorageSlot {
 
     /// The record as last loaded or stored.
     pub(super) fn record(&self) -> Option<CredentialRecord> {
-        lock(&self.record).clone()
+        lock(&self.record).as_ref().and_then(Remembered::record)
+    }
+
+    /// The refresh token of the record as last loaded or stored.
+    fn known_refresh_token(&self) -> Option<SecretString> {
+        self.record()
+            .and_then(|record| record.refresh_token().cloned())
     }
 
     /// Remembers `record` as the one the storage holds; returns its access token, if any.
     pub(super) fn remember(&self, record: CredentialRecord) -> Option<AccessToken> {
         let token = record.access_token();
-        *lock(&self.record) = Some(record);
+        let remembered = Remembered::new(record);
+        *lock(&self.record) = Some(remembered);
         token
     }
 
@@ -108,9 +145,7 @@ impl StorageSlot {
         if update.is_empty() {
             return;
         }
-        let known = lock(&self.record)
-            .as_ref()
-            .and_then(|record| record.refresh_token().cloned());
+        let known = self.known_refresh_token();
         let mut pending = lock(&self.pending);
         if update.refresh_token.is_some() && pending.update.refresh_token.is_none() {
             // The first rotation since the last confirmed store replaces the known record's.
@@ -171,9 +206,8 @@ impl StorageSlot {
                 Relation::Moved
             }
         } else {
-            let known = lock(&self.record);
-            let ours = known.as_ref().and_then(CredentialRecord::refresh_token);
-            if same(stored, ours) {
+            let ours = self.known_refresh_token();
+            if same(stored, ours.as_ref()) {
                 Relation::Same
             } else {
                 Relation::Moved
@@ -203,6 +237,83 @@ mod tests {
             refresh_token: Some(SecretString::from(to)),
             provider_secrets: Vec::new(),
         }
+    }
+
+    fn record(expiry: time::OffsetDateTime) -> CredentialRecord {
+        let mut fields = serde_json::Map::new();
+        fields.insert("client_id".into(), "123".into());
+        fields.insert("nested".into(), serde_json::json!({"a": [1, 2.5, null]}));
+        CredentialRecord::new()
+            .with_access_token(
+                &AccessToken::new("ya29.cached")
+                    .with_expiry(expiry)
+                    .with_granted_scopes(["s1"]),
+            )
+            .with_refresh_token(SecretString::from("1//rt"))
+            .with_provider_fields(fields)
+            .with_provider_secret("rapt_token", SecretString::from("rapt"))
+    }
+
+    fn json(record: &CredentialRecord) -> Vec<u8> {
+        record.to_json().unwrap().to_vec()
+    }
+
+    #[test]
+    fn a_remembered_record_comes_back_whole_from_its_compact_form() {
+        let slot = StorageSlot::new(Arc::new(MemoryStorage::new()), "key".to_owned());
+        assert!(slot.record().is_none());
+        let original = record(time::macros::datetime!(2026-01-01 12:00:00.123456789 UTC));
+        let token = slot.remember(original.clone());
+        assert_eq!(token.unwrap().secret().expose_secret(), "ya29.cached");
+        assert!(matches!(*lock(&slot.record), Some(Remembered::Json(_))));
+        let back = slot.record().unwrap();
+        assert_eq!(json(&back), json(&original));
+        assert_eq!(
+            back.access_token().unwrap().expiry(),
+            original.access_token().unwrap().expiry()
+        );
+        assert_eq!(slot.known_refresh_token().unwrap().expose_secret(), "1//rt");
+        assert_eq!(slot.relation(&original), Relation::Same);
+        assert_eq!(
+            slot.relation(&CredentialRecord::new().with_refresh_token(SecretString::from("other"))),
+            Relation::Moved
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_json_form_is_remembered_as_it_is() {
+        // RFC 3339 has no offsets with seconds: this record's JSON cannot be written.
+        let odd = record(time::macros::datetime!(2026-01-01 12:00 +01:00:30));
+        assert!(odd.to_json().is_err());
+        let slot = StorageSlot::new(Arc::new(MemoryStorage::new()), "key".to_owned());
+        slot.remember(odd.clone());
+        assert!(matches!(*lock(&slot.record), Some(Remembered::Record(_))));
+        let back = slot.record().unwrap();
+        assert_eq!(
+            back.access_token().unwrap().expiry(),
+            odd.access_token().unwrap().expiry()
+        );
+        assert_eq!(back.refresh_token().unwrap().expose_secret(), "1//rt");
+        assert_eq!(back.provider_fields(), odd.provider_fields());
+        assert_eq!(
+            back.provider_secret("rapt_token").unwrap().expose_secret(),
+            "rapt"
+        );
+    }
+
+    #[test]
+    fn a_rotation_replaces_the_remembered_refresh_token() {
+        let slot = StorageSlot::new(Arc::new(MemoryStorage::new()), "key".to_owned());
+        slot.remember(record(time::macros::datetime!(2026-01-01 12:00 UTC)));
+        slot.hold(rotation("rt-2"));
+        let before = CredentialRecord::new().with_refresh_token(SecretString::from("1//rt"));
+        assert_eq!(
+            slot.relation(&before),
+            Relation::Behind,
+            "the record still holds what rt-2 replaced"
+        );
+        let after = CredentialRecord::new().with_refresh_token(SecretString::from("rt-2"));
+        assert_eq!(slot.relation(&after), Relation::Same);
     }
 
     #[test]

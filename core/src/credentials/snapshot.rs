@@ -42,12 +42,20 @@ pub(super) struct Rendering {
 }
 
 impl Rendering {
-    pub(super) fn new(threshold: Duration, quota_project: Option<String>) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    /// `copies`: the builder's choice, else one per core; either way a power of two from 1 to
+    /// [`MAX_COPIES`].
+    pub(super) fn new(
+        threshold: Duration,
+        quota_project: Option<String>,
+        copies: Option<usize>,
+    ) -> Self {
+        let copies = copies.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
         Self {
             threshold,
             quota_project,
-            copies: cores.min(MAX_COPIES).next_power_of_two(),
+            copies: copies.clamp(1, MAX_COPIES).next_power_of_two(),
         }
     }
 }
@@ -85,16 +93,18 @@ enum SurelyFresh {
     Never,
 }
 
-/// One copy of the header values, and a map holding them for `headers()` to clone.
+/// One copy of the header values, and (for a snapshot of several copies) a map holding them
+/// for `headers()` to clone.
 struct Rendered {
     authorization: HeaderValue,
     quota_project: Option<HeaderValue>,
-    map: HeaderMap,
+    /// `None` for a single copy, which is packed for memory: `headers()` then builds its map
+    /// (a hash of the header names, a few nanoseconds more than a clone). Boxed: a map is 96
+    /// bytes, a box 8.
+    map: Option<Box<HeaderMap>>,
 }
 
-/// A rendered header's buffer: zeroized when the last clone of the value is dropped, and
-/// aligned so that the reference count `Bytes` keeps beside it has a cache line of its own.
-#[repr(align(64))]
+/// A rendered header's buffer: zeroized when the last clone of the value is dropped.
 struct Buffer(Zeroizing<Vec<u8>>);
 
 impl AsRef<[u8]> for Buffer {
@@ -103,32 +113,54 @@ impl AsRef<[u8]> for Buffer {
     }
 }
 
-fn header_value(bytes: Zeroizing<Vec<u8>>, sensitive: bool) -> Result<HeaderValue> {
-    let mut value =
-        HeaderValue::from_maybe_shared(Bytes::from_owner(Buffer(bytes))).map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidResponse,
-                "a credential cannot be sent in an HTTP header",
-            )
-        })?;
+/// A [`Buffer`] aligned so that the reference count `Bytes` keeps beside it has a cache line
+/// of its own: for the copies that threads on different cores use.
+#[repr(align(64))]
+struct AlignedBuffer(Buffer);
+
+impl AsRef<[u8]> for AlignedBuffer {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+fn header_value(bytes: Zeroizing<Vec<u8>>, sensitive: bool, aligned: bool) -> Result<HeaderValue> {
+    let buffer = Buffer(bytes);
+    let shared = if aligned {
+        Bytes::from_owner(AlignedBuffer(buffer))
+    } else {
+        Bytes::from_owner(buffer)
+    };
+    let mut value = HeaderValue::from_maybe_shared(shared).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidResponse,
+            "a credential cannot be sent in an HTTP header",
+        )
+    })?;
     value.set_sensitive(sensitive);
     Ok(value)
 }
 
 impl Rendered {
-    fn new(secret: &str, quota_project: Option<&str>) -> Result<Self> {
+    /// `aligned`: one of several copies (see [`AlignedBuffer`]), which also keeps a ready map.
+    fn new(secret: &str, quota_project: Option<&str>, aligned: bool) -> Result<Self> {
         let mut rendered = Zeroizing::new(Vec::with_capacity(7 + secret.len()));
         rendered.extend_from_slice(b"Bearer ");
         rendered.extend_from_slice(secret.as_bytes());
-        let authorization = header_value(rendered, true)?;
+        let authorization = header_value(rendered, true, aligned)?;
         let quota_project = quota_project
-            .map(|project| header_value(Zeroizing::new(project.as_bytes().to_vec()), false))
+            .map(|project| {
+                header_value(Zeroizing::new(project.as_bytes().to_vec()), false, aligned)
+            })
             .transpose()?;
-        let mut map = HeaderMap::with_capacity(2);
-        map.insert(AUTHORIZATION, authorization.clone());
-        if let Some(project) = &quota_project {
-            map.insert(&X_GOOG_USER_PROJECT, project.clone());
-        }
+        let map = aligned.then(|| {
+            let mut map = HeaderMap::with_capacity(2);
+            map.insert(AUTHORIZATION, authorization.clone());
+            if let Some(project) = &quota_project {
+                map.insert(&X_GOOG_USER_PROJECT, project.clone());
+            }
+            Box::new(map)
+        });
         Ok(Self {
             authorization,
             quota_project,
@@ -149,9 +181,10 @@ impl Snapshot {
             .as_deref()
             .or_else(|| token.quota_project());
         let copies = rendering.copies.max(1).next_power_of_two();
-        let primary = Rendered::new(secret, quota_project)?;
+        let aligned = copies > 1;
+        let primary = Rendered::new(secret, quota_project, aligned)?;
         let others = (1..copies)
-            .map(|_| Rendered::new(secret, quota_project))
+            .map(|_| Rendered::new(secret, quota_project, aligned))
             .collect::<Result<Box<[_]>>>()?;
         let stale_at = token.stale_at(rendering.threshold);
         Ok(Self {
@@ -240,10 +273,16 @@ impl Snapshot {
         }
     }
 
-    /// A new map with the headers: a clone of a ready map, with no hashing.
+    /// A new map with the headers: a clone of a ready map, with no hashing, or (a single
+    /// copy) a new one.
     #[inline]
     pub(super) fn headers(&self) -> HeaderMap {
-        self.rendered().map.clone()
+        if let Some(map) = &self.rendered().map {
+            return HeaderMap::clone(map);
+        }
+        let mut map = HeaderMap::with_capacity(2);
+        self.write(&mut map);
+        map
     }
 
     /// Names this snapshot's token among every snapshot of the process.
@@ -381,6 +420,52 @@ mod tests {
         assert_eq!(thread_index(), index);
         let other = std::thread::spawn(thread_index).join().unwrap();
         assert_ne!(other, index);
+    }
+
+    #[test]
+    fn a_single_copy_is_packed_and_serves_the_same_headers() {
+        for (quota_project, len) in [(Some("qp"), 2), (None, 1)] {
+            let packed =
+                Rendering::new(REFRESH_THRESHOLD, quota_project.map(str::to_owned), Some(1));
+            assert_eq!(packed.copies, 1);
+            let snapshot = Snapshot::new(AccessToken::new("ya29.abc"), &packed).unwrap();
+            assert!(snapshot.others.is_empty());
+            assert!(snapshot.primary.map.is_none(), "no ready map to keep");
+            let map = snapshot.headers();
+            assert_eq!(map.len(), len);
+            assert_eq!(map[AUTHORIZATION], "Bearer ya29.abc");
+            assert!(map[AUTHORIZATION].is_sensitive());
+            assert_eq!(
+                map.get(&X_GOOG_USER_PROJECT).map(|v| v.to_str().unwrap()),
+                quota_project
+            );
+            // The map's value is the snapshot's own buffer, not a new rendering.
+            assert!(snapshot.is_authorization(&map[AUTHORIZATION]));
+            assert!(std::ptr::eq(
+                map[AUTHORIZATION].as_bytes(),
+                snapshot.primary.authorization.as_bytes()
+            ));
+        }
+    }
+
+    #[test]
+    fn copies_are_a_power_of_two_from_one_to_the_most() {
+        let copies = |asked| Rendering::new(REFRESH_THRESHOLD, None, Some(asked)).copies;
+        assert_eq!(copies(0), 1);
+        assert_eq!(copies(1), 1);
+        assert_eq!(copies(3), 4);
+        assert_eq!(copies(16), MAX_COPIES);
+        assert_eq!(copies(1000), MAX_COPIES);
+        let default = Rendering::new(REFRESH_THRESHOLD, None, None).copies;
+        assert!(default.is_power_of_two() && default <= MAX_COPIES);
+        // Several copies keep a ready map in each.
+        let snapshot = Snapshot::new(
+            AccessToken::new("ya29.abc"),
+            &Rendering::new(REFRESH_THRESHOLD, None, Some(2)),
+        )
+        .unwrap();
+        assert_eq!(snapshot.others.len(), 1);
+        assert!(snapshot.primary.map.is_some() && snapshot.others[0].map.is_some());
     }
 
     #[test]

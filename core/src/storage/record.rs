@@ -71,6 +71,30 @@ impl CredentialRecord {
         self
     }
 
+    /// Clears the cached access token with its expiry, issue time and granted scopes: what a
+    /// source needs to resume from (its refresh token, its provider's fields and secrets)
+    /// without a copy of a token the cache already holds.
+    ///
+    /// ```
+    /// use credkit_core::{AccessToken, CredentialRecord};
+    /// use secrecy::SecretString;
+    ///
+    /// let record = CredentialRecord::new()
+    ///     .with_access_token(&AccessToken::new("ya29.cached"))
+    ///     .with_refresh_token(SecretString::from("1//refresh"));
+    /// let resume = record.without_access_token();
+    /// assert!(resume.access_token().is_none());
+    /// assert!(resume.refresh_token().is_some());
+    /// ```
+    #[must_use]
+    pub fn without_access_token(mut self) -> Self {
+        self.access_token = None;
+        self.expiry = None;
+        self.issued_at = None;
+        self.granted_scopes = None;
+        self
+    }
+
     /// Sets the refresh token.
     #[must_use]
     pub fn with_refresh_token(mut self, refresh_token: SecretString) -> Self {
