@@ -494,3 +494,197 @@ fn an_unreadable_record_is_replaced_and_the_rotation_reported() {
     });
     assert!(rotated, "the refresh reported its rotation");
 }
+
+/// Spawner-backed `Credentials` over a store whose stores fail: a refresh that leaves its
+/// rotation unstored, with the lease kept for it.
+fn unstored_rotation(
+    clock: &FakeClock,
+    endpoint: &Arc<StrictEndpoint>,
+    store: &FaultStore,
+) -> (
+    Credentials,
+    credentials_support::QueueSpawnerPolled,
+    credentials_support::Events,
+) {
+    let source = StrictSource::new(clock, endpoint, Duration::ZERO);
+    seed_store(store);
+    store.set_store(StoreFault::Fails);
+    let (credentials, queue, events) = spawning(clock, &source, Some(store));
+    let headers = block_on(credentials.headers()).unwrap();
+    assert_eq!(bearer(&headers), "at-1", "the token is served");
+    assert_eq!(
+        store.refresh_token(KEY).as_deref(),
+        Some("rt-0"),
+        "not stored"
+    );
+    assert!(
+        !store.lease_is_free(KEY),
+        "the lease is kept for the rotation"
+    );
+    assert_eq!(queue.len(), 1, "a task stores it again later");
+    (credentials, queue, events)
+}
+
+/// With a spawner, a rotation whose store failed is stored again in the background, waiting
+/// 1 s, then 2 s, 4 s... (at most a minute) between tries, and the lease is released once a
+/// store confirms it: other processes do not wait for this one's next refresh.
+#[test]
+fn an_unstored_rotation_is_stored_in_the_background_and_its_lease_released() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let stores = store.stores();
+
+    queue.poll_all();
+    assert_eq!(store.stores(), stores, "nothing before the first wait");
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(
+        store.stores(),
+        stores + 1,
+        "tried after 1 s: it fails again"
+    );
+    assert!(!store.lease_is_free(KEY));
+    clock.advance(Duration::from_millis(1999));
+    queue.poll_all();
+    assert_eq!(store.stores(), stores + 1, "the next wait is 2 s");
+    clock.advance(Duration::from_millis(1));
+    queue.poll_all();
+    assert_eq!(store.stores(), stores + 2);
+
+    store.set_store(StoreFault::Works);
+    clock.advance(Duration::from_secs(4));
+    queue.poll_all();
+    assert_eq!(store.stores(), stores + 3);
+    assert_eq!(queue.len(), 0, "stored: the task is over");
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-1"));
+    assert!(store.lease_is_free(KEY), "released once stored");
+
+    // The cache goes on as before: the next refresh presents the stored token.
+    clock.set_auto_advance(true);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(endpoint.presented(), ["rt-0", "rt-1"]);
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+}
+
+/// The waits between tries double up to a minute, and the task ends with the last handle of
+/// the `Credentials` (the rotation goes with it; nothing else holds it).
+#[test]
+fn the_background_store_backs_off_to_a_minute_and_ends_with_the_credentials() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let stores = store.stores();
+    queue.poll_all();
+    let mut tries = Vec::new();
+    for second in 1..=300 {
+        clock.advance(Duration::from_secs(1));
+        let before = store.stores();
+        queue.poll_all();
+        if store.stores() > before {
+            tries.push(second);
+        }
+    }
+    assert_eq!(tries, [1, 3, 7, 15, 31, 63, 123, 183, 243]);
+    assert_eq!(store.stores(), stores + tries.len());
+    drop(credentials);
+    clock.advance(Duration::from_secs(60));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "no handle left: the task is over");
+    assert_eq!(store.stores(), stores + tries.len());
+}
+
+/// A refresh that comes while the background store waits takes the kept lease itself and
+/// stores the rotation with its own token; the background task then finds nothing to do.
+#[test]
+fn a_refresh_before_the_background_store_stores_the_rotation_itself() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    queue.poll_all();
+    store.set_store(StoreFault::Works);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+    assert!(store.lease_is_free(KEY));
+    let stores = store.stores();
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "nothing left to store: the task is over");
+    assert_eq!(store.stores(), stores);
+}
+
+/// Without a spawner nothing runs in the background: the next refresh stores the rotation
+/// (the lease waits until then).
+#[test]
+fn without_a_spawner_the_next_refresh_stores_the_rotation() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, Duration::ZERO);
+    let store = FaultStore::new(&clock);
+    seed_store(&store);
+    store.set_store(StoreFault::Fails);
+    let credentials = with_store(&clock, &source, &store);
+    block_on(credentials.headers()).unwrap();
+    clock.advance(Duration::from_secs(120));
+    assert!(!store.lease_is_free(KEY), "kept until the next refresh");
+    store.set_store(StoreFault::Works);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+    assert!(store.lease_is_free(KEY));
+}
+
+/// The background store's task dropped mid-store (a hung store, a runtime shutting down)
+/// keeps the lease for the rotation, and a later failure starts a new task.
+#[test]
+fn a_background_store_dropped_mid_store_keeps_the_lease_for_the_rotation() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    queue.poll_all();
+    store.set_store(StoreFault::Hangs);
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(queue.len(), 1, "the store hangs");
+    queue.drop_all();
+    assert!(!store.lease_is_free(KEY), "still kept for the rotation");
+
+    // The next refresh fails to store as well: a new background task takes over.
+    store.set_store(StoreFault::Fails);
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(queue.len(), 1, "a new task");
+    store.set_store(StoreFault::Works);
+    queue.poll_all();
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0);
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+    assert!(store.lease_is_free(KEY));
+}

@@ -239,8 +239,10 @@ impl CredentialsBuilder {
     }
 
     /// Runs refreshes ahead of expiry in the background on `spawner`, so no caller waits while
-    /// a usable token is cached. Default: none; the first caller that finds the token stale
-    /// drives its refresh while the others keep the cached token.
+    /// a usable token is cached, and stores again a rotated refresh token whose store failed
+    /// (releasing the storage's lease once it lands, rather than at the next refresh).
+    /// Default: none; the first caller that finds the token stale drives its refresh while
+    /// the others keep the cached token.
     ///
     /// `spawner` is a closure `Fn(BoxFuture<'static, ()>) + Send + Sync` over the runtime's
     /// spawn function, or any [`Spawner`]: `credkit_tokio::TokioSpawner`, an `Arc<dyn Spawner>`

@@ -3,10 +3,14 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures::FutureExt;
 
 use super::events::RefreshEvent;
 use super::flight::{self, Driven, Host, Undriven};
 use super::inner::Inner;
+use super::refresher::Refresher;
 use super::{lock, quietly};
 
 impl Inner {
@@ -65,6 +69,46 @@ impl Inner {
         }
     }
 
+    /// After a refresh that left a rotation unstored with its lease kept: stores it again on
+    /// the spawner, after [`FLUSH_FIRST_WAIT`] and then twice as long each time up to
+    /// [`FLUSH_MAX_WAIT`], until a store confirms it and the lease is released (see
+    /// `Refresher::flush`). One such task per `Credentials`; it ends with the last handle.
+    /// Without a spawner the next refresh stores it.
+    pub(super) fn flush_later(&self) {
+        let (Some(spawner), Some(slot)) = (&self.settings.spawner, &self.refresher.storage) else {
+            return;
+        };
+        if !slot.unstored() || !slot.start_flushing() {
+            return;
+        }
+        let refresher = Arc::downgrade(&self.refresher);
+        let clock = Arc::clone(&self.clock);
+        let handed_over = catch_unwind(AssertUnwindSafe(|| {
+            spawner.spawn(Box::pin(async move {
+                let _done = Flushing(Weak::clone(&refresher));
+                let mut wait = FLUSH_FIRST_WAIT;
+                loop {
+                    clock.sleep(wait).await;
+                    let Some(refresher) = refresher.upgrade() else {
+                        return;
+                    };
+                    let again = AssertUnwindSafe(refresher.flush())
+                        .catch_unwind()
+                        .await
+                        .unwrap_or(false);
+                    if !again {
+                        return;
+                    }
+                    wait = (wait * 2).min(FLUSH_MAX_WAIT);
+                }
+            }));
+        }));
+        if handed_over.is_err() {
+            slot.flushed();
+            self.spawner_panicked();
+        }
+    }
+
     fn spawner_panicked(&self) {
         quietly(|| {
             tracing::error!(
@@ -73,6 +117,23 @@ impl Inner {
             );
         });
         self.refresher.emit(&RefreshEvent::SpawnerPanicked);
+    }
+}
+
+/// How long after a refresh that left its rotation unstored the first store is tried again.
+pub(super) const FLUSH_FIRST_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait between two tries of an unstored rotation's store.
+pub(super) const FLUSH_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Marks the background store over when its task ends, however it ends (dropped with the
+/// runtime included).
+struct Flushing(Weak<Refresher>);
+
+impl Drop for Flushing {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.upgrade().as_ref().and_then(|r| r.storage.as_ref()) {
+            slot.flushed();
+        }
     }
 }
 

@@ -369,7 +369,11 @@ impl Inner {
                     ))
                 });
             match me.upgrade() {
-                Some(inner) => inner.finish(id, result),
+                Some(inner) => {
+                    let outcome = inner.finish(id, result);
+                    inner.flush_later();
+                    outcome
+                }
                 // Every handle is gone: nobody to publish to.
                 None => result,
             }

@@ -538,7 +538,9 @@ impl Credentials {
     }
 
     /// Whether a rotated refresh token waits for the storage to confirm a store of it (the last
-    /// store failed; the next refresh stores it again, under the lease kept meanwhile). Always
+    /// store failed; it is stored again under the lease kept meanwhile: in the background with
+    /// a spawner, after 1 s and then twice as long each time up to a minute; else by the next
+    /// refresh). Always
     /// false without a storage. A holder of many `Credentials` (a vault's cache) keeps such a
     /// value alive rather than drop it: dropped, the rotation would be lost, and with a
     /// strictly rotating server the user logged out.

@@ -361,6 +361,34 @@ impl Refresher {
         }
     }
 
+    /// Stores the pending rotation again, under the lease an earlier refresh kept for it, and
+    /// releases the lease once a store confirms it (so that other processes do not wait for
+    /// this one's next refresh). Returns whether to try again later: the rotation is still
+    /// pending and the lease still held. Gives up (false) when a refresh has the lease now,
+    /// when nothing waits, or when the lease lapsed: the next refresh then judges the record
+    /// again, as after any lapse.
+    pub(super) async fn flush(&self) -> bool {
+        let Some(slot) = self.storage.as_ref() else {
+            return false;
+        };
+        let Some(lease) = slot.kept_lease() else {
+            return false;
+        };
+        if !slot.rotation_pending() || !lease.is_held() {
+            // Back where the next refresh finds it (and releases or drops it).
+            slot.keep_lease(lease);
+            return false;
+        }
+        // Cancelled mid-store, the guard keeps the lease in the slot while the rotation waits.
+        let held = Held {
+            slot: Some(slot),
+            lease: Some(lease),
+        };
+        self.persist(None).await;
+        held.finish(self).await;
+        slot.unstored()
+    }
+
     /// Stores `token` (if any) with everything pending, merged into the known record, in one
     /// call. The pending update leaves the slot only if the store succeeds and nothing newer
     /// arrived meanwhile. Failures are reported, not returned (see

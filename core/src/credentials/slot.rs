@@ -7,6 +7,7 @@
 //! rules say another holder's newer record replaces it. A store that fails, hangs, panics or is
 //! cancelled therefore loses nothing: the next store carries the update.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -27,6 +28,8 @@ pub(super) struct StorageSlot {
     /// The lease, kept between refreshes while a rotation is pending: another process that
     /// took it would load the record without our rotation and present a rotated-away token.
     kept_lease: Mutex<Option<Lease>>,
+    /// A task stores the pending rotation again in the background (see `Refresher::flush`).
+    flushing: AtomicBool,
 }
 
 /// The record as last loaded or stored, kept compact between refreshes: its JSON form takes a
@@ -118,6 +121,7 @@ impl StorageSlot {
             record: Mutex::new(None),
             pending: Mutex::new(Pending::default()),
             kept_lease: Mutex::new(None),
+            flushing: AtomicBool::new(false),
         }
     }
 
@@ -224,6 +228,22 @@ impl StorageSlot {
     /// The lease kept by an earlier refresh, if any.
     pub(super) fn kept_lease(&self) -> Option<Lease> {
         lock(&self.kept_lease).take()
+    }
+
+    /// Whether a rotation waits for a store with the lease kept for it.
+    pub(super) fn unstored(&self) -> bool {
+        self.rotation_pending() && lock(&self.kept_lease).is_some()
+    }
+
+    /// Claims the background store of the pending rotation: true for the one caller that
+    /// starts it, until [`flushed`](Self::flushed).
+    pub(super) fn start_flushing(&self) -> bool {
+        !self.flushing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The background store is over (stored, given up, or its task dropped).
+    pub(super) fn flushed(&self) {
+        self.flushing.store(false, Ordering::Release);
     }
 }
 

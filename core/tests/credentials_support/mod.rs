@@ -417,6 +417,12 @@ impl QueueSpawnerPolled {
         self.queue.lock().unwrap().len()
     }
 
+    /// Drops every task, as a runtime shutting down does.
+    pub fn drop_all(&self) {
+        let tasks: Vec<_> = self.queue.lock().unwrap().drain(..).collect();
+        drop(tasks);
+    }
+
     /// Polls every task once; keeps those still pending.
     pub fn poll_all(&self) {
         use futures::FutureExt as _;
