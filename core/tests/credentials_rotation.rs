@@ -688,3 +688,29 @@ fn a_background_store_dropped_mid_store_keeps_the_lease_for_the_rotation() {
     assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
     assert!(store.lease_is_free(KEY));
 }
+
+/// A spawner that drops the background store's task before running it (a runtime shutting
+/// down) leaves the rotation for the next refresh, and a later failure starts a new task.
+#[test]
+fn a_background_store_dropped_before_it_ran_leaves_room_for_the_next() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    queue.drop_all();
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(queue.len(), 1, "a new task for the next unstored rotation");
+    store.set_store(StoreFault::Works);
+    queue.poll_all();
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0);
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+    assert!(store.lease_is_free(KEY));
+}

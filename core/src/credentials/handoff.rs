@@ -83,9 +83,11 @@ impl Inner {
         }
         let refresher = Arc::downgrade(&self.refresher);
         let clock = Arc::clone(&self.clock);
+        // Moved into the task: dropped with it, polled or not.
+        let done = Flushing(Weak::clone(&refresher));
         let handed_over = catch_unwind(AssertUnwindSafe(|| {
             spawner.spawn(Box::pin(async move {
-                let _done = Flushing(Weak::clone(&refresher));
+                let _done = done;
                 let mut wait = FLUSH_FIRST_WAIT;
                 loop {
                     clock.sleep(wait).await;
