@@ -53,7 +53,7 @@ impl RedisServer {
     }
 
     /// A server with `extra` arguments, where `{port}` is its port: TLS only on it with
-    /// `--port 0 --tls-port {port}`.
+    /// `--tls-port {port}`.
     fn start_with(extra: &[&str]) -> Option<Self> {
         if !credkit_testing::program_available(
             "redis-server",
@@ -67,10 +67,14 @@ impl RedisServer {
             .iter()
             .map(|arg| arg.replace("{port}", &port.to_string()))
             .collect();
-        let mut args = vec!["--port".to_owned(), port.to_string()];
-        if extra.iter().any(|arg| arg == "--tls-port") {
-            args.clear();
-        }
+        // TLS only: no plain port at all (left out, it would be the default 6379, which two
+        // servers at once cannot both take).
+        let plain = if extra.iter().any(|arg| arg == "--tls-port") {
+            0
+        } else {
+            port
+        };
+        let args = vec!["--port".to_owned(), plain.to_string()];
         let child = Command::new("redis-server")
             .args(&args)
             .args(["--bind", "127.0.0.1"])
@@ -83,7 +87,7 @@ impl RedisServer {
         // Ready once it accepts a connection (polled with a deadline, never slept on).
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
-                started.elapsed() < Duration::from_secs(10),
+                started.elapsed() < Duration::from_secs(30),
                 "redis-server did not start"
             );
             std::thread::sleep(Duration::from_millis(5));
@@ -445,6 +449,15 @@ fn private_ca(dir: &std::path::Path) -> String {
     std::fs::write(dir.join("server.pem"), cert.pem()).unwrap();
     std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    // A client certificate the CA signed, for a server that asks for one.
+    let client_key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "credkit vault operator");
+    let client = client.signed_by(&client_key, &issuer).unwrap();
+    std::fs::write(dir.join("client.pem"), client.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
     ca.pem()
 }
 
@@ -513,6 +526,103 @@ async fn rediss_with_a_private_ca() {
             .assert_error()
             .contains("could not read --redis-ca-file")
     );
+}
+
+/// A server that asks for a client certificate (mutual TLS): `--redis-client-cert` and
+/// `--redis-client-key` present one; without them the handshake fails in one line; the two
+/// flags go together; the key never appears in any output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_client_certificate() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("pki");
+    std::fs::create_dir(&dir).unwrap();
+    let ca = private_ca(&dir);
+    let file = |name: &str| dir.join(name).display().to_string();
+    let Some(redis) = RedisServer::start_with(&[
+        "--tls-port",
+        "{port}",
+        "--tls-cert-file",
+        &file("server.pem"),
+        "--tls-key-file",
+        &file("server.key"),
+        "--tls-ca-cert-file",
+        &file("ca.pem"),
+        "--tls-auth-clients",
+        "yes",
+    ]) else {
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{}/0", redis.port);
+    let key_pem = std::fs::read_to_string(dir.join("client.key")).unwrap();
+    let storage = RedisStorage::builder(&url)
+        .with_listing()
+        .with_tls_root_certificates(ca)
+        .with_tls_client_certificate(
+            std::fs::read(dir.join("client.pem")).unwrap(),
+            key_pem.clone().into_bytes(),
+        )
+        .build()
+        .unwrap();
+    let token = FakeTokenServer::start().await.unwrap();
+    let client = OAuthClient::new("vault-test-client", Some(CLIENT_SECRET.to_owned().into()));
+    let vault = Vault::builder(client, storage)
+        .with_transport(token.endpoint().clone())
+        .build()
+        .unwrap();
+    fill(&vault).await;
+    // The key's base64 body, a line of it: what a leak would show.
+    let key_line = key_pem.lines().nth(1).unwrap().to_owned();
+
+    let count = |extra: Vec<String>| {
+        let mut args = vec![
+            "count".to_owned(),
+            "--redis-ca-file".to_owned(),
+            file("ca.pem"),
+        ];
+        args.extend(extra);
+        let (sandbox, url) = (&sandbox, &url);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            vault_run(sandbox, url, &args).await
+        }
+    };
+    let client = |key: &str| {
+        vec![
+            "--redis-client-cert".to_owned(),
+            file("client.pem"),
+            "--redis-client-key".to_owned(),
+            file(key),
+        ]
+    };
+
+    let out = count(client("client.key")).await;
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "3\n"),
+        "{out:#?}"
+    );
+    out.assert_no_secret(&[&key_line]);
+    // Without a client certificate the server closes the handshake: one line.
+    count(Vec::new()).await.assert_error();
+    // One flag without the other is a usage error.
+    let out = count(vec!["--redis-client-cert".to_owned(), file("client.pem")]).await;
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(out.stderr.contains("--redis-client-key"), "{out:#?}");
+    // A key that is not there: named, never its contents.
+    let out = count(client("none.key")).await;
+    assert!(
+        out.assert_error()
+            .contains("could not read --redis-client-key")
+    );
+    // A key that is not PEM: refused in one line that does not quote it.
+    std::fs::write(
+        dir.join("bad.key"),
+        "not a key: hunter2-secret-key-material",
+    )
+    .unwrap();
+    let out = count(client("bad.key")).await;
+    out.assert_error();
+    out.assert_no_secret(&["hunter2-secret-key-material"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -719,6 +719,15 @@ pub(crate) struct VaultStoreArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) redis_ca_file: Option<PathBuf>,
 
+    /// Redis only, rediss:// to a server that asks clients for a certificate (mutual TLS):
+    /// present the certificate chain in FILE (PEM), with the key in --redis-client-key.
+    #[arg(long, value_name = "FILE", requires = "redis_client_key")]
+    pub(crate) redis_client_cert: Option<PathBuf>,
+
+    /// Redis only: the private key (PEM) of --redis-client-cert. It is never printed.
+    #[arg(long, value_name = "FILE", requires = "redis_client_cert")]
+    pub(crate) redis_client_key: Option<PathBuf>,
+
     /// Postgres only: the schema of the store's tables, as given to the application's
     /// PostgresStorageBuilder::with_schema (default: the first of the search path).
     #[arg(long, value_name = "SCHEMA")]

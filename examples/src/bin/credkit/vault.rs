@@ -531,13 +531,13 @@ fn open_storage(
                 .with_listing()
                 .with_codec(codec);
             if let Some(path) = &args.redis_ca_file {
-                let pem = std::fs::read(path).map_err(|err| {
-                    Failure::new(format!(
-                        "could not read --redis-ca-file {}: {err}",
-                        path.display()
-                    ))
-                })?;
-                builder = builder.with_tls_root_certificates(pem);
+                builder = builder.with_tls_root_certificates(read_pem("--redis-ca-file", path)?);
+            }
+            if let (Some(chain), Some(key)) = (&args.redis_client_cert, &args.redis_client_key) {
+                // Moved into the builder, which wipes it when dropped.
+                let mut key = Zeroizing::new(read_pem("--redis-client-key", key)?);
+                let chain = read_pem("--redis-client-cert", chain)?;
+                builder = builder.with_tls_client_certificate(chain, std::mem::take(&mut *key));
             }
             Ok((Arc::new(builder.build()?), None))
         }
@@ -555,6 +555,12 @@ fn open_storage(
             Ok((Arc::new(storage.clone()), Some(storage)))
         }
     }
+}
+
+/// The PEM file `path` a flag named; an error names the flag and the file, never its contents.
+fn read_pem(flag: &str, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .map_err(|err| Failure::new(format!("could not read {flag} {}: {err}", path.display())))
 }
 
 /// A vault opened for a command.
