@@ -64,7 +64,9 @@ const COUNT_PAGE: usize = 1000;
 /// - **Encryption at rest** is the storage's codec's job: give Redis or Postgres a
 ///   [`SealedCodec`](crate::SealedCodec).
 ///
-/// Clones share everything. Runtime-free: give a [`Spawner`] for refreshes ahead of expiry.
+/// Clones share everything. Runtime-free: give a [`Spawner`] for refreshes ahead of expiry,
+/// and so that a rotation the store could not take is stored again in the background (its
+/// user's lease released as soon as it lands, not at the user's next refresh).
 ///
 /// ```
 /// use credkit_core::MemoryStorage;
@@ -591,7 +593,9 @@ impl VaultBuilder {
         self
     }
 
-    /// Where users' refreshes ahead of expiry run (default: none; a caller drives them).
+    /// Where users' refreshes ahead of expiry run, and the stores of rotations the store could
+    /// not take at first (default: none; a caller drives refreshes, and a rotation waits for
+    /// its user's next refresh, keeping the user's lease until then).
     #[must_use]
     pub fn with_spawner<M>(mut self, spawner: impl credkit_core::IntoSpawner<M>) -> Self {
         self.spawner = Some(Arc::new(spawner.into_spawner()));

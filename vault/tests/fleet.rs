@@ -64,6 +64,7 @@ async fn one_token_request_per_user_per_expiry(url: &str) {
         revoke_url: server.revoke_url(),
         threshold: THRESHOLD,
         lease_ttl: Duration::from_secs(5),
+        spawner: false,
     };
     seed(&setup, USERS).await;
     let mut fleet: Vec<Member> = tokio::task::block_in_place(|| {

@@ -37,6 +37,7 @@ const REVOKE_URL: &str = "CREDKIT_VAULT_FLEET_REVOKE_URL";
 const THRESHOLD_MS: &str = "CREDKIT_VAULT_FLEET_THRESHOLD_MS";
 const TTL_MS: &str = "CREDKIT_VAULT_FLEET_TTL_MS";
 const INDEX: &str = "CREDKIT_VAULT_FLEET_INDEX";
+const SPAWNER: &str = "CREDKIT_VAULT_FLEET_SPAWNER";
 
 /// The members' data key (records are sealed at rest, as in production).
 pub const TEST_KEYS: &str = "fleet-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -93,6 +94,9 @@ pub struct Setup {
     pub threshold: Duration,
     /// The store's lease time to live.
     pub lease_ttl: Duration,
+    /// The vault runs refreshes ahead, and stores of rotations the store could not take at
+    /// first, on the runtime (`with_spawner`).
+    pub spawner: bool,
 }
 
 /// The store a member (or the test) opens: Redis or Postgres by the URL, records sealed with
@@ -124,13 +128,21 @@ pub fn storage(setup: &Setup) -> Arc<dyn Storage> {
 }
 
 /// A vault as every member builds it: strict lease policy (the token endpoint rotates refresh
-/// tokens), the setup's threshold, refreshes bounded to 10 s (so a lease wait to 5 s).
+/// tokens), the setup's threshold, refreshes bounded to 10 s (so a lease wait to 5 s), the
+/// runtime as spawner if the setup says so. Call it on a runtime.
 pub fn vault(setup: &Setup) -> Vault {
     let client = OAuthClient::new("fleet-client", Some("fleet-secret".into()))
         .with_token_uri(&setup.token_url)
         .with_revoke_uri(&setup.revoke_url);
     let threshold = setup.threshold;
-    Vault::builder(client, storage(setup))
+    let mut builder = Vault::builder(client, storage(setup));
+    if setup.spawner {
+        let runtime = tokio::runtime::Handle::current();
+        builder = builder.with_spawner(move |task| {
+            runtime.spawn(task);
+        });
+    }
+    builder
         .with_transport(ReqwestTransport::new().unwrap())
         .with_credentials(move |builder| {
             builder
@@ -206,6 +218,7 @@ impl Member {
             .env(THRESHOLD_MS, setup.threshold.as_millis().to_string())
             .env(TTL_MS, setup.lease_ttl.as_millis().to_string())
             .env(INDEX, index.to_string())
+            .env(SPAWNER, if setup.spawner { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -330,6 +343,7 @@ pub fn run_member() {
         revoke_url: std::env::var(REVOKE_URL).unwrap(),
         threshold: millis(THRESHOLD_MS),
         lease_ttl: millis(TTL_MS),
+        spawner: std::env::var(SPAWNER).as_deref() == Ok("1"),
     };
     let index: usize = std::env::var(INDEX).unwrap().parse().unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
