@@ -495,6 +495,26 @@ fn an_unreadable_record_is_replaced_and_the_rotation_reported() {
     assert!(rotated, "the refresh reported its rotation");
 }
 
+/// Runs the background store's first try (1 s after the refresh), which ends its task.
+fn first_background_store(clock: &FakeClock, queue: &credentials_support::QueueSpawnerPolled) {
+    queue.poll_all();
+    clock.advance(Duration::from_secs(1));
+    queue.poll_all();
+    assert_eq!(queue.len(), 0, "stored: the task is over");
+}
+
+/// Two grants, no `invalid_grant`: the second rotation (`rt-2`) stored, the lease free.
+fn assert_second_rotation_stored(endpoint: &StrictEndpoint, store: &FaultStore) {
+    assert_eq!(
+        endpoint.refused(),
+        0,
+        "presented: {:?}",
+        endpoint.presented()
+    );
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
+    assert!(store.lease_is_free(KEY));
+}
+
 /// Spawner-backed `Credentials` over a store whose stores fail: a refresh that leaves its
 /// rotation unstored, with the lease kept for it.
 fn unstored_rotation(
@@ -644,14 +664,7 @@ fn without_a_spawner_the_next_refresh_stores_the_rotation() {
     assert!(!store.lease_is_free(KEY), "kept until the next refresh");
     store.set_store(StoreFault::Works);
     block_on(credentials.refresh()).unwrap();
-    assert_eq!(
-        endpoint.refused(),
-        0,
-        "presented: {:?}",
-        endpoint.presented()
-    );
-    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
-    assert!(store.lease_is_free(KEY));
+    assert_second_rotation_stored(&endpoint, &store);
 }
 
 /// The background store's task dropped mid-store (a hung store, a runtime shutting down)
@@ -675,18 +688,8 @@ fn a_background_store_dropped_mid_store_keeps_the_lease_for_the_rotation() {
     block_on(credentials.refresh()).unwrap();
     assert_eq!(queue.len(), 1, "a new task");
     store.set_store(StoreFault::Works);
-    queue.poll_all();
-    clock.advance(Duration::from_secs(1));
-    queue.poll_all();
-    assert_eq!(queue.len(), 0);
-    assert_eq!(
-        endpoint.refused(),
-        0,
-        "presented: {:?}",
-        endpoint.presented()
-    );
-    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
-    assert!(store.lease_is_free(KEY));
+    first_background_store(&clock, &queue);
+    assert_second_rotation_stored(&endpoint, &store);
 }
 
 /// A spawner that drops the background store's task before running it (a runtime shutting
@@ -701,16 +704,6 @@ fn a_background_store_dropped_before_it_ran_leaves_room_for_the_next() {
     block_on(credentials.refresh()).unwrap();
     assert_eq!(queue.len(), 1, "a new task for the next unstored rotation");
     store.set_store(StoreFault::Works);
-    queue.poll_all();
-    clock.advance(Duration::from_secs(1));
-    queue.poll_all();
-    assert_eq!(queue.len(), 0);
-    assert_eq!(
-        endpoint.refused(),
-        0,
-        "presented: {:?}",
-        endpoint.presented()
-    );
-    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
-    assert!(store.lease_is_free(KEY));
+    first_background_store(&clock, &queue);
+    assert_second_rotation_stored(&endpoint, &store);
 }

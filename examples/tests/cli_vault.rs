@@ -461,14 +461,13 @@ fn private_ca(dir: &std::path::Path) -> String {
     ca.pem()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rediss_with_a_private_ca() {
-    let sandbox = Sandbox::new();
-    let dir = sandbox.path("pki");
-    std::fs::create_dir(&dir).unwrap();
-    let ca = private_ca(&dir);
+/// A TLS-only redis-server with a certificate of [`private_ca`]'s (made in `dir`), asking
+/// clients for a certificate when `auth_clients` is `yes`; with the CA's PEM.
+fn tls_redis(dir: &std::path::Path, auth_clients: &str) -> Option<(RedisServer, String)> {
+    std::fs::create_dir(dir).unwrap();
+    let ca = private_ca(dir);
     let file = |name: &str| dir.join(name).display().to_string();
-    let Some(redis) = RedisServer::start_with(&[
+    let redis = RedisServer::start_with(&[
         "--tls-port",
         "{port}",
         "--tls-cert-file",
@@ -478,11 +477,20 @@ async fn rediss_with_a_private_ca() {
         "--tls-ca-cert-file",
         &file("ca.pem"),
         "--tls-auth-clients",
-        "no",
-    ]) else {
+        auth_clients,
+    ])?;
+    Some((redis, ca))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_a_private_ca() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("pki");
+    let Some((redis, ca)) = tls_redis(&dir, "no") else {
         return;
     };
     let url = format!("rediss://127.0.0.1:{}/0", redis.port);
+    let file = |name: &str| dir.join(name).display().to_string();
     let storage = RedisStorage::builder(&url)
         .with_listing()
         .with_tls_root_certificates(ca)
@@ -535,24 +543,11 @@ async fn rediss_with_a_private_ca() {
 async fn rediss_with_a_client_certificate() {
     let sandbox = Sandbox::new();
     let dir = sandbox.path("pki");
-    std::fs::create_dir(&dir).unwrap();
-    let ca = private_ca(&dir);
-    let file = |name: &str| dir.join(name).display().to_string();
-    let Some(redis) = RedisServer::start_with(&[
-        "--tls-port",
-        "{port}",
-        "--tls-cert-file",
-        &file("server.pem"),
-        "--tls-key-file",
-        &file("server.key"),
-        "--tls-ca-cert-file",
-        &file("ca.pem"),
-        "--tls-auth-clients",
-        "yes",
-    ]) else {
+    let Some((redis, ca)) = tls_redis(&dir, "yes") else {
         return;
     };
     let url = format!("rediss://127.0.0.1:{}/0", redis.port);
+    let file = |name: &str| dir.join(name).display().to_string();
     let key_pem = std::fs::read_to_string(dir.join("client.key")).unwrap();
     let storage = RedisStorage::builder(&url)
         .with_listing()

@@ -635,4 +635,19 @@ mod tests {
         );
         drop(twice);
     }
+
+    #[test]
+    fn debug_shows_the_settings_and_no_secret() {
+        let record = CredentialRecord::new()
+            .with_refresh_token(secrecy::SecretString::from("1//refresh-secret"));
+        let builder = Credentials::builder(crate::StaticSource::new(AccessToken::new("ya29.t")))
+            .with_storage(crate::MemoryStorage::new(), "user-key")
+            .with_loaded_record(record)
+            .with_header_copies(1);
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("header_copies: Some(1)"), "{shown}");
+        assert!(shown.contains("storage_key: Some(\"user-key\")"), "{shown}");
+        assert!(shown.contains("loaded_record: true"), "{shown}");
+        assert!(!shown.contains("refresh-secret"), "{shown}");
+    }
 }
