@@ -584,14 +584,8 @@ fn an_unstored_rotation_is_stored_in_the_background_and_its_lease_released() {
     // The cache goes on as before: the next refresh presents the stored token.
     clock.set_auto_advance(true);
     block_on(credentials.refresh()).unwrap();
-    assert_eq!(
-        endpoint.refused(),
-        0,
-        "presented: {:?}",
-        endpoint.presented()
-    );
+    assert_second_rotation_stored(&endpoint, &store);
     assert_eq!(endpoint.presented(), ["rt-0", "rt-1"]);
-    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-2"));
 }
 
 /// The waits between tries double up to a minute, and the task ends with the last handle of
@@ -705,5 +699,28 @@ fn a_background_store_dropped_before_it_ran_leaves_room_for_the_next() {
     assert_eq!(queue.len(), 1, "a new task for the next unstored rotation");
     store.set_store(StoreFault::Works);
     first_background_store(&clock, &queue);
+    assert_second_rotation_stored(&endpoint, &store);
+}
+
+/// A background store whose kept lease lapsed (its time to live ran out while the store was
+/// down) stores nothing and ends: the next refresh judges the record again, as after any
+/// lapse, and no grant presents a rotated-away token.
+#[test]
+fn a_background_store_gives_up_when_the_kept_lease_lapsed() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let stores = store.stores();
+    store.set_store(StoreFault::Works);
+    store.set_lapsed(true);
+    first_background_store(&clock, &queue);
+    assert_eq!(store.stores(), stores, "no store under a lapsed lease");
+    assert_eq!(store.refresh_token(KEY).as_deref(), Some("rt-0"));
+    assert!(credentials.has_unstored_rotation());
+
+    // The next refresh (its own lease held) stores the rotation with its own token.
+    store.set_lapsed(false);
+    block_on(credentials.refresh()).unwrap();
     assert_second_rotation_stored(&endpoint, &store);
 }

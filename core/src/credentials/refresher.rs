@@ -364,9 +364,9 @@ impl Refresher {
     /// Stores the pending rotation again, under the lease an earlier refresh kept for it, and
     /// releases the lease once a store confirms it (so that other processes do not wait for
     /// this one's next refresh). Returns whether to try again later: the rotation is still
-    /// pending and the lease still held. Gives up (false) when a refresh has the lease now,
-    /// when nothing waits, or when the lease lapsed: the next refresh then judges the record
-    /// again, as after any lapse.
+    /// pending and the lease still held. Gives up (false) when a refresh has the lease now, or
+    /// when the lease lapsed: the next refresh then judges the record again, as after any
+    /// lapse. With nothing pending any more, it only releases the lease.
     pub(super) async fn flush(&self) -> bool {
         let Some(slot) = self.storage.as_ref() else {
             return false;
@@ -374,8 +374,8 @@ impl Refresher {
         let Some(lease) = slot.kept_lease() else {
             return false;
         };
-        if !slot.rotation_pending() || !lease.is_held() {
-            // Back where the next refresh finds it (and releases or drops it).
+        if !lease.is_held() {
+            // Lapsed: back where the next refresh finds it (and drops it).
             slot.keep_lease(lease);
             return false;
         }

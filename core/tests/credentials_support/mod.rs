@@ -306,6 +306,8 @@ pub struct FaultStore {
     stores: Arc<AtomicUsize>,
     /// Every load fails for good (an unreadable record).
     corrupt: Arc<std::sync::atomic::AtomicBool>,
+    /// Every lease taken reports itself lapsed (as one whose time to live ran out).
+    lapsed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FaultStore {
@@ -317,7 +319,13 @@ impl FaultStore {
             slow_lease: Arc::new(Mutex::new(Duration::ZERO)),
             stores: Arc::new(AtomicUsize::new(0)),
             corrupt: Arc::default(),
+            lapsed: Arc::default(),
         }
+    }
+
+    /// Every lease taken, held now or later, reports itself lapsed from now on (or no longer).
+    pub fn set_lapsed(&self, lapsed: bool) {
+        self.lapsed.store(lapsed, Ordering::SeqCst);
     }
 
     /// Every load fails for good from now on (or no longer).
@@ -397,7 +405,30 @@ impl credkit_core::Storage for FaultStore {
         if !delay.is_zero() {
             self.clock.sleep(delay).await;
         }
-        Ok(lease)
+        Ok(lease.map(|lease| {
+            credkit_core::Lease::new(Lapsable {
+                lease,
+                lapsed: Arc::clone(&self.lapsed),
+            })
+        }))
+    }
+}
+
+/// A lease that reports itself lapsed when its store says so (`FaultStore::set_lapsed`).
+#[derive(Debug)]
+struct Lapsable {
+    lease: credkit_core::Lease,
+    lapsed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl credkit_core::LeaseHandle for Lapsable {
+    async fn release(self: Box<Self>) -> Result<()> {
+        self.lease.release().await
+    }
+
+    fn is_held(&self) -> bool {
+        self.lease.is_held() && !self.lapsed.load(Ordering::SeqCst)
     }
 }
 
