@@ -724,3 +724,41 @@ fn a_background_store_gives_up_when_the_kept_lease_lapsed() {
     block_on(credentials.refresh()).unwrap();
     assert_second_rotation_stored(&endpoint, &store);
 }
+
+/// One background store at a time: a refresh that fails to store again while the task waits
+/// starts no second one, and the task stores the newest rotation.
+#[test]
+fn one_background_store_at_a_time() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    queue.poll_all();
+    block_on(credentials.refresh()).unwrap();
+    assert_eq!(
+        queue.len(),
+        1,
+        "the waiting task takes the new rotation too"
+    );
+    store.set_store(StoreFault::Works);
+    first_background_store(&clock, &queue);
+    assert_second_rotation_stored(&endpoint, &store);
+}
+
+/// A refresh whose lease lapsed keeps no lease, and so starts no background store: the
+/// rotation waits for the next refresh, which judges the record first.
+#[test]
+fn no_background_store_without_a_kept_lease() {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let source = StrictSource::new(&clock, &endpoint, Duration::ZERO);
+    let store = FaultStore::new(&clock);
+    seed_store(&store);
+    store.set_store(StoreFault::Fails);
+    store.set_lapsed(true);
+    let (credentials, queue, _events) = spawning(&clock, &source, Some(&store));
+    block_on(credentials.headers()).unwrap();
+    assert!(credentials.has_unstored_rotation());
+    assert!(store.lease_is_free(KEY), "a lapsed lease is not kept");
+    assert_eq!(queue.len(), 0, "no background store");
+}
