@@ -307,6 +307,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn without_access_token_keeps_what_a_source_resumes_from() {
+        let mut fields = serde_json::Map::new();
+        fields.insert("client_id".into(), "123".into());
+        let record = CredentialRecord::new()
+            .with_access_token(
+                &AccessToken::new("ya29.cached")
+                    .with_expiry(time::macros::datetime!(2026-01-01 12:00 UTC))
+                    .with_granted_scopes(["s"]),
+            )
+            .with_refresh_token(SecretString::from("1//rt"))
+            .with_provider_fields(fields.clone())
+            .with_provider_secret("rapt_token", SecretString::from("rapt"));
+        let resume = record.without_access_token();
+        assert!(resume.access_token().is_none());
+        let json = String::from_utf8(resume.to_json().unwrap().to_vec()).unwrap();
+        for gone in ["ya29.cached", "expiry", "granted_scopes", "issued_at"] {
+            assert!(!json.contains(gone), "{gone} in {json}");
+        }
+        assert_eq!(resume.refresh_token().unwrap().expose_secret(), "1//rt");
+        assert_eq!(resume.provider_fields(), &fields);
+        assert_eq!(
+            resume
+                .provider_secret("rapt_token")
+                .unwrap()
+                .expose_secret(),
+            "rapt"
+        );
+    }
+
+    #[test]
     fn round_trip_keeps_every_field() {
         let token = AccessToken::new("at-secret")
             .with_expiry(datetime!(2026-01-01 12:00 UTC))
