@@ -100,6 +100,24 @@ fn one_thread(c: &mut Criterion) {
     group.bench_function("headers (SystemClock)", |b| {
         b.iter(|| black_box(system.headers().now_or_never().unwrap().unwrap()));
     });
+    // One packed copy of the header values (no ready map: `headers()` builds one), as
+    // credkit-vault keeps for each user.
+    let packed = {
+        let token =
+            AccessToken::new(TOKEN).with_lifetime(SystemClock.now(), Duration::from_secs(3600));
+        Credentials::builder(StaticSource::new(token.clone()))
+            .with_initial_token(token)
+            .with_quota_project("bench-project")
+            .with_header_copies(1)
+            .build()
+            .unwrap()
+    };
+    group.bench_function("headers (SystemClock, one packed copy)", |b| {
+        b.iter(|| black_box(packed.headers().now_or_never().unwrap().unwrap()));
+    });
+    group.bench_function("apply (SystemClock, one packed copy)", |b| {
+        b.iter(|| black_box(packed.apply(black_box(&mut headers))).unwrap());
+    });
     group.bench_function("access_token (SystemClock)", |b| {
         b.iter(|| black_box(system.access_token().now_or_never().unwrap().unwrap()));
     });
