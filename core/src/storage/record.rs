@@ -181,11 +181,15 @@ impl CredentialRecord {
                 .map(|(name, secret)| (name.as_str(), Exposed(secret)))
                 .collect(),
         };
-        serde_json::to_vec(&form)
-            .map(Zeroizing::new)
-            .map_err(|err| {
-                Error::internal("a credential record could not be serialized").with_source(err)
-            })
+        let failed =
+            |err| Error::internal("a credential record could not be serialized").with_source(err);
+        // Measured first, then written into a buffer of exactly that size: a buffer that grew
+        // while being written would give back memory holding copies of the secrets, unwiped.
+        let mut length = Length(0);
+        serde_json::to_writer(&mut length, &form).map_err(failed)?;
+        let mut json = Zeroizing::new(Vec::with_capacity(length.0));
+        serde_json::to_writer(&mut *json, &form).map_err(failed)?;
+        Ok(json)
     }
 
     /// Reads a record written by [`to_json`](CredentialRecord::to_json), by this or any other
@@ -239,6 +243,20 @@ impl Debug for CredentialRecord {
                 &self.provider_secrets.keys().collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+/// Counts the bytes written to it, and keeps none.
+struct Length(usize);
+
+impl std::io::Write for Length {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(bytes.len());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -305,6 +323,24 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn the_json_is_written_into_a_buffer_of_its_exact_size() {
+        let record = CredentialRecord::new()
+            .with_access_token(&AccessToken::new("ya29.".repeat(200)))
+            .with_refresh_token(SecretString::from("1//rt"))
+            .with_provider_secret("rapt_token", SecretString::from("rapt".repeat(100)));
+        let json = record.to_json().unwrap();
+        assert!(json.len() > 1000);
+        assert_eq!(json.capacity(), json.len(), "the buffer never grew");
+        assert_eq!(
+            CredentialRecord::from_json(&json)
+                .unwrap()
+                .to_json()
+                .unwrap(),
+            json
+        );
+    }
 
     #[test]
     fn without_access_token_keeps_what_a_source_resumes_from() {
