@@ -38,7 +38,8 @@ pub(super) struct StorageSlot {
 /// per refresh.
 enum Remembered {
     Json(Zeroizing<Box<[u8]>>),
-    /// A record whose JSON form cannot be written (a date past the year 9999), as it is.
+    /// A record whose JSON form cannot be written (a date RFC 3339 cannot express: an offset
+    /// with seconds, a year before 0), as it is.
     Record(Box<CredentialRecord>),
 }
 
