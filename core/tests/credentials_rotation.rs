@@ -515,21 +515,24 @@ fn assert_second_rotation_stored(endpoint: &StrictEndpoint, store: &FaultStore) 
     assert!(store.lease_is_free(KEY));
 }
 
-/// Spawner-backed `Credentials` over a store whose stores fail: a refresh that leaves its
-/// rotation unstored, with the lease kept for it.
-fn unstored_rotation(
-    clock: &FakeClock,
-    endpoint: &Arc<StrictEndpoint>,
-    store: &FaultStore,
-) -> (
+/// A scenario's start: spawner-backed `Credentials` over a store whose stores fail, after a
+/// refresh that left its rotation unstored, with the lease kept for it.
+type Unstored = (
+    FakeClock,
+    Arc<StrictEndpoint>,
+    FaultStore,
     Credentials,
     credentials_support::QueueSpawnerPolled,
-    credentials_support::Events,
-) {
-    let source = StrictSource::new(clock, endpoint, Duration::ZERO);
-    seed_store(store);
+);
+
+fn unstored_rotation() -> Unstored {
+    let clock = FakeClock::new();
+    let endpoint = StrictEndpoint::new();
+    let store = FaultStore::new(&clock);
+    let source = StrictSource::new(&clock, &endpoint, Duration::ZERO);
+    seed_store(&store);
     store.set_store(StoreFault::Fails);
-    let (credentials, queue, events) = spawning(clock, &source, Some(store));
+    let (credentials, queue, _events) = spawning(&clock, &source, Some(&store));
     let headers = block_on(credentials.headers()).unwrap();
     assert_eq!(bearer(&headers), "at-1", "the token is served");
     assert_eq!(
@@ -542,7 +545,7 @@ fn unstored_rotation(
         "the lease is kept for the rotation"
     );
     assert_eq!(queue.len(), 1, "a task stores it again later");
-    (credentials, queue, events)
+    (clock, endpoint, store, credentials, queue)
 }
 
 /// With a spawner, a rotation whose store failed is stored again in the background, waiting
@@ -550,10 +553,7 @@ fn unstored_rotation(
 /// store confirms it: other processes do not wait for this one's next refresh.
 #[test]
 fn an_unstored_rotation_is_stored_in_the_background_and_its_lease_released() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     let stores = store.stores();
 
     queue.poll_all();
@@ -592,10 +592,7 @@ fn an_unstored_rotation_is_stored_in_the_background_and_its_lease_released() {
 /// the `Credentials` (the rotation goes with it; nothing else holds it).
 #[test]
 fn the_background_store_backs_off_to_a_minute_and_ends_with_the_credentials() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     let stores = store.stores();
     queue.poll_all();
     let mut tries = Vec::new();
@@ -614,16 +611,14 @@ fn the_background_store_backs_off_to_a_minute_and_ends_with_the_credentials() {
     queue.poll_all();
     assert_eq!(queue.len(), 0, "no handle left: the task is over");
     assert_eq!(store.stores(), stores + tries.len());
+    assert_eq!(endpoint.grants(), 1, "the background stores sent no grant");
 }
 
 /// A refresh that comes while the background store waits takes the kept lease itself and
 /// stores the rotation with its own token; the background task then finds nothing to do.
 #[test]
 fn a_refresh_before_the_background_store_stores_the_rotation_itself() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     queue.poll_all();
     store.set_store(StoreFault::Works);
     block_on(credentials.refresh()).unwrap();
@@ -665,10 +660,7 @@ fn without_a_spawner_the_next_refresh_stores_the_rotation() {
 /// keeps the lease for the rotation, and a later failure starts a new task.
 #[test]
 fn a_background_store_dropped_mid_store_keeps_the_lease_for_the_rotation() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     queue.poll_all();
     store.set_store(StoreFault::Hangs);
     clock.advance(Duration::from_secs(1));
@@ -690,10 +682,7 @@ fn a_background_store_dropped_mid_store_keeps_the_lease_for_the_rotation() {
 /// down) leaves the rotation for the next refresh, and a later failure starts a new task.
 #[test]
 fn a_background_store_dropped_before_it_ran_leaves_room_for_the_next() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     queue.drop_all();
     block_on(credentials.refresh()).unwrap();
     assert_eq!(queue.len(), 1, "a new task for the next unstored rotation");
@@ -707,10 +696,7 @@ fn a_background_store_dropped_before_it_ran_leaves_room_for_the_next() {
 /// lapse, and no grant presents a rotated-away token.
 #[test]
 fn a_background_store_gives_up_when_the_kept_lease_lapsed() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     let stores = store.stores();
     store.set_store(StoreFault::Works);
     store.set_lapsed(true);
@@ -729,10 +715,7 @@ fn a_background_store_gives_up_when_the_kept_lease_lapsed() {
 /// starts no second one, and the task stores the newest rotation.
 #[test]
 fn one_background_store_at_a_time() {
-    let clock = FakeClock::new();
-    let endpoint = StrictEndpoint::new();
-    let store = FaultStore::new(&clock);
-    let (credentials, queue, _events) = unstored_rotation(&clock, &endpoint, &store);
+    let (clock, endpoint, store, credentials, queue) = unstored_rotation();
     queue.poll_all();
     block_on(credentials.refresh()).unwrap();
     assert_eq!(
