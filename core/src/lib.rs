@@ -122,7 +122,7 @@ pub use credentials::{
     RefreshAhead, RefreshEvent, Rejected, WithoutLease,
 };
 pub use env_source::EnvSource;
-pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure};
+pub use error::{BuildError, Error, ErrorKind, Result, TransportFailure, find_source};
 pub use oauth::OAuthError;
 pub use retry::{RetryPolicy, Retrying};
 pub use signer::{RS256, Signature, Signer};

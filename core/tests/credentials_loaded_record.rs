@@ -6,48 +6,15 @@
 mod credentials_support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use async_trait::async_trait;
-use credkit_core::{
-    AccessToken, Clock, CredentialRecord, Credentials, Error, ErrorKind, Lease, LeaseOptions,
-    MemoryStorage, Result, Storage, TokenState,
-};
-use credkit_testing::FakeClock;
+use credkit_core::{AccessToken, Clock, CredentialRecord, Credentials, Storage, TokenState};
+use credkit_testing::{CountingStorage, FakeClock};
 use futures::executor::block_on;
 use secrecy::{ExposeSecret, SecretString};
 
 use credentials_support::{HOUR, TestSource};
 
 const KEY: &str = "user-1";
-
-/// A memory storage that counts loads and fails stores on demand.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: MemoryStorage,
-    loads: AtomicUsize,
-    failing: AtomicBool,
-}
-
-#[async_trait]
-impl Storage for Counting {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Storage, "down").with_transient(true));
-        }
-        self.inner.store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.inner.remove(key).await
-    }
-    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
-        self.inner.lease(key, options).await
-    }
-}
 
 fn record(clock: &FakeClock, access: &str) -> CredentialRecord {
     CredentialRecord::new()
@@ -58,9 +25,9 @@ fn record(clock: &FakeClock, access: &str) -> CredentialRecord {
 #[test]
 fn a_loaded_record_seeds_the_cache_and_the_first_refresh_reads_once_under_the_lease() {
     let clock = FakeClock::new();
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let stored = record(&clock, "at-stored");
-    block_on(storage.inner.store(KEY, &stored)).unwrap();
+    block_on(storage.memory().store(KEY, &stored)).unwrap();
     let source = TestSource::new(&clock);
     source.then(Ok(
         AccessToken::new("at-new").with_lifetime(clock.now() + HOUR, HOUR)
@@ -75,18 +42,14 @@ fn a_loaded_record_seeds_the_cache_and_the_first_refresh_reads_once_under_the_le
     assert_eq!(credentials.token_state(), TokenState::Fresh);
     let token = block_on(credentials.access_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "at-stored");
-    assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
-        0,
-        "served from the loaded record"
-    );
+    assert_eq!(storage.loads(), 0, "served from the loaded record");
 
     clock.advance(HOUR);
     let token = block_on(credentials.access_token()).unwrap();
     assert_eq!(token.secret().expose_secret(), "at-new");
     assert_eq!(source.fetches(), 1);
     assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
+        storage.loads(),
         1,
         "one read, under the lease, before the refresh"
     );
@@ -96,7 +59,7 @@ fn a_loaded_record_seeds_the_cache_and_the_first_refresh_reads_once_under_the_le
 fn without_a_loaded_record_the_first_refresh_reads_twice() {
     // The comparison that shows what with_loaded_record saves.
     let clock = FakeClock::new();
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let source = TestSource::new(&clock);
     source.then(Ok(
         AccessToken::new("at-new").with_lifetime(clock.now(), HOUR)
@@ -108,7 +71,7 @@ fn without_a_loaded_record_the_first_refresh_reads_twice() {
         .build()
         .unwrap();
     block_on(credentials.access_token()).unwrap();
-    assert_eq!(storage.loads.load(Ordering::SeqCst), 2);
+    assert_eq!(storage.loads(), 2);
 }
 
 #[test]
@@ -126,8 +89,8 @@ fn a_loaded_record_is_ignored_without_a_storage() {
 #[test]
 fn a_rotation_the_storage_did_not_take_is_reported_until_stored() {
     let clock = FakeClock::new();
-    let storage = Arc::new(Counting::default());
-    storage.failing.store(true, Ordering::SeqCst);
+    let storage = Arc::new(CountingStorage::default());
+    storage.refuse_stores(true);
     let source = TestSource::new(&clock);
     for _ in 0..2 {
         source.then(Ok(AccessToken::new("at")
@@ -143,12 +106,12 @@ fn a_rotation_the_storage_did_not_take_is_reported_until_stored() {
     assert!(!credentials.has_unstored_rotation());
     block_on(credentials.access_token()).unwrap();
     assert!(credentials.has_unstored_rotation(), "the store failed");
-    storage.failing.store(false, Ordering::SeqCst);
+    storage.refuse_stores(false);
     block_on(credentials.refresh()).unwrap();
     assert!(
         !credentials.has_unstored_rotation(),
         "stored at the next refresh"
     );
-    let kept = block_on(storage.inner.load(KEY)).unwrap().unwrap();
+    let kept = block_on(storage.memory().load(KEY)).unwrap().unwrap();
     assert_eq!(kept.refresh_token().unwrap().expose_secret(), "rt-rotated");
 }

@@ -107,6 +107,7 @@ mod authorization;
 mod aws;
 mod clock;
 pub mod contract;
+mod counting;
 #[cfg(unix)]
 mod executable;
 #[cfg(unix)]
@@ -142,6 +143,7 @@ pub use aws::{
     FAKE_IMDSV2_TOKEN, FakeAwsMetadataServer, FakeAwsMetadataServerBuilder,
 };
 pub use clock::{FAKE_CLOCK_START, FakeClock};
+pub use counting::CountingStorage;
 #[cfg(unix)]
 pub use executable::{ExecutableRun, ScriptedExecutable, ScriptedExecutableBuilder};
 #[cfg(unix)]

@@ -31,14 +31,7 @@ impl Refusal {
     /// The refusal behind `err`, when the vault made it: `err`'s
     /// [`source`](StdError::source) chain is searched.
     pub fn of(err: &(dyn StdError + 'static)) -> Option<Self> {
-        let mut next = Some(err);
-        while let Some(err) = next {
-            if let Some(refusal) = err.downcast_ref::<Self>() {
-                return Some(*refusal);
-            }
-            next = err.source();
-        }
-        None
+        credkit_core::find_source::<Self>(err).copied()
     }
 }
 

@@ -5,15 +5,15 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use credkit_core::{
-    AccessToken, Clock, CredentialRecord, Error, ErrorKind, Lease, LeaseOptions, MemoryStorage,
+    AccessToken, Clock, CredentialRecord, ErrorKind, Lease, LeaseOptions, MemoryStorage,
     RefreshEvent, Result, Storage,
 };
-use credkit_testing::{FakeClock, FakeTokenEndpoint, Reply};
+use credkit_testing::{CountingStorage, FakeClock, FakeTokenEndpoint, Reply};
 use credkit_vault::{Grant, Refusal, Vault, VaultEvent};
 use futures::executor::block_on;
 use secrecy::ExposeSecret;
@@ -21,44 +21,8 @@ use support::{Events, client, token_requests};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Memory that counts loads and can refuse stores.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: MemoryStorage,
-    loads: AtomicUsize,
-    refusing: AtomicBool,
-}
-
-#[async_trait]
-impl Storage for Counting {
-    async fn load(&self, key: &str) -> Result<Option<CredentialRecord>> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key).await
-    }
-    async fn store(&self, key: &str, record: &CredentialRecord) -> Result<()> {
-        if self.refusing.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Storage, "down").with_transient(true));
-        }
-        self.inner.store(key, record).await
-    }
-    async fn remove(&self, key: &str) -> Result<()> {
-        self.inner.remove(key).await
-    }
-    async fn lease(&self, key: &str, options: &LeaseOptions) -> Result<Option<Lease>> {
-        self.inner.lease(key, options).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<Option<credkit_core::KeyPage>> {
-        self.inner.list(prefix, cursor, limit).await
-    }
-}
-
 fn vault_on(
-    storage: &Arc<Counting>,
+    storage: &Arc<CountingStorage>,
     endpoint: &FakeTokenEndpoint,
     clock: &FakeClock,
     events: &Events,
@@ -81,7 +45,7 @@ fn a_cold_user_costs_one_read_and_a_refresh_one_more_under_the_lease() {
     let clock = FakeClock::new();
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::token("at-refreshed"));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let events = Events::default();
     let vault = vault_on(&storage, &endpoint, &clock, &events);
     block_on(vault.insert(
@@ -89,23 +53,15 @@ fn a_cold_user_costs_one_read_and_a_refresh_one_more_under_the_lease() {
         Grant::new("rt-cold".to_owned()).with_access_token(token(&clock, "at-granted")),
     ))
     .unwrap();
-    storage.loads.store(0, Ordering::SeqCst);
+    storage.reset();
 
     let headers = block_on(vault.headers("cold")).unwrap();
     assert_eq!(headers["authorization"], "Bearer at-granted");
-    assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
-        1,
-        "one read for a cold user"
-    );
+    assert_eq!(storage.loads(), 1, "one read for a cold user");
     for _ in 0..10 {
         block_on(vault.headers("cold")).unwrap();
     }
-    assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
-        1,
-        "none for a hot one"
-    );
+    assert_eq!(storage.loads(), 1, "none for a hot one");
     assert_eq!(token_requests(&endpoint), 0);
 
     clock.advance(HOUR);
@@ -113,7 +69,7 @@ fn a_cold_user_costs_one_read_and_a_refresh_one_more_under_the_lease() {
     assert_eq!(headers["authorization"], "Bearer at-refreshed");
     assert_eq!(token_requests(&endpoint), 1);
     assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
+        storage.loads(),
         2,
         "the refresh reads the record once more, under the lease"
     );
@@ -135,7 +91,7 @@ fn a_process_notices_a_new_grant_after_the_consent_recheck() {
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
     endpoint.push_reply(Reply::token("at-after-consent"));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let events = Events::default();
     let here = vault_on(&storage, &endpoint, &clock, &events);
     let there = vault_on(&storage, &endpoint, &clock, &Events::default());
@@ -145,14 +101,14 @@ fn a_process_notices_a_new_grant_after_the_consent_recheck() {
     assert_eq!(events.consent_needed(), ["u"]);
 
     block_on(there.insert("u", Grant::new("rt-new".to_owned()))).unwrap();
-    storage.loads.store(0, Ordering::SeqCst);
+    storage.reset();
     // Within the recheck interval this process refuses without reading the storage...
     for _ in 0..20 {
         let err = block_on(here.headers("u")).unwrap_err();
         assert_eq!(Refusal::of(&err), Some(Refusal::ConsentNeeded));
     }
     assert!(
-        storage.loads.load(Ordering::SeqCst) <= 1,
+        storage.loads() <= 1,
         "at most the one look that set the interval"
     );
     assert_eq!(token_requests(&endpoint), 1);
@@ -173,7 +129,7 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::rotation("at-rotated", "rt-rotated"));
     endpoint.push_reply(Reply::token("at-other"));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let events = Events::default();
     let vault = Vault::builder(client(&endpoint), Arc::clone(&storage))
         .with_transport(endpoint.clone())
@@ -188,13 +144,13 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
     for user in &others {
         block_on(vault.insert(user, Grant::new(format!("rt-{user}")))).unwrap();
     }
-    storage.refusing.store(true, Ordering::SeqCst);
+    storage.refuse_stores(true);
     let headers = block_on(vault.headers("rotating")).unwrap();
     assert_eq!(headers["authorization"], "Bearer at-rotated");
     assert_eq!(vault.users_in_memory(), 1);
     // Other users crowd a cache of two, many times over, each used twice in a row (so that
     // each is worth keeping).
-    let before = storage.loads.load(Ordering::SeqCst);
+    let before = storage.loads();
     for _ in 0..3 {
         for user in &others {
             block_on(vault.headers(user)).unwrap();
@@ -203,23 +159,19 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
     }
     assert!(vault.users_in_memory() <= 3, "the cache stays bounded");
     assert!(
-        storage.loads.load(Ordering::SeqCst) - before > others.len(),
+        storage.loads() - before > others.len(),
         "users were evicted and loaded again"
     );
     // The rotating user was pinned: its next call needs no read, and the rotation is there.
-    storage.refusing.store(false, Ordering::SeqCst);
-    let loads = storage.loads.load(Ordering::SeqCst);
+    storage.refuse_stores(false);
+    let loads = storage.loads();
     let credentials = block_on(vault.credentials("rotating")).unwrap();
-    assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
-        loads,
-        "not loaded again"
-    );
+    assert_eq!(storage.loads(), loads, "not loaded again");
     assert!(credentials.has_unstored_rotation());
     clock.advance(HOUR);
     block_on(vault.headers("rotating")).unwrap();
     assert!(!credentials.has_unstored_rotation());
-    let stored = block_on(storage.inner.load(&vault.storage_key("rotating")))
+    let stored = block_on(storage.memory().load(&vault.storage_key("rotating")))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -234,13 +186,9 @@ fn a_user_with_an_unstored_rotation_is_never_evicted_until_stored() {
         }
     }
     assert!(vault.users_in_memory() <= 3);
-    let loads = storage.loads.load(Ordering::SeqCst);
+    let loads = storage.loads();
     block_on(vault.headers("rotating")).unwrap();
-    assert_eq!(
-        storage.loads.load(Ordering::SeqCst),
-        loads + 1,
-        "evicted at last"
-    );
+    assert_eq!(storage.loads(), loads + 1, "evicted at last");
 }
 
 #[test]
@@ -360,7 +308,7 @@ fn another_process_learns_of_a_refused_grant_from_the_record_and_sends_nothing()
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
     endpoint.push_reply(Reply::token("at-never"));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let (events_a, events_b) = (Events::default(), Events::default());
     let a = vault_on(&storage, &endpoint, &clock, &events_a);
     let b = vault_on(&storage, &endpoint, &clock, &events_b);
@@ -393,7 +341,7 @@ fn a_transient_failure_is_not_a_refused_grant() {
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::oauth_error(503, "temporarily_unavailable", None));
     endpoint.push_reply(Reply::token("at-later"));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let events = Events::default();
     let vault = vault_on(&storage, &endpoint, &clock, &events);
     block_on(vault.insert("u", Grant::new("rt-u".to_owned()))).unwrap();
@@ -471,7 +419,7 @@ fn a_grant_is_compared_by_when_it_was_given() {
     let clock = FakeClock::new();
     let endpoint = FakeTokenEndpoint::new().with_clock(clock.clone());
     endpoint.push_reply(Reply::oauth_error(400, "invalid_grant", None));
-    let storage = Arc::new(Counting::default());
+    let storage = Arc::new(CountingStorage::default());
     let vault = vault_on(&storage, &endpoint, &clock, &Events::default());
     let now = clock.now();
     block_on(vault.insert("u", Grant::new("rt-1".to_owned()).with_granted_at(now))).unwrap();
@@ -482,7 +430,7 @@ fn a_grant_is_compared_by_when_it_was_given() {
     assert!(block_on(vault.status("u")).unwrap().consent_needed());
     let earlier = now - Duration::from_secs(60);
     block_on(vault.insert("u", Grant::new("rt-3".to_owned()).with_granted_at(earlier))).unwrap();
-    let kept = block_on(storage.inner.load(&vault.storage_key("u")))
+    let kept = block_on(storage.memory().load(&vault.storage_key("u")))
         .unwrap()
         .unwrap();
     assert_eq!(kept.refresh_token().unwrap().expose_secret(), "rt-3");

@@ -426,6 +426,37 @@ impl StdError for Error {
     }
 }
 
+/// The first error of type `T` in `err`'s [`source`](StdError::source) chain, `err` itself
+/// included: how a crate's typed refusal (a vault's, a codec's) is found through the errors
+/// that wrap it.
+///
+/// ```
+/// use credkit_core::{Error, ErrorKind, find_source};
+///
+/// #[derive(Debug)]
+/// struct Refused;
+/// impl std::fmt::Display for Refused {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("refused")
+///     }
+/// }
+/// impl std::error::Error for Refused {}
+///
+/// let err = Error::new(ErrorKind::Storage, "could not store").with_source(Refused);
+/// assert!(find_source::<Refused>(&err).is_some());
+/// assert!(find_source::<std::io::Error>(&err).is_none());
+/// ```
+pub fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
+}
+
 /// A response's media type for messages, with its article: `a text/html`, `an application/json`,
 /// or `an untyped` without a usable `content-type` (parameters dropped; anything but visible
 /// ASCII, or more than 64 characters, is not trusted).

@@ -56,14 +56,7 @@ impl Refusal {
     /// The refusal behind `err`, when one of this crate's sources made it: `err`'s
     /// [`source`](StdError::source) chain is searched.
     pub fn of(err: &(dyn StdError + 'static)) -> Option<Self> {
-        let mut next = Some(err);
-        while let Some(err) = next {
-            if let Some(refusal) = err.downcast_ref::<Self>() {
-                return Some(*refusal);
-            }
-            next = err.source();
-        }
-        None
+        credkit_core::find_source::<Self>(err).copied()
     }
 
     /// Whether trying again soon may succeed: an empty or truncated file (a writer between

@@ -52,14 +52,7 @@ impl SealedError {
     /// [`source`](StdError::source) chain is searched (so it is found through a store's error
     /// that wraps the codec's too).
     pub fn of<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a Self> {
-        let mut next = Some(err);
-        while let Some(err) = next {
-            if let Some(refusal) = err.downcast_ref::<Self>() {
-                return Some(refusal);
-            }
-            next = err.source();
-        }
-        None
+        credkit_core::find_source(err)
     }
 }
 

@@ -402,14 +402,7 @@ impl std::error::Error for NeedsKeys {}
 impl NeedsKeys {
     /// The one behind `err`, if any.
     fn of(err: &credkit_core::Error) -> Option<&Self> {
-        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-        while let Some(err) = next {
-            if let Some(found) = err.downcast_ref::<Self>() {
-                return Some(found);
-            }
-            next = err.source();
-        }
-        None
+        credkit_core::find_source(err)
     }
 }
 
