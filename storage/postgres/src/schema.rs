@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use credkit_core::{BuildError, Result};
 use deadpool_postgres::Object;
 use sha2::{Digest, Sha256};
+use tokio_postgres::GenericClient;
 
 use crate::error;
 
@@ -109,26 +110,42 @@ fn is_identifier(name: &str, longest: usize) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Checks that the tables are there at [`VERSION`], changing nothing (a store built
-/// `without_schema_changes`).
-pub(crate) async fn check(client: &Object, tables: &Tables) -> Result<()> {
-    let failed = |err: tokio_postgres::Error| error::statement("checking the credkit tables", &err);
-    let exists: bool = client
+/// Whether the versions table exists.
+async fn versions_table_exists(
+    client: &impl GenericClient,
+    tables: &Tables,
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&tables.versions])
-        .await
-        .and_then(|row| row.try_get(0))
-        .map_err(failed)?;
-    if !exists {
-        return Err(error::schema_missing(0, VERSION));
-    }
-    let found: i32 = client
+        .await?
+        .try_get(0)
+}
+
+/// The highest version the versions table records (0: none).
+async fn applied_version(
+    client: &impl GenericClient,
+    tables: &Tables,
+) -> std::result::Result<i32, tokio_postgres::Error> {
+    client
         .query_one(
             &format!("SELECT COALESCE(max(version), 0) FROM {}", tables.versions),
             &[],
         )
+        .await?
+        .try_get(0)
+}
+
+/// Checks that the tables are there at [`VERSION`], changing nothing (a store built
+/// `without_schema_changes`).
+pub(crate) async fn check(client: &Object, tables: &Tables) -> Result<()> {
+    let failed = |err: tokio_postgres::Error| error::statement("checking the credkit tables", &err);
+    let exists = versions_table_exists(&***client, tables)
         .await
-        .and_then(|row| row.try_get(0))
         .map_err(failed)?;
+    if !exists {
+        return Err(error::schema_missing(0, VERSION));
+    }
+    let found = applied_version(&***client, tables).await.map_err(failed)?;
     match found {
         found if found > VERSION => Err(error::newer_schema(found, VERSION)),
         found if found < VERSION => Err(error::schema_missing(found, VERSION)),
@@ -147,10 +164,8 @@ pub(crate) async fn migrate(client: &mut Object, tables: &Tables) -> Result<()> 
         .map_err(failed)?;
     // Tables already there at this version need no DDL at all (nor the privilege to create
     // tables): a user granted only the rows works.
-    let exists: bool = transaction
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&tables.versions])
+    let exists = versions_table_exists(&*transaction, tables)
         .await
-        .and_then(|row| row.try_get(0))
         .map_err(failed)?;
     if !exists {
         let mut setup = String::new();
@@ -167,13 +182,8 @@ pub(crate) async fn migrate(client: &mut Object, tables: &Tables) -> Result<()> 
         );
         transaction.batch_execute(&setup).await.map_err(failed)?;
     }
-    let found: i32 = transaction
-        .query_one(
-            &format!("SELECT COALESCE(max(version), 0) FROM {}", tables.versions),
-            &[],
-        )
+    let found = applied_version(&*transaction, tables)
         .await
-        .and_then(|row| row.try_get(0))
         .map_err(failed)?;
     if found > VERSION {
         return Err(error::newer_schema(found, VERSION));
